@@ -1,0 +1,66 @@
+#include "src/base/log.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace peregrine::base {
+
+std::atomic<int> g_log_level{static_cast<int>(LogLevel::kInfo)};
+
+namespace {
+thread_local int t_shard = -1;
+
+const char* level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::kTrace: return "trace";
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+    case LogLevel::kOff: return "off";
+  }
+  return "?";
+}
+}  // namespace
+
+void set_log_level(LogLevel level) {
+  g_log_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
+
+std::optional<LogLevel> parse_log_level(std::string_view name) {
+  for (int i = 0; i <= static_cast<int>(LogLevel::kOff); ++i) {
+    if (name == level_name(static_cast<LogLevel>(i))) {
+      return static_cast<LogLevel>(i);
+    }
+  }
+  if (name == "warning") {
+    return LogLevel::kWarn;
+  }
+  return std::nullopt;
+}
+
+void set_log_shard(int shard) { t_shard = shard; }
+
+void log_line(LogLevel level, const char* fmt, ...) {
+  char message[1024];
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(message, sizeof message, fmt, args);
+  va_end(args);
+
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  tm parts{};
+  gmtime_r(&now.tv_sec, &parts);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &parts);
+  char shard[16] = "main";
+  if (t_shard >= 0) {
+    std::snprintf(shard, sizeof shard, "shard%d", t_shard);
+  }
+  // One fprintf per line: stdio locks the stream, so lines never interleave.
+  std::fprintf(stderr, "%s.%03ldZ %-5s [%s] %s\n", stamp, now.tv_nsec / 1'000'000,
+               level_name(level), shard, message);
+}
+
+}  // namespace peregrine::base

@@ -1,0 +1,407 @@
+#include "src/broker/client.h"
+
+#include "src/base/assert.h"
+#include "src/base/log.h"
+#include "src/broker/shard_broker.h"
+
+namespace peregrine::broker {
+
+using mqtt::PacketType;
+using mqtt::ProtocolVersion;
+using mqtt::ReasonCode;
+
+namespace {
+
+// Slack over the maximum packet size for bytes that trail a partial packet.
+constexpr size_t kInputSlack = 64 * 1024;
+
+bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
+
+}  // namespace
+
+Client::Client(ShardBroker* broker, int fd, std::string peer)
+    : net::Connection(broker, fd, std::move(peer)), _broker(broker) {}
+
+Client::~Client() {
+  if (_will != nullptr) {
+    _will->unref();
+  }
+}
+
+void Client::begin() {
+  _last_rx_ms = host().now_ms();
+  _connect_deadline_ms = _last_rx_ms + _broker->limits().connect_timeout_ms;
+  host().wheel().arm(*this, _connect_deadline_ms);
+  start();
+}
+
+void Client::adopt(ShardBroker* broker) {
+  _broker = broker;
+  attach(broker);
+  _phase = Phase::kAwaitConnect;
+  host().wheel().arm(*this, _connect_deadline_ms);
+  start();
+  // The CONNECT and whatever followed it came along in _in.
+  std::vector<uint8_t> pending;
+  pending.swap(_in);
+  on_data(pending);
+}
+
+void Client::on_data(std::span<const uint8_t> bytes) {
+  if (_phase == Phase::kMigrating) {
+    _in.insert(_in.end(), bytes.begin(), bytes.end());  // travels with the connection
+    return;
+  }
+  _last_rx_ms = host().now_ms();
+  _broker->stats().bytes_in += bytes.size();
+  if (_in.empty()) {
+    const size_t used = process(bytes);
+    if (used < bytes.size() && (open() || _phase == Phase::kMigrating)) {
+      _in.assign(bytes.begin() + static_cast<ptrdiff_t>(used), bytes.end());
+    }
+    start_migration_if_due();
+    return;
+  }
+  if (_in.size() + bytes.size() > size_t{_broker->limits().max_packet_size} + kInputSlack) {
+    fail(ReasonCode::kPacketTooLarge, "input buffer over its bound");
+    return;
+  }
+  _in.insert(_in.end(), bytes.begin(), bytes.end());
+  std::vector<uint8_t> buffered;
+  buffered.swap(_in);
+  const size_t used = process(buffered);
+  if (used < buffered.size() && (open() || _phase == Phase::kMigrating)) {
+    buffered.erase(buffered.begin(), buffered.begin() + static_cast<ptrdiff_t>(used));
+    _in.swap(buffered);
+  }
+  start_migration_if_due();
+}
+
+void Client::start_migration_if_due() {
+  if (_phase == Phase::kMigrating && open()) {
+    detach();  // ShardBroker::detached() posts it to its home shard once quiesced
+  }
+}
+
+size_t Client::process(std::span<const uint8_t> data) {
+  size_t pos = 0;
+  while (open() && _phase != Phase::kMigrating && pos < data.size()) {
+    const mqtt::Frame frame =
+        mqtt::read_frame(data.subspan(pos), _broker->limits().max_packet_size);
+    if (frame.status == mqtt::FrameStatus::kNeedMore) {
+      break;
+    }
+    if (frame.status == mqtt::FrameStatus::kMalformed) {
+      fail(ReasonCode::kMalformedPacket, "bad fixed header");
+      break;
+    }
+    if (frame.status == mqtt::FrameStatus::kTooLarge) {
+      fail(ReasonCode::kPacketTooLarge, "packet over the maximum packet size");
+      break;
+    }
+    const mqtt::FixedHeader& header = frame.header;
+    const mqtt::Bytes body = data.subspan(pos + header.header_length, header.remaining_length);
+    if (!handle_packet(header, body)) {
+      break;
+    }
+    if (_phase == Phase::kMigrating) {
+      break;  // leave the CONNECT in the buffer: the home shard reads it again
+    }
+    pos += header.total_length();
+  }
+  return pos;
+}
+
+bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
+  if (_phase == Phase::kAwaitConnect) {
+    if (header.type != PacketType::kConnect) {
+      // [MQTT-3.1.0-1]: the first packet must be CONNECT; no CONNACK for anything else.
+      return fail(ReasonCode::kProtocolError, "first packet is not CONNECT");
+    }
+    return handle_connect(header, body);
+  }
+  if (header.type == PacketType::kPublish) {
+    return handle_publish(header, body);
+  }
+  mqtt::Packet packet;
+  const ReasonCode rc = mqtt::decode(_version, header, body, packet);
+  if (rc != ReasonCode::kSuccess) {
+    return fail(rc, "undecodable packet");
+  }
+  switch (header.type) {
+    case PacketType::kSubscribe: {
+      const auto& subscribe = std::get<mqtt::Subscribe>(packet);
+      if (subscribe.properties.subscription_identifiers.size() > 0) {
+        return fail(ReasonCode::kSubscriptionIdentifiersNotSupported,
+                    "subscription identifier (not available)");
+      }
+      _broker->subscribe(this, subscribe);
+      return true;
+    }
+    case PacketType::kUnsubscribe:
+      _broker->unsubscribe(this, std::get<mqtt::Unsubscribe>(packet));
+      return true;
+    case PacketType::kPingreq:
+      send_packet(mqtt::Pingresp{});
+      return true;
+    case PacketType::kDisconnect:
+      handle_disconnect(std::get<mqtt::Disconnect>(packet));
+      return false;
+    case PacketType::kPubrel: {
+      // v3 QoS 2 inbound completes here (delivered at QoS 0 on PUBLISH). A v5 client
+      // cannot have a QoS 2 flow open (Maximum QoS 0), so its id is unknown.
+      const auto& pubrel = std::get<mqtt::Ack>(packet);
+      mqtt::Ack pubcomp{PacketType::kPubcomp, pubrel.packet_id,
+                        is_v5(_version) ? ReasonCode::kPacketIdentifierNotFound
+                                        : ReasonCode::kSuccess,
+                        {}};
+      send_packet(pubcomp);
+      return true;
+    }
+    case PacketType::kPuback:
+    case PacketType::kPubrec:
+    case PacketType::kPubcomp:
+      return true;  // no outbound QoS > 0 flow exists yet; nothing to complete
+    case PacketType::kConnect:
+      return fail(ReasonCode::kProtocolError, "second CONNECT [MQTT-3.1.0-2]");
+    case PacketType::kAuth:
+      return fail(ReasonCode::kProtocolError, "AUTH without an authentication method");
+    default:
+      return fail(ReasonCode::kProtocolError, "packet type a server never receives");
+  }
+}
+
+bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
+  mqtt::Connect connect;
+  const ReasonCode rc = mqtt::decode_connect(header.flags, body, connect);
+  const auto level = static_cast<uint8_t>(connect.version);
+  _version_known = level >= 3 && level <= 5;
+  _version = _version_known ? connect.version : ProtocolVersion::kV311;
+  if (rc == ReasonCode::kUnsupportedProtocolVersion) {
+    // A client of an unknown level understands the v3 layout best: return code 1.
+    _version = ProtocolVersion::kV311;
+    _version_known = true;
+    return fail(rc, "unsupported protocol name or level");
+  }
+  if (rc != ReasonCode::kSuccess) {
+    return fail(rc, "malformed CONNECT");
+  }
+  if (!check_connect(connect)) {
+    return false;
+  }
+  if (_client_id.empty()) {
+    if (connect.client_id.empty()) {
+      _client_id = _broker->assign_client_id();
+      _id_assigned = true;
+    } else {
+      _client_id = std::string(connect.client_id);
+    }
+  }
+  const uint16_t home = _broker->home_shard(_client_id);
+  if (home != _broker->shard_id()) {
+    _phase = Phase::kMigrating;
+    return true;
+  }
+  return accept_connect(connect);
+}
+
+bool Client::check_connect(const mqtt::Connect& connect) {
+  if (connect.client_id.empty() && !is_v5(_version)) {
+    // 3.1 requires an id; 3.1.1 allows an empty one only with a clean session.
+    if (_version == ProtocolVersion::kV31 || !connect.clean_start) {
+      return fail(ReasonCode::kClientIdentifierNotValid, "empty client id [MQTT-3.1.3-8]");
+    }
+  }
+  if (connect.will && is_v5(_version)) {
+    if (connect.will->qos > 0) {
+      return fail(ReasonCode::kQosNotSupported, "will QoS above Maximum QoS 0");
+    }
+    if (connect.will->retain) {
+      return fail(ReasonCode::kRetainNotSupported, "will retain (Retain Available 0)");
+    }
+  }
+  if (connect.will && connect.will->topic.starts_with("$SYS")) {
+    return fail(ReasonCode::kNotAuthorized, "will topic in $SYS");
+  }
+  if (connect.properties.authentication_method) {
+    return fail(ReasonCode::kBadAuthenticationMethod, "no enhanced authentication method");
+  }
+  return true;
+}
+
+bool Client::accept_connect(const mqtt::Connect& connect) {
+  _keep_alive = connect.keep_alive;
+  _max_packet_size = connect.properties.maximum_packet_size.value_or(0);
+  _session_expiry = connect.properties.session_expiry_interval.value_or(0);
+  if (connect.will) {
+    mqtt::Publish will;
+    will.topic = connect.will->topic;
+    will.payload = connect.will->payload;
+    will.properties = connect.will->properties;
+    will.properties.will_delay_interval.reset();
+    _will = Message::create(will, id());
+  }
+  _phase = Phase::kConnected;
+  _broker->register_session(this);
+  send_connack(ReasonCode::kSuccess, &connect);
+  _broker->stats().clients_connected++;
+  PG_INFO("client connected client_id=%s shard=%u protocol=%u clean_start=%d keep_alive=%u peer=%s",
+          _client_id.c_str(), _broker->shard_id(), static_cast<unsigned>(_version),
+          connect.clean_start ? 1 : 0, _keep_alive, peer().c_str());
+  arm_keep_alive();
+  return true;
+}
+
+void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect) {
+  mqtt::Connack connack;
+  connack.reason = reason;
+  if (is_v5(_version)) {
+    mqtt::Properties& p = connack.properties;
+    if (reason == ReasonCode::kSuccess) {
+      p.maximum_qos = 0;
+      p.retain_available = 0;
+      p.shared_subscription_available = 0;
+      p.subscription_identifier_available = 0;
+      p.wildcard_subscription_available = 1;
+      p.maximum_packet_size = _broker->limits().max_packet_size;
+      if (_id_assigned) {
+        p.assigned_client_identifier = _client_id;
+      }
+    }
+    if (connect != nullptr && connect->properties.session_expiry_interval.value_or(0) > 0) {
+      // Sessions are not kept beyond the connection yet: say so [MQTT-3.2.2-?].
+      p.session_expiry_interval = 0;
+    }
+  }
+  send_packet(connack);
+}
+
+bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
+  mqtt::Publish publish;
+  const ReasonCode rc = mqtt::decode_publish(_version, header.flags, body, publish);
+  if (rc != ReasonCode::kSuccess) {
+    return fail(rc, "bad PUBLISH");
+  }
+  if (is_v5(_version)) {
+    if (publish.qos > 0) {
+      return fail(ReasonCode::kQosNotSupported, "PUBLISH QoS above Maximum QoS 0");
+    }
+    if (publish.retain) {
+      return fail(ReasonCode::kRetainNotSupported, "retained PUBLISH (Retain Available 0)");
+    }
+    if (publish.properties.topic_alias) {
+      return fail(ReasonCode::kTopicAliasInvalid, "topic alias (Topic Alias Maximum 0)");
+    }
+  }
+  if (publish.qos == 1) {
+    send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, ReasonCode::kSuccess, {}});
+  } else if (publish.qos == 2) {
+    send_packet(mqtt::Ack{PacketType::kPubrec, publish.packet_id, ReasonCode::kSuccess, {}});
+  }
+  _broker->publish(this, publish);
+  return true;
+}
+
+void Client::handle_disconnect(const mqtt::Disconnect& disconnect) {
+  if (is_v5(_version) && _session_expiry == 0 &&
+      disconnect.properties.session_expiry_interval.value_or(0) > 0) {
+    fail(ReasonCode::kProtocolError, "session expiry set on DISCONNECT [MQTT-3.14.2-2]");
+    return;
+  }
+  // A normal DISCONNECT discards the will [MQTT-3.1.2-10]; 0x04 asks for it.
+  if (disconnect.reason != ReasonCode::kDisconnectWithWill && _will != nullptr) {
+    _will->unref();
+    _will = nullptr;
+  }
+  close_after_flush();
+}
+
+void Client::send_packet(const mqtt::Packet& packet) {
+  std::vector<uint8_t>& out = _broker->scratch();
+  out.clear();
+  mqtt::encode(_version, packet, out);
+  write(out);
+}
+
+void Client::disconnect(ReasonCode reason) {
+  if (closing()) {
+    return;
+  }
+  if (_phase == Phase::kConnected && is_v5(_version)) {
+    send_packet(mqtt::Disconnect{reason, {}});
+  }
+  close_after_flush();
+}
+
+Message* Client::take_will() {
+  Message* will = _will;
+  _will = nullptr;
+  return will;
+}
+
+bool Client::fail(ReasonCode reason, const char* what) {
+  _broker->stats().rejected[static_cast<uint8_t>(reason)]++;
+  PG_DEBUG("bad input from %s client_id=%s: %s (0x%02x): %s", peer().c_str(),
+           _client_id.c_str(), mqtt::reason_name(reason), static_cast<unsigned>(reason), what);
+  if (closing()) {
+    return false;
+  }
+  if (_phase == Phase::kAwaitConnect) {
+    // Before CONNACK: v5 gets a CONNACK with the reason; v3 a return code where one fits
+    // (1: protocol level, 2: identifier); otherwise, and for a first packet that is not
+    // CONNECT, the connection just closes.
+    const bool v3_code = reason == ReasonCode::kUnsupportedProtocolVersion ||
+                         reason == ReasonCode::kClientIdentifierNotValid;
+    if (_version_known && (is_v5(_version) || v3_code)) {
+      send_connack(reason, nullptr);
+    }
+    close_after_flush();
+    return false;
+  }
+  disconnect(reason);
+  return false;
+}
+
+void Client::on_transport_closed(int error) {
+  if (_phase == Phase::kConnected) {
+    PG_INFO("client disconnected client_id=%s error=%d", _client_id.c_str(), error);
+    _broker->client_gone(this);
+  }
+  _phase = Phase::kGone;
+}
+
+void Client::arm_keep_alive() {
+  if (_keep_alive == 0) {
+    host().wheel().cancel(*this);
+    return;
+  }
+  // [MQTT-3.1.2-24]: one and a half times the keep alive.
+  host().wheel().arm(*this, _last_rx_ms + uint64_t{_keep_alive} * 1500);
+}
+
+void Client::on_timer() {
+  if (closing()) {
+    close_now();  // the linger after a goodbye ran out
+    return;
+  }
+  const uint64_t now = host().now_ms();
+  if (_phase == Phase::kAwaitConnect) {
+    _broker->stats().connect_timeout++;
+    PG_DEBUG("connect timeout from %s", peer().c_str());
+    close_now();
+    return;
+  }
+  if (_phase != Phase::kConnected || _keep_alive == 0) {
+    return;
+  }
+  const uint64_t limit = uint64_t{_keep_alive} * 1500;
+  if (now - _last_rx_ms < limit) {
+    arm_keep_alive();  // traffic since the timer was set: re-arm lazily
+    return;
+  }
+  _broker->stats().keepalive_timeout++;
+  PG_DEBUG("keep alive timeout client_id=%s", _client_id.c_str());
+  disconnect(ReasonCode::kKeepAliveTimeout);
+}
+
+}  // namespace peregrine::broker

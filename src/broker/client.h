@@ -1,0 +1,78 @@
+// The MQTT side of one connection: framing, CONNECT, and the QoS 0 packet flows of
+// 3.1, 3.1.1 and 5.0. Lives on the shard that owns its connection; after CONNECT that is
+// its session's home shard. Input waiting for a packet's end is buffered up to the
+// maximum packet size; output is bounded by the broker's outbound limit.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "src/broker/message.h"
+#include "src/mqtt/codec.h"
+#include "src/net/connection.h"
+
+namespace peregrine::broker {
+
+class ShardBroker;
+
+class Client final : public net::Connection {
+ public:
+  enum class Phase : uint8_t { kAwaitConnect, kMigrating, kConnected, kGone };
+
+  Client(ShardBroker* broker, int fd, std::string peer);
+  ~Client() override;
+
+  Phase phase() const { return _phase; }
+  mqtt::ProtocolVersion version() const { return _version; }
+  const std::string& client_id() const { return _client_id; }
+  uint32_t max_packet_size() const { return _max_packet_size; }
+  std::vector<std::string>& filters() { return _filters; }
+  uint64_t delivery_stamp = 0;  // ShardBroker's overlap check
+
+  void begin();  // accepted: arm the connect timeout, start reading
+  // Arrived on its home shard after a move.
+  void adopt(ShardBroker* broker);
+  // Sends `packet` encoded for this client's version.
+  void send_packet(const mqtt::Packet& packet);
+  // Server-initiated end: v5 gets DISCONNECT `reason`, then the connection closes.
+  void disconnect(mqtt::ReasonCode reason);
+  // Takes the will for publishing (nullptr if none or a clean DISCONNECT dropped it).
+  Message* take_will();
+
+ private:
+  void on_data(std::span<const uint8_t> bytes) override;
+  void on_transport_closed(int error) override;
+  void on_timer() override;
+
+  size_t process(std::span<const uint8_t> data);
+  void start_migration_if_due();
+  bool handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body);
+  bool handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body);
+  bool accept_connect(const mqtt::Connect& connect);
+  bool check_connect(const mqtt::Connect& connect);
+  void send_connack(mqtt::ReasonCode reason, const mqtt::Connect* connect);
+  bool handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body);
+  void handle_disconnect(const mqtt::Disconnect& disconnect);
+  // Bad input: answer per spec (v5 CONNACK/DISCONNECT with `reason`, v3 close), count,
+  // log at debug. Returns false so callers can `return fail(...)`.
+  bool fail(mqtt::ReasonCode reason, const char* what);
+  void arm_keep_alive();
+
+  ShardBroker* _broker;
+  Phase _phase = Phase::kAwaitConnect;
+  mqtt::ProtocolVersion _version = mqtt::ProtocolVersion::kV311;
+  bool _version_known = false;  // a CONNECT got far enough to tell its version
+  std::string _client_id;
+  bool _id_assigned = false;
+  uint16_t _keep_alive = 0;
+  uint32_t _max_packet_size = 0;  // the client's limit (v5); 0: none
+  uint32_t _session_expiry = 0;
+  Message* _will = nullptr;
+  std::vector<std::string> _filters;
+  std::vector<uint8_t> _in;  // a packet's bytes waiting for its end
+  uint64_t _last_rx_ms = 0;
+  uint64_t _connect_deadline_ms = 0;
+};
+
+}  // namespace peregrine::broker

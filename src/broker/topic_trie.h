@@ -1,0 +1,188 @@
+// A topic trie keyed by filter levels, matched against topic names with MQTT's wildcard
+// rules: '+' one level (possibly empty), '#' the rest including the parent level itself
+// [MQTT-4.7.1-2], and no leading wildcard matching a topic that starts with '$'
+// [MQTT-4.7.2-1]. Entry is the per-filter value (a shard's local subscribers, or a
+// routing replica's shard set); it must offer empty(). One trie per shard, touched by its
+// thread only. Bounded by the filters its shard's clients subscribe.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "src/base/assert.h"
+
+namespace peregrine::broker {
+
+struct TransparentStringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+template <typename Entry>
+class TopicTrie {
+ public:
+  // The entry for `filter`, created empty if absent.
+  Entry& insert(std::string_view filter) {
+    Node* node = &_root;
+    for_each_level(filter, [&](std::string_view level) { node = child_or_create(node, level); });
+    if (!node->has_entry) {
+      node->has_entry = true;
+      ++_size;
+    }
+    return node->entry;
+  }
+
+  Entry* find(std::string_view filter) {
+    Node* node = &_root;
+    bool found = true;
+    for_each_level(filter, [&](std::string_view level) {
+      if (node != nullptr) {
+        node = child(node, level);
+      }
+    });
+    found = node != nullptr && node->has_entry;
+    return found ? &node->entry : nullptr;
+  }
+
+  // Removes the entry for `filter` if it is empty(), pruning nodes left without use.
+  void erase_if_empty(std::string_view filter) {
+    Node* node = &_root;
+    for_each_level(filter, [&](std::string_view level) {
+      if (node != nullptr) {
+        node = child(node, level);
+      }
+    });
+    if (node == nullptr || !node->has_entry || !node->entry.empty()) {
+      return;
+    }
+    node->has_entry = false;
+    node->entry = Entry{};
+    --_size;
+    prune(node);
+  }
+
+  // Calls visit(Entry&) once for every filter matching `topic`.
+  template <typename Visit>
+  void match(std::string_view topic, Visit&& visit) {
+    const bool dollar = !topic.empty() && topic.front() == '$';
+    match_level(&_root, topic, 0, dollar, visit);
+  }
+
+  size_t size() const { return _size; }
+
+ private:
+  struct Node {
+    Node* parent = nullptr;
+    std::string key;
+    std::unordered_map<std::string, std::unique_ptr<Node>, TransparentStringHash,
+                       std::equal_to<>>
+        literal;
+    std::unique_ptr<Node> plus;
+    std::unique_ptr<Node> hash;
+    bool has_entry = false;
+    Entry entry{};
+    bool unused() const { return !has_entry && literal.empty() && !plus && !hash; }
+  };
+
+  template <typename F>
+  static void for_each_level(std::string_view filter, F&& f) {
+    size_t start = 0;
+    while (true) {
+      const size_t slash = filter.find('/', start);
+      if (slash == std::string_view::npos) {
+        f(filter.substr(start));
+        return;
+      }
+      f(filter.substr(start, slash - start));
+      start = slash + 1;
+    }
+  }
+
+  static Node* child(Node* node, std::string_view level) {
+    if (level == "+") {
+      return node->plus.get();
+    }
+    if (level == "#") {
+      return node->hash.get();
+    }
+    auto it = node->literal.find(level);
+    return it == node->literal.end() ? nullptr : it->second.get();
+  }
+
+  static Node* child_or_create(Node* node, std::string_view level) {
+    std::unique_ptr<Node>* slot = nullptr;
+    if (level == "+") {
+      slot = &node->plus;
+    } else if (level == "#") {
+      slot = &node->hash;
+    } else {
+      slot = &node->literal[std::string(level)];
+    }
+    if (!*slot) {
+      *slot = std::make_unique<Node>();
+      (*slot)->parent = node;
+      (*slot)->key = std::string(level);
+    }
+    return slot->get();
+  }
+
+  void prune(Node* node) {
+    while (node != &_root && node->unused()) {
+      Node* parent = node->parent;
+      if (parent->plus.get() == node) {
+        parent->plus.reset();
+      } else if (parent->hash.get() == node) {
+        parent->hash.reset();
+      } else {
+        parent->literal.erase(node->key);
+      }
+      node = parent;
+    }
+  }
+
+  // `pos` is the start of the current level in `topic`; `dollar` holds only at level 0.
+  template <typename Visit>
+  void match_level(Node* node, std::string_view topic, size_t pos, bool dollar, Visit& visit) {
+    const size_t slash = topic.find('/', pos);
+    const std::string_view level =
+        topic.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
+    const bool last = slash == std::string_view::npos;
+    if (!dollar && node->hash && node->hash->has_entry) {
+      visit(node->hash->entry);
+    }
+    auto step = [&](Node* next) {
+      if (next == nullptr) {
+        return;
+      }
+      if (last) {
+        if (next->has_entry) {
+          visit(next->entry);
+        }
+        // "a/#" also matches "a" [MQTT-4.7.1-2].
+        if (next->hash && next->hash->has_entry) {
+          visit(next->hash->entry);
+        }
+      } else {
+        match_level(next, topic, slash + 1, false, visit);
+      }
+    };
+    if (!node->literal.empty()) {
+      auto it = node->literal.find(level);
+      if (it != node->literal.end()) {
+        step(it->second.get());
+      }
+    }
+    if (!dollar) {
+      step(node->plus.get());
+    }
+  }
+
+  Node _root;
+  size_t _size = 0;
+};
+
+}  // namespace peregrine::broker

@@ -1,0 +1,268 @@
+#include "src/config/options_loader.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+#include <toml++/toml.h>
+
+#include "src/base/log.h"
+#include "src/net/listener.h"
+
+namespace peregrine::config {
+
+namespace {
+
+constexpr uint32_t kMaxShards = 64;
+
+const char kUsage[] =
+    "usage: peregrine [--config FILE] [--listen URL]... [--shards N]\n"
+    "                 [--io auto|uring|epoll] [--log-level LEVEL] [--version] [--help]\n"
+    "\n"
+    "  --config FILE      TOML configuration file (flags override it)\n"
+    "  --listen URL       listener, repeatable; mqtt://HOST:PORT\n"
+    "                     (default: mqtt://127.0.0.1:1883)\n"
+    "  --shards N         shard threads, 1-64 (default: CPUs available to the process)\n"
+    "  --io BACKEND       auto (io_uring, else epoll), uring or epoll (default: auto)\n"
+    "  --log-level LEVEL  trace, debug, info, warn, error or off (default: info)\n"
+    "  --version          print the version and exit\n"
+    "  --help             print this help and exit\n";
+
+std::string where(const std::string& path, const toml::source_region& source) {
+  return path + ":" + std::to_string(source.begin.line) + ":" +
+         std::to_string(source.begin.column);
+}
+
+template <typename T>
+bool read_integer(const std::string& path, const toml::node& node, uint64_t low, uint64_t high,
+                  T& out, std::string* error) {
+  const auto* value = node.as_integer();
+  if (value == nullptr || value->get() < 0 || static_cast<uint64_t>(value->get()) < low ||
+      static_cast<uint64_t>(value->get()) > high) {
+    *error = where(path, node.source()) + ": expected an integer in [" + std::to_string(low) +
+             ", " + std::to_string(high) + "]";
+    return false;
+  }
+  out = static_cast<T>(value->get());
+  return true;
+}
+
+bool read_string(const std::string& path, const toml::node& node, std::string& out,
+                 std::string* error) {
+  const auto* value = node.as_string();
+  if (value == nullptr) {
+    *error = where(path, node.source()) + ": expected a string";
+    return false;
+  }
+  out = value->get();
+  return true;
+}
+
+bool read_limits(const std::string& path, const toml::table& table, Limits& limits,
+                 std::string* error) {
+  for (auto&& [key, node] : table) {
+    const std::string_view name = key.str();
+    bool ok = true;
+    if (name == "max_packet_size") {
+      ok = read_integer(path, node, 64, 268'435'460, limits.max_packet_size, error);
+    } else if (name == "connect_timeout_ms") {
+      ok = read_integer(path, node, 1, 3'600'000, limits.connect_timeout_ms, error);
+    } else if (name == "outbound_buffer_bytes") {
+      ok = read_integer(path, node, 1024, uint64_t{1} << 40, limits.outbound_buffer_bytes,
+                        error);
+    } else {
+      *error = where(path, key.source()) + ": unknown key 'limits." + std::string(name) + "'";
+      return false;
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_listen(const std::string& path, const toml::node& node, Options& out,
+                 std::string* error) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    *error = where(path, node.source()) + ": expected an array of listener URLs";
+    return false;
+  }
+  out.listen.clear();
+  for (const toml::node& item : *array) {
+    std::string url;
+    if (!read_string(path, item, url, error)) {
+      return false;
+    }
+    out.listen.push_back(url);
+  }
+  return true;
+}
+
+bool take_value(int argc, char** argv, int& i, std::string_view flag, std::string& value) {
+  const std::string_view arg = argv[i];
+  if (arg.size() > flag.size() && arg[flag.size()] == '=') {
+    value = std::string(arg.substr(flag.size() + 1));
+    return true;
+  }
+  if (i + 1 >= argc) {
+    return false;
+  }
+  value = argv[++i];
+  return true;
+}
+
+bool matches(std::string_view arg, std::string_view flag) {
+  return arg == flag || (arg.starts_with(flag) && arg.size() > flag.size() &&
+                         arg[flag.size()] == '=');
+}
+
+}  // namespace
+
+const char* usage_text() { return kUsage; }
+
+bool load_config_file(const std::string& path, Options& out, std::string* error) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    *error = where(path, e.source()) + ": " + std::string(e.description());
+    return false;
+  }
+  for (auto&& [key, node] : root) {
+    const std::string_view name = key.str();
+    bool ok = true;
+    if (name == "shards") {
+      ok = read_integer(path, node, 1, kMaxShards, out.shards, error);
+    } else if (name == "io") {
+      ok = read_string(path, node, out.io, error);
+    } else if (name == "log_level") {
+      ok = read_string(path, node, out.log_level, error);
+    } else if (name == "listen") {
+      ok = read_listen(path, node, out, error);
+    } else if (name == "limits") {
+      const auto* table = node.as_table();
+      if (table == nullptr) {
+        *error = where(path, node.source()) + ": expected a table";
+        return false;
+      }
+      ok = read_limits(path, *table, out.limits, error);
+    } else {
+      *error = where(path, key.source()) + ": unknown key '" + std::string(name) + "'";
+      return false;
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool validate_options(const Options& options, std::string* error) {
+  if (options.io != "auto" && options.io != "uring" && options.io != "epoll") {
+    *error = "io must be auto, uring or epoll, not '" + options.io + "'";
+    return false;
+  }
+  if (!base::parse_log_level(options.log_level)) {
+    *error = "unknown log level '" + options.log_level + "'";
+    return false;
+  }
+  if (options.shards > kMaxShards) {
+    *error = "shards must be between 1 and 64";
+    return false;
+  }
+  for (const std::string& url : options.listen) {
+    std::string why;
+    if (!net::parse_listen_url(url, &why)) {
+      *error = "bad listener '" + url + "': " + why;
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<int> load_options(int argc, char** argv, Options& out) {
+  // The config file first, so that flags override it wherever they appear.
+  for (int i = 1; i < argc; ++i) {
+    if (matches(argv[i], "--config")) {
+      std::string path;
+      if (!take_value(argc, argv, i, "--config", path)) {
+        std::fprintf(stderr, "peregrine: --config needs a FILE\n%s", kUsage);
+        return 2;
+      }
+      std::string error;
+      if (!load_config_file(path, out, &error)) {
+        std::fprintf(stderr, "peregrine: %s\n", error.c_str());
+        return 2;
+      }
+    }
+  }
+  bool listen_from_flags = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    std::string value;
+    auto need = [&](std::string_view flag) {
+      if (!take_value(argc, argv, i, flag, value)) {
+        std::fprintf(stderr, "peregrine: %.*s needs a value\n", static_cast<int>(flag.size()),
+                     flag.data());
+        return false;
+      }
+      return true;
+    };
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg == "--version") {
+      std::printf("peregrine %s\n", PEREGRINE_VERSION);
+      return 0;
+    }
+    if (matches(arg, "--config")) {
+      if (!need("--config")) {
+        return 2;
+      }
+    } else if (matches(arg, "--listen")) {
+      if (!need("--listen")) {
+        return 2;
+      }
+      if (!listen_from_flags) {
+        out.listen.clear();  // flags replace the file's listeners
+        listen_from_flags = true;
+      }
+      out.listen.push_back(value);
+    } else if (matches(arg, "--shards")) {
+      if (!need("--shards")) {
+        return 2;
+      }
+      unsigned shards = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), shards);
+      if (ec != std::errc() || end != value.data() + value.size() || shards < 1 ||
+          shards > kMaxShards) {
+        std::fprintf(stderr, "peregrine: --shards must be between 1 and 64\n");
+        return 2;
+      }
+      out.shards = static_cast<uint16_t>(shards);
+    } else if (matches(arg, "--io")) {
+      if (!need("--io")) {
+        return 2;
+      }
+      out.io = value;
+    } else if (matches(arg, "--log-level")) {
+      if (!need("--log-level")) {
+        return 2;
+      }
+      out.log_level = value;
+    } else {
+      std::fprintf(stderr, "peregrine: unknown argument '%s'\n%s", argv[i], kUsage);
+      return 2;
+    }
+  }
+  std::string error;
+  if (!validate_options(out, &error)) {
+    std::fprintf(stderr, "peregrine: %s\n", error.c_str());
+    return 2;
+  }
+  return std::nullopt;
+}
+
+}  // namespace peregrine::config

@@ -1,0 +1,234 @@
+#include "src/io/epoll_ring.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "src/base/assert.h"
+#include "src/base/log.h"
+
+namespace peregrine::io {
+
+namespace {
+enum Tag : uint64_t { kTagSocket = 1, kTagAccept = 2, kTagWake = 3 };
+constexpr uint64_t kTagMask = 7;
+constexpr int kMaxEvents = 256;
+constexpr int kAcceptsPerEvent = 64;  // bound the work one listener gets per turn
+
+uint64_t pack(const void* ptr, Tag tag) { return reinterpret_cast<uint64_t>(ptr) | tag; }
+}  // namespace
+
+EpollRing::~EpollRing() {
+  if (_epoll_fd >= 0) {
+    close(_epoll_fd);
+  }
+  if (_wake_fd >= 0) {
+    close(_wake_fd);
+  }
+}
+
+bool EpollRing::init(const RingOptions& options, std::string* why) {
+  _recv_buffer.resize(options.recv_buffer_size * 4);
+  _epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  _wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (_epoll_fd < 0 || _wake_fd < 0) {
+    *why = std::string("epoll_create1/eventfd: ") + strerror(errno);
+    return false;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = pack(this, kTagWake);
+  epoll_ctl(_epoll_fd, EPOLL_CTL_ADD, _wake_fd, &ev);
+  return true;
+}
+
+void EpollRing::listen(int fd, Acceptor* acceptor) {
+  _acceptors[acceptor] = fd;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = pack(acceptor, kTagAccept);
+  PG_ASSERT(epoll_ctl(_epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0);
+}
+
+void EpollRing::unlisten(int fd) {
+  for (auto it = _acceptors.begin(); it != _acceptors.end(); ++it) {
+    if (it->second == fd) {
+      epoll_ctl(_epoll_fd, EPOLL_CTL_DEL, fd, nullptr);
+      _acceptors.erase(it);
+      return;
+    }
+  }
+}
+
+void EpollRing::update_interest(Socket* socket) {
+  auto& st = socket->ring_state;
+  epoll_event ev{};
+  ev.events = (st.recv_armed ? uint32_t{EPOLLIN} : 0U) | (st.want_write ? uint32_t{EPOLLOUT} : 0U);
+  ev.data.u64 = pack(socket, kTagSocket);
+  if (!st.registered) {
+    PG_ASSERT(epoll_ctl(_epoll_fd, EPOLL_CTL_ADD, socket->fd(), &ev) == 0);
+    st.registered = true;
+  } else {
+    epoll_ctl(_epoll_fd, EPOLL_CTL_MOD, socket->fd(), &ev);
+  }
+}
+
+void EpollRing::start_recv(Socket* socket) {
+  auto& st = socket->ring_state;
+  PG_ASSERT(!st.recv_armed);
+  st.stopping = false;
+  st.recv_armed = true;
+  update_interest(socket);
+}
+
+void EpollRing::stop(Socket* socket) {
+  auto& st = socket->ring_state;
+  if (st.stopping) {
+    return;
+  }
+  st.stopping = true;
+  st.recv_armed = false;
+  if (st.registered) {
+    epoll_ctl(_epoll_fd, EPOLL_CTL_DEL, socket->fd(), nullptr);
+    st.registered = false;
+  }
+  if (st.want_write) {
+    st.want_write = false;
+    _send_done.emplace_back(socket, -ECANCELED);
+  }
+  if (st.ops_in_flight == 0) {
+    _quiesced.push_back(socket);
+  }
+}
+
+void EpollRing::send(Socket* socket, const iovec* iov, int count) {
+  auto& st = socket->ring_state;
+  PG_ASSERT(!st.send_pending);
+  st.send_pending = true;
+  ++st.ops_in_flight;
+  st.msg = {};
+  st.msg.msg_iov = const_cast<iovec*>(iov);
+  st.msg.msg_iovlen = static_cast<size_t>(count);
+  try_send(socket);
+}
+
+void EpollRing::try_send(Socket* socket) {
+  auto& st = socket->ring_state;
+  ssize_t n = sendmsg(socket->fd(), &st.msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    if (!st.want_write) {
+      st.want_write = true;
+      update_interest(socket);
+    }
+    return;
+  }
+  if (st.want_write) {
+    st.want_write = false;
+    update_interest(socket);
+  }
+  _send_done.emplace_back(socket, n < 0 ? -errno : static_cast<int>(n));
+}
+
+void EpollRing::on_readable(Socket* socket) {
+  auto& st = socket->ring_state;
+  ssize_t n = recv(socket->fd(), _recv_buffer.data(), _recv_buffer.size(), MSG_DONTWAIT);
+  if (n > 0) {
+    socket->on_recv({_recv_buffer.data(), static_cast<size_t>(n)});
+    return;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    return;
+  }
+  const int error = n == 0 ? 0 : -errno;
+  st.recv_armed = false;
+  update_interest(socket);
+  socket->on_recv_end(error);
+}
+
+void EpollRing::accept_all(Acceptor* acceptor, int fd) {
+  for (int i = 0; i < kAcceptsPerEvent; ++i) {
+    int conn = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (conn < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        PG_DEBUG("accept failed: %s", strerror(errno));
+      }
+      return;
+    }
+    acceptor->on_accept(conn);
+  }
+}
+
+void EpollRing::run_deferred() {
+  while (!_send_done.empty() || !_quiesced.empty()) {
+    std::vector<std::pair<Socket*, int>> done;
+    done.swap(_send_done);
+    for (auto [socket, result] : done) {
+      auto& st = socket->ring_state;
+      st.send_pending = false;
+      --st.ops_in_flight;
+      if (st.stopping && st.ops_in_flight == 0) {
+        _quiesced.push_back(socket);
+      }
+      socket->on_send_done(result);
+    }
+    std::vector<Socket*> quiet;
+    quiet.swap(_quiesced);
+    for (Socket* socket : quiet) {
+      socket->on_quiesced();
+    }
+  }
+}
+
+void EpollRing::poll(int timeout_ms) {
+  run_deferred();
+  epoll_event events[kMaxEvents];
+  int n = epoll_wait(_epoll_fd, events, kMaxEvents, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    const uint64_t data = events[i].data.u64;
+    void* ptr = reinterpret_cast<void*>(data & ~kTagMask);
+    switch (data & kTagMask) {
+      case kTagWake: {
+        uint64_t count = 0;
+        [[maybe_unused]] ssize_t r = read(_wake_fd, &count, sizeof count);
+        break;
+      }
+      case kTagAccept: {
+        auto* acceptor = static_cast<Acceptor*>(ptr);
+        auto it = _acceptors.find(acceptor);
+        if (it != _acceptors.end()) {
+          accept_all(acceptor, it->second);
+        }
+        break;
+      }
+      case kTagSocket: {
+        auto* socket = static_cast<Socket*>(ptr);
+        auto& st = socket->ring_state;
+        if (st.stopping) {
+          break;  // stopped earlier in this batch; alive until on_quiesced()
+        }
+        if ((events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && st.want_write) {
+          try_send(socket);
+        }
+        if ((events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && st.recv_armed &&
+            !st.stopping) {
+          on_readable(socket);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  run_deferred();
+}
+
+void EpollRing::wake() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(_wake_fd, &one, sizeof one);
+}
+
+}  // namespace peregrine::io

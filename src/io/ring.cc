@@ -1,0 +1,30 @@
+#include "src/io/ring.h"
+
+#include "src/io/epoll_ring.h"
+#include "src/io/uring_ring.h"
+
+namespace peregrine::io {
+
+const char* backend_name(Backend backend) {
+  return backend == Backend::kUring ? "io_uring" : "epoll";
+}
+
+std::unique_ptr<Ring> Ring::create(Backend backend, const RingOptions& options,
+                                   std::string* why) {
+  if (backend == Backend::kUring) {
+    auto ring = std::make_unique<UringRing>();
+    if (!ring->init(options, why)) {
+      return nullptr;
+    }
+    return ring;
+  }
+  auto ring = std::make_unique<EpollRing>();
+  if (!ring->init(options, why)) {
+    return nullptr;
+  }
+  return ring;
+}
+
+bool Ring::uring_available(std::string* why) { return UringRing::probe(why); }
+
+}  // namespace peregrine::io

@@ -1,0 +1,64 @@
+// The io Ring: one per shard, created and used on that shard's thread only (except wake()).
+// Two backends with the same semantics: io_uring (multishot accept and recv into a
+// provided-buffer ring, sendmsg, MSG_RING wake-ups) and epoll (readiness + non-blocking
+// syscalls, eventfd wake-ups). Completions are dispatched from poll(), never re-entrantly
+// from the call that started the operation.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "src/io/socket.h"
+
+namespace peregrine::io {
+
+enum class Backend : uint8_t { kUring, kEpoll };
+
+const char* backend_name(Backend backend);
+
+struct RingOptions {
+  uint32_t entries = 4096;           // submission queue size
+  uint32_t recv_buffer_count = 256;  // provided buffers per shard (power of two)
+  uint32_t recv_buffer_size = 16384;
+};
+
+class Ring {
+ public:
+  virtual ~Ring() = default;
+
+  // Creates a ring of `backend` on the calling thread; nullptr and `why` on failure.
+  static std::unique_ptr<Ring> create(Backend backend, const RingOptions& options,
+                                      std::string* why);
+  // Whether io_uring can be set up here at all (kernel, sysctl, seccomp); `why` if not.
+  static bool uring_available(std::string* why);
+
+  virtual Backend backend() const = 0;
+
+  // Accept connections on a listening fd until unlisten().
+  virtual void listen(int fd, Acceptor* acceptor) = 0;
+  virtual void unlisten(int fd) = 0;
+
+  // Deliver received bytes to `socket` until the peer closes or stop() is called.
+  virtual void start_recv(Socket* socket) = 0;
+  // Stop receiving (a send in flight completes or is cancelled); on_quiesced() follows
+  // once no operation names the socket. The fd stays open: closing it is the owner's job.
+  virtual void stop(Socket* socket) = 0;
+  // Gathered write; at most one per socket in flight. `iov` must stay valid until
+  // on_send_done().
+  virtual void send(Socket* socket, const iovec* iov, int count) = 0;
+
+  // Submits what is queued, waits up to timeout_ms (-1: forever, 0: not at all) for
+  // completions and dispatches them.
+  virtual void poll(int timeout_ms) = 0;
+
+  // Wakes this ring's poll() from any thread.
+  virtual void wake() = 0;
+  // Wakes `peer` from this ring's thread, batched with this ring's next submit when the
+  // backend can (io_uring MSG_RING).
+  virtual void wake_peer(Ring& peer) = 0;
+};
+
+}  // namespace peregrine::io

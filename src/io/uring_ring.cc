@@ -1,0 +1,364 @@
+// io_uring backend. user_data packs a pointer (8-byte aligned) with a 3-bit op tag.
+// Provided-buffer ring mapped by hand: liburing 2.3 lacks io_uring_setup_buf_ring.
+#include "src/io/uring_ring.h"
+
+#include <liburing.h>
+#include <sys/eventfd.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "src/base/assert.h"
+#include "src/base/log.h"
+
+namespace peregrine::io {
+
+namespace {
+
+enum Op : uint64_t { kOpRecv = 1, kOpSend = 2, kOpAccept = 3, kOpWake = 4, kOpIgnore = 5 };
+constexpr uint64_t kTagMask = 7;
+constexpr uint16_t kBufferGroup = 1;
+
+uint64_t pack(const void* ptr, Op op) {
+  auto bits = reinterpret_cast<uint64_t>(ptr);
+  PG_DASSERT((bits & kTagMask) == 0);
+  return bits | op;
+}
+
+}  // namespace
+
+UringRing::~UringRing() {
+  if (_ring_ready) {
+    io_uring_queue_exit(&_ring);
+  }
+  if (_buffers != nullptr) {
+    munmap(_buffers, size_t{_options.recv_buffer_count} * _options.recv_buffer_size);
+  }
+  if (_buf_ring != nullptr) {
+    munmap(_buf_ring, _buf_ring_bytes);
+  }
+  if (_wake_fd >= 0) {
+    close(_wake_fd);
+  }
+}
+
+bool UringRing::init(const RingOptions& options, std::string* why) {
+  _options = options;
+  PG_ASSERT((options.recv_buffer_count & (options.recv_buffer_count - 1)) == 0);
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+  int rc = io_uring_queue_init_params(options.entries, &_ring, &params);
+  if (rc == -EINVAL) {
+    params = {};
+    rc = io_uring_queue_init_params(options.entries, &_ring, &params);
+  }
+  if (rc < 0) {
+    *why = std::string("io_uring_queue_init: ") + strerror(-rc);
+    return false;
+  }
+  _ring_ready = true;
+  if (!init_buffers(why)) {
+    return false;
+  }
+  _wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (_wake_fd < 0) {
+    *why = std::string("eventfd: ") + strerror(errno);
+    return false;
+  }
+  arm_wake();
+  return true;
+}
+
+bool UringRing::init_buffers(std::string* why) {
+  const uint32_t count = _options.recv_buffer_count;
+  _buf_ring_bytes = count * sizeof(io_uring_buf);
+  void* ring_mem = mmap(nullptr, _buf_ring_bytes, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  void* buffers = mmap(nullptr, size_t{count} * _options.recv_buffer_size,
+                       PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (ring_mem == MAP_FAILED || buffers == MAP_FAILED) {
+    *why = "mmap of the provided-buffer ring failed";
+    return false;
+  }
+  _buf_ring = static_cast<io_uring_buf_ring*>(ring_mem);
+  _buffers = static_cast<uint8_t*>(buffers);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(_buf_ring);
+  reg.ring_entries = count;
+  reg.bgid = kBufferGroup;
+  int rc = io_uring_register_buf_ring(&_ring, &reg, 0);
+  if (rc < 0) {
+    *why = std::string("io_uring_register_buf_ring: ") + strerror(-rc);
+    return false;
+  }
+  io_uring_buf_ring_init(_buf_ring);
+  const int mask = io_uring_buf_ring_mask(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    io_uring_buf_ring_add(_buf_ring, _buffers + size_t{i} * _options.recv_buffer_size,
+                          _options.recv_buffer_size, static_cast<uint16_t>(i), mask,
+                          static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(_buf_ring, static_cast<int>(count));
+  return true;
+}
+
+io_uring_sqe* UringRing::get_sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&_ring);
+  while (sqe == nullptr) {
+    // A full submission queue is flushed and retried, never grown.
+    io_uring_submit(&_ring);
+    sqe = io_uring_get_sqe(&_ring);
+  }
+  return sqe;
+}
+
+void UringRing::arm_wake() {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_poll_multishot(sqe, _wake_fd, POLLIN);
+  io_uring_sqe_set_data64(sqe, pack(&_wake_fd, kOpWake));
+}
+
+void UringRing::listen(int fd, Acceptor* acceptor) {
+  _acceptors[acceptor] = fd;
+  arm_accept(fd, acceptor);
+}
+
+void UringRing::arm_accept(int fd, Acceptor* acceptor) {
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, pack(acceptor, kOpAccept));
+}
+
+void UringRing::unlisten(int fd) {
+  for (auto it = _acceptors.begin(); it != _acceptors.end(); ++it) {
+    if (it->second != fd) {
+      continue;
+    }
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, pack(it->first, kOpAccept), 0);
+    io_uring_sqe_set_data64(sqe, kOpIgnore);
+    _acceptors.erase(it);
+    break;
+  }
+  io_uring_submit(&_ring);
+}
+
+void UringRing::start_recv(Socket* socket) {
+  auto& st = socket->ring_state;
+  PG_ASSERT(!st.recv_armed);
+  st.stopping = false;
+  arm_recv(socket);
+}
+
+void UringRing::arm_recv(Socket* socket) {
+  auto& st = socket->ring_state;
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_recv_multishot(sqe, socket->fd(), nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, pack(socket, kOpRecv));
+  st.recv_armed = true;
+  ++st.ops_in_flight;
+}
+
+void UringRing::stop(Socket* socket) {
+  auto& st = socket->ring_state;
+  if (st.stopping) {
+    return;
+  }
+  st.stopping = true;
+  if (st.recv_armed) {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, pack(socket, kOpRecv), 0);
+    io_uring_sqe_set_data64(sqe, kOpIgnore);
+  }
+  if (st.ops_in_flight == 0) {
+    _quiesced.push_back(socket);
+  }
+}
+
+void UringRing::send(Socket* socket, const iovec* iov, int count) {
+  auto& st = socket->ring_state;
+  PG_ASSERT(!st.send_pending);
+  st.send_pending = true;
+  st.msg = {};
+  st.msg.msg_iov = const_cast<iovec*>(iov);
+  st.msg.msg_iovlen = static_cast<size_t>(count);
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_sendmsg(sqe, socket->fd(), &st.msg, MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, pack(socket, kOpSend));
+  ++st.ops_in_flight;
+}
+
+void UringRing::wake() {
+  uint64_t one = 1;
+  // A failed write means the counter is saturated: the ring is awake anyway.
+  [[maybe_unused]] ssize_t n = write(_wake_fd, &one, sizeof one);
+}
+
+void UringRing::wake_peer(Ring& peer) {
+  auto* other = dynamic_cast<UringRing*>(&peer);
+  if (other == nullptr) {
+    peer.wake();
+    return;
+  }
+  io_uring_sqe* sqe = get_sqe();
+  // The peer's CQE carries kOpIgnore: its arrival alone ends the peer's wait.
+  io_uring_prep_msg_ring(sqe, other->_ring.ring_fd, 0, kOpIgnore, 0);
+  io_uring_sqe_set_data64(sqe, kOpIgnore);
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+void UringRing::poll(int timeout_ms) {
+  io_uring_cqe* cqe = nullptr;
+  if (!_quiesced.empty()) {
+    timeout_ms = 0;
+  }
+  if (timeout_ms == 0) {
+    io_uring_submit(&_ring);
+  } else if (timeout_ms < 0) {
+    io_uring_submit_and_wait(&_ring, 1);
+  } else {
+    __kernel_timespec ts{};
+    ts.tv_sec = timeout_ms / 1000;
+    ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
+    io_uring_submit_and_wait_timeout(&_ring, &cqe, 1, &ts, nullptr);
+  }
+  unsigned head = 0;
+  unsigned seen = 0;
+  io_uring_for_each_cqe(&_ring, head, cqe) {
+    ++seen;
+    dispatch(cqe);
+  }
+  io_uring_cq_advance(&_ring, seen);
+  notify_quiesced();
+}
+
+void UringRing::notify_quiesced() {
+  while (!_quiesced.empty()) {
+    std::vector<Socket*> batch;
+    batch.swap(_quiesced);
+    for (Socket* socket : batch) {
+      socket->on_quiesced();
+    }
+  }
+}
+
+void UringRing::finish_op(Socket* socket) {
+  auto& st = socket->ring_state;
+  PG_ASSERT(st.ops_in_flight > 0);
+  --st.ops_in_flight;
+  if (st.stopping && st.ops_in_flight == 0) {
+    _quiesced.push_back(socket);
+  }
+}
+
+void UringRing::dispatch(io_uring_cqe* cqe) {
+  const uint64_t data = cqe->user_data;
+  const uint64_t op = data & kTagMask;
+  void* ptr = reinterpret_cast<void*>(data & ~kTagMask);
+  switch (op) {
+    case kOpRecv:
+      on_recv_cqe(static_cast<Socket*>(ptr), cqe);
+      break;
+    case kOpSend: {
+      auto* socket = static_cast<Socket*>(ptr);
+      socket->ring_state.send_pending = false;
+      finish_op(socket);
+      socket->on_send_done(cqe->res);
+      break;
+    }
+    case kOpAccept:
+      on_accept_cqe(static_cast<Acceptor*>(ptr), cqe);
+      break;
+    case kOpWake:
+      on_wake_cqe(cqe);
+      break;
+    default:
+      break;
+  }
+}
+
+void UringRing::on_wake_cqe(io_uring_cqe* cqe) {
+  uint64_t count = 0;
+  [[maybe_unused]] ssize_t n = read(_wake_fd, &count, sizeof count);
+  if (!(cqe->flags & IORING_CQE_F_MORE)) {
+    arm_wake();
+  }
+}
+
+void UringRing::on_accept_cqe(Acceptor* acceptor, io_uring_cqe* cqe) {
+  auto it = _acceptors.find(acceptor);
+  const int listen_fd = it == _acceptors.end() ? -1 : it->second;
+  if (cqe->res >= 0) {
+    if (listen_fd < 0) {
+      close(cqe->res);  // accepted after unlisten(): nobody owns it
+    } else {
+      acceptor->on_accept(cqe->res);
+    }
+  } else if (cqe->res != -ECANCELED) {
+    PG_DEBUG("accept failed: %s", strerror(-cqe->res));
+  }
+  if (!(cqe->flags & IORING_CQE_F_MORE) && listen_fd >= 0) {
+    arm_accept(listen_fd, acceptor);
+  }
+}
+
+void UringRing::on_recv_cqe(Socket* socket, io_uring_cqe* cqe) {
+  auto& st = socket->ring_state;
+  const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+  if (!more) {
+    st.recv_armed = false;
+  }
+  if (cqe->flags & IORING_CQE_F_BUFFER) {
+    const auto bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+    uint8_t* data = _buffers + size_t{bid} * _options.recv_buffer_size;
+    // Bytes that arrive while stopping still go to the socket: a migrating connection
+    // carries them to its new shard.
+    if (cqe->res > 0) {
+      socket->on_recv({data, static_cast<size_t>(cqe->res)});
+    }
+    io_uring_buf_ring_add(_buf_ring, data, _options.recv_buffer_size, bid,
+                          io_uring_buf_ring_mask(_options.recv_buffer_count), 0);
+    io_uring_buf_ring_advance(_buf_ring, 1);
+  }
+  if (more) {
+    return;
+  }
+  finish_op(socket);
+  if (st.stopping) {
+    return;
+  }
+  if (cqe->res > 0 || cqe->res == -ENOBUFS) {
+    // The multishot ended without an error of the socket's (buffers ran short): re-arm.
+    arm_recv(socket);
+    return;
+  }
+  socket->on_recv_end(cqe->res);
+}
+
+bool UringRing::probe(std::string* why) {
+  io_uring ring{};
+  int rc = io_uring_queue_init(8, &ring, 0);
+  if (rc < 0) {
+    *why = std::string("io_uring_queue_init: ") + strerror(-rc);
+    return false;
+  }
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  bool ok = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
+            io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
+            io_uring_opcode_supported(probe, IORING_OP_PROVIDE_BUFFERS);
+  if (probe != nullptr) {
+    io_uring_free_probe(probe);
+  }
+  io_uring_queue_exit(&ring);
+  if (!ok) {
+    *why = "io_uring lacks MSG_RING or SENDMSG (kernel too old)";
+  }
+  return ok;
+}
+
+}  // namespace peregrine::io

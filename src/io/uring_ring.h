@@ -1,0 +1,59 @@
+// io_uring implementation of Ring (see ring.h). Owned by one shard thread, which must be
+// the thread that created it (IORING_SETUP_SINGLE_ISSUER).
+#pragma once
+
+#include <liburing.h>
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "src/io/ring.h"
+
+namespace peregrine::io {
+
+class UringRing final : public Ring {
+ public:
+  UringRing() = default;
+  ~UringRing() override;
+  UringRing(const UringRing&) = delete;
+  UringRing& operator=(const UringRing&) = delete;
+
+  bool init(const RingOptions& options, std::string* why);
+  static bool probe(std::string* why);
+
+  Backend backend() const override { return Backend::kUring; }
+  void listen(int fd, Acceptor* acceptor) override;
+  void unlisten(int fd) override;
+  void start_recv(Socket* socket) override;
+  void stop(Socket* socket) override;
+  void send(Socket* socket, const iovec* iov, int count) override;
+  void poll(int timeout_ms) override;
+  void wake() override;
+  void wake_peer(Ring& peer) override;
+
+ private:
+  bool init_buffers(std::string* why);
+  io_uring_sqe* get_sqe();
+  void arm_wake();
+  void arm_accept(int fd, Acceptor* acceptor);
+  void arm_recv(Socket* socket);
+  void dispatch(io_uring_cqe* cqe);
+  void on_recv_cqe(Socket* socket, io_uring_cqe* cqe);
+  void on_accept_cqe(Acceptor* acceptor, io_uring_cqe* cqe);
+  void on_wake_cqe(io_uring_cqe* cqe);
+  void finish_op(Socket* socket);
+  void notify_quiesced();
+
+  RingOptions _options;
+  io_uring _ring{};
+  bool _ring_ready = false;
+  io_uring_buf_ring* _buf_ring = nullptr;
+  size_t _buf_ring_bytes = 0;
+  uint8_t* _buffers = nullptr;
+  int _wake_fd = -1;
+  std::unordered_map<Acceptor*, int> _acceptors;  // owner → listening fd
+  std::vector<Socket*> _quiesced;                 // stopped sockets to notify in poll()
+};
+
+}  // namespace peregrine::io

@@ -1,0 +1,134 @@
+// The peregrine daemon: options, listeners, one broker shard per core, signals.
+#include <sched.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "include/peregrine/options.h"
+#include "src/base/log.h"
+#include "src/broker/shard_broker.h"
+#include "src/config/options_loader.h"
+#include "src/daemon/signals.h"
+#include "src/io/ring.h"
+#include "src/net/listener.h"
+#include "src/shard/shard.h"
+
+namespace {
+
+using namespace peregrine;
+
+uint16_t available_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) {
+    return 1;
+  }
+  const int count = CPU_COUNT(&set);
+  return static_cast<uint16_t>(count < 1 ? 1 : (count > 64 ? 64 : count));
+}
+
+bool choose_backend(const std::string& io, io::Backend* backend) {
+  if (io == "epoll") {
+    *backend = io::Backend::kEpoll;
+    return true;
+  }
+  std::string why;
+  if (io::Ring::uring_available(&why)) {
+    *backend = io::Backend::kUring;
+    return true;
+  }
+  if (io == "uring") {
+    PG_ERROR("io_uring requested but unavailable: %s", why.c_str());
+    return false;
+  }
+  PG_WARN("io_uring unavailable (%s); falling back to epoll", why.c_str());
+  *backend = io::Backend::kEpoll;
+  return true;
+}
+
+// One SO_REUSEPORT socket per shard for every listener URL.
+bool open_listeners(const Options& options, uint16_t shards,
+                    std::vector<std::vector<broker::ShardListener>>& per_shard) {
+  per_shard.assign(shards, {});
+  for (const std::string& text : options.listen) {
+    std::string why;
+    auto url = net::parse_listen_url(text, &why);
+    if (!url) {
+      PG_ERROR("bad listener %s: %s", text.c_str(), why.c_str());
+      return false;
+    }
+    for (uint16_t s = 0; s < shards; ++s) {
+      const int fd = net::open_listener(*url, &why);
+      if (fd < 0) {
+        PG_ERROR("%s", why.c_str());
+        return false;
+      }
+      per_shard[s].push_back({fd, url->text});
+    }
+  }
+  return true;
+}
+
+int run(Options options) {
+  if (options.listen.empty()) {
+    options.listen.push_back("mqtt://127.0.0.1:1883");
+  }
+  io::Backend backend = io::Backend::kEpoll;
+  if (!choose_backend(options.io, &backend)) {
+    return 1;
+  }
+  const uint16_t shards = options.shards != 0 ? options.shards : available_cpus();
+  std::vector<std::vector<broker::ShardListener>> listeners;
+  if (!open_listeners(options, shards, listeners)) {
+    return 1;
+  }
+  daemon::block_signals();
+
+  broker::BrokerConfig config{options.limits};
+  std::vector<std::unique_ptr<broker::ShardBroker>> brokers;
+  std::vector<shard::ShardService*> services;
+  for (uint16_t s = 0; s < shards; ++s) {
+    brokers.push_back(std::make_unique<broker::ShardBroker>(config, std::move(listeners[s])));
+    services.push_back(brokers.back().get());
+  }
+  shard::ShardGroupOptions group_options;
+  group_options.shards = shards;
+  group_options.backend = backend;
+  shard::ShardGroup group(group_options);
+  std::string why;
+  if (!group.start(services, &why)) {
+    PG_ERROR("cannot start shards: %s", why.c_str());
+    return 1;
+  }
+  PG_INFO("peregrine %s running: io=%s shards=%u", PEREGRINE_VERSION, io::backend_name(backend),
+          shards);
+  for (const std::string& url : options.listen) {
+    PG_INFO("listening on %s", url.c_str());
+  }
+
+  const int sig = daemon::wait_for_shutdown_signal();
+  PG_INFO("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  group.request_stop();
+  group.join();
+  broker::BrokerStats total;
+  for (auto& b : brokers) {
+    total.add(b->stats());
+  }
+  PG_INFO("counters: %s", total.format().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  peregrine::Options options;
+  if (auto exit_code = peregrine::config::load_options(argc, argv, options)) {
+    return *exit_code;
+  }
+  peregrine::base::set_log_level(*peregrine::base::parse_log_level(options.log_level));
+  return run(std::move(options));
+}

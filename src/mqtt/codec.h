@@ -1,0 +1,97 @@
+// MQTT codec: framing, decoding and encoding of every packet of 3.1, 3.1.1 and 5.0.
+// Pure functions over byte spans; no I/O, no allocation beyond the vectors inside the
+// decoded packet values (bounded by the packet's own size). Decode results are the
+// reason code the spec prescribes for the fault (kSuccess when the packet is valid):
+// kMalformedPacket, kProtocolError, kTopicNameInvalid, kTopicAliasInvalid,
+// kUnsupportedProtocolVersion, kPacketTooLarge, kPayloadFormatInvalid.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "src/mqtt/bytes.h"
+#include "src/mqtt/packets.h"
+#include "src/mqtt/reason_code.h"
+
+namespace peregrine::mqtt {
+
+// The spec's hard ceiling: 1 + 4 + 268,435,455 bytes.
+inline constexpr uint32_t kMaxRemainingLength = 268'435'455;
+
+struct FixedHeader {
+  PacketType type = PacketType::kConnect;  // only valid when status is kComplete
+  uint8_t flags = 0;                       // low nibble of byte 1
+  uint32_t remaining_length = 0;
+  uint8_t header_length = 0;  // 2..5
+  size_t total_length() const { return header_length + size_t{remaining_length}; }
+};
+
+enum class FrameStatus : uint8_t {
+  kComplete,   // header parsed and the whole packet (header + body) is in `data`
+  kNeedMore,   // not enough bytes yet; nothing to do but read more
+  kMalformed,  // bad remaining length encoding (> 4 bytes, non-minimal) or type 0
+  kTooLarge,   // header + remaining length exceeds max_packet_size
+};
+
+struct Frame {
+  FrameStatus status = FrameStatus::kNeedMore;
+  FixedHeader header;  // header fields are valid for kComplete, and for kNeedMore once
+                       // the whole fixed header has arrived (header_length != 0)
+};
+
+// Looks at the start of `data` for one packet. Checks the size limit as soon as the
+// remaining length is known, so a too-large packet is refused before its body arrives.
+// Reserved flag bits are checked by decode(), not here.
+Frame read_frame(Bytes data, uint32_t max_packet_size);
+
+// Decodes a CONNECT body (the bytes after the fixed header). Determines the version.
+// `flags` are the fixed header's low nibble (must be 0).
+// Returns kUnsupportedProtocolVersion for an unknown protocol name/level; the decoded
+// `out.version` is then the level byte as far as it could be read (callers answering a
+// v3 client use CONNACK return code 1).
+ReasonCode decode_connect(uint8_t flags, Bytes body, Connect& out);
+
+// Decodes any packet of an established connection of version `version`. `header` must come
+// from read_frame(); `body` is exactly header.remaining_length bytes.
+// CONNECT is decoded too (via decode_connect, a second CONNECT is the caller's business).
+ReasonCode decode(ProtocolVersion version, const FixedHeader& header, Bytes body,
+                  Packet& out);
+
+// Fast path for the broker: decode a PUBLISH body with the fixed header's flags.
+ReasonCode decode_publish(ProtocolVersion version, uint8_t flags, Bytes body, Publish& out);
+
+// Appends the complete encoding of `packet` for `version` to `out`. Properties are written
+// only for v5. The packet must be valid for the version (asserted in debug builds).
+void encode(ProtocolVersion version, const Packet& packet, std::vector<uint8_t>& out);
+
+// Appends a PUBLISH fixed header, topic, packet id and properties for a payload of
+// `payload_size` bytes, without the payload, so one payload buffer can follow many heads.
+// publish.payload is ignored.
+void encode_publish_head(ProtocolVersion version, const Publish& publish,
+                         size_t payload_size, std::vector<uint8_t>& out);
+
+// Size of the complete PUBLISH encoding (head + payload) for `version`.
+size_t publish_size(ProtocolVersion version, const Publish& publish, size_t payload_size);
+
+// Well-formed UTF-8 per [MQTT-1.5.4-1..2]: no ill-formed sequences, no surrogates,
+// no U+0000.
+bool valid_utf8(std::string_view s);
+
+// A topic name for PUBLISH: non-empty, valid UTF-8, no '+' or '#' [MQTT-3.3.2-2].
+bool valid_topic_name(std::string_view topic);
+
+// A topic filter for SUBSCRIBE/UNSUBSCRIBE: non-empty, '#' only last and alone in its
+// level, '+' alone in its level [MQTT-4.7.1-1..3]. `$share/{group}/{filter}` is accepted
+// when group is non-empty without '+', '#' or '/', and filter is itself valid.
+bool valid_topic_filter(std::string_view filter);
+
+// Splits `$share/{group}/{filter}`: returns true and fills group/filter when it is one.
+bool parse_shared_filter(std::string_view filter, std::string_view& group,
+                         std::string_view& inner);
+
+// Encoded size of a variable byte integer (1..4).
+size_t varint_size(uint32_t value);
+
+}  // namespace peregrine::mqtt

@@ -1,0 +1,85 @@
+// Topic name and filter syntax (spec §4.7) and shared subscription names (§4.8.2).
+#include <string_view>
+
+#include "src/mqtt/codec.h"
+
+namespace peregrine::mqtt {
+
+namespace {
+
+constexpr std::string_view kSharePrefix = "$share/";
+
+// Filter syntax without the $share/ form.
+bool valid_plain_filter(std::string_view filter) {
+  if (filter.empty()) {
+    return false;
+  }
+  const size_t n = filter.size();
+  for (size_t i = 0; i < n; ++i) {
+    const char c = filter[i];
+    const bool level_start = i == 0 || filter[i - 1] == '/';
+    const bool level_end = i + 1 == n || filter[i + 1] == '/';
+    if (c == '#') {
+      // Alone in its level and the last character [MQTT-4.7.1-1].
+      if (!level_start || i + 1 != n) {
+        return false;
+      }
+    } else if (c == '+') {
+      // Alone in its level [MQTT-4.7.1-2].
+      if (!level_start || !level_end) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool valid_topic_name(std::string_view topic) {
+  if (topic.empty()) {
+    return false;  // [MQTT-4.7.3-1]
+  }
+  for (const char c : topic) {
+    if (c == '+' || c == '#') {
+      return false;  // [MQTT-3.3.2-2]
+    }
+  }
+  return valid_utf8(topic);
+}
+
+bool valid_topic_filter(std::string_view filter) {
+  if (!valid_utf8(filter)) {
+    return false;
+  }
+  if (!filter.starts_with(kSharePrefix)) {
+    return valid_plain_filter(filter);
+  }
+  std::string_view group;
+  std::string_view inner;
+  if (!parse_shared_filter(filter, group, inner)) {
+    return false;
+  }
+  // The ShareName must be non-empty and hold no '/', '+' or '#' [MQTT-4.8.2-1..2].
+  if (group.empty() || group.find_first_of("+#") != std::string_view::npos) {
+    return false;
+  }
+  return valid_plain_filter(inner);
+}
+
+bool parse_shared_filter(std::string_view filter, std::string_view& group,
+                         std::string_view& inner) {
+  if (!filter.starts_with(kSharePrefix)) {
+    return false;
+  }
+  const std::string_view rest = filter.substr(kSharePrefix.size());
+  const size_t slash = rest.find('/');
+  if (slash == std::string_view::npos) {
+    return false;
+  }
+  group = rest.substr(0, slash);
+  inner = rest.substr(slash + 1);
+  return true;
+}
+
+}  // namespace peregrine::mqtt

@@ -1,0 +1,12 @@
+// UTF-8 checks internal to src/mqtt beyond the public valid_utf8().
+#pragma once
+
+#include <string_view>
+
+namespace peregrine::mqtt {
+
+// Well-formed UTF-8 that may contain U+0000: what a payload with Payload Format
+// Indicator 1 must be (spec §3.3.2.3.2 refers to RFC 3629, which allows it).
+bool well_formed_utf8(std::string_view s);
+
+}  // namespace peregrine::mqtt

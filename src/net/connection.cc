@@ -1,0 +1,153 @@
+#include "src/net/connection.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "src/base/assert.h"
+#include "src/base/log.h"
+
+namespace peregrine::net {
+
+namespace {
+std::atomic<uint64_t> g_next_connection_id{1};
+}  // namespace
+
+Connection::Connection(ConnectionHost* host, int fd, std::string peer)
+    : _host(host), _peer(std::move(peer)), _id(g_next_connection_id.fetch_add(1)) {
+  set_fd(fd);
+}
+
+Connection::~Connection() {
+  PG_ASSERT(fd() < 0);
+  PG_ASSERT(ring_state.ops_in_flight == 0);
+}
+
+void Connection::start() { _host->ring().start_recv(this); }
+
+void Connection::write(std::span<const uint8_t> bytes) {
+  if (_state == State::kClosing && !_linger) {
+    return;
+  }
+  _out.append_copy(bytes);
+  _host->mark_dirty(this);
+}
+
+void Connection::write_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes) {
+  if (_state == State::kClosing && !_linger) {
+    return;
+  }
+  _out.append_shared(owner, bytes);
+  _host->mark_dirty(this);
+}
+
+void Connection::flush() {
+  if (ring_state.send_pending || fd() < 0 || _state == State::kDetaching) {
+    return;
+  }
+  if (_state == State::kClosing && !_linger) {
+    return;
+  }
+  std::span<const iovec> iov = _out.prepare_send();
+  if (iov.empty()) {
+    if (_linger) {
+      _linger = false;
+      _host->ring().stop(this);
+    }
+    return;
+  }
+  _host->ring().send(this, iov.data(), static_cast<int>(iov.size()));
+}
+
+void Connection::on_recv(std::span<const uint8_t> data) {
+  if (_state == State::kClosing) {
+    return;
+  }
+  on_data(data);
+}
+
+void Connection::on_recv_end(int error) {
+  if (_state == State::kDetaching) {
+    return;  // the move goes on; the new shard will see the end itself
+  }
+  begin_close(error);
+  close_now();
+}
+
+void Connection::on_send_done(int result) {
+  if (result < 0) {
+    if (result != -ECANCELED) {
+      PG_DEBUG("send to %s failed: %d", _peer.c_str(), result);
+    }
+    begin_close(result);
+    close_now();
+    return;
+  }
+  _out.consume(static_cast<size_t>(result));
+  if (_out.has_inflight() || _out.has_pending() || _linger) {
+    _host->mark_dirty(this);
+  }
+}
+
+void Connection::begin_close(int error) {
+  if (!_close_reported) {
+    _close_reported = true;
+    on_transport_closed(error);
+  }
+}
+
+void Connection::close_after_flush() {
+  if (_state == State::kClosing) {
+    return;
+  }
+  begin_close(0);
+  _state = State::kClosing;
+  _linger = true;
+  _host->wheel().cancel(*this);
+  // A reader that never drains must not hold the slot forever.
+  _host->wheel().arm(*this, _host->now_ms() + 2000);
+  _host->mark_dirty(this);
+}
+
+void Connection::close_now() {
+  begin_close(0);
+  _linger = false;
+  if (_state == State::kClosing && ring_state.stopping) {
+    return;
+  }
+  _state = State::kClosing;
+  _host->wheel().cancel(*this);
+  // Shut the socket down so an in-flight send or recv completes promptly.
+  shutdown(fd(), SHUT_RDWR);
+  _host->ring().stop(this);
+}
+
+void Connection::detach() {
+  PG_ASSERT(_state == State::kOpen);
+  _state = State::kDetaching;
+  _host->wheel().cancel(*this);
+  _host->ring().stop(this);
+}
+
+void Connection::attach(ConnectionHost* host) {
+  PG_ASSERT(_state == State::kDetaching);
+  _host = host;
+  _state = State::kOpen;
+  ring_state = {};
+}
+
+void Connection::on_quiesced() {
+  if (_state == State::kDetaching) {
+    _host->detached(this);
+    return;
+  }
+  PG_ASSERT(_state == State::kClosing);
+  _host->wheel().cancel(*this);
+  ::close(fd());
+  set_fd(-1);
+  _out.clear();
+  _host->release(this);
+}
+
+}  // namespace peregrine::net

@@ -1,0 +1,89 @@
+// A client connection: socket, outbound queue and timer, on the shard that currently owns
+// it (the accepting shard until CONNECT, then the session's home shard). A connection
+// moves between shards only when quiesced (no ring operation names it). The protocol on
+// top (MQTT) subclasses it; transport layers (TLS, WebSocket) will sit between on_recv()
+// and on_data(), and between write*() and the socket.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "src/io/ring.h"
+#include "src/io/shared_buffer.h"
+#include "src/io/socket.h"
+#include "src/io/timer_wheel.h"
+#include "src/net/out_queue.h"
+
+namespace peregrine::net {
+
+class Connection;
+
+// What a connection needs from the shard that owns it.
+class ConnectionHost {
+ public:
+  virtual ~ConnectionHost() = default;
+  virtual io::Ring& ring() = 0;
+  virtual io::TimerWheel& wheel() = 0;
+  virtual uint64_t now_ms() const = 0;
+  // The connection has output to flush at the end of this loop turn.
+  virtual void mark_dirty(Connection* connection) = 0;
+  // Closed and quiesced: the host frees it (its fd is already closed).
+  virtual void release(Connection* connection) = 0;
+  // Stopped for a move to another shard and quiesced: the host posts it onward.
+  virtual void detached(Connection* connection) = 0;
+};
+
+class Connection : public io::Socket, public io::Timer {
+ public:
+  Connection(ConnectionHost* host, int fd, std::string peer);
+  ~Connection() override;
+
+  const std::string& peer() const { return _peer; }
+  uint64_t id() const { return _id; }
+  bool closing() const { return _state == State::kClosing; }
+  bool open() const { return _state == State::kOpen; }
+  size_t queued_bytes() const { return _out.queued_bytes(); }
+
+  void start();  // begin receiving on the current host's ring
+  void write(std::span<const uint8_t> bytes);
+  void write_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes);
+  // Sends what is queued (called by the host once per loop turn for dirty connections).
+  void flush();
+  // Closes after queued output is written (bounded by the linger timeout).
+  void close_after_flush();
+  // Closes now, dropping queued output.
+  void close_now();
+  // Stops I/O so the connection can move to another shard; host.detached() follows.
+  void detach();
+  // Adopted by the shard it moved to.
+  void attach(ConnectionHost* host);
+
+  bool dirty = false;  // owned by the host's dirty list
+
+ protected:
+  ConnectionHost& host() { return *_host; }
+  // Bytes for the protocol layer (only while open or detaching).
+  virtual void on_data(std::span<const uint8_t> bytes) = 0;
+  // The transport ended (peer closed, error, or close_*()); called once, before release.
+  virtual void on_transport_closed(int error) = 0;
+
+ private:
+  enum class State : uint8_t { kOpen, kDetaching, kClosing };
+
+  void on_recv(std::span<const uint8_t> data) override;
+  void on_recv_end(int error) override;
+  void on_send_done(int result) override;
+  void on_quiesced() override;
+  void begin_close(int error);
+
+  ConnectionHost* _host;
+  std::string _peer;
+  OutQueue _out;
+  uint64_t _id;
+  State _state = State::kOpen;
+  bool _linger = false;          // close once the queue is written
+  bool _close_reported = false;  // on_transport_closed() has been called
+};
+
+}  // namespace peregrine::net

@@ -1,0 +1,105 @@
+#include "src/net/out_queue.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "src/base/assert.h"
+
+namespace peregrine::net {
+
+OutQueue::~OutQueue() { clear(); }
+
+void OutQueue::Generation::release() {
+  for (size_t i = first; i < segments.size(); ++i) {
+    if (segments[i].owner != nullptr) {
+      segments[i].owner->unref();
+    }
+  }
+  segments.clear();
+  arena.clear();
+  first = 0;
+}
+
+void OutQueue::clear() {
+  _pending.release();
+  _inflight.release();
+  _pending_bytes = 0;
+  _inflight_bytes = 0;
+}
+
+void OutQueue::append_copy(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) {
+    return;
+  }
+  auto& gen = _pending;
+  const auto offset = static_cast<uint32_t>(gen.arena.size());
+  gen.arena.insert(gen.arena.end(), bytes.begin(), bytes.end());
+  // Adjacent copies merge into one segment: fewer iovecs.
+  if (!gen.segments.empty() && gen.segments.back().owner == nullptr &&
+      gen.segments.back().offset + gen.segments.back().length == offset) {
+    gen.segments.back().length += static_cast<uint32_t>(bytes.size());
+  } else {
+    gen.segments.push_back({nullptr, nullptr, offset, static_cast<uint32_t>(bytes.size())});
+  }
+  _pending_bytes += bytes.size();
+}
+
+void OutQueue::append_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes) {
+  if (bytes.empty()) {
+    return;
+  }
+  owner->ref();
+  _pending.segments.push_back({owner, bytes.data(), 0, static_cast<uint32_t>(bytes.size())});
+  _pending_bytes += bytes.size();
+}
+
+std::span<const iovec> OutQueue::prepare_send() {
+  if (!has_inflight()) {
+    if (!has_pending()) {
+      return {};
+    }
+    std::swap(_pending, _inflight);
+    _inflight_bytes = _pending_bytes;
+    _pending_bytes = 0;
+  }
+  _iov.clear();
+  const auto& gen = _inflight;
+  for (size_t i = gen.first; i < gen.segments.size() && _iov.size() < kMaxIov; ++i) {
+    const Segment& seg = gen.segments[i];
+    const uint8_t* base = seg.owner != nullptr ? seg.data : gen.arena.data() + seg.offset;
+    _iov.push_back({const_cast<uint8_t*>(base), seg.length});
+  }
+  return _iov;
+}
+
+void OutQueue::consume(size_t n) {
+  PG_ASSERT(n <= _inflight_bytes);
+  _inflight_bytes -= n;
+  auto& gen = _inflight;
+  while (n > 0) {
+    PG_ASSERT(gen.first < gen.segments.size());
+    Segment& seg = gen.segments[gen.first];
+    if (n < seg.length) {
+      // Partly sent: the rest stays in flight for the next send.
+      if (seg.owner != nullptr) {
+        seg.data += n;
+      } else {
+        seg.offset += static_cast<uint32_t>(n);
+      }
+      seg.length -= static_cast<uint32_t>(n);
+      return;
+    }
+    n -= seg.length;
+    if (seg.owner != nullptr) {
+      seg.owner->unref();
+    }
+    ++gen.first;
+  }
+  if (gen.first == gen.segments.size()) {
+    gen.segments.clear();
+    gen.arena.clear();
+    gen.first = 0;
+  }
+}
+
+}  // namespace peregrine::net

@@ -1,0 +1,238 @@
+#include "src/shard/shard.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <chrono>
+
+#include "src/base/assert.h"
+#include "src/base/clock.h"
+#include "src/base/log.h"
+
+namespace peregrine::shard {
+
+namespace {
+
+void pin_to_cpu(uint16_t shard_id) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+    return;
+  }
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) {
+      cpus.push_back(cpu);
+    }
+  }
+  if (cpus.empty()) {
+    return;
+  }
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpus[shard_id % cpus.size()], &one);
+  pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+}
+
+}  // namespace
+
+Shard::Shard(ShardGroup& group, uint16_t id, uint16_t count)
+    : _group(group), _id(id), _overflow(count) {}
+
+uint16_t Shard::count() const { return _group.size(); }
+
+bool Shard::post(uint16_t to, Envelope envelope, Delivery delivery) {
+  PG_DASSERT(to != _id && to < count());
+  envelope.from = _id;
+  auto& overflow = _overflow[to];
+  if (delivery == Delivery::kRequired && !overflow.empty()) {
+    overflow.push_back(envelope);  // keep control traffic in order behind what waits
+    return true;
+  }
+  if (_group.mailbox(_id, to).try_push(envelope)) {
+    return true;
+  }
+  if (delivery == Delivery::kDroppable) {
+    return false;
+  }
+  overflow.push_back(envelope);
+  return true;
+}
+
+bool Shard::inbound_pending() const {
+  for (uint16_t from = 0; from < count(); ++from) {
+    if (from != _id && !_group.mailbox(from, _id).empty_for_consumer()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Shard::drain_inbound() {
+  bool any = false;
+  Envelope envelope;
+  for (uint16_t from = 0; from < count(); ++from) {
+    if (from == _id) {
+      continue;
+    }
+    auto& queue = _group.mailbox(from, _id);
+    for (uint32_t i = 0; i < kDrainPerTurn && queue.try_pop(envelope); ++i) {
+      _service->on_envelope(envelope);
+      any = true;
+    }
+  }
+  return any;
+}
+
+void Shard::publish_outbound() {
+  for (uint16_t to = 0; to < count(); ++to) {
+    if (to == _id) {
+      continue;
+    }
+    auto& queue = _group.mailbox(_id, to);
+    auto& overflow = _overflow[to];
+    while (!overflow.empty() && queue.try_push(overflow.front())) {
+      overflow.pop_front();
+    }
+    if (!queue.publish()) {
+      continue;
+    }
+    // Pairs with the consumer's fence between setting `sleeping` and re-checking queues.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    Shard& peer = _group.shard(to);
+    if (peer._sleeping.load(std::memory_order_relaxed) &&
+        peer._sleeping.exchange(false, std::memory_order_relaxed)) {
+      _ring->wake_peer(*peer._ring);
+    }
+  }
+}
+
+void Shard::run() {
+  base::set_log_shard(_id);
+  if (_group._options.pin_threads) {
+    pin_to_cpu(_id);
+  }
+  std::string why;
+  _ring = io::Ring::create(_group._options.backend, _group._options.ring, &why);
+  if (_ring == nullptr) {
+    _group._failure = why;
+    _group._failed.fetch_add(1);
+    _group._ready.fetch_add(1);
+    return;
+  }
+  _now_ms = base::monotonic_ms();
+  _wheel = std::make_unique<io::TimerWheel>(_now_ms);
+  _group._ready.fetch_add(1);
+  // Every shard's ring must exist before any shard may wake a peer.
+  while (_group._ready.load() < _group.size()) {
+    std::this_thread::yield();
+  }
+  if (_group._failed.load() != 0) {
+    return;
+  }
+  _service->on_start(*this);
+  bool stopping = false;
+  while (true) {
+    _now_ms = base::monotonic_ms();
+    const bool drained = drain_inbound();
+    _wheel->advance(_now_ms);
+    if (!stopping && _stop_requested.load(std::memory_order_acquire)) {
+      stopping = true;
+      _service->on_stop_requested();
+    }
+    _service->on_turn_end();
+    publish_outbound();
+    if (stopping && _service->finished()) {
+      break;
+    }
+    int timeout = drained ? 0 : _wheel->next_timeout_ms(_now_ms);
+    if (stopping && (timeout < 0 || timeout > 50)) {
+      timeout = 50;
+    }
+    if (timeout != 0) {
+      _sleeping.store(true, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (inbound_pending() || _stop_requested.load(std::memory_order_relaxed) != stopping) {
+        timeout = 0;
+      }
+    }
+    _ring->poll(timeout);
+    _sleeping.store(false, std::memory_order_relaxed);
+  }
+  _service->on_turn_end();
+  _ring->poll(0);
+  // The ring outlives the thread: request_stop() may still be waking it. join() frees it.
+}
+
+ShardGroup::ShardGroup(const ShardGroupOptions& options) : _options(options) {
+  PG_ASSERT(options.shards >= 1);
+  for (uint16_t i = 0; i < options.shards; ++i) {
+    _shards.push_back(std::make_unique<Shard>(*this, i, options.shards));
+  }
+  for (size_t i = 0; i < size_t{options.shards} * options.shards; ++i) {
+    _mailboxes.push_back(std::make_unique<SpscQueue<Envelope>>(Shard::kMailboxCapacity));
+  }
+}
+
+ShardGroup::~ShardGroup() { join(); }
+
+bool ShardGroup::start(const std::vector<ShardService*>& services, std::string* why) {
+  PG_ASSERT(services.size() == _shards.size());
+  for (size_t i = 0; i < _shards.size(); ++i) {
+    _shards[i]->_service = services[i];
+  }
+  for (auto& shard : _shards) {
+    shard->_thread = std::thread([s = shard.get()] { s->run(); });
+  }
+  while (_ready.load() < size()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (_failed.load() != 0) {
+    *why = _failure;
+    join();
+    return false;
+  }
+  return true;
+}
+
+void ShardGroup::request_stop() {
+  for (auto& shard : _shards) {
+    shard->_stop_requested.store(true, std::memory_order_release);
+    if (shard->_ring != nullptr) {
+      shard->_ring->wake();
+    }
+  }
+}
+
+void ShardGroup::join() {
+  bool joined_any = false;
+  for (auto& shard : _shards) {
+    if (shard->_thread.joinable()) {
+      shard->_thread.join();
+      joined_any = true;
+    }
+  }
+  if (!joined_any) {
+    return;
+  }
+  Envelope envelope;
+  for (uint16_t from = 0; from < size(); ++from) {
+    for (uint16_t to = 0; to < size(); ++to) {
+      auto& queue = mailbox(from, to);
+      queue.publish();
+      while (queue.try_pop(envelope)) {
+        _shards[to]->_service->discard_envelope(envelope);
+      }
+      for (const Envelope& held : _shards[from]->_overflow[to]) {
+        _shards[to]->_service->discard_envelope(held);
+      }
+      _shards[from]->_overflow[to].clear();
+    }
+  }
+  for (auto& shard : _shards) {
+    shard->_wheel.reset();
+    shard->_ring.reset();
+  }
+}
+
+}  // namespace peregrine::shard

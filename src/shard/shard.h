@@ -1,0 +1,122 @@
+// Shards: one thread per shard, pinned to a core, each with its own Ring and TimerWheel.
+// Shards talk only through the N×N SPSC mailboxes of their ShardGroup, batched per loop
+// turn; a consumer is woken only when it sleeps. Everything in a Shard except the
+// mailboxes' atomics, `sleeping` and `stop_requested` is touched by its own thread only.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "src/io/ring.h"
+#include "src/io/timer_wheel.h"
+#include "src/shard/envelope.h"
+#include "src/shard/spsc_queue.h"
+
+namespace peregrine::shard {
+
+class Shard;
+
+// The per-shard service run by the loop (the broker's shard state). Called on the shard
+// thread only.
+class ShardService {
+ public:
+  virtual ~ShardService() = default;
+  virtual void on_start(Shard& shard) = 0;
+  virtual void on_envelope(const Envelope& envelope) = 0;
+  // End of a loop turn: flush output, retry work held back.
+  virtual void on_turn_end() = 0;
+  // Shutdown was requested: stop accepting, say goodbye, close.
+  virtual void on_stop_requested() = 0;
+  // True once shutdown has finished and the loop may exit.
+  virtual bool finished() const = 0;
+  // After every shard thread has exited: release what an envelope still holds.
+  virtual void discard_envelope(const Envelope& envelope) = 0;
+};
+
+// Delivery policy at a full mailbox.
+enum class Delivery : uint8_t {
+  kDroppable,  // QoS 0 traffic: post() fails, the caller drops and counts
+  kRequired,   // control traffic: held in a producer-side overflow, in order
+};
+
+class ShardGroup;
+
+class Shard {
+ public:
+  static constexpr uint32_t kMailboxCapacity = 4096;
+  static constexpr uint32_t kDrainPerTurn = 1024;  // envelopes taken from one mailbox per turn
+
+  Shard(ShardGroup& group, uint16_t id, uint16_t count);
+
+  uint16_t id() const { return _id; }
+  uint16_t count() const;
+  io::Ring& ring() { return *_ring; }
+  io::TimerWheel& wheel() { return *_wheel; }
+  uint64_t now_ms() const { return _now_ms; }
+
+  // Posts to shard `to` (!= id()); visible to it at the end of this loop turn.
+  bool post(uint16_t to, Envelope envelope, Delivery delivery);
+
+ private:
+  friend class ShardGroup;
+  void run();
+  bool drain_inbound();
+  void publish_outbound();
+  bool inbound_pending() const;
+
+  ShardGroup& _group;
+  const uint16_t _id;
+  std::unique_ptr<io::Ring> _ring;
+  std::unique_ptr<io::TimerWheel> _wheel;
+  ShardService* _service = nullptr;
+  uint64_t _now_ms = 0;
+  std::vector<std::deque<Envelope>> _overflow;  // per target: required envelopes held back
+  std::atomic<bool> _sleeping{false};
+  std::atomic<bool> _stop_requested{false};
+  std::thread _thread;
+};
+
+struct ShardGroupOptions {
+  uint16_t shards = 1;
+  io::Backend backend = io::Backend::kUring;
+  io::RingOptions ring;
+  bool pin_threads = true;
+};
+
+// Owns every shard, the mailbox grid and the threads.
+class ShardGroup {
+ public:
+  explicit ShardGroup(const ShardGroupOptions& options);
+  ~ShardGroup();
+
+  uint16_t size() const { return static_cast<uint16_t>(_shards.size()); }
+  Shard& shard(uint16_t id) { return *_shards[id]; }
+  SpscQueue<Envelope>& mailbox(uint16_t from, uint16_t to) {
+    return *_mailboxes[size_t{from} * size() + to];
+  }
+
+  // Starts one thread per shard running `services[i]`; false (and `why`) if a shard's
+  // ring could not be created.
+  bool start(const std::vector<ShardService*>& services, std::string* why);
+  // Asks every shard to shut down (any thread, async-signal-unsafe).
+  void request_stop();
+  // Joins the threads, then lets each service discard envelopes still in mailboxes.
+  void join();
+
+ private:
+  friend class Shard;
+  ShardGroupOptions _options;
+  std::vector<std::unique_ptr<Shard>> _shards;
+  std::vector<std::unique_ptr<SpscQueue<Envelope>>> _mailboxes;
+  std::atomic<int> _ready{0};
+  std::atomic<int> _failed{0};
+  std::string _failure;
+};
+
+}  // namespace peregrine::shard

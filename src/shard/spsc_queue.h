@@ -1,0 +1,75 @@
+// Bounded single-producer single-consumer queue (one per ordered pair of shards). The
+// producer stages pushes and makes them visible with publish() once per loop turn; the
+// consumer pops. Head and tail sit on their own cache lines; each side caches the other's
+// index to touch the shared line only when it must. At the bound, try_push() fails: the
+// caller's policy decides (drop QoS 0 with a counter, or hold control items aside).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "src/base/assert.h"
+
+namespace peregrine::shard {
+
+template <typename T>
+class SpscQueue {
+ public:
+  explicit SpscQueue(uint32_t capacity)
+      : _mask(capacity - 1), _slots(std::make_unique<T[]>(capacity)) {
+    PG_ASSERT(capacity >= 2 && (capacity & (capacity - 1)) == 0);
+  }
+
+  // Producer side.
+  bool try_push(const T& item) {
+    if (_staged_tail - _cached_head > _mask) {
+      _cached_head = _head.load(std::memory_order_acquire);
+      if (_staged_tail - _cached_head > _mask) {
+        return false;
+      }
+    }
+    _slots[_staged_tail & _mask] = item;
+    ++_staged_tail;
+    return true;
+  }
+  // Makes staged items visible; returns true if there were any.
+  bool publish() {
+    if (_staged_tail == _published_tail) {
+      return false;
+    }
+    _published_tail = _staged_tail;
+    _tail.store(_staged_tail, std::memory_order_release);
+    return true;
+  }
+
+  // Consumer side.
+  bool try_pop(T& out) {
+    if (_consumer_head == _cached_tail) {
+      _cached_tail = _tail.load(std::memory_order_acquire);
+      if (_consumer_head == _cached_tail) {
+        return false;
+      }
+    }
+    out = _slots[_consumer_head & _mask];
+    ++_consumer_head;
+    _head.store(_consumer_head, std::memory_order_release);
+    return true;
+  }
+  bool empty_for_consumer() const {
+    return _consumer_head == _tail.load(std::memory_order_acquire);
+  }
+
+ private:
+  const uint64_t _mask;
+  std::unique_ptr<T[]> _slots;
+  alignas(64) std::atomic<uint64_t> _head{0};  // written by the consumer
+  alignas(64) std::atomic<uint64_t> _tail{0};  // written by the producer
+  alignas(64) uint64_t _staged_tail = 0;       // producer-local
+  uint64_t _published_tail = 0;
+  uint64_t _cached_head = 0;
+  alignas(64) uint64_t _consumer_head = 0;  // consumer-local
+  uint64_t _cached_tail = 0;
+};
+
+}  // namespace peregrine::shard

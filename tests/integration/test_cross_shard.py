@@ -1,0 +1,86 @@
+"""With --shards 2, messages cross shards completely and in order."""
+
+import pytest
+
+import mqtt_raw as m
+from mqtt_raw import V311, V5
+
+COUNT = 1000
+
+
+def connect_on_shard(b, prefix, version, want, exclude=None):
+    """Connects clients `prefix0`, `prefix1`, ... until one lands on shard `want` (or on
+    any shard other than `exclude`); returns (client, id, shard). Others are closed."""
+    for i in range(64):
+        cid = f"{prefix}{i}"
+        pos = b.log_pos()
+        c = m.connected(b.port, cid, version)
+        shard = b.shard_of(cid, since=pos)
+        if (want is None or shard == want) and (exclude is None or shard != exclude):
+            return c, cid, shard
+        c.disconnect()
+    raise AssertionError(f"no client id {prefix}N hashed to the wanted shard in 64 tries")
+
+
+def pump(b, sub, pub, topic):
+    payloads = [f"{i:06d}".encode() * 3 for i in range(COUNT)]
+    pub.send(b"".join(m.publish(topic, p, pub.version) for p in payloads))
+    got = [sub.next_message(timeout=20) for _ in range(COUNT)]
+    assert [x.topic for x in got] == [topic] * COUNT
+    bad = [(i, x.payload) for i, x in enumerate(got) if x.payload != payloads[i]]
+    assert not bad, f"out of order or corrupted from index {bad[0][0]}: {bad[:3]}"
+
+
+@pytest.mark.parametrize("sub_version,pub_version", [(V5, V311), (V311, V5)])
+def test_subscriber_on_other_shard_gets_every_message_in_order(broker, sub_version,
+                                                              pub_version):
+    b = broker(shards=2)
+    sub, _, sub_shard = connect_on_shard(b, "xs-sub", sub_version, want=None)
+    sub.subscribe("xs/#")
+    pub, _, pub_shard = connect_on_shard(b, "xs-pub", pub_version, want=None,
+                                         exclude=sub_shard)
+    assert pub_shard != sub_shard
+    pump(b, sub, pub, "xs/data")
+    # And the other direction over the same pair of shards.
+    pub.subscribe("back/#")
+    pump(b, pub, sub, "back/data")
+
+
+def test_subscriber_on_same_shard_gets_every_message_in_order(broker):
+    b = broker(shards=2)
+    sub, _, shard = connect_on_shard(b, "ss-sub", V5, want=None)
+    sub.subscribe("ss/#")
+    pub, _, pub_shard = connect_on_shard(b, "ss-pub", V311, want=shard)
+    assert pub_shard == shard
+    pump(b, sub, pub, "ss/data")
+
+
+def test_home_shard_is_stable_for_a_client_id(broker):
+    b = broker(shards=2)
+    shards = set()
+    for _ in range(3):
+        pos = b.log_pos()
+        c = m.connected(b.port, "stable-id", V311)
+        shards.add(b.shard_of("stable-id", since=pos))
+        c.disconnect()
+    assert len(shards) == 1 and shards <= {0, 1}
+
+
+def test_both_shards_are_used(broker):
+    b = broker(shards=2)
+    a, _, s0 = connect_on_shard(b, "use-a", V311, want=0)
+    c, _, s1 = connect_on_shard(b, "use-b", V311, want=1)
+    assert (s0, s1) == (0, 1)
+
+
+def test_fan_out_to_subscribers_on_both_shards(broker):
+    b = broker(shards=2)
+    subs = [connect_on_shard(b, "fan-a", V5, want=0)[0],
+            connect_on_shard(b, "fan-b", V311, want=1)[0]]
+    for s in subs:
+        s.subscribe("fan/+")
+    pub = m.connected(b.port, "fan-pub", V311)
+    pub.send(b"".join(m.publish("fan/x", str(i).encode()) for i in range(200)))
+    for s in subs:
+        assert [s.next_message().payload for _ in range(200)] == \
+            [str(i).encode() for i in range(200)]

@@ -1,0 +1,103 @@
+"""[limits] max_packet_size: counted with the fixed header, enforced from the header."""
+
+import time
+
+import pytest
+
+import mqtt_raw as m
+from mqtt_raw import V311, V5
+
+LIMIT = 1024
+CONFIG = f"[limits]\nmax_packet_size = {LIMIT}\n"
+
+
+def publish_of_total_size(topic, total, version):
+    """A QoS 0 PUBLISH whose encoded size, fixed header included, is exactly `total`."""
+    overhead = len(m.publish(topic, b"", version))
+    n = total - overhead
+    # Remaining length grows from 1 to 2 bytes past 127: adjust once.
+    while len(m.publish(topic, b"x" * n, version)) > total:
+        n -= 1
+    pkt = m.publish(topic, b"x" * n, version)
+    assert len(pkt) == total
+    return pkt
+
+
+@pytest.mark.parametrize("version", [V311, V5])
+def test_packet_of_exactly_the_limit_is_accepted_one_more_byte_is_not(broker, version):
+    b = broker(config=CONFIG)
+    sub = m.connected(b.port, f"mps-sub{version}", V5)
+    sub.subscribe("mps/#")
+    pub = m.connected(b.port, f"mps-pub{version}", version)
+    exact = publish_of_total_size("mps/x", LIMIT, version)
+    pub.send(exact)
+    msg = sub.next_message()
+    assert msg.topic == "mps/x" and len(msg.payload) == len(exact) - (
+        len(m.publish("mps/x", b"", version)))
+    pub.send(publish_of_total_size("mps/x", LIMIT + 1, version))
+    if version == V5:
+        assert m.Disconnect(pub.read_packet()).reason == 0x95
+    assert pub.expect_closed(10)
+    if version == V311:
+        assert pub.buf == b""
+    # The oversized message went nowhere; the subscriber is unaffected.
+    other = m.connected(b.port, f"mps-other{version}", V311)
+    other.publish("mps/end", b"")
+    assert [x.topic for x in sub.messages_until("mps/end")] == ["mps/end"]
+
+
+@pytest.mark.parametrize("version", [V311, V5])
+def test_huge_length_is_refused_from_the_fixed_header_alone(broker, version):
+    b = broker(config=CONFIG)
+    c = m.connected(b.port, f"hdr{version}", version)
+    # PUBLISH announcing 200 MB; no body follows.
+    start = time.monotonic()
+    c.send(b"\x30" + m.varint(200_000_000))
+    if version == V5:
+        assert m.Disconnect(c.read_packet(timeout=10)).reason == 0x95
+    assert c.expect_closed(10)
+    assert time.monotonic() - start < 8
+    if version == V311:
+        assert c.buf == b""
+
+
+def test_just_over_the_limit_header_is_refused_without_the_body(broker):
+    b = broker(config=CONFIG)
+    c = m.connected(b.port, "hdr-small", V5)
+    # Remaining length LIMIT: 1 + 2 + LIMIT bytes in total, over the limit by 3.
+    c.send(b"\x30" + m.varint(LIMIT) + b"\x00\x01")
+    assert m.Disconnect(c.read_packet(timeout=10)).reason == 0x95
+    assert c.expect_closed(10)
+
+
+def test_oversized_v5_connect_gets_connack_0x95(broker):
+    b = broker(config=CONFIG)
+    c = m.RawClient(b.port)
+    pkt = m.connect("big", V5, properties=[(m.USER_PROPERTY, ("k", "v" * 2000))])
+    assert len(pkt) > LIMIT
+    c.send(pkt)
+    ack = m.Connack(c.read_packet(), V5)
+    assert ack.code == 0x95
+    assert c.expect_closed(10)
+
+
+def test_oversized_connect_header_alone_is_closed(broker):
+    b = broker(config=CONFIG)
+    c = m.RawClient(b.port)
+    c.send(b"\x10" + m.varint(100_000_000))
+    assert c.expect_closed(8)
+
+
+def test_default_limit_allows_large_messages(broker):
+    """Default max_packet_size is 1 MiB: a 512 KiB message goes through."""
+    b = broker()
+    sub = m.connected(b.port, "big-sub", V5)
+    sub.subscribe("big")
+    pub = m.connected(b.port, "big-pub", V311)
+    payload = bytes(range(256)) * 2048
+    pub.publish("big", payload)
+    assert sub.next_message().payload == payload
+    # And just over 1 MiB is refused.
+    pub5 = m.connected(b.port, "big-pub5", V5)
+    pub5.send(b"\x30" + m.varint(1048576))
+    assert m.Disconnect(pub5.read_packet()).reason == 0x95

@@ -1,0 +1,107 @@
+#include "src/config/options_loader.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace peregrine::config {
+namespace {
+
+std::string write_temp(const std::string& text) {
+  char path[] = "/tmp/peregrine-config-XXXXXX";
+  const int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(OptionsLoader, ReadsEveryKey) {
+  const std::string path = write_temp(
+      "shards = 3\nio = \"epoll\"\nlog_level = \"debug\"\n"
+      "listen = [\"mqtt://127.0.0.1:1999\", \"mqtt://[::1]:2000\"]\n"
+      "[limits]\nmax_packet_size = 4096\nconnect_timeout_ms = 500\n"
+      "outbound_buffer_bytes = 65536\n");
+  Options options;
+  std::string error;
+  ASSERT_TRUE(load_config_file(path, options, &error)) << error;
+  EXPECT_EQ(options.shards, 3);
+  EXPECT_EQ(options.io, "epoll");
+  EXPECT_EQ(options.log_level, "debug");
+  EXPECT_EQ(options.listen.size(), 2u);
+  EXPECT_EQ(options.limits.max_packet_size, 4096u);
+  EXPECT_EQ(options.limits.connect_timeout_ms, 500u);
+  EXPECT_EQ(options.limits.outbound_buffer_bytes, 65536u);
+  EXPECT_TRUE(validate_options(options, &error)) << error;
+  unlink(path.c_str());
+}
+
+TEST(OptionsLoader, UnknownKeyNamesFileAndLine) {
+  const std::string path = write_temp("shards = 2\n\nbogus = 1\n");
+  Options options;
+  std::string error;
+  EXPECT_FALSE(load_config_file(path, options, &error));
+  EXPECT_EQ(error, path + ":3:1: unknown key 'bogus'");
+  unlink(path.c_str());
+}
+
+TEST(OptionsLoader, UnknownLimitsKeyAndWrongTypeAreErrors) {
+  const std::string path = write_temp("[limits]\nmax_packet_size = \"big\"\n");
+  Options options;
+  std::string error;
+  EXPECT_FALSE(load_config_file(path, options, &error));
+  EXPECT_NE(error.find(path + ":2:"), std::string::npos) << error;
+  const std::string path2 = write_temp("[limits]\nnope = 1\n");
+  EXPECT_FALSE(load_config_file(path2, options, &error));
+  EXPECT_NE(error.find(":2:1: unknown key 'limits.nope'"), std::string::npos) << error;
+  unlink(path.c_str());
+  unlink(path2.c_str());
+}
+
+TEST(OptionsLoader, SyntaxErrorHasLine) {
+  const std::string path = write_temp("shards = 2\nio = \n");
+  Options options;
+  std::string error;
+  EXPECT_FALSE(load_config_file(path, options, &error));
+  EXPECT_EQ(error.rfind(path + ":2:", 0), 0u) << error;
+  unlink(path.c_str());
+}
+
+TEST(OptionsLoader, FlagsOverrideTheFile) {
+  const std::string path = write_temp("shards = 3\nlisten = [\"mqtt://127.0.0.1:1\"]\n");
+  std::string config_flag = "--config=" + path;
+  char prog[] = "peregrine";
+  char shards[] = "--shards";
+  char two[] = "2";
+  char listen[] = "--listen";
+  char url[] = "mqtt://127.0.0.1:2";
+  char* argv[] = {prog, config_flag.data(), shards, two, listen, url};
+  Options options;
+  EXPECT_FALSE(load_options(6, argv, options).has_value());
+  EXPECT_EQ(options.shards, 2);
+  ASSERT_EQ(options.listen.size(), 1u);
+  EXPECT_EQ(options.listen[0], "mqtt://127.0.0.1:2");
+  unlink(path.c_str());
+}
+
+TEST(OptionsLoader, BadValuesExitTwo) {
+  char prog[] = "peregrine";
+  char io[] = "--io=kqueue";
+  char* argv[] = {prog, io};
+  Options options;
+  EXPECT_EQ(load_options(2, argv, options), 2);
+  char shards[] = "--shards=0";
+  char* argv2[] = {prog, shards};
+  Options options2;
+  EXPECT_EQ(load_options(2, argv2, options2), 2);
+  char listen[] = "--listen=tcp://x:1";
+  char* argv3[] = {prog, listen};
+  Options options3;
+  EXPECT_EQ(load_options(2, argv3, options3), 2);
+}
+
+}  // namespace
+}  // namespace peregrine::config
