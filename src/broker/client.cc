@@ -96,6 +96,9 @@ size_t Client::process(std::span<const uint8_t> data) {
       break;
     }
     if (frame.status == mqtt::FrameStatus::kTooLarge) {
+      if (_phase == Phase::kAwaitConnect) {
+        note_connect_version(frame.header, data.subspan(pos));
+      }
       fail(ReasonCode::kPacketTooLarge, "packet over the maximum packet size");
       break;
     }
@@ -110,6 +113,20 @@ size_t Client::process(std::span<const uint8_t> data) {
     pos += header.total_length();
   }
   return pos;
+}
+
+void Client::note_connect_version(const mqtt::FixedHeader& header, mqtt::Bytes data) {
+  // An oversized CONNECT is refused before its body is read; its first bytes still tell a
+  // v5 client, which is owed CONNACK 0x95 rather than a silent close.
+  if (header.type != PacketType::kConnect) {
+    return;
+  }
+  const size_t at = header.header_length;
+  if (data.size() >= at + 7 && data[at] == 0 && data[at + 1] == 4 &&
+      mqtt::as_string_view(data.subspan(at + 2, 4)) == "MQTT" && data[at + 6] == 5) {
+    _version = ProtocolVersion::kV5;
+    _version_known = true;
+  }
 }
 
 bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {

@@ -47,6 +47,7 @@ class Client final : public net::Connection {
 
   size_t process(std::span<const uint8_t> data);
   void start_migration_if_due();
+  void note_connect_version(const mqtt::FixedHeader& header, mqtt::Bytes data);
   bool handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body);
   bool handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body);
   bool accept_connect(const mqtt::Connect& connect);

@@ -34,24 +34,25 @@ std::string where(const std::string& path, const toml::source_region& source) {
 }
 
 template <typename T>
-bool read_integer(const std::string& path, const toml::node& node, uint64_t low, uint64_t high,
-                  T& out, std::string* error) {
+bool read_integer(const std::string& path, std::string_view key, const toml::node& node,
+                  uint64_t low, uint64_t high, T& out, std::string* error) {
   const auto* value = node.as_integer();
   if (value == nullptr || value->get() < 0 || static_cast<uint64_t>(value->get()) < low ||
       static_cast<uint64_t>(value->get()) > high) {
-    *error = where(path, node.source()) + ": expected an integer in [" + std::to_string(low) +
-             ", " + std::to_string(high) + "]";
+    *error = where(path, node.source()) + ": '" + std::string(key) +
+             "' expects an integer in [" + std::to_string(low) + ", " + std::to_string(high) +
+             "]";
     return false;
   }
   out = static_cast<T>(value->get());
   return true;
 }
 
-bool read_string(const std::string& path, const toml::node& node, std::string& out,
-                 std::string* error) {
+bool read_string(const std::string& path, std::string_view key, const toml::node& node,
+                 std::string& out, std::string* error) {
   const auto* value = node.as_string();
   if (value == nullptr) {
-    *error = where(path, node.source()) + ": expected a string";
+    *error = where(path, node.source()) + ": '" + std::string(key) + "' expects a string";
     return false;
   }
   out = value->get();
@@ -64,11 +65,11 @@ bool read_limits(const std::string& path, const toml::table& table, Limits& limi
     const std::string_view name = key.str();
     bool ok = true;
     if (name == "max_packet_size") {
-      ok = read_integer(path, node, 64, 268'435'460, limits.max_packet_size, error);
+      ok = read_integer(path, name, node, 64, 268'435'460, limits.max_packet_size, error);
     } else if (name == "connect_timeout_ms") {
-      ok = read_integer(path, node, 1, 3'600'000, limits.connect_timeout_ms, error);
+      ok = read_integer(path, name, node, 1, 3'600'000, limits.connect_timeout_ms, error);
     } else if (name == "outbound_buffer_bytes") {
-      ok = read_integer(path, node, 1024, uint64_t{1} << 40, limits.outbound_buffer_bytes,
+      ok = read_integer(path, name, node, 1024, uint64_t{1} << 40, limits.outbound_buffer_bytes,
                         error);
     } else {
       *error = where(path, key.source()) + ": unknown key 'limits." + std::string(name) + "'";
@@ -85,13 +86,13 @@ bool read_listen(const std::string& path, const toml::node& node, Options& out,
                  std::string* error) {
   const auto* array = node.as_array();
   if (array == nullptr) {
-    *error = where(path, node.source()) + ": expected an array of listener URLs";
+    *error = where(path, node.source()) + ": 'listen' expects an array of listener URLs";
     return false;
   }
   out.listen.clear();
   for (const toml::node& item : *array) {
     std::string url;
-    if (!read_string(path, item, url, error)) {
+    if (!read_string(path, "listen", item, url, error)) {
       return false;
     }
     out.listen.push_back(url);
@@ -133,17 +134,17 @@ bool load_config_file(const std::string& path, Options& out, std::string* error)
     const std::string_view name = key.str();
     bool ok = true;
     if (name == "shards") {
-      ok = read_integer(path, node, 1, kMaxShards, out.shards, error);
+      ok = read_integer(path, name, node, 1, kMaxShards, out.shards, error);
     } else if (name == "io") {
-      ok = read_string(path, node, out.io, error);
+      ok = read_string(path, name, node, out.io, error);
     } else if (name == "log_level") {
-      ok = read_string(path, node, out.log_level, error);
+      ok = read_string(path, name, node, out.log_level, error);
     } else if (name == "listen") {
       ok = read_listen(path, node, out, error);
     } else if (name == "limits") {
       const auto* table = node.as_table();
       if (table == nullptr) {
-        *error = where(path, node.source()) + ": expected a table";
+        *error = where(path, node.source()) + ": 'limits' expects a table";
         return false;
       }
       ok = read_limits(path, *table, out.limits, error);

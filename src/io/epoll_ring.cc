@@ -162,8 +162,10 @@ void EpollRing::accept_all(Acceptor* acceptor, int fd) {
   }
 }
 
-void EpollRing::run_deferred() {
+bool EpollRing::run_deferred() {
+  bool ran = false;
   while (!_send_done.empty() || !_quiesced.empty()) {
+    ran = true;
     std::vector<std::pair<Socket*, int>> done;
     done.swap(_send_done);
     for (auto [socket, result] : done) {
@@ -181,10 +183,15 @@ void EpollRing::run_deferred() {
       socket->on_quiesced();
     }
   }
+  return ran;
 }
 
 void EpollRing::poll(int timeout_ms) {
-  run_deferred();
+  // Completions dispatched here may have queued work for the caller's next turn (a
+  // flush after a finished send): then do not sleep.
+  if (run_deferred()) {
+    timeout_ms = 0;
+  }
   epoll_event events[kMaxEvents];
   int n = epoll_wait(_epoll_fd, events, kMaxEvents, timeout_ms);
   for (int i = 0; i < n; ++i) {

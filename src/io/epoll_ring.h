@@ -36,7 +36,7 @@ class EpollRing final : public Ring {
   void on_readable(Socket* socket);
   void try_send(Socket* socket);
   void accept_all(Acceptor* acceptor, int fd);
-  void run_deferred();
+  bool run_deferred();  // true if it dispatched anything
 
   int _epoll_fd = -1;
   int _wake_fd = -1;

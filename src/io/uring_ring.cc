@@ -341,24 +341,33 @@ void UringRing::on_recv_cqe(Socket* socket, io_uring_cqe* cqe) {
 }
 
 bool UringRing::probe(std::string* why) {
-  io_uring ring{};
-  int rc = io_uring_queue_init(8, &ring, 0);
-  if (rc < 0) {
-    *why = std::string("io_uring_queue_init: ") + strerror(-rc);
-    return false;
+  // Set up a small ring exactly as a shard would (buffer ring, wake poll): this catches
+  // kernels and seccomp profiles that allow io_uring_setup but refuse what we use.
+  {
+    io_uring ring{};
+    int rc = io_uring_queue_init(8, &ring, 0);
+    if (rc < 0) {
+      *why = std::string("io_uring_queue_init: ") + strerror(-rc);
+      return false;
+    }
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+    const bool ok = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
+                    io_uring_opcode_supported(probe, IORING_OP_SENDMSG);
+    if (probe != nullptr) {
+      io_uring_free_probe(probe);
+    }
+    io_uring_queue_exit(&ring);
+    if (!ok) {
+      *why = "io_uring lacks MSG_RING or SENDMSG (kernel too old)";
+      return false;
+    }
   }
-  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
-  bool ok = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_MSG_RING) &&
-            io_uring_opcode_supported(probe, IORING_OP_SENDMSG) &&
-            io_uring_opcode_supported(probe, IORING_OP_PROVIDE_BUFFERS);
-  if (probe != nullptr) {
-    io_uring_free_probe(probe);
-  }
-  io_uring_queue_exit(&ring);
-  if (!ok) {
-    *why = "io_uring lacks MSG_RING or SENDMSG (kernel too old)";
-  }
-  return ok;
+  RingOptions small;
+  small.entries = 8;
+  small.recv_buffer_count = 2;
+  small.recv_buffer_size = 4096;
+  UringRing trial;
+  return trial.init(small, why);
 }
 
 }  // namespace peregrine::io

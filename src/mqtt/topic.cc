@@ -2,6 +2,7 @@
 #include <string_view>
 
 #include "src/mqtt/codec.h"
+#include "src/mqtt/utf8.h"
 
 namespace peregrine::mqtt {
 
@@ -37,15 +38,8 @@ bool valid_plain_filter(std::string_view filter) {
 }  // namespace
 
 bool valid_topic_name(std::string_view topic) {
-  if (topic.empty()) {
-    return false;  // [MQTT-4.7.3-1]
-  }
-  for (const char c : topic) {
-    if (c == '+' || c == '#') {
-      return false;  // [MQTT-3.3.2-2]
-    }
-  }
-  return valid_utf8(topic);
+  // Non-empty [MQTT-4.7.3-1], UTF-8, and no wildcards [MQTT-3.3.2-2].
+  return !topic.empty() && scan_topic_name(topic) == ReasonCode::kSuccess;
 }
 
 bool valid_topic_filter(std::string_view filter) {

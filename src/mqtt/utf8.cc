@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "src/mqtt/codec.h"
+#include "src/mqtt/reason_code.h"
 #include "src/mqtt/utf8.h"
 
 namespace peregrine::mqtt {
@@ -15,6 +16,9 @@ namespace {
 
 constexpr uint64_t kHighBits = 0x8080808080808080ull;
 constexpr uint64_t kLowBits = 0x0101010101010101ull;
+
+// Bytes of `word` equal to zero get their high bit set (exact when no byte is >= 0x80).
+uint64_t zero_bytes(uint64_t word) { return (word - kLowBits) & ~word & kHighBits; }
 
 bool continuation(uint8_t b) { return (b & 0xC0) == 0x80; }
 
@@ -62,7 +66,7 @@ bool check_utf8(std::string_view s) {
       if ((word & kHighBits) != 0) {
         break;
       }
-      if (!kAllowNull && ((word - kLowBits) & ~word & kHighBits) != 0) {
+      if (!kAllowNull && zero_bytes(word) != 0) {
         return false;  // a zero byte: U+0000 is not allowed [MQTT-1.5.4-2]
       }
       p += 8;
@@ -87,6 +91,46 @@ bool check_utf8(std::string_view s) {
 }
 
 }  // namespace
+
+ReasonCode scan_topic_name(std::string_view s) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const uint8_t* const end = p + s.size();
+  bool wildcard = false;
+  while (p < end) {
+    while (end - p >= 8) {
+      uint64_t word = 0;
+      std::memcpy(&word, p, sizeof(word));
+      if ((word & kHighBits) != 0) {
+        break;
+      }
+      if (zero_bytes(word) != 0) {
+        return ReasonCode::kMalformedPacket;  // U+0000 [MQTT-1.5.4-2]
+      }
+      const uint64_t plus = zero_bytes(word ^ (kLowBits * '+'));
+      const uint64_t hash = zero_bytes(word ^ (kLowBits * '#'));
+      wildcard |= (plus | hash) != 0;
+      p += 8;
+    }
+    if (p == end) {
+      break;
+    }
+    if (*p < 0x80) {
+      if (*p == 0) {
+        return ReasonCode::kMalformedPacket;
+      }
+      wildcard |= *p == '+' || *p == '#';
+      ++p;
+      continue;
+    }
+    const size_t n = sequence_length(p, static_cast<size_t>(end - p));
+    if (n == 0) {
+      return ReasonCode::kMalformedPacket;
+    }
+    p += n;
+  }
+  // Checked last: ill-formed UTF-8 anywhere in the topic is the graver fault.
+  return wildcard ? ReasonCode::kTopicNameInvalid : ReasonCode::kSuccess;
+}
 
 bool valid_utf8(std::string_view s) { return check_utf8<false>(s); }
 

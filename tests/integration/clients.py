@@ -110,7 +110,8 @@ class MosquittoSub:
 
     def __init__(self, port, topic, version, count, client_id, timeout_s=20):
         self.proc = subprocess.Popen(
-            ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port),
+            # stdbuf: mosquitto_sub's stdout is block-buffered into a pipe otherwise.
+            ["stdbuf", "-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p", str(port),
              "-V", MOSQUITTO_VERSIONS[version], "-i", client_id, "-t", topic,
              "-C", str(count), "-W", str(timeout_s), "-d", "-F", "MSG %t %p"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

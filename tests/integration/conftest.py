@@ -33,11 +33,22 @@ SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 CONNECTED_RE = r"client connected client_id={id} shard=(\d+) protocol=([345])"
 
 
+def free_ports(n):
+    """`n` distinct ports nobody listens on right now (bind to 0, read it, close)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port():
-    """A port nobody listens on right now (bind to 0, read it, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def port_accepts(port, host="127.0.0.1"):
@@ -48,20 +59,9 @@ def port_accepts(port, host="127.0.0.1"):
         return False
 
 
-def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
-    """Polls `predicate` until it returns a truthy value, which is returned."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def run_cli(*args, timeout=20):
+def run_cli(*args, timeout=10):
     """Runs the binary to completion (for flags that exit immediately)."""
+    require_binary()
     return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=timeout)
 
 
@@ -75,7 +75,7 @@ class Broker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.backend = backend
         self.expect_exit = expect_exit
-        self.ports = [free_port() for _ in range(listeners)] if default_args else []
+        self.ports = free_ports(listeners) if default_args else []
         self.port = self.ports[0] if self.ports else None
         self.log_path = self.workdir / "peregrine.log"
         self.config_path = None
@@ -219,8 +219,15 @@ def io_backend(request):
     return request.param
 
 
+def require_binary():
+    if not os.access(BINARY, os.X_OK):
+        pytest.fail(f"no broker binary at {BINARY} (build it, or set PEREGRINE_BIN)",
+                    pytrace=False)
+
+
 class _Factory:
     def __init__(self, base, backend):
+        require_binary()
         self.base = Path(base)
         self.backend = backend
         self.started = []

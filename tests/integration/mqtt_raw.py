@@ -361,6 +361,7 @@ class RawClient:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.send_timeout = timeout
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
         self.buf = b""
@@ -371,6 +372,7 @@ class RawClient:
     # -- bytes -------------------------------------------------------------------------
 
     def send(self, data):
+        self.sock.settimeout(self.send_timeout)
         self.sock.sendall(data)
 
     def _fill(self, deadline):

@@ -8,7 +8,7 @@ import pytest
 
 import mqtt_raw as m
 from clients import PahoClient, mosquitto_pub
-from mqtt_raw import (AUTH, CONNECT, PUBLISH, SUBSCRIBE, UNSUBSCRIBE, V31, V311, V5,
+from mqtt_raw import (AUTH, PUBLISH, SUBSCRIBE, UNSUBSCRIBE, V31, V311, V5,
                       packet, props, u16, u32, utf8)
 
 # A long connect timeout, so "closed" can only mean the broker refused the input.

@@ -1,5 +1,7 @@
 """Connect, subscribe, publish and receive with every protocol version (QoS 0 slice)."""
 
+import re
+
 import pytest
 
 import mqtt_raw as m
@@ -32,7 +34,7 @@ def test_v5_empty_client_id_gets_an_assigned_identifier(broker):
     c = m.RawClient(b.port, V5)
     id_c = c.connect("").props.get(m.ASSIGNED_CLIENT_IDENTIFIER)
     assert id_a and id_c and id_a != id_c
-    b.wait_for_log(r"client connected client_id=%s shard=[01] protocol=5" % id_a)
+    b.wait_for_log(r"client connected client_id=%s shard=[01] protocol=5" % re.escape(id_a))
     # Both assigned-id clients are fully usable.
     assert a.subscribe("assigned/#") == [0]
     c.publish("assigned/x", b"to a")

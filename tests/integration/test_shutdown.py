@@ -1,0 +1,62 @@
+"""SIGTERM/SIGINT: v5 clients get DISCONNECT 0x8B, everyone is closed, counters are logged,
+exit code 0."""
+
+import re
+import signal
+import time
+
+import pytest
+
+import mqtt_raw as m
+from conftest import port_accepts
+from mqtt_raw import V31, V311, V5
+
+COUNTERS_RE = r"counters:((?: [A-Za-z0-9_.]+=\d+)+)\s*$"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_disconnects_v5_with_0x8b_closes_v3_and_exits_0(broker, sig):
+    b = broker()
+    v5 = [m.connected(b.port, f"down5-{i}", V5) for i in range(20)]
+    v311 = m.connected(b.port, "down311", V311)
+    v31 = m.connected(b.port, "down31", V31)
+    v5[0].subscribe("down/#")
+    b.proc.send_signal(sig)
+    for i, c in enumerate(v5):
+        pkt = c.read_packet(timeout=10)
+        assert m.Disconnect(pkt).reason == 0x8B, f"client {i}: {pkt!r}"
+        assert c.expect_closed(10), f"client {i} not closed"
+    for c in (v311, v31):
+        assert c.expect_closed(10)
+        assert c.buf == b"", f"v3 client got bytes: {c.buf.hex()}"
+    start = time.monotonic()
+    assert b.stop() == 0
+    assert time.monotonic() - start < 10
+    assert re.search(COUNTERS_RE, b.log_text(), re.MULTILINE), "no counters: line"
+    assert not port_accepts(b.port)
+
+
+def test_idle_broker_shuts_down_cleanly_and_logs_counters(broker):
+    b = broker()
+    assert b.stop() == 0
+    lines = re.findall(COUNTERS_RE, b.log_text(), re.MULTILINE)
+    assert len(lines) == 1, lines
+    pairs = lines[0].split()
+    names = [p.split("=")[0] for p in pairs]
+    assert len(names) == len(set(names)), f"duplicate counter names: {pairs}"
+    assert not port_accepts(b.port)
+
+
+def test_half_open_and_mid_packet_connections_do_not_block_shutdown(broker):
+    b = broker()
+    idle = m.RawClient(b.port)                         # never sent anything
+    partial = m.RawClient(b.port)
+    partial.send(m.connect("half", V5)[:6])            # half a CONNECT
+    mid = m.connected(b.port, "mid", V5)
+    mid.send(b"\x30\x20" + m.utf8("mid/t"))            # half a PUBLISH
+    time.sleep(0.1)
+    assert b.stop() == 0
+    for c in (idle, partial):
+        assert c.expect_closed(5)
+    # The v5 client that had completed CONNECT is told why.
+    assert m.Disconnect(mid.read_packet(timeout=5)).reason == 0x8B
