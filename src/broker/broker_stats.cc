@@ -4,6 +4,7 @@ namespace peregrine::broker {
 
 void BrokerStats::add(const BrokerStats& o) {
   connections_accepted += o.connections_accepted;
+  accept_paused += o.accept_paused;
   clients_connected += o.clients_connected;
   migrations += o.migrations;
   takeovers += o.takeovers;
@@ -33,6 +34,7 @@ std::string BrokerStats::format() const {
     out += std::to_string(value);
   };
   put("connections_accepted", connections_accepted);
+  put("accept_paused", accept_paused);
   put("clients_connected", clients_connected);
   put("migrations", migrations);
   put("takeovers", takeovers);

@@ -12,6 +12,7 @@ namespace peregrine::broker {
 
 struct BrokerStats {
   uint64_t connections_accepted = 0;
+  uint64_t accept_paused = 0;      // out of descriptors: accepting paused briefly
   uint64_t clients_connected = 0;  // CONNACK 0 sent
   uint64_t migrations = 0;         // connections moved to their session's home shard
   uint64_t takeovers = 0;

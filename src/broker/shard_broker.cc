@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 
 #include "src/base/assert.h"
 #include "src/base/log.h"
@@ -50,13 +51,31 @@ uint64_t fnv1a(std::string_view s) {
 
 }  // namespace
 
-class ShardBroker::ListenerAcceptor final : public io::Acceptor {
+// Accepts on one listener of this shard. When the process runs out of descriptors the
+// ring stops accepting; this waits kAcceptPauseMs and listens again, so a full broker
+// neither spins nor stops accepting for good.
+class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Timer {
  public:
-  explicit ListenerAcceptor(ShardBroker* broker) : _broker(broker) {}
+  static constexpr uint64_t kAcceptPauseMs = 100;
+
+  ListenerAcceptor(ShardBroker* broker, int fd) : _broker(broker), _fd(fd) {}
+
   void on_accept(int fd) override { _broker->accept(fd); }
+  void on_accept_paused(int error) override {
+    _broker->stats().accept_paused++;
+    PG_WARN("accepting paused for %llums: %s", static_cast<unsigned long long>(kAcceptPauseMs),
+            strerror(error));
+    _broker->wheel().arm(*this, _broker->now_ms() + kAcceptPauseMs);
+  }
+  void on_timer() override {
+    if (!_broker->stopping()) {
+      _broker->ring().listen(_fd, this);
+    }
+  }
 
  private:
   ShardBroker* _broker;
+  int _fd;
 };
 
 ShardBroker::ShardBroker(const BrokerConfig& config, std::vector<ShardListener> listeners)
@@ -80,7 +99,7 @@ void ShardBroker::on_start(shard::Shard& shard) {
   PG_ASSERT(shard.count() <= kMaxShards);
   _acked.assign(shard.count(), 0);
   for (auto& listener : _listeners) {
-    _acceptors.push_back(std::make_unique<ListenerAcceptor>(this));
+    _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd));
     ring().listen(listener.fd, _acceptors.back().get());
   }
 }
@@ -456,6 +475,9 @@ void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
 
 void ShardBroker::on_stop_requested() {
   _stopping = true;
+  for (auto& acceptor : _acceptors) {
+    wheel().cancel(*acceptor);
+  }
   for (auto& listener : _listeners) {
     ring().unlisten(listener.fd);
     ::close(listener.fd);

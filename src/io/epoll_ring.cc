@@ -153,6 +153,12 @@ void EpollRing::accept_all(Acceptor* acceptor, int fd) {
   for (int i = 0; i < kAcceptsPerEvent; ++i) {
     int conn = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (conn < 0) {
+      if (is_resource_shortage(errno)) {
+        const int error = errno;
+        unlisten(fd);  // level-triggered: it would wake us at once, again and again
+        acceptor->on_accept_paused(error);
+        return;
+      }
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         PG_DEBUG("accept failed: %s", strerror(errno));
       }

@@ -1,5 +1,7 @@
 #include "src/io/ring.h"
 
+#include <cerrno>
+
 #include "src/io/epoll_ring.h"
 #include "src/io/uring_ring.h"
 
@@ -7,6 +9,10 @@ namespace peregrine::io {
 
 const char* backend_name(Backend backend) {
   return backend == Backend::kUring ? "io_uring" : "epoll";
+}
+
+bool is_resource_shortage(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM;
 }
 
 std::unique_ptr<Ring> Ring::create(Backend backend, const RingOptions& options,

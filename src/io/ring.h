@@ -19,6 +19,9 @@ enum class Backend : uint8_t { kUring, kEpoll };
 
 const char* backend_name(Backend backend);
 
+// Errors of accept() that mean "no room now" rather than "this connection failed".
+bool is_resource_shortage(int error);
+
 struct RingOptions {
   uint32_t entries = 4096;           // submission queue size
   uint32_t recv_buffer_count = 256;  // provided buffers per shard (power of two)

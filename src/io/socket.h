@@ -48,6 +48,10 @@ class Acceptor {
   virtual ~Acceptor() = default;
   // A new non-blocking, close-on-exec connection; the acceptor owns `fd` from now on.
   virtual void on_accept(int fd) = 0;
+  // Accepting failed for want of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM): the ring
+  // has stopped accepting on this listener, as if unlisten() had been called, so that a
+  // full process does not spin; the owner calls listen() again later.
+  virtual void on_accept_paused(int error) = 0;
 };
 
 }  // namespace peregrine::io

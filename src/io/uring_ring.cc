@@ -299,6 +299,15 @@ void UringRing::on_accept_cqe(Acceptor* acceptor, io_uring_cqe* cqe) {
     } else {
       acceptor->on_accept(cqe->res);
     }
+  } else if (listen_fd >= 0 && is_resource_shortage(-cqe->res)) {
+    if (cqe->flags & IORING_CQE_F_MORE) {
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_cancel64(sqe, pack(acceptor, kOpAccept), 0);
+      io_uring_sqe_set_data64(sqe, kOpIgnore);
+    }
+    _acceptors.erase(it);
+    acceptor->on_accept_paused(-cqe->res);
+    return;
   } else if (cqe->res != -ECANCELED) {
     PG_DEBUG("accept failed: %s", strerror(-cqe->res));
   }

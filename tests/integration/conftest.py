@@ -70,7 +70,7 @@ class Broker:
 
     def __init__(self, workdir, backend, *, config=None, args=(), shards=2, listeners=1,
                  log_level="debug", default_args=True, wait_ports=None, env=None,
-                 expect_exit=0):
+                 expect_exit=0, nofile=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.backend = backend
@@ -96,8 +96,14 @@ class Broker:
         if env:
             full_env.update(env)
         self._log_file = open(self.log_path, "wb")
+        def limit_files():
+            if nofile is not None:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=full_env)
+                                     stdin=subprocess.DEVNULL, env=full_env,
+                                     preexec_fn=limit_files)
         self.returncode = None
 
         to_wait = self.ports if wait_ports is None else list(wait_ports)
