@@ -16,6 +16,22 @@ struct Limits {
   uint32_t connect_timeout_ms = 10'000;
   // Bytes queued for one slow reader; QoS 0 messages beyond it are dropped and counted.
   uint64_t outbound_buffer_bytes = 4 << 20;
+  // QoS 1/2 messages in flight to one client: its Receive Maximum, capped by this.
+  uint32_t max_inflight = 1024;
+  // Our Receive Maximum, told in CONNACK: QoS 2 messages a client may have awaiting
+  // PUBREL; beyond it, DISCONNECT 0x93.
+  uint32_t receive_maximum = 1024;
+  // Messages waiting for one session (offline, or its window full): count and bytes
+  // (topic + payload). Beyond either, new messages are dropped and counted.
+  uint32_t max_queued_messages = 1000;
+  uint64_t max_queued_bytes = 64 << 20;
+  // Longest session expiry granted (seconds); longer requests are clamped and told in
+  // CONNACK. 3.1.1 persistent sessions get this.
+  uint32_t max_session_expiry = 7 * 24 * 3600;
+  // Retained messages across the broker (each shard holds its share of topics): count
+  // and bytes (topic + payload). Beyond, a new retained topic is refused and counted.
+  uint32_t max_retained_messages = 1'000'000;
+  uint64_t max_retained_bytes = uint64_t{1} << 30;
 };
 
 struct Options {

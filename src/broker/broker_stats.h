@@ -10,22 +10,32 @@
 
 namespace peregrine::broker {
 
+// name, meaning. One list: the struct, add() and format() are generated from it.
+#define PEREGRINE_BROKER_COUNTERS(X)                                                    \
+  X(connections_accepted, "TCP connections accepted")                                   \
+  X(accept_paused, "out of descriptors: accepting paused briefly")                      \
+  X(clients_connected, "CONNACK 0 sent")                                                \
+  X(migrations, "connections moved to their session's home shard")                      \
+  X(takeovers, "connections replaced by a new one with the same client id")             \
+  X(connect_timeout, "sockets closed for not completing CONNECT in time")               \
+  X(keepalive_timeout, "clients silent for 1.5 x keep alive")                           \
+  X(messages_in, "PUBLISH received")                                                    \
+  X(messages_out, "PUBLISH sent")                                                       \
+  X(bytes_in, "bytes received")                                                         \
+  X(qos0_dropped, "QoS 0 not sent: the reader was over its outbound limit")             \
+  X(mailbox_dropped, "QoS 0 not posted: the mailbox to a shard was full")               \
+  X(oversize_dropped, "not sent: larger than the client's Maximum Packet Size")         \
+  X(queue_dropped, "QoS 1/2 not queued: the session's queue was full")                  \
+  X(expired_dropped, "not sent: Message Expiry Interval ran out")                       \
+  X(sys_publish_denied, "client PUBLISH to $SYS/... dropped")                           \
+  X(wills_published, "will messages published")                                         \
+  X(sessions_expired, "sessions ended by their expiry interval")                        \
+  X(retained_refused, "retained messages refused: retained limits reached")
+
 struct BrokerStats {
-  uint64_t connections_accepted = 0;
-  uint64_t accept_paused = 0;      // out of descriptors: accepting paused briefly
-  uint64_t clients_connected = 0;  // CONNACK 0 sent
-  uint64_t migrations = 0;         // connections moved to their session's home shard
-  uint64_t takeovers = 0;
-  uint64_t connect_timeout = 0;
-  uint64_t keepalive_timeout = 0;
-  uint64_t messages_in = 0;
-  uint64_t messages_out = 0;
-  uint64_t bytes_in = 0;
-  uint64_t qos0_dropped = 0;          // slow reader over its outbound limit
-  uint64_t mailbox_dropped = 0;       // QoS 0 not posted: mailbox to a shard full
-  uint64_t oversize_dropped = 0;      // bigger than the subscriber's Maximum Packet Size
-  uint64_t sys_publish_denied = 0;    // client PUBLISH to $SYS/...
-  uint64_t wills_published = 0;
+#define PEREGRINE_COUNTER_FIELD(name, meaning) uint64_t name = 0;
+  PEREGRINE_BROKER_COUNTERS(PEREGRINE_COUNTER_FIELD)
+#undef PEREGRINE_COUNTER_FIELD
   // Bad input, by the reason code it was answered with.
   std::array<uint64_t, 256> rejected{};
 

@@ -146,15 +146,9 @@ bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     return fail(rc, "undecodable packet");
   }
   switch (header.type) {
-    case PacketType::kSubscribe: {
-      const auto& subscribe = std::get<mqtt::Subscribe>(packet);
-      if (subscribe.properties.subscription_identifiers.size() > 0) {
-        return fail(ReasonCode::kSubscriptionIdentifiersNotSupported,
-                    "subscription identifier (not available)");
-      }
-      _broker->subscribe(this, subscribe);
+    case PacketType::kSubscribe:
+      _broker->subscribe(this, std::get<mqtt::Subscribe>(packet));
       return true;
-    }
     case PacketType::kUnsubscribe:
       _broker->unsubscribe(this, std::get<mqtt::Unsubscribe>(packet));
       return true;
@@ -164,21 +158,11 @@ bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     case PacketType::kDisconnect:
       handle_disconnect(std::get<mqtt::Disconnect>(packet));
       return false;
-    case PacketType::kPubrel: {
-      // v3 QoS 2 inbound completes here (delivered at QoS 0 on PUBLISH). A v5 client
-      // cannot have a QoS 2 flow open (Maximum QoS 0), so its id is unknown.
-      const auto& pubrel = std::get<mqtt::Ack>(packet);
-      mqtt::Ack pubcomp{PacketType::kPubcomp, pubrel.packet_id,
-                        is_v5(_version) ? ReasonCode::kPacketIdentifierNotFound
-                                        : ReasonCode::kSuccess,
-                        {}};
-      send_packet(pubcomp);
-      return true;
-    }
     case PacketType::kPuback:
     case PacketType::kPubrec:
+    case PacketType::kPubrel:
     case PacketType::kPubcomp:
-      return true;  // no outbound QoS > 0 flow exists yet; nothing to complete
+      return handle_ack(std::get<mqtt::Ack>(packet));
     case PacketType::kConnect:
       return fail(ReasonCode::kProtocolError, "second CONNECT [MQTT-3.1.0-2]");
     case PacketType::kAuth:
@@ -229,14 +213,6 @@ bool Client::check_connect(const mqtt::Connect& connect) {
       return fail(ReasonCode::kClientIdentifierNotValid, "empty client id [MQTT-3.1.3-8]");
     }
   }
-  if (connect.will && is_v5(_version)) {
-    if (connect.will->qos > 0) {
-      return fail(ReasonCode::kQosNotSupported, "will QoS above Maximum QoS 0");
-    }
-    if (connect.will->retain) {
-      return fail(ReasonCode::kRetainNotSupported, "will retain (Retain Available 0)");
-    }
-  }
   if (connect.will && connect.will->topic.starts_with("$SYS")) {
     return fail(ReasonCode::kNotAuthorized, "will topic in $SYS");
   }
@@ -247,47 +223,61 @@ bool Client::check_connect(const mqtt::Connect& connect) {
 }
 
 bool Client::accept_connect(const mqtt::Connect& connect) {
+  const Limits& limits = _broker->limits();
   _keep_alive = connect.keep_alive;
   _max_packet_size = connect.properties.maximum_packet_size.value_or(0);
-  _session_expiry = connect.properties.session_expiry_interval.value_or(0);
+  _requested_expiry = connect.properties.session_expiry_interval.value_or(0);
   if (connect.will) {
     mqtt::Publish will;
+    will.qos = connect.will->qos;
+    will.retain = connect.will->retain;
     will.topic = connect.will->topic;
     will.payload = connect.will->payload;
     will.properties = connect.will->properties;
+    _will_delay = will.properties.will_delay_interval.value_or(0);
     will.properties.will_delay_interval.reset();
-    _will = Message::create(will, id());
+    _will = Message::create(will, id(), host().now_ms());
+  }
+  // v5: the requested expiry, clamped; 3.1.1 without clean session: persistent, for
+  // as long as the broker keeps sessions [MQTT-3.1.2-4..6].
+  uint32_t expiry = 0;
+  if (is_v5(_version)) {
+    expiry = std::min(_requested_expiry, limits.max_session_expiry);
+  } else if (!connect.clean_start) {
+    expiry = limits.max_session_expiry;
   }
   _phase = Phase::kConnected;
-  _broker->register_session(this);
-  send_connack(ReasonCode::kSuccess, &connect);
+  bool present = false;
+  _session = _broker->open_session(this, connect, &present);
+  _session->expiry_interval = expiry;
+  send_connack(ReasonCode::kSuccess, &connect, present);
   _broker->stats().clients_connected++;
   PG_INFO("client connected client_id=%s shard=%u protocol=%u clean_start=%d keep_alive=%u peer=%s",
           _client_id.c_str(), _broker->shard_id(), static_cast<unsigned>(_version),
           connect.clean_start ? 1 : 0, _keep_alive, peer().c_str());
   arm_keep_alive();
+  _session->resume();  // what the session owes this connection, after CONNACK
   return true;
 }
 
-void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect) {
+void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool present) {
   mqtt::Connack connack;
   connack.reason = reason;
+  connack.session_present = present && reason == ReasonCode::kSuccess;
   if (is_v5(_version)) {
     mqtt::Properties& p = connack.properties;
+    const Limits& limits = _broker->limits();
     if (reason == ReasonCode::kSuccess) {
-      p.maximum_qos = 0;
-      p.retain_available = 0;
+      p.receive_maximum = static_cast<uint16_t>(std::min<uint32_t>(limits.receive_maximum, 65535));
       p.shared_subscription_available = 0;
-      p.subscription_identifier_available = 0;
-      p.wildcard_subscription_available = 1;
-      p.maximum_packet_size = _broker->limits().max_packet_size;
+      p.maximum_packet_size = limits.max_packet_size;
       if (_id_assigned) {
         p.assigned_client_identifier = _client_id;
       }
-    }
-    if (connect != nullptr && connect->properties.session_expiry_interval.value_or(0) > 0) {
-      // Sessions are not kept beyond the connection yet: say so [MQTT-3.2.2-?].
-      p.session_expiry_interval = 0;
+      if (connect != nullptr && _session != nullptr &&
+          _session->expiry_interval != _requested_expiry) {
+        p.session_expiry_interval = _session->expiry_interval;  // clamped: say so
+      }
     }
   }
   send_packet(connack);
@@ -299,31 +289,63 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (rc != ReasonCode::kSuccess) {
     return fail(rc, "bad PUBLISH");
   }
-  if (is_v5(_version)) {
-    if (publish.qos > 0) {
-      return fail(ReasonCode::kQosNotSupported, "PUBLISH QoS above Maximum QoS 0");
-    }
-    if (publish.retain) {
-      return fail(ReasonCode::kRetainNotSupported, "retained PUBLISH (Retain Available 0)");
-    }
-    if (publish.properties.topic_alias) {
-      return fail(ReasonCode::kTopicAliasInvalid, "topic alias (Topic Alias Maximum 0)");
-    }
+  if (publish.properties.topic_alias) {
+    return fail(ReasonCode::kTopicAliasInvalid, "topic alias (Topic Alias Maximum 0)");
   }
-  if (publish.qos == 1) {
-    send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, ReasonCode::kSuccess, {}});
-  } else if (publish.qos == 2) {
+  if (publish.qos == 2) {
+    const std::optional<bool> fresh =
+        _session->begin_inbound_qos2(publish.packet_id, static_cast<uint16_t>(std::min<uint32_t>(
+                                                            _broker->limits().receive_maximum,
+                                                            65535)));
+    if (!fresh) {
+      return fail(ReasonCode::kReceiveMaximumExceeded, "QoS 2 beyond our Receive Maximum");
+    }
+    if (*fresh) {
+      _broker->publish(this, publish);  // a resend of a known id is not routed again
+    }
     send_packet(mqtt::Ack{PacketType::kPubrec, publish.packet_id, ReasonCode::kSuccess, {}});
+    return true;
   }
   _broker->publish(this, publish);
+  if (publish.qos == 1) {
+    send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, ReasonCode::kSuccess, {}});
+  }
   return true;
 }
 
+bool Client::handle_ack(const mqtt::Ack& ack) {
+  switch (ack.type) {
+    case PacketType::kPuback:
+      _session->on_puback(ack.packet_id);
+      return true;
+    case PacketType::kPubrec:
+      if (is_error(ack.reason)) {
+        _session->on_puback(ack.packet_id);  // refused by the client: the flow ends here
+        return true;
+      }
+      _session->on_pubrec(ack.packet_id);
+      return true;
+    case PacketType::kPubcomp:
+      _session->on_pubcomp(ack.packet_id);
+      return true;
+    default: {
+      const bool known = _session->release_inbound_qos2(ack.packet_id);
+      send_packet(mqtt::Ack{PacketType::kPubcomp, ack.packet_id,
+                            known || !is_v5(_version) ? ReasonCode::kSuccess
+                                                      : ReasonCode::kPacketIdentifierNotFound,
+                            {}});
+      return true;
+    }
+  }
+}
+
 void Client::handle_disconnect(const mqtt::Disconnect& disconnect) {
-  if (is_v5(_version) && _session_expiry == 0 &&
-      disconnect.properties.session_expiry_interval.value_or(0) > 0) {
-    fail(ReasonCode::kProtocolError, "session expiry set on DISCONNECT [MQTT-3.14.2-2]");
-    return;
+  if (const auto& expiry = disconnect.properties.session_expiry_interval) {
+    if (_requested_expiry == 0 && *expiry > 0) {
+      fail(ReasonCode::kProtocolError, "session expiry set on DISCONNECT [MQTT-3.14.2-2]");
+      return;
+    }
+    _session->expiry_interval = std::min(*expiry, _broker->limits().max_session_expiry);
   }
   // A normal DISCONNECT discards the will [MQTT-3.1.2-10]; 0x04 asks for it.
   if (disconnect.reason != ReasonCode::kDisconnectWithWill && _will != nullptr) {
@@ -331,6 +353,81 @@ void Client::handle_disconnect(const mqtt::Disconnect& disconnect) {
     _will = nullptr;
   }
   close_after_flush();
+}
+
+mqtt::Publish Client::outgoing(const Delivery& delivery, uint16_t packet_id, bool dup) const {
+  Message* message = delivery.message;
+  mqtt::Publish publish = message->publish();
+  publish.qos = delivery.qos;
+  publish.retain = delivery.retain;
+  publish.dup = dup;
+  publish.packet_id = packet_id;
+  if (is_v5(_version)) {
+    publish.properties.subscription_identifiers = delivery.subscription_ids;
+    if (auto left = message->expiry_left(_broker->now_ms())) {
+      // Forwarded with the time it has left [MQTT-3.3.2-6].
+      publish.properties.message_expiry_interval = std::max<uint32_t>(*left, 1);
+    }
+  }
+  return publish;
+}
+
+bool Client::fits(const Delivery& delivery) {
+  if (_max_packet_size == 0) {
+    return true;
+  }
+  const mqtt::Publish publish = outgoing(delivery, delivery.qos > 0 ? 1 : 0, false);
+  return mqtt::publish_size(_version, publish, delivery.message->payload().size()) <=
+         _max_packet_size;
+}
+
+bool Client::over_outbound_limit(size_t size) {
+  if (queued_bytes() + size > _broker->limits().outbound_buffer_bytes) {
+    _broker->stats().qos0_dropped++;
+    return true;
+  }
+  return false;
+}
+
+void Client::send_publish(const Delivery& delivery, uint16_t packet_id, bool dup) {
+  std::vector<uint8_t>& head = _broker->scratch();
+  head.clear();
+  mqtt::encode_publish_head(_version, outgoing(delivery, packet_id, dup),
+                            delivery.message->payload().size(), head);
+  write(head);
+  write_shared(delivery.message, delivery.message->payload());
+  _broker->stats().messages_out++;
+}
+
+void Client::send_qos0(const Delivery& delivery) {
+  std::vector<uint8_t>& head = _broker->scratch();
+  head.clear();
+  mqtt::encode_publish_head(_version, outgoing(delivery, 0, false),
+                            delivery.message->payload().size(), head);
+  if (over_outbound_limit(head.size() + delivery.message->payload().size())) {
+    return;
+  }
+  write(head);
+  write_shared(delivery.message, delivery.message->payload());
+  _broker->stats().messages_out++;
+}
+
+void Client::send_qos0_shared(Message* message) {
+  if (_phase != Phase::kConnected || closing()) {
+    return;
+  }
+  const std::span<const uint8_t> head = _broker->qos0_head(_version, message);
+  const size_t size = head.size() + message->payload().size();
+  if (_max_packet_size != 0 && size > _max_packet_size) {
+    _broker->stats().oversize_dropped++;  // never more than the client allows
+    return;
+  }
+  if (over_outbound_limit(size)) {
+    return;
+  }
+  write(head);
+  write_shared(message, message->payload());
+  _broker->stats().messages_out++;
 }
 
 void Client::send_packet(const mqtt::Packet& packet) {
@@ -370,7 +467,7 @@ bool Client::fail(ReasonCode reason, const char* what) {
     const bool v3_code = reason == ReasonCode::kUnsupportedProtocolVersion ||
                          reason == ReasonCode::kClientIdentifierNotValid;
     if (_version_known && (is_v5(_version) || v3_code)) {
-      send_connack(reason, nullptr);
+      send_connack(reason, nullptr, false);
     }
     close_after_flush();
     return false;
@@ -383,6 +480,7 @@ void Client::on_transport_closed(int error) {
   if (_phase == Phase::kConnected) {
     PG_INFO("client disconnected client_id=%s error=%d", _client_id.c_str(), error);
     _broker->client_gone(this);
+    _session = nullptr;  // it may be gone too (no expiry)
   }
   _phase = Phase::kGone;
 }

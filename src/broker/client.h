@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "src/broker/message.h"
+#include "src/broker/session.h"
 #include "src/mqtt/codec.h"
 #include "src/net/connection.h"
 
@@ -27,14 +28,24 @@ class Client final : public net::Connection {
   mqtt::ProtocolVersion version() const { return _version; }
   const std::string& client_id() const { return _client_id; }
   uint32_t max_packet_size() const { return _max_packet_size; }
-  std::vector<std::string>& filters() { return _filters; }
-  uint64_t delivery_stamp = 0;  // ShardBroker's overlap check
+  Session* session() const { return _session; }
+  uint32_t will_delay() const { return _will_delay; }
+  bool taken_over() const { return _taken_over; }
+  void mark_taken_over() { _taken_over = true; }
 
   void begin();  // accepted: arm the connect timeout, start reading
   // Arrived on its home shard after a move.
   void adopt(ShardBroker* broker);
   // Sends `packet` encoded for this client's version.
   void send_packet(const mqtt::Packet& packet);
+  // PUBLISH of a delivery with QoS > 0 (counted against the session's window).
+  void send_publish(const Delivery& delivery, uint16_t packet_id, bool dup);
+  // QoS 0 PUBLISH, dropped (and counted) when over the outbound buffer limit.
+  void send_qos0(const Delivery& delivery);
+  // The fan-out fast path: QoS 0, no per-subscriber fields, the shard's cached head.
+  void send_qos0_shared(Message* message);
+  // Whether a delivery fits within the client's Maximum Packet Size [MQTT-3.1.2-24].
+  bool fits(const Delivery& delivery);
   // Server-initiated end: v5 gets DISCONNECT `reason`, then the connection closes.
   void disconnect(mqtt::ReasonCode reason);
   // Takes the will for publishing (nullptr if none or a clean DISCONNECT dropped it).
@@ -52,8 +63,12 @@ class Client final : public net::Connection {
   bool handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body);
   bool accept_connect(const mqtt::Connect& connect);
   bool check_connect(const mqtt::Connect& connect);
-  void send_connack(mqtt::ReasonCode reason, const mqtt::Connect* connect);
+  void send_connack(mqtt::ReasonCode reason, const mqtt::Connect* connect, bool present);
   bool handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body);
+  bool handle_ack(const mqtt::Ack& ack);
+  // The PUBLISH a delivery becomes on this connection (per-subscriber fields filled in).
+  mqtt::Publish outgoing(const Delivery& delivery, uint16_t packet_id, bool dup) const;
+  bool over_outbound_limit(size_t size);
   void handle_disconnect(const mqtt::Disconnect& disconnect);
   // Bad input: answer per spec (v5 CONNACK/DISCONNECT with `reason`, v3 close), count,
   // log at debug. Returns false so callers can `return fail(...)`.
@@ -68,9 +83,11 @@ class Client final : public net::Connection {
   bool _id_assigned = false;
   uint16_t _keep_alive = 0;
   uint32_t _max_packet_size = 0;  // the client's limit (v5); 0: none
-  uint32_t _session_expiry = 0;
+  uint32_t _requested_expiry = 0;  // Session Expiry Interval of CONNECT (v5)
+  Session* _session = nullptr;
+  bool _taken_over = false;
   Message* _will = nullptr;
-  std::vector<std::string> _filters;
+  uint32_t _will_delay = 0;
   std::vector<uint8_t> _in;  // a packet's bytes waiting for its end
   uint64_t _last_rx_ms = 0;
   uint64_t _connect_deadline_ms = 0;

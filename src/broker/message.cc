@@ -42,11 +42,22 @@ size_t storage_size(const mqtt::Publish& in) {
 
 }  // namespace
 
-Message* Message::create(const mqtt::Publish& in, uint64_t origin_connection) {
+std::optional<uint32_t> Message::expiry_left(uint64_t now_ms) const {
+  const auto& interval = _publish.properties.message_expiry_interval;
+  if (!interval) {
+    return std::nullopt;
+  }
+  const uint64_t age_s = now_ms > _received_ms ? (now_ms - _received_ms) / 1000 : 0;
+  return age_s >= *interval ? 0 : static_cast<uint32_t>(*interval - age_s);
+}
+
+Message* Message::create(const mqtt::Publish& in, uint64_t origin_connection,
+                         uint64_t received_ms) {
   const size_t storage = storage_size(in);
   void* memory = ::operator new(sizeof(Message) + storage);
   auto* message = new (memory) Message();
   message->_origin_connection = origin_connection;
+  message->_received_ms = received_ms;
   Copier copier(reinterpret_cast<uint8_t*>(message) + sizeof(Message));
   mqtt::Publish& out = message->_publish;
   out.qos = in.qos;

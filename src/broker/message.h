@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "src/io/shared_buffer.h"
@@ -15,13 +16,18 @@ class Message final : public io::SharedBuffer {
  public:
   // Copies what `in` views; topic alias and subscription identifiers are not carried
   // (they belong to one connection). The result holds one reference.
-  static Message* create(const mqtt::Publish& in, uint64_t origin_connection);
+  static Message* create(const mqtt::Publish& in, uint64_t origin_connection,
+                         uint64_t received_ms);
 
   // The message as a PUBLISH (QoS, retain and packet id are per delivery); its views
   // point into this object.
   const mqtt::Publish& publish() const { return _publish; }
   std::span<const uint8_t> payload() const { return _publish.payload; }
   uint64_t origin_connection() const { return _origin_connection; }
+  uint64_t received_ms() const { return _received_ms; }
+  // Seconds of Message Expiry Interval left at `now_ms` [MQTT-3.3.2-6]; nullopt: none set.
+  // 0 means expired.
+  std::optional<uint32_t> expiry_left(uint64_t now_ms) const;
 
  private:
   Message() = default;
@@ -30,6 +36,7 @@ class Message final : public io::SharedBuffer {
 
   mqtt::Publish _publish;
   uint64_t _origin_connection = 0;
+  uint64_t _received_ms = 0;
 };
 
 }  // namespace peregrine::broker

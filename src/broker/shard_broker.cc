@@ -21,10 +21,13 @@ namespace peregrine::broker {
 namespace {
 
 enum EnvelopeKind : uint16_t {
-  kPublish = 1,      // ptr: Message*, one reference handed over
-  kRouteChange = 2,  // ptr: RouteChange*, value: the sender's route sequence number
-  kRouteAck = 3,     // value: the highest route sequence number applied
-  kMigrate = 4,      // ptr: Client*, detached and quiesced
+  kPublish = 1,        // ptr: Message*, one reference handed over
+  kRouteChange = 2,    // ptr: RouteChange*, value: the sender's route sequence number
+  kRouteAck = 3,       // value: the highest route sequence number applied
+  kMigrate = 4,        // ptr: Client*, detached and quiesced
+  kRetainStore = 5,    // ptr: Message* (retained) for the topic's owner, one reference
+  kRetainScan = 6,     // ptr: RetainedScan*, to the owner: fill the next batch
+  kRetainBatch = 7,    // ptr: RetainedScan*, back home with a batch
 };
 
 // A filter gaining its first or losing its last subscriber on a shard; one allocation
@@ -49,7 +52,37 @@ uint64_t fnv1a(std::string_view s) {
   return hash;
 }
 
+bool has_wildcard(std::string_view filter) {
+  return filter.find_first_of("+#") != std::string_view::npos;
+}
+
+// Per slice of a retained scan: entries examined and messages returned. Small enough
+// that one slice is a few hundred microseconds of work at most.
+constexpr size_t kScanExamined = 4096;
+constexpr size_t kScanBatch = 256;
+
 }  // namespace
+
+// One retained-message scan for one new subscription, bouncing between the subscriber's
+// home shard and one owner shard: the owner fills `batch`, home delivers it and asks for
+// more only when the session has room (pull-based, so a large scan is time-sliced and
+// bounded by the subscriber's pace).
+struct RetainedScan {
+  uint16_t home;
+  uint16_t owner;
+  uint64_t session_id;
+  std::string filter;
+  SubscriptionOptions options;
+  std::string cursor;
+  bool done = false;
+  std::vector<Message*> batch;
+
+  ~RetainedScan() {
+    for (Message* message : batch) {
+      message->unref();
+    }
+  }
+};
 
 // Accepts on one listener of this shard. When the process runs out of descriptors the
 // ring stops accepting; this waits kAcceptPauseMs and listens again, so a full broker
@@ -65,7 +98,9 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
     _broker->stats().accept_paused++;
     PG_WARN("accepting paused for %llums: %s", static_cast<unsigned long long>(kAcceptPauseMs),
             strerror(error));
-    _broker->wheel().arm(*this, _broker->now_ms() + kAcceptPauseMs);
+    if (!_broker->stopping()) {
+      _broker->wheel().arm(*this, _broker->now_ms() + kAcceptPauseMs);
+    }
   }
   void on_timer() override {
     if (!_broker->stopping()) {
@@ -92,12 +127,22 @@ ShardBroker::~ShardBroker() {
       ::close(listener.fd);
     }
   }
+  for (RetainedScan* scan : _parked_scans) {
+    delete scan;
+  }
+  for (const shard::Envelope& envelope : _self_envelopes) {
+    discard_envelope(envelope);
+  }
 }
 
 void ShardBroker::on_start(shard::Shard& shard) {
   _shard = &shard;
   PG_ASSERT(shard.count() <= kMaxShards);
   _acked.assign(shard.count(), 0);
+  const Limits& limits = _config.limits;
+  _retained = std::make_unique<RetainedStore>(
+      std::max<uint64_t>(1, limits.max_retained_messages / shard.count()),
+      std::max<uint64_t>(1, limits.max_retained_bytes / shard.count()));
   for (auto& listener : _listeners) {
     _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd));
     ring().listen(listener.fd, _acceptors.back().get());
@@ -108,6 +153,10 @@ uint16_t ShardBroker::home_shard(std::string_view client_id) const {
   return static_cast<uint16_t>(fnv1a(client_id) % _shard->count());
 }
 
+uint16_t ShardBroker::topic_owner(std::string_view topic) const {
+  return static_cast<uint16_t>((fnv1a(topic) >> 7) % _shard->count());
+}
+
 std::string ShardBroker::assign_client_id() {
   char id[40];
   std::snprintf(id, sizeof id, "pg-%016llx",
@@ -115,6 +164,8 @@ std::string ShardBroker::assign_client_id() {
                     _id_salt ^ ((uint64_t{shard_id()} << 48) | ++_assigned_ids)));
   return id;
 }
+
+// ---- connections -------------------------------------------------------------------------
 
 void ShardBroker::accept(int fd) {
   if (_stopping) {
@@ -168,8 +219,20 @@ void ShardBroker::adopt(Client* client) {
 }
 
 void ShardBroker::on_turn_end() {
-  // Flushing may mark more connections dirty (a send finished synchronously): loop on
-  // a swapped list so each gets at most one send per turn.
+  // Envelopes this shard sent itself (retained scans it owns) run one per turn slot, like
+  // those from other shards.
+  for (size_t n = _self_envelopes.size(); n > 0 && !_self_envelopes.empty(); --n) {
+    shard::Envelope envelope = _self_envelopes.front();
+    _self_envelopes.pop_front();
+    on_envelope(envelope);
+  }
+  if (!_parked_scans.empty()) {
+    std::vector<RetainedScan*> parked;
+    parked.swap(_parked_scans);
+    for (RetainedScan* scan : parked) {
+      deliver_retained_batch(scan);  // an empty batch: asks for more when there is room
+    }
+  }
   std::vector<net::Connection*> dirty;
   dirty.swap(_dirty);
   for (net::Connection* connection : dirty) {
@@ -184,32 +247,131 @@ void ShardBroker::on_turn_end() {
   }
 }
 
-void ShardBroker::register_session(Client* client) {
+// ---- sessions ------------------------------------------------------------------------------
+
+Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
+                                   bool* present) {
   auto it = _sessions.find(client->client_id());
-  if (it != _sessions.end() && it->second != client) {
-    Client* old = it->second;
+  Session* session = it == _sessions.end() ? nullptr : it->second.get();
+  if (session != nullptr && session->client() != nullptr) {
+    Client* old = session->client();
     _stats.takeovers++;
     PG_INFO("client id %s taken over by %s", client->client_id().c_str(),
             client->peer().c_str());
-    old->disconnect(mqtt::ReasonCode::kSessionTakenOver);  // erases its session entry
+    old->mark_taken_over();
+    old->disconnect(mqtt::ReasonCode::kSessionTakenOver);  // detaches it from the session
   }
-  _sessions[client->client_id()] = client;
+  if (session != nullptr && connect.clean_start) {
+    end_session(session);
+    session = nullptr;
+  }
+  *present = session != nullptr;
+  if (session == nullptr) {
+    auto owned = std::make_unique<Session>(this, client->client_id());
+    session = owned.get();
+    session->id = _next_session_id++;
+    _sessions_by_id[session->id] = session;
+    _sessions[client->client_id()] = std::move(owned);
+  }
+  const uint32_t window =
+      std::min<uint32_t>(connect.properties.receive_maximum.value_or(65535),
+                         _config.limits.max_inflight);
+  session->attach(client, static_cast<uint16_t>(std::min<uint32_t>(window, 65535)));
+  return session;
 }
 
 void ShardBroker::client_gone(Client* client) {
-  for (const std::string& filter : client->filters()) {
-    remove_subscription(client, filter);
+  Session* session = client->session();
+  if (session == nullptr) {
+    return;
   }
-  client->filters().clear();
-  auto it = _sessions.find(client->client_id());
-  if (it != _sessions.end() && it->second == client) {
-    _sessions.erase(it);
+  session->detach();
+  Message* will = client->take_will();
+  const uint32_t will_delay = client->will_delay();
+  if (client->taken_over()) {
+    // The session goes on with the new connection: a delayed will is never due
+    // [MQTT-3.1.3-9]; an immediate one is sent now.
+    if (will != nullptr && will_delay == 0) {
+      publish_will(will);
+    } else if (will != nullptr) {
+      will->unref();
+    }
+    return;
   }
-  if (Message* will = client->take_will()) {
-    _stats.wills_published++;
-    route(will);
+  if (session->expiry_interval == 0) {
+    if (will != nullptr) {
+      publish_will(will);
+    }
+    end_session(session);
+    return;
+  }
+  if (will != nullptr) {
+    if (will_delay == 0) {
+      publish_will(will);
+    } else {
+      session->set_will(will, will_delay);
+      session->will_due_ms = now_ms() + uint64_t{will_delay} * 1000;
+    }
+  }
+  if (session->expiry_interval != Session::kNeverExpires) {
+    session->expiry_due_ms = now_ms() + uint64_t{session->expiry_interval} * 1000;
+  }
+  arm_session_timer(session);
+}
+
+void ShardBroker::arm_session_timer(Session* session) {
+  uint64_t due = 0;
+  for (uint64_t candidate : {session->will_due_ms, session->expiry_due_ms}) {
+    if (candidate != 0 && (due == 0 || candidate < due)) {
+      due = candidate;
+    }
+  }
+  if (due == 0) {
+    wheel().cancel(*session);
+  } else {
+    wheel().arm(*session, due);
   }
 }
+
+void ShardBroker::session_timer(Session* session) {
+  const uint64_t now = now_ms();
+  if (session->expiry_due_ms != 0 && now >= session->expiry_due_ms) {
+    _stats.sessions_expired++;
+    end_session(session);  // sends a will still waiting: the session ended first
+    return;
+  }
+  if (session->will_due_ms != 0 && now >= session->will_due_ms) {
+    if (Message* will = session->take_will()) {
+      publish_will(will);
+    }
+  }
+  arm_session_timer(session);
+}
+
+void ShardBroker::end_session(Session* session) {
+  PG_ASSERT(session->client() == nullptr);
+  for (auto& [filter, options] : session->subscriptions()) {
+    remove_subscription(session, filter);
+  }
+  session->subscriptions().clear();
+  if (Message* will = session->take_will()) {
+    publish_will(will);
+  }
+  wheel().cancel(*session);
+  _sessions_by_id.erase(session->id);
+  _sessions.erase(session->client_id());  // destroys it
+}
+
+void ShardBroker::publish_will(Message* will) {
+  _stats.wills_published++;
+  if (will->publish().retain) {
+    will->ref();
+    store_retained(will);
+  }
+  route(will);
+}
+
+// ---- publish -------------------------------------------------------------------------------
 
 void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
   _stats.messages_in++;
@@ -220,19 +382,27 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
              from->client_id().c_str());
     return;
   }
-  route(Message::create(publish, from->id()));
+  Message* message = Message::create(publish, from->id(), now_ms());
+  if (publish.retain) {
+    message->ref();
+    store_retained(message);
+  }
+  route(message);
 }
 
 void ShardBroker::route(Message* message) {
   uint64_t shards = 0;
   _routes.match(message->publish().topic, [&](RouteEntry& entry) { shards |= entry.shards; });
   const uint16_t self = shard_id();
+  // QoS 0 may be dropped at a full mailbox (counted); QoS 1/2 waits in order.
+  const auto delivery =
+      message->publish().qos == 0 ? shard::Delivery::kDroppable : shard::Delivery::kRequired;
   for (uint16_t to = 0; shards != 0; ++to, shards >>= 1) {
     if ((shards & 1) == 0 || to == self) {
       continue;
     }
     message->ref();
-    if (!_shard->post(to, {kPublish, 0, 0, 0, message}, shard::Delivery::kDroppable)) {
+    if (!_shard->post(to, {kPublish, 0, 0, 0, message}, delivery)) {
       message->unref();
       _stats.mailbox_dropped++;
     }
@@ -241,23 +411,11 @@ void ShardBroker::route(Message* message) {
   message->unref();
 }
 
-void ShardBroker::deliver_local(Message* message) {
-  const uint64_t stamp = ++_delivery_stamp;
-  _head_v3_ready = false;
-  _head_v5_ready = false;
-  _local.match(message->publish().topic, [&](LocalEntry& entry) {
-    for (const Subscriber& sub : entry.subscribers) {
-      if (sub.client->delivery_stamp == stamp) {
-        continue;  // overlapping subscriptions: one copy per client
-      }
-      sub.client->delivery_stamp = stamp;
-      deliver(sub.client, message);
-    }
-  });
-}
-
-std::span<const uint8_t> ShardBroker::head_for(mqtt::ProtocolVersion version,
-                                               Message* message) {
+std::span<const uint8_t> ShardBroker::qos0_head(mqtt::ProtocolVersion version,
+                                                Message* message) {
+  // Valid only inside deliver_local() for its message: a freed message's address may
+  // come back for the next one.
+  PG_DASSERT(_head_message == message);
   const bool v5 = version == mqtt::ProtocolVersion::kV5;
   std::vector<uint8_t>& head = v5 ? _head_v5 : _head_v3;
   bool& ready = v5 ? _head_v5_ready : _head_v3_ready;
@@ -274,61 +432,117 @@ std::span<const uint8_t> ShardBroker::head_for(mqtt::ProtocolVersion version,
   return head;
 }
 
-void ShardBroker::deliver(Client* client, Message* message) {
-  if (client->phase() != Client::Phase::kConnected || client->closing()) {
-    return;
+void ShardBroker::deliver_local(Message* message) {
+  const uint64_t stamp = ++_delivery_stamp;
+  const mqtt::Publish& publish = message->publish();
+  _matched.clear();
+  _head_message = message;
+  _head_v3_ready = false;
+  _head_v5_ready = false;
+  _local.match(publish.topic, [&](LocalEntry& entry) {
+    for (const Subscriber& sub : entry.subscribers) {
+      Session* session = sub.session;
+      if (sub.options.no_local && session->client() != nullptr &&
+          session->client()->id() == message->origin_connection()) {
+        continue;  // [MQTT-3.8.3-3]
+      }
+      const uint8_t qos = std::min(sub.options.max_qos, publish.qos);
+      const bool retain = sub.options.retain_as_published && publish.retain;
+      if (session->match_stamp != stamp) {
+        // Overlapping subscriptions: one copy at the highest QoS, every identifier
+        // [MQTT-3.3.4-2, MQTT-3.3.4-4].
+        session->match_stamp = stamp;
+        session->match_qos = qos;
+        session->match_retain = retain;
+        session->match_ids.clear();
+        _matched.push_back(session);
+      } else {
+        session->match_qos = std::max(session->match_qos, qos);
+        session->match_retain = session->match_retain || retain;
+      }
+      if (sub.options.subscription_id != 0) {
+        session->match_ids.push_back(sub.options.subscription_id);
+      }
+    }
+  });
+  const bool plain = !publish.properties.message_expiry_interval.has_value();
+  for (Session* session : _matched) {
+    Client* client = session->client();
+    if (plain && session->match_qos == 0 && !session->match_retain &&
+        session->match_ids.empty()) {
+      if (client != nullptr) {
+        client->send_qos0_shared(message);  // the fan-out fast path: cached heads
+      }
+      continue;
+    }
+    message->ref();
+    Delivery delivery{message, session->match_qos, session->match_retain, {}};
+    delivery.subscription_ids.swap(session->match_ids);
+    session->deliver(std::move(delivery));
   }
-  const std::span<const uint8_t> head = head_for(client->version(), message);
-  const size_t size = head.size() + message->payload().size();
-  if (client->max_packet_size() != 0 && size > client->max_packet_size()) {
-    _stats.oversize_dropped++;  // never send more than the client allows [MQTT-3.1.2-24]
-    return;
-  }
-  if (client->queued_bytes() + size > _config.limits.outbound_buffer_bytes) {
-    _stats.qos0_dropped++;
-    return;
-  }
-  client->write(head);
-  client->write_shared(message, message->payload());
-  _stats.messages_out++;
+  _head_message = nullptr;
 }
 
+// ---- subscriptions -------------------------------------------------------------------------
+
 void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
+  Session* session = client->session();
   const bool v5 = client->version() == mqtt::ProtocolVersion::kV5;
+  const uint32_t subscription_id = subscribe.properties.subscription_identifiers.empty()
+                                       ? 0
+                                       : subscribe.properties.subscription_identifiers[0];
   mqtt::Suback suback;
   suback.packet_id = subscribe.packet_id;
+  PendingAck ack{client->id(), _route_seq, {}, {}};
   for (const mqtt::SubscriptionRequest& request : subscribe.subscriptions) {
     std::string_view group;
     std::string_view inner;
     if (!mqtt::valid_topic_filter(request.filter)) {
       suback.reasons.push_back(v5 ? mqtt::ReasonCode::kTopicFilterInvalid
                                   : mqtt::ReasonCode::kUnspecifiedError);
-    } else if (mqtt::parse_shared_filter(request.filter, group, inner)) {
+      continue;
+    }
+    if (mqtt::parse_shared_filter(request.filter, group, inner)) {
       suback.reasons.push_back(v5 ? mqtt::ReasonCode::kSharedSubscriptionsNotSupported
                                   : mqtt::ReasonCode::kUnspecifiedError);
-    } else {
-      add_subscription(client, request);
-      suback.reasons.push_back(mqtt::ReasonCode::kSuccess);  // granted QoS 0
+      continue;
     }
+    SubscriptionOptions options{std::min<uint8_t>(request.max_qos, 2), request.no_local,
+                                request.retain_as_published, request.retain_handling,
+                                subscription_id};
+    const bool is_new = add_subscription(session, request.filter, options);
+    // Retain Handling 0: send retained; 1: only for a new subscription; 2: never.
+    if (options.retain_handling == 0 || (options.retain_handling == 1 && is_new)) {
+      ack.retained.push_back({std::string(request.filter), options});
+    }
+    suback.reasons.push_back(static_cast<mqtt::ReasonCode>(options.max_qos));
   }
-  std::vector<uint8_t> packet;
-  mqtt::encode(client->version(), suback, packet);
-  const uint64_t wait_for = _route_seq;
-  if (min_acked() >= wait_for && _pending_acks.empty()) {
-    client->write(packet);
+  mqtt::encode(client->version(), suback, ack.packet);
+  ack.seq = _route_seq;
+  if (min_acked() >= ack.seq && _pending_acks.empty()) {
+    write_suback(client, ack);
     return;
   }
-  _pending_acks.push_back({client->id(), wait_for, std::move(packet)});
+  _pending_acks.push_back(std::move(ack));
+}
+
+void ShardBroker::write_suback(Client* client, PendingAck& ack) {
+  client->write(ack.packet);
+  if (!ack.retained.empty() && client->session() != nullptr) {
+    start_retained_scans(client->session(), ack.retained);
+  }
 }
 
 void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) {
+  Session* session = client->session();
   mqtt::Unsuback unsuback;
   unsuback.packet_id = unsubscribe.packet_id;
   for (std::string_view filter : unsubscribe.filters) {
-    const bool existed = remove_subscription(client, filter);
+    auto it = session->subscriptions().find(std::string(filter));
+    const bool existed = it != session->subscriptions().end();
     if (existed) {
-      auto& filters = client->filters();
-      filters.erase(std::find(filters.begin(), filters.end(), filter));
+      remove_subscription(session, filter);
+      session->subscriptions().erase(it);
     }
     unsuback.reasons.push_back(existed ? mqtt::ReasonCode::kSuccess
                                        : mqtt::ReasonCode::kNoSubscriptionExisted);
@@ -336,31 +550,33 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
   client->send_packet(unsuback);
 }
 
-bool ShardBroker::add_subscription(Client* client, const mqtt::SubscriptionRequest& request) {
-  LocalEntry& entry = _local.insert(request.filter);
+bool ShardBroker::add_subscription(Session* session, std::string_view filter,
+                                   const SubscriptionOptions& options) {
+  auto [it, is_new] = session->subscriptions().try_emplace(std::string(filter), options);
+  it->second = options;  // a repeated filter replaces the old options [MQTT-3.8.4-3]
+  LocalEntry& entry = _local.insert(filter);
   for (Subscriber& sub : entry.subscribers) {
-    if (sub.client == client) {
-      sub.max_qos = request.max_qos;  // a repeated filter replaces [MQTT-3.8.4-3]
-      return false;
+    if (sub.session == session) {
+      sub.options = options;
+      return is_new;
     }
   }
-  entry.subscribers.push_back({client, request.max_qos});
-  client->filters().emplace_back(request.filter);
+  entry.subscribers.push_back({session, options});
   if (entry.subscribers.size() == 1) {
-    _routes.insert(request.filter).shards |= uint64_t{1} << shard_id();
-    broadcast_route(request.filter, true);
+    _routes.insert(filter).shards |= uint64_t{1} << shard_id();
+    broadcast_route(filter, true);
   }
-  return true;
+  return is_new;
 }
 
-bool ShardBroker::remove_subscription(Client* client, std::string_view filter) {
+bool ShardBroker::remove_subscription(Session* session, std::string_view filter) {
   LocalEntry* entry = _local.find(filter);
   if (entry == nullptr) {
     return false;
   }
   auto& subs = entry->subscribers;
   auto it = std::find_if(subs.begin(), subs.end(),
-                         [&](const Subscriber& s) { return s.client == client; });
+                         [&](const Subscriber& s) { return s.session == session; });
   if (it == subs.end()) {
     return false;
   }
@@ -425,11 +641,96 @@ void ShardBroker::send_ready_acks() {
     PendingAck& ack = _pending_acks.front();
     auto it = _clients.find(ack.connection_id);
     if (it != _clients.end() && it->second->phase() == Client::Phase::kConnected) {
-      it->second->write(ack.packet);
+      write_suback(it->second, ack);
     }
     _pending_acks.pop_front();
   }
 }
+
+// ---- retained messages ---------------------------------------------------------------------
+
+void ShardBroker::post_local_or_remote(uint16_t to, uint16_t kind, void* ptr) {
+  if (to == shard_id()) {
+    _self_envelopes.push_back({kind, shard_id(), 0, 0, ptr});
+  } else {
+    _shard->post(to, {kind, 0, 0, 0, ptr}, shard::Delivery::kRequired);
+  }
+}
+
+void ShardBroker::store_retained(Message* message) {
+  const uint16_t owner = topic_owner(message->publish().topic);
+  if (owner != shard_id()) {
+    _shard->post(owner, {kRetainStore, 0, 0, 0, message}, shard::Delivery::kRequired);
+    return;
+  }
+  if (_retained->store(message) == RetainedStore::StoreResult::kRefused) {
+    _stats.retained_refused++;
+    PG_DEBUG("retained message refused: retained limits reached");
+  }
+}
+
+void ShardBroker::start_retained_scans(Session* session,
+                                       const std::vector<RetainedRequest>& requests) {
+  for (const RetainedRequest& request : requests) {
+    const bool wildcard = has_wildcard(request.filter);
+    const uint16_t first = wildcard ? 0 : topic_owner(request.filter);
+    const uint16_t last = wildcard ? _shard->count() - 1 : first;
+    for (uint16_t owner = first; owner <= last; ++owner) {
+      auto* scan = new RetainedScan{shard_id(), owner, session->id, request.filter,
+                                    request.options, {}, false, {}};
+      post_local_or_remote(owner, kRetainScan, scan);
+    }
+  }
+}
+
+void ShardBroker::run_retained_scan(RetainedScan* scan) {
+  if (!has_wildcard(scan->filter)) {
+    scan->done = true;  // a plain topic: one lookup
+    if (Message* message = _retained->lookup(scan->filter, now_ms())) {
+      scan->batch.push_back(message);
+    }
+  } else {
+    scan->done = _retained->scan(scan->filter, scan->cursor, kScanExamined, kScanBatch,
+                                 now_ms(), scan->batch);
+  }
+  post_local_or_remote(scan->home, kRetainBatch, scan);
+}
+
+bool ShardBroker::session_can_take_more(Session* session) const {
+  Client* client = session->client();
+  return client != nullptr && client->queued_bytes() < _config.limits.outbound_buffer_bytes / 4 &&
+         session->queued() < _config.limits.max_queued_messages / 2;
+}
+
+void ShardBroker::deliver_retained_batch(RetainedScan* scan) {
+  auto it = _sessions_by_id.find(scan->session_id);
+  Session* session = it == _sessions_by_id.end() ? nullptr : it->second;
+  if (session == nullptr || session->client() == nullptr || _stopping) {
+    delete scan;  // the subscriber went away: the rest is not owed to anyone
+    return;
+  }
+  for (Message* message : scan->batch) {
+    // Retained on subscribe: RETAIN set [MQTT-3.3.1-8], QoS the lower of the two.
+    Delivery delivery{message, std::min(scan->options.max_qos, message->publish().qos), true,
+                      {}};
+    if (scan->options.subscription_id != 0) {
+      delivery.subscription_ids.push_back(scan->options.subscription_id);
+    }
+    session->deliver(std::move(delivery));
+  }
+  scan->batch.clear();
+  if (scan->done) {
+    delete scan;
+    return;
+  }
+  if (!session_can_take_more(session)) {
+    _parked_scans.push_back(scan);
+    return;
+  }
+  post_local_or_remote(scan->owner, kRetainScan, scan);
+}
+
+// ---- envelopes and shutdown ----------------------------------------------------------------
 
 void ShardBroker::on_envelope(const shard::Envelope& envelope) {
   switch (envelope.kind) {
@@ -448,6 +749,19 @@ void ShardBroker::on_envelope(const shard::Envelope& envelope) {
     case kMigrate:
       adopt(static_cast<Client*>(envelope.ptr));
       break;
+    case kRetainStore: {
+      auto* message = static_cast<Message*>(envelope.ptr);
+      if (_retained->store(message) == RetainedStore::StoreResult::kRefused) {
+        _stats.retained_refused++;
+      }
+      break;
+    }
+    case kRetainScan:
+      run_retained_scan(static_cast<RetainedScan*>(envelope.ptr));
+      break;
+    case kRetainBatch:
+      deliver_retained_batch(static_cast<RetainedScan*>(envelope.ptr));
+      break;
     default:
       PG_ASSERT_MSG(false, "unknown envelope kind");
   }
@@ -456,6 +770,7 @@ void ShardBroker::on_envelope(const shard::Envelope& envelope) {
 void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
   switch (envelope.kind) {
     case kPublish:
+    case kRetainStore:
       static_cast<Message*>(envelope.ptr)->unref();
       break;
     case kRouteChange:
@@ -468,6 +783,10 @@ void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
       delete client;
       break;
     }
+    case kRetainScan:
+    case kRetainBatch:
+      delete static_cast<RetainedScan*>(envelope.ptr);
+      break;
     default:
       break;
   }

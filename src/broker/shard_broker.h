@@ -1,8 +1,9 @@
-// The broker state of one shard (DESIGN.md §2): its connections and sessions, its trie of
-// local subscriptions, its replica of the routing table (filter → shards with
-// subscribers), and the QoS 0 message path. Lives on its shard's thread; other shards
-// reach it only through envelopes. A session's home shard is hash(client id) mod N: a
-// connection migrates there after CONNECT, so takeover is always shard-local.
+// The broker state of one shard (DESIGN.md §2): its connections; the sessions whose home
+// it is (hash of client id mod N: a connection migrates there after CONNECT, so takeover
+// and resume are shard-local); its trie of local subscriptions; its replica of the
+// routing table (filter → shards with subscribers); the retained messages of the topics
+// it owns (hash of topic mod N). Lives on its shard's thread; other shards reach it only
+// through envelopes.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,8 @@
 #include "include/peregrine/options.h"
 #include "src/broker/broker_stats.h"
 #include "src/broker/message.h"
+#include "src/broker/retained_store.h"
+#include "src/broker/session.h"
 #include "src/broker/topic_trie.h"
 #include "src/mqtt/packets.h"
 #include "src/net/connection.h"
@@ -24,6 +27,7 @@
 namespace peregrine::broker {
 
 class Client;
+struct RetainedScan;
 
 // The largest shard count: routing entries hold shard sets as one 64-bit mask.
 inline constexpr uint16_t kMaxShards = 64;
@@ -59,7 +63,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   void release(net::Connection* connection) override;
   void detached(net::Connection* connection) override;
 
-  // For clients of this shard.
+  // For clients and sessions of this shard.
   const Limits& limits() const { return _config.limits; }
   BrokerStats& stats() { return _stats; }
   const BrokerStats& stats() const { return _stats; }
@@ -68,21 +72,28 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   uint16_t home_shard(std::string_view client_id) const;
   std::string assign_client_id();
   bool stopping() const { return _stopping; }
+  bool expired(const Message& message) const { return message.expiry_left(now_ms()) == 0u; }
 
   void accept(int fd);
-  // CONNECT accepted on the home shard: takes over a live session of the same client id.
-  void register_session(Client* client);
+  // CONNECT accepted on the home shard: takes over a live connection of the same client
+  // id, ends or resumes the session per Clean Start. Returns the session and whether it
+  // was present [MQTT-3.2.2-2].
+  Session* open_session(Client* client, const mqtt::Connect& connect, bool* present);
   void publish(Client* from, const mqtt::Publish& publish);
-  void route(Message* message);  // consumes the caller's reference
   void subscribe(Client* client, const mqtt::Subscribe& subscribe);
   void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe);
-  // A connected client's transport ended: drop its subscriptions and session entry.
+  // A connected client's transport ended: its will and its session's fate.
   void client_gone(Client* client);
+  // A session's timer: will delay or session expiry ran out.
+  void session_timer(Session* session);
+
+  // The cached PUBLISH head for QoS 0 fan-out of `message` in `version`'s layout.
+  std::span<const uint8_t> qos0_head(mqtt::ProtocolVersion version, Message* message);
 
  private:
   struct Subscriber {
-    Client* client;
-    uint8_t max_qos;
+    Session* session;
+    SubscriptionOptions options;
   };
   struct LocalEntry {
     std::vector<Subscriber> subscribers;
@@ -92,24 +103,42 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
     uint64_t shards = 0;
     bool empty() const { return shards == 0; }
   };
+  struct RetainedRequest {
+    std::string filter;
+    SubscriptionOptions options;
+  };
   struct PendingAck {
     uint64_t connection_id;
     uint64_t seq;
     std::vector<uint8_t> packet;
+    std::vector<RetainedRequest> retained;
   };
   class ListenerAcceptor;
 
+  void route(Message* message);  // consumes the caller's reference
   void deliver_local(Message* message);
-  void deliver(Client* client, Message* message);
-  std::span<const uint8_t> head_for(mqtt::ProtocolVersion version, Message* message);
-  bool add_subscription(Client* client, const mqtt::SubscriptionRequest& request);
-  bool remove_subscription(Client* client, std::string_view filter);
+  bool add_subscription(Session* session, std::string_view filter,
+                        const SubscriptionOptions& options);
+  bool remove_subscription(Session* session, std::string_view filter);
+  void end_session(Session* session);
+  void arm_session_timer(Session* session);
+  void publish_will(Message* will);
   void broadcast_route(std::string_view filter, bool add);
   void apply_route(const shard::Envelope& envelope);
   void on_route_ack(const shard::Envelope& envelope);
   void adopt(Client* client);
   uint64_t min_acked() const;
   void send_ready_acks();
+  void write_suback(Client* client, PendingAck& ack);
+
+  // Retained messages.
+  uint16_t topic_owner(std::string_view topic) const;
+  void post_local_or_remote(uint16_t to, uint16_t kind, void* ptr);
+  void store_retained(Message* message);
+  void start_retained_scans(Session* session, const std::vector<RetainedRequest>& requests);
+  void run_retained_scan(RetainedScan* scan);
+  void deliver_retained_batch(RetainedScan* scan);
+  bool session_can_take_more(Session* session) const;
 
   BrokerConfig _config;
   std::vector<ShardListener> _listeners;
@@ -119,11 +148,17 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   std::vector<uint8_t> _scratch;
 
   std::unordered_map<uint64_t, Client*> _clients;  // every connection on this shard
-  std::unordered_map<std::string, Client*, TransparentStringHash, std::equal_to<>>
-      _sessions;  // client id → its live connection (home shard only)
+  std::unordered_map<std::string, std::unique_ptr<Session>, TransparentStringHash,
+                     std::equal_to<>>
+      _sessions;  // client id → session (home shard only)
+  std::unordered_map<uint64_t, Session*> _sessions_by_id;
+  uint64_t _next_session_id = 1;
   TopicTrie<LocalEntry> _local;
   TopicTrie<RouteEntry> _routes;
+  std::unique_ptr<RetainedStore> _retained;
   std::vector<net::Connection*> _dirty;
+  std::deque<shard::Envelope> _self_envelopes;  // to this shard, handled next turn
+  std::vector<RetainedScan*> _parked_scans;     // waiting for their session to drain
 
   // Route changes: this shard's broadcasts are numbered; SUBACK waits until every other
   // shard has acknowledged the broadcasts made before it (DESIGN.md §2).
@@ -131,11 +166,13 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   std::vector<uint64_t> _acked;
   std::deque<PendingAck> _pending_acks;
 
-  // Per-delivery state: overlapping subscriptions get one copy (stamp), heads are
-  // encoded once per layout (v3, v5) for each message.
+  // Fan-out scratch: sessions matched by the current message, and QoS 0 heads encoded
+  // once per layout (v3, v5) for it.
   uint64_t _delivery_stamp = 0;
+  std::vector<Session*> _matched;
   std::vector<uint8_t> _head_v3;
   std::vector<uint8_t> _head_v5;
+  Message* _head_message = nullptr;  // the message the cached heads belong to
   bool _head_v3_ready = false;
   bool _head_v5_ready = false;
 

@@ -1,4 +1,4 @@
-"""Connect, subscribe, publish and receive with every protocol version (QoS 0 slice)."""
+"""Connect, subscribe, publish and receive with every protocol version."""
 
 import re
 
@@ -9,18 +9,19 @@ from clients import MosquittoSub, PahoClient, mosquitto_pub
 from mqtt_raw import V31, V311, V5
 
 
-def test_v5_connack_advertises_the_qos0_only_feature_set(broker):
+def test_v5_connack_advertises_the_feature_set(broker):
     b = broker()
     c = m.RawClient(b.port, V5)
     ack = c.connect("caps")
     assert ack.session_present is False
     p = ack.props
-    assert p.get(m.MAXIMUM_QOS) == 0, p
-    assert p.get(m.RETAIN_AVAILABLE) == 0, p
-    assert p.get(m.SHARED_SUBSCRIPTION_AVAILABLE) == 0, p
-    assert p.get(m.SUBSCRIPTION_IDENTIFIER_AVAILABLE) == 0, p
-    # Absent means "available" for this one; if present it must say 1.
+    # QoS 2 and retain are available: absent means "yes"; if present they must say so.
+    assert p.get(m.MAXIMUM_QOS, 2) == 2, p
+    assert p.get(m.RETAIN_AVAILABLE, 1) == 1, p
+    assert p.get(m.SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) == 1, p
     assert p.get(m.WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1, p
+    assert p.get(m.SHARED_SUBSCRIPTION_AVAILABLE) == 0, p
+    assert p.get(m.RECEIVE_MAXIMUM) == 1024, p
     # We accept no topic aliases: absent (= 0) or explicitly 0.
     assert p.get(m.TOPIC_ALIAS_MAXIMUM, 0) == 0, p
     assert m.ASSIGNED_CLIENT_IDENTIFIER not in p, p
@@ -99,22 +100,28 @@ def test_every_version_pair_publishes_and_receives_exact_bytes(broker):
 
 
 @pytest.mark.parametrize("version", [V311, V5])
-def test_suback_grants_qos0_for_every_requested_qos(broker, version):
+def test_suback_grants_the_requested_qos(broker, version):
     b = broker()
     c = m.connected(b.port, "grant", version)
-    assert c.subscribe(("g/0", 0), ("g/1", 1), ("g/2", 2)) == [0, 0, 0]
+    assert c.subscribe(("g/0", 0), ("g/1", 1), ("g/2", 2)) == [0, 1, 2]
 
 
 @pytest.mark.parametrize("sub_version", [V311, V5])
-def test_v3_qos1_publish_is_acked_and_delivered_at_qos0(broker, sub_version):
+def test_qos1_publish_is_acked_and_delivered_at_the_lower_qos(broker, sub_version):
     b = broker()
     sub = m.connected(b.port, "q1sub", sub_version)
-    sub.subscribe(("q1/#", 1))
+    sub.subscribe(("q1/#", 1), ("q0/#", 0))
     pub = m.connected(b.port, "q1pub", V311)
     pub.publish("q1/x", b"one", qos=1, packet_id=7)
     assert pub.read_packet().raw == b"\x40\x02\x00\x07"
     msg = sub.next_message()
-    assert (msg.topic, msg.payload, msg.qos, msg.packet_id) == ("q1/x", b"one", 0, None)
+    assert (msg.topic, msg.payload, msg.qos) == ("q1/x", b"one", 1)
+    assert msg.packet_id not in (None, 0)
+    sub.send(m.ack(m.PUBACK, msg.packet_id))
+    pub.publish("q0/x", b"zero", qos=1, packet_id=8)
+    assert pub.read_packet().raw == b"\x40\x02\x00\x08"
+    msg = sub.next_message()
+    assert (msg.topic, msg.payload, msg.qos, msg.packet_id) == ("q0/x", b"zero", 0, None)
 
 
 def test_v3_qos2_publish_gets_pubrec_pubcomp_and_one_delivery(broker):
@@ -124,49 +131,43 @@ def test_v3_qos2_publish_gets_pubrec_pubcomp_and_one_delivery(broker):
     pub = m.connected(b.port, "q2pub", V311)
     pub.publish("q2/x", b"two", qos=2, packet_id=0x1234)
     assert pub.read_packet().raw == b"\x50\x02\x12\x34"
+    # A resend before PUBREL is the same message: it is not delivered twice.
+    pub.publish("q2/x", b"two", qos=2, packet_id=0x1234, dup=True)
+    assert pub.read_packet().raw == b"\x50\x02\x12\x34"
     pub.send(m.ack(m.PUBREL, 0x1234))
     assert pub.read_packet().raw == b"\x70\x02\x12\x34"
     pub.publish("q2/end", b"marker")
     got = sub.messages_until("q2/end")
-    assert [(x.topic, x.payload, x.qos) for x in got] == [("q2/x", b"two", 0), ("q2/end", b"marker", 0)]
+    assert [(x.topic, x.payload, x.qos) for x in got] == [("q2/x", b"two", 2),
+                                                          ("q2/end", b"marker", 0)]
 
 
 @pytest.mark.parametrize("qos", [1, 2])
-def test_v5_publish_with_qos_above_0_is_refused_with_0x9b(broker, qos):
+def test_v5_publish_with_qos_above_0_is_acknowledged(broker, qos):
     b = broker()
     sub = m.connected(b.port, "v5qsub", V311)
-    sub.subscribe("v5q/#")
+    sub.subscribe(("v5q/#", 2))
     c = m.connected(b.port, "v5q", V5)
-    c.publish("v5q/x", b"nope", qos=qos, packet_id=1)
-    assert m.Disconnect(c.read_packet()).reason == 0x9B
-    assert c.expect_closed(10)
-    # The refused message was not delivered.
-    other = m.connected(b.port, "v5qpub", V311)
-    other.publish("v5q/end", b"")
-    assert [x.topic for x in sub.messages_until("v5q/end")] == ["v5q/end"]
+    c.publish("v5q/x", b"yes", qos=qos, packet_id=1)
+    ack = c.read_packet()
+    assert ack.type == (m.PUBACK if qos == 1 else m.PUBREC)
+    msg = sub.next_message()
+    assert (msg.topic, msg.payload, msg.qos) == ("v5q/x", b"yes", qos)
 
 
-def test_v5_publish_with_retain_is_refused_with_0x9a(broker):
-    b = broker()
-    c = m.connected(b.port, "v5r", V5)
-    c.publish("v5r/x", b"nope", retain=True)
-    assert m.Disconnect(c.read_packet()).reason == 0x9A
-    assert c.expect_closed(10)
-
-
-def test_v3_retain_flag_is_delivered_but_not_stored(broker):
+def test_retained_message_reaches_a_later_subscriber_with_retain_set(broker):
     b = broker()
     sub = m.connected(b.port, "rsub", V311)
     sub.subscribe("r/#")
     pub = m.connected(b.port, "rpub", V311)
-    pub.publish("r/x", b"kept?", retain=True)
+    pub.publish("r/x", b"kept", retain=True)
     msg = sub.next_message()
     # [MQTT-3.3.1-9]: retain is 0 when forwarded on an established subscription.
-    assert (msg.topic, msg.payload, msg.retain) == ("r/x", b"kept?", False)
+    assert (msg.topic, msg.payload, msg.retain) == ("r/x", b"kept", False)
     late = m.connected(b.port, "rlate", V311)
     late.subscribe("r/#")
-    pub.publish("r/end", b"")
-    assert [x.topic for x in late.messages_until("r/end")] == ["r/end"]
+    msg = late.next_message()
+    assert (msg.topic, msg.payload, msg.retain) == ("r/x", b"kept", True)
 
 
 @pytest.mark.parametrize("version", [V311, V5])
@@ -193,15 +194,14 @@ def test_paho_clients_publish_and_receive(broker, version):
     sub = PahoClient(b.port, f"paho-sub-{version}", version)
     pub = PahoClient(b.port, f"paho-pub-{version}", version)
     try:
-        assert sub.subscribe("paho/#", qos=1) == [0]
+        assert sub.subscribe("paho/#", qos=1) == [1]
         for i in range(20):
             pub.publish(f"paho/{i}", f"msg {i}".encode())
         got = [sub.next_message() for _ in range(20)]
         assert got == [(f"paho/{i}", f"msg {i}".encode(), 0, False) for i in range(20)]
-        # QoS 1 from a v3 paho client is acknowledged (wait_for_publish) and delivered at 0.
-        if version == V311:
-            pub.publish("paho/q1", b"q1", qos=1)
-            assert sub.next_message() == ("paho/q1", b"q1", 0, False)
+        # QoS 1 end to end: acknowledged (wait_for_publish) and delivered at QoS 1.
+        pub.publish("paho/q1", b"q1", qos=1)
+        assert sub.next_message() == ("paho/q1", b"q1", 1, False)
         assert not sub.disconnected.is_set() and not pub.disconnected.is_set()
     finally:
         sub.close()

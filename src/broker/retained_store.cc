@@ -1,0 +1,118 @@
+#include "src/broker/retained_store.h"
+
+namespace peregrine::broker {
+
+RetainedStore::~RetainedStore() {
+  for (auto& [topic, message] : _messages) {
+    message->unref();
+  }
+}
+
+uint64_t RetainedStore::cost(const Message* message) {
+  return message->publish().topic.size() + message->payload().size();
+}
+
+void RetainedStore::erase(std::map<std::string, Message*, std::less<>>::iterator it) {
+  _bytes -= cost(it->second);
+  it->second->unref();
+  _messages.erase(it);
+}
+
+RetainedStore::StoreResult RetainedStore::store(Message* message) {
+  const std::string_view topic = message->publish().topic;
+  auto it = _messages.find(topic);
+  if (message->payload().empty()) {
+    if (it != _messages.end()) {
+      erase(it);
+    }
+    message->unref();
+    return StoreResult::kDeleted;
+  }
+  const uint64_t old_cost = it == _messages.end() ? 0 : cost(it->second);
+  const bool new_topic = it == _messages.end();
+  if ((new_topic && _messages.size() >= _max_count) ||
+      _bytes - old_cost + cost(message) > _max_bytes) {
+    message->unref();
+    return StoreResult::kRefused;
+  }
+  _bytes = _bytes - old_cost + cost(message);
+  if (new_topic) {
+    _messages.emplace(std::string(topic), message);
+  } else {
+    it->second->unref();
+    it->second = message;
+  }
+  return StoreResult::kStored;
+}
+
+bool RetainedStore::scan(std::string_view filter, std::string& cursor, size_t max_examined,
+                         size_t max_results, uint64_t now_ms, std::vector<Message*>& out) {
+  auto it = cursor.empty() ? _messages.begin() : _messages.upper_bound(cursor);
+  size_t examined = 0;
+  size_t found = 0;
+  while (it != _messages.end() && examined < max_examined && found < max_results) {
+    ++examined;
+    Message* message = it->second;
+    cursor = it->first;
+    if (message->expiry_left(now_ms) == 0u) {
+      erase(it++);  // [MQTT-3.3.2-5]: an expired retained message is not delivered
+      continue;
+    }
+    if (topic_matches(filter, it->first)) {
+      message->ref();
+      out.push_back(message);
+      ++found;
+    }
+    ++it;
+  }
+  return it == _messages.end();
+}
+
+Message* RetainedStore::lookup(std::string_view topic, uint64_t now_ms) {
+  auto it = _messages.find(topic);
+  if (it == _messages.end()) {
+    return nullptr;
+  }
+  if (it->second->expiry_left(now_ms) == 0u) {
+    erase(it);
+    return nullptr;
+  }
+  it->second->ref();
+  return it->second;
+}
+
+bool topic_matches(std::string_view filter, std::string_view topic) {
+  if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
+      (filter.front() == '+' || filter.front() == '#')) {
+    return false;
+  }
+  size_t f = 0;
+  size_t t = 0;
+  while (true) {
+    const size_t f_end = filter.find('/', f);
+    const std::string_view level =
+        filter.substr(f, f_end == std::string_view::npos ? std::string_view::npos : f_end - f);
+    if (level == "#") {
+      return true;  // also matches the parent level itself
+    }
+    const size_t t_end = topic.find('/', t);
+    const std::string_view part =
+        topic.substr(t, t_end == std::string_view::npos ? std::string_view::npos : t_end - t);
+    if (level != "+" && level != part) {
+      return false;
+    }
+    const bool filter_last = f_end == std::string_view::npos;
+    const bool topic_last = t_end == std::string_view::npos;
+    if (filter_last || topic_last) {
+      if (filter_last && topic_last) {
+        return true;
+      }
+      // "a/#" matches "a": the filter has one more level and it is '#'.
+      return topic_last && !filter_last && filter.substr(f_end + 1) == "#";
+    }
+    f = f_end + 1;
+    t = t_end + 1;
+  }
+}
+
+}  // namespace peregrine::broker

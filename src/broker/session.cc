@@ -1,0 +1,218 @@
+#include "src/broker/session.h"
+
+#include <algorithm>
+
+#include "src/base/assert.h"
+#include "src/broker/client.h"
+#include "src/broker/shard_broker.h"
+
+namespace peregrine::broker {
+
+Session::Session(ShardBroker* broker, std::string client_id)
+    : _broker(broker), _client_id(std::move(client_id)) {}
+
+Session::~Session() {
+  PG_ASSERT(_client == nullptr);
+  for (Inflight& entry : _inflight) {
+    release(entry.delivery);
+  }
+  for (Delivery& delivery : _queue) {
+    release(delivery);
+  }
+  if (_will != nullptr) {
+    _will->unref();
+  }
+}
+
+void Session::release(Delivery& delivery) {
+  if (delivery.message != nullptr) {
+    delivery.message->unref();
+    delivery.message = nullptr;
+  }
+}
+
+void Session::attach(Client* client, uint16_t window) {
+  PG_ASSERT(_client == nullptr);
+  _client = client;
+  _window = window == 0 ? 1 : window;
+  expiry_due_ms = 0;
+  will_due_ms = 0;  // a new connection before the will delay ran out: no will [MQTT-3.1.3-9]
+  if (_will != nullptr) {
+    _will->unref();
+    _will = nullptr;
+  }
+  _broker->wheel().cancel(*this);
+}
+
+void Session::detach() { _client = nullptr; }
+
+void Session::resume() {
+  PG_ASSERT(_client != nullptr);
+  // [MQTT-4.4.0-1]: unacknowledged PUBLISH again with DUP, PUBREL again, in order.
+  for (Inflight& entry : _inflight) {
+    if (entry.released) {
+      _client->send_packet(mqtt::Ack{mqtt::PacketType::kPubrel, entry.packet_id,
+                                     mqtt::ReasonCode::kSuccess, {}});
+    } else {
+      send_publish(entry, true);
+    }
+  }
+  pump();
+}
+
+uint16_t Session::allocate_packet_id() {
+  while (true) {
+    const uint16_t id = _next_packet_id;
+    _next_packet_id = _next_packet_id == 0xFFFF ? 1 : _next_packet_id + 1;
+    if (_next_packet_id == 1) {
+      _packet_ids_wrapped = true;
+    }
+    if (!_packet_ids_wrapped || find_inflight(id) == _inflight.end()) {
+      return id;
+    }
+  }
+}
+
+std::deque<Session::Inflight>::iterator Session::find_inflight(uint16_t packet_id) {
+  // Acks mostly come in send order: the front is the usual hit.
+  if (!_inflight.empty() && _inflight.front().packet_id == packet_id) {
+    return _inflight.begin();
+  }
+  return std::find_if(_inflight.begin(), _inflight.end(),
+                      [&](const Inflight& e) { return e.packet_id == packet_id; });
+}
+
+void Session::send_publish(Inflight& entry, bool dup) {
+  _client->send_publish(entry.delivery, entry.packet_id, dup);
+}
+
+void Session::deliver(Delivery delivery) {
+  PG_DASSERT(delivery.message != nullptr);
+  if (_broker->expired(*delivery.message)) {
+    _broker->stats().expired_dropped++;
+    release(delivery);
+    return;
+  }
+  if (_client != nullptr && !_client->fits(delivery)) {
+    _broker->stats().oversize_dropped++;  // [MQTT-3.1.2-25]: as if sent
+    release(delivery);
+    return;
+  }
+  if (delivery.qos == 0) {
+    if (_client != nullptr) {
+      _client->send_qos0(delivery);
+    }
+    release(delivery);  // offline sessions do not queue QoS 0
+    return;
+  }
+  if (_queue.empty() && window_open()) {
+    _inflight.push_back({allocate_packet_id(), false, std::move(delivery)});
+    send_publish(_inflight.back(), false);
+    return;
+  }
+  const Limits& limits = _broker->limits();
+  const size_t size = delivery.message->payload().size() + delivery.message->publish().topic.size();
+  if (_queue.size() >= limits.max_queued_messages ||
+      _queue_bytes + size > limits.max_queued_bytes) {
+    _broker->stats().queue_dropped++;
+    release(delivery);
+    return;
+  }
+  _queue_bytes += size;
+  _queue.push_back(std::move(delivery));
+}
+
+void Session::pump() {
+  while (!_queue.empty() && window_open()) {
+    Delivery delivery = std::move(_queue.front());
+    _queue.pop_front();
+    _queue_bytes -= delivery.message->payload().size() + delivery.message->publish().topic.size();
+    if (_broker->expired(*delivery.message)) {
+      _broker->stats().expired_dropped++;
+      release(delivery);
+      continue;
+    }
+    if (!_client->fits(delivery)) {
+      _broker->stats().oversize_dropped++;
+      release(delivery);
+      continue;
+    }
+    _inflight.push_back({allocate_packet_id(), false, std::move(delivery)});
+    send_publish(_inflight.back(), false);
+  }
+}
+
+void Session::on_puback(uint16_t packet_id) {
+  auto it = find_inflight(packet_id);
+  if (it == _inflight.end() || it->released || it->delivery.qos != 1) {
+    return;  // unknown or not a QoS 1 flow: nothing to complete
+  }
+  release(it->delivery);
+  _inflight.erase(it);
+  pump();
+}
+
+void Session::on_pubrec(uint16_t packet_id) {
+  auto it = find_inflight(packet_id);
+  if (it == _inflight.end() || it->delivery.qos != 2) {
+    _client->send_packet(mqtt::Ack{mqtt::PacketType::kPubrel, packet_id,
+                                   _client->version() == mqtt::ProtocolVersion::kV5
+                                       ? mqtt::ReasonCode::kPacketIdentifierNotFound
+                                       : mqtt::ReasonCode::kSuccess,
+                                   {}});
+    return;
+  }
+  it->released = true;
+  release(it->delivery);  // the message is delivered; only the id is kept until PUBCOMP
+  _client->send_packet(
+      mqtt::Ack{mqtt::PacketType::kPubrel, packet_id, mqtt::ReasonCode::kSuccess, {}});
+}
+
+void Session::on_pubcomp(uint16_t packet_id) {
+  auto it = find_inflight(packet_id);
+  if (it == _inflight.end() || !it->released) {
+    return;
+  }
+  _inflight.erase(it);
+  pump();
+}
+
+std::optional<bool> Session::begin_inbound_qos2(uint16_t packet_id, uint16_t limit) {
+  if (std::find(_inbound_qos2.begin(), _inbound_qos2.end(), packet_id) != _inbound_qos2.end()) {
+    return false;
+  }
+  if (_inbound_qos2.size() >= limit) {
+    return std::nullopt;
+  }
+  _inbound_qos2.push_back(packet_id);
+  return true;
+}
+
+bool Session::release_inbound_qos2(uint16_t packet_id) {
+  auto it = std::find(_inbound_qos2.begin(), _inbound_qos2.end(), packet_id);
+  if (it == _inbound_qos2.end()) {
+    return false;
+  }
+  *it = _inbound_qos2.back();
+  _inbound_qos2.pop_back();
+  return true;
+}
+
+void Session::set_will(Message* will, uint32_t delay_seconds) {
+  if (_will != nullptr) {
+    _will->unref();
+  }
+  _will = will;
+  _will_delay = delay_seconds;
+}
+
+Message* Session::take_will() {
+  Message* will = _will;
+  _will = nullptr;
+  will_due_ms = 0;
+  return will;
+}
+
+void Session::on_timer() { _broker->session_timer(this); }
+
+}  // namespace peregrine::broker

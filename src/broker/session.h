@@ -1,0 +1,124 @@
+// A session (MQTT §4.1): subscriptions, QoS 1/2 state in both directions, the queue of
+// messages waiting for the client or for a window slot, and the will. It lives on its home
+// shard (hash of client id) in that shard's ShardBroker, with or without a live
+// connection, until it ends (clean start, expiry). Changes to it are discrete events
+// (subscribe, enqueue, ack) so that a store can record them later.
+// Bounds: inflight ≤ the window (client's Receive Maximum, capped by limits); queue ≤
+// max_queued_messages and max_queued_bytes (beyond: the new message is dropped, counted);
+// inbound QoS 2 ids awaiting PUBREL ≤ our Receive Maximum (beyond: DISCONNECT 0x93).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "src/broker/message.h"
+#include "src/io/timer_wheel.h"
+#include "src/mqtt/packets.h"
+
+namespace peregrine::broker {
+
+class Client;
+class ShardBroker;
+
+struct SubscriptionOptions {
+  uint8_t max_qos = 0;
+  bool no_local = false;
+  bool retain_as_published = false;
+  uint8_t retain_handling = 0;
+  uint32_t subscription_id = 0;  // 0: none
+};
+
+// One message on its way to one session.
+struct Delivery {
+  Message* message = nullptr;  // one reference held by the delivery
+  uint8_t qos = 0;
+  bool retain = false;
+  std::vector<uint32_t> subscription_ids;
+};
+
+class Session final : public io::Timer {
+ public:
+  static constexpr uint32_t kNeverExpires = 0xFFFFFFFF;
+
+  Session(ShardBroker* broker, std::string client_id);
+  ~Session() override;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const std::string& client_id() const { return _client_id; }
+  Client* client() const { return _client; }
+  std::unordered_map<std::string, SubscriptionOptions>& subscriptions() { return _subscriptions; }
+
+  uint64_t id = 0;               // unique on its shard; names it in envelopes
+  uint32_t expiry_interval = 0;  // seconds after the connection ends
+  // Scratch of ShardBroker's fan-out (overlapping subscriptions → one delivery).
+  uint64_t match_stamp = 0;
+  uint8_t match_qos = 0;
+  bool match_retain = false;
+  std::vector<uint32_t> match_ids;
+
+  // Connection life.
+  void attach(Client* client, uint16_t window);
+  void detach();
+  // Sends what the new connection is owed: inflight again (DUP / PUBREL), then the queue.
+  void resume();
+
+  // Outbound: send now if a window slot is free, else queue (or drop when full).
+  void deliver(Delivery delivery);
+  void on_puback(uint16_t packet_id);
+  void on_pubrec(uint16_t packet_id);
+  void on_pubcomp(uint16_t packet_id);
+
+  // Inbound QoS 2: true if `packet_id` is new (route the message), false if a resend.
+  // Returns nullopt when the id set is full (Receive Maximum exceeded).
+  std::optional<bool> begin_inbound_qos2(uint16_t packet_id, uint16_t limit);
+  bool release_inbound_qos2(uint16_t packet_id);
+
+  // Will of the last connection, held while its delay runs.
+  void set_will(Message* will, uint32_t delay_seconds);
+  Message* take_will();
+  bool has_will() const { return _will != nullptr; }
+  uint32_t will_delay() const { return _will_delay; }
+
+  size_t queued() const { return _queue.size(); }
+  size_t inflight() const { return _inflight.size(); }
+
+  // Timer: session expiry or will delay, whichever the broker armed.
+  void on_timer() override;
+  uint64_t will_due_ms = 0;    // 0: no will waiting
+  uint64_t expiry_due_ms = 0;  // 0: not expiring (connected, or never)
+
+ private:
+  struct Inflight {
+    uint16_t packet_id;
+    bool released;  // PUBREC received, PUBREL sent: waiting for PUBCOMP
+    Delivery delivery;
+  };
+
+  bool window_open() const { return _client != nullptr && _inflight.size() < _window; }
+  uint16_t allocate_packet_id();
+  void send_publish(Inflight& entry, bool dup);
+  void pump();
+  std::deque<Inflight>::iterator find_inflight(uint16_t packet_id);
+  void release(Delivery& delivery);
+
+  ShardBroker* _broker;
+  std::string _client_id;
+  Client* _client = nullptr;
+  uint16_t _window = 0;
+  std::unordered_map<std::string, SubscriptionOptions> _subscriptions;
+  std::deque<Inflight> _inflight;  // send order
+  std::deque<Delivery> _queue;
+  size_t _queue_bytes = 0;
+  uint16_t _next_packet_id = 1;
+  bool _packet_ids_wrapped = false;
+  std::vector<uint16_t> _inbound_qos2;
+  Message* _will = nullptr;
+  uint32_t _will_delay = 0;
+};
+
+}  // namespace peregrine::broker
