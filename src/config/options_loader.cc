@@ -71,6 +71,20 @@ bool read_limits(const std::string& path, const toml::table& table, Limits& limi
     } else if (name == "outbound_buffer_bytes") {
       ok = read_integer(path, name, node, 1024, uint64_t{1} << 40, limits.outbound_buffer_bytes,
                         error);
+    } else if (name == "max_inflight") {
+      ok = read_integer(path, name, node, 1, 65535, limits.max_inflight, error);
+    } else if (name == "receive_maximum") {
+      ok = read_integer(path, name, node, 1, 65535, limits.receive_maximum, error);
+    } else if (name == "max_queued_messages") {
+      ok = read_integer(path, name, node, 0, 100'000'000, limits.max_queued_messages, error);
+    } else if (name == "max_queued_bytes") {
+      ok = read_integer(path, name, node, 0, uint64_t{1} << 40, limits.max_queued_bytes, error);
+    } else if (name == "max_session_expiry") {
+      ok = read_integer(path, name, node, 0, 0xFFFFFFFFu, limits.max_session_expiry, error);
+    } else if (name == "max_retained_messages") {
+      ok = read_integer(path, name, node, 1, 1'000'000'000, limits.max_retained_messages, error);
+    } else if (name == "max_retained_bytes") {
+      ok = read_integer(path, name, node, 0, uint64_t{1} << 40, limits.max_retained_bytes, error);
     } else {
       *error = where(path, key.source()) + ": unknown key 'limits." + std::string(name) + "'";
       return false;
