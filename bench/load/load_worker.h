@@ -87,6 +87,8 @@ class LoadWorker {
   void seed_turn(uint64_t now, bool cleanup);
   void subscribe_turn(uint64_t now);
   std::string topic_for(uint64_t index) const;
+  std::string wildcard_filter() const;
+  std::string run_topic() const;
 
   RunControl& _control;
   const BenchConfig& _config;
@@ -112,9 +114,10 @@ class LoadWorker {
   uint64_t _next_housekeeping_ns = 0;
 
   Phase _seen_phase = Phase::kConnect;
-  bool _lag_blocked = false;  // a publisher waits on another thread's subscribers
+  bool _lag_blocked = false;
+  bool _more_to_publish = false;  // a publisher stopped only because its batch was used  // a publisher waits on another thread's subscribers
   uint64_t _next_due_ns = 0;  // earliest paced publish (fixed rate)
-  uint64_t _phase_done = 0;
+  uint64_t _phase_done = 0;  // cumulative over phases, so the main thread never sees a reset
   uint64_t _ready = 0;
   uint64_t _failed = 0;
 };

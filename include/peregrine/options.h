@@ -32,6 +32,13 @@ struct Limits {
   // and bytes (topic + payload). Beyond, a new retained topic is refused and counted.
   uint32_t max_retained_messages = 1'000'000;
   uint64_t max_retained_bytes = uint64_t{1} << 30;
+  // Topic aliases a v5 client may set (our Topic Alias Maximum; 0: none), and how many
+  // this broker assigns towards a client at most (also bounded by the client's maximum).
+  uint16_t topic_alias_maximum = 64;
+  uint16_t outbound_topic_aliases = 64;
+  // Keep alive: longer (or zero) requests of v5 clients are lowered to this and told in
+  // CONNACK as Server Keep Alive; 0 means no maximum.
+  uint16_t max_keep_alive = 60;
 };
 
 struct Options {

@@ -227,6 +227,21 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
   _keep_alive = connect.keep_alive;
   _max_packet_size = connect.properties.maximum_packet_size.value_or(0);
   _requested_expiry = connect.properties.session_expiry_interval.value_or(0);
+  if (is_v5(_version)) {
+    const mqtt::Properties& p = connect.properties;
+    _problem_information = p.request_problem_information.value_or(1) == 1;
+    _response_information = p.request_response_information.value_or(0) == 1;
+    if (limits.max_keep_alive != 0 && (_keep_alive == 0 || _keep_alive > limits.max_keep_alive)) {
+      _keep_alive = _server_keep_alive = limits.max_keep_alive;  // told in CONNACK
+    }
+    if (limits.topic_alias_maximum > 0) {
+      _in_aliases = std::make_unique<InboundAliases>(limits.topic_alias_maximum);
+    }
+    const uint16_t out = std::min(p.topic_alias_maximum.value_or(0), limits.outbound_topic_aliases);
+    if (out > 0) {
+      _out_aliases = std::make_unique<OutboundAliases>(out);
+    }
+  }
   if (connect.will) {
     mqtt::Publish will;
     will.qos = connect.will->qos;
@@ -269,6 +284,17 @@ void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool 
     const Limits& limits = _broker->limits();
     if (reason == ReasonCode::kSuccess) {
       p.receive_maximum = static_cast<uint16_t>(std::min<uint32_t>(limits.receive_maximum, 65535));
+      if (limits.topic_alias_maximum > 0) {
+        p.topic_alias_maximum = limits.topic_alias_maximum;
+      }
+      if (_server_keep_alive != 0) {
+        p.server_keep_alive = _server_keep_alive;
+      }
+      if (_response_information) {
+        // A topic prefix this client may use for responses [MQTT-3.2.2.3.15].
+        _response_topic_prefix = "response/" + _client_id;
+        p.response_information = _response_topic_prefix;
+      }
       p.shared_subscription_available = 0;
       p.maximum_packet_size = limits.max_packet_size;
       if (_id_assigned) {
@@ -289,8 +315,8 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (rc != ReasonCode::kSuccess) {
     return fail(rc, "bad PUBLISH");
   }
-  if (publish.properties.topic_alias) {
-    return fail(ReasonCode::kTopicAliasInvalid, "topic alias (Topic Alias Maximum 0)");
+  if (publish.properties.topic_alias && !resolve_topic_alias(publish)) {
+    return false;
   }
   if (publish.qos == 2) {
     const std::optional<bool> fresh =
@@ -310,6 +336,22 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (publish.qos == 1) {
     send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, ReasonCode::kSuccess, {}});
   }
+  return true;
+}
+
+bool Client::resolve_topic_alias(mqtt::Publish& publish) {
+  const uint16_t alias = *publish.properties.topic_alias;
+  if (_in_aliases == nullptr || !_in_aliases->valid(alias)) {
+    return fail(ReasonCode::kTopicAliasInvalid, "topic alias 0 or above our maximum");
+  }
+  if (!publish.topic.empty()) {
+    _in_aliases->set(alias, publish.topic);
+  } else if (const std::string* topic = _in_aliases->get(alias)) {
+    publish.topic = *topic;
+  } else {
+    return fail(ReasonCode::kProtocolError, "topic alias never set [MQTT-3.3.2-8]");
+  }
+  publish.properties.topic_alias.reset();  // the alias belongs to this connection only
   return true;
 }
 
@@ -355,7 +397,8 @@ void Client::handle_disconnect(const mqtt::Disconnect& disconnect) {
   close_after_flush();
 }
 
-mqtt::Publish Client::outgoing(const Delivery& delivery, uint16_t packet_id, bool dup) const {
+mqtt::Publish Client::outgoing(const Delivery& delivery, uint16_t packet_id, bool dup,
+                               bool assign_alias) {
   Message* message = delivery.message;
   mqtt::Publish publish = message->publish();
   publish.qos = delivery.qos;
@@ -368,6 +411,13 @@ mqtt::Publish Client::outgoing(const Delivery& delivery, uint16_t packet_id, boo
       // Forwarded with the time it has left [MQTT-3.3.2-6].
       publish.properties.message_expiry_interval = std::max<uint32_t>(*left, 1);
     }
+    if (assign_alias && _out_aliases != nullptr) {
+      const OutboundAliases::Use use = _out_aliases->use(publish.topic);
+      publish.properties.topic_alias = use.alias;
+      if (!use.send_topic) {
+        publish.topic = {};
+      }
+    }
   }
   return publish;
 }
@@ -376,7 +426,8 @@ bool Client::fits(const Delivery& delivery) {
   if (_max_packet_size == 0) {
     return true;
   }
-  const mqtt::Publish publish = outgoing(delivery, delivery.qos > 0 ? 1 : 0, false);
+  // Sized with the full topic: an alias could only make it smaller.
+  const mqtt::Publish publish = outgoing(delivery, delivery.qos > 0 ? 1 : 0, false, false);
   return mqtt::publish_size(_version, publish, delivery.message->payload().size()) <=
          _max_packet_size;
 }
@@ -392,7 +443,7 @@ bool Client::over_outbound_limit(size_t size) {
 void Client::send_publish(const Delivery& delivery, uint16_t packet_id, bool dup) {
   std::vector<uint8_t>& head = _broker->scratch();
   head.clear();
-  mqtt::encode_publish_head(_version, outgoing(delivery, packet_id, dup),
+  mqtt::encode_publish_head(_version, outgoing(delivery, packet_id, dup, true),
                             delivery.message->payload().size(), head);
   write(head);
   write_shared(delivery.message, delivery.message->payload());
@@ -400,13 +451,16 @@ void Client::send_publish(const Delivery& delivery, uint16_t packet_id, bool dup
 }
 
 void Client::send_qos0(const Delivery& delivery) {
-  std::vector<uint8_t>& head = _broker->scratch();
-  head.clear();
-  mqtt::encode_publish_head(_version, outgoing(delivery, 0, false),
-                            delivery.message->payload().size(), head);
-  if (over_outbound_limit(head.size() + delivery.message->payload().size())) {
+  const size_t payload = delivery.message->payload().size();
+  // Checked before an outbound alias is assigned: a dropped message must not leave the
+  // client without the alias mapping it would have carried.
+  if (over_outbound_limit(mqtt::publish_size(_version, outgoing(delivery, 0, false, false),
+                                             payload))) {
     return;
   }
+  std::vector<uint8_t>& head = _broker->scratch();
+  head.clear();
+  mqtt::encode_publish_head(_version, outgoing(delivery, 0, false, true), payload, head);
   write(head);
   write_shared(delivery.message, delivery.message->payload());
   _broker->stats().messages_out++;

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "src/broker/message.h"
 #include "src/broker/session.h"
+#include "src/broker/topic_aliases.h"
 #include "src/mqtt/codec.h"
 #include "src/net/connection.h"
 
@@ -31,6 +33,8 @@ class Client final : public net::Connection {
   Session* session() const { return _session; }
   uint32_t will_delay() const { return _will_delay; }
   bool taken_over() const { return _taken_over; }
+  // Whether the shard's shared QoS 0 heads fit this client (no outbound aliases).
+  bool takes_shared_heads() const { return _out_aliases == nullptr; }
   void mark_taken_over() { _taken_over = true; }
 
   void begin();  // accepted: arm the connect timeout, start reading
@@ -67,7 +71,10 @@ class Client final : public net::Connection {
   bool handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body);
   bool handle_ack(const mqtt::Ack& ack);
   // The PUBLISH a delivery becomes on this connection (per-subscriber fields filled in).
-  mqtt::Publish outgoing(const Delivery& delivery, uint16_t packet_id, bool dup) const;
+  // With `assign_alias`, an outbound topic alias is assigned or reused (LRU state moves).
+  mqtt::Publish outgoing(const Delivery& delivery, uint16_t packet_id, bool dup,
+                         bool assign_alias);
+  bool resolve_topic_alias(mqtt::Publish& publish);
   bool over_outbound_limit(size_t size);
   void handle_disconnect(const mqtt::Disconnect& disconnect);
   // Bad input: answer per spec (v5 CONNACK/DISCONNECT with `reason`, v3 close), count,
@@ -83,7 +90,13 @@ class Client final : public net::Connection {
   bool _id_assigned = false;
   uint16_t _keep_alive = 0;
   uint32_t _max_packet_size = 0;  // the client's limit (v5); 0: none
-  uint32_t _requested_expiry = 0;  // Session Expiry Interval of CONNECT (v5)
+  uint32_t _requested_expiry = 0;
+  uint16_t _server_keep_alive = 0;  // v5: the keep alive we imposed (0: the client's)
+  bool _problem_information = true;   // v5 Request Problem Information
+  bool _response_information = false;  // v5 Request Response Information
+  std::string _response_topic_prefix;
+  std::unique_ptr<InboundAliases> _in_aliases;    // v5 with aliases on only
+  std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases  // Session Expiry Interval of CONNECT (v5)
   Session* _session = nullptr;
   bool _taken_over = false;
   Message* _will = nullptr;

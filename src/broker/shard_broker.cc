@@ -469,7 +469,7 @@ void ShardBroker::deliver_local(Message* message) {
   for (Session* session : _matched) {
     Client* client = session->client();
     if (plain && session->match_qos == 0 && !session->match_retain &&
-        session->match_ids.empty()) {
+        session->match_ids.empty() && (client == nullptr || client->takes_shared_heads())) {
       if (client != nullptr) {
         client->send_qos0_shared(message);  // the fan-out fast path: cached heads
       }

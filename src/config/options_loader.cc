@@ -71,6 +71,12 @@ bool read_limits(const std::string& path, const toml::table& table, Limits& limi
     } else if (name == "outbound_buffer_bytes") {
       ok = read_integer(path, name, node, 1024, uint64_t{1} << 40, limits.outbound_buffer_bytes,
                         error);
+    } else if (name == "topic_alias_maximum") {
+      ok = read_integer(path, name, node, 0, 65535, limits.topic_alias_maximum, error);
+    } else if (name == "outbound_topic_aliases") {
+      ok = read_integer(path, name, node, 0, 65535, limits.outbound_topic_aliases, error);
+    } else if (name == "max_keep_alive") {
+      ok = read_integer(path, name, node, 0, 65535, limits.max_keep_alive, error);
     } else if (name == "max_inflight") {
       ok = read_integer(path, name, node, 1, 65535, limits.max_inflight, error);
     } else if (name == "receive_maximum") {

@@ -22,8 +22,7 @@ def test_v5_connack_advertises_the_feature_set(broker):
     assert p.get(m.WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1, p
     assert p.get(m.SHARED_SUBSCRIPTION_AVAILABLE) == 0, p
     assert p.get(m.RECEIVE_MAXIMUM) == 1024, p
-    # We accept no topic aliases: absent (= 0) or explicitly 0.
-    assert p.get(m.TOPIC_ALIAS_MAXIMUM, 0) == 0, p
+    assert p.get(m.TOPIC_ALIAS_MAXIMUM) == 64, p
     assert m.ASSIGNED_CLIENT_IDENTIFIER not in p, p
     b.wait_for_log(r"client connected client_id=caps shard=[01] protocol=5\b")
 

@@ -1,0 +1,110 @@
+#include "src/broker/retained_store.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "src/broker/topic_trie.h"
+
+namespace peregrine::broker {
+namespace {
+
+Message* make(const std::string& topic, const std::string& payload, uint64_t now = 0,
+              std::optional<uint32_t> expiry = std::nullopt) {
+  mqtt::Publish p;
+  p.topic = topic;
+  p.payload = mqtt::as_bytes(payload);
+  p.retain = true;
+  p.properties.message_expiry_interval = expiry;
+  return Message::create(p, 1, now);
+}
+
+std::vector<std::string> topics(std::vector<Message*>& found) {
+  std::vector<std::string> out;
+  for (Message* m : found) {
+    out.emplace_back(m->publish().topic);
+    m->unref();
+  }
+  found.clear();
+  return out;
+}
+
+TEST(RetainedStore, ReplaceDeleteAndLimits) {
+  RetainedStore store(2, 1000);
+  EXPECT_EQ(store.store(make("a", "1")), RetainedStore::StoreResult::kStored);
+  EXPECT_EQ(store.store(make("a", "2")), RetainedStore::StoreResult::kStored);
+  EXPECT_EQ(store.size(), 1u);
+  Message* got = store.lookup("a", 0);
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(mqtt::as_string_view(got->payload()), "2");
+  got->unref();
+  EXPECT_EQ(store.store(make("b", "x")), RetainedStore::StoreResult::kStored);
+  EXPECT_EQ(store.store(make("c", "x")), RetainedStore::StoreResult::kRefused);  // count
+  EXPECT_EQ(store.store(make("a", "")), RetainedStore::StoreResult::kDeleted);
+  EXPECT_EQ(store.lookup("a", 0), nullptr);
+  EXPECT_EQ(store.store(make("c", "x")), RetainedStore::StoreResult::kStored);
+  EXPECT_EQ(store.bytes(), 4u);
+}
+
+TEST(RetainedStore, ScanResumesAfterCursorInSlices) {
+  RetainedStore store(1000, 1 << 20);
+  for (int i = 0; i < 10; ++i) {
+    store.store(make("s/" + std::to_string(i), "p"));
+  }
+  store.store(make("other", "p"));
+  std::string cursor;
+  std::vector<Message*> found;
+  std::vector<std::string> all;
+  int slices = 0;
+  bool done = false;
+  while (!done) {
+    done = store.scan("s/#", cursor, 4, 100, 0, found);
+    auto part = topics(found);
+    all.insert(all.end(), part.begin(), part.end());
+    ++slices;
+  }
+  EXPECT_EQ(all.size(), 10u);
+  EXPECT_GE(slices, 3);
+}
+
+TEST(RetainedStore, ExpiredMessagesAreDroppedOnTheWay) {
+  RetainedStore store(10, 1000);
+  store.store(make("e", "p", 0, 1));
+  store.store(make("f", "p", 0));
+  Message* alive = store.lookup("e", 500);
+  ASSERT_NE(alive, nullptr);
+  alive->unref();
+  EXPECT_EQ(store.lookup("e", 1500), nullptr);
+  EXPECT_EQ(store.size(), 1u);
+}
+
+struct Hit {
+  bool hit = false;
+  bool empty() const { return !hit; }
+};
+
+// topic_matches() must agree with the trie's matching on every pair.
+TEST(TopicMatches, AgreesWithTheTrie) {
+  const std::vector<std::string> filters = {"#", "+", "a", "a/#", "a/+", "+/b", "a/b/c",
+                                            "+/+/+", "a/+/c", "/#", "+/#", "$SYS/#",
+                                            "$SYS/+", "a//c", "/", "+/"};
+  const std::vector<std::string> topic_list = {"a", "a/b", "a/b/c", "a//c", "/", "/a", "b",
+                                               "$SYS/x", "$SYS", "a/b/c/d", "x/b", ""};
+  for (const auto& filter : filters) {
+    TopicTrie<Hit> trie;
+    trie.insert(filter).hit = true;
+    for (const auto& topic : topic_list) {
+      if (topic.empty()) {
+        continue;
+      }
+      bool trie_hit = false;
+      trie.match(topic, [&](Hit&) { trie_hit = true; });
+      EXPECT_EQ(topic_matches(filter, topic), trie_hit) << filter << " vs " << topic;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace peregrine::broker
