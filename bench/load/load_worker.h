@@ -15,7 +15,7 @@
 #include "bench/load/client_connection.h"
 #include "bench/load/run_control.h"
 #include "bench/load/run_stats.h"
-#include "src/mqtt/packets.h"
+#include "src/mqtt/codec.h"
 
 namespace peregrine::bench {
 

@@ -261,6 +261,9 @@ void LoadWorker::on_publish(Connection& c, const mqtt::Publish& publish, uint64_
   if (publish.qos < _config.qos) {
     _stats.downgraded++;
   }
+  if (_config.mode == RunMode::kRetained && !publish.retain) {
+    return;  // live copies of the seed or the cleanup, not part of the fetch
+  }
   const auto stamp = read_stamp(publish.payload.data(), publish.payload.size());
   if (!stamp || stamp->run_id != _control.run_id || stamp->publisher >= _config.publishers ||
       c.role != Role::kSubscriber) {
@@ -270,10 +273,6 @@ void LoadWorker::on_publish(Connection& c, const mqtt::Publish& publish, uint64_
   _stats.last_receive_ns = now;
   if (_config.mode == RunMode::kRetained) {
     // Retained delivery order across topics is not defined: count and time, no order.
-    if (!publish.retain) {
-      _stats.foreign++;
-      return;
-    }
     _stats.received++;
     _stats.latency.record(now - c.subscribe_sent_ns);
     return;

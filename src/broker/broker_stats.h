@@ -30,7 +30,8 @@ namespace peregrine::broker {
   X(sys_publish_denied, "client PUBLISH to $SYS/... dropped")                           \
   X(wills_published, "will messages published")                                         \
   X(sessions_expired, "sessions ended by their expiry interval")                        \
-  X(retained_refused, "retained messages refused: retained limits reached")
+  X(retained_refused, "retained messages refused: retained limits reached")             \
+  X(shared_dropped, "shared-subscription messages with no member left to take them")
 
 struct BrokerStats {
 #define PEREGRINE_COUNTER_FIELD(name, meaning) uint64_t name = 0;

@@ -295,7 +295,6 @@ void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool 
         _response_topic_prefix = "response/" + _client_id;
         p.response_information = _response_topic_prefix;
       }
-      p.shared_subscription_available = 0;
       p.maximum_packet_size = limits.max_packet_size;
       if (_id_assigned) {
         p.assigned_client_identifier = _client_id;

@@ -28,14 +28,24 @@ enum EnvelopeKind : uint16_t {
   kRetainStore = 5,    // ptr: Message* (retained) for the topic's owner, one reference
   kRetainScan = 6,     // ptr: RetainedScan*, to the owner: fill the next batch
   kRetainBatch = 7,    // ptr: RetainedScan*, back home with a batch
+  kSharedPublish = 8,  // ptr: SharedDelivery*, for one member of a shared group there
 };
 
 // A filter gaining its first or losing its last subscriber on a shard; one allocation
 // shared by every receiving shard, freed by the last.
+// For a shared subscription ($share/g/f), `members` is the sender's new member count.
 struct RouteChange {
   std::atomic<uint32_t> refs;
   bool add;
+  uint32_t members;
   std::string filter;
+};
+
+// A message for one member of a shared group on the receiving shard.
+struct SharedDelivery {
+  Message* message;  // one reference
+  std::string filter;
+  std::string group;
 };
 
 void unref_route_change(RouteChange* change) {
@@ -408,6 +418,9 @@ void ShardBroker::route(Message* message) {
     }
   }
   deliver_local(message);
+  if (!_shared_routes.empty_trie()) {
+    route_shared(message);
+  }
   message->unref();
 }
 
@@ -502,17 +515,15 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
                                   : mqtt::ReasonCode::kUnspecifiedError);
       continue;
     }
-    if (mqtt::parse_shared_filter(request.filter, group, inner)) {
-      suback.reasons.push_back(v5 ? mqtt::ReasonCode::kSharedSubscriptionsNotSupported
-                                  : mqtt::ReasonCode::kUnspecifiedError);
-      continue;
-    }
+    const bool shared = mqtt::parse_shared_filter(request.filter, group, inner);
     SubscriptionOptions options{std::min<uint8_t>(request.max_qos, 2), request.no_local,
                                 request.retain_as_published, request.retain_handling,
                                 subscription_id};
     const bool is_new = add_subscription(session, request.filter, options);
-    // Retain Handling 0: send retained; 1: only for a new subscription; 2: never.
-    if (options.retain_handling == 0 || (options.retain_handling == 1 && is_new)) {
+    // Retain Handling 0: send retained; 1: only for a new subscription; 2: never. Shared
+    // subscriptions get no retained messages on subscribe [MQTT-4.8.2-?].
+    if (!shared &&
+        (options.retain_handling == 0 || (options.retain_handling == 1 && is_new))) {
       ack.retained.push_back({std::string(request.filter), options});
     }
     suback.reasons.push_back(static_cast<mqtt::ReasonCode>(options.max_qos));
@@ -554,6 +565,12 @@ bool ShardBroker::add_subscription(Session* session, std::string_view filter,
                                    const SubscriptionOptions& options) {
   auto [it, is_new] = session->subscriptions().try_emplace(std::string(filter), options);
   it->second = options;  // a repeated filter replaces the old options [MQTT-3.8.4-3]
+  std::string_view group;
+  std::string_view inner;
+  if (mqtt::parse_shared_filter(filter, group, inner)) {
+    add_shared_member(session, group, inner, options);
+    return is_new;
+  }
   LocalEntry& entry = _local.insert(filter);
   for (Subscriber& sub : entry.subscribers) {
     if (sub.session == session) {
@@ -570,6 +587,12 @@ bool ShardBroker::add_subscription(Session* session, std::string_view filter,
 }
 
 bool ShardBroker::remove_subscription(Session* session, std::string_view filter) {
+  std::string_view group;
+  std::string_view inner;
+  if (mqtt::parse_shared_filter(filter, group, inner)) {
+    remove_shared_member(session, group, inner);
+    return true;
+  }
   LocalEntry* entry = _local.find(filter);
   if (entry == nullptr) {
     return false;
@@ -592,13 +615,14 @@ bool ShardBroker::remove_subscription(Session* session, std::string_view filter)
   return true;
 }
 
-void ShardBroker::broadcast_route(std::string_view filter, bool add) {
+void ShardBroker::broadcast_route(std::string_view filter, bool add, uint32_t members) {
   const uint16_t count = _shard->count();
   if (count == 1) {
     return;
   }
   ++_route_seq;
-  auto* change = new RouteChange{{static_cast<uint32_t>(count - 1)}, add, std::string(filter)};
+  auto* change = new RouteChange{{static_cast<uint32_t>(count - 1)}, add, members,
+                                 std::string(filter)};
   for (uint16_t to = 0; to < count; ++to) {
     if (to != shard_id()) {
       _shard->post(to, {kRouteChange, 0, 0, _route_seq, change}, shard::Delivery::kRequired);
@@ -609,7 +633,11 @@ void ShardBroker::broadcast_route(std::string_view filter, bool add) {
 void ShardBroker::apply_route(const shard::Envelope& envelope) {
   auto* change = static_cast<RouteChange*>(envelope.ptr);
   const uint64_t bit = uint64_t{1} << envelope.from;
-  if (change->add) {
+  std::string_view group;
+  std::string_view inner;
+  if (mqtt::parse_shared_filter(change->filter, group, inner)) {
+    set_shared_route(group, inner, envelope.from, change->members);
+  } else if (change->add) {
     _routes.insert(change->filter).shards |= bit;
   } else if (RouteEntry* route = _routes.find(change->filter)) {
     route->shards &= ~bit;
@@ -645,6 +673,147 @@ void ShardBroker::send_ready_acks() {
     }
     _pending_acks.pop_front();
   }
+}
+
+// ---- shared subscriptions ------------------------------------------------------------------
+
+void ShardBroker::add_shared_member(Session* session, std::string_view group,
+                                    std::string_view inner, const SubscriptionOptions& options) {
+  SharedLocalEntry& entry = _shared_local.insert(inner);
+  auto it = std::find_if(entry.groups.begin(), entry.groups.end(),
+                         [&](const SharedGroup& g) { return g.name == group; });
+  if (it == entry.groups.end()) {
+    entry.groups.push_back({std::string(group), {}, 0});
+    it = entry.groups.end() - 1;
+  }
+  for (Subscriber& member : it->members) {
+    if (member.session == session) {
+      member.options = options;
+      return;
+    }
+  }
+  it->members.push_back({session, options});
+  const auto members = static_cast<uint32_t>(it->members.size());
+  set_shared_route(group, inner, shard_id(), members);
+  broadcast_route(std::string("$share/") + std::string(group) + "/" + std::string(inner), true,
+                  members);
+}
+
+void ShardBroker::remove_shared_member(Session* session, std::string_view group,
+                                       std::string_view inner) {
+  SharedLocalEntry* entry = _shared_local.find(inner);
+  if (entry == nullptr) {
+    return;
+  }
+  auto it = std::find_if(entry->groups.begin(), entry->groups.end(),
+                         [&](const SharedGroup& g) { return g.name == group; });
+  if (it == entry->groups.end()) {
+    return;
+  }
+  auto& members = it->members;
+  auto member = std::find_if(members.begin(), members.end(),
+                             [&](const Subscriber& s) { return s.session == session; });
+  if (member == members.end()) {
+    return;
+  }
+  members.erase(member);
+  const auto count = static_cast<uint32_t>(members.size());
+  if (members.empty()) {
+    entry->groups.erase(it);
+    _shared_local.erase_if_empty(inner);
+  }
+  set_shared_route(group, inner, shard_id(), count);
+  broadcast_route(std::string("$share/") + std::string(group) + "/" + std::string(inner),
+                  count > 0, count);
+}
+
+void ShardBroker::set_shared_route(std::string_view group, std::string_view inner,
+                                   uint16_t shard, uint32_t members) {
+  SharedRouteEntry& entry = _shared_routes.insert(inner);
+  if (entry.filter.empty()) {
+    entry.filter = std::string(inner);
+  }
+  auto it = std::find_if(entry.groups.begin(), entry.groups.end(),
+                         [&](const SharedRoute& r) { return r.name == group; });
+  if (it == entry.groups.end()) {
+    if (members == 0) {
+      _shared_routes.erase_if_empty(inner);
+      return;
+    }
+    entry.groups.push_back({std::string(group), std::vector<uint32_t>(_shard->count(), 0), 0, 0});
+    it = entry.groups.end() - 1;
+  }
+  it->total = it->total - it->members[shard] + members;
+  it->members[shard] = members;
+  if (it->total == 0) {
+    entry.groups.erase(it);
+    _shared_routes.erase_if_empty(inner);
+  }
+}
+
+void ShardBroker::route_shared(Message* message) {
+  _shared_routes.match(message->publish().topic, [&](SharedRouteEntry& entry) {
+    for (SharedRoute& route : entry.groups) {
+      // Weighted round robin: shard s gets members[s] of every `total` messages.
+      uint64_t slot = route.cursor++ % route.total;
+      uint16_t chosen = 0;
+      for (uint16_t s = 0; s < route.members.size(); ++s) {
+        if (slot < route.members[s]) {
+          chosen = s;
+          break;
+        }
+        slot -= route.members[s];
+      }
+      if (chosen == shard_id()) {
+        if (!deliver_shared_local(entry.filter, route.name, message)) {
+          _stats.shared_dropped++;
+        }
+        continue;
+      }
+      message->ref();
+      auto* delivery = new SharedDelivery{message, entry.filter, route.name};
+      const auto mode =
+          message->publish().qos == 0 ? shard::Delivery::kDroppable : shard::Delivery::kRequired;
+      if (!_shard->post(chosen, {kSharedPublish, 0, 0, 0, delivery}, mode)) {
+        delete delivery;
+        message->unref();
+        _stats.mailbox_dropped++;
+      }
+    }
+  });
+}
+
+bool ShardBroker::deliver_shared_local(std::string_view inner, std::string_view group,
+                                       Message* message) {
+  SharedLocalEntry* entry = _shared_local.find(inner);
+  if (entry == nullptr) {
+    return false;
+  }
+  auto it = std::find_if(entry->groups.begin(), entry->groups.end(),
+                         [&](const SharedGroup& g) { return g.name == group; });
+  if (it == entry->groups.end() || it->members.empty()) {
+    return false;
+  }
+  // Round robin, preferring members with a live connection.
+  const size_t n = it->members.size();
+  size_t pick = it->next % n;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t candidate = (it->next + i) % n;
+    if (it->members[candidate].session->client() != nullptr) {
+      pick = candidate;
+      break;
+    }
+  }
+  it->next = pick + 1;
+  const Subscriber& member = it->members[pick];
+  message->ref();
+  Delivery delivery{message, std::min(member.options.max_qos, message->publish().qos),
+                    member.options.retain_as_published && message->publish().retain, {}};
+  if (member.options.subscription_id != 0) {
+    delivery.subscription_ids.push_back(member.options.subscription_id);
+  }
+  member.session->deliver(std::move(delivery));
+  return true;
 }
 
 // ---- retained messages ---------------------------------------------------------------------
@@ -762,6 +931,15 @@ void ShardBroker::on_envelope(const shard::Envelope& envelope) {
     case kRetainBatch:
       deliver_retained_batch(static_cast<RetainedScan*>(envelope.ptr));
       break;
+    case kSharedPublish: {
+      auto* delivery = static_cast<SharedDelivery*>(envelope.ptr);
+      if (!deliver_shared_local(delivery->filter, delivery->group, delivery->message)) {
+        _stats.shared_dropped++;  // the group left this shard meanwhile
+      }
+      delivery->message->unref();
+      delete delivery;
+      break;
+    }
     default:
       PG_ASSERT_MSG(false, "unknown envelope kind");
   }
@@ -787,6 +965,12 @@ void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
     case kRetainBatch:
       delete static_cast<RetainedScan*>(envelope.ptr);
       break;
+    case kSharedPublish: {
+      auto* delivery = static_cast<SharedDelivery*>(envelope.ptr);
+      delivery->message->unref();
+      delete delivery;
+      break;
+    }
     default:
       break;
   }

@@ -103,6 +103,27 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
     uint64_t shards = 0;
     bool empty() const { return shards == 0; }
   };
+  // Shared subscriptions ($share/{group}/{filter}), keyed by the inner filter.
+  struct SharedGroup {
+    std::string name;
+    std::vector<Subscriber> members;
+    size_t next = 0;  // round robin
+  };
+  struct SharedLocalEntry {
+    std::vector<SharedGroup> groups;
+    bool empty() const { return groups.empty(); }
+  };
+  struct SharedRoute {
+    std::string name;
+    std::vector<uint32_t> members;  // per shard
+    uint32_t total = 0;
+    uint64_t cursor = 0;  // weighted round robin over shards
+  };
+  struct SharedRouteEntry {
+    std::string filter;  // the inner filter, to name the group to the chosen shard
+    std::vector<SharedRoute> groups;
+    bool empty() const { return groups.empty(); }
+  };
   struct RetainedRequest {
     std::string filter;
     SubscriptionOptions options;
@@ -120,10 +141,18 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   bool add_subscription(Session* session, std::string_view filter,
                         const SubscriptionOptions& options);
   bool remove_subscription(Session* session, std::string_view filter);
+  void add_shared_member(Session* session, std::string_view group, std::string_view inner,
+                         const SubscriptionOptions& options);
+  void remove_shared_member(Session* session, std::string_view group, std::string_view inner);
+  void set_shared_route(std::string_view group, std::string_view inner, uint16_t shard,
+                        uint32_t members);
+  void route_shared(Message* message);
+  // Delivers to one member of a group on this shard; false if it has none here.
+  bool deliver_shared_local(std::string_view inner, std::string_view group, Message* message);
   void end_session(Session* session);
   void arm_session_timer(Session* session);
   void publish_will(Message* will);
-  void broadcast_route(std::string_view filter, bool add);
+  void broadcast_route(std::string_view filter, bool add, uint32_t members = 0);
   void apply_route(const shard::Envelope& envelope);
   void on_route_ack(const shard::Envelope& envelope);
   void adopt(Client* client);
@@ -155,6 +184,8 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   uint64_t _next_session_id = 1;
   TopicTrie<LocalEntry> _local;
   TopicTrie<RouteEntry> _routes;
+  TopicTrie<SharedLocalEntry> _shared_local;
+  TopicTrie<SharedRouteEntry> _shared_routes;
   std::unique_ptr<RetainedStore> _retained;
   std::vector<net::Connection*> _dirty;
   std::deque<shard::Envelope> _self_envelopes;  // to this shard, handled next turn

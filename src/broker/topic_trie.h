@@ -73,6 +73,7 @@ class TopicTrie {
   }
 
   size_t size() const { return _size; }
+  bool empty_trie() const { return _size == 0; }
 
  private:
   struct Node {

@@ -31,6 +31,7 @@ BACKENDS = [b.strip() for b in
 
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 CONNECTED_RE = r"client connected client_id={id} shard=(\d+) protocol=([345])"
+COUNTERS_RE = r"counters:((?: [A-Za-z0-9_.]+=\d+)+)\s*$"
 
 
 def free_ports(n):
@@ -163,6 +164,29 @@ class Broker:
         m = self.wait_for_log(CONNECTED_RE.format(id=re.escape(client_id)) + r"\b",
                               timeout, since)
         return int(m.group(1))
+
+    def counters(self):
+        """Stops the broker (SIGTERM) and returns its `counters:` line as {name: int}."""
+        self.stop()
+        found = re.findall(COUNTERS_RE, self.log_text(), re.MULTILINE)
+        assert found, f"no counters: line in the log:\n{self.log_text()[-3000:]}"
+        return {k: int(v) for k, v in (kv.split("=") for kv in found[-1].split())}
+
+    def client_on_shard(self, prefix, version, want=None, exclude=None, **connect_kw):
+        """Connects raw clients `prefix0`, `prefix1`, ... until one's home shard is
+        `want` (or any but `exclude`); returns (client, client_id, shard). The others
+        are disconnected."""
+        import mqtt_raw
+        for i in range(64):
+            cid = f"{prefix}{i}"
+            pos = self.log_pos()
+            c = mqtt_raw.connected(self.port, cid, version, **connect_kw)
+            shard = self.shard_of(cid, since=pos)
+            if (want is None or shard == want) and (exclude is None or shard != exclude):
+                return c, cid, shard
+            c.disconnect()
+        raise AssertionError(f"no client id {prefix}N has home shard {want} "
+                             f"(not {exclude}) in 64 tries")
 
     # -- process -----------------------------------------------------------------------
 

@@ -197,9 +197,19 @@ def publish(topic, payload=b"", version=V311, qos=0, retain=False, dup=False,
     return packet(PUBLISH, flags, body)
 
 
-def ack(ptype, packet_id):
-    """PUBACK/PUBREC/PUBREL/PUBCOMP without reason code (valid for every version)."""
-    return packet(ptype, 0x2 if ptype == PUBREL else 0, u16(packet_id))
+def ack(ptype, packet_id, reason=None, properties=()):
+    """PUBACK/PUBREC/PUBREL/PUBCOMP; without `reason` the short form valid for every
+    version, with it the v5 form (reason code and property block)."""
+    body = u16(packet_id)
+    if reason is not None:
+        body += bytes([reason]) + props(*properties)
+    return packet(ptype, 0x2 if ptype == PUBREL else 0, body)
+
+
+def sub_options(qos=0, no_local=False, retain_as_published=False, retain_handling=0):
+    """The v5 Subscription Options byte."""
+    return (qos | (0x04 if no_local else 0) | (0x08 if retain_as_published else 0)
+            | (retain_handling << 4))
 
 
 def pingreq():
@@ -245,7 +255,8 @@ def decode_varint(data, off):
 
 
 def parse_props(data, off):
-    """Returns ({id: value or [values] for user properties}, new offset)."""
+    """Returns ({id: value, or a list for user properties and subscription
+    identifiers}, new offset)."""
     length, off = decode_varint(data, off)
     if length is None or off + length > len(data):
         raise MalformedFromBroker("property length past end of packet")
@@ -277,6 +288,10 @@ def parse_props(data, off):
             v = data[off + 2:off + 2 + n].decode()
             off += 2 + n
             out.setdefault(pid, []).append((k, v))
+            continue
+        if pid == SUBSCRIPTION_IDENTIFIER:
+            # May appear more than once in a PUBLISH [MQTT-3.3.4-4]: always a list.
+            out.setdefault(pid, []).append(val)
             continue
         if pid in out:
             raise MalformedFromBroker(f"duplicate property {pid:#x} from broker")
@@ -316,6 +331,32 @@ class Disconnect:
             raise AssertionError(f"expected DISCONNECT, got {pkt!r}")
         self.reason = pkt.body[0] if pkt.body else 0
         self.props = parse_props(pkt.body, 1)[0] if len(pkt.body) > 1 else {}
+
+
+class Ack:
+    """PUBACK/PUBREC/PUBREL/PUBCOMP: packet id, reason code (0 when omitted), properties."""
+
+    def __init__(self, pkt, ptype=None):
+        if ptype is not None and pkt.type != ptype:
+            raise AssertionError(f"expected {TYPE_NAMES[ptype]}, got {pkt!r}")
+        if pkt.type not in (PUBACK, PUBREC, PUBREL, PUBCOMP):
+            raise AssertionError(f"expected an acknowledgement, got {pkt!r}")
+        want_flags = 0x2 if pkt.type == PUBREL else 0
+        if pkt.flags != want_flags:
+            raise MalformedFromBroker(f"{TYPE_NAMES[pkt.type]} flags {pkt.flags:#x}")
+        if len(pkt.body) < 2:
+            raise MalformedFromBroker(f"short acknowledgement {pkt!r}")
+        self.type = pkt.type
+        self.packet_id = struct.unpack_from(">H", pkt.body, 0)[0]
+        self.reason = pkt.body[2] if len(pkt.body) > 2 else 0
+        self.props = {}
+        if len(pkt.body) > 3:
+            self.props, end = parse_props(pkt.body, 3)
+            if end != len(pkt.body):
+                raise MalformedFromBroker(f"trailing bytes in {pkt!r}")
+
+    def __repr__(self):
+        return f"<{TYPE_NAMES[self.type]} id={self.packet_id} reason={self.reason:#x}>"
 
 
 class Message:
@@ -511,6 +552,37 @@ class RawClient:
 
     def publish(self, topic, payload=b"", **kw):
         self.send(publish(topic, payload, self.version, **kw))
+
+    def send_ack(self, ptype, packet_id, reason=None):
+        self.send(ack(ptype, packet_id, reason))
+
+    def read_ack(self, ptype, timeout=10.0):
+        """The next acknowledgement of `ptype` (PUBLISHes on the way are queued)."""
+        return Ack(self.read_until(ptype, timeout), ptype)
+
+    def publish_qos1(self, topic, payload=b"", packet_id=None, timeout=10.0, **kw):
+        """QoS 1 PUBLISH and its PUBACK (checked for the packet id); returns the Ack."""
+        pid = packet_id if packet_id is not None else self.packet_id()
+        self.publish(topic, payload, qos=1, packet_id=pid, **kw)
+        a = self.read_ack(PUBACK, timeout)
+        assert a.packet_id == pid, f"PUBACK for {a.packet_id}, sent {pid}"
+        return a
+
+    def publish_qos2(self, topic, payload=b"", packet_id=None, timeout=10.0, **kw):
+        """The whole QoS 2 flow (PUBLISH, PUBREC, PUBREL, PUBCOMP); returns the PUBCOMP."""
+        pid = packet_id if packet_id is not None else self.packet_id()
+        self.publish(topic, payload, qos=2, packet_id=pid, **kw)
+        rec = self.read_ack(PUBREC, timeout)
+        assert (rec.packet_id, rec.reason) == (pid, 0), f"{rec!r} for {pid}"
+        self.send_ack(PUBREL, pid)
+        comp = self.read_ack(PUBCOMP, timeout)
+        assert (comp.packet_id, comp.reason) == (pid, 0), f"{comp!r} for {pid}"
+        return comp
+
+    def no_packet(self, timeout=0.3):
+        """Asserts nothing (not even a queued PUBLISH) arrives within `timeout`."""
+        pkt = self.try_read_packet(timeout)
+        assert pkt is None, f"unexpected {pkt!r}"
 
     def ping(self, timeout=10.0):
         self.send(pingreq())

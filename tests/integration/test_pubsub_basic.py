@@ -20,7 +20,7 @@ def test_v5_connack_advertises_the_feature_set(broker):
     assert p.get(m.RETAIN_AVAILABLE, 1) == 1, p
     assert p.get(m.SUBSCRIPTION_IDENTIFIER_AVAILABLE, 1) == 1, p
     assert p.get(m.WILDCARD_SUBSCRIPTION_AVAILABLE, 1) == 1, p
-    assert p.get(m.SHARED_SUBSCRIPTION_AVAILABLE) == 0, p
+    assert p.get(m.SHARED_SUBSCRIPTION_AVAILABLE, 1) == 1, p
     assert p.get(m.RECEIVE_MAXIMUM) == 1024, p
     assert p.get(m.TOPIC_ALIAS_MAXIMUM) == 64, p
     assert m.ASSIGNED_CLIENT_IDENTIFIER not in p, p
