@@ -88,7 +88,7 @@ int run(Options options) {
   }
   daemon::block_signals();
 
-  broker::BrokerConfig config{options.limits};
+  broker::BrokerConfig config{options.limits, options.sys};
   std::vector<std::unique_ptr<broker::ShardBroker>> brokers;
   std::vector<shard::ShardService*> services;
   for (uint16_t s = 0; s < shards; ++s) {

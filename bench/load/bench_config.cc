@@ -46,7 +46,7 @@ timing
   --drain S               wait for stragglers after publishing stops (default 3)
   -i MS                   interval between connections (sets --connect-rate)
   --connect-rate N        new connections per second; 0 = as fast as possible
-  --connect-parallel N    unanswered connection attempts per thread (default 64)
+  --connect-parallel N    unanswered connection attempts per thread (default 32)
   --connect-timeout S     a connection without CONNACK after S seconds failed (default 5)
 process
   --threads N             worker threads, each owning its connections (default 2)

@@ -55,7 +55,7 @@ struct BenchConfig {
   // Unanswered connection attempts per thread. Near a broker's listen backlog (mosquitto:
   // 100) so SYNs are not dropped and retried a second later, which would measure the
   // backlog rather than the broker.
-  uint32_t connect_parallel = 64;
+  uint32_t connect_parallel = 32;
   double connect_timeout_s = 5;
 
   uint32_t threads = 2;

@@ -120,6 +120,13 @@ class Progress {
   uint64_t _last_received = 0;
 };
 
+// "MARK name" on stdout brackets the measured window, so a script sampling the broker's
+// CPU time (bench/compare) can take its readings at the same instants.
+void mark(const char* name) {
+  std::printf("MARK %s\n", name);
+  std::fflush(stdout);
+}
+
 bool aborted(const RunControl& control) { return control.aborted.load(std::memory_order_acquire); }
 
 void connect_phase(RunControl& control, uint64_t total, Progress& progress) {
@@ -175,11 +182,17 @@ void traffic_phase(RunControl& control, Progress& progress) {
   control.measure_from_ns = control.run_start_ns + seconds_to_ns(config.warmup_s);
   control.measure_to_ns = control.measure_from_ns + seconds_to_ns(config.duration_s);
   control.phase.store(Phase::kRun, std::memory_order_release);
+  bool marked = false;
   while (!aborted(control) && base::monotonic_ns() < control.measure_to_ns) {
-    progress.tick(base::monotonic_ns() < control.measure_from_ns ? "warmup" : "run",
-                  totals(control), base::monotonic_ns());
+    const uint64_t now = base::monotonic_ns();
+    if (!marked && now >= control.measure_from_ns) {
+      marked = true;
+      mark("measure-start");
+    }
+    progress.tick(now < control.measure_from_ns ? "warmup" : "run", totals(control), now);
     sleep_tick();
   }
+  mark("measure-end");
   control.phase.store(Phase::kDrain, std::memory_order_release);
   const uint64_t drain_end = base::monotonic_ns() + seconds_to_ns(config.drain_s);
   while (!aborted(control) && base::monotonic_ns() < drain_end) {
@@ -216,6 +229,7 @@ void retained_phase(RunControl& control, Progress& progress) {
   if (aborted(control)) {
     return;
   }
+  mark("measure-start");
   control.phase.store(Phase::kSubscribe, std::memory_order_release);
   const uint64_t expected = uint64_t{config.subscribers} * config.retained_topics;
   const uint64_t start = base::monotonic_ns();
@@ -237,6 +251,7 @@ void retained_phase(RunControl& control, Progress& progress) {
     progress.tick("fetch", t, now);
     sleep_tick();
   }
+  mark("measure-end");
   if (totals(control).received == 0) {
     control.abort(Verdict::kUnsupported, "no retained message was delivered to a subscriber");
   }
@@ -246,11 +261,13 @@ void retained_phase(RunControl& control, Progress& progress) {
 
 void hold_phase(RunControl& control, Progress& progress) {
   control.phase.store(Phase::kHold, std::memory_order_release);
+  mark("hold-start");
   const uint64_t end = base::monotonic_ns() + seconds_to_ns(control.config.duration_s);
   while (base::monotonic_ns() < end) {
     progress.tick("hold", totals(control), base::monotonic_ns());
     sleep_tick();
   }
+  mark("hold-end");
 }
 
 RunStats run_local(const BenchConfig& config, uint32_t run_id, uint32_t id_offset,

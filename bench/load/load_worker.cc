@@ -245,6 +245,7 @@ bool LoadWorker::start_connect(Connection& c, uint64_t now) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     const int err = errno;
+    note_connect_failure("socket", err);
     _stats.connect_local_fail++;
     c.state = ConnState::kClosed;
     _failed++;
@@ -290,8 +291,16 @@ bool LoadWorker::start_connect(Connection& c, uint64_t now) {
   return true;
 }
 
+void LoadWorker::note_connect_failure(const char* what, int err) {
+  if (_stats.first_connect_failure[0] == '\0') {
+    std::snprintf(_stats.first_connect_failure, sizeof(_stats.first_connect_failure), "%s%s%s",
+                  what, err != 0 ? ": " : "", err != 0 ? std::strerror(err) : "");
+  }
+}
+
 void LoadWorker::on_connected(Connection& c, int res, uint64_t now) {
   if (res < 0) {
+    note_connect_failure("connect", -res);
     _stats.connect_refused++;
     fail(c, false);
     return;
@@ -314,6 +323,8 @@ void LoadWorker::check_connect_timeouts(uint64_t now) {
     Connection& c = *owned;
     const bool waiting = c.state == ConnState::kConnecting || c.state == ConnState::kAwaitConnack;
     if (waiting && now - c.connect_start_ns > limit) {
+      note_connect_failure(c.state == ConnState::kConnecting ? "TCP connect timed out"
+                                                             : "no CONNACK in time", 0);
       _stats.connect_timed_out++;
       fail(c, false);
     }
@@ -333,7 +344,11 @@ void LoadWorker::fail(Connection& c, bool by_broker) {
   } else if (by_broker) {
     _stats.closed_by_broker++;
     const Phase phase = _control.phase.load(std::memory_order_relaxed);
-    if (_config.mode != RunMode::kConnections && phase != Phase::kStop) {
+    if (_config.mode == RunMode::kRetained && phase == Phase::kSeed) {
+      // A v3 broker has no way to refuse a retained PUBLISH but hanging up.
+      _control.abort(Verdict::kUnsupported,
+                     "the broker closed the connection on a retained PUBLISH");
+    } else if (_config.mode != RunMode::kConnections && phase != Phase::kStop) {
       _control.abort(Verdict::kError, "the broker closed a connection during the run");
     }
   }
@@ -459,6 +474,8 @@ void LoadWorker::on_recv(Connection& c, int res, uint64_t /*now*/) {
   }
   if (res <= 0) {
     if (c.state == ConnState::kAwaitConnack) {
+      note_connect_failure(res == 0 ? "closed by the broker before CONNACK"
+                                    : "recv before CONNACK", -res);
       _stats.connect_refused++;
     }
     fail(c, true);

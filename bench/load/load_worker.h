@@ -51,6 +51,7 @@ class LoadWorker {
   void check_connect_timeouts(uint64_t now);
   void on_connected(Connection& c, int res, uint64_t now);
   void fail(Connection& c, bool by_broker);
+  void note_connect_failure(const char* what, int err);
   void mark_ready(Connection& c);
   void send_pings(uint64_t now);
 

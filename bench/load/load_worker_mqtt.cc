@@ -195,6 +195,7 @@ void LoadWorker::on_connack(Connection& c, const mqtt::Connack& connack, uint64_
     char why[160];
     std::snprintf(why, sizeof(why), "CONNACK refused the connection: %s",
                   mqtt::reason_name(connack.reason));
+    note_connect_failure(why, 0);
     _stats.connect_refused++;
     if (_config.mode != RunMode::kConnections) {
       _control.abort(Verdict::kError, why);

@@ -132,6 +132,9 @@ void print_table(const BenchConfig& c, const RunSummary& r, const Figures& f) {
                 static_cast<unsigned long long>(s.connected), c.duration_s,
                 static_cast<unsigned long long>(s.closed_by_broker));
   }
+  if (s.first_connect_failure[0] != '\0') {
+    std::printf("  first connection failure: %s\n", s.first_connect_failure);
+  }
   if (!f.stopped_short.empty()) {
     std::printf("  STOPPED SHORT: %s\n", f.stopped_short.c_str());
   }
@@ -171,7 +174,8 @@ void print_json(const BenchConfig& c, const RunSummary& r, const Figures& f) {
   std::printf(
       "\"connect\":{\"target\":%llu,\"attempted\":%llu,\"connected\":%llu,\"refused\":%llu,"
       "\"timed_out\":%llu,\"local_fail\":%llu,\"closed_by_broker\":%llu,\"seconds\":%.3f,"
-      "\"per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"per_process_cap\":%u},",
+      "\"per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"per_process_cap\":%u,"
+      "\"first_failure\":%s},",
       static_cast<unsigned long long>(c.mode == RunMode::kConnections
                                           ? c.connections
                                           : uint64_t{c.publishers} + c.subscribers),
@@ -182,7 +186,7 @@ void print_json(const BenchConfig& c, const RunSummary& r, const Figures& f) {
       static_cast<unsigned long long>(s.connect_local_fail),
       static_cast<unsigned long long>(s.closed_by_broker), f.connect_s, f.connect_per_s,
       us(s.connect_latency.percentile(0.5)) / 1e3, us(s.connect_latency.percentile(0.99)) / 1e3,
-      r.per_process_cap);
+      r.per_process_cap, json_string(s.first_connect_failure).c_str());
   std::printf("\"stopped_short\":%s,\"status\":\"%s\",\"reason\":%s}\n",
               f.stopped_short.empty() ? "null" : json_string(f.stopped_short.c_str()).c_str(),
               verdict_name(s.verdict), json_string(s.reason).c_str());

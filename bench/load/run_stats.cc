@@ -57,6 +57,10 @@ void RunStats::merge(const RunStats& o) {
   if (o.verdict != Verdict::kOk) {
     set_verdict(o.verdict, o.reason);
   }
+  if (first_connect_failure[0] == '\0' && o.first_connect_failure[0] != '\0') {
+    std::snprintf(first_connect_failure, sizeof(first_connect_failure), "%s",
+                  o.first_connect_failure);
+  }
   if (stop_reason[0] == '\0' && o.stop_reason[0] != '\0') {
     std::snprintf(stop_reason, sizeof(stop_reason), "%s", o.stop_reason);
   }

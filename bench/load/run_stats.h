@@ -48,6 +48,8 @@ struct RunStats {
 
   Verdict verdict = Verdict::kOk;
   char reason[160] = {};        // why, when verdict != kOk
+  // What went wrong with the first connection that failed, for diagnosis.
+  char first_connect_failure[96] = {};
   // The cap that stopped the connections scenario short of its target, if any.
   char stop_reason[160] = {};
 

@@ -41,12 +41,22 @@ struct Limits {
   uint16_t max_keep_alive = 60;
 };
 
+// $SYS topics: Aedes' event topics under $SYS/<broker_id>/ and Mosquitto-style
+// $SYS/broker/... statistics (retained).
+struct SysTopics {
+  std::string broker_id;              // empty → the host name
+  uint32_t interval_ms = 10'000;      // $SYS/broker/... statistics; 0: off
+  uint32_t heartbeat_ms = 60'000;     // $SYS/<broker_id>/heartbeat; 0: off
+  bool events = true;                 // new/clients, disconnect/clients, new/(un)subscribes
+};
+
 struct Options {
   std::vector<std::string> listen;  // listener URLs; empty → mqtt://127.0.0.1:1883
   uint16_t shards = 0;              // 0 → one per CPU available to the process
   std::string io = "auto";          // auto | uring | epoll
   std::string log_level = "info";   // trace | debug | info | warn | error | off
   Limits limits;
+  SysTopics sys;
 };
 
 }  // namespace peregrine

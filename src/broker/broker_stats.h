@@ -22,6 +22,7 @@ namespace peregrine::broker {
   X(messages_in, "PUBLISH received")                                                    \
   X(messages_out, "PUBLISH sent")                                                       \
   X(bytes_in, "bytes received")                                                         \
+  X(bytes_out, "bytes sent")                                                            \
   X(qos0_dropped, "QoS 0 not sent: the reader was over its outbound limit")             \
   X(mailbox_dropped, "QoS 0 not posted: the mailbox to a shard was full")               \
   X(oversize_dropped, "not sent: larger than the client's Maximum Packet Size")         \

@@ -29,6 +29,7 @@ enum EnvelopeKind : uint16_t {
   kRetainScan = 6,     // ptr: RetainedScan*, to the owner: fill the next batch
   kRetainBatch = 7,    // ptr: RetainedScan*, back home with a batch
   kSharedPublish = 8,  // ptr: SharedDelivery*, for one member of a shared group there
+  kSysSnapshot = 9,    // ptr: SysSnapshot*, a shard's counters for shard 0's $SYS
 };
 
 // A filter gaining its first or losing its last subscriber on a shard; one allocation
@@ -157,6 +158,26 @@ void ShardBroker::on_start(shard::Shard& shard) {
     _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd));
     ring().listen(listener.fd, _acceptors.back().get());
   }
+  _sys = std::make_unique<SysPublisher>(*this, _config.sys);
+  _sys->start();
+}
+
+void ShardBroker::publish_internal(const std::string& topic, std::string_view payload,
+                                   bool retain) {
+  mqtt::Publish publish;
+  publish.topic = topic;
+  publish.payload = mqtt::as_bytes(payload);
+  publish.retain = retain;
+  Message* message = Message::create(publish, 0, now_ms());
+  if (retain) {
+    message->ref();
+    store_retained(message);
+  }
+  route(message);
+}
+
+void ShardBroker::send_sys_snapshot(SysSnapshot* snapshot) {
+  _shard->post(0, {kSysSnapshot, 0, 0, 0, snapshot}, shard::Delivery::kRequired);
 }
 
 uint16_t ShardBroker::home_shard(std::string_view client_id) const {
@@ -287,6 +308,8 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
       std::min<uint32_t>(connect.properties.receive_maximum.value_or(65535),
                          _config.limits.max_inflight);
   session->attach(client, static_cast<uint16_t>(std::min<uint32_t>(window, 65535)));
+  _clients_now++;
+  _sys->client_connected(client->client_id());
   return session;
 }
 
@@ -296,6 +319,8 @@ void ShardBroker::client_gone(Client* client) {
     return;
   }
   session->detach();
+  _clients_now--;
+  _sys->client_disconnected(client->client_id());
   Message* will = client->take_will();
   const uint32_t will_delay = client->will_delay();
   if (client->taken_over()) {
@@ -507,6 +532,7 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
   mqtt::Suback suback;
   suback.packet_id = subscribe.packet_id;
   PendingAck ack{client->id(), _route_seq, {}, {}};
+  std::string granted_json = "[";
   for (const mqtt::SubscriptionRequest& request : subscribe.subscriptions) {
     std::string_view group;
     std::string_view inner;
@@ -527,6 +553,12 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
       ack.retained.push_back({std::string(request.filter), options});
     }
     suback.reasons.push_back(static_cast<mqtt::ReasonCode>(options.max_qos));
+    granted_json += std::string(granted_json.size() > 1 ? "," : "") + "{\"topic\":" +
+                    SysPublisher::json_string(request.filter) +
+                    ",\"qos\":" + std::to_string(options.max_qos) + "}";
+  }
+  if (granted_json.size() > 1) {
+    _sys->subscribed(client->client_id(), granted_json + "]");
   }
   mqtt::encode(client->version(), suback, ack.packet);
   ack.seq = _route_seq;
@@ -548,6 +580,7 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
   Session* session = client->session();
   mqtt::Unsuback unsuback;
   unsuback.packet_id = unsubscribe.packet_id;
+  std::string removed_json = "[";
   for (std::string_view filter : unsubscribe.filters) {
     auto it = session->subscriptions().find(std::string(filter));
     const bool existed = it != session->subscriptions().end();
@@ -557,14 +590,24 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
     }
     unsuback.reasons.push_back(existed ? mqtt::ReasonCode::kSuccess
                                        : mqtt::ReasonCode::kNoSubscriptionExisted);
+    if (existed) {
+      removed_json += std::string(removed_json.size() > 1 ? "," : "") +
+                      SysPublisher::json_string(filter);
+    }
   }
   client->send_packet(unsuback);
+  if (removed_json.size() > 1) {
+    _sys->unsubscribed(client->client_id(), removed_json + "]");
+  }
 }
 
 bool ShardBroker::add_subscription(Session* session, std::string_view filter,
                                    const SubscriptionOptions& options) {
   auto [it, is_new] = session->subscriptions().try_emplace(std::string(filter), options);
   it->second = options;  // a repeated filter replaces the old options [MQTT-3.8.4-3]
+  if (is_new) {
+    _subscriptions_now++;
+  }
   std::string_view group;
   std::string_view inner;
   if (mqtt::parse_shared_filter(filter, group, inner)) {
@@ -587,6 +630,7 @@ bool ShardBroker::add_subscription(Session* session, std::string_view filter,
 }
 
 bool ShardBroker::remove_subscription(Session* session, std::string_view filter) {
+  _subscriptions_now--;  // callers pass only filters the session holds
   std::string_view group;
   std::string_view inner;
   if (mqtt::parse_shared_filter(filter, group, inner)) {
@@ -931,6 +975,9 @@ void ShardBroker::on_envelope(const shard::Envelope& envelope) {
     case kRetainBatch:
       deliver_retained_batch(static_cast<RetainedScan*>(envelope.ptr));
       break;
+    case kSysSnapshot:
+      _sys->on_snapshot(envelope.from, static_cast<SysSnapshot*>(envelope.ptr));
+      break;
     case kSharedPublish: {
       auto* delivery = static_cast<SharedDelivery*>(envelope.ptr);
       if (!deliver_shared_local(delivery->filter, delivery->group, delivery->message)) {
@@ -965,6 +1012,9 @@ void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
     case kRetainBatch:
       delete static_cast<RetainedScan*>(envelope.ptr);
       break;
+    case kSysSnapshot:
+      delete static_cast<SysSnapshot*>(envelope.ptr);
+      break;
     case kSharedPublish: {
       auto* delivery = static_cast<SharedDelivery*>(envelope.ptr);
       delivery->message->unref();
@@ -978,6 +1028,7 @@ void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
 
 void ShardBroker::on_stop_requested() {
   _stopping = true;
+  _sys->stop();
   for (auto& acceptor : _acceptors) {
     wheel().cancel(*acceptor);
   }

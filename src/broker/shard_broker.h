@@ -19,6 +19,7 @@
 #include "src/broker/message.h"
 #include "src/broker/retained_store.h"
 #include "src/broker/session.h"
+#include "src/broker/sys_publisher.h"
 #include "src/broker/topic_trie.h"
 #include "src/mqtt/packets.h"
 #include "src/net/connection.h"
@@ -34,6 +35,7 @@ inline constexpr uint16_t kMaxShards = 64;
 
 struct BrokerConfig {
   Limits limits;
+  SysTopics sys;
 };
 
 // One listening socket of this shard.
@@ -62,6 +64,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   void mark_dirty(net::Connection* connection) override;
   void release(net::Connection* connection) override;
   void detached(net::Connection* connection) override;
+  void count_bytes_out(size_t bytes) override { _stats.bytes_out += bytes; }
 
   // For clients and sessions of this shard.
   const Limits& limits() const { return _config.limits; }
@@ -69,6 +72,13 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   const BrokerStats& stats() const { return _stats; }
   std::vector<uint8_t>& scratch() { return _scratch; }
   uint16_t shard_id() const { return _shard->id(); }
+  uint16_t shard_count() const { return _shard->count(); }
+  uint64_t clients_now() const { return _clients_now; }
+  uint64_t subscriptions_now() const { return _subscriptions_now; }
+  uint64_t retained_now() const { return _retained->size(); }
+  // Publishes as the broker itself ($SYS): no client, no $SYS refusal.
+  void publish_internal(const std::string& topic, std::string_view payload, bool retain);
+  void send_sys_snapshot(SysSnapshot* snapshot);
   uint16_t home_shard(std::string_view client_id) const;
   std::string assign_client_id();
   bool stopping() const { return _stopping; }
@@ -207,6 +217,9 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   bool _head_v3_ready = false;
   bool _head_v5_ready = false;
 
+  std::unique_ptr<SysPublisher> _sys;
+  uint64_t _clients_now = 0;
+  uint64_t _subscriptions_now = 0;
   uint64_t _assigned_ids = 0;
   uint64_t _id_salt = 0;
   bool _stopping = false;

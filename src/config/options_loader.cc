@@ -102,6 +102,35 @@ bool read_limits(const std::string& path, const toml::table& table, Limits& limi
   return true;
 }
 
+bool read_sys(const std::string& path, const toml::table& table, SysTopics& sys,
+              std::string* error) {
+  for (auto&& [key, node] : table) {
+    const std::string_view name = key.str();
+    bool ok = true;
+    if (name == "broker_id") {
+      ok = read_string(path, name, node, sys.broker_id, error);
+    } else if (name == "interval_ms") {
+      ok = read_integer(path, name, node, 0, 86'400'000, sys.interval_ms, error);
+    } else if (name == "heartbeat_ms") {
+      ok = read_integer(path, name, node, 0, 86'400'000, sys.heartbeat_ms, error);
+    } else if (name == "events") {
+      const auto* value = node.as_boolean();
+      if (value == nullptr) {
+        *error = where(path, node.source()) + ": 'events' expects true or false";
+        return false;
+      }
+      sys.events = value->get();
+    } else {
+      *error = where(path, key.source()) + ": unknown key 'sys." + std::string(name) + "'";
+      return false;
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool read_listen(const std::string& path, const toml::node& node, Options& out,
                  std::string* error) {
   const auto* array = node.as_array();
@@ -168,6 +197,13 @@ bool load_config_file(const std::string& path, Options& out, std::string* error)
         return false;
       }
       ok = read_limits(path, *table, out.limits, error);
+    } else if (name == "sys") {
+      const auto* table = node.as_table();
+      if (table == nullptr) {
+        *error = where(path, node.source()) + ": 'sys' expects a table";
+        return false;
+      }
+      ok = read_sys(path, *table, out.sys, error);
     } else {
       *error = where(path, key.source()) + ": unknown key '" + std::string(name) + "'";
       return false;

@@ -85,6 +85,7 @@ void Connection::on_send_done(int result) {
     return;
   }
   _out.consume(static_cast<size_t>(result));
+  _host->count_bytes_out(static_cast<size_t>(result));
   if (_out.has_inflight() || _out.has_pending() || _linger) {
     _host->mark_dirty(this);
   }

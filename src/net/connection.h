@@ -32,6 +32,8 @@ class ConnectionHost {
   virtual void release(Connection* connection) = 0;
   // Stopped for a move to another shard and quiesced: the host posts it onward.
   virtual void detached(Connection* connection) = 0;
+  // Bytes the kernel took from this host's connections (for statistics).
+  virtual void count_bytes_out(size_t bytes) { (void)bytes; }
 };
 
 class Connection : public io::Socket, public io::Timer {

@@ -1,0 +1,162 @@
+#include "src/broker/sys_publisher.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "src/broker/shard_broker.h"
+
+namespace peregrine::broker {
+
+namespace {
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') {
+    return "peregrine";
+  }
+  return name;
+}
+}  // namespace
+
+SysPublisher::SysPublisher(ShardBroker& broker, const SysTopics& config)
+    : _broker(broker), _config(config) {
+  if (_config.broker_id.empty()) {
+    _config.broker_id = host_name();
+  }
+  _prefix = "$SYS/" + _config.broker_id + "/";
+}
+
+void SysPublisher::start() {
+  _started_ms = _broker.now_ms();
+  if (_config.interval_ms != 0) {
+    _stats_due_ms = _started_ms + _config.interval_ms;
+  }
+  if (_config.heartbeat_ms != 0 && _broker.shard_id() == 0) {
+    _heartbeat_due_ms = _started_ms + _config.heartbeat_ms;
+  }
+  if (_broker.shard_id() == 0) {
+    _latest.resize(_broker.shard_count());
+  }
+  if (const uint64_t due = next_due()) {
+    _broker.wheel().arm(*this, due);
+  }
+}
+
+void SysPublisher::stop() { _broker.wheel().cancel(*this); }
+
+uint64_t SysPublisher::next_due() const {
+  uint64_t due = 0;
+  for (uint64_t candidate : {_stats_due_ms, _heartbeat_due_ms}) {
+    if (candidate != 0 && (due == 0 || candidate < due)) {
+      due = candidate;
+    }
+  }
+  return due;
+}
+
+void SysPublisher::on_timer() {
+  const uint64_t now = _broker.now_ms();
+  if (_heartbeat_due_ms != 0 && now >= _heartbeat_due_ms) {
+    publish(_prefix + "heartbeat", _config.broker_id, false);
+    _heartbeat_due_ms = now + _config.heartbeat_ms;
+  }
+  if (_stats_due_ms != 0 && now >= _stats_due_ms) {
+    auto* snapshot = new SysSnapshot{_broker.stats(), _broker.clients_now(),
+                                     _broker.subscriptions_now(), _broker.retained_now()};
+    if (_broker.shard_id() == 0) {
+      on_snapshot(0, snapshot);
+      publish_statistics();
+    } else {
+      _broker.send_sys_snapshot(snapshot);
+    }
+    _stats_due_ms = now + _config.interval_ms;
+  }
+  if (const uint64_t due = next_due()) {
+    _broker.wheel().arm(*this, due);
+  }
+}
+
+void SysPublisher::on_snapshot(uint16_t shard, SysSnapshot* snapshot) {
+  if (shard < _latest.size()) {
+    _latest[shard] = *snapshot;
+  }
+  delete snapshot;
+}
+
+void SysPublisher::publish_statistics() {
+  SysSnapshot total;
+  for (const SysSnapshot& s : _latest) {
+    total.stats.add(s.stats);
+    total.clients_now += s.clients_now;
+    total.subscriptions_now += s.subscriptions_now;
+    total.retained_now += s.retained_now;
+  }
+  const BrokerStats& t = total.stats;
+  const uint64_t uptime_s = (_broker.now_ms() - _started_ms) / 1000;
+  auto put = [&](const char* name, uint64_t value) {
+    publish(std::string("$SYS/broker/") + name, std::to_string(value), true);
+  };
+  publish("$SYS/broker/version", std::string("peregrine ") + PEREGRINE_VERSION, true);
+  publish("$SYS/broker/uptime", std::to_string(uptime_s) + " seconds", true);
+  put("clients/connected", total.clients_now);
+  put("clients/total", t.clients_connected);
+  put("messages/received", t.messages_in);
+  put("messages/sent", t.messages_out);
+  put("publish/messages/dropped",
+      t.qos0_dropped + t.mailbox_dropped + t.queue_dropped + t.oversize_dropped);
+  put("bytes/received", t.bytes_in);
+  put("bytes/sent", t.bytes_out);
+  put("subscriptions/count", total.subscriptions_now);
+  put("retained messages/count", total.retained_now);
+}
+
+void SysPublisher::publish(const std::string& topic, std::string_view payload, bool retain) {
+  _broker.publish_internal(topic, payload, retain);
+}
+
+std::string SysPublisher::json_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
+void SysPublisher::client_connected(std::string_view client_id) {
+  if (_config.events) {
+    publish(_prefix + "new/clients", client_id, false);
+  }
+}
+
+void SysPublisher::client_disconnected(std::string_view client_id) {
+  if (_config.events) {
+    publish(_prefix + "disconnect/clients", client_id, false);
+  }
+}
+
+void SysPublisher::subscribed(std::string_view client_id, const std::string& subscriptions_json) {
+  if (_config.events) {
+    publish(_prefix + "new/subscribes",
+            "{\"clientId\":" + json_string(client_id) + ",\"subs\":" + subscriptions_json + "}",
+            false);
+  }
+}
+
+void SysPublisher::unsubscribed(std::string_view client_id, const std::string& filters_json) {
+  if (_config.events) {
+    publish(_prefix + "new/unsubscribes",
+            "{\"clientId\":" + json_string(client_id) + ",\"subs\":" + filters_json + "}",
+            false);
+  }
+}
+
+}  // namespace peregrine::broker

@@ -1,0 +1,60 @@
+// $SYS topics of one shard. Events (Aedes' $SYS/<id>/new/clients, disconnect/clients,
+// new/subscribes, new/unsubscribes) are published on the shard where they happen. For the
+// Mosquitto-style $SYS/broker/... statistics every shard sends a snapshot of its counters
+// to shard 0 each interval; shard 0 publishes the sums of the latest snapshots (retained)
+// and the heartbeat. Owned by its ShardBroker, on that shard's thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "include/peregrine/options.h"
+#include "src/broker/broker_stats.h"
+#include "src/io/timer_wheel.h"
+
+namespace peregrine::broker {
+
+class ShardBroker;
+
+struct SysSnapshot {
+  BrokerStats stats;
+  uint64_t clients_now = 0;
+  uint64_t subscriptions_now = 0;
+  uint64_t retained_now = 0;
+};
+
+class SysPublisher final : public io::Timer {
+ public:
+  SysPublisher(ShardBroker& broker, const SysTopics& config);
+
+  void start();
+  void stop();
+  void on_timer() override;
+  // Shard 0: a snapshot from `shard` (ownership taken).
+  void on_snapshot(uint16_t shard, SysSnapshot* snapshot);
+
+  void client_connected(std::string_view client_id);
+  void client_disconnected(std::string_view client_id);
+  // `subscriptions_json`: [{"topic":...,"qos":...}, ...] as Aedes sends it.
+  void subscribed(std::string_view client_id, const std::string& subscriptions_json);
+  void unsubscribed(std::string_view client_id, const std::string& filters_json);
+
+  static std::string json_string(std::string_view s);
+
+ private:
+  void publish_statistics();
+  void publish(const std::string& topic, std::string_view payload, bool retain);
+  uint64_t next_due() const;
+
+  ShardBroker& _broker;
+  SysTopics _config;
+  std::string _prefix;  // "$SYS/<broker_id>/"
+  uint64_t _started_ms = 0;
+  uint64_t _stats_due_ms = 0;
+  uint64_t _heartbeat_due_ms = 0;
+  std::vector<SysSnapshot> _latest;  // shard 0: per shard
+};
+
+}  // namespace peregrine::broker

@@ -1,0 +1,83 @@
+"""$SYS: Aedes' event topics under $SYS/<broker id>/ and Mosquitto-style statistics under
+$SYS/broker/, which clients may read but never write."""
+
+import json
+import time
+
+import mqtt_raw as m
+from mqtt_raw import V311, V5
+
+CONFIG = """
+[sys]
+broker_id = "edge-1"
+interval_ms = 200
+heartbeat_ms = 200
+"""
+
+
+def collect(client, wanted, timeout=10.0):
+    """Messages until every topic in `wanted` has been seen; returns topic → last payload."""
+    seen = {}
+    deadline = time.monotonic() + timeout
+    while not wanted <= seen.keys():
+        msg = client.next_message(timeout=max(0.1, deadline - time.monotonic()))
+        seen[msg.topic] = msg.payload
+    return seen
+
+
+def test_events_heartbeat_and_statistics(broker):
+    b = broker(config=CONFIG, shards=2)
+    watcher = m.connected(b.port, "watcher", V5)
+    watcher.subscribe("$SYS/#")
+    other = m.connected(b.port, "sys-client", V311)
+    other.subscribe(("a/b", 1), ("c/#", 0))
+    other.unsubscribe("c/#")
+    for i in range(5):
+        other.publish("a/b", b"x")
+    other.disconnect()
+    seen = collect(watcher, {
+        "$SYS/edge-1/new/clients", "$SYS/edge-1/new/subscribes",
+        "$SYS/edge-1/new/unsubscribes", "$SYS/edge-1/disconnect/clients",
+        "$SYS/edge-1/heartbeat", "$SYS/broker/clients/connected", "$SYS/broker/version",
+        "$SYS/broker/uptime", "$SYS/broker/messages/received"})
+    assert seen["$SYS/edge-1/heartbeat"] == b"edge-1"
+    assert seen["$SYS/edge-1/disconnect/clients"] == b"sys-client"
+    subs = json.loads(seen["$SYS/edge-1/new/subscribes"])
+    assert subs == {"clientId": "sys-client", "subs": [{"topic": "a/b", "qos": 1},
+                                                       {"topic": "c/#", "qos": 0}]}
+    unsubs = json.loads(seen["$SYS/edge-1/new/unsubscribes"])
+    assert unsubs == {"clientId": "sys-client", "subs": ["c/#"]}
+    assert seen["$SYS/broker/version"].startswith(b"peregrine ")
+    # Statistics catch up within an interval or two: five messages in at least.
+    deadline = time.monotonic() + 10
+    received = int(seen["$SYS/broker/messages/received"])
+    while received < 5 and time.monotonic() < deadline:
+        msg = watcher.next_message()
+        if msg.topic == "$SYS/broker/messages/received":
+            received = int(msg.payload)
+    assert received >= 5
+
+
+def test_statistics_are_retained_for_late_subscribers(broker):
+    b = broker(config=CONFIG)
+    time.sleep(0.6)  # a few intervals
+    late = m.connected(b.port, "late", V311)
+    late.subscribe("$SYS/broker/clients/connected")
+    msg = late.next_message(timeout=5)
+    assert msg.retain is True
+    assert int(msg.payload) >= 0
+
+
+def test_sys_is_not_matched_by_hash_and_cannot_be_written(broker):
+    b = broker(config=CONFIG)
+    everything = m.connected(b.port, "everything", V5)
+    everything.subscribe("#")
+    sys_reader = m.connected(b.port, "sysreader", V5)
+    sys_reader.subscribe("$SYS/edge-1/forged")
+    pub = m.connected(b.port, "forger", V311)
+    pub.publish("$SYS/edge-1/forged", b"nope")
+    pub.publish("end", b"")
+    got = everything.messages_until("end")
+    assert all(not x.topic.startswith("$SYS") for x in got)
+    sys_reader.ping()
+    assert sys_reader.try_read_packet(0.5) is None
