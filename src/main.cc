@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "include/peregrine/options.h"
+#include "src/auth/acl_authorizer.h"
 #include "src/base/log.h"
 #include "src/broker/shard_broker.h"
 #include "src/config/options_loader.h"
@@ -88,7 +89,12 @@ int run(Options options) {
   }
   daemon::block_signals();
 
-  broker::BrokerConfig config{options.limits, options.sys};
+  // The config file's ACL, when it has rules; shared read-only by every shard.
+  std::unique_ptr<auth::AclAuthorizer> acl;
+  if (!options.acl.deny.empty()) {
+    acl = std::make_unique<auth::AclAuthorizer>(options.acl);
+  }
+  broker::BrokerConfig config{options.limits, options.sys, options.acl, acl.get()};
   std::vector<std::unique_ptr<broker::ShardBroker>> brokers;
   std::vector<shard::ShardService*> services;
   for (uint16_t s = 0; s < shards; ++s) {

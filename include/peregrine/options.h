@@ -50,6 +50,24 @@ struct SysTopics {
   bool events = true;                 // new/clients, disconnect/clients, new/(un)subscribes
 };
 
+// The config file's access rules (the built-in Authorizer): deny rules, first match wins.
+struct AclRule {
+  std::string topic;  // a topic filter
+  bool read = false;  // denies subscribing to what it covers, and receiving it
+  bool write = false;  // denies publishing to what it covers
+  std::string client_id;  // empty: any
+  std::string username;   // empty: any
+};
+
+struct Acl {
+  std::vector<AclRule> deny;
+  // v5 SUBACK code for a denied filter: 0x87 Not authorized, or 0x80 (v3 always 0x80).
+  uint8_t subscribe_denied_code = 0x87;
+  // A denied PUBLISH: false → acknowledged with 0x87 (v5; v3 PUBACK) and dropped;
+  // true → the client is disconnected (v5 DISCONNECT 0x87).
+  bool disconnect_on_denied_publish = false;
+};
+
 struct Options {
   std::vector<std::string> listen;  // listener URLs; empty → mqtt://127.0.0.1:1883
   uint16_t shards = 0;              // 0 → one per CPU available to the process
@@ -57,6 +75,7 @@ struct Options {
   std::string log_level = "info";   // trace | debug | info | warn | error | off
   Limits limits;
   SysTopics sys;
+  Acl acl;
 };
 
 }  // namespace peregrine

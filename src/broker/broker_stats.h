@@ -32,7 +32,10 @@ namespace peregrine::broker {
   X(wills_published, "will messages published")                                         \
   X(sessions_expired, "sessions ended by their expiry interval")                        \
   X(retained_refused, "retained messages refused: retained limits reached")             \
-  X(shared_dropped, "shared-subscription messages with no member left to take them")
+  X(shared_dropped, "shared-subscription messages with no member left to take them")    \
+  X(publish_denied, "PUBLISH refused by the authorizer")                                \
+  X(subscribe_denied, "subscription filters refused by the authorizer")                 \
+  X(read_denied, "deliveries withheld by the authorizer")
 
 struct BrokerStats {
 #define PEREGRINE_COUNTER_FIELD(name, meaning) uint64_t name = 0;

@@ -317,6 +317,10 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (publish.properties.topic_alias && !resolve_topic_alias(publish)) {
     return false;
   }
+  const Authorizer* authorizer = _broker->config().authorizer;
+  if (authorizer != nullptr && !authorizer->allow_publish(_session->identity(), publish.topic)) {
+    return refuse_publish(publish);
+  }
   if (publish.qos == 2) {
     const std::optional<bool> fresh =
         _session->begin_inbound_qos2(publish.packet_id, static_cast<uint16_t>(std::min<uint32_t>(
@@ -334,6 +338,30 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   _broker->publish(this, publish);
   if (publish.qos == 1) {
     send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, ReasonCode::kSuccess, {}});
+  }
+  return true;
+}
+
+bool Client::refuse_publish(const mqtt::Publish& publish) {
+  _broker->stats().publish_denied++;
+  PG_DEBUG("PUBLISH to %.*s from %s denied", static_cast<int>(publish.topic.size()),
+           publish.topic.data(), _client_id.c_str());
+  if (_broker->config().acl.disconnect_on_denied_publish) {
+    return fail(ReasonCode::kNotAuthorized, "PUBLISH denied");
+  }
+  // v5 says why in the ack [MQTT-3.4.2-?]; v3 has no negative ack: it is acknowledged
+  // and dropped.
+  const ReasonCode reason = is_v5(_version) ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
+  if (publish.qos == 1) {
+    send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, reason, {}});
+  } else if (publish.qos == 2) {
+    if (is_v5(_version)) {
+      send_packet(mqtt::Ack{PacketType::kPubrec, publish.packet_id, reason, {}});
+    } else {
+      // v3 continues the flow: PUBREL will come and gets its PUBCOMP.
+      _session->begin_inbound_qos2(publish.packet_id, 65535);
+      send_packet(mqtt::Ack{PacketType::kPubrec, publish.packet_id, reason, {}});
+    }
   }
   return true;
 }

@@ -75,6 +75,7 @@ class Client final : public net::Connection {
   mqtt::Publish outgoing(const Delivery& delivery, uint16_t packet_id, bool dup,
                          bool assign_alias);
   bool resolve_topic_alias(mqtt::Publish& publish);
+  bool refuse_publish(const mqtt::Publish& publish);
   bool over_outbound_limit(size_t size);
   void handle_disconnect(const mqtt::Disconnect& disconnect);
   // Bad input: answer per spec (v5 CONNACK/DISCONNECT with `reason`, v3 close), count,

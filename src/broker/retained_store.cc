@@ -1,5 +1,7 @@
 #include "src/broker/retained_store.h"
 
+#include "src/mqtt/codec.h"
+
 namespace peregrine::broker {
 
 RetainedStore::~RetainedStore() {
@@ -58,7 +60,7 @@ bool RetainedStore::scan(std::string_view filter, std::string& cursor, size_t ma
       erase(it++);  // [MQTT-3.3.2-5]: an expired retained message is not delivered
       continue;
     }
-    if (topic_matches(filter, it->first)) {
+    if (mqtt::topic_matches(filter, it->first)) {
       message->ref();
       out.push_back(message);
       ++found;
@@ -79,40 +81,6 @@ Message* RetainedStore::lookup(std::string_view topic, uint64_t now_ms) {
   }
   it->second->ref();
   return it->second;
-}
-
-bool topic_matches(std::string_view filter, std::string_view topic) {
-  if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
-      (filter.front() == '+' || filter.front() == '#')) {
-    return false;
-  }
-  size_t f = 0;
-  size_t t = 0;
-  while (true) {
-    const size_t f_end = filter.find('/', f);
-    const std::string_view level =
-        filter.substr(f, f_end == std::string_view::npos ? std::string_view::npos : f_end - f);
-    if (level == "#") {
-      return true;  // also matches the parent level itself
-    }
-    const size_t t_end = topic.find('/', t);
-    const std::string_view part =
-        topic.substr(t, t_end == std::string_view::npos ? std::string_view::npos : t_end - t);
-    if (level != "+" && level != part) {
-      return false;
-    }
-    const bool filter_last = f_end == std::string_view::npos;
-    const bool topic_last = t_end == std::string_view::npos;
-    if (filter_last || topic_last) {
-      if (filter_last && topic_last) {
-        return true;
-      }
-      // "a/#" matches "a": the filter has one more level and it is '#'.
-      return topic_last && !filter_last && filter.substr(f_end + 1) == "#";
-    }
-    f = f_end + 1;
-    t = t_end + 1;
-  }
 }
 
 }  // namespace peregrine::broker

@@ -53,7 +53,4 @@ class RetainedStore {
   uint64_t _max_bytes;
 };
 
-// True if `topic` matches `filter` ([MQTT-4.7.1], with the `$` rule of [MQTT-4.7.2-1]).
-bool topic_matches(std::string_view filter, std::string_view topic);
-
 }  // namespace peregrine::broker

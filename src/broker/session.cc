@@ -88,6 +88,11 @@ void Session::send_publish(Inflight& entry, bool dup) {
 
 void Session::deliver(Delivery delivery) {
   PG_DASSERT(delivery.message != nullptr);
+  if (!_broker->may_read(*this, delivery.message->publish().topic)) {
+    _broker->stats().read_denied++;
+    release(delivery);
+    return;
+  }
   if (_broker->expired(*delivery.message)) {
     _broker->stats().expired_dropped++;
     release(delivery);

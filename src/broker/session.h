@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "include/peregrine/authorizer.h"
 #include "src/broker/message.h"
 #include "src/io/timer_wheel.h"
 #include "src/mqtt/packets.h"
@@ -50,10 +51,14 @@ class Session final : public io::Timer {
   Session& operator=(const Session&) = delete;
 
   const std::string& client_id() const { return _client_id; }
+  ClientIdentity identity() const {
+    return {_client_id, username ? std::optional<std::string_view>(*username) : std::nullopt};
+  }
   Client* client() const { return _client; }
   std::unordered_map<std::string, SubscriptionOptions>& subscriptions() { return _subscriptions; }
 
   uint64_t id = 0;               // unique on its shard; names it in envelopes
+  std::optional<std::string> username;  // of the last connection (for read checks)
   uint32_t expiry_interval = 0;  // seconds after the connection ends
   // Scratch of ShardBroker's fan-out (overlapping subscriptions → one delivery).
   uint64_t match_stamp = 0;

@@ -308,6 +308,8 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
       std::min<uint32_t>(connect.properties.receive_maximum.value_or(65535),
                          _config.limits.max_inflight);
   session->attach(client, static_cast<uint16_t>(std::min<uint32_t>(window, 65535)));
+  session->username = connect.username ? std::optional<std::string>(*connect.username)
+                                       : std::nullopt;
   _clients_now++;
   _sys->client_connected(client->client_id());
   return session;
@@ -508,7 +510,7 @@ void ShardBroker::deliver_local(Message* message) {
     Client* client = session->client();
     if (plain && session->match_qos == 0 && !session->match_retain &&
         session->match_ids.empty() && (client == nullptr || client->takes_shared_heads())) {
-      if (client != nullptr) {
+      if (client != nullptr && may_read(*session, publish.topic)) {
         client->send_qos0_shared(message);  // the fan-out fast path: cached heads
       }
       continue;
@@ -542,6 +544,15 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
       continue;
     }
     const bool shared = mqtt::parse_shared_filter(request.filter, group, inner);
+    const Authorizer* authorizer = _config.authorizer;
+    if (authorizer != nullptr && !authorizer->allow_subscribe(session->identity(),
+                                                              request.filter)) {
+      _stats.subscribe_denied++;
+      suback.reasons.push_back(
+          v5 ? static_cast<mqtt::ReasonCode>(_config.acl.subscribe_denied_code)
+             : mqtt::ReasonCode::kUnspecifiedError);
+      continue;
+    }
     SubscriptionOptions options{std::min<uint8_t>(request.max_qos, 2), request.no_local,
                                 request.retain_as_published, request.retain_handling,
                                 subscription_id};

@@ -36,6 +36,8 @@ inline constexpr uint16_t kMaxShards = 64;
 struct BrokerConfig {
   Limits limits;
   SysTopics sys;
+  Acl acl;                                // the answers to denials
+  const Authorizer* authorizer = nullptr;  // nullptr: allow everything; shared, read-only
 };
 
 // One listening socket of this shard.
@@ -83,6 +85,11 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   std::string assign_client_id();
   bool stopping() const { return _stopping; }
   bool expired(const Message& message) const { return message.expiry_left(now_ms()) == 0u; }
+  const BrokerConfig& config() const { return _config; }
+  bool may_read(const Session& session, std::string_view topic) const {
+    const Authorizer* a = _config.authorizer;
+    return a == nullptr || !a->may_deny_reads() || a->allow_read(session.identity(), topic);
+  }
 
   void accept(int fd);
   // CONNECT accepted on the home shard: takes over a live connection of the same client

@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "src/base/log.h"
+#include "src/mqtt/codec.h"
 #include "src/net/listener.h"
 
 namespace peregrine::config {
@@ -131,6 +132,86 @@ bool read_sys(const std::string& path, const toml::table& table, SysTopics& sys,
   return true;
 }
 
+bool read_acl_rule(const std::string& path, const toml::node& node, AclRule& rule,
+                   std::string* error) {
+  const auto* table = node.as_table();
+  if (table == nullptr) {
+    *error = where(path, node.source()) + ": 'acl.deny' entries are tables";
+    return false;
+  }
+  std::string access = "readwrite";
+  for (auto&& [key, value] : *table) {
+    const std::string_view name = key.str();
+    bool ok = true;
+    if (name == "topic") {
+      ok = read_string(path, name, value, rule.topic, error);
+    } else if (name == "access") {
+      ok = read_string(path, name, value, access, error);
+    } else if (name == "client_id") {
+      ok = read_string(path, name, value, rule.client_id, error);
+    } else if (name == "username") {
+      ok = read_string(path, name, value, rule.username, error);
+    } else {
+      *error = where(path, key.source()) + ": unknown key 'acl.deny." + std::string(name) + "'";
+      return false;
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  if (rule.topic.empty() || !mqtt::valid_topic_filter(rule.topic)) {
+    *error = where(path, node.source()) + ": 'acl.deny' needs a valid 'topic' filter";
+    return false;
+  }
+  if (access != "read" && access != "write" && access != "readwrite") {
+    *error = where(path, node.source()) + ": 'access' is read, write or readwrite";
+    return false;
+  }
+  rule.read = access != "write";
+  rule.write = access != "read";
+  return true;
+}
+
+bool read_acl(const std::string& path, const toml::table& table, Acl& acl,
+              std::string* error) {
+  for (auto&& [key, node] : table) {
+    const std::string_view name = key.str();
+    if (name == "deny") {
+      const auto* array = node.as_array();
+      if (array == nullptr) {
+        *error = where(path, node.source()) + ": 'acl.deny' expects [[acl.deny]] tables";
+        return false;
+      }
+      for (const toml::node& item : *array) {
+        AclRule rule;
+        if (!read_acl_rule(path, item, rule, error)) {
+          return false;
+        }
+        acl.deny.push_back(std::move(rule));
+      }
+    } else if (name == "subscribe_denied_code") {
+      if (!read_integer(path, name, node, 0x80, 0x87, acl.subscribe_denied_code, error)) {
+        return false;
+      }
+      if (acl.subscribe_denied_code != 0x80 && acl.subscribe_denied_code != 0x87) {
+        *error = where(path, node.source()) + ": 'subscribe_denied_code' is 0x80 or 0x87";
+        return false;
+      }
+    } else if (name == "disconnect_on_denied_publish") {
+      const auto* value = node.as_boolean();
+      if (value == nullptr) {
+        *error = where(path, node.source()) + ": expects true or false";
+        return false;
+      }
+      acl.disconnect_on_denied_publish = value->get();
+    } else {
+      *error = where(path, key.source()) + ": unknown key 'acl." + std::string(name) + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
 bool read_listen(const std::string& path, const toml::node& node, Options& out,
                  std::string* error) {
   const auto* array = node.as_array();
@@ -197,6 +278,13 @@ bool load_config_file(const std::string& path, Options& out, std::string* error)
         return false;
       }
       ok = read_limits(path, *table, out.limits, error);
+    } else if (name == "acl") {
+      const auto* table = node.as_table();
+      if (table == nullptr) {
+        *error = where(path, node.source()) + ": 'acl' expects a table";
+        return false;
+      }
+      ok = read_acl(path, *table, out.acl, error);
     } else if (name == "sys") {
       const auto* table = node.as_table();
       if (table == nullptr) {

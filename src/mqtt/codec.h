@@ -91,6 +91,10 @@ bool valid_topic_filter(std::string_view filter);
 bool parse_shared_filter(std::string_view filter, std::string_view& group,
                          std::string_view& inner);
 
+// True if `topic` matches `filter` ([MQTT-4.7.1], with the `$` rule of [MQTT-4.7.2-1]).
+// A filter's wildcard characters in `topic` are taken literally.
+bool topic_matches(std::string_view filter, std::string_view topic);
+
 // Encoded size of a variable byte integer (1..4).
 size_t varint_size(uint32_t value);
 

@@ -76,4 +76,38 @@ bool parse_shared_filter(std::string_view filter, std::string_view& group,
   return true;
 }
 
+bool topic_matches(std::string_view filter, std::string_view topic) {
+  if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
+      (filter.front() == '+' || filter.front() == '#')) {
+    return false;
+  }
+  size_t f = 0;
+  size_t t = 0;
+  while (true) {
+    const size_t f_end = filter.find('/', f);
+    const std::string_view level =
+        filter.substr(f, f_end == std::string_view::npos ? std::string_view::npos : f_end - f);
+    if (level == "#") {
+      return true;  // also matches the parent level itself
+    }
+    const size_t t_end = topic.find('/', t);
+    const std::string_view part =
+        topic.substr(t, t_end == std::string_view::npos ? std::string_view::npos : t_end - t);
+    if (level != "+" && level != part) {
+      return false;
+    }
+    const bool filter_last = f_end == std::string_view::npos;
+    const bool topic_last = t_end == std::string_view::npos;
+    if (filter_last || topic_last) {
+      if (filter_last && topic_last) {
+        return true;
+      }
+      // "a/#" matches "a": the filter has one more level and it is '#'.
+      return topic_last && !filter_last && filter.substr(f_end + 1) == "#";
+    }
+    f = f_end + 1;
+    t = t_end + 1;
+  }
+}
+
 }  // namespace peregrine::mqtt
