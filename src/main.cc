@@ -1,5 +1,6 @@
 // The peregrine daemon: options, listeners, one broker shard per core, signals.
 #include <sched.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -10,6 +11,7 @@
 
 #include "include/peregrine/options.h"
 #include "src/auth/acl_authorizer.h"
+#include "src/auth/scram_sha256.h"
 #include "src/base/log.h"
 #include "src/broker/shard_broker.h"
 #include "src/config/options_loader.h"
@@ -94,7 +96,22 @@ int run(Options options) {
   if (!options.acl.deny.empty()) {
     acl = std::make_unique<auth::AclAuthorizer>(options.acl);
   }
-  broker::BrokerConfig config{options.limits, options.sys, options.acl, acl.get()};
+  broker::BrokerConfig config{options.limits, options.sys, options.acl, acl.get(), {}};
+  // Enhanced authentication methods, shared read-only by every shard.
+  std::unique_ptr<auth::ScramSha256> scram;
+  if (!options.auth.scram_sha256.empty()) {
+    scram = std::make_unique<auth::ScramSha256>();
+    for (const ScramUser& user : options.auth.scram_sha256) {
+      std::vector<uint8_t> salt(16);
+      if (getrandom(salt.data(), salt.size(), 0) != static_cast<ssize_t>(salt.size())) {
+        PG_ERROR("cannot draw a salt for SCRAM users");
+        return 1;
+      }
+      scram->add_user(user.username,
+                      auth::ScramSha256::derive(user.password, std::move(salt), user.iterations));
+    }
+    config.auth_methods.push_back(scram.get());
+  }
   std::vector<std::unique_ptr<broker::ShardBroker>> brokers;
   std::vector<shard::ShardService*> services;
   for (uint16_t s = 0; s < shards; ++s) {

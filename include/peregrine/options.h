@@ -68,6 +68,18 @@ struct Acl {
   bool disconnect_on_denied_publish = false;
 };
 
+// Enhanced authentication: SCRAM-SHA-256 users (the password is turned into salted keys at
+// start-up and not kept).
+struct ScramUser {
+  std::string username;
+  std::string password;
+  uint32_t iterations = 4096;
+};
+
+struct Authentication {
+  std::vector<ScramUser> scram_sha256;
+};
+
 struct Options {
   std::vector<std::string> listen;  // listener URLs; empty → mqtt://127.0.0.1:1883
   uint16_t shards = 0;              // 0 → one per CPU available to the process
@@ -76,6 +88,7 @@ struct Options {
   Limits limits;
   SysTopics sys;
   Acl acl;
+  Authentication auth;
 };
 
 }  // namespace peregrine

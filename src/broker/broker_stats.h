@@ -35,7 +35,8 @@ namespace peregrine::broker {
   X(shared_dropped, "shared-subscription messages with no member left to take them")    \
   X(publish_denied, "PUBLISH refused by the authorizer")                                \
   X(subscribe_denied, "subscription filters refused by the authorizer")                 \
-  X(read_denied, "deliveries withheld by the authorizer")
+  X(read_denied, "deliveries withheld by the authorizer")                               \
+  X(auth_failed, "enhanced authentication exchanges that failed")
 
 struct BrokerStats {
 #define PEREGRINE_COUNTER_FIELD(name, meaning) uint64_t name = 0;

@@ -137,6 +137,10 @@ bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     }
     return handle_connect(header, body);
   }
+  if (_phase == Phase::kAuthenticating && header.type != PacketType::kAuth &&
+      header.type != PacketType::kDisconnect) {
+    return fail(ReasonCode::kProtocolError, "packet other than AUTH during authentication");
+  }
   if (header.type == PacketType::kPublish) {
     return handle_publish(header, body);
   }
@@ -166,7 +170,7 @@ bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     case PacketType::kConnect:
       return fail(ReasonCode::kProtocolError, "second CONNECT [MQTT-3.1.0-2]");
     case PacketType::kAuth:
-      return fail(ReasonCode::kProtocolError, "AUTH without an authentication method");
+      return handle_auth(std::get<mqtt::Auth>(packet));
     default:
       return fail(ReasonCode::kProtocolError, "packet type a server never receives");
   }
@@ -203,7 +207,82 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     _phase = Phase::kMigrating;
     return true;
   }
+  if (connect.properties.authentication_method) {
+    return begin_enhanced_auth(header, body, connect);
+  }
   return accept_connect(connect);
+}
+
+bool Client::begin_enhanced_auth(const mqtt::FixedHeader& header, mqtt::Bytes body,
+                                 const mqtt::Connect& connect) {
+  const std::string_view name = *connect.properties.authentication_method;
+  const EnhancedAuthMethod* method = _broker->auth_method(name);
+  if (method == nullptr) {
+    return fail(ReasonCode::kBadAuthenticationMethod, "unknown authentication method");
+  }
+  _auth_method = std::string(name);
+  _auth = method->begin();
+  _held_connect.assign(body.begin(), body.end());
+  _held_connect_flags = header.flags;
+  _phase = Phase::kAuthenticating;
+  return finish_enhanced_auth(
+      _auth->step(connect.properties.authentication_data.value_or(mqtt::Bytes{})));
+}
+
+bool Client::finish_enhanced_auth(AuthStep step) {
+  const bool reauth = _phase == Phase::kConnected;
+  switch (step.outcome) {
+    case AuthStep::Outcome::kContinue: {
+      mqtt::Auth auth{ReasonCode::kContinueAuthentication, {}};
+      auth.properties.authentication_method = _auth_method;
+      auth.properties.authentication_data = mqtt::Bytes(step.data);
+      send_packet(auth);
+      return true;
+    }
+    case AuthStep::Outcome::kFailure:
+      _auth.reset();
+      _broker->stats().auth_failed++;
+      return fail(ReasonCode::kNotAuthorized, "enhanced authentication failed");
+    case AuthStep::Outcome::kSuccess:
+      break;
+  }
+  _auth.reset();
+  _auth_username = step.username;
+  if (reauth) {
+    mqtt::Auth auth{ReasonCode::kSuccess, {}};
+    auth.properties.authentication_method = _auth_method;
+    auth.properties.authentication_data = mqtt::Bytes(step.data);
+    send_packet(auth);
+    _session->username = _auth_username;
+    return true;
+  }
+  _auth_reply = std::move(step.data);
+  std::vector<uint8_t> held;
+  held.swap(_held_connect);
+  mqtt::Connect connect;
+  PG_ASSERT(mqtt::decode_connect(_held_connect_flags, held, connect) == ReasonCode::kSuccess);
+  _phase = Phase::kAwaitConnect;
+  return accept_connect(connect);
+}
+
+bool Client::handle_auth(const mqtt::Auth& auth) {
+  const auto& method = auth.properties.authentication_method;
+  if (_auth_method.empty() || !method || *method != _auth_method) {
+    return fail(ReasonCode::kProtocolError, "AUTH without the connection's method");
+  }
+  if (_phase == Phase::kAuthenticating || _auth != nullptr) {
+    if (auth.reason != ReasonCode::kContinueAuthentication || _auth == nullptr) {
+      return fail(ReasonCode::kProtocolError, "AUTH out of sequence");
+    }
+  } else if (auth.reason == ReasonCode::kReAuthenticate) {
+    const EnhancedAuthMethod* m = _broker->auth_method(_auth_method);
+    PG_ASSERT(m != nullptr);
+    _auth = m->begin();  // [MQTT-4.12.1-?]: re-authentication with the same method
+  } else {
+    return fail(ReasonCode::kProtocolError, "AUTH out of sequence");
+  }
+  return finish_enhanced_auth(_auth->step(auth.properties.authentication_data.value_or(
+      mqtt::Bytes{})));
 }
 
 bool Client::check_connect(const mqtt::Connect& connect) {
@@ -215,9 +294,6 @@ bool Client::check_connect(const mqtt::Connect& connect) {
   }
   if (connect.will && connect.will->topic.starts_with("$SYS")) {
     return fail(ReasonCode::kNotAuthorized, "will topic in $SYS");
-  }
-  if (connect.properties.authentication_method) {
-    return fail(ReasonCode::kBadAuthenticationMethod, "no enhanced authentication method");
   }
   return true;
 }
@@ -264,6 +340,9 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
   _phase = Phase::kConnected;
   bool present = false;
   _session = _broker->open_session(this, connect, &present);
+  if (_auth_username) {
+    _session->username = _auth_username;  // the authenticated identity wins
+  }
   _session->expiry_interval = expiry;
   send_connack(ReasonCode::kSuccess, &connect, present);
   _broker->stats().clients_connected++;
@@ -289,6 +368,12 @@ void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool 
       }
       if (_server_keep_alive != 0) {
         p.server_keep_alive = _server_keep_alive;
+      }
+      if (!_auth_method.empty()) {
+        p.authentication_method = _auth_method;
+        if (!_auth_reply.empty()) {
+          p.authentication_data = mqtt::Bytes(_auth_reply);
+        }
       }
       if (_response_information) {
         // A topic prefix this client may use for responses [MQTT-3.2.2.3.15].
@@ -409,6 +494,10 @@ bool Client::handle_ack(const mqtt::Ack& ack) {
 }
 
 void Client::handle_disconnect(const mqtt::Disconnect& disconnect) {
+  if (_session == nullptr) {
+    close_after_flush();  // gave up during authentication
+    return;
+  }
   if (const auto& expiry = disconnect.properties.session_expiry_interval) {
     if (_requested_expiry == 0 && *expiry > 0) {
       fail(ReasonCode::kProtocolError, "session expiry set on DISCONNECT [MQTT-3.14.2-2]");
@@ -541,7 +630,7 @@ bool Client::fail(ReasonCode reason, const char* what) {
   if (closing()) {
     return false;
   }
-  if (_phase == Phase::kAwaitConnect) {
+  if (_phase == Phase::kAwaitConnect || _phase == Phase::kAuthenticating) {
     // Before CONNACK: v5 gets a CONNACK with the reason; v3 a return code where one fits
     // (1: protocol level, 2: identifier); otherwise, and for a first packet that is not
     // CONNECT, the connection just closes.

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "include/peregrine/enhanced_auth.h"
 #include "src/broker/message.h"
 #include "src/broker/session.h"
 #include "src/broker/topic_aliases.h"
@@ -21,7 +23,7 @@ class ShardBroker;
 
 class Client final : public net::Connection {
  public:
-  enum class Phase : uint8_t { kAwaitConnect, kMigrating, kConnected, kGone };
+  enum class Phase : uint8_t { kAwaitConnect, kMigrating, kAuthenticating, kConnected, kGone };
 
   Client(ShardBroker* broker, int fd, std::string peer);
   ~Client() override;
@@ -76,6 +78,11 @@ class Client final : public net::Connection {
                          bool assign_alias);
   bool resolve_topic_alias(mqtt::Publish& publish);
   bool refuse_publish(const mqtt::Publish& publish);
+  // Enhanced authentication (v5 §4.12): at CONNECT, and re-authentication after it.
+  bool begin_enhanced_auth(const mqtt::FixedHeader& header, mqtt::Bytes body,
+                           const mqtt::Connect& connect);
+  bool handle_auth(const mqtt::Auth& auth);
+  bool finish_enhanced_auth(AuthStep step);
   bool over_outbound_limit(size_t size);
   void handle_disconnect(const mqtt::Disconnect& disconnect);
   // Bad input: answer per spec (v5 CONNACK/DISCONNECT with `reason`, v3 close), count,
@@ -96,6 +103,14 @@ class Client final : public net::Connection {
   bool _problem_information = true;   // v5 Request Problem Information
   bool _response_information = false;  // v5 Request Response Information
   std::string _response_topic_prefix;
+  // Enhanced authentication: the running exchange, the CONNECT it holds back (copied,
+  // decoded again on success), and what CONNACK tells on success.
+  std::unique_ptr<AuthExchange> _auth;
+  std::string _auth_method;
+  std::vector<uint8_t> _held_connect;
+  uint8_t _held_connect_flags = 0;
+  std::vector<uint8_t> _auth_reply;
+  std::optional<std::string> _auth_username;
   std::unique_ptr<InboundAliases> _in_aliases;    // v5 with aliases on only
   std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases  // Session Expiry Interval of CONNECT (v5)
   Session* _session = nullptr;

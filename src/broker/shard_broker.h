@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "include/peregrine/enhanced_auth.h"
 #include "include/peregrine/options.h"
 #include "src/broker/broker_stats.h"
 #include "src/broker/message.h"
@@ -38,6 +39,7 @@ struct BrokerConfig {
   SysTopics sys;
   Acl acl;                                // the answers to denials
   const Authorizer* authorizer = nullptr;  // nullptr: allow everything; shared, read-only
+  std::vector<const EnhancedAuthMethod*> auth_methods;  // shared, read-only
 };
 
 // One listening socket of this shard.
@@ -86,6 +88,14 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   bool stopping() const { return _stopping; }
   bool expired(const Message& message) const { return message.expiry_left(now_ms()) == 0u; }
   const BrokerConfig& config() const { return _config; }
+  const EnhancedAuthMethod* auth_method(std::string_view name) const {
+    for (const EnhancedAuthMethod* method : _config.auth_methods) {
+      if (method->name() == name) {
+        return method;
+      }
+    }
+    return nullptr;
+  }
   bool may_read(const Session& session, std::string_view topic) const {
     const Authorizer* a = _config.authorizer;
     return a == nullptr || !a->may_deny_reads() || a->allow_read(session.identity(), topic);

@@ -212,6 +212,54 @@ bool read_acl(const std::string& path, const toml::table& table, Acl& acl,
   return true;
 }
 
+bool read_auth(const std::string& path, const toml::table& table, Authentication& auth,
+               std::string* error) {
+  for (auto&& [key, node] : table) {
+    const std::string_view name = key.str();
+    const auto* array = node.as_array();
+    if (name != "scram_sha256") {
+      *error = where(path, key.source()) + ": unknown key 'auth." + std::string(name) + "'";
+      return false;
+    }
+    if (array == nullptr) {
+      *error = where(path, node.source()) + ": expects [[auth.scram_sha256]] tables";
+      return false;
+    }
+    for (const toml::node& item : *array) {
+      const auto* user = item.as_table();
+      if (user == nullptr) {
+        *error = where(path, item.source()) + ": expects a table";
+        return false;
+      }
+      ScramUser entry;
+      for (auto&& [field, value] : *user) {
+        const std::string_view f = field.str();
+        bool ok = true;
+        if (f == "username") {
+          ok = read_string(path, f, value, entry.username, error);
+        } else if (f == "password") {
+          ok = read_string(path, f, value, entry.password, error);
+        } else if (f == "iterations") {
+          ok = read_integer(path, f, value, 4096, 10'000'000, entry.iterations, error);
+        } else {
+          *error = where(path, field.source()) + ": unknown key 'auth.scram_sha256." +
+                   std::string(f) + "'";
+          return false;
+        }
+        if (!ok) {
+          return false;
+        }
+      }
+      if (entry.username.empty() || entry.password.empty()) {
+        *error = where(path, item.source()) + ": a SCRAM user needs username and password";
+        return false;
+      }
+      auth.scram_sha256.push_back(std::move(entry));
+    }
+  }
+  return true;
+}
+
 bool read_listen(const std::string& path, const toml::node& node, Options& out,
                  std::string* error) {
   const auto* array = node.as_array();
@@ -278,6 +326,13 @@ bool load_config_file(const std::string& path, Options& out, std::string* error)
         return false;
       }
       ok = read_limits(path, *table, out.limits, error);
+    } else if (name == "auth") {
+      const auto* table = node.as_table();
+      if (table == nullptr) {
+        *error = where(path, node.source()) + ": 'auth' expects a table";
+        return false;
+      }
+      ok = read_auth(path, *table, out.auth, error);
     } else if (name == "acl") {
       const auto* table = node.as_table();
       if (table == nullptr) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "src/broker/topic_trie.h"
+#include "src/mqtt/codec.h"
 
 namespace peregrine::broker {
 namespace {
@@ -101,7 +102,7 @@ TEST(TopicMatches, AgreesWithTheTrie) {
       }
       bool trie_hit = false;
       trie.match(topic, [&](Hit&) { trie_hit = true; });
-      EXPECT_EQ(topic_matches(filter, topic), trie_hit) << filter << " vs " << topic;
+      EXPECT_EQ(mqtt::topic_matches(filter, topic), trie_hit) << filter << " vs " << topic;
     }
   }
 }
