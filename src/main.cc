@@ -121,6 +121,7 @@ int run(Options options) {
   shard::ShardGroupOptions group_options;
   group_options.shards = shards;
   group_options.backend = backend;
+  group_options.mailbox_capacity = options.limits.mailbox_capacity;
   shard::ShardGroup group(group_options);
   std::string why;
   if (!group.start(services, &why)) {

@@ -39,6 +39,11 @@ struct Limits {
   // Keep alive: longer (or zero) requests of v5 clients are lowered to this and told in
   // CONNACK as Server Keep Alive; 0 means no maximum.
   uint16_t max_keep_alive = 60;
+  // Envelopes per mailbox (one per ordered pair of shards; a power of two), and how many
+  // QoS 1/2 messages and control envelopes may wait beyond full mailboxes on one shard
+  // before it stops reading PUBLISH packets (back-pressure; resumes once below).
+  uint32_t mailbox_capacity = 4096;
+  uint32_t mailbox_overflow_limit = 8192;
 };
 
 // $SYS topics: Aedes' event topics under $SYS/<broker_id>/ and Mosquitto-style

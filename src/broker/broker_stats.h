@@ -36,7 +36,8 @@ namespace peregrine::broker {
   X(publish_denied, "PUBLISH refused by the authorizer")                                \
   X(subscribe_denied, "subscription filters refused by the authorizer")                 \
   X(read_denied, "deliveries withheld by the authorizer")                               \
-  X(auth_failed, "enhanced authentication exchanges that failed")
+  X(auth_failed, "enhanced authentication exchanges that failed")                       \
+  X(input_paused, "connections paused: mailbox overflow at its bound (back-pressure)")
 
 struct BrokerStats {
 #define PEREGRINE_COUNTER_FIELD(name, meaning) uint64_t name = 0;

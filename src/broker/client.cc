@@ -52,6 +52,15 @@ void Client::on_data(std::span<const uint8_t> bytes) {
     _in.insert(_in.end(), bytes.begin(), bytes.end());  // travels with the connection
     return;
   }
+  if (input_paused()) {
+    // Bytes that were already on their way when reading paused.
+    if (_in.size() + bytes.size() > size_t{_broker->limits().max_packet_size} + kInputSlack) {
+      fail(ReasonCode::kPacketTooLarge, "input buffer over its bound");
+      return;
+    }
+    _in.insert(_in.end(), bytes.begin(), bytes.end());
+    return;
+  }
   _last_rx_ms = host().now_ms();
   _broker->stats().bytes_in += bytes.size();
   if (_in.empty()) {
@@ -75,6 +84,15 @@ void Client::on_data(std::span<const uint8_t> bytes) {
     _in.swap(buffered);
   }
   start_migration_if_due();
+}
+
+void Client::resume_after_backpressure() {
+  resume_input();
+  if (!_in.empty() && open()) {
+    std::vector<uint8_t> pending;
+    pending.swap(_in);
+    on_data(pending);
+  }
 }
 
 void Client::start_migration_if_due() {
@@ -103,6 +121,13 @@ size_t Client::process(std::span<const uint8_t> data) {
       break;
     }
     const mqtt::FixedHeader& header = frame.header;
+    if (header.type == PacketType::kPublish && _broker->backpressured()) {
+      // Mailboxes to other shards are full and their overflow is at its bound: read no
+      // more PUBLISH until it drains; what is buffered waits here (bounded by _in's cap).
+      pause_input();
+      _broker->paused(this);
+      break;
+    }
     const mqtt::Bytes body = data.subspan(pos + header.header_length, header.remaining_length);
     if (!handle_packet(header, body)) {
       break;

@@ -54,6 +54,8 @@ class Client final : public net::Connection {
   bool fits(const Delivery& delivery);
   // Server-initiated end: v5 gets DISCONNECT `reason`, then the connection closes.
   void disconnect(mqtt::ReasonCode reason);
+  // The shard's overflow drained: read again, starting with what was buffered.
+  void resume_after_backpressure();
   // Takes the will for publishing (nullptr if none or a clean DISCONNECT dropped it).
   Message* take_will();
 

@@ -249,7 +249,22 @@ void ShardBroker::adopt(Client* client) {
   client->adopt(this);
 }
 
+void ShardBroker::paused(Client* client) {
+  _stats.input_paused++;
+  _paused_clients.push_back(client->id());
+}
+
 void ShardBroker::on_turn_end() {
+  if (!_paused_clients.empty() && !backpressured()) {
+    std::vector<uint64_t> paused;
+    paused.swap(_paused_clients);
+    for (uint64_t id : paused) {
+      auto it = _clients.find(id);
+      if (it != _clients.end()) {
+        it->second->resume_after_backpressure();
+      }
+    }
+  }
   // Envelopes this shard sent itself (retained scans it owns) run one per turn slot, like
   // those from other shards.
   for (size_t n = _self_envelopes.size(); n > 0 && !_self_envelopes.empty(); --n) {

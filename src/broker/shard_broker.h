@@ -88,6 +88,11 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   bool stopping() const { return _stopping; }
   bool expired(const Message& message) const { return message.expiry_left(now_ms()) == 0u; }
   const BrokerConfig& config() const { return _config; }
+  bool backpressured() const {
+    return _shard->overflow_size() >= _config.limits.mailbox_overflow_limit;
+  }
+  // `client` stopped reading for back-pressure; resumed at a turn end once it drains.
+  void paused(Client* client);
   const EnhancedAuthMethod* auth_method(std::string_view name) const {
     for (const EnhancedAuthMethod* method : _config.auth_methods) {
       if (method->name() == name) {
@@ -217,6 +222,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   std::vector<net::Connection*> _dirty;
   std::deque<shard::Envelope> _self_envelopes;  // to this shard, handled next turn
   std::vector<RetainedScan*> _parked_scans;     // waiting for their session to drain
+  std::vector<uint64_t> _paused_clients;        // connection ids paused by back-pressure
 
   // Route changes: this shard's broadcasts are numbered; SUBACK waits until every other
   // shard has acknowledged the broadcasts made before it (DESIGN.md §2).

@@ -78,6 +78,14 @@ bool read_limits(const std::string& path, const toml::table& table, Limits& limi
       ok = read_integer(path, name, node, 0, 65535, limits.outbound_topic_aliases, error);
     } else if (name == "max_keep_alive") {
       ok = read_integer(path, name, node, 0, 65535, limits.max_keep_alive, error);
+    } else if (name == "mailbox_capacity") {
+      ok = read_integer(path, name, node, 2, 1 << 20, limits.mailbox_capacity, error);
+      if (ok && (limits.mailbox_capacity & (limits.mailbox_capacity - 1)) != 0) {
+        *error = where(path, node.source()) + ": 'mailbox_capacity' must be a power of two";
+        ok = false;
+      }
+    } else if (name == "mailbox_overflow_limit") {
+      ok = read_integer(path, name, node, 1, 1 << 24, limits.mailbox_overflow_limit, error);
     } else if (name == "max_inflight") {
       ok = read_integer(path, name, node, 1, 65535, limits.max_inflight, error);
     } else if (name == "receive_maximum") {

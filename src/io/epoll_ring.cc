@@ -85,6 +85,24 @@ void EpollRing::start_recv(Socket* socket) {
   update_interest(socket);
 }
 
+void EpollRing::pause_recv(Socket* socket) {
+  auto& st = socket->ring_state;
+  if (st.recv_armed && !st.stopping) {
+    st.recv_armed = false;
+    st.recv_paused = true;
+    update_interest(socket);
+  }
+}
+
+void EpollRing::resume_recv(Socket* socket) {
+  auto& st = socket->ring_state;
+  if (st.recv_paused && !st.stopping) {
+    st.recv_paused = false;
+    st.recv_armed = true;
+    update_interest(socket);
+  }
+}
+
 void EpollRing::stop(Socket* socket) {
   auto& st = socket->ring_state;
   if (st.stopping) {

@@ -46,6 +46,10 @@ class Ring {
 
   // Deliver received bytes to `socket` until the peer closes or stop() is called.
   virtual void start_recv(Socket* socket) = 0;
+  // Back-pressure: stop delivering received bytes until resume_recv(). Bytes already in
+  // flight may still arrive after pause_recv() (io_uring); the socket stays open.
+  virtual void pause_recv(Socket* socket) = 0;
+  virtual void resume_recv(Socket* socket) = 0;
   // Stop receiving (a send in flight completes or is cancelled); on_quiesced() follows
   // once no operation names the socket. The fd stays open: closing it is the owner's job.
   virtual void stop(Socket* socket) = 0;

@@ -31,6 +31,8 @@ class Socket {
   struct RingState {
     uint16_t ops_in_flight = 0;
     bool recv_armed = false;
+    bool recv_paused = false;      // pause_recv(): do not re-arm
+    bool recv_cancelling = false;  // io_uring: a cancel of the multishot recv is in flight
     bool send_pending = false;  // a send() has not completed yet
     bool stopping = false;
     bool want_write = false;    // epoll: waiting for EPOLLOUT

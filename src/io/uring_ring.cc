@@ -164,6 +164,32 @@ void UringRing::arm_recv(Socket* socket) {
   ++st.ops_in_flight;
 }
 
+void UringRing::pause_recv(Socket* socket) {
+  auto& st = socket->ring_state;
+  if (st.stopping || st.recv_paused) {
+    return;
+  }
+  st.recv_paused = true;
+  if (st.recv_armed && !st.recv_cancelling) {
+    st.recv_cancelling = true;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, pack(socket, kOpRecv), 0);
+    io_uring_sqe_set_data64(sqe, kOpIgnore);
+  }
+}
+
+void UringRing::resume_recv(Socket* socket) {
+  auto& st = socket->ring_state;
+  if (st.stopping || !st.recv_paused) {
+    return;
+  }
+  st.recv_paused = false;
+  if (!st.recv_armed) {
+    arm_recv(socket);
+  }
+  // Still armed: the cancel's final completion re-arms it (see on_recv_cqe).
+}
+
 void UringRing::stop(Socket* socket) {
   auto& st = socket->ring_state;
   if (st.stopping) {
@@ -340,6 +366,18 @@ void UringRing::on_recv_cqe(Socket* socket, io_uring_cqe* cqe) {
   finish_op(socket);
   if (st.stopping) {
     return;
+  }
+  if (st.recv_cancelling) {
+    st.recv_cancelling = false;
+    if (cqe->res == -ECANCELED || cqe->res > 0 || cqe->res == -ENOBUFS) {
+      if (!st.recv_paused) {
+        arm_recv(socket);  // resumed before the cancel landed
+      }
+      return;
+    }
+  }
+  if (st.recv_paused && (cqe->res > 0 || cqe->res == -ENOBUFS)) {
+    return;  // re-armed by resume_recv()
   }
   if (cqe->res > 0 || cqe->res == -ENOBUFS) {
     // The multishot ended without an error of the socket's (buffers ran short): re-arm.

@@ -27,6 +27,8 @@ class UringRing final : public Ring {
   void unlisten(int fd) override;
   void start_recv(Socket* socket) override;
   void stop(Socket* socket) override;
+  void pause_recv(Socket* socket) override;
+  void resume_recv(Socket* socket) override;
   void send(Socket* socket, const iovec* iov, int count) override;
   void poll(int timeout_ms) override;
   void wake() override;

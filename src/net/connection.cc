@@ -124,6 +124,22 @@ void Connection::close_now() {
   _host->ring().stop(this);
 }
 
+void Connection::pause_input() {
+  if (_state == State::kOpen && !_input_paused) {
+    _input_paused = true;
+    _host->ring().pause_recv(this);
+  }
+}
+
+void Connection::resume_input() {
+  if (_input_paused) {
+    _input_paused = false;
+    if (_state == State::kOpen) {
+      _host->ring().resume_recv(this);
+    }
+  }
+}
+
 void Connection::detach() {
   PG_ASSERT(_state == State::kOpen);
   _state = State::kDetaching;

@@ -56,6 +56,10 @@ class Connection : public io::Socket, public io::Timer {
   void close_after_flush();
   // Closes now, dropping queued output.
   void close_now();
+  // Back-pressure: stop and restart reading from the socket.
+  void pause_input();
+  void resume_input();
+  bool input_paused() const { return _input_paused; }
   // Stops I/O so the connection can move to another shard; host.detached() follows.
   void detach();
   // Adopted by the shard it moved to.
@@ -86,6 +90,7 @@ class Connection : public io::Socket, public io::Timer {
   State _state = State::kOpen;
   bool _linger = false;          // close once the queue is written
   bool _close_reported = false;  // on_transport_closed() has been called
+  bool _input_paused = false;
 };
 
 }  // namespace peregrine::net

@@ -47,6 +47,7 @@ bool Shard::post(uint16_t to, Envelope envelope, Delivery delivery) {
   auto& overflow = _overflow[to];
   if (delivery == Delivery::kRequired && !overflow.empty()) {
     overflow.push_back(envelope);  // keep control traffic in order behind what waits
+    ++_overflow_size;
     return true;
   }
   if (_group.mailbox(_id, to).try_push(envelope)) {
@@ -56,6 +57,7 @@ bool Shard::post(uint16_t to, Envelope envelope, Delivery delivery) {
     return false;
   }
   overflow.push_back(envelope);
+  ++_overflow_size;
   return true;
 }
 
@@ -93,6 +95,7 @@ void Shard::publish_outbound() {
     auto& overflow = _overflow[to];
     while (!overflow.empty() && queue.try_push(overflow.front())) {
       overflow.pop_front();
+      --_overflow_size;
     }
     if (!queue.publish()) {
       continue;
@@ -149,6 +152,9 @@ void Shard::run() {
     if (stopping && (timeout < 0 || timeout > 50)) {
       timeout = 50;
     }
+    if (_overflow_size > 0 && timeout != 0) {
+      timeout = 1;  // consumers do not wake producers: look again soon
+    }
     if (timeout != 0) {
       _sleeping.store(true, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -170,7 +176,7 @@ ShardGroup::ShardGroup(const ShardGroupOptions& options) : _options(options) {
     _shards.push_back(std::make_unique<Shard>(*this, i, options.shards));
   }
   for (size_t i = 0; i < size_t{options.shards} * options.shards; ++i) {
-    _mailboxes.push_back(std::make_unique<SpscQueue<Envelope>>(Shard::kMailboxCapacity));
+    _mailboxes.push_back(std::make_unique<SpscQueue<Envelope>>(options.mailbox_capacity));
   }
 }
 

@@ -49,7 +49,6 @@ class ShardGroup;
 
 class Shard {
  public:
-  static constexpr uint32_t kMailboxCapacity = 4096;
   static constexpr uint32_t kDrainPerTurn = 1024;  // envelopes taken from one mailbox per turn
 
   Shard(ShardGroup& group, uint16_t id, uint16_t count);
@@ -62,6 +61,9 @@ class Shard {
 
   // Posts to shard `to` (!= id()); visible to it at the end of this loop turn.
   bool post(uint16_t to, Envelope envelope, Delivery delivery);
+  // Required envelopes waiting in the producer-side overflow, over all targets. The
+  // service bounds it by pausing the input that feeds it (back-pressure).
+  size_t overflow_size() const { return _overflow_size; }
 
  private:
   friend class ShardGroup;
@@ -77,6 +79,7 @@ class Shard {
   ShardService* _service = nullptr;
   uint64_t _now_ms = 0;
   std::vector<std::deque<Envelope>> _overflow;  // per target: required envelopes held back
+  size_t _overflow_size = 0;
   std::atomic<bool> _sleeping{false};
   std::atomic<bool> _stop_requested{false};
   std::thread _thread;
@@ -87,6 +90,7 @@ struct ShardGroupOptions {
   io::Backend backend = io::Backend::kUring;
   io::RingOptions ring;
   bool pin_threads = true;
+  uint32_t mailbox_capacity = 4096;  // envelopes per ordered pair of shards (power of 2)
 };
 
 // Owns every shard, the mailbox grid and the threads.

@@ -1,0 +1,39 @@
+"""Back-pressure between shards: with tiny mailboxes, a burst of QoS 1 messages across
+shards makes the publishing shard stop reading PUBLISH until its overflow drains; nothing
+acknowledged is lost and order is kept."""
+
+import re
+
+import mqtt_raw as m
+from mqtt_raw import V311, V5
+from test_cross_shard import connect_on_shard
+
+CONFIG = """
+[limits]
+mailbox_capacity = 2
+mailbox_overflow_limit = 4
+"""
+COUNT = 3000
+
+
+def test_qos1_burst_across_shards_pauses_input_and_loses_nothing(broker):
+    b = broker(config=CONFIG, shards=2)
+    sub, _, sub_shard = connect_on_shard(b, "bp-sub", V5, want=None)
+    assert sub.subscribe(("bp/#", 1)) == [1]
+    pub, _, _ = connect_on_shard(b, "bp-pub", V311, want=None, exclude=sub_shard)
+    pub.send(b"".join(m.publish("bp/x", str(i).encode(), V311, qos=1, packet_id=i + 1)
+                      for i in range(COUNT)))
+    got = []
+    while len(got) < COUNT:
+        msg = sub.next_message(timeout=20)
+        sub.send(m.ack(m.PUBACK, msg.packet_id))
+        got.append(int(msg.payload))
+    assert got == list(range(COUNT))
+    acks = 0
+    while acks < COUNT:
+        assert pub.read_packet(timeout=20).type == m.PUBACK
+        acks += 1
+    b.stop()
+    counters = re.search(r"counters: (.*)", b.log_text()).group(1)
+    paused = int(re.search(r"input_paused=(\d+)", counters).group(1))
+    assert paused > 0, counters
