@@ -1,5 +1,6 @@
 #include "src/broker/message.h"
 
+#include <atomic>
 #include <cstring>
 #include <new>
 
@@ -27,6 +28,19 @@ class Copier {
  private:
   uint8_t* _cursor;
 };
+
+// Per thread: a prefix drawn once from a process-wide counter, then a local count. No
+// shared write per message.
+std::atomic<uint64_t> g_next_prefix{1};
+thread_local uint64_t t_prefix = 0;
+thread_local uint64_t t_count = 0;
+
+uint64_t next_message_id() {
+  if (t_prefix == 0) {
+    t_prefix = g_next_prefix.fetch_add(1, std::memory_order_relaxed) << 40;
+  }
+  return t_prefix | ++t_count;
+}
 
 size_t storage_size(const mqtt::Publish& in) {
   const mqtt::Properties& p = in.properties;
@@ -58,6 +72,7 @@ Message* Message::create(const mqtt::Publish& in, uint64_t origin_connection,
   auto* message = new (memory) Message();
   message->_origin_connection = origin_connection;
   message->_received_ms = received_ms;
+  message->_id = next_message_id();
   Copier copier(reinterpret_cast<uint8_t*>(message) + sizeof(Message));
   mqtt::Publish& out = message->_publish;
   out.qos = in.qos;

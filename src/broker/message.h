@@ -24,6 +24,8 @@ class Message final : public io::SharedBuffer {
   const mqtt::Publish& publish() const { return _publish; }
   std::span<const uint8_t> payload() const { return _publish.payload; }
   uint64_t origin_connection() const { return _origin_connection; }
+  // Unique in the process: names the message without its address (addresses come back).
+  uint64_t id() const { return _id; }
   uint64_t received_ms() const { return _received_ms; }
   // Seconds of Message Expiry Interval left at `now_ms` [MQTT-3.3.2-6]; nullopt: none set.
   // 0 means expired.
@@ -37,6 +39,7 @@ class Message final : public io::SharedBuffer {
   mqtt::Publish _publish;
   uint64_t _origin_connection = 0;
   uint64_t _received_ms = 0;
+  uint64_t _id = 0;
 };
 
 }  // namespace peregrine::broker

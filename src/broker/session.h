@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <string>
@@ -65,6 +66,21 @@ class Session final : public io::Timer {
   uint8_t match_qos = 0;
   bool match_retain = false;
   std::vector<uint32_t> match_ids;
+
+  // Retained scans running for this session, and the ids of messages it got live
+  // meanwhile: a message published after SUBACK may reach the owner before the scan does,
+  // and must not arrive twice. Bounded by kMaxLiveIds (beyond: not recorded).
+  static constexpr size_t kMaxLiveIds = 65536;
+  uint32_t active_scans = 0;
+  std::vector<uint64_t> live_ids;
+  void note_live(const Message* message) {
+    if (active_scans > 0 && live_ids.size() < kMaxLiveIds) {
+      live_ids.push_back(message->id());
+    }
+  }
+  bool got_live(const Message* message) const {
+    return std::find(live_ids.begin(), live_ids.end(), message->id()) != live_ids.end();
+  }
 
   // Connection life.
   void attach(Client* client, uint16_t window);

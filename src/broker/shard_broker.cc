@@ -523,6 +523,7 @@ void ShardBroker::deliver_local(Message* message) {
   const bool plain = !publish.properties.message_expiry_interval.has_value();
   for (Session* session : _matched) {
     Client* client = session->client();
+    session->note_live(message);
     if (plain && session->match_qos == 0 && !session->match_retain &&
         session->match_ids.empty() && (client == nullptr || client->takes_shared_heads())) {
       if (client != nullptr && may_read(*session, publish.topic)) {
@@ -917,6 +918,7 @@ void ShardBroker::start_retained_scans(Session* session,
     for (uint16_t owner = first; owner <= last; ++owner) {
       auto* scan = new RetainedScan{shard_id(), owner, session->id, request.filter,
                                     request.options, {}, false, {}};
+      session->active_scans++;
       post_local_or_remote(owner, kRetainScan, scan);
     }
   }
@@ -935,6 +937,13 @@ void ShardBroker::run_retained_scan(RetainedScan* scan) {
   post_local_or_remote(scan->home, kRetainBatch, scan);
 }
 
+void ShardBroker::finish_scan(Session* session) {
+  if (session->active_scans > 0 && --session->active_scans == 0) {
+    session->live_ids.clear();
+    session->live_ids.shrink_to_fit();
+  }
+}
+
 bool ShardBroker::session_can_take_more(Session* session) const {
   Client* client = session->client();
   return client != nullptr && client->queued_bytes() < _config.limits.outbound_buffer_bytes / 4 &&
@@ -945,10 +954,17 @@ void ShardBroker::deliver_retained_batch(RetainedScan* scan) {
   auto it = _sessions_by_id.find(scan->session_id);
   Session* session = it == _sessions_by_id.end() ? nullptr : it->second;
   if (session == nullptr || session->client() == nullptr || _stopping) {
+    if (session != nullptr) {
+      finish_scan(session);
+    }
     delete scan;  // the subscriber went away: the rest is not owed to anyone
     return;
   }
   for (Message* message : scan->batch) {
+    if (session->got_live(message)) {
+      message->unref();  // it came live after SUBACK: once is enough
+      continue;
+    }
     // Retained on subscribe: RETAIN set [MQTT-3.3.1-8], QoS the lower of the two.
     Delivery delivery{message, std::min(scan->options.max_qos, message->publish().qos), true,
                       {}};
@@ -959,6 +975,7 @@ void ShardBroker::deliver_retained_batch(RetainedScan* scan) {
   }
   scan->batch.clear();
   if (scan->done) {
+    finish_scan(session);
     delete scan;
     return;
   }

@@ -200,6 +200,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   void run_retained_scan(RetainedScan* scan);
   void deliver_retained_batch(RetainedScan* scan);
   bool session_can_take_more(Session* session) const;
+  void finish_scan(Session* session);
 
   BrokerConfig _config;
   std::vector<ShardListener> _listeners;

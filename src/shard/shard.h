@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "src/base/clock.h"
 #include "src/io/ring.h"
 #include "src/io/timer_wheel.h"
 #include "src/shard/envelope.h"
@@ -57,7 +58,9 @@ class Shard {
   uint16_t count() const;
   io::Ring& ring() { return *_ring; }
   io::TimerWheel& wheel() { return *_wheel; }
-  uint64_t now_ms() const { return _now_ms; }
+  // Read fresh each time (a coarse clock, a few ns): completions are dispatched after the
+  // ring's wait, so a time taken at the top of the loop turn can be a whole sleep old.
+  uint64_t now_ms() const { return base::monotonic_ms(); }
 
   // Posts to shard `to` (!= id()); visible to it at the end of this loop turn.
   bool post(uint16_t to, Envelope envelope, Delivery delivery);

@@ -8,6 +8,10 @@ Environment:
     PEREGRINE_BIN            path of the binary (default: build/peregrine)
     PEREGRINE_IO_BACKENDS    comma-separated io backends to run every test on
                              (default: "uring,epoll")
+    PEREGRINE_STORM_COUNT    retained messages in test_retained_storm.py (default
+                             100000; lower it for slow builds such as ASan)
+
+MQTT.js for test_mqttjs_client.py is installed by tools/bootstrap (npm ci in js/).
 """
 
 import os

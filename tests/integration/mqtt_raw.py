@@ -363,6 +363,7 @@ class Message:
     def __init__(self, pkt, version):
         if pkt.type != PUBLISH:
             raise AssertionError(f"expected PUBLISH, got {pkt!r}")
+        self.raw = pkt.raw
         self.qos = (pkt.flags >> 1) & 3
         self.retain = bool(pkt.flags & 1)
         self.dup = bool(pkt.flags & 8)

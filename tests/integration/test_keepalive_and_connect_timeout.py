@@ -64,6 +64,18 @@ def test_any_packet_counts_as_activity(broker):
     assert c.is_open()
 
 
+@pytest.mark.parametrize("version", [V311, V5])
+def test_a_packet_every_0_9_s_keeps_a_1_s_keep_alive_open(broker, version):
+    """1.5 x keep alive counts from the last packet received, even when the broker had
+    nothing else to do (and slept) between two packets."""
+    b = broker()
+    c = m.connected(b.port, f"ka-edge{version}", version, keepalive=1)
+    for _ in range(3):
+        time.sleep(0.9)
+        c.ping(timeout=2)
+    assert c.is_open()
+
+
 def test_keepalive_zero_is_never_disconnected(broker):
     b = broker()
     forever = m.connected(b.port, "ka0", V5, keepalive=0)

@@ -1,4 +1,5 @@
-"""[limits] max_packet_size: counted with the fixed header, enforced from the header."""
+"""[limits] max_packet_size: counted with the fixed header, enforced from the header; and a
+v5 client's own Maximum Packet Size, honoured on what the broker sends it."""
 
 import time
 
@@ -101,3 +102,33 @@ def test_default_limit_allows_large_messages(broker):
     pub5 = m.connected(b.port, "big-pub5", V5)
     pub5.send(b"\x30" + m.varint(1048576))
     assert m.Disconnect(pub5.read_packet()).reason == 0x95
+
+
+@pytest.mark.parametrize("qos", [0, 1])
+def test_message_over_the_clients_maximum_packet_size_is_not_sent_to_it(broker, qos):
+    b = broker()
+    small = m.connected(b.port, f"cmps-small{qos}", V5, properties=[(m.MAXIMUM_PACKET_SIZE, 100)])
+    assert small.subscribe(("cmps/#", qos)) == [qos]
+    big = m.connected(b.port, f"cmps-big{qos}", V5)
+    big.subscribe(("cmps/#", qos))
+    pub = m.connected(b.port, f"cmps-pub{qos}", V311)
+    send = pub.publish_qos1 if qos else pub.publish
+    send("cmps/x", b"x" * 500)
+    # A PUBLISH of exactly 100 bytes on the wire still fits.
+    fits = 100 - len(m.publish("cmps/y", b"", V5, qos=qos, packet_id=1))
+    send("cmps/y", b"y" * fits)
+    pub.publish("cmps/end", b"")
+    got = small.messages_until("cmps/end")
+    assert [(x.topic, len(x.payload)) for x in got] == [("cmps/y", fits), ("cmps/end", 0)]
+    assert len(got[0].raw) == 100
+    for x in got:
+        assert x.qos == 0 or x.packet_id, x
+        if x.qos:
+            small.send_ack(m.PUBACK, x.packet_id)
+    # The dropped QoS 1 message took no window slot and is not resent.
+    assert small.is_open()
+    small.ping()
+    got = big.messages_until("cmps/end")
+    assert [(x.topic, len(x.payload)) for x in got] == \
+        [("cmps/x", 500), ("cmps/y", fits), ("cmps/end", 0)]
+    assert b.counters()["oversize_dropped"] == 1
