@@ -379,13 +379,17 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
   return true;
 }
 
-void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool present) {
+void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool present,
+                          const char* why) {
   mqtt::Connack connack;
   connack.reason = reason;
   connack.session_present = present && reason == ReasonCode::kSuccess;
   if (is_v5(_version)) {
     mqtt::Properties& p = connack.properties;
     const Limits& limits = _broker->limits();
+    if (why != nullptr) {
+      p.reason_string = why;  // always allowed on CONNACK
+    }
     if (reason == ReasonCode::kSuccess) {
       p.receive_maximum = static_cast<uint16_t>(std::min<uint32_t>(limits.receive_maximum, 65535));
       if (limits.topic_alias_maximum > 0) {
@@ -462,11 +466,15 @@ bool Client::refuse_publish(const mqtt::Publish& publish) {
   // v5 says why in the ack [MQTT-3.4.2-?]; v3 has no negative ack: it is acknowledged
   // and dropped.
   const ReasonCode reason = is_v5(_version) ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
+  mqtt::Properties why;
+  if (is_v5(_version) && _problem_information) {
+    why.reason_string = "not authorized to publish to this topic";
+  }
   if (publish.qos == 1) {
-    send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, reason, {}});
+    send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, reason, why});
   } else if (publish.qos == 2) {
     if (is_v5(_version)) {
-      send_packet(mqtt::Ack{PacketType::kPubrec, publish.packet_id, reason, {}});
+      send_packet(mqtt::Ack{PacketType::kPubrec, publish.packet_id, reason, why});
     } else {
       // v3 continues the flow: PUBREL will come and gets its PUBCOMP.
       _session->begin_inbound_qos2(publish.packet_id, 65535);
@@ -632,12 +640,16 @@ void Client::send_packet(const mqtt::Packet& packet) {
   write(out);
 }
 
-void Client::disconnect(ReasonCode reason) {
+void Client::disconnect(ReasonCode reason, const char* why) {
   if (closing()) {
     return;
   }
   if (_phase == Phase::kConnected && is_v5(_version)) {
-    send_packet(mqtt::Disconnect{reason, {}});
+    mqtt::Disconnect packet{reason, {}};
+    if (why != nullptr) {
+      packet.properties.reason_string = why;  // always allowed on DISCONNECT
+    }
+    send_packet(packet);
   }
   close_after_flush();
 }
@@ -662,12 +674,12 @@ bool Client::fail(ReasonCode reason, const char* what) {
     const bool v3_code = reason == ReasonCode::kUnsupportedProtocolVersion ||
                          reason == ReasonCode::kClientIdentifierNotValid;
     if (_version_known && (is_v5(_version) || v3_code)) {
-      send_connack(reason, nullptr, false);
+      send_connack(reason, nullptr, false, what);
     }
     close_after_flush();
     return false;
   }
-  disconnect(reason);
+  disconnect(reason, what);
   return false;
 }
 

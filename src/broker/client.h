@@ -53,7 +53,9 @@ class Client final : public net::Connection {
   // Whether a delivery fits within the client's Maximum Packet Size [MQTT-3.1.2-24].
   bool fits(const Delivery& delivery);
   // Server-initiated end: v5 gets DISCONNECT `reason`, then the connection closes.
-  void disconnect(mqtt::ReasonCode reason);
+  void disconnect(mqtt::ReasonCode reason, const char* why = nullptr);
+  // v5 Request Problem Information: reason strings and user properties allowed on acks.
+  bool problem_information() const { return _problem_information; }
   // The shard's overflow drained: read again, starting with what was buffered.
   void resume_after_backpressure();
   // Takes the will for publishing (nullptr if none or a clean DISCONNECT dropped it).
@@ -71,7 +73,8 @@ class Client final : public net::Connection {
   bool handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body);
   bool accept_connect(const mqtt::Connect& connect);
   bool check_connect(const mqtt::Connect& connect);
-  void send_connack(mqtt::ReasonCode reason, const mqtt::Connect* connect, bool present);
+  void send_connack(mqtt::ReasonCode reason, const mqtt::Connect* connect, bool present,
+                    const char* why = nullptr);
   bool handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body);
   bool handle_ack(const mqtt::Ack& ack);
   // The PUBLISH a delivery becomes on this connection (per-subscriber fields filled in).

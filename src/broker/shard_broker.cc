@@ -587,6 +587,11 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
   if (granted_json.size() > 1) {
     _sys->subscribed(client->client_id(), granted_json + "]");
   }
+  const bool refused = std::any_of(suback.reasons.begin(), suback.reasons.end(),
+                                   [](mqtt::ReasonCode r) { return mqtt::is_error(r); });
+  if (v5 && refused && client->problem_information()) {
+    suback.properties.reason_string = "one or more topic filters refused";  // [MQTT-3.1.2-29]
+  }
   mqtt::encode(client->version(), suback, ack.packet);
   ack.seq = _route_seq;
   if (min_acked() >= ack.seq && _pending_acks.empty()) {
