@@ -286,6 +286,19 @@ bool read_listen(const std::string& path, const toml::node& node, Options& out,
   return true;
 }
 
+// A [table] section read by `reader`.
+template <typename T>
+bool read_section(const std::string& path, std::string_view name, const toml::node& node,
+                  T& out, bool (*reader)(const std::string&, const toml::table&, T&, std::string*),
+                  std::string* error) {
+  const auto* table = node.as_table();
+  if (table == nullptr) {
+    *error = where(path, node.source()) + ": '" + std::string(name) + "' expects a table";
+    return false;
+  }
+  return reader(path, *table, out, error);
+}
+
 bool take_value(int argc, char** argv, int& i, std::string_view flag, std::string& value) {
   const std::string_view arg = argv[i];
   if (arg.size() > flag.size() && arg[flag.size()] == '=') {
@@ -328,33 +341,13 @@ bool load_config_file(const std::string& path, Options& out, std::string* error)
     } else if (name == "listen") {
       ok = read_listen(path, node, out, error);
     } else if (name == "limits") {
-      const auto* table = node.as_table();
-      if (table == nullptr) {
-        *error = where(path, node.source()) + ": 'limits' expects a table";
-        return false;
-      }
-      ok = read_limits(path, *table, out.limits, error);
+      ok = read_section(path, name, node, out.limits, read_limits, error);
     } else if (name == "auth") {
-      const auto* table = node.as_table();
-      if (table == nullptr) {
-        *error = where(path, node.source()) + ": 'auth' expects a table";
-        return false;
-      }
-      ok = read_auth(path, *table, out.auth, error);
+      ok = read_section(path, name, node, out.auth, read_auth, error);
     } else if (name == "acl") {
-      const auto* table = node.as_table();
-      if (table == nullptr) {
-        *error = where(path, node.source()) + ": 'acl' expects a table";
-        return false;
-      }
-      ok = read_acl(path, *table, out.acl, error);
+      ok = read_section(path, name, node, out.acl, read_acl, error);
     } else if (name == "sys") {
-      const auto* table = node.as_table();
-      if (table == nullptr) {
-        *error = where(path, node.source()) + ": 'sys' expects a table";
-        return false;
-      }
-      ok = read_sys(path, *table, out.sys, error);
+      ok = read_section(path, name, node, out.sys, read_sys, error);
     } else {
       *error = where(path, key.source()) + ": unknown key '" + std::string(name) + "'";
       return false;
