@@ -14,6 +14,8 @@ namespace {
 
 // Slack over the maximum packet size for bytes that trail a partial packet.
 constexpr size_t kInputSlack = 64 * 1024;
+// While paused for back-pressure: the shard's whole provided-buffer ring (256 × 16 KiB).
+constexpr size_t kPausedSlack = 4 * 1024 * 1024 + kInputSlack;
 
 bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
 
@@ -53,8 +55,10 @@ void Client::on_data(std::span<const uint8_t> bytes) {
     return;
   }
   if (input_paused()) {
-    // Bytes that were already on their way when reading paused.
-    if (_in.size() + bytes.size() > size_t{_broker->limits().max_packet_size} + kInputSlack) {
+    // Bytes that were already on their way when reading paused: with io_uring, up to the
+    // completions already in the ring for this socket (at most the shard's provided
+    // buffers, kPausedSlack).
+    if (_in.size() + bytes.size() > size_t{_broker->limits().max_packet_size} + kPausedSlack) {
       fail(ReasonCode::kPacketTooLarge, "input buffer over its bound");
       return;
     }

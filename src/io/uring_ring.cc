@@ -175,6 +175,7 @@ void UringRing::pause_recv(Socket* socket) {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, pack(socket, kOpRecv), 0);
     io_uring_sqe_set_data64(sqe, kOpIgnore);
+    io_uring_submit(&_ring);  // now: every completion until it lands is buffered bytes
   }
 }
 
