@@ -14,8 +14,11 @@ MOSQUITTO_VERSIONS = {3: "mqttv31", 4: "mqttv311", 5: "mqttv5"}
 class PahoClient:
     """A paho client with a background network loop and a queue of received messages."""
 
-    def __init__(self, port, client_id, version=4, keepalive=60, timeout=10.0):
+    def __init__(self, port, client_id, version=4, keepalive=60, timeout=10.0, clean=True,
+                 session_expiry=None, will=None):
+        """will: dict(topic=, payload=, qos=, retain=, delay=) (delay: v5 Will Delay)."""
         self.version = version
+        self.session_present = None
         self.messages = queue.Queue()
         self.connack = None
         self._connected = threading.Event()
@@ -23,13 +26,35 @@ class PahoClient:
         self._acks = {}
         self._ack_lock = threading.Lock()
         self._ack_cv = threading.Condition(self._ack_lock)
-        self.client = mqtt.Client(client_id=client_id, protocol=PAHO_PROTOCOLS[version])
+        if version == 5:
+            self.client = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
+        else:
+            self.client = mqtt.Client(client_id=client_id, protocol=PAHO_PROTOCOLS[version],
+                                      clean_session=clean)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_unsubscribe = self._on_unsubscribe
-        self.client.connect("127.0.0.1", port, keepalive=keepalive)
+        connect_kw = {}
+        if version == 5:
+            from paho.mqtt.packettypes import PacketTypes
+            from paho.mqtt.properties import Properties
+            connect_kw["clean_start"] = clean
+            if session_expiry is not None:
+                props = Properties(PacketTypes.CONNECT)
+                props.SessionExpiryInterval = session_expiry
+                connect_kw["properties"] = props
+        if will is not None:
+            will_props = None
+            if version == 5 and will.get("delay"):
+                from paho.mqtt.packettypes import PacketTypes
+                from paho.mqtt.properties import Properties
+                will_props = Properties(PacketTypes.WILLMESSAGE)
+                will_props.WillDelayInterval = will["delay"]
+            self.client.will_set(will["topic"], will.get("payload", b""), will.get("qos", 0),
+                                 will.get("retain", False), properties=will_props)
+        self.client.connect("127.0.0.1", port, keepalive=keepalive, **connect_kw)
         self.client.loop_start()
         if not self._connected.wait(timeout):
             self.close()
@@ -41,6 +66,7 @@ class PahoClient:
     # paho callbacks (v3 and v5 signatures differ only by trailing args)
     def _on_connect(self, client, userdata, flags, rc, properties=None):
         self.connack = rc if isinstance(rc, int) else rc.value
+        self.session_present = bool(flags.get("session present"))
         self._connected.set()
 
     def _on_disconnect(self, client, userdata, rc, properties=None):
@@ -103,6 +129,11 @@ class PahoClient:
             self.client.disconnect()
         finally:
             self.client.loop_stop()
+
+    def drop(self):
+        """Closes the socket without DISCONNECT (an abnormal close: the will is due)."""
+        self.client.loop_stop()
+        self.client.socket().close()
 
 
 class MosquittoSub:
