@@ -44,7 +44,11 @@ void Session::attach(Client* client, uint16_t window) {
   _broker->wheel().cancel(*this);
 }
 
-void Session::detach() { _client = nullptr; }
+void Session::detach() {
+  _client = nullptr;
+  _inflight.trim();
+  _queue.trim();
+}
 
 void Session::resume() {
   PG_ASSERT(_client != nullptr);
@@ -67,13 +71,13 @@ uint16_t Session::allocate_packet_id() {
     if (_next_packet_id == 1) {
       _packet_ids_wrapped = true;
     }
-    if (!_packet_ids_wrapped || find_inflight(id) == _inflight.end()) {
+    if (!_packet_ids_wrapped || _inflight.empty() || find_inflight(id) == _inflight.end()) {
       return id;
     }
   }
 }
 
-std::deque<Session::Inflight>::iterator Session::find_inflight(uint16_t packet_id) {
+LazyDeque<Session::Inflight>::iterator Session::find_inflight(uint16_t packet_id) {
   // Acks mostly come in send order: the front is the usual hit.
   if (!_inflight.empty() && _inflight.front().packet_id == packet_id) {
     return _inflight.begin();

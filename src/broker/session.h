@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "include/peregrine/authorizer.h"
+#include "src/broker/lazy_deque.h"
 #include "src/broker/message.h"
 #include "src/io/timer_wheel.h"
 #include "src/mqtt/packets.h"
@@ -124,7 +125,7 @@ class Session final : public io::Timer {
   uint16_t allocate_packet_id();
   void send_publish(Inflight& entry, bool dup);
   void pump();
-  std::deque<Inflight>::iterator find_inflight(uint16_t packet_id);
+  LazyDeque<Inflight>::iterator find_inflight(uint16_t packet_id);
   void release(Delivery& delivery);
 
   ShardBroker* _broker;
@@ -132,8 +133,8 @@ class Session final : public io::Timer {
   Client* _client = nullptr;
   uint16_t _window = 0;
   std::unordered_map<std::string, SubscriptionOptions> _subscriptions;
-  std::deque<Inflight> _inflight;  // send order
-  std::deque<Delivery> _queue;
+  LazyDeque<Inflight> _inflight;  // send order
+  LazyDeque<Delivery> _queue;
   size_t _queue_bytes = 0;
   uint16_t _next_packet_id = 1;
   bool _packet_ids_wrapped = false;
