@@ -98,49 +98,6 @@ def test_every_version_pair_publishes_and_receives_exact_bytes(broker):
             assert theirs == mine, f"subscriber v{v} from publisher v{pv}"
 
 
-@pytest.mark.parametrize("version", [V311, V5])
-def test_suback_grants_the_requested_qos(broker, version):
-    b = broker()
-    c = m.connected(b.port, "grant", version)
-    assert c.subscribe(("g/0", 0), ("g/1", 1), ("g/2", 2)) == [0, 1, 2]
-
-
-@pytest.mark.parametrize("sub_version", [V311, V5])
-def test_qos1_publish_is_acked_and_delivered_at_the_lower_qos(broker, sub_version):
-    b = broker()
-    sub = m.connected(b.port, "q1sub", sub_version)
-    sub.subscribe(("q1/#", 1), ("q0/#", 0))
-    pub = m.connected(b.port, "q1pub", V311)
-    pub.publish("q1/x", b"one", qos=1, packet_id=7)
-    assert pub.read_packet().raw == b"\x40\x02\x00\x07"
-    msg = sub.next_message()
-    assert (msg.topic, msg.payload, msg.qos) == ("q1/x", b"one", 1)
-    assert msg.packet_id not in (None, 0)
-    sub.send(m.ack(m.PUBACK, msg.packet_id))
-    pub.publish("q0/x", b"zero", qos=1, packet_id=8)
-    assert pub.read_packet().raw == b"\x40\x02\x00\x08"
-    msg = sub.next_message()
-    assert (msg.topic, msg.payload, msg.qos, msg.packet_id) == ("q0/x", b"zero", 0, None)
-
-
-def test_v3_qos2_publish_gets_pubrec_pubcomp_and_one_delivery(broker):
-    b = broker()
-    sub = m.connected(b.port, "q2sub", V311)
-    sub.subscribe(("q2/#", 2))
-    pub = m.connected(b.port, "q2pub", V311)
-    pub.publish("q2/x", b"two", qos=2, packet_id=0x1234)
-    assert pub.read_packet().raw == b"\x50\x02\x12\x34"
-    # A resend before PUBREL is the same message: it is not delivered twice.
-    pub.publish("q2/x", b"two", qos=2, packet_id=0x1234, dup=True)
-    assert pub.read_packet().raw == b"\x50\x02\x12\x34"
-    pub.send(m.ack(m.PUBREL, 0x1234))
-    assert pub.read_packet().raw == b"\x70\x02\x12\x34"
-    pub.publish("q2/end", b"marker")
-    got = sub.messages_until("q2/end")
-    assert [(x.topic, x.payload, x.qos) for x in got] == [("q2/x", b"two", 2),
-                                                          ("q2/end", b"marker", 0)]
-
-
 @pytest.mark.parametrize("qos", [1, 2])
 def test_v5_publish_with_qos_above_0_is_acknowledged(broker, qos):
     b = broker()
