@@ -18,6 +18,8 @@
 #include "src/daemon/signals.h"
 #include "src/io/ring.h"
 #include "src/net/listener.h"
+#include "src/net/tls_context.h"
+#include "src/net/transport_stack.h"
 #include "src/shard/shard.h"
 
 namespace {
@@ -53,10 +55,39 @@ bool choose_backend(const std::string& io, io::Backend* backend) {
   return true;
 }
 
+// What the listeners' connections are wrapped in; owned by main, read by every shard.
+struct Transports {
+  net::TlsContextSlot tls;
+  std::vector<std::unique_ptr<net::TransportConfig>> configs;
+};
+
+// The transport layers of a listener (nullptr for plain MQTT over TCP).
+const net::TransportConfig* transport_for(const net::ListenUrl& url, const Options& options,
+                                          Transports& transports) {
+  if (!url.tls() && !url.websocket()) {
+    return nullptr;
+  }
+  auto config = std::make_unique<net::TransportConfig>();
+  config->tls = url.tls() ? &transports.tls : nullptr;
+  config->websocket = url.websocket();
+  config->websocket_path = url.path;
+  config->alpn = url.websocket() ? "http/1.1" : "mqtt";
+  const uint64_t packet_room = uint64_t{options.limits.max_packet_size} + 65536;
+  const WebSocketOptions& ws = options.websocket;
+  config->websocket_limits.max_frame_bytes = ws.max_frame_bytes ? ws.max_frame_bytes : packet_room;
+  config->websocket_limits.max_message_bytes =
+      ws.max_message_bytes ? ws.max_message_bytes : packet_room;
+  config->http_limits.max_head_bytes = options.http.max_head_bytes;
+  config->http_limits.max_body_bytes = 0;  // an upgrade request has no body
+  transports.configs.push_back(std::move(config));
+  return transports.configs.back().get();
+}
+
 // One SO_REUSEPORT socket per shard for every listener URL.
-bool open_listeners(const Options& options, uint16_t shards,
+bool open_listeners(const Options& options, uint16_t shards, Transports& transports,
                     std::vector<std::vector<broker::ShardListener>>& per_shard) {
   per_shard.assign(shards, {});
+  bool any_tls = false;
   for (const std::string& text : options.listen) {
     std::string why;
     auto url = net::parse_listen_url(text, &why);
@@ -64,16 +95,44 @@ bool open_listeners(const Options& options, uint16_t shards,
       PG_ERROR("bad listener %s: %s", text.c_str(), why.c_str());
       return false;
     }
+    any_tls |= url->tls();
+    const net::TransportConfig* transport = transport_for(*url, options, transports);
     for (uint16_t s = 0; s < shards; ++s) {
       const int fd = net::open_listener(*url, &why);
       if (fd < 0) {
         PG_ERROR("%s", why.c_str());
         return false;
       }
-      per_shard[s].push_back({fd, url->text});
+      per_shard[s].push_back({fd, url->text, transport});
     }
   }
+  if (any_tls) {
+    std::string why;
+    auto context = net::TlsContext::create(options.tls, &why);
+    if (!context) {
+      PG_ERROR("tls: %s", why.c_str());
+      return false;
+    }
+    transports.tls.install(std::move(context));
+  }
   return true;
+}
+
+// SIGHUP: certificates and keys are read again for new connections; live ones keep
+// theirs. A broken file keeps the old context.
+void reload_tls(const Options& options, Transports& transports) {
+  if (transports.tls.current() == nullptr) {
+    PG_INFO("SIGHUP: no TLS listener, nothing to reload");
+    return;
+  }
+  std::string why;
+  auto context = net::TlsContext::create(options.tls, &why);
+  if (!context) {
+    PG_ERROR("SIGHUP: TLS reload failed, keeping the current certificates: %s", why.c_str());
+    return;
+  }
+  transports.tls.install(std::move(context));
+  PG_INFO("SIGHUP: TLS certificates reloaded for new connections");
 }
 
 int run(Options options) {
@@ -86,7 +145,8 @@ int run(Options options) {
   }
   const uint16_t shards = options.shards != 0 ? options.shards : available_cpus();
   std::vector<std::vector<broker::ShardListener>> listeners;
-  if (!open_listeners(options, shards, listeners)) {
+  Transports transports;  // outlives the shards
+  if (!open_listeners(options, shards, transports, listeners)) {
     return 1;
   }
   daemon::block_signals();
@@ -134,7 +194,8 @@ int run(Options options) {
     PG_INFO("listening on %s", url.c_str());
   }
 
-  const int sig = daemon::wait_for_shutdown_signal();
+  const int sig =
+      daemon::wait_for_shutdown_signal([&] { reload_tls(options, transports); });
   PG_INFO("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   group.request_stop();
   group.join();

@@ -85,6 +85,39 @@ struct Authentication {
   std::vector<ScramUser> scram_sha256;
 };
 
+// TLS for mqtts://, wss:// and https:// listeners (one configuration shared by all of
+// them; SIGHUP reloads the files for new connections).
+struct TlsOptions {
+  std::string cert_file;  // PEM: the server certificate, then its chain
+  std::string key_file;   // PEM private key
+  std::string ca_file;    // PEM CAs that client certificates must chain to
+  std::string client_auth = "off";  // off | optional | required (mutual TLS)
+  // What a verified client certificate stands for: nothing, the MQTT username (like
+  // Mosquitto's use_identity_as_username), or the client identifier.
+  std::string identity = "none";     // none | username | client_id
+  std::string identity_field = "cn";  // cn (subject common name) | san (first DNS name)
+  std::string min_version = "1.2";   // 1.2 | 1.3
+  std::string ciphers;               // wolfSSL cipher list; empty → ChaCha20 first
+  bool session_tickets = true;
+  uint32_t handshake_timeout_ms = 10'000;
+};
+
+// WebSocket (ws://, wss://, and the upgrade on http(s):// listeners).
+struct WebSocketOptions {
+  // A frame's and a message's payload; 0 → the maximum packet size plus 64 KiB.
+  uint64_t max_frame_bytes = 0;
+  uint64_t max_message_bytes = 0;
+};
+
+// HTTP/1.1 on ws(s):// and http(s):// listeners (the upgrade request, SSE, POST).
+struct HttpOptions {
+  uint32_t max_head_bytes = 8192;       // request line + headers; beyond → 431
+  uint64_t max_body_bytes = 1 << 20;    // POST bodies; beyond → 413
+  uint32_t request_timeout_ms = 10'000;  // a request must arrive whole within (slowloris)
+  uint32_t idle_timeout_ms = 60'000;     // a kept-alive connection with no request
+  uint32_t sse_keepalive_ms = 15'000;    // SSE comment lines while no event flows
+};
+
 struct Options {
   std::vector<std::string> listen;  // listener URLs; empty → mqtt://127.0.0.1:1883
   uint16_t shards = 0;              // 0 → one per CPU available to the process
@@ -94,6 +127,9 @@ struct Options {
   SysTopics sys;
   Acl acl;
   Authentication auth;
+  TlsOptions tls;
+  WebSocketOptions websocket;
+  HttpOptions http;
 };
 
 }  // namespace peregrine

@@ -37,7 +37,12 @@ namespace peregrine::broker {
   X(subscribe_denied, "subscription filters refused by the authorizer")                 \
   X(read_denied, "deliveries withheld by the authorizer")                               \
   X(auth_failed, "enhanced authentication exchanges that failed")                       \
-  X(input_paused, "connections paused: mailbox overflow at its bound (back-pressure)")
+  X(input_paused, "connections paused: mailbox overflow at its bound (back-pressure)")   \
+  X(tls_handshake_failed, "TLS handshakes that failed (bad record, version, certificate)") \
+  X(tls_handshake_timeout, "TLS handshakes not complete within their timeout")           \
+  X(tls_error, "established TLS sessions ended by a bad record")                        \
+  X(ws_upgrade_refused, "WebSocket upgrade requests answered with an HTTP error")       \
+  X(ws_protocol_error, "WebSocket connections failed for a bad frame")
 
 struct BrokerStats {
 #define PEREGRINE_COUNTER_FIELD(name, meaning) uint64_t name = 0;

@@ -21,8 +21,9 @@ bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
 
 }  // namespace
 
-Client::Client(ShardBroker* broker, int fd, std::string peer)
-    : net::Connection(broker, fd, std::move(peer)), _broker(broker) {}
+Client::Client(ShardBroker* broker, int fd, std::string peer,
+               const net::TransportConfig* transport)
+    : net::Connection(broker, fd, std::move(peer), transport), _broker(broker) {}
 
 Client::~Client() {
   if (_will != nullptr) {
@@ -33,7 +34,12 @@ Client::~Client() {
 void Client::begin() {
   _last_rx_ms = host().now_ms();
   _connect_deadline_ms = _last_rx_ms + _broker->limits().connect_timeout_ms;
-  host().wheel().arm(*this, _connect_deadline_ms);
+  uint64_t deadline = _connect_deadline_ms;
+  if (transport() != nullptr && transport()->handshake_timeout_ms() != 0) {
+    _handshake_deadline_ms = _last_rx_ms + transport()->handshake_timeout_ms();
+    deadline = std::min(deadline, _handshake_deadline_ms);
+  }
+  host().wheel().arm(*this, deadline);
   start();
 }
 
@@ -223,6 +229,7 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (!check_connect(connect)) {
     return false;
   }
+  apply_tls_identity(connect);
   if (_client_id.empty()) {
     if (connect.client_id.empty()) {
       _client_id = _broker->assign_client_id();
@@ -696,6 +703,26 @@ void Client::on_transport_closed(int error) {
   _phase = Phase::kGone;
 }
 
+void Client::apply_tls_identity(const mqtt::Connect& connect) {
+  if (transport() == nullptr || transport()->facts().peer_identity.empty()) {
+    return;  // no TLS, no identity asked for, or (client_auth optional) no certificate
+  }
+  const std::string& identity = transport()->facts().peer_identity;
+  switch (transport()->tls_identity()) {
+    case net::TlsIdentity::kUsername:
+      _auth_username = identity;  // like Mosquitto's use_identity_as_username
+      break;
+    case net::TlsIdentity::kClientId:
+      if (_client_id.empty()) {
+        _client_id = identity;
+        _id_assigned = connect.client_id.empty();  // told in CONNACK (v5) if it sent none
+      }
+      break;
+    case net::TlsIdentity::kNone:
+      break;
+  }
+}
+
 void Client::arm_keep_alive() {
   if (_keep_alive == 0) {
     host().wheel().cancel(*this);
@@ -711,6 +738,16 @@ void Client::on_timer() {
     return;
   }
   const uint64_t now = host().now_ms();
+  if (_phase == Phase::kAwaitConnect && _handshake_deadline_ms != 0 &&
+      now < _connect_deadline_ms) {
+    // The TLS handshake's own, shorter deadline.
+    if (transport()->handshaking()) {
+      transport_timeout();
+    } else {
+      host().wheel().arm(*this, _connect_deadline_ms);
+    }
+    return;
+  }
   if (_phase == Phase::kAwaitConnect) {
     _broker->stats().connect_timeout++;
     PG_DEBUG("connect timeout from %s", peer().c_str());

@@ -25,7 +25,8 @@ class Client final : public net::Connection {
  public:
   enum class Phase : uint8_t { kAwaitConnect, kMigrating, kAuthenticating, kConnected, kGone };
 
-  Client(ShardBroker* broker, int fd, std::string peer);
+  Client(ShardBroker* broker, int fd, std::string peer,
+         const net::TransportConfig* transport = nullptr);
   ~Client() override;
 
   Phase phase() const { return _phase; }
@@ -94,6 +95,8 @@ class Client final : public net::Connection {
   // log at debug. Returns false so callers can `return fail(...)`.
   bool fail(mqtt::ReasonCode reason, const char* what);
   void arm_keep_alive();
+  // A verified TLS client certificate's identity, applied as client id or username.
+  void apply_tls_identity(const mqtt::Connect& connect);
 
   ShardBroker* _broker;
   Phase _phase = Phase::kAwaitConnect;
@@ -125,6 +128,7 @@ class Client final : public net::Connection {
   std::vector<uint8_t> _in;  // a packet's bytes waiting for its end
   uint64_t _last_rx_ms = 0;
   uint64_t _connect_deadline_ms = 0;
+  uint64_t _handshake_deadline_ms = 0;  // TLS; 0: none
 };
 
 }  // namespace peregrine::broker

@@ -102,9 +102,10 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
  public:
   static constexpr uint64_t kAcceptPauseMs = 100;
 
-  ListenerAcceptor(ShardBroker* broker, int fd) : _broker(broker), _fd(fd) {}
+  ListenerAcceptor(ShardBroker* broker, int fd, const net::TransportConfig* transport)
+      : _broker(broker), _fd(fd), _transport(transport) {}
 
-  void on_accept(int fd) override { _broker->accept(fd); }
+  void on_accept(int fd) override { _broker->accept(fd, _transport); }
   void on_accept_paused(int error) override {
     _broker->stats().accept_paused++;
     PG_WARN("accepting paused for %llums: %s", static_cast<unsigned long long>(kAcceptPauseMs),
@@ -122,6 +123,7 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
  private:
   ShardBroker* _broker;
   int _fd;
+  const net::TransportConfig* _transport;
 };
 
 ShardBroker::ShardBroker(const BrokerConfig& config, std::vector<ShardListener> listeners)
@@ -155,7 +157,7 @@ void ShardBroker::on_start(shard::Shard& shard) {
       std::max<uint64_t>(1, limits.max_retained_messages / shard.count()),
       std::max<uint64_t>(1, limits.max_retained_bytes / shard.count()));
   for (auto& listener : _listeners) {
-    _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd));
+    _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.transport));
     ring().listen(listener.fd, _acceptors.back().get());
   }
   _sys = std::make_unique<SysPublisher>(*this, _config.sys);
@@ -198,14 +200,14 @@ std::string ShardBroker::assign_client_id() {
 
 // ---- connections -------------------------------------------------------------------------
 
-void ShardBroker::accept(int fd) {
+void ShardBroker::accept(int fd, const net::TransportConfig* transport) {
   if (_stopping) {
     ::close(fd);
     return;
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto* client = new Client(this, fd, net::peer_name(fd));
+  auto* client = new Client(this, fd, net::peer_name(fd), transport);
   _clients.emplace(client->id(), client);
   _stats.connections_accepted++;
   client->begin();
@@ -225,6 +227,17 @@ void ShardBroker::release(net::Connection* connection) {
   }
   _clients.erase(client->id());
   delete client;
+}
+
+void ShardBroker::count_transport_event(net::TransportEvent event) {
+  switch (event) {
+    case net::TransportEvent::kTlsHandshakeFailed: _stats.tls_handshake_failed++; break;
+    case net::TransportEvent::kTlsHandshakeTimeout: _stats.tls_handshake_timeout++; break;
+    case net::TransportEvent::kTlsError: _stats.tls_error++; break;
+    case net::TransportEvent::kWsUpgradeRefused: _stats.ws_upgrade_refused++; break;
+    case net::TransportEvent::kWsProtocolError: _stats.ws_protocol_error++; break;
+    case net::TransportEvent::kCount: break;
+  }
 }
 
 void ShardBroker::detached(net::Connection* connection) {

@@ -46,6 +46,9 @@ struct BrokerConfig {
 struct ShardListener {
   int fd = -1;
   std::string url;
+  // Its transport layers (TLS, WebSocket); nullptr: plain MQTT over TCP. Read-only,
+  // owned by main, outlives the shards.
+  const net::TransportConfig* transport = nullptr;
 };
 
 class ShardBroker final : public shard::ShardService, public net::ConnectionHost {
@@ -68,6 +71,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   void mark_dirty(net::Connection* connection) override;
   void release(net::Connection* connection) override;
   void detached(net::Connection* connection) override;
+  void count_transport_event(net::TransportEvent event) override;
   void count_bytes_out(size_t bytes) override { _stats.bytes_out += bytes; }
 
   // For clients and sessions of this shard.
@@ -106,7 +110,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
     return a == nullptr || !a->may_deny_reads() || a->allow_read(session.identity(), topic);
   }
 
-  void accept(int fd);
+  void accept(int fd, const net::TransportConfig* transport);
   // CONNECT accepted on the home shard: takes over a live connection of the same client
   // id, ends or resumes the session per Clean Start. Returns the session and whether it
   // was present [MQTT-3.2.2-2].

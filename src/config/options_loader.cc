@@ -9,6 +9,7 @@
 #include "src/base/log.h"
 #include "src/mqtt/codec.h"
 #include "src/net/listener.h"
+#include "src/net/tls_context.h"
 
 namespace peregrine::config {
 
@@ -18,11 +19,16 @@ constexpr uint32_t kMaxShards = 64;
 
 const char kUsage[] =
     "usage: peregrine [--config FILE] [--listen URL]... [--shards N]\n"
+    "                 [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]\n"
     "                 [--io auto|uring|epoll] [--log-level LEVEL] [--version] [--help]\n"
     "\n"
     "  --config FILE      TOML configuration file (flags override it)\n"
-    "  --listen URL       listener, repeatable; mqtt://HOST:PORT\n"
+    "  --listen URL       listener, repeatable: mqtt://HOST:PORT, mqtts://HOST:PORT,\n"
+    "                     ws://HOST:PORT[/PATH], wss://HOST:PORT[/PATH] (PATH: /mqtt)\n"
     "                     (default: mqtt://127.0.0.1:1883)\n"
+    "  --tls-cert FILE    TLS certificate chain (PEM) for mqtts:// and wss://\n"
+    "  --tls-key FILE     its private key (PEM)\n"
+    "  --tls-ca FILE      CA for client certificates (with [tls] client_auth)\n"
     "  --shards N         shard threads, 1-64 (default: CPUs available to the process)\n"
     "  --io BACKEND       auto (io_uring, else epoll), uring or epoll (default: auto)\n"
     "  --log-level LEVEL  trace, debug, info, warn, error or off (default: info)\n"
@@ -268,6 +274,117 @@ bool read_auth(const std::string& path, const toml::table& table, Authentication
   return true;
 }
 
+bool read_boolean(const std::string& path, std::string_view key, const toml::node& node,
+                  bool& out, std::string* error) {
+  const auto* value = node.as_boolean();
+  if (value == nullptr) {
+    *error = where(path, node.source()) + ": '" + std::string(key) + "' expects true or false";
+    return false;
+  }
+  out = value->get();
+  return true;
+}
+
+bool read_tls(const std::string& path, const toml::table& table, TlsOptions& tls,
+              std::string* error) {
+  for (auto&& [key, node] : table) {
+    const std::string_view name = key.str();
+    bool ok = true;
+    if (name == "cert_file") {
+      ok = read_string(path, name, node, tls.cert_file, error);
+    } else if (name == "key_file") {
+      ok = read_string(path, name, node, tls.key_file, error);
+    } else if (name == "ca_file") {
+      ok = read_string(path, name, node, tls.ca_file, error);
+    } else if (name == "client_auth") {
+      net::ClientAuth auth;
+      ok = read_string(path, name, node, tls.client_auth, error);
+      if (ok && !net::parse_client_auth(tls.client_auth, &auth)) {
+        *error = where(path, node.source()) + ": 'client_auth' is off, optional or required";
+        ok = false;
+      }
+    } else if (name == "identity") {
+      net::TlsIdentity identity;
+      ok = read_string(path, name, node, tls.identity, error);
+      if (ok && !net::parse_tls_identity(tls.identity, &identity)) {
+        *error = where(path, node.source()) + ": 'identity' is none, username or client_id";
+        ok = false;
+      }
+    } else if (name == "identity_field") {
+      ok = read_string(path, name, node, tls.identity_field, error);
+      if (ok && tls.identity_field != "cn" && tls.identity_field != "san") {
+        *error = where(path, node.source()) + ": 'identity_field' is cn or san";
+        ok = false;
+      }
+    } else if (name == "min_version") {
+      ok = read_string(path, name, node, tls.min_version, error);
+      if (ok && tls.min_version != "1.2" && tls.min_version != "1.3") {
+        *error = where(path, node.source()) + ": 'min_version' is \"1.2\" or \"1.3\"";
+        ok = false;
+      }
+    } else if (name == "ciphers") {
+      ok = read_string(path, name, node, tls.ciphers, error);
+    } else if (name == "session_tickets") {
+      ok = read_boolean(path, name, node, tls.session_tickets, error);
+    } else if (name == "handshake_timeout_ms") {
+      ok = read_integer(path, name, node, 100, 3'600'000, tls.handshake_timeout_ms, error);
+    } else {
+      *error = where(path, key.source()) + ": unknown key 'tls." + std::string(name) + "'";
+      return false;
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_websocket(const std::string& path, const toml::table& table, WebSocketOptions& ws,
+                    std::string* error) {
+  for (auto&& [key, node] : table) {
+    const std::string_view name = key.str();
+    bool ok = true;
+    if (name == "max_frame_bytes") {
+      ok = read_integer(path, name, node, 1024, uint64_t{1} << 32, ws.max_frame_bytes, error);
+    } else if (name == "max_message_bytes") {
+      ok = read_integer(path, name, node, 1024, uint64_t{1} << 32, ws.max_message_bytes, error);
+    } else {
+      *error = where(path, key.source()) + ": unknown key 'websocket." + std::string(name) + "'";
+      return false;
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_http(const std::string& path, const toml::table& table, HttpOptions& http,
+               std::string* error) {
+  for (auto&& [key, node] : table) {
+    const std::string_view name = key.str();
+    bool ok = true;
+    if (name == "max_head_bytes") {
+      ok = read_integer(path, name, node, 512, 1 << 20, http.max_head_bytes, error);
+    } else if (name == "max_body_bytes") {
+      ok = read_integer(path, name, node, 0, uint64_t{1} << 32, http.max_body_bytes, error);
+    } else if (name == "request_timeout_ms") {
+      ok = read_integer(path, name, node, 100, 3'600'000, http.request_timeout_ms, error);
+    } else if (name == "idle_timeout_ms") {
+      ok = read_integer(path, name, node, 100, 86'400'000, http.idle_timeout_ms, error);
+    } else if (name == "sse_keepalive_ms") {
+      ok = read_integer(path, name, node, 100, 3'600'000, http.sse_keepalive_ms, error);
+    } else {
+      *error = where(path, key.source()) + ": unknown key 'http." + std::string(name) + "'";
+      return false;
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool read_listen(const std::string& path, const toml::node& node, Options& out,
                  std::string* error) {
   const auto* array = node.as_array();
@@ -348,6 +465,12 @@ bool load_config_file(const std::string& path, Options& out, std::string* error)
       ok = read_section(path, name, node, out.acl, read_acl, error);
     } else if (name == "sys") {
       ok = read_section(path, name, node, out.sys, read_sys, error);
+    } else if (name == "tls") {
+      ok = read_section(path, name, node, out.tls, read_tls, error);
+    } else if (name == "websocket") {
+      ok = read_section(path, name, node, out.websocket, read_websocket, error);
+    } else if (name == "http") {
+      ok = read_section(path, name, node, out.http, read_http, error);
     } else {
       *error = where(path, key.source()) + ": unknown key '" + std::string(name) + "'";
       return false;
@@ -374,8 +497,13 @@ bool validate_options(const Options& options, std::string* error) {
   }
   for (const std::string& url : options.listen) {
     std::string why;
-    if (!net::parse_listen_url(url, &why)) {
+    const auto parsed = net::parse_listen_url(url, &why);
+    if (!parsed) {
       *error = "bad listener '" + url + "': " + why;
+      return false;
+    }
+    if (parsed->tls() && (options.tls.cert_file.empty() || options.tls.key_file.empty())) {
+      *error = "listener '" + url + "' needs [tls] cert_file and key_file (or --tls-cert/--tls-key)";
       return false;
     }
   }
@@ -448,6 +576,21 @@ std::optional<int> load_options(int argc, char** argv, Options& out) {
         return 2;
       }
       out.io = value;
+    } else if (matches(arg, "--tls-cert")) {
+      if (!need("--tls-cert")) {
+        return 2;
+      }
+      out.tls.cert_file = value;
+    } else if (matches(arg, "--tls-key")) {
+      if (!need("--tls-key")) {
+        return 2;
+      }
+      out.tls.key_file = value;
+    } else if (matches(arg, "--tls-ca")) {
+      if (!need("--tls-ca")) {
+        return 2;
+      }
+      out.tls.ca_file = value;
     } else if (matches(arg, "--log-level")) {
       if (!need("--log-level")) {
         return 2;

@@ -24,7 +24,7 @@ void block_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-int wait_for_shutdown_signal() {
+int wait_for_shutdown_signal(const std::function<void()>& on_reload) {
   sigset_t set = handled_set();
   while (true) {
     int sig = 0;
@@ -32,7 +32,11 @@ int wait_for_shutdown_signal() {
       continue;
     }
     if (sig == SIGHUP) {
-      PG_INFO("SIGHUP: nothing to reload in this build (certificates come with TLS)");
+      if (on_reload) {
+        on_reload();
+      } else {
+        PG_INFO("SIGHUP: nothing to reload");
+      }
       continue;
     }
     return sig;

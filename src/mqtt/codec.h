@@ -79,6 +79,10 @@ size_t publish_size(ProtocolVersion version, const Publish& publish, size_t payl
 // no U+0000.
 bool valid_utf8(std::string_view s);
 
+// Well-formed UTF-8 that may contain U+0000 (RFC 3629): what a payload with Payload
+// Format Indicator 1 must be, and what other layers (WebSocket close reasons, SSE) check.
+bool well_formed_utf8(std::string_view s);
+
 // A topic name for PUBLISH: non-empty, valid UTF-8, no '+' or '#' [MQTT-3.3.2-2].
 bool valid_topic_name(std::string_view topic);
 

@@ -11,8 +11,4 @@ namespace peregrine::mqtt {
 // else kTopicNameInvalid if it holds '+' or '#', else kSuccess. Emptiness is the caller's.
 ReasonCode scan_topic_name(std::string_view s);
 
-// Well-formed UTF-8 that may contain U+0000: what a payload with Payload Format
-// Indicator 1 must be (spec §3.3.2.3.2 refers to RFC 3629, which allows it).
-bool well_formed_utf8(std::string_view s);
-
 }  // namespace peregrine::mqtt

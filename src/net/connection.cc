@@ -14,9 +14,13 @@ namespace {
 std::atomic<uint64_t> g_next_connection_id{1};
 }  // namespace
 
-Connection::Connection(ConnectionHost* host, int fd, std::string peer)
+Connection::Connection(ConnectionHost* host, int fd, std::string peer,
+                       const TransportConfig* transport)
     : _host(host), _peer(std::move(peer)), _id(g_next_connection_id.fetch_add(1)) {
   set_fd(fd);
+  if (transport != nullptr && (transport->tls != nullptr || transport->websocket)) {
+    _stack = std::make_unique<TransportStack>(*this, *transport);
+  }
 }
 
 Connection::~Connection() {
@@ -30,7 +34,7 @@ void Connection::write(std::span<const uint8_t> bytes) {
   if (_state == State::kClosing && !_linger) {
     return;
   }
-  _out.append_copy(bytes);
+  out_for_protocol().append_copy(bytes);
   _host->mark_dirty(this);
 }
 
@@ -38,15 +42,21 @@ void Connection::write_shared(io::SharedBuffer* owner, std::span<const uint8_t> 
   if (_state == State::kClosing && !_linger) {
     return;
   }
-  _out.append_shared(owner, bytes);
+  out_for_protocol().append_shared(owner, bytes);
   _host->mark_dirty(this);
 }
 
 void Connection::flush() {
-  if (ring_state.send_pending || fd() < 0 || _state == State::kDetaching) {
+  if (fd() < 0 || _state == State::kDetaching) {
     return;
   }
   if (_state == State::kClosing && !_linger) {
+    return;
+  }
+  if (_stack) {
+    _stack->encode(_out);  // even with a send in flight: one frame for the whole turn
+  }
+  if (ring_state.send_pending) {
     return;
   }
   std::span<const iovec> iov = _out.prepare_send();
@@ -62,6 +72,10 @@ void Connection::flush() {
 
 void Connection::on_recv(std::span<const uint8_t> data) {
   if (_state == State::kClosing) {
+    return;
+  }
+  if (_stack) {
+    _stack->receive(data);
     return;
   }
   on_data(data);
@@ -105,6 +119,9 @@ void Connection::close_after_flush() {
   begin_close(0);
   _state = State::kClosing;
   _linger = true;
+  if (_stack) {
+    _stack->closing(_out);  // WebSocket Close, TLS close_notify after what is queued
+  }
   _host->wheel().cancel(*this);
   // A reader that never drains must not hold the slot forever.
   _host->wheel().arm(*this, _host->now_ms() + 2000);
@@ -152,6 +169,25 @@ void Connection::attach(ConnectionHost* host) {
   _host = host;
   _state = State::kOpen;
   ring_state = {};
+  if (_out.has_pending() || (_stack && _stack->app().has_pending())) {
+    _host->mark_dirty(this);  // e.g. a TLS 1.3 session ticket written just before the move
+  }
+}
+
+void Connection::stack_failed(TransportEvent event, const std::string& why) {
+  _host->count_transport_event(event);
+  PG_DEBUG("transport failure from %s: %s: %s", _peer.c_str(), transport_event_name(event),
+           why.c_str());
+  close_after_flush();  // what a layer owes the peer (alert, Close, HTTP error) goes first
+}
+
+void Connection::transport_timeout() {
+  if (_state == State::kClosing) {
+    return;
+  }
+  _host->count_transport_event(TransportEvent::kTlsHandshakeTimeout);
+  PG_DEBUG("tls handshake timeout from %s", _peer.c_str());
+  close_now();
 }
 
 void Connection::on_quiesced() {

@@ -1,11 +1,12 @@
 // A client connection: socket, outbound queue and timer, on the shard that currently owns
 // it (the accepting shard until CONNECT, then the session's home shard). A connection
 // moves between shards only when quiesced (no ring operation names it). The protocol on
-// top (MQTT) subclasses it; transport layers (TLS, WebSocket) will sit between on_recv()
-// and on_data(), and between write*() and the socket.
+// top (MQTT) subclasses it; transport layers (TLS, WebSocket: a TransportStack, absent on
+// plain TCP) sit between on_recv() and on_data(), and between write*() and the socket.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "src/io/socket.h"
 #include "src/io/timer_wheel.h"
 #include "src/net/out_queue.h"
+#include "src/net/transport_stack.h"
 
 namespace peregrine::net {
 
@@ -34,18 +36,26 @@ class ConnectionHost {
   virtual void detached(Connection* connection) = 0;
   // Bytes the kernel took from this host's connections (for statistics).
   virtual void count_bytes_out(size_t bytes) { (void)bytes; }
+  // A transport layer failed or refused a connection (for statistics).
+  virtual void count_transport_event(TransportEvent event) { (void)event; }
 };
 
 class Connection : public io::Socket, public io::Timer {
  public:
-  Connection(ConnectionHost* host, int fd, std::string peer);
+  // `transport`: the layers of the listener it came from (nullptr: plain TCP).
+  Connection(ConnectionHost* host, int fd, std::string peer,
+             const TransportConfig* transport = nullptr);
   ~Connection() override;
 
   const std::string& peer() const { return _peer; }
   uint64_t id() const { return _id; }
   bool closing() const { return _state == State::kClosing; }
   bool open() const { return _state == State::kOpen; }
-  size_t queued_bytes() const { return _out.queued_bytes(); }
+  size_t queued_bytes() const {
+    return _out.queued_bytes() + (_stack ? _stack->app().queued_bytes() : 0);
+  }
+  // The transport layers, if any (facts learned in their handshakes).
+  const TransportStack* transport() const { return _stack.get(); }
 
   void start();  // begin receiving on the current host's ring
   void write(std::span<const uint8_t> bytes);
@@ -64,6 +74,8 @@ class Connection : public io::Socket, public io::Timer {
   void detach();
   // Adopted by the shard it moved to.
   void attach(ConnectionHost* host);
+  // A transport deadline passed (TLS handshake timeout): counted, closed.
+  void transport_timeout();
 
   bool dirty = false;  // owned by the host's dirty list
 
@@ -77,6 +89,15 @@ class Connection : public io::Socket, public io::Timer {
  private:
   enum class State : uint8_t { kOpen, kDetaching, kClosing };
 
+  // For the TransportStack.
+  friend class TransportStack;
+  OutQueue& wire() { return _out; }
+  void stack_deliver(std::span<const uint8_t> bytes) { on_data(bytes); }
+  void stack_wrote() { _host->mark_dirty(this); }
+  void stack_finished() { close_after_flush(); }
+  void stack_failed(TransportEvent event, const std::string& why);
+  OutQueue& out_for_protocol() { return _stack ? _stack->app() : _out; }
+
   void on_recv(std::span<const uint8_t> data) override;
   void on_recv_end(int error) override;
   void on_send_done(int result) override;
@@ -86,6 +107,7 @@ class Connection : public io::Socket, public io::Timer {
   ConnectionHost* _host;
   std::string _peer;
   OutQueue _out;
+  std::unique_ptr<TransportStack> _stack;
   uint64_t _id;
   State _state = State::kOpen;
   bool _linger = false;          // close once the queue is written

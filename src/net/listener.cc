@@ -15,15 +15,40 @@
 namespace peregrine::net {
 
 std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why) {
-  constexpr std::string_view kMqtt = "mqtt://";
+  static constexpr std::pair<std::string_view, Scheme> kSchemes[] = {
+      {"mqtt://", Scheme::kMqtt}, {"mqtts://", Scheme::kMqtts},
+      {"ws://", Scheme::kWs},     {"wss://", Scheme::kWss}};
   ListenUrl out;
-  if (url.substr(0, kMqtt.size()) != kMqtt) {
-    *why = "unsupported scheme (this build listens on mqtt://HOST:PORT)";
+  std::string_view rest;
+  bool known = false;
+  for (const auto& [prefix, scheme] : kSchemes) {
+    if (url.starts_with(prefix)) {
+      out.scheme = scheme;
+      rest = url.substr(prefix.size());
+      known = true;
+      break;
+    }
+  }
+  if (!known) {
+    *why = "unsupported scheme (mqtt://, mqtts://, ws:// or wss://)";
     return std::nullopt;
   }
-  std::string_view rest = url.substr(kMqtt.size());
-  if (!rest.empty() && rest.back() == '/') {
-    rest.remove_suffix(1);
+  // The path begins at the first '/' after the authority (IPv6 brackets hold none).
+  const size_t slash = rest.find('/');
+  std::string_view path;
+  if (slash != std::string_view::npos) {
+    path = rest.substr(slash);
+    rest = rest.substr(0, slash);
+  }
+  if (out.websocket()) {
+    out.path = path.empty() || path == "/" ? "/mqtt" : std::string(path);
+    if (out.path.find_first_of("?# ") != std::string::npos) {
+      *why = "a WebSocket path has no query, fragment or space";
+      return std::nullopt;
+    }
+  } else if (!path.empty() && path != "/") {
+    *why = "only ws:// and wss:// listeners take a path";
+    return std::nullopt;
   }
   std::string_view host;
   std::string_view port;
@@ -52,9 +77,9 @@ std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why
   }
   out.host = std::string(host);
   out.port = static_cast<uint16_t>(value);
-  out.text = std::string(url);
-  if (!out.text.empty() && out.text.back() == '/') {
-    out.text.pop_back();
+  out.text = std::string(url.substr(0, url.size() - path.size()));
+  if (out.websocket()) {
+    out.text += out.path;
   }
   return out;
 }

@@ -10,16 +10,22 @@
 
 namespace peregrine::net {
 
-enum class Scheme : uint8_t { kMqtt };
+// mqtt: MQTT over TCP; mqtts: over TLS; ws/wss: over WebSocket (on TCP / TLS).
+enum class Scheme : uint8_t { kMqtt, kMqtts, kWs, kWss };
 
 struct ListenUrl {
   Scheme scheme = Scheme::kMqtt;
   std::string host;  // as written (IPv6 without brackets)
   uint16_t port = 0;
+  std::string path;  // ws/wss: the upgrade path (default /mqtt); empty otherwise
   std::string text;  // canonical form for logs, e.g. mqtt://127.0.0.1:1883
+
+  bool tls() const { return scheme == Scheme::kMqtts || scheme == Scheme::kWss; }
+  bool websocket() const { return scheme == Scheme::kWs || scheme == Scheme::kWss; }
 };
 
-// Parses `mqtt://HOST:PORT` (HOST may be a name, an IPv4 address or [IPv6]).
+// Parses `SCHEME://HOST:PORT[/PATH]` for the schemes above (HOST may be a name, an IPv4
+// address or [IPv6]; a path only for ws and wss).
 std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why);
 
 // A non-blocking listening socket with SO_REUSEPORT; -1 and `why` on failure.

@@ -53,6 +53,23 @@ void OutQueue::append_shared(io::SharedBuffer* owner, std::span<const uint8_t> b
   _pending_bytes += bytes.size();
 }
 
+void OutQueue::move_pending_to(OutQueue& to) {
+  PG_ASSERT(&to != this);
+  for (size_t i = _pending.first; i < _pending.segments.size(); ++i) {
+    const Segment& seg = _pending.segments[i];
+    if (seg.owner == nullptr) {
+      to.append_copy(std::span<const uint8_t>(_pending.arena.data() + seg.offset, seg.length));
+    } else {
+      to._pending.segments.push_back(seg);  // the reference moves along
+      to._pending_bytes += seg.length;
+    }
+  }
+  _pending.segments.clear();  // references moved: not released here
+  _pending.arena.clear();
+  _pending.first = 0;
+  _pending_bytes = 0;
+}
+
 std::span<const iovec> OutQueue::prepare_send() {
   if (!has_inflight()) {
     if (!has_pending()) {

@@ -29,6 +29,7 @@ class OutQueue {
   void append_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes);
 
   size_t queued_bytes() const { return _pending_bytes + _inflight_bytes; }
+  size_t pending_bytes() const { return _pending_bytes; }
   bool has_pending() const { return !_pending.segments.empty(); }
   bool has_inflight() const { return !_inflight.segments.empty(); }
 
@@ -37,6 +38,23 @@ class OutQueue {
   // The send wrote `n` bytes; releases what was fully sent.
   void consume(size_t n);
   void clear();
+
+  // For transport layers that take what the protocol queued this turn. Both empty the
+  // pending generation; the in-flight one is never touched.
+  // Calls `fn(std::span<const uint8_t>)` for each pending piece in order.
+  template <typename Fn>
+  void drain_pending(Fn&& fn) {
+    for (size_t i = _pending.first; i < _pending.segments.size(); ++i) {
+      const Segment& seg = _pending.segments[i];
+      fn(std::span<const uint8_t>(
+          seg.owner != nullptr ? seg.data : _pending.arena.data() + seg.offset, seg.length));
+    }
+    _pending.release();
+    _pending_bytes = 0;
+  }
+  // Appends the pending pieces to `to`'s pending generation: copies stay copies, shared
+  // pieces move with their reference (no payload byte is copied).
+  void move_pending_to(OutQueue& to);
 
  private:
   struct Segment {

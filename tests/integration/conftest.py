@@ -305,3 +305,32 @@ def module_broker_factory(io_backend, tmp_path_factory):
     factory = _Factory(tmp_path_factory.mktemp(f"mod-{io_backend}"), io_backend)
     yield factory
     factory.finish(failed=False)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A throw-away CA, server and client certificates from tools/make-certs."""
+    out = tmp_path_factory.mktemp("certs")
+    subprocess.run([str(REPO / "tools" / "make-certs"), str(out)], check=True,
+                   capture_output=True, timeout=60)
+    return out
+
+
+def start_transport_broker(broker, certs, schemes, *, shards=2, extra_args=(), config=None,
+                           log_level="debug"):
+    """A broker listening on one free port per scheme in `schemes` (e.g. ["mqtts", "wss"],
+    paths allowed: "ws:/custom"), with the test certificates. Returns (broker, {scheme: port})."""
+    ports = free_ports(len(schemes))
+    args = []
+    by_scheme = {}
+    for scheme, port in zip(schemes, ports):
+        name, _, path = scheme.partition(":")
+        args += ["--listen", f"{name}://127.0.0.1:{port}{path}"]
+        by_scheme[scheme] = port
+    if certs is not None:
+        args += ["--tls-cert", str(certs / "server.pem"), "--tls-key", str(certs / "server.key")]
+    b = broker(config=config, default_args=False, wait_ports=ports,
+               args=args + ["--shards", str(shards), "--io", broker.backend,
+                            "--log-level", log_level, *extra_args])
+    b.port = None
+    return b, by_scheme

@@ -3,20 +3,27 @@
 // both arrive once with their QoS and payload, and that the publisher's flows complete
 // (PUBACK, PUBREC/PUBREL/PUBCOMP: publishAsync resolves only then).
 //
-// Usage: node qos_roundtrip.js PORT        Exits 0 on success, 1 with a reason otherwise.
+// Usage: node qos_roundtrip.js PORT|URL [CA_FILE]
+//   PORT: mqtt://127.0.0.1:PORT; URL: any MQTT.js URL (mqtts://, ws://, wss://...);
+//   CA_FILE: the CA that signed the broker's certificate, for mqtts:// and wss://.
+// Exits 0 on success, 1 with a reason otherwise.
 'use strict';
 
+const fs = require('fs');
 const mqtt = require('mqtt');
 
-const port = Number(process.argv[2]);
-if (!port) {
-  console.error('usage: node qos_roundtrip.js PORT');
+const target = process.argv[2] || '';
+const url = /^\d+$/.test(target) ? `mqtt://127.0.0.1:${target}` : target;
+if (!url) {
+  console.error('usage: node qos_roundtrip.js PORT|URL [CA_FILE]');
   process.exit(2);
 }
+const ca = process.argv[3] ? fs.readFileSync(process.argv[3]) : undefined;
 
 function connect(clientId, protocolVersion) {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+  return mqtt.connectAsync(url, {
     clientId, protocolVersion, clean: true, reconnectPeriod: 0, connectTimeout: 5000,
+    ca, servername: ca ? 'localhost' : undefined,
   });
 }
 
