@@ -64,21 +64,28 @@ struct Transports {
 // The transport layers of a listener (nullptr for plain MQTT over TCP).
 const net::TransportConfig* transport_for(const net::ListenUrl& url, const Options& options,
                                           Transports& transports) {
-  if (!url.tls() && !url.websocket()) {
+  if (!url.tls() && !url.websocket() && !url.http_api()) {
     return nullptr;
   }
   auto config = std::make_unique<net::TransportConfig>();
   config->tls = url.tls() ? &transports.tls : nullptr;
-  config->websocket = url.websocket();
-  config->websocket_path = url.path;
-  config->alpn = url.websocket() ? "http/1.1" : "mqtt";
+  config->http = url.websocket() || url.http_api();
+  config->alpn = config->http ? "http/1.1" : "mqtt";
+  http::BridgeConfig& bridge = config->bridge;
+  bridge.serve_api = url.http_api();
+  bridge.websocket_path = url.path;
+  bridge.limits.max_head_bytes = options.http.max_head_bytes;
+  // An upgrade request has no body; POST bodies are messages.
+  bridge.limits.max_body_bytes = url.http_api() ? options.http.max_body_bytes : 0;
+  bridge.request_timeout_ms = options.http.request_timeout_ms;
+  bridge.idle_timeout_ms = options.http.idle_timeout_ms;
+  bridge.sse_keepalive_ms = options.http.sse_keepalive_ms;
+  bridge.max_packet_size = options.limits.max_packet_size;
   const uint64_t packet_room = uint64_t{options.limits.max_packet_size} + 65536;
   const WebSocketOptions& ws = options.websocket;
   config->websocket_limits.max_frame_bytes = ws.max_frame_bytes ? ws.max_frame_bytes : packet_room;
   config->websocket_limits.max_message_bytes =
       ws.max_message_bytes ? ws.max_message_bytes : packet_room;
-  config->http_limits.max_head_bytes = options.http.max_head_bytes;
-  config->http_limits.max_body_bytes = 0;  // an upgrade request has no body
   transports.configs.push_back(std::move(config));
   return transports.configs.back().get();
 }

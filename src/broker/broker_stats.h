@@ -42,7 +42,8 @@ namespace peregrine::broker {
   X(tls_handshake_timeout, "TLS handshakes not complete within their timeout")           \
   X(tls_error, "established TLS sessions ended by a bad record")                        \
   X(ws_upgrade_refused, "WebSocket upgrade requests answered with an HTTP error")       \
-  X(ws_protocol_error, "WebSocket connections failed for a bad frame")
+  X(ws_protocol_error, "WebSocket connections failed for a bad frame")                  \
+  X(http_refused, "HTTP requests answered with an error status")
 
 struct BrokerStats {
 #define PEREGRINE_COUNTER_FIELD(name, meaning) uint64_t name = 0;

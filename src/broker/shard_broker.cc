@@ -236,6 +236,7 @@ void ShardBroker::count_transport_event(net::TransportEvent event) {
     case net::TransportEvent::kTlsError: _stats.tls_error++; break;
     case net::TransportEvent::kWsUpgradeRefused: _stats.ws_upgrade_refused++; break;
     case net::TransportEvent::kWsProtocolError: _stats.ws_protocol_error++; break;
+    case net::TransportEvent::kHttpRefused: _stats.http_refused++; break;
     case net::TransportEvent::kCount: break;
   }
 }

@@ -57,6 +57,7 @@ enum class ParseStatus : uint8_t { kNeedMore, kComplete, kError };
 struct ParseResult {
   ParseStatus status = ParseStatus::kNeedMore;
   size_t consumed = 0;        // bytes of this feed() that belong to the request
+                              // (unspecified on kError: the connection is done)
   int http_status = 0;        // on kError: 400, 413, 431, 501 or 505, to answer then close
   const char* why = nullptr;  // on kError: a static phrase for logs
 };

@@ -18,7 +18,7 @@ Connection::Connection(ConnectionHost* host, int fd, std::string peer,
                        const TransportConfig* transport)
     : _host(host), _peer(std::move(peer)), _id(g_next_connection_id.fetch_add(1)) {
   set_fd(fd);
-  if (transport != nullptr && (transport->tls != nullptr || transport->websocket)) {
+  if (transport != nullptr && (transport->tls != nullptr || transport->http)) {
     _stack = std::make_unique<TransportStack>(*this, *transport);
   }
 }
@@ -161,6 +161,9 @@ void Connection::detach() {
   PG_ASSERT(_state == State::kOpen);
   _state = State::kDetaching;
   _host->wheel().cancel(*this);
+  if (_stack) {
+    _stack->stop_timers(_host->wheel());
+  }
   _host->ring().stop(this);
 }
 
@@ -169,6 +172,9 @@ void Connection::attach(ConnectionHost* host) {
   _host = host;
   _state = State::kOpen;
   ring_state = {};
+  if (_stack) {
+    _stack->resume_timers(_host->wheel());
+  }
   if (_out.has_pending() || (_stack && _stack->app().has_pending())) {
     _host->mark_dirty(this);  // e.g. a TLS 1.3 session ticket written just before the move
   }
@@ -197,6 +203,9 @@ void Connection::on_quiesced() {
   }
   PG_ASSERT(_state == State::kClosing);
   _host->wheel().cancel(*this);
+  if (_stack) {
+    _stack->stop_timers(_host->wheel());
+  }
   ::close(fd());
   set_fd(-1);
   _out.clear();

@@ -17,7 +17,8 @@ namespace peregrine::net {
 std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why) {
   static constexpr std::pair<std::string_view, Scheme> kSchemes[] = {
       {"mqtt://", Scheme::kMqtt}, {"mqtts://", Scheme::kMqtts},
-      {"ws://", Scheme::kWs},     {"wss://", Scheme::kWss}};
+      {"ws://", Scheme::kWs},     {"wss://", Scheme::kWss},
+      {"http://", Scheme::kHttp}, {"https://", Scheme::kHttps}};
   ListenUrl out;
   std::string_view rest;
   bool known = false;
@@ -30,7 +31,7 @@ std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why
     }
   }
   if (!known) {
-    *why = "unsupported scheme (mqtt://, mqtts://, ws:// or wss://)";
+    *why = "unsupported scheme (mqtt, mqtts, ws, wss, http or https)";
     return std::nullopt;
   }
   // The path begins at the first '/' after the authority (IPv6 brackets hold none).
@@ -40,14 +41,14 @@ std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why
     path = rest.substr(slash);
     rest = rest.substr(0, slash);
   }
-  if (out.websocket()) {
+  if (out.websocket() || out.http_api()) {
     out.path = path.empty() || path == "/" ? "/mqtt" : std::string(path);
     if (out.path.find_first_of("?# ") != std::string::npos) {
       *why = "a WebSocket path has no query, fragment or space";
       return std::nullopt;
     }
   } else if (!path.empty() && path != "/") {
-    *why = "only ws:// and wss:// listeners take a path";
+    *why = "only ws, wss, http and https listeners take a path";
     return std::nullopt;
   }
   std::string_view host;
@@ -78,7 +79,7 @@ std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why
   out.host = std::string(host);
   out.port = static_cast<uint16_t>(value);
   out.text = std::string(url.substr(0, url.size() - path.size()));
-  if (out.websocket()) {
+  if (out.websocket() || out.http_api()) {
     out.text += out.path;
   }
   return out;

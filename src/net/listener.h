@@ -10,22 +10,26 @@
 
 namespace peregrine::net {
 
-// mqtt: MQTT over TCP; mqtts: over TLS; ws/wss: over WebSocket (on TCP / TLS).
-enum class Scheme : uint8_t { kMqtt, kMqtts, kWs, kWss };
+// mqtt: MQTT over TCP; mqtts: over TLS; ws/wss: over WebSocket (on TCP / TLS);
+// http/https: Fastly's HTTP surface (SSE, POST, health) plus the WebSocket upgrade.
+enum class Scheme : uint8_t { kMqtt, kMqtts, kWs, kWss, kHttp, kHttps };
 
 struct ListenUrl {
   Scheme scheme = Scheme::kMqtt;
   std::string host;  // as written (IPv6 without brackets)
   uint16_t port = 0;
-  std::string path;  // ws/wss: the upgrade path (default /mqtt); empty otherwise
+  std::string path;  // ws/wss/http/https: the WebSocket path (default /mqtt); else empty
   std::string text;  // canonical form for logs, e.g. mqtt://127.0.0.1:1883
 
-  bool tls() const { return scheme == Scheme::kMqtts || scheme == Scheme::kWss; }
+  bool tls() const {
+    return scheme == Scheme::kMqtts || scheme == Scheme::kWss || scheme == Scheme::kHttps;
+  }
   bool websocket() const { return scheme == Scheme::kWs || scheme == Scheme::kWss; }
+  bool http_api() const { return scheme == Scheme::kHttp || scheme == Scheme::kHttps; }
 };
 
 // Parses `SCHEME://HOST:PORT[/PATH]` for the schemes above (HOST may be a name, an IPv4
-// address or [IPv6]; a path only for ws and wss).
+// address or [IPv6]; a path only for ws, wss, http and https).
 std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why);
 
 // A non-blocking listening socket with SO_REUSEPORT; -1 and `why` on failure.

@@ -54,6 +54,7 @@ const char* transport_event_name(TransportEvent event) {
     case TransportEvent::kTlsError: return "tls_error";
     case TransportEvent::kWsUpgradeRefused: return "ws_upgrade_refused";
     case TransportEvent::kWsProtocolError: return "ws_protocol_error";
+    case TransportEvent::kHttpRefused: return "http_refused";
     case TransportEvent::kCount: break;
   }
   return "?";
@@ -68,10 +69,11 @@ TransportStack::TransportStack(Connection& connection, const TransportConfig& co
     _facts.tls = true;
     _stage = Stage::kTls;
   } else {
-    _stage = config.websocket ? Stage::kUpgrade : Stage::kProtocol;
+    _stage = config.http ? Stage::kHttp : Stage::kProtocol;
   }
-  if (config.websocket) {
-    _request = std::make_unique<http::RequestParser>(config.http_limits);
+  if (config.http) {
+    _bridge = std::make_unique<http::HttpBridge>(config.bridge,
+                                                 static_cast<http::BridgeSink&>(*this));
   }
 }
 
@@ -120,7 +122,7 @@ bool TransportStack::on_plaintext(std::span<const uint8_t> bytes) {
     _facts.server_name = _tls->server_name();
     _facts.alpn = _tls->alpn();
     _facts.peer_identity = _tls->peer_identity();
-    _stage = _config.websocket ? Stage::kUpgrade : Stage::kProtocol;
+    _stage = _config.http ? Stage::kHttp : Stage::kProtocol;
   }
   above_tls(bytes);
   return live();
@@ -131,8 +133,8 @@ void TransportStack::above_tls(std::span<const uint8_t> bytes) {
     case Stage::kProtocol:
       _connection.stack_deliver(bytes);
       return;
-    case Stage::kUpgrade:
-      upgrade(bytes);
+    case Stage::kHttp:
+      http_input(bytes);
       return;
     case Stage::kWebSocket: {
       const ws::DecodeError error = _frames.feed(bytes, *this);
@@ -148,45 +150,51 @@ void TransportStack::above_tls(std::span<const uint8_t> bytes) {
   }
 }
 
-void TransportStack::upgrade(std::span<const uint8_t> bytes) {
-  const http::ParseResult result = _request->feed(bytes);
-  if (result.status == http::ParseStatus::kNeedMore) {
+void TransportStack::http_input(std::span<const uint8_t> bytes) {
+  std::span<const uint8_t> rest;
+  _in_bridge = true;
+  const bool upgrade = _bridge->on_client_bytes(bytes, &rest);
+  _in_bridge = false;
+  if (!upgrade || !live()) {
     return;
   }
-  if (result.status == http::ParseStatus::kError) {
-    refuse_upgrade(result.http_status, result.why);
-    return;
-  }
-  answer_upgrade();
-  if (_stage == Stage::kWebSocket && result.consumed < bytes.size()) {
-    above_tls(bytes.subspan(result.consumed));  // frames sent right after the request
+  // Frames that came right behind the request; copied, the bridge goes away.
+  std::vector<uint8_t> after(rest.begin(), rest.end());
+  if (answer_upgrade(*_bridge->upgrade_request())) {
+    _connection._host->wheel().cancel(_timer);
+    _timer.wanted_ms = 0;
+    _bridge.reset();
+    if (!after.empty()) {
+      above_tls(after);
+    }
   }
 }
 
-void TransportStack::answer_upgrade() {
-  const http::Request& request = _request->request();
-  if (request.path != _config.websocket_path) {
-    return refuse_upgrade(404, "not the WebSocket path");
-  }
+bool TransportStack::answer_upgrade(const http::Request& request) {
   if (request.method != "GET") {
-    return refuse_upgrade(405, "upgrade needs GET", "Allow: GET\r\n");
+    refuse_upgrade(405, "upgrade needs GET", "Allow: GET\r\n");
+    return false;
   }
   if (request.minor_version < 1 || request.header("host") == nullptr ||
       !request.header_has_token("upgrade", "websocket") ||
       !request.header_has_token("connection", "upgrade")) {
-    return refuse_upgrade(400, "not a WebSocket upgrade");  // RFC 6455 §4.2.1
+    refuse_upgrade(400, "not a WebSocket upgrade");  // RFC 6455 §4.2.1
+    return false;
   }
   const std::string* version = request.header("sec-websocket-version");
   if (version == nullptr || *version != "13") {
-    return refuse_upgrade(426, "unsupported WebSocket version", "Sec-WebSocket-Version: 13\r\n");
+    refuse_upgrade(426, "unsupported WebSocket version", "Sec-WebSocket-Version: 13\r\n");
+    return false;
   }
   const std::string* key = request.header("sec-websocket-key");
   if (key == nullptr || !ws::valid_client_key(*key)) {
-    return refuse_upgrade(400, "bad Sec-WebSocket-Key");
+    refuse_upgrade(400, "bad Sec-WebSocket-Key");
+    return false;
   }
   const std::string_view subprotocol = pick_subprotocol(request);
   if (subprotocol.empty() && request.header("sec-websocket-protocol") != nullptr) {
-    return refuse_upgrade(400, "no MQTT subprotocol offered");
+    refuse_upgrade(400, "no MQTT subprotocol offered");
+    return false;
   }
   std::string response =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -197,9 +205,9 @@ void TransportStack::answer_upgrade() {
   response += "\r\n";
   _facts.websocket = true;
   _facts.host = *request.header("host");
-  _request.reset();
   _stage = Stage::kWebSocket;
   write_down(as_bytes(response));
+  return true;
 }
 
 void TransportStack::refuse_upgrade(int status, const char* why, const char* extra_headers) {
@@ -266,9 +274,24 @@ void TransportStack::write_down(std::span<const uint8_t> bytes) {
 }
 
 void TransportStack::encode(OutQueue& wire) {
+  if (_bridge) {
+    // The MQTT layer's answers to the bridge's synthetic packets. Taken out first: the
+    // bridge may feed the protocol, which writes to app() again (next turn's output).
+    if (_in_bridge || !_app.has_pending()) {
+      return;
+    }
+    OutQueue taken;
+    _app.move_pending_to(taken);
+    _in_bridge = true;
+    taken.drain_pending(
+        [&](std::span<const uint8_t> piece) { _bridge->on_protocol_bytes(piece); });
+    _in_bridge = false;
+    return;
+  }
   if (!ready() || !_app.has_pending() || _close_sent) {
     return;
   }
+
   uint8_t header[ws::kMaxHeaderSize];
   size_t header_size = 0;
   if (_stage == Stage::kWebSocket) {
@@ -308,6 +331,56 @@ void TransportStack::closing(OutQueue& wire) {
   send_close(ws::kCloseNormal);
   if (_tls) {
     _tls->close_notify(wire);
+  }
+}
+
+void TransportStack::to_client(std::span<const uint8_t> bytes) { write_down(bytes); }
+
+void TransportStack::to_protocol(std::span<const uint8_t> bytes) {
+  if (live()) {
+    _connection.stack_deliver(bytes);
+  }
+}
+
+void TransportStack::finish() {
+  if (!_connection.closing()) {
+    _connection.stack_finished();
+  }
+}
+
+void TransportStack::arm(uint64_t deadline_ms) {
+  io::TimerWheel& wheel = _connection._host->wheel();
+  _timer.wanted_ms = deadline_ms;
+  if (deadline_ms == 0) {
+    wheel.cancel(_timer);
+  } else {
+    wheel.arm(_timer, deadline_ms);
+  }
+}
+
+uint64_t TransportStack::now_ms() const { return _connection._host->now_ms(); }
+
+void TransportStack::refused(int status, const char* why) {
+  _connection._host->count_transport_event(_config.bridge.serve_api
+                                               ? TransportEvent::kHttpRefused
+                                               : TransportEvent::kWsUpgradeRefused);
+  PG_DEBUG("http from %s refused with %d: %s", _connection.peer().c_str(), status, why);
+}
+
+void TransportStack::BridgeTimer::on_timer() {
+  wanted_ms = 0;
+  if (_stack._bridge && !_stack._in_bridge && !_stack._connection.closing()) {
+    _stack._in_bridge = true;
+    _stack._bridge->on_timer();
+    _stack._in_bridge = false;
+  }
+}
+
+void TransportStack::stop_timers(io::TimerWheel& wheel) { wheel.cancel(_timer); }
+
+void TransportStack::resume_timers(io::TimerWheel& wheel) {
+  if (_timer.wanted_ms != 0) {
+    wheel.arm(_timer, _timer.wanted_ms);
   }
 }
 

@@ -1,5 +1,6 @@
 // The layers between a connection's socket and its protocol (DESIGN §4): TLS (wolfSSL),
-// then, on WebSocket listeners, the HTTP upgrade and WebSocket framing. Owned by its
+// then, on WebSocket and HTTP listeners, HTTP/1.1 (the HttpBridge: upgrade, SSE, POST,
+// health) and, after an upgrade, WebSocket framing. Owned by its
 // connection, on the shard that owns the connection, and moved with it. Plain TCP
 // connections have none, so the MQTT fast path pays nothing for it.
 //
@@ -16,7 +17,8 @@
 #include <span>
 #include <string>
 
-#include "src/http/request_parser.h"
+#include "src/http/http_bridge.h"
+#include "src/io/timer_wheel.h"
 #include "src/net/out_queue.h"
 #include "src/net/tls_layer.h"
 #include "src/net/websocket_codec.h"
@@ -28,10 +30,9 @@ class Connection;
 // What a listener's connections are wrapped in.
 struct TransportConfig {
   const TlsContextSlot* tls = nullptr;  // non-null: TLS first
-  bool websocket = false;               // HTTP upgrade, then WebSocket frames
-  std::string websocket_path = "/mqtt";
+  bool http = false;                    // HTTP first (ws, wss, http, https listeners)
+  http::BridgeConfig bridge;            // its routes and limits; bridge.websocket_path
   ws::DecoderLimits websocket_limits;
-  http::ParserLimits http_limits;
   const char* alpn = "mqtt";
 };
 
@@ -42,6 +43,7 @@ enum class TransportEvent : uint8_t {
   kTlsError,
   kWsUpgradeRefused,
   kWsProtocolError,
+  kHttpRefused,
   kCount,
 };
 const char* transport_event_name(TransportEvent event);
@@ -56,7 +58,9 @@ struct TransportFacts {
   std::string peer_identity;  // from a verified client certificate (TlsIdentity says which)
 };
 
-class TransportStack final : private PlaintextSink, private ws::FrameSink {
+class TransportStack final : private PlaintextSink,
+                             private ws::FrameSink,
+                             private http::BridgeSink {
  public:
   TransportStack(Connection& connection, const TransportConfig& config);
   ~TransportStack() override;
@@ -76,20 +80,40 @@ class TransportStack final : private PlaintextSink, private ws::FrameSink {
   // TLS handshake deadline in ms after accept (0: none).
   uint32_t handshake_timeout_ms() const;
   TlsIdentity tls_identity() const;
+  // The connection leaves its shard's wheel (a move, or the end) and joins another.
+  void stop_timers(io::TimerWheel& wheel);
+  void resume_timers(io::TimerWheel& wheel);
 
  private:
-  enum class Stage : uint8_t { kTls, kUpgrade, kWebSocket, kProtocol, kDone };
+  enum class Stage : uint8_t { kTls, kHttp, kWebSocket, kProtocol, kDone };
+
+  // The bridge's one timer, on the wheel of the shard that owns the connection.
+  class BridgeTimer final : public io::Timer {
+   public:
+    explicit BridgeTimer(TransportStack& stack) : _stack(stack) {}
+    void on_timer() override;
+    uint64_t wanted_ms = 0;  // kept across a move between shards
+
+   private:
+    TransportStack& _stack;
+  };
 
   bool on_plaintext(std::span<const uint8_t> bytes) override;
   void on_message_data(std::span<const uint8_t> data) override;
   void on_ping(std::span<const uint8_t> payload) override;
   void on_pong(std::span<const uint8_t> payload) override;
   void on_close(uint16_t code, std::string_view reason) override;
+  void to_client(std::span<const uint8_t> bytes) override;
+  void to_protocol(std::span<const uint8_t> bytes) override;
+  void finish() override;
+  void arm(uint64_t deadline_ms) override;
+  uint64_t now_ms() const override;
+  void refused(int status, const char* why) override;
 
   // Bytes above TLS (or from the socket when there is no TLS).
   void above_tls(std::span<const uint8_t> bytes);
-  void upgrade(std::span<const uint8_t> bytes);
-  void answer_upgrade();
+  void http_input(std::span<const uint8_t> bytes);
+  bool answer_upgrade(const http::Request& request);
   void refuse_upgrade(int status, const char* why, const char* extra_headers = "");
   void send_close(uint16_t code);
   // Writes below this layer's framing: through TLS when there is TLS.
@@ -101,7 +125,9 @@ class TransportStack final : private PlaintextSink, private ws::FrameSink {
   const TransportConfig& _config;
   Stage _stage;
   std::unique_ptr<TlsLayer> _tls;
-  std::unique_ptr<http::RequestParser> _request;  // during the upgrade only
+  std::unique_ptr<http::HttpBridge> _bridge;  // HTTP listeners: until an upgrade
+  BridgeTimer _timer{*this};
+  bool _in_bridge = false;  // a bridge call is on the stack (no re-entry)
   ws::FrameDecoder _frames;
   bool _close_sent = false;
   OutQueue _app;

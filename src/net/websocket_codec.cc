@@ -26,6 +26,12 @@ bool known_opcode(uint8_t op) {
   return op <= 0x2 || (op >= 0x8 && op <= 0xA);
 }
 
+// A frame header's whole length (2 to 14 bytes), known from its first two bytes.
+size_t header_size(const uint8_t* header) {
+  const uint8_t len7 = header[1] & 0x7F;
+  return 2 + (len7 == 126 ? 2 : (len7 == 127 ? 8 : 0)) + ((header[1] & 0x80) ? 4 : 0);
+}
+
 }  // namespace
 
 bool valid_close_code(uint16_t code) {
@@ -89,19 +95,14 @@ DecodeError FrameDecoder::feed(std::span<const uint8_t> bytes, FrameSink& sink) 
   size_t pos = 0;
   while (pos < bytes.size() && !_closed) {
     if (_stage == Stage::kHeader) {
-      // The header's length is known from its first two bytes.
-      size_t need = 2;
-      if (_header_have >= 2) {
-        const uint8_t len7 = _header[1] & 0x7F;
-        need = 2 + (len7 == 126 ? 2 : (len7 == 127 ? 8 : 0)) + ((_header[1] & 0x80) ? 4 : 0);
-      }
+      const size_t need = _header_have >= 2 ? header_size(_header) : 2;
       if (_header_have < need) {
         const size_t take = std::min(need - _header_have, bytes.size() - pos);
         std::memcpy(_header + _header_have, bytes.data() + pos, take);
         _header_have = static_cast<uint8_t>(_header_have + take);
         pos += take;
-        if (_header_have == 2) {
-          continue;  // now the full header length is known
+        if (_header_have == 2 && header_size(_header) > 2) {
+          continue;  // now the full header length is known; a 2-byte one is complete
         }
         if (_header_have < need) {
           break;

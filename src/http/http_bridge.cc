@@ -1,0 +1,562 @@
+#include "src/http/http_bridge.h"
+
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/coding.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "src/base/assert.h"
+#include "src/mqtt/codec.h"
+
+namespace peregrine::http {
+
+namespace {
+
+using mqtt::ReasonCode;
+
+// Events that arrive between SUBSCRIBE and SUBACK (retained ones, usually) wait here.
+constexpr size_t kMaxEarlyEventBytes = 4 << 20;
+
+std::span<const uint8_t> as_bytes(std::string_view text) {
+  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+}
+
+const char* status_text(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Internal Server Error";
+  }
+}
+
+// A JSON string literal (the error texts are ours, but topics come from clients).
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+bool base64url_segment(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+  });
+}
+
+// A JWT's shape: header.payload.signature in base64url. Verification comes with the
+// identity module; until then the token rides to the MQTT layer as the password.
+bool token_shaped(std::string_view token) {
+  const size_t a = token.find('.');
+  const size_t b = a == std::string_view::npos ? a : token.find('.', a + 1);
+  if (b == std::string_view::npos || token.find('.', b + 1) != std::string_view::npos) {
+    return false;
+  }
+  return base64url_segment(token.substr(0, a)) && base64url_segment(token.substr(a + 1, b - a - 1)) &&
+         (b + 1 == token.size() || base64url_segment(token.substr(b + 1)));
+}
+
+// The request's token: "" when none; nullopt when one is there but unusable.
+std::optional<std::string> request_token(const Request& request) {
+  std::string token;
+  if (const std::string* header = request.header("authorization")) {
+    constexpr std::string_view kBearer = "bearer ";
+    if (header->size() <= kBearer.size() ||
+        !std::equal(kBearer.begin(), kBearer.end(), header->begin(),
+                    [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
+      return std::nullopt;
+    }
+    token = header->substr(kBearer.size());
+  } else if (auto values = request.query_values("auth"); !values.empty()) {
+    token = std::string(values.front());
+  } else {
+    return std::string();
+  }
+  if (!token_shaped(token)) {
+    return std::nullopt;
+  }
+  return token;
+}
+
+bool query_flag(const Request& request, std::string_view key) {
+  const auto values = request.query_values(key);
+  return !values.empty() && (values.front() == "true" || values.front() == "1");
+}
+
+int status_for(ReasonCode reason) {
+  switch (reason) {
+    case ReasonCode::kBadUserNameOrPassword: return 401;
+    case ReasonCode::kNotAuthorized:
+    case ReasonCode::kBanned: return 403;
+    case ReasonCode::kTopicNameInvalid:
+    case ReasonCode::kTopicFilterInvalid:
+    case ReasonCode::kPayloadFormatInvalid: return 400;
+    case ReasonCode::kPacketTooLarge: return 413;
+    case ReasonCode::kQuotaExceeded: return 429;
+    case ReasonCode::kServerUnavailable:
+    case ReasonCode::kServerBusy: return 503;
+    default: return 500;
+  }
+}
+
+void append_data_lines(std::string& out, std::string_view text) {
+  // SSE lines end at CR, LF or CRLF: each line of the payload is its own data field and
+  // the client joins them with LF.
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find_first_of("\r\n", start);
+    out += "data: ";
+    out.append(text.substr(start, end == std::string_view::npos ? end : end - start));
+    out += '\n';
+    if (end == std::string_view::npos) {
+      return;
+    }
+    start = end + ((text[end] == '\r' && end + 1 < text.size() && text[end + 1] == '\n') ? 2 : 1);
+  }
+}
+
+}  // namespace
+
+HttpBridge::HttpBridge(const BridgeConfig& config, BridgeSink& sink)
+    : _config(config), _sink(sink), _parser(config.limits) {}
+
+HttpBridge::~HttpBridge() = default;
+
+std::string HttpBridge::event_id(std::string_view topic, std::span<const uint8_t> payload) {
+  // FNV-1a over topic, a separator and payload.
+  uint64_t hash = 0xcbf29ce484222325ull;
+  auto mix = [&hash](uint8_t byte) {
+    hash ^= byte;
+    hash *= 0x100000001b3ull;
+  };
+  for (const char c : topic) {
+    mix(static_cast<uint8_t>(c));
+  }
+  mix(0);
+  for (const uint8_t b : payload) {
+    mix(b);
+  }
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+bool HttpBridge::on_client_bytes(std::span<const uint8_t> bytes, std::span<const uint8_t>* rest) {
+  if (_stage == Stage::kDone || _stage == Stage::kStreaming) {
+    return false;  // nothing more is read from an event stream's client
+  }
+  const size_t bound = _config.limits.max_head_bytes + _config.limits.max_body_bytes + 4096;
+  if (_pending.size() + bytes.size() > bound) {
+    fail(413, "pipelined input over its bound");
+    return false;
+  }
+  _pending.insert(_pending.end(), bytes.begin(), bytes.end());
+  parse_pending();
+  if (_upgrade) {
+    *rest = std::span<const uint8_t>(_pending);
+    return true;
+  }
+  return false;
+}
+
+void HttpBridge::arm_request_timer() {
+  _request_started_ms = _sink.now_ms();
+  _sink.arm(_request_started_ms + _config.request_timeout_ms);
+}
+
+void HttpBridge::parse_pending() {
+  while (_stage == Stage::kReading && !_pending.empty() && !_upgrade) {
+    if (_request_started_ms == 0) {
+      arm_request_timer();  // slowloris: the whole request must come by then
+    }
+    const ParseResult result = _parser.feed(_pending);
+    _pending.erase(_pending.begin(), _pending.begin() + static_cast<ptrdiff_t>(result.consumed));
+    if (result.status == ParseStatus::kNeedMore) {
+      return;
+    }
+    if (result.status == ParseStatus::kError) {
+      fail(result.http_status, result.why);
+      return;
+    }
+    _request_started_ms = 0;
+    _sink.arm(0);
+    dispatch(_parser.request());
+  }
+}
+
+void HttpBridge::dispatch(const Request& request) {
+  _keep_alive = request.keep_alive;
+  const bool first = _first_request;
+  _first_request = false;
+  if (request.path == _config.websocket_path && request.header("upgrade") != nullptr) {
+    if (!first) {
+      return fail(400, "a WebSocket upgrade must be a connection's first request");
+    }
+    _upgrade = std::make_unique<Request>(request);
+    return;
+  }
+  if (!_config.serve_api) {
+    return fail(404, "this listener serves WebSocket upgrades only");
+  }
+  if (request.path == "/healthz") {
+    if (request.method != "GET") {
+      return fail(405, "GET only");
+    }
+    respond(200, "{\"status\":\"ok\"}", _keep_alive);
+    return request_done(_keep_alive);
+  }
+  if (request.path != "/events") {
+    return fail(404, "no such path");
+  }
+  if (request.method == "GET") {
+    return start_events(request);
+  }
+  if (request.method == "POST") {
+    return start_publish(request);
+  }
+  fail(405, "GET or POST");
+}
+
+bool HttpBridge::ensure_session(const Request& request) {
+  const std::optional<std::string> token = request_token(request);
+  if (!token) {
+    fail(401, "invalid token");
+    return false;
+  }
+  if (_session) {
+    if (*token != _token) {
+      fail(400, "another token on a kept-alive connection");
+      return false;
+    }
+    return true;
+  }
+  _token = *token;
+  mqtt::Connect connect;
+  connect.version = mqtt::ProtocolVersion::kV5;
+  connect.clean_start = true;
+  // The MQTT keep alive is the HTTP idle timeout; an event stream pings in time.
+  connect.keep_alive = static_cast<uint16_t>(
+      std::clamp<uint32_t>(_config.idle_timeout_ms / 1000, 1, 65535));
+  connect.client_id = "";  // assigned by the broker
+  if (!_token.empty()) {
+    connect.password = mqtt::Bytes(reinterpret_cast<const uint8_t*>(_token.data()), _token.size());
+  }
+  std::vector<uint8_t> out;
+  mqtt::encode(mqtt::ProtocolVersion::kV5, connect, out);
+  _session = true;
+  _sink.to_protocol(out);
+  return true;
+}
+
+void HttpBridge::start_events(const Request& request) {
+  const auto topics = request.query_values("topic");
+  if (topics.empty()) {
+    return fail(400, "no topic");
+  }
+  mqtt::Subscribe subscribe;
+  const bool resume = request.header("last-event-id") != nullptr;
+  // Retained messages first on durable=true, and on a resumed stream: the retained
+  // state is what a resumed stream has to catch up from.
+  const uint8_t retain_handling = (query_flag(request, "durable") || resume) ? 0 : 2;
+  for (const std::string_view topic : topics) {
+    if (!mqtt::valid_topic_filter(topic)) {
+      return fail(400, "bad topic filter");
+    }
+    subscribe.subscriptions.push_back({topic, 0, false, false, retain_handling});
+  }
+  if (resume) {
+    _skip_event_id = *request.header("last-event-id");
+  }
+  if (!ensure_session(request)) {
+    return;
+  }
+  subscribe.packet_id = _awaited_packet_id = _next_packet_id++;
+  std::vector<uint8_t> out;
+  mqtt::encode(mqtt::ProtocolVersion::kV5, subscribe, out);
+  _stage = Stage::kAwaitSubscribe;
+  _sink.to_protocol(out);
+}
+
+void HttpBridge::start_publish(const Request& request) {
+  const auto topics = request.query_values("topic");
+  if (topics.size() != 1 || !mqtt::valid_topic_name(topics.front())) {
+    return fail(400, "one valid topic name expected");
+  }
+  mqtt::Publish publish;
+  publish.qos = 1;
+  publish.topic = topics.front();
+  publish.retain = query_flag(request, "retain");
+  if (const auto ttl = request.query_values("ttl"); !ttl.empty()) {
+    uint32_t seconds = 0;
+    const auto [end, ec] = std::from_chars(ttl.front().data(),
+                                           ttl.front().data() + ttl.front().size(), seconds);
+    if (ec != std::errc() || end != ttl.front().data() + ttl.front().size() || seconds == 0) {
+      return fail(400, "ttl is a positive number of seconds");
+    }
+    publish.properties.message_expiry_interval = seconds;
+  }
+  publish.payload = mqtt::Bytes(reinterpret_cast<const uint8_t*>(request.body.data()),
+                                request.body.size());
+  if (mqtt::publish_size(mqtt::ProtocolVersion::kV5, publish, request.body.size()) >
+      _config.max_packet_size) {
+    return fail(413, "message over the maximum packet size");
+  }
+  if (!ensure_session(request)) {
+    return;
+  }
+  publish.packet_id = _awaited_packet_id = _next_packet_id++;
+  if (_next_packet_id == 0) {
+    _next_packet_id = 1;
+  }
+  std::vector<uint8_t> out;
+  mqtt::encode(mqtt::ProtocolVersion::kV5, publish, out);
+  _stage = Stage::kAwaitPuback;
+  _sink.to_protocol(out);
+}
+
+void HttpBridge::on_protocol_bytes(std::span<const uint8_t> bytes) {
+  _from_mqtt.insert(_from_mqtt.end(), bytes.begin(), bytes.end());
+  size_t pos = 0;
+  while (_stage != Stage::kDone) {
+    const mqtt::Frame frame =
+        mqtt::read_frame(std::span<const uint8_t>(_from_mqtt).subspan(pos), _config.max_packet_size);
+    if (frame.status != mqtt::FrameStatus::kComplete) {
+      PG_ASSERT(frame.status == mqtt::FrameStatus::kNeedMore);  // our own broker's output
+      break;
+    }
+    const auto body = std::span<const uint8_t>(_from_mqtt).subspan(
+        pos + frame.header.header_length, frame.header.remaining_length);
+    on_mqtt_packet(_from_mqtt[pos], body);
+    pos += frame.header.total_length();
+  }
+  if (_stage == Stage::kDone) {
+    _from_mqtt.clear();
+  } else {
+    _from_mqtt.erase(_from_mqtt.begin(), _from_mqtt.begin() + static_cast<ptrdiff_t>(pos));
+  }
+}
+
+void HttpBridge::on_mqtt_packet(uint8_t first_byte, std::span<const uint8_t> body) {
+  switch (static_cast<mqtt::PacketType>(first_byte >> 4)) {
+    case mqtt::PacketType::kConnack: return on_connack(body);
+    case mqtt::PacketType::kSuback: return on_suback(body);
+    case mqtt::PacketType::kPuback: return on_puback(body);
+    case mqtt::PacketType::kPublish: return on_publish(first_byte & 0x0F, body);
+    case mqtt::PacketType::kDisconnect: return on_disconnect(body);
+    default: return;  // PINGRESP and the like: nothing for the HTTP client
+  }
+}
+
+void HttpBridge::on_connack(std::span<const uint8_t> body) {
+  mqtt::FixedHeader header{mqtt::PacketType::kConnack, 0,
+                           static_cast<uint32_t>(body.size()), 2};
+  mqtt::Packet packet;
+  if (mqtt::decode(mqtt::ProtocolVersion::kV5, header, body, packet) != ReasonCode::kSuccess) {
+    return fail(500, "undecodable CONNACK");
+  }
+  const ReasonCode reason = std::get<mqtt::Connack>(packet).reason;
+  if (reason != ReasonCode::kSuccess) {
+    return fail(status_for(reason), "session refused");
+  }
+  _connected = true;
+}
+
+void HttpBridge::on_suback(std::span<const uint8_t> body) {
+  mqtt::FixedHeader header{mqtt::PacketType::kSuback, 0, static_cast<uint32_t>(body.size()), 2};
+  mqtt::Packet packet;
+  if (mqtt::decode(mqtt::ProtocolVersion::kV5, header, body, packet) != ReasonCode::kSuccess) {
+    return fail(500, "undecodable SUBACK");
+  }
+  const auto& suback = std::get<mqtt::Suback>(packet);
+  if (_stage != Stage::kAwaitSubscribe || suback.packet_id != _awaited_packet_id) {
+    return;
+  }
+  for (const ReasonCode reason : suback.reasons) {
+    if (static_cast<uint8_t>(reason) >= 0x80) {
+      return fail(status_for(reason) == 500 ? 400 : status_for(reason), "subscription refused");
+    }
+  }
+  const std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+      "X-Accel-Buffering: no\r\n\r\n";
+  _sink.to_client(as_bytes(head));
+  _stage = Stage::kStreaming;
+  if (!_early_events.empty()) {
+    _sink.to_client(as_bytes(_early_events));
+    _early_events.clear();
+    _early_events.shrink_to_fit();
+  }
+  _sink.arm(_sink.now_ms() + _config.sse_keepalive_ms);
+}
+
+void HttpBridge::on_puback(std::span<const uint8_t> body) {
+  mqtt::FixedHeader header{mqtt::PacketType::kPuback, 0, static_cast<uint32_t>(body.size()), 2};
+  mqtt::Packet packet;
+  if (mqtt::decode(mqtt::ProtocolVersion::kV5, header, body, packet) != ReasonCode::kSuccess) {
+    return fail(500, "undecodable PUBACK");
+  }
+  const auto& ack = std::get<mqtt::Ack>(packet);
+  if (_stage != Stage::kAwaitPuback || ack.packet_id != _awaited_packet_id) {
+    return;
+  }
+  if (ack.reason != ReasonCode::kSuccess && ack.reason != ReasonCode::kNoMatchingSubscribers) {
+    return fail(status_for(ack.reason), "publish refused");
+  }
+  respond(200, "{\"status\":\"ok\"}", _keep_alive);
+  request_done(_keep_alive);
+}
+
+void HttpBridge::on_publish(uint8_t flags, std::span<const uint8_t> body) {
+  mqtt::Publish publish;
+  if (mqtt::decode_publish(mqtt::ProtocolVersion::kV5, flags, body, publish) !=
+      ReasonCode::kSuccess) {
+    return;
+  }
+  if (publish.qos > 0) {
+    // Subscriptions are QoS 0; acknowledge anything else so no window fills up.
+    std::vector<uint8_t> out;
+    mqtt::encode(mqtt::ProtocolVersion::kV5,
+                 mqtt::Ack{publish.qos == 1 ? mqtt::PacketType::kPuback : mqtt::PacketType::kPubrec,
+                           publish.packet_id, ReasonCode::kSuccess, {}},
+                 out);
+    _sink.to_protocol(out);
+  }
+  if (_stage == Stage::kStreaming || _stage == Stage::kAwaitSubscribe) {
+    send_event(publish.topic, publish.payload, publish.retain);
+  }
+}
+
+void HttpBridge::on_disconnect(std::span<const uint8_t> body) {
+  ReasonCode reason = ReasonCode::kSuccess;
+  if (!body.empty()) {
+    reason = static_cast<ReasonCode>(body[0]);
+  }
+  if (_stage == Stage::kStreaming) {
+    _stage = Stage::kDone;
+    _sink.finish();  // the event stream ends with the connection
+    return;
+  }
+  fail(reason == ReasonCode::kSuccess ? 500 : status_for(reason), "session ended by the broker");
+}
+
+void HttpBridge::send_event(std::string_view topic, std::span<const uint8_t> payload,
+                            bool retained) {
+  const std::string id = event_id(topic, payload);
+  if (retained && id == _skip_event_id) {
+    return;  // the resumed stream's last event
+  }
+  const std::string_view text(reinterpret_cast<const char*>(payload.data()), payload.size());
+  std::string event;
+  event.reserve(payload.size() + 64);
+  if (mqtt::well_formed_utf8(text)) {
+    event = "event: message\nid: " + id + "\n";
+    append_data_lines(event, text);
+  } else {
+    std::vector<uint8_t> encoded((payload.size() + 2) / 3 * 4 + 4);
+    word32 length = static_cast<word32>(encoded.size());
+    PG_ASSERT(Base64_Encode_NoNl(payload.data(), static_cast<word32>(payload.size()),
+                                 encoded.data(), &length) == 0);
+    event = "event: message-base64\nid: " + id + "\ndata: ";
+    event.append(reinterpret_cast<const char*>(encoded.data()), length);
+    event += '\n';
+  }
+  event += '\n';
+  if (_stage == Stage::kAwaitSubscribe) {
+    if (_early_events.size() + event.size() <= kMaxEarlyEventBytes) {
+      _early_events += event;
+    }
+    return;
+  }
+  _sink.to_client(as_bytes(event));
+  _last_event_ms = _sink.now_ms();
+}
+
+void HttpBridge::respond(int status, std::string_view json_body, bool keep_alive) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + status_text(status) +
+                    "\r\nContent-Type: application/json\r\nContent-Length: " +
+                    std::to_string(json_body.size()) + "\r\n";
+  if (status == 405) {
+    out += "Allow: GET, POST\r\n";
+  }
+  if (!keep_alive) {
+    out += "Connection: close\r\n";
+  }
+  out += "\r\n";
+  out.append(json_body);
+  _sink.to_client(as_bytes(out));
+}
+
+void HttpBridge::fail(int status, const char* why) {
+  if (_stage == Stage::kDone) {
+    return;
+  }
+  _sink.refused(status, why);
+  if (_stage != Stage::kStreaming) {
+    respond(status, "{\"error\":" + json_string(why) + "}", false);
+  }
+  _stage = Stage::kDone;
+  _sink.arm(0);
+  _sink.finish();
+}
+
+void HttpBridge::request_done(bool keep_alive) {
+  if (!keep_alive) {
+    _stage = Stage::kDone;
+    _sink.finish();
+    return;
+  }
+  _stage = Stage::kReading;
+  _parser.reset();
+  _sink.arm(_sink.now_ms() + _config.idle_timeout_ms);
+  parse_pending();
+}
+
+void HttpBridge::on_timer() {
+  const uint64_t now = _sink.now_ms();
+  switch (_stage) {
+    case Stage::kStreaming: {
+      if (now - _last_event_ms >= _config.sse_keepalive_ms) {
+        _sink.to_client(as_bytes(": keepalive\n\n"));
+        _last_event_ms = now;
+      }
+      // Traffic for the MQTT keep alive, which would otherwise end a quiet stream.
+      static constexpr uint8_t kPingreq[] = {0xC0, 0x00};
+      _sink.to_protocol(kPingreq);
+      _sink.arm(now + _config.sse_keepalive_ms);
+      return;
+    }
+    case Stage::kReading:
+      if (_request_started_ms != 0) {
+        return fail(408, "request not complete in time");
+      }
+      _stage = Stage::kDone;  // idle keep-alive connection
+      _sink.finish();
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace peregrine::http
