@@ -106,8 +106,10 @@ Bytes frame(Opcode opcode, const Bytes& payload, bool fin = true) {
 }
 
 Bytes close_payload(uint16_t code, std::string_view reason) {
-  Bytes out{static_cast<uint8_t>(code >> 8), static_cast<uint8_t>(code)};
-  out.insert(out.end(), reason.begin(), reason.end());
+  Bytes out(2 + reason.size());
+  out[0] = static_cast<uint8_t>(code >> 8);
+  out[1] = static_cast<uint8_t>(code);
+  std::copy(reason.begin(), reason.end(), out.begin() + 2);
   return out;
 }
 

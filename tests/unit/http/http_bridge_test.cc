@@ -1,0 +1,330 @@
+// The HTTP↔MQTT bridge against a recording sink: the MQTT packets it synthesizes for
+// each request (decoded and checked), the HTTP it answers once the "broker" replies, the
+// SSE events it writes, its timers, and every refusal with its status.
+#include "src/http/http_bridge.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "src/mqtt/codec.h"
+
+namespace peregrine::http {
+namespace {
+
+using mqtt::ProtocolVersion;
+using mqtt::ReasonCode;
+
+std::span<const uint8_t> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+class RecordingSink final : public BridgeSink {
+ public:
+  void to_client(std::span<const uint8_t> bytes) override {
+    client.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
+  void to_protocol(std::span<const uint8_t> bytes) override {
+    protocol.insert(protocol.end(), bytes.begin(), bytes.end());
+  }
+  void finish() override { finished = true; }
+  void arm(uint64_t deadline_ms) override { deadline = deadline_ms; }
+  uint64_t now_ms() const override { return now; }
+  void refused(int status, const char*) override { refusals.push_back(status); }
+
+  // The MQTT packets synthesized so far, decoded as v5 (consumed).
+  std::vector<mqtt::Packet> packets() {
+    std::vector<mqtt::Packet> out;
+    size_t pos = 0;
+    while (pos < protocol.size()) {
+      const auto frame = mqtt::read_frame(std::span<const uint8_t>(protocol).subspan(pos),
+                                          1 << 20);
+      EXPECT_EQ(frame.status, mqtt::FrameStatus::kComplete);
+      if (frame.status != mqtt::FrameStatus::kComplete) {
+        break;
+      }
+      mqtt::Packet packet;
+      const auto body = std::span<const uint8_t>(protocol).subspan(
+          pos + frame.header.header_length, frame.header.remaining_length);
+      EXPECT_EQ(mqtt::decode(ProtocolVersion::kV5, frame.header, body, packet),
+                ReasonCode::kSuccess);
+      out.push_back(packet);
+      pos += frame.header.total_length();
+    }
+    kept.push_back(std::move(protocol));  // decoded views point into it
+    protocol.clear();
+    return out;
+  }
+
+  std::string client;
+  std::vector<uint8_t> protocol;
+  std::vector<std::vector<uint8_t>> kept;
+  std::vector<int> refusals;
+  bool finished = false;
+  uint64_t deadline = 0;
+  uint64_t now = 1000;
+};
+
+std::vector<uint8_t> encode(const mqtt::Packet& packet) {
+  std::vector<uint8_t> out;
+  mqtt::encode(ProtocolVersion::kV5, packet, out);
+  return out;
+}
+
+class BridgeTest : public ::testing::Test {
+ protected:
+  BridgeTest() : bridge(config(), sink) {}
+  static BridgeConfig config() {
+    BridgeConfig c;
+    c.limits.max_body_bytes = 1024;
+    c.request_timeout_ms = 500;
+    c.idle_timeout_ms = 30'000;
+    c.sse_keepalive_ms = 200;
+    return c;
+  }
+  void client(std::string_view text) {
+    std::span<const uint8_t> rest;
+    EXPECT_FALSE(bridge.on_client_bytes(bytes_of(text), &rest));
+  }
+  void broker(const mqtt::Packet& packet) { bridge.on_protocol_bytes(encode(packet)); }
+  void connack(ReasonCode reason = ReasonCode::kSuccess) {
+    broker(mqtt::Connack{false, reason, {}});
+  }
+
+  RecordingSink sink;
+  HttpBridge bridge;
+};
+
+TEST_F(BridgeTest, HealthzIsAnsweredWithoutASession) {
+  client("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(sink.client.find("HTTP/1.1 200 OK"), std::string::npos);
+  EXPECT_NE(sink.client.find("{\"status\":\"ok\"}"), std::string::npos);
+  EXPECT_TRUE(sink.protocol.empty());
+  EXPECT_FALSE(sink.finished);
+  EXPECT_EQ(sink.deadline, sink.now + 30'000);  // idle timeout armed
+}
+
+TEST_F(BridgeTest, PostBecomesConnectAndQos1PublishAnsweredOnPuback) {
+  client("POST /events?topic=a/b&retain=true&ttl=30 HTTP/1.1\r\nHost: x\r\n"
+         "Content-Length: 5\r\n\r\nhello");
+  auto packets = sink.packets();
+  ASSERT_EQ(packets.size(), 2u);
+  const auto& connect = std::get<mqtt::Connect>(packets[0]);
+  EXPECT_EQ(connect.version, ProtocolVersion::kV5);
+  EXPECT_TRUE(connect.client_id.empty());
+  EXPECT_FALSE(connect.password.has_value());
+  const auto& publish = std::get<mqtt::Publish>(packets[1]);
+  EXPECT_EQ(publish.topic, "a/b");
+  EXPECT_EQ(publish.qos, 1);
+  EXPECT_TRUE(publish.retain);
+  EXPECT_EQ(publish.properties.message_expiry_interval, 30u);
+  EXPECT_EQ(std::string(publish.payload.begin(), publish.payload.end()), "hello");
+  EXPECT_TRUE(sink.client.empty());  // nothing until the PUBACK
+  connack();
+  broker(mqtt::Ack{mqtt::PacketType::kPuback, publish.packet_id, ReasonCode::kNoMatchingSubscribers, {}});
+  EXPECT_NE(sink.client.find("HTTP/1.1 200 OK"), std::string::npos);
+  EXPECT_FALSE(sink.finished);
+}
+
+TEST_F(BridgeTest, PipelinedPostsWaitForEachPuback) {
+  client("POST /events?topic=t HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1"
+         "POST /events?topic=t HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n2");
+  auto packets = sink.packets();
+  ASSERT_EQ(packets.size(), 2u);  // CONNECT + the first PUBLISH only
+  connack();
+  broker(mqtt::Ack{mqtt::PacketType::kPuback, std::get<mqtt::Publish>(packets[1]).packet_id,
+                   ReasonCode::kSuccess, {}});
+  packets = sink.packets();
+  ASSERT_EQ(packets.size(), 1u);  // the second PUBLISH, same session
+  const auto& second = std::get<mqtt::Publish>(packets[0]);
+  EXPECT_EQ(std::string(second.payload.begin(), second.payload.end()), "2");
+  broker(mqtt::Ack{mqtt::PacketType::kPuback, second.packet_id, ReasonCode::kSuccess, {}});
+  size_t oks = 0;
+  for (size_t at = 0; (at = sink.client.find("200 OK", at)) != std::string::npos; ++at) {
+    ++oks;
+  }
+  EXPECT_EQ(oks, 2u);
+}
+
+TEST_F(BridgeTest, RefusedPublishMapsReasonToStatus) {
+  client("POST /events?topic=t HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx");
+  auto packets = sink.packets();
+  broker(mqtt::Ack{mqtt::PacketType::kPuback, std::get<mqtt::Publish>(packets[1]).packet_id,
+                   ReasonCode::kNotAuthorized, {}});
+  EXPECT_NE(sink.client.find("HTTP/1.1 403 Forbidden"), std::string::npos);
+  EXPECT_TRUE(sink.finished);
+  EXPECT_EQ(sink.refusals, std::vector<int>{403});
+}
+
+TEST_F(BridgeTest, EventsSubscribeAndStream) {
+  client("GET /events?topic=a&topic=b/%2B HTTP/1.1\r\nHost: x\r\n"
+         "Authorization: Bearer aaa.bbb.ccc\r\n\r\n");
+  auto packets = sink.packets();
+  ASSERT_EQ(packets.size(), 2u);
+  const auto& connect = std::get<mqtt::Connect>(packets[0]);
+  ASSERT_TRUE(connect.password.has_value());
+  EXPECT_EQ(std::string(connect.password->begin(), connect.password->end()), "aaa.bbb.ccc");
+  const auto& subscribe = std::get<mqtt::Subscribe>(packets[1]);
+  ASSERT_EQ(subscribe.subscriptions.size(), 2u);
+  EXPECT_EQ(subscribe.subscriptions[1].filter, "b/+");
+  EXPECT_EQ(subscribe.subscriptions[0].retain_handling, 2);  // not durable
+  connack();
+  // A retained message before SUBACK waits for the response head.
+  mqtt::Publish early;
+  early.topic = "a";
+  early.retain = true;
+  const std::string early_text = "early";
+  early.payload = bytes_of(early_text);
+  broker(early);
+  EXPECT_TRUE(sink.client.empty());
+  broker(mqtt::Suback{subscribe.packet_id, {}, {ReasonCode::kSuccess, ReasonCode::kSuccess}});
+  EXPECT_EQ(sink.client.find("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream"), 0u);
+  EXPECT_NE(sink.client.find("event: message\nid: "), std::string::npos);
+  EXPECT_NE(sink.client.find("data: early\n\n"), std::string::npos);
+  sink.client.clear();
+  mqtt::Publish binary;
+  binary.topic = "b/c";
+  const uint8_t raw[] = {0x00, 0xFF, 0x10};
+  binary.payload = raw;
+  broker(binary);
+  EXPECT_EQ(sink.client, "event: message-base64\nid: " +
+                             HttpBridge::event_id("b/c", raw) + "\ndata: AP8Q\n\n");
+  sink.client.clear();
+  mqtt::Publish lines;
+  lines.topic = "a";
+  const std::string text = "one\r\ntwo\nthree";
+  lines.payload = bytes_of(text);
+  broker(lines);
+  EXPECT_NE(sink.client.find("data: one\ndata: two\ndata: three\n\n"), std::string::npos);
+  // Keep-alive: a comment for the client and a PINGREQ for the MQTT keep alive.
+  sink.client.clear();
+  sink.now += 250;
+  bridge.on_timer();
+  EXPECT_EQ(sink.client, ": keepalive\n\n");
+  auto pings = sink.packets();
+  ASSERT_EQ(pings.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<mqtt::Pingreq>(pings[0]));
+  EXPECT_EQ(sink.deadline, sink.now + 200);
+}
+
+TEST_F(BridgeTest, DurableAndResumedStreamsAskForRetained) {
+  const std::string id = HttpBridge::event_id("a", bytes_of("seen"));
+  client("GET /events?topic=a HTTP/1.1\r\nHost: x\r\nLast-Event-ID: " + id + "\r\n\r\n");
+  auto packets = sink.packets();
+  const auto& subscribe = std::get<mqtt::Subscribe>(packets[1]);
+  EXPECT_EQ(subscribe.subscriptions[0].retain_handling, 0);
+  connack();
+  broker(mqtt::Suback{subscribe.packet_id, {}, {ReasonCode::kSuccess}});
+  sink.client.clear();
+  mqtt::Publish seen;
+  seen.topic = "a";
+  seen.retain = true;
+  seen.payload = bytes_of("seen");
+  broker(seen);
+  EXPECT_TRUE(sink.client.empty());  // the retained message the client already had
+  mqtt::Publish fresh = seen;
+  fresh.payload = bytes_of("fresh");
+  broker(fresh);
+  EXPECT_NE(sink.client.find("data: fresh"), std::string::npos);
+}
+
+TEST_F(BridgeTest, DeniedSubscriptionIs403) {
+  client("GET /events?topic=secret HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto packets = sink.packets();
+  connack();
+  broker(mqtt::Suback{std::get<mqtt::Subscribe>(packets[1]).packet_id, {},
+                      {ReasonCode::kNotAuthorized}});
+  EXPECT_EQ(sink.client.find("HTTP/1.1 403"), 0u);
+  EXPECT_TRUE(sink.finished);
+}
+
+struct Refusal {
+  std::string request;
+  int status;
+};
+
+class BridgeRefusalTest : public BridgeTest, public ::testing::WithParamInterface<Refusal> {};
+
+TEST_P(BridgeRefusalTest, AnswersWithStatusAndJsonThenCloses) {
+  client(GetParam().request);
+  EXPECT_EQ(sink.client.find("HTTP/1.1 " + std::to_string(GetParam().status)), 0u)
+      << sink.client;
+  EXPECT_NE(sink.client.find("{\"error\":"), std::string::npos);
+  EXPECT_TRUE(sink.finished);
+  EXPECT_EQ(sink.refusals, std::vector<int>{GetParam().status});
+  EXPECT_TRUE(sink.protocol.empty());  // no MQTT session for a refused request
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, BridgeRefusalTest,
+    ::testing::Values(
+        Refusal{"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404},
+        Refusal{"PUT /events?topic=a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405},
+        Refusal{"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405},
+        Refusal{"GET /events HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+        Refusal{"GET /events?topic=a/%23/b HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+        Refusal{"POST /events?topic=a/%2B HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 400},
+        Refusal{"POST /events?topic=a&ttl=-1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+                400},
+        Refusal{"POST /events?topic=a HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n", 413},
+        Refusal{"POST /events?topic=a HTTP/1.1\r\nHost: x\r\nAuthorization: Basic eA==\r\n"
+                "Content-Length: 0\r\n\r\n", 401},
+        Refusal{"GET /events?topic=a&auth=a.b HTTP/1.1\r\nHost: x\r\n\r\n", 401},
+        Refusal{"GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(9000, 'a') + "\r\n\r\n", 431},
+        Refusal{"GET /healthz HTTP/3.0\r\nHost: x\r\n\r\n", 505}));
+
+TEST_F(BridgeTest, SlowRequestTimesOutIdleConnectionCloses) {
+  client("GET /healthz HTTP/1.1\r\n");
+  EXPECT_EQ(sink.deadline, sink.now + 500);
+  sink.now += 600;
+  bridge.on_timer();
+  EXPECT_EQ(sink.client.find("HTTP/1.1 408"), 0u);
+  EXPECT_TRUE(sink.finished);
+
+  RecordingSink idle_sink;
+  HttpBridge idle(config(), idle_sink);
+  std::span<const uint8_t> rest;
+  idle.on_client_bytes(bytes_of("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), &rest);
+  idle_sink.now += 30'000;
+  idle.on_timer();
+  EXPECT_TRUE(idle_sink.finished);
+  EXPECT_TRUE(idle_sink.refusals.empty());  // a quiet close, not an error
+}
+
+TEST_F(BridgeTest, UpgradeIsHandedBackWithTheBytesAfterIt) {
+  std::span<const uint8_t> rest;
+  ASSERT_TRUE(bridge.on_client_bytes(
+      bytes_of("GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n\x82\x80"), &rest));
+  ASSERT_NE(bridge.upgrade_request(), nullptr);
+  EXPECT_EQ(bridge.upgrade_request()->path, "/mqtt");
+  EXPECT_EQ(std::string(rest.begin(), rest.end()), "\x82\x80");
+}
+
+TEST_F(BridgeTest, UpgradeAfterAnotherRequestIsRefused) {
+  client("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+         "GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n");
+  EXPECT_EQ(sink.refusals, std::vector<int>{400});
+}
+
+TEST(BridgeWsOnly, AnswersOnlyTheUpgrade) {
+  RecordingSink sink;
+  BridgeConfig config;
+  config.serve_api = false;
+  HttpBridge bridge(config, sink);
+  std::span<const uint8_t> rest;
+  EXPECT_FALSE(bridge.on_client_bytes(bytes_of("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"),
+                                      &rest));
+  EXPECT_EQ(sink.refusals, std::vector<int>{404});
+}
+
+TEST(BridgeEventId, StableAndDistinct) {
+  EXPECT_EQ(HttpBridge::event_id("a", bytes_of("x")), HttpBridge::event_id("a", bytes_of("x")));
+  EXPECT_NE(HttpBridge::event_id("a", bytes_of("x")), HttpBridge::event_id("a", bytes_of("y")));
+  EXPECT_NE(HttpBridge::event_id("ax", bytes_of("")), HttpBridge::event_id("a", bytes_of("x")));
+  EXPECT_EQ(HttpBridge::event_id("a", bytes_of("x")).size(), 16u);
+}
+
+}  // namespace
+}  // namespace peregrine::http
