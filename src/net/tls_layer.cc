@@ -3,6 +3,7 @@
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/asn.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include <algorithm>
 #include <cstring>
@@ -16,6 +17,13 @@ namespace {
 constexpr size_t kPlaintextChunk = 16384;  // one TLS record's worth
 
 thread_local uint8_t t_plaintext[kPlaintextChunk];
+
+// Debian's wolfSSL keeps a fixed-point ECC cache per thread (FP_ECC); a shard thread
+// that ran handshakes frees its cache when it ends.
+struct EccCacheRelease {
+  ~EccCacheRelease() { wc_ecc_fp_free(); }
+};
+thread_local EccCacheRelease t_ecc_cache_release;
 
 std::string error_text(WOLFSSL* ssl, int ret) {
   const int code = wolfSSL_get_error(ssl, ret);
@@ -42,6 +50,7 @@ std::string certificate_identity(WOLFSSL_X509* cert, bool from_san) {
 }  // namespace
 
 TlsLayer::TlsLayer(const TlsContext& context, const char* alpn) : _context(context) {
+  (void)&t_ecc_cache_release;  // constructed in this thread, so released at its end
   _ssl = wolfSSL_new(context.ctx());
   PG_ASSERT(_ssl != nullptr);
   wolfSSL_SSLSetIORecv(_ssl, &TlsLayer::on_io_recv);
