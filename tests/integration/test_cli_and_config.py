@@ -8,7 +8,8 @@ import mqtt_raw as m
 from conftest import REPO, free_port, free_ports, port_accepts, run_cli
 from mqtt_raw import V311, V5
 
-FLAGS = ["--config", "--listen", "--shards", "--io", "--log-level", "--version", "--help"]
+FLAGS = ["--config", "--listen", "--shards", "--io", "--log-level", "--tls-cert", "--tls-key",
+         "--tls-ca", "--version", "--help"]
 
 
 def io_name(backend):
@@ -40,7 +41,9 @@ def test_help_lists_every_flag():
     ["--shards", "0"],
     ["--io", "kqueue"],
     ["--log-level", "loud"],
-    ["--listen", "http://127.0.0.1:1883"],
+    ["--listen", "gopher://127.0.0.1:1883"],
+    ["--listen", "mqtt://127.0.0.1:1883/path"],
+    ["--listen", "mqtts://127.0.0.1:8883"],  # TLS without a certificate
     ["--listen", "mqtt://127.0.0.1:notaport"],
     ["--listen"],
     ["--config"],
