@@ -39,6 +39,62 @@ TEST(OptionsLoader, ReadsEveryKey) {
   unlink(path.c_str());
 }
 
+TEST(OptionsLoader, ReadsTransportSections) {
+  const std::string path = write_temp(
+      "listen = [\"mqtts://0.0.0.0:8883\", \"wss://0.0.0.0:8884/ws\", \"https://[::1]:443\"]\n"
+      "[tls]\ncert_file = \"s.pem\"\nkey_file = \"s.key\"\nca_file = \"ca.pem\"\n"
+      "client_auth = \"required\"\nidentity = \"client_id\"\nidentity_field = \"san\"\n"
+      "min_version = \"1.3\"\nciphers = \"TLS13-AES128-GCM-SHA256\"\n"
+      "session_tickets = false\nhandshake_timeout_ms = 2500\n"
+      "[websocket]\nmax_frame_bytes = 4096\nmax_message_bytes = 8192\n"
+      "[http]\nmax_head_bytes = 4096\nmax_body_bytes = 100\nrequest_timeout_ms = 900\n"
+      "idle_timeout_ms = 5000\nsse_keepalive_ms = 1000\n");
+  Options options;
+  std::string error;
+  ASSERT_TRUE(load_config_file(path, options, &error)) << error;
+  EXPECT_EQ(options.listen.size(), 3u);
+  EXPECT_EQ(options.tls.cert_file, "s.pem");
+  EXPECT_EQ(options.tls.key_file, "s.key");
+  EXPECT_EQ(options.tls.ca_file, "ca.pem");
+  EXPECT_EQ(options.tls.client_auth, "required");
+  EXPECT_EQ(options.tls.identity, "client_id");
+  EXPECT_EQ(options.tls.identity_field, "san");
+  EXPECT_EQ(options.tls.min_version, "1.3");
+  EXPECT_EQ(options.tls.ciphers, "TLS13-AES128-GCM-SHA256");
+  EXPECT_FALSE(options.tls.session_tickets);
+  EXPECT_EQ(options.tls.handshake_timeout_ms, 2500u);
+  EXPECT_EQ(options.websocket.max_frame_bytes, 4096u);
+  EXPECT_EQ(options.websocket.max_message_bytes, 8192u);
+  EXPECT_EQ(options.http.max_head_bytes, 4096u);
+  EXPECT_EQ(options.http.max_body_bytes, 100u);
+  EXPECT_EQ(options.http.request_timeout_ms, 900u);
+  EXPECT_EQ(options.http.idle_timeout_ms, 5000u);
+  EXPECT_EQ(options.http.sse_keepalive_ms, 1000u);
+  EXPECT_TRUE(validate_options(options, &error)) << error;
+  unlink(path.c_str());
+}
+
+TEST(OptionsLoader, TransportValuesAreChecked) {
+  for (const char* text : {"[tls]\nclient_auth = \"maybe\"\n", "[tls]\nidentity = \"cn\"\n",
+                           "[tls]\nidentity_field = \"dn\"\n", "[tls]\nmin_version = \"1.1\"\n",
+                           "[tls]\nsession_tickets = 1\n", "[tls]\nbogus = 1\n",
+                           "[websocket]\nmax_frame_bytes = 10\n", "[http]\nmax_head_bytes = 1\n",
+                           "[http]\nnope = 1\n"}) {
+    const std::string path = write_temp(text);
+    Options options;
+    std::string error;
+    EXPECT_FALSE(load_config_file(path, options, &error)) << text;
+    EXPECT_NE(error.find(path + ":"), std::string::npos) << error;
+    unlink(path.c_str());
+  }
+  // A TLS listener without a certificate is refused before start-up.
+  Options options;
+  options.listen = {"mqtts://127.0.0.1:8883"};
+  std::string error;
+  EXPECT_FALSE(validate_options(options, &error));
+  EXPECT_NE(error.find("cert_file"), std::string::npos) << error;
+}
+
 TEST(OptionsLoader, UnknownKeyNamesFileAndLine) {
   const std::string path = write_temp("shards = 2\n\nbogus = 1\n");
   Options options;
