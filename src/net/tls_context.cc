@@ -2,8 +2,15 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <algorithm>
 #include <mutex>
+#include <string>
 
 #include "src/base/assert.h"
 
@@ -19,15 +26,92 @@ constexpr const char* kDefaultCiphers =
     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
 
+// wolfSSL's loaders return WOLFSSL_FAILURE (0) or a negative code; 0 would print "ok".
 std::string wolf_error(int code) {
+  if (code == WOLFSSL_FAILURE) {
+    return "not PEM, or not what was expected";
+  }
   char text[WOLFSSL_MAX_ERROR_SZ];
   wolfSSL_ERR_error_string_n(static_cast<unsigned long>(code), text, sizeof text);
   return text;
 }
 
+// A file the process cannot read gets the system's reason, not a parser's.
+bool readable(const std::string& path, const char* what, std::string* why) {
+  if (::access(path.c_str(), R_OK) != 0) {
+    *why = std::string("cannot read ") + what + " " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
 void init_once() {
   static std::once_flag once;
   std::call_once(once, [] { PG_ASSERT(wolfSSL_Init() == WOLFSSL_SUCCESS); });
+}
+
+// Two ends of an in-memory TLS connection for the start-up self-check.
+struct MemoryEnd {
+  std::string* in;
+  std::string* out;
+};
+
+int memory_recv(WOLFSSL*, char* buf, int size, void* end) {
+  auto* e = static_cast<MemoryEnd*>(end);
+  if (e->in->empty()) {
+    return WOLFSSL_CBIO_ERR_WANT_READ;
+  }
+  const int n = std::min<int>(size, static_cast<int>(e->in->size()));
+  std::memcpy(buf, e->in->data(), static_cast<size_t>(n));
+  e->in->erase(0, static_cast<size_t>(n));
+  return n;
+}
+
+int memory_send(WOLFSSL*, char* buf, int size, void* end) {
+  static_cast<MemoryEnd*>(end)->out->append(buf, static_cast<size_t>(size));
+  return size;
+}
+
+// Debian's wolfSSL 5.5.4 reports success from wolfSSL_CTX_check_private_key for an EC key
+// that does not belong to the certificate. A handshake with ourselves proves the pair: the
+// client checks the server's signature against the certificate's public key.
+bool handshake_with_self(WOLFSSL_CTX* server_ctx, std::string* why) {
+  WOLFSSL_CTX* client_ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+  PG_ASSERT(client_ctx != nullptr);
+  wolfSSL_CTX_set_verify(client_ctx, WOLFSSL_VERIFY_NONE, nullptr);
+  WOLFSSL* server = wolfSSL_new(server_ctx);
+  WOLFSSL* client = wolfSSL_new(client_ctx);
+  PG_ASSERT(server != nullptr && client != nullptr);
+  wolfSSL_set_verify(server, WOLFSSL_VERIFY_NONE, nullptr);  // no client certificate here
+  std::string to_server;
+  std::string to_client;
+  MemoryEnd server_end{&to_server, &to_client};
+  MemoryEnd client_end{&to_client, &to_server};
+  for (WOLFSSL* ssl : {server, client}) {
+    wolfSSL_SSLSetIORecv(ssl, memory_recv);
+    wolfSSL_SSLSetIOSend(ssl, memory_send);
+  }
+  wolfSSL_SetIOReadCtx(server, &server_end);
+  wolfSSL_SetIOWriteCtx(server, &server_end);
+  wolfSSL_SetIOReadCtx(client, &client_end);
+  wolfSSL_SetIOWriteCtx(client, &client_end);
+  int client_rc = 0;
+  int server_rc = 0;
+  for (int round = 0; round < 8 && !(client_rc == WOLFSSL_SUCCESS && server_rc == WOLFSSL_SUCCESS);
+       ++round) {
+    client_rc = wolfSSL_connect(client);
+    server_rc = wolfSSL_accept(server);
+  }
+  const bool ok = client_rc == WOLFSSL_SUCCESS && server_rc == WOLFSSL_SUCCESS;
+  if (!ok) {
+    *why = "the private key does not match the certificate (a test handshake failed: " +
+           wolf_error(wolfSSL_get_error(client, client_rc)) + ")";
+  }
+  wolfSSL_free(client);
+  wolfSSL_free(server);
+  wolfSSL_CTX_free(client_ctx);
+  wc_ecc_fp_free();  // this thread's fixed-point ECC cache (FP_ECC), as the shards do
+  return ok;
 }
 
 bool configure(WOLFSSL_CTX* ctx, const TlsOptions& options, std::string* why) {
@@ -38,6 +122,11 @@ bool configure(WOLFSSL_CTX* ctx, const TlsOptions& options, std::string* why) {
   }
   if (wolfSSL_CTX_SetMinVersion(ctx, min) != WOLFSSL_SUCCESS) {
     *why = "cannot set the minimum TLS version";
+    return false;
+  }
+  if (!readable(options.cert_file, "certificate chain", why) ||
+      !readable(options.key_file, "private key", why) ||
+      (!options.ca_file.empty() && !readable(options.ca_file, "CA file", why))) {
     return false;
   }
   int rc = wolfSSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str());
@@ -148,7 +237,7 @@ std::unique_ptr<TlsContext> TlsContext::create(const TlsOptions& options, std::s
     *why = "wolfSSL_CTX_new failed";
     return nullptr;
   }
-  if (!configure(context->_ctx, options, why)) {
+  if (!configure(context->_ctx, options, why) || !handshake_with_self(context->_ctx, why)) {
     return nullptr;
   }
   return context;

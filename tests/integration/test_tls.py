@@ -282,3 +282,18 @@ def test_sighup_reloads_certificates_for_new_connections_only(broker, certs, tmp
     b.proc.send_signal(signal.SIGHUP)
     b.wait_for_log(r"SIGHUP: TLS reload failed, keeping the current certificates", since=pos)
     TlsMqtt(port, fresh).connect("still-fresh")
+
+
+def test_unusable_certificate_files_stop_the_broker_with_a_reason(certs, tmp_path):
+    from conftest import free_port, run_cli
+    port = free_port()
+    r = run_cli("--listen", f"mqtts://127.0.0.1:{port}", "--tls-cert", str(tmp_path / "none.pem"),
+                "--tls-key", str(certs / "server.key"))
+    assert r.returncode == 1
+    assert "cannot read certificate chain" in r.stderr and "No such file" in r.stderr
+    r = run_cli("--listen", f"mqtts://127.0.0.1:{port}", "--tls-cert", str(certs / "server.key"),
+                "--tls-key", str(certs / "server.key"))
+    assert r.returncode == 1 and "cannot load certificate chain" in r.stderr
+    r = run_cli("--listen", f"mqtts://127.0.0.1:{port}", "--tls-cert", str(certs / "server.pem"),
+                "--tls-key", str(certs / "client.key"))
+    assert r.returncode == 1 and "does not match" in r.stderr, r.stderr
