@@ -22,6 +22,14 @@ broker and protocol (emqtt_bench names where they overlap)
   -p PORT                 broker port (default 1883)
   -V 3|4|5                MQTT 3.1, 3.1.1 or 5.0 (default 4)
   -k SECONDS              keep alive (default 300)
+transport (the broker's listener must match)
+  --transport T           tcp | tls | ws | wss (default tcp); ws and wss upgrade with
+                          subprotocol mqtt and send each write batch as one masked frame
+  --cafile FILE           verify the broker's certificate against this CA (tls, wss);
+                          without it the certificate is not checked
+  --tls-server-name NAME  SNI and the name the certificate must carry (default localhost)
+  --tls-ciphers LIST      offer only these (wolfSSL names, e.g. TLS13-AES128-GCM-SHA256)
+  --ws-path PATH          the upgrade request's path (default /mqtt)
 clients and topics
   -c N                    clients: pairs for --pattern pairs, publishers for fan-in,
                           subscribers for shared, connections for the connections scenario
@@ -102,6 +110,22 @@ std::optional<TopicPattern> parse_pattern(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<Transport> parse_transport(std::string_view name) {
+  if (name == "tcp") {
+    return Transport::kTcp;
+  }
+  if (name == "tls") {
+    return Transport::kTls;
+  }
+  if (name == "ws") {
+    return Transport::kWs;
+  }
+  if (name == "wss") {
+    return Transport::kWss;
+  }
+  return std::nullopt;
+}
+
 // Flags whose meaning depends on others are applied after the whole line is read.
 struct Deferred {
   std::optional<uint32_t> clients;
@@ -151,6 +175,13 @@ void check(const BenchConfig& c) {
   if (c.pattern != TopicPattern::kShared && c.topic.find("%i") == std::string::npos) {
     bad_flag("-t", "pairs and fan-in need %i in the topic");
   }
+  if (!uses_tls(c.transport) && (!c.ca_file.empty() || !c.tls_ciphers.empty())) {
+    bad_flag("--cafile/--tls-ciphers", "only with --transport tls or wss");
+  }
+  if (c.ws_path.empty() || c.ws_path[0] != '/' ||
+      c.ws_path.find_first_of(" \r\n") != std::string::npos) {
+    bad_flag("--ws-path", "a path starting with '/', no spaces");
+  }
 }
 
 }  // namespace
@@ -163,6 +194,20 @@ const char* pattern_name(TopicPattern pattern) {
       return "pairs";
     case TopicPattern::kFanIn:
       return "fan-in";
+  }
+  return "?";
+}
+
+const char* transport_name(Transport transport) {
+  switch (transport) {
+    case Transport::kTcp:
+      return "tcp";
+    case Transport::kTls:
+      return "tls";
+    case Transport::kWs:
+      return "ws";
+    case Transport::kWss:
+      return "wss";
   }
   return "?";
 }
@@ -212,6 +257,20 @@ BenchConfig parse_bench_config(int argc, char** argv) {
       c.version = static_cast<mqtt::ProtocolVersion>(count(f, value(), 3, 5));
     } else if (flag == "-k" || flag == "--keepalive") {
       c.keep_alive_s = static_cast<uint16_t>(count(f, value(), 0, 65535));
+    } else if (flag == "--transport") {
+      const auto transport = parse_transport(value());
+      if (!transport) {
+        bad_flag(f, "tcp, tls, ws or wss");
+      }
+      c.transport = *transport;
+    } else if (flag == "--cafile") {
+      c.ca_file = value();
+    } else if (flag == "--tls-server-name") {
+      c.tls_server_name = value();
+    } else if (flag == "--tls-ciphers") {
+      c.tls_ciphers = value();
+    } else if (flag == "--ws-path") {
+      c.ws_path = value();
     } else if (flag == "-c" || flag == "--count") {
       d.clients = count(f, value(), 1, 1e7);
     } else if (flag == "--pubs") {

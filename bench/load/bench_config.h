@@ -17,6 +17,14 @@ enum class TopicPattern : uint8_t {
   kFanIn,   // publisher i on topic i, subscribers on the wildcard: each sub gets all
 };
 
+// What carries MQTT between a client and the broker (ClientTransport does the work).
+enum class Transport : uint8_t {
+  kTcp,  // MQTT straight on the socket: no adapter at all
+  kTls,  // MQTT in TLS records (wolfSSL client)
+  kWs,   // MQTT in masked WebSocket Binary frames after an HTTP upgrade
+  kWss,  // the same inside TLS
+};
+
 // What the run measures.
 enum class RunMode : uint8_t {
   kTraffic,      // publishers → subscribers for warm-up + duration
@@ -31,6 +39,11 @@ struct BenchConfig {
   uint16_t port = 1883;
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::kV311;
   uint16_t keep_alive_s = 300;
+  Transport transport = Transport::kTcp;
+  std::string ca_file;                         // verify the broker's certificate; "" = don't
+  std::string tls_server_name = "localhost";   // SNI, and the name verified with ca_file
+  std::string tls_ciphers;                     // wolfSSL cipher list; "" = wolfSSL's default
+  std::string ws_path = "/mqtt";
 
   uint32_t publishers = 10;
   uint32_t subscribers = 10;
@@ -70,5 +83,8 @@ BenchConfig parse_bench_config(int argc, char** argv);
 
 const char* pattern_name(TopicPattern pattern);
 const char* mode_name(RunMode mode);
+const char* transport_name(Transport transport);
+inline bool uses_tls(Transport t) { return t == Transport::kTls || t == Transport::kWss; }
+inline bool uses_websocket(Transport t) { return t == Transport::kWs || t == Transport::kWss; }
 
 }  // namespace peregrine::bench

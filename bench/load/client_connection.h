@@ -2,14 +2,18 @@
 // LoadWorker thread for the whole run; never freed before the worker's ring is torn down,
 // so a completion's user_data can always point at it. At most one recv and one send are
 // in flight per connection: bytes staged while a send is in flight wait in `staged`.
+// With --transport tls/ws/wss a ClientTransport sits between these buffers and the socket
+// (recv lands in its buffer, `flight` holds its wire bytes); plain TCP has none.
 #pragma once
 
 #include <netinet/in.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "bench/load/client_transport.h"
 #include "bench/load/sequence_tracker.h"
 
 namespace peregrine::bench {
@@ -19,12 +23,20 @@ enum class Role : uint8_t { kPublisher, kSubscriber, kIdle };
 enum class ConnState : uint8_t {
   kPending,       // not attempted yet
   kConnecting,    // TCP connect in flight
+  kTlsHandshake,  // tls, wss: ClientHello written
+  kWsUpgrade,     // ws, wss: upgrade request written
   kAwaitConnack,  // CONNECT written
   kAwaitSuback,   // SUBSCRIBE written
   kReady,         // connected (and subscribed)
   kClosing,       // failed or closed: waiting for its in-flight ops before close(fd)
   kClosed,
 };
+
+// Between connect() and CONNACK: counted in a worker's connection attempts in flight.
+inline bool awaiting_connack(ConnState s) {
+  return s == ConnState::kConnecting || s == ConnState::kTlsHandshake ||
+         s == ConnState::kWsUpgrade || s == ConnState::kAwaitConnack;
+}
 
 struct Connection {
   Role role = Role::kIdle;
@@ -46,6 +58,7 @@ struct Connection {
   std::vector<uint8_t> staged;
   std::vector<uint8_t> flight;
   size_t flight_sent = 0;
+  std::unique_ptr<ClientTransport> transport;  // null for tcp
 
   std::string topic;  // publisher: its publish topic; subscriber: its filter
 

@@ -129,6 +129,10 @@ void LoadWorker::run() {
     _progress.connect_done.store(true);
     return;
   }
+  if (!init_transport()) {
+    _progress.connect_done.store(true);
+    return;
+  }
   while (true) {
     uint64_t now = base::monotonic_ns();
     const Phase phase = _control.phase.load(std::memory_order_acquire);
@@ -160,6 +164,11 @@ void LoadWorker::run() {
     _progress.sent.store(_stats.sent, std::memory_order_relaxed);
   }
   close_all();
+  if (_tls != nullptr) {
+    // The sessions hold no pointer into the cache; they are freed with _conns, after the
+    // ring (whose late completions may still write into connection buffers).
+    TlsClientContext::release_thread_caches();
+  }
 }
 
 void LoadWorker::loop_turn(Phase phase, uint64_t now) {
@@ -308,10 +317,16 @@ void LoadWorker::on_connected(Connection& c, int res, uint64_t now) {
   const bool idle = c.role == Role::kIdle;
   const size_t packet = _config.payload_size + c.topic.size() + 256;
   c.in.resize(idle ? kIdleBuffer : std::max(kActiveBuffer, 4 * packet));
-  c.state = ConnState::kAwaitConnack;
-  stage_connect(c);
+  if (_config.transport != Transport::kTcp) {
+    start_transport(c);  // the handshakes first; CONNECT once the transport is open
+  } else {
+    c.state = ConnState::kAwaitConnack;
+    stage_connect(c);
+  }
   c.last_send_ns = now;
-  arm_recv(c);
+  if (awaiting_connack(c.state)) {  // not failed while starting the transport
+    arm_recv(c);
+  }
 }
 
 void LoadWorker::check_connect_timeouts(uint64_t now) {
@@ -321,10 +336,12 @@ void LoadWorker::check_connect_timeouts(uint64_t now) {
   const uint64_t limit = seconds_to_ns(_config.connect_timeout_s);
   for (auto& owned : _conns) {
     Connection& c = *owned;
-    const bool waiting = c.state == ConnState::kConnecting || c.state == ConnState::kAwaitConnack;
-    if (waiting && now - c.connect_start_ns > limit) {
-      note_connect_failure(c.state == ConnState::kConnecting ? "TCP connect timed out"
-                                                             : "no CONNACK in time", 0);
+    if (awaiting_connack(c.state) && now - c.connect_start_ns > limit) {
+      note_connect_failure(c.state == ConnState::kConnecting     ? "TCP connect timed out"
+                           : c.state == ConnState::kTlsHandshake ? "TLS handshake timed out"
+                           : c.state == ConnState::kWsUpgrade    ? "no WebSocket 101 in time"
+                                                                 : "no CONNACK in time",
+                           0);
       _stats.connect_timed_out++;
       fail(c, false);
     }
@@ -335,7 +352,7 @@ void LoadWorker::fail(Connection& c, bool by_broker) {
   if (c.state == ConnState::kClosing || c.state == ConnState::kClosed) {
     return;
   }
-  if (c.state == ConnState::kConnecting || c.state == ConnState::kAwaitConnack) {
+  if (awaiting_connack(c.state)) {
     _connecting--;
   }
   if (!c.counted_ready) {
@@ -410,11 +427,16 @@ io_uring_sqe* LoadWorker::get_sqe() {
 }
 
 void LoadWorker::arm_recv(Connection& c) {
-  if (c.in_used == c.in.size()) {
-    c.in.resize(c.in.size() * 2);
-  }
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_recv(sqe, c.fd, c.in.data() + c.in_used, c.in.size() - c.in_used, 0);
+  if (c.transport == nullptr) {
+    if (c.in_used == c.in.size()) {
+      c.in.resize(c.in.size() * 2);
+    }
+    io_uring_prep_recv(sqe, c.fd, c.in.data() + c.in_used, c.in.size() - c.in_used, 0);
+  } else {
+    std::vector<uint8_t>& wire = c.transport->recv_buffer();
+    io_uring_prep_recv(sqe, c.fd, wire.data(), wire.size(), 0);
+  }
   io_uring_sqe_set_data(sqe, tag(&c, kOpRecv));
   c.ops_in_flight++;
   c.recv_busy = true;
@@ -424,11 +446,17 @@ void LoadWorker::flush_sends() {
   const uint64_t now = _dirty.empty() ? 0 : base::monotonic_ns();
   for (Connection* c : _dirty) {
     c->dirty = false;
-    if (c->send_busy || c->staged.empty() || c->state == ConnState::kClosing ||
-        c->state == ConnState::kClosed) {
+    if (c->send_busy || c->state == ConnState::kClosing || c->state == ConnState::kClosed) {
       continue;
     }
-    std::swap(c->flight, c->staged);
+    if (c->transport == nullptr) {
+      if (c->staged.empty()) {
+        continue;
+      }
+      std::swap(c->flight, c->staged);
+    } else if (!take_wire_bytes(*c)) {
+      continue;
+    }
     c->flight_sent = 0;
     c->send_busy = true;
     c->last_send_ns = now;
@@ -473,15 +501,23 @@ void LoadWorker::on_recv(Connection& c, int res, uint64_t /*now*/) {
     return;
   }
   if (res <= 0) {
-    if (c.state == ConnState::kAwaitConnack) {
-      note_connect_failure(res == 0 ? "closed by the broker before CONNACK"
-                                    : "recv before CONNACK", -res);
+    if (awaiting_connack(c.state)) {
+      const bool handshake =
+          c.state == ConnState::kTlsHandshake || c.state == ConnState::kWsUpgrade;
+      note_connect_failure(res == 0 ? (handshake ? "closed by the broker during the handshake"
+                                                 : "closed by the broker before CONNACK")
+                                    : "recv before CONNACK",
+                           -res);
       _stats.connect_refused++;
     }
     fail(c, true);
     return;
   }
-  c.in_used += static_cast<size_t>(res);
+  if (c.transport == nullptr) {
+    c.in_used += static_cast<size_t>(res);
+  } else if (!on_transport_bytes(c, static_cast<size_t>(res))) {
+    return;
+  }
   if (handle_packets(c, base::monotonic_ns()) && c.state != ConnState::kClosing) {
     arm_recv(c);
   }
@@ -509,7 +545,9 @@ void LoadWorker::on_send(Connection& c, int res) {
   }
   c.flight.clear();
   c.flight_sent = 0;
-  if (!c.staged.empty() && !c.dirty) {
+  const bool more =
+      !c.staged.empty() || (c.transport != nullptr && !c.transport->wire_out().empty());
+  if (more && !c.dirty) {
     c.dirty = true;
     _dirty.push_back(&c);
   }

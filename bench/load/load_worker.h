@@ -3,7 +3,9 @@
 // RunControl and never touches another worker's data; the only cross-thread writes are
 // the relaxed progress counters of RunControl. Bounds: connect attempts in flight
 // (--connect-parallel), bytes staged per connection (kMaxStaged: a publisher waits),
-// messages per publisher per loop turn (kPublishBatch).
+// messages per publisher per loop turn (kPublishBatch). With --transport tls/ws/wss each
+// connection gets a ClientTransport when its TCP connect completes; plain TCP connections
+// have none and pay one null check per recv, send and send completion.
 #pragma once
 
 #include <liburing.h>
@@ -15,6 +17,7 @@
 #include "bench/load/client_connection.h"
 #include "bench/load/run_control.h"
 #include "bench/load/run_stats.h"
+#include "bench/load/tls_client_context.h"
 #include "src/mqtt/codec.h"
 
 namespace peregrine::bench {
@@ -42,6 +45,7 @@ class LoadWorker {
   static constexpr uint32_t kPublishBatch = 64;
 
   bool init_ring();
+  bool init_transport();
   void loop_turn(Phase phase, uint64_t now);
   uint64_t wait_timeout_ns(Phase phase, uint64_t now) const;
 
@@ -54,6 +58,18 @@ class LoadWorker {
   void note_connect_failure(const char* what, int err);
   void mark_ready(Connection& c);
   void send_pings(uint64_t now);
+
+  // Transports (tls, ws, wss).
+  void start_transport(Connection& c);
+  bool on_transport_bytes(Connection& c, size_t n);
+  void on_transport_open(Connection& c);
+  bool take_wire_bytes(Connection& c);
+  void mark_dirty(Connection& c) {
+    if (!c.dirty) {
+      c.dirty = true;
+      _dirty.push_back(&c);
+    }
+  }
 
   // Ring plumbing.
   io_uring_sqe* get_sqe();
@@ -95,6 +111,8 @@ class LoadWorker {
   const BenchConfig& _config;
   const uint32_t _id;
   WorkerProgress& _progress;
+  std::unique_ptr<TlsClientContext> _tls;  // tls, wss; declared before _conns: outlives them
+  uint64_t _transport_seed = 0;
   std::vector<std::unique_ptr<Connection>> _conns;
   std::vector<Connection*> _publishers;
   std::vector<Connection*> _subscribers;
@@ -115,8 +133,8 @@ class LoadWorker {
   uint64_t _next_housekeeping_ns = 0;
 
   Phase _seen_phase = Phase::kConnect;
-  bool _lag_blocked = false;
-  bool _more_to_publish = false;  // a publisher stopped only because its batch was used  // a publisher waits on another thread's subscribers
+  bool _lag_blocked = false;      // a publisher waits on another thread's subscribers
+  bool _more_to_publish = false;  // a publisher stopped only because its batch was used
   uint64_t _next_due_ns = 0;  // earliest paced publish (fixed rate)
   uint64_t _phase_done = 0;  // cumulative over phases, so the main thread never sees a reset
   uint64_t _ready = 0;

@@ -85,8 +85,15 @@ Figures figures(const BenchConfig& config, const RunSummary& r) {
 
 void print_table(const BenchConfig& c, const RunSummary& r, const Figures& f) {
   const RunStats& s = r.stats;
-  std::printf("peregrine-bench  scenario %s  broker %s:%u  MQTT %s\n", c.scenario.c_str(),
-              c.host.c_str(), c.port, version_name(c.version));
+  std::printf("peregrine-bench  scenario %s  broker %s:%u  MQTT %s over %s\n",
+              c.scenario.c_str(), c.host.c_str(), c.port, version_name(c.version),
+              transport_name(c.transport));
+  if (uses_tls(c.transport)) {
+    std::printf("  tls         %s%s%s, certificate %s\n",
+                s.tls_version[0] ? s.tls_version : "no session established",
+                s.tls_cipher[0] ? " " : "", s.tls_cipher,
+                c.ca_file.empty() ? "not checked" : ("checked against " + c.ca_file).c_str());
+  }
   if (c.mode == RunMode::kConnections) {
     std::printf("  clients     %u idle connections, %u process(es), %u source address(es)\n",
                 c.connections, r.processes, r.source_addresses);
@@ -104,11 +111,12 @@ void print_table(const BenchConfig& c, const RunSummary& r, const Figures& f) {
                            : "max rate",
                 c.max_lag, c.warmup_s, r.measured_s);
   }
-  std::printf("  connect     %llu of %llu in %.2f s (%.0f/s), CONNACK p50 %.2f ms p99 %.2f ms\n",
+  std::printf("  connect     %llu of %llu in %.2f s (%.0f/s), CONNACK p50 %.2f ms p99 %.2f ms%s\n",
               static_cast<unsigned long long>(s.connected),
               static_cast<unsigned long long>(s.connect_attempted), f.connect_s,
               f.connect_per_s, us(s.connect_latency.percentile(0.5)) / 1e3,
-              us(s.connect_latency.percentile(0.99)) / 1e3);
+              us(s.connect_latency.percentile(0.99)) / 1e3,
+              c.transport == Transport::kTcp ? "" : " (handshakes included)");
   if (c.mode != RunMode::kConnections) {
     std::printf("  sent        %llu (%.0f msg/s in the window)\n",
                 static_cast<unsigned long long>(s.sent), f.sent_per_s);
@@ -150,12 +158,13 @@ void print_json(const BenchConfig& c, const RunSummary& r, const Figures& f) {
       "\"pattern\":\"%s\",\"qos\":%u,\"publishers\":%u,\"subscribers\":%u,"
       "\"payload_bytes\":%u,\"rate_target\":%.0f,\"max_lag\":%u,\"warmup_s\":%.3f,"
       "\"measured_s\":%.3f,\"run_id\":\"%08x\",\"threads\":%u,\"processes\":%u,"
-      "\"source_addresses\":%u,",
+      "\"source_addresses\":%u,\"transport\":\"%s\",\"tls_version\":%s,\"tls_cipher\":%s,",
       json_string(c.scenario.c_str()).c_str(), mode_name(c.mode),
       json_string(c.host.c_str()).c_str(), c.port, static_cast<int>(c.version),
       pattern_name(c.pattern), c.qos, c.publishers, c.subscribers, c.payload_size, c.rate,
       c.max_lag, c.warmup_s, r.measured_s, r.run_id, c.threads, r.processes,
-      r.source_addresses);
+      r.source_addresses, transport_name(c.transport), json_string(s.tls_version).c_str(),
+      json_string(s.tls_cipher).c_str());
   std::printf(
       "\"sent\":%llu,\"sent_per_s\":%.1f,\"expected\":%llu,\"received\":%llu,"
       "\"delivered_per_s\":%.1f,\"payload_mb_per_s\":%.3f,\"lost\":%llu,\"duplicated\":%llu,"

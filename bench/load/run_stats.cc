@@ -64,6 +64,10 @@ void RunStats::merge(const RunStats& o) {
   if (stop_reason[0] == '\0' && o.stop_reason[0] != '\0') {
     std::snprintf(stop_reason, sizeof(stop_reason), "%s", o.stop_reason);
   }
+  if (tls_cipher[0] == '\0' && o.tls_cipher[0] != '\0') {
+    std::snprintf(tls_version, sizeof(tls_version), "%s", o.tls_version);
+    std::snprintf(tls_cipher, sizeof(tls_cipher), "%s", o.tls_cipher);
+  }
 }
 
 }  // namespace peregrine::bench

@@ -52,6 +52,9 @@ struct RunStats {
   char first_connect_failure[96] = {};
   // The cap that stopped the connections scenario short of its target, if any.
   char stop_reason[160] = {};
+  // tls, wss: what the first connection negotiated ("" for tcp and ws).
+  char tls_version[16] = {};
+  char tls_cipher[48] = {};
 
   void merge(const RunStats& other);
   void set_verdict(Verdict v, const char* why);

@@ -44,6 +44,27 @@ constexpr Scenario kScenarios[] = {
        c.qos = 0;
        c.rate = 0;
      }},
+    {"tls", "pairs over TLS (--transport tls; the broker's mqtts:// listener)",
+     [](BenchConfig& c) {
+       pairs_preset(c, 200);
+       c.qos = 0;
+       c.rate = 0;
+       c.transport = Transport::kTls;
+     }},
+    {"ws", "pairs over WebSocket (--transport ws; the broker's ws:// listener)",
+     [](BenchConfig& c) {
+       pairs_preset(c, 200);
+       c.qos = 0;
+       c.rate = 0;
+       c.transport = Transport::kWs;
+     }},
+    {"wss", "pairs over WebSocket in TLS (--transport wss; the broker's wss:// listener)",
+     [](BenchConfig& c) {
+       pairs_preset(c, 200);
+       c.qos = 0;
+       c.rate = 0;
+       c.transport = Transport::kWss;
+     }},
     {"pairs-qos1", "200 pairs, QoS 1, max rate",
      [](BenchConfig& c) {
        pairs_preset(c, 200);
