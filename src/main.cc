@@ -55,6 +55,17 @@ bool choose_backend(const std::string& io, io::Backend* backend) {
   return true;
 }
 
+// Envelopes per ordered shard pair when the config leaves it to us: one loop turn can read
+// a few thousand messages bound for one shard, so two shards get 65,536; more shards
+// share a budget (the pages are mapped only as bursts reach them), 4,096 at least.
+uint32_t default_mailbox_capacity(uint16_t shards) {
+  uint32_t capacity = 65536;
+  while (capacity > 4096 && uint64_t{capacity} * shards > 131072) {
+    capacity /= 2;
+  }
+  return capacity;
+}
+
 // What the listeners' connections are wrapped in; owned by main, read by every shard.
 struct Transports {
   net::TlsContextSlot tls;
@@ -188,7 +199,9 @@ int run(Options options) {
   shard::ShardGroupOptions group_options;
   group_options.shards = shards;
   group_options.backend = backend;
-  group_options.mailbox_capacity = options.limits.mailbox_capacity;
+  group_options.mailbox_capacity = options.limits.mailbox_capacity != 0
+                                       ? options.limits.mailbox_capacity
+                                       : default_mailbox_capacity(shards);
   shard::ShardGroup group(group_options);
   std::string why;
   if (!group.start(services, &why)) {

@@ -42,7 +42,9 @@ struct Limits {
   // Envelopes per mailbox (one per ordered pair of shards; a power of two), and how many
   // QoS 1/2 messages and control envelopes may wait beyond full mailboxes on one shard
   // before it stops reading PUBLISH packets (back-pressure; resumes once below).
-  uint32_t mailbox_capacity = 4096;
+  // 0: by shard count, 65,536 for two shards down to 4,096 from 32 shards (a loop turn
+  // can read thousands of messages for one shard; QoS 0 beyond a full mailbox is dropped).
+  uint32_t mailbox_capacity = 0;
   uint32_t mailbox_overflow_limit = 8192;
 };
 

@@ -457,8 +457,7 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
 }
 
 void ShardBroker::route(Message* message) {
-  uint64_t shards = 0;
-  _routes.match(message->publish().topic, [&](RouteEntry& entry) { shards |= entry.shards; });
+  uint64_t shards = match_filters(message);
   const uint16_t self = shard_id();
   // QoS 0 may be dropped at a full mailbox (counted); QoS 1/2 waits in order.
   const auto delivery =
@@ -473,7 +472,7 @@ void ShardBroker::route(Message* message) {
       _stats.mailbox_dropped++;
     }
   }
-  deliver_local(message);
+  deliver_matched(message);
   if (!_shared_routes.empty_trie()) {
     route_shared(message);
   }
@@ -502,13 +501,17 @@ std::span<const uint8_t> ShardBroker::qos0_head(mqtt::ProtocolVersion version,
 }
 
 void ShardBroker::deliver_local(Message* message) {
+  match_filters(message);
+  deliver_matched(message);
+}
+
+uint64_t ShardBroker::match_filters(Message* message) {
   const uint64_t stamp = ++_delivery_stamp;
   const mqtt::Publish& publish = message->publish();
+  uint64_t shards = 0;
   _matched.clear();
-  _head_message = message;
-  _head_v3_ready = false;
-  _head_v5_ready = false;
-  _local.match(publish.topic, [&](LocalEntry& entry) {
+  _filters.match(publish.topic, [&](FilterEntry& entry) {
+    shards |= entry.shards;
     for (const Subscriber& sub : entry.subscribers) {
       Session* session = sub.session;
       if (sub.options.no_local && session->client() != nullptr &&
@@ -534,6 +537,14 @@ void ShardBroker::deliver_local(Message* message) {
       }
     }
   });
+  return shards;
+}
+
+void ShardBroker::deliver_matched(Message* message) {
+  const mqtt::Publish& publish = message->publish();
+  _head_message = message;
+  _head_v3_ready = false;
+  _head_v5_ready = false;
   const bool plain = !publish.properties.message_expiry_interval.has_value();
   for (Session* session : _matched) {
     Client* client = session->client();
@@ -660,7 +671,7 @@ bool ShardBroker::add_subscription(Session* session, std::string_view filter,
     add_shared_member(session, group, inner, options);
     return is_new;
   }
-  LocalEntry& entry = _local.insert(filter);
+  FilterEntry& entry = _filters.insert(filter);
   for (Subscriber& sub : entry.subscribers) {
     if (sub.session == session) {
       sub.options = options;
@@ -669,7 +680,7 @@ bool ShardBroker::add_subscription(Session* session, std::string_view filter,
   }
   entry.subscribers.push_back({session, options});
   if (entry.subscribers.size() == 1) {
-    _routes.insert(filter).shards |= uint64_t{1} << shard_id();
+    entry.shards |= uint64_t{1} << shard_id();
     broadcast_route(filter, true);
   }
   return is_new;
@@ -683,7 +694,7 @@ bool ShardBroker::remove_subscription(Session* session, std::string_view filter)
     remove_shared_member(session, group, inner);
     return true;
   }
-  LocalEntry* entry = _local.find(filter);
+  FilterEntry* entry = _filters.find(filter);
   if (entry == nullptr) {
     return false;
   }
@@ -695,11 +706,8 @@ bool ShardBroker::remove_subscription(Session* session, std::string_view filter)
   }
   subs.erase(it);
   if (subs.empty()) {
-    _local.erase_if_empty(filter);
-    if (RouteEntry* route = _routes.find(filter)) {
-      route->shards &= ~(uint64_t{1} << shard_id());
-      _routes.erase_if_empty(filter);
-    }
+    entry->shards &= ~(uint64_t{1} << shard_id());
+    _filters.erase_if_empty(filter);
     broadcast_route(filter, false);
   }
   return true;
@@ -728,10 +736,10 @@ void ShardBroker::apply_route(const shard::Envelope& envelope) {
   if (mqtt::parse_shared_filter(change->filter, group, inner)) {
     set_shared_route(group, inner, envelope.from, change->members);
   } else if (change->add) {
-    _routes.insert(change->filter).shards |= bit;
-  } else if (RouteEntry* route = _routes.find(change->filter)) {
+    _filters.insert(change->filter).shards |= bit;
+  } else if (FilterEntry* route = _filters.find(change->filter)) {
     route->shards &= ~bit;
-    _routes.erase_if_empty(change->filter);
+    _filters.erase_if_empty(change->filter);
   }
   unref_route_change(change);
   _shard->post(envelope.from, {kRouteAck, 0, 0, envelope.value, nullptr},

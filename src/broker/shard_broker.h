@@ -131,13 +131,12 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
     Session* session;
     SubscriptionOptions options;
   };
-  struct LocalEntry {
-    std::vector<Subscriber> subscribers;
-    bool empty() const { return subscribers.empty(); }
-  };
-  struct RouteEntry {
-    uint64_t shards = 0;
-    bool empty() const { return shards == 0; }
+  // One trie for a filter's local subscribers and the routing replica's shard set, so a
+  // publish walks it once for both.
+  struct FilterEntry {
+    std::vector<Subscriber> subscribers;  // on this shard
+    uint64_t shards = 0;                  // shards with subscribers (this one's bit too)
+    bool empty() const { return subscribers.empty() && shards == 0; }
   };
   // Shared subscriptions ($share/{group}/{filter}), keyed by the inner filter.
   struct SharedGroup {
@@ -174,6 +173,10 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
 
   void route(Message* message);  // consumes the caller's reference
   void deliver_local(Message* message);
+  // Matches the message's topic: local sessions into _matched (one each), and returns
+  // the shards that have subscribers.
+  uint64_t match_filters(Message* message);
+  void deliver_matched(Message* message);
   bool add_subscription(Session* session, std::string_view filter,
                         const SubscriptionOptions& options);
   bool remove_subscription(Session* session, std::string_view filter);
@@ -219,8 +222,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
       _sessions;  // client id → session (home shard only)
   std::unordered_map<uint64_t, Session*> _sessions_by_id;
   uint64_t _next_session_id = 1;
-  TopicTrie<LocalEntry> _local;
-  TopicTrie<RouteEntry> _routes;
+  TopicTrie<FilterEntry> _filters;
   TopicTrie<SharedLocalEntry> _shared_local;
   TopicTrie<SharedRouteEntry> _shared_routes;
   std::unique_ptr<RetainedStore> _retained;

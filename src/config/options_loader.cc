@@ -87,8 +87,9 @@ bool read_limits(const std::string& path, const toml::table& table, Limits& limi
     } else if (name == "max_keep_alive") {
       ok = read_integer(path, name, node, 0, 65535, limits.max_keep_alive, error);
     } else if (name == "mailbox_capacity") {
-      ok = read_integer(path, name, node, 2, 1 << 20, limits.mailbox_capacity, error);
-      if (ok && (limits.mailbox_capacity & (limits.mailbox_capacity - 1)) != 0) {
+      ok = read_integer(path, name, node, 0, 1 << 20, limits.mailbox_capacity, error);
+      if (ok && (limits.mailbox_capacity == 1 ||
+                 (limits.mailbox_capacity & (limits.mailbox_capacity - 1)) != 0)) {
         *error = where(path, node.source()) + ": 'mailbox_capacity' must be a power of two";
         ok = false;
       }

@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <type_traits>
 
 #include "src/base/assert.h"
 
@@ -16,9 +18,14 @@ namespace peregrine::shard {
 template <typename T>
 class SpscQueue {
  public:
+  // Slots come from calloc: all-zero bytes are a valid T, and the kernel maps a large
+  // queue's pages only as traffic first reaches them, so a big bound costs no memory until
+  // bursts need it.
+  static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
   explicit SpscQueue(uint32_t capacity)
-      : _mask(capacity - 1), _slots(std::make_unique<T[]>(capacity)) {
+      : _mask(capacity - 1), _slots(static_cast<T*>(std::calloc(capacity, sizeof(T)))) {
     PG_ASSERT(capacity >= 2 && (capacity & (capacity - 1)) == 0);
+    PG_ASSERT(_slots != nullptr);
   }
 
   // Producer side.
@@ -29,7 +36,7 @@ class SpscQueue {
         return false;
       }
     }
-    _slots[_staged_tail & _mask] = item;
+    _slots.get()[_staged_tail & _mask] = item;
     ++_staged_tail;
     return true;
   }
@@ -51,7 +58,7 @@ class SpscQueue {
         return false;
       }
     }
-    out = _slots[_consumer_head & _mask];
+    out = _slots.get()[_consumer_head & _mask];
     ++_consumer_head;
     _head.store(_consumer_head, std::memory_order_release);
     return true;
@@ -61,8 +68,11 @@ class SpscQueue {
   }
 
  private:
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
   const uint64_t _mask;
-  std::unique_ptr<T[]> _slots;
+  std::unique_ptr<T, Free> _slots;
   alignas(64) std::atomic<uint64_t> _head{0};  // written by the consumer
   alignas(64) std::atomic<uint64_t> _tail{0};  // written by the producer
   alignas(64) uint64_t _staged_tail = 0;       // producer-local
