@@ -166,6 +166,8 @@ bool TlsLayer::send(std::span<const uint8_t> plaintext, OutQueue& wire) {
   if (_failed || _close_sent) {
     return false;
   }
+  // Also called between reads of a receive() (a Pong, a Close): its queue stays set.
+  OutQueue* const outer = _out;
   _out = &wire;
   bool ok = true;
   while (!plaintext.empty()) {
@@ -177,7 +179,7 @@ bool TlsLayer::send(std::span<const uint8_t> plaintext, OutQueue& wire) {
     }
     plaintext = plaintext.subspan(static_cast<size_t>(n));
   }
-  _out = nullptr;
+  _out = outer;
   return ok;
 }
 
@@ -186,9 +188,10 @@ void TlsLayer::close_notify(OutQueue& wire) {
     return;
   }
   _close_sent = true;
+  OutQueue* const outer = _out;
   _out = &wire;
   wolfSSL_shutdown(_ssl);
-  _out = nullptr;
+  _out = outer;
 }
 
 const char* TlsLayer::version() const { return wolfSSL_get_version(_ssl); }

@@ -103,8 +103,7 @@ void TransportStack::receive(std::span<const uint8_t> bytes) {
     _connection.stack_wrote();
   }
   if (!was_established && _tls->established()) {
-    // Facts are complete once the handshake is; above_tls() ran for any early data
-    // only after this, since wolfSSL_read follows wolfSSL_accept.
+    note_established();  // if no application data came with the handshake's end
     PG_DEBUG("tls from %s: %s %s sni=%s alpn=%s", _connection.peer().c_str(), _tls->version(),
              _tls->cipher(), _tls->server_name().c_str(), _tls->alpn().c_str());
   }
@@ -117,13 +116,17 @@ void TransportStack::receive(std::span<const uint8_t> bytes) {
   }
 }
 
-bool TransportStack::on_plaintext(std::span<const uint8_t> bytes) {
+void TransportStack::note_established() {
   if (_stage == Stage::kTls) {
     _facts.server_name = _tls->server_name();
     _facts.alpn = _tls->alpn();
     _facts.peer_identity = _tls->peer_identity();
     _stage = _config.http ? Stage::kHttp : Stage::kProtocol;
   }
+}
+
+bool TransportStack::on_plaintext(std::span<const uint8_t> bytes) {
+  note_established();
   above_tls(bytes);
   return live();
 }

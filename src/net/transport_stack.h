@@ -112,6 +112,8 @@ class TransportStack final : private PlaintextSink,
 
   // Bytes above TLS (or from the socket when there is no TLS).
   void above_tls(std::span<const uint8_t> bytes);
+  // The TLS handshake is done: its facts are taken and the next layer starts.
+  void note_established();
   void http_input(std::span<const uint8_t> bytes);
   bool answer_upgrade(const http::Request& request);
   void refuse_upgrade(int status, const char* why, const char* extra_headers = "");
