@@ -229,6 +229,25 @@ void ShardBroker::release(net::Connection* connection) {
   delete client;
 }
 
+net::OutQueue* ShardBroker::acquire_out_queue() {
+  if (_free_queues.empty()) {
+    return new net::OutQueue();
+  }
+  net::OutQueue* queue = _free_queues.back().release();
+  _free_queues.pop_back();
+  return queue;
+}
+
+void ShardBroker::release_out_queue(net::OutQueue* queue) {
+  PG_DASSERT(!queue->has_pending() && !queue->has_inflight());
+  if (_free_queues.size() < kMaxPooledQueues &&
+      queue->retained_bytes() <= kMaxPooledQueueBytes) {
+    _free_queues.emplace_back(queue);
+  } else {
+    delete queue;
+  }
+}
+
 void ShardBroker::count_transport_event(net::TransportEvent event) {
   switch (event) {
     case net::TransportEvent::kTlsHandshakeFailed: _stats.tls_handshake_failed++; break;

@@ -72,6 +72,8 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   void release(net::Connection* connection) override;
   void detached(net::Connection* connection) override;
   void count_transport_event(net::TransportEvent event) override;
+  net::OutQueue* acquire_out_queue() override;
+  void release_out_queue(net::OutQueue* queue) override;
   void count_bytes_out(size_t bytes) override { _stats.bytes_out += bytes; }
 
   // For clients and sessions of this shard.
@@ -223,6 +225,11 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   std::unordered_map<uint64_t, Session*> _sessions_by_id;
   uint64_t _next_session_id = 1;
   TopicTrie<FilterEntry> _filters;
+  // Empty send queues for reuse: at most kMaxPooledQueues, none that grew past
+  // kMaxPooledQueueBytes (a slow reader's big arena goes back to the allocator).
+  static constexpr size_t kMaxPooledQueues = 4096;
+  static constexpr size_t kMaxPooledQueueBytes = 256 * 1024;
+  std::vector<std::unique_ptr<net::OutQueue>> _free_queues;
   TopicTrie<SharedLocalEntry> _shared_local;
   TopicTrie<SharedRouteEntry> _shared_routes;
   std::unique_ptr<RetainedStore> _retained;

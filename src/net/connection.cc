@@ -26,6 +26,15 @@ Connection::Connection(ConnectionHost* host, int fd, std::string peer,
 Connection::~Connection() {
   PG_ASSERT(fd() < 0);
   PG_ASSERT(ring_state.ops_in_flight == 0);
+  delete _out;  // normally given back in on_quiesced()
+}
+
+void Connection::release_out_if_idle() {
+  if (_out != nullptr && !_out->has_pending() && !_out->has_inflight() &&
+      !ring_state.send_pending) {
+    _host->release_out_queue(_out);
+    _out = nullptr;
+  }
 }
 
 void Connection::start() { _host->ring().start_recv(this); }
@@ -53,14 +62,15 @@ void Connection::flush() {
   if (_state == State::kClosing && !_linger) {
     return;
   }
-  if (_stack) {
-    _stack->encode(_out);  // even with a send in flight: one frame for the whole turn
+  if (_stack && _stack->app().has_pending()) {
+    _stack->encode(out());  // even with a send in flight: one frame for the whole turn
   }
   if (ring_state.send_pending) {
     return;
   }
-  std::span<const iovec> iov = _out.prepare_send();
+  std::span<const iovec> iov = _out != nullptr ? _out->prepare_send() : std::span<const iovec>();
   if (iov.empty()) {
+    release_out_if_idle();
     if (_linger) {
       _linger = false;
       _host->ring().stop(this);
@@ -98,10 +108,13 @@ void Connection::on_send_done(int result) {
     close_now();
     return;
   }
-  _out.consume(static_cast<size_t>(result));
+  PG_ASSERT(_out != nullptr);
+  _out->consume(static_cast<size_t>(result));
   _host->count_bytes_out(static_cast<size_t>(result));
-  if (_out.has_inflight() || _out.has_pending() || _linger) {
+  if (_out->has_inflight() || _out->has_pending() || _linger) {
     _host->mark_dirty(this);
+  } else {
+    release_out_if_idle();
   }
 }
 
@@ -120,7 +133,7 @@ void Connection::close_after_flush() {
   _state = State::kClosing;
   _linger = true;
   if (_stack) {
-    _stack->closing(_out);  // WebSocket Close, TLS close_notify after what is queued
+    _stack->closing(out());  // WebSocket Close, TLS close_notify after what is queued
   }
   _host->wheel().cancel(*this);
   // A reader that never drains must not hold the slot forever.
@@ -175,7 +188,7 @@ void Connection::attach(ConnectionHost* host) {
   if (_stack) {
     _stack->resume_timers(_host->wheel());
   }
-  if (_out.has_pending() || (_stack && _stack->app().has_pending())) {
+  if ((_out != nullptr && _out->has_pending()) || (_stack && _stack->app().has_pending())) {
     _host->mark_dirty(this);  // e.g. a TLS 1.3 session ticket written just before the move
   }
 }
@@ -208,7 +221,11 @@ void Connection::on_quiesced() {
   }
   ::close(fd());
   set_fd(-1);
-  _out.clear();
+  if (_out != nullptr) {
+    _out->clear();
+    _host->release_out_queue(_out);
+    _out = nullptr;
+  }
   _host->release(this);
 }
 

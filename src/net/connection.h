@@ -38,6 +38,10 @@ class ConnectionHost {
   virtual void count_bytes_out(size_t bytes) { (void)bytes; }
   // A transport layer failed or refused a connection (for statistics).
   virtual void count_transport_event(TransportEvent event) { (void)event; }
+  // Send queues: a connection holds one only while it has output, so an idle connection
+  // costs a pointer; a host may keep released queues for reuse.
+  virtual OutQueue* acquire_out_queue() { return new OutQueue(); }
+  virtual void release_out_queue(OutQueue* queue) { delete queue; }
 };
 
 class Connection : public io::Socket, public io::Timer {
@@ -52,7 +56,8 @@ class Connection : public io::Socket, public io::Timer {
   bool closing() const { return _state == State::kClosing; }
   bool open() const { return _state == State::kOpen; }
   size_t queued_bytes() const {
-    return _out.queued_bytes() + (_stack ? _stack->app().queued_bytes() : 0);
+    return (_out != nullptr ? _out->queued_bytes() : 0) +
+           (_stack ? _stack->app().queued_bytes() : 0);
   }
   // The transport layers, if any (facts learned in their handshakes).
   const TransportStack* transport() const { return _stack.get(); }
@@ -91,12 +96,20 @@ class Connection : public io::Socket, public io::Timer {
 
   // For the TransportStack.
   friend class TransportStack;
-  OutQueue& wire() { return _out; }
+  OutQueue& wire() { return out(); }
   void stack_deliver(std::span<const uint8_t> bytes) { on_data(bytes); }
   void stack_wrote() { _host->mark_dirty(this); }
   void stack_finished() { close_after_flush(); }
   void stack_failed(TransportEvent event, const std::string& why);
-  OutQueue& out_for_protocol() { return _stack ? _stack->app() : _out; }
+  OutQueue& out_for_protocol() { return _stack ? _stack->app() : out(); }
+  OutQueue& out() {
+    if (_out == nullptr) {
+      _out = _host->acquire_out_queue();
+    }
+    return *_out;
+  }
+  // Gives an empty send queue back to the host.
+  void release_out_if_idle();
 
   void on_recv(std::span<const uint8_t> data) override;
   void on_recv_end(int error) override;
@@ -106,7 +119,7 @@ class Connection : public io::Socket, public io::Timer {
 
   ConnectionHost* _host;
   std::string _peer;
-  OutQueue _out;
+  OutQueue* _out = nullptr;  // only while there is output (see acquire_out_queue)
   std::unique_ptr<TransportStack> _stack;
   uint64_t _id;
   State _state = State::kOpen;

@@ -53,6 +53,12 @@ void OutQueue::append_shared(io::SharedBuffer* owner, std::span<const uint8_t> b
   _pending_bytes += bytes.size();
 }
 
+size_t OutQueue::retained_bytes() const {
+  return (_pending.segments.capacity() + _inflight.segments.capacity()) * sizeof(Segment) +
+         _pending.arena.capacity() + _inflight.arena.capacity() +
+         _iov.capacity() * sizeof(iovec);
+}
+
 void OutQueue::move_pending_to(OutQueue& to) {
   PG_ASSERT(&to != this);
   for (size_t i = _pending.first; i < _pending.segments.size(); ++i) {

@@ -30,6 +30,8 @@ class OutQueue {
 
   size_t queued_bytes() const { return _pending_bytes + _inflight_bytes; }
   size_t pending_bytes() const { return _pending_bytes; }
+  // Heap bytes the queue keeps for reuse (vector capacities).
+  size_t retained_bytes() const;
   bool has_pending() const { return !_pending.segments.empty(); }
   bool has_inflight() const { return !_inflight.segments.empty(); }
 

@@ -101,6 +101,8 @@ void TransportStack::receive(std::span<const uint8_t> bytes) {
   const TlsLayer::Status status = _tls->receive(bytes, *this, wire);
   if (wire.has_pending()) {
     _connection.stack_wrote();
+  } else {
+    _connection.release_out_if_idle();  // idle TLS connections hold no send queue
   }
   if (!was_established && _tls->established()) {
     note_established();  // if no application data came with the handshake's end
