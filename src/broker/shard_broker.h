@@ -227,7 +227,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   TopicTrie<FilterEntry> _filters;
   // Empty send queues for reuse: at most kMaxPooledQueues, none that grew past
   // kMaxPooledQueueBytes (a slow reader's big arena goes back to the allocator).
-  static constexpr size_t kMaxPooledQueues = 4096;
+  static constexpr size_t kMaxPooledQueues = 1024;
   static constexpr size_t kMaxPooledQueueBytes = 256 * 1024;
   std::vector<std::unique_ptr<net::OutQueue>> _free_queues;
   TopicTrie<SharedLocalEntry> _shared_local;
