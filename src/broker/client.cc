@@ -256,69 +256,73 @@ bool Client::begin_enhanced_auth(const mqtt::FixedHeader& header, mqtt::Bytes bo
   if (method == nullptr) {
     return fail(ReasonCode::kBadAuthenticationMethod, "unknown authentication method");
   }
-  _auth_method = std::string(name);
-  _auth = method->begin();
-  _held_connect.assign(body.begin(), body.end());
-  _held_connect_flags = header.flags;
+  _enhanced = std::make_unique<EnhancedAuth>();
+  _enhanced->method = std::string(name);
+  _enhanced->exchange = method->begin();
+  _enhanced->held_connect.assign(body.begin(), body.end());
+  _enhanced->held_connect_flags = header.flags;
   _phase = Phase::kAuthenticating;
-  return finish_enhanced_auth(
-      _auth->step(connect.properties.authentication_data.value_or(mqtt::Bytes{})));
+  return finish_enhanced_auth(_enhanced->exchange->step(
+      connect.properties.authentication_data.value_or(mqtt::Bytes{})));
 }
 
 bool Client::finish_enhanced_auth(AuthStep step) {
+  PG_ASSERT(_enhanced != nullptr);
   const bool reauth = _phase == Phase::kConnected;
   switch (step.outcome) {
     case AuthStep::Outcome::kContinue: {
       mqtt::Auth auth{ReasonCode::kContinueAuthentication, {}};
-      auth.properties.authentication_method = _auth_method;
+      auth.properties.authentication_method = _enhanced->method;
       auth.properties.authentication_data = mqtt::Bytes(step.data);
       send_packet(auth);
       return true;
     }
     case AuthStep::Outcome::kFailure:
-      _auth.reset();
+      _enhanced->exchange.reset();
       _broker->stats().auth_failed++;
       return fail(ReasonCode::kNotAuthorized, "enhanced authentication failed");
     case AuthStep::Outcome::kSuccess:
       break;
   }
-  _auth.reset();
+  _enhanced->exchange.reset();
   _auth_username = step.username;
   if (reauth) {
     mqtt::Auth auth{ReasonCode::kSuccess, {}};
-    auth.properties.authentication_method = _auth_method;
+    auth.properties.authentication_method = _enhanced->method;
     auth.properties.authentication_data = mqtt::Bytes(step.data);
     send_packet(auth);
     _session->username = _auth_username;
     return true;
   }
-  _auth_reply = std::move(step.data);
+  _enhanced->reply = std::move(step.data);
   std::vector<uint8_t> held;
-  held.swap(_held_connect);
+  held.swap(_enhanced->held_connect);
   mqtt::Connect connect;
-  PG_ASSERT(mqtt::decode_connect(_held_connect_flags, held, connect) == ReasonCode::kSuccess);
+  PG_ASSERT(mqtt::decode_connect(_enhanced->held_connect_flags, held, connect) ==
+            ReasonCode::kSuccess);
   _phase = Phase::kAwaitConnect;
   return accept_connect(connect);
 }
 
 bool Client::handle_auth(const mqtt::Auth& auth) {
   const auto& method = auth.properties.authentication_method;
-  if (_auth_method.empty() || !method || *method != _auth_method) {
+  if (_enhanced == nullptr || !method || *method != _enhanced->method) {
     return fail(ReasonCode::kProtocolError, "AUTH without the connection's method");
   }
-  if (_phase == Phase::kAuthenticating || _auth != nullptr) {
-    if (auth.reason != ReasonCode::kContinueAuthentication || _auth == nullptr) {
+  std::unique_ptr<AuthExchange>& exchange = _enhanced->exchange;
+  if (_phase == Phase::kAuthenticating || exchange != nullptr) {
+    if (auth.reason != ReasonCode::kContinueAuthentication || exchange == nullptr) {
       return fail(ReasonCode::kProtocolError, "AUTH out of sequence");
     }
   } else if (auth.reason == ReasonCode::kReAuthenticate) {
-    const EnhancedAuthMethod* m = _broker->auth_method(_auth_method);
+    const EnhancedAuthMethod* m = _broker->auth_method(_enhanced->method);
     PG_ASSERT(m != nullptr);
-    _auth = m->begin();  // [MQTT-4.12.1-?]: re-authentication with the same method
+    exchange = m->begin();  // [MQTT-4.12.1-?]: re-authentication with the same method
   } else {
     return fail(ReasonCode::kProtocolError, "AUTH out of sequence");
   }
-  return finish_enhanced_auth(_auth->step(auth.properties.authentication_data.value_or(
-      mqtt::Bytes{})));
+  return finish_enhanced_auth(
+      exchange->step(auth.properties.authentication_data.value_or(mqtt::Bytes{})));
 }
 
 bool Client::check_connect(const mqtt::Connect& connect) {
@@ -393,6 +397,7 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
 void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool present,
                           const char* why) {
   mqtt::Connack connack;
+  std::string response_topic_prefix;  // outlives the encoding below
   connack.reason = reason;
   connack.session_present = present && reason == ReasonCode::kSuccess;
   if (is_v5(_version)) {
@@ -409,16 +414,16 @@ void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool 
       if (_server_keep_alive != 0) {
         p.server_keep_alive = _server_keep_alive;
       }
-      if (!_auth_method.empty()) {
-        p.authentication_method = _auth_method;
-        if (!_auth_reply.empty()) {
-          p.authentication_data = mqtt::Bytes(_auth_reply);
+      if (_enhanced != nullptr) {
+        p.authentication_method = _enhanced->method;
+        if (!_enhanced->reply.empty()) {
+          p.authentication_data = mqtt::Bytes(_enhanced->reply);
         }
       }
       if (_response_information) {
         // A topic prefix this client may use for responses [MQTT-3.2.2.3.15].
-        _response_topic_prefix = "response/" + _client_id;
-        p.response_information = _response_topic_prefix;
+        response_topic_prefix = "response/" + _client_id;
+        p.response_information = response_topic_prefix;
       }
       p.maximum_packet_size = limits.max_packet_size;
       if (_id_assigned) {

@@ -110,14 +110,17 @@ class Client final : public net::Connection {
   uint16_t _server_keep_alive = 0;  // v5: the keep alive we imposed (0: the client's)
   bool _problem_information = true;   // v5 Request Problem Information
   bool _response_information = false;  // v5 Request Response Information
-  std::string _response_topic_prefix;
-  // Enhanced authentication: the running exchange, the CONNECT it holds back (copied,
-  // decoded again on success), and what CONNACK tells on success.
-  std::unique_ptr<AuthExchange> _auth;
-  std::string _auth_method;
-  std::vector<uint8_t> _held_connect;
-  uint8_t _held_connect_flags = 0;
-  std::vector<uint8_t> _auth_reply;
+  // Enhanced authentication (v5 §4.12), allocated only for a client that uses it: the
+  // running exchange, the method, the CONNECT it holds back (copied, decoded again on
+  // success), and what CONNACK tells on success.
+  struct EnhancedAuth {
+    std::unique_ptr<AuthExchange> exchange;
+    std::string method;
+    std::vector<uint8_t> held_connect;
+    uint8_t held_connect_flags = 0;
+    std::vector<uint8_t> reply;
+  };
+  std::unique_ptr<EnhancedAuth> _enhanced;
   std::optional<std::string> _auth_username;
   std::unique_ptr<InboundAliases> _in_aliases;    // v5 with aliases on only
   std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases  // Session Expiry Interval of CONNECT (v5)

@@ -350,7 +350,8 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
     session = owned.get();
     session->id = _next_session_id++;
     _sessions_by_id[session->id] = session;
-    _sessions[client->client_id()] = std::move(owned);
+    const std::string_view key = session->client_id();  // lives as long as the entry
+    _sessions.emplace(key, std::move(owned));
   }
   const uint32_t window =
       std::min<uint32_t>(connect.properties.receive_maximum.value_or(65535),

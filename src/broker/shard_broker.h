@@ -219,9 +219,8 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   std::vector<uint8_t> _scratch;
 
   std::unordered_map<uint64_t, Client*> _clients;  // every connection on this shard
-  std::unordered_map<std::string, std::unique_ptr<Session>, TransparentStringHash,
-                     std::equal_to<>>
-      _sessions;  // client id → session (home shard only)
+  // client id → session (home shard only); the key views the session's own client id.
+  std::unordered_map<std::string_view, std::unique_ptr<Session>> _sessions;
   std::unordered_map<uint64_t, Session*> _sessions_by_id;
   uint64_t _next_session_id = 1;
   TopicTrie<FilterEntry> _filters;
