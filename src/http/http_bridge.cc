@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "src/base/assert.h"
+#include "src/http/status.h"
 #include "src/mqtt/codec.h"
 
 namespace peregrine::http {
@@ -17,29 +18,6 @@ using mqtt::ReasonCode;
 
 // Events that arrive between SUBSCRIBE and SUBACK (retained ones, usually) wait here.
 constexpr size_t kMaxEarlyEventBytes = 4 << 20;
-
-std::span<const uint8_t> as_bytes(std::string_view text) {
-  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
-}
-
-const char* status_text(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Internal Server Error";
-  }
-}
 
 // A JSON string literal (the error texts are ours, but topics come from clients).
 std::string json_string(std::string_view text) {
@@ -399,12 +377,12 @@ void HttpBridge::on_suback(std::span<const uint8_t> body) {
     }
   }
   const std::string head =
-      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+      status_line(200) + "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n" +
       "X-Accel-Buffering: no\r\n\r\n";
-  _sink.to_client(as_bytes(head));
+  _sink.to_client(text_bytes(head));
   _stage = Stage::kStreaming;
   if (!_early_events.empty()) {
-    _sink.to_client(as_bytes(_early_events));
+    _sink.to_client(text_bytes(_early_events));
     _early_events.clear();
     _early_events.shrink_to_fit();
   }
@@ -489,13 +467,12 @@ void HttpBridge::send_event(std::string_view topic, std::span<const uint8_t> pay
     }
     return;
   }
-  _sink.to_client(as_bytes(event));
+  _sink.to_client(text_bytes(event));
   _last_event_ms = _sink.now_ms();
 }
 
 void HttpBridge::respond(int status, std::string_view json_body, bool keep_alive) {
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + status_text(status) +
-                    "\r\nContent-Type: application/json\r\nContent-Length: " +
+  std::string out = status_line(status) + "Content-Type: application/json\r\nContent-Length: " +
                     std::to_string(json_body.size()) + "\r\n";
   if (status == 405) {
     out += "Allow: GET, POST\r\n";
@@ -505,7 +482,7 @@ void HttpBridge::respond(int status, std::string_view json_body, bool keep_alive
   }
   out += "\r\n";
   out.append(json_body);
-  _sink.to_client(as_bytes(out));
+  _sink.to_client(text_bytes(out));
 }
 
 void HttpBridge::fail(int status, const char* why) {
@@ -538,7 +515,7 @@ void HttpBridge::on_timer() {
   switch (_stage) {
     case Stage::kStreaming: {
       if (now - _last_event_ms >= _config.sse_keepalive_ms) {
-        _sink.to_client(as_bytes(": keepalive\n\n"));
+        _sink.to_client(text_bytes(": keepalive\n\n"));
         _last_event_ms = now;
       }
       // Traffic for the MQTT keep alive, which would otherwise end a quiet stream.

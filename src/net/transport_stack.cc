@@ -4,6 +4,7 @@
 
 #include "src/base/assert.h"
 #include "src/base/log.h"
+#include "src/http/status.h"
 #include "src/net/connection.h"
 
 namespace peregrine::net {
@@ -14,24 +15,6 @@ constexpr size_t kTlsChunk = 16384;  // plaintext per wolfSSL_write: one full re
 
 // Plaintext gathered from the protocol's pieces on its way into TLS records.
 thread_local uint8_t t_tls_chunk[kTlsChunk];
-
-std::span<const uint8_t> as_bytes(std::string_view text) {
-  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
-}
-
-const char* status_text(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Content Too Large";
-    case 426: return "Upgrade Required";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
-  }
-}
 
 // The subprotocol to answer with: MQTT's registered name, or the 3.1 era's (§6 of
 // MQTT 3.1.1 and 5.0); "" when the client offered neither.
@@ -202,7 +185,7 @@ bool TransportStack::answer_upgrade(const http::Request& request) {
     return false;
   }
   std::string response =
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      http::status_line(101) + "Upgrade: websocket\r\nConnection: Upgrade\r\n" +
       "Sec-WebSocket-Accept: " + ws::accept_key(*key) + "\r\n";
   if (!subprotocol.empty()) {
     response += "Sec-WebSocket-Protocol: " + std::string(subprotocol) + "\r\n";
@@ -211,15 +194,14 @@ bool TransportStack::answer_upgrade(const http::Request& request) {
   _facts.websocket = true;
   _facts.host = *request.header("host");
   _stage = Stage::kWebSocket;
-  write_down(as_bytes(response));
+  write_down(http::text_bytes(response));
   return true;
 }
 
 void TransportStack::refuse_upgrade(int status, const char* why, const char* extra_headers) {
-  std::string response = "HTTP/1.1 " + std::to_string(status) + " " + status_text(status) +
-                         "\r\n" + extra_headers +
+  std::string response = http::status_line(status) + extra_headers +
                          "Connection: close\r\nContent-Length: 0\r\n\r\n";
-  write_down(as_bytes(response));
+  write_down(http::text_bytes(response));
   fail(TransportEvent::kWsUpgradeRefused, why != nullptr ? why : "bad request");
 }
 
