@@ -26,6 +26,9 @@ struct RingOptions {
   uint32_t entries = 4096;           // submission queue size
   uint32_t recv_buffer_count = 256;  // provided buffers per shard (power of two)
   uint32_t recv_buffer_size = 16384;
+  // io_uring: consume provided buffers incrementally where the kernel can (6.12+), so
+  // small reads from many sockets share a buffer instead of touching a page each.
+  bool incremental_buffers = true;
 };
 
 class Ring {

@@ -21,6 +21,11 @@ namespace {
 enum Op : uint64_t { kOpRecv = 1, kOpSend = 2, kOpAccept = 3, kOpWake = 4, kOpIgnore = 5 };
 constexpr uint64_t kTagMask = 7;
 constexpr uint16_t kBufferGroup = 1;
+// Kernel 6.12 ABI, newer than Debian 12's liburing 2.3 headers: the buffer ring flag (in
+// io_uring_buf_reg's `pad`, called `flags` since) and the completion flag that says the
+// kernel keeps the buffer for more data.
+constexpr uint16_t kPbufRingIncremental = 2;  // IOU_PBUF_RING_INC
+constexpr uint32_t kCqeBufMore = 1U << 4;      // IORING_CQE_F_BUF_MORE
 
 uint64_t pack(const void* ptr, Op op) {
   auto bits = reinterpret_cast<uint64_t>(ptr);
@@ -89,7 +94,16 @@ bool UringRing::init_buffers(std::string* why) {
   reg.ring_addr = reinterpret_cast<uint64_t>(_buf_ring);
   reg.ring_entries = count;
   reg.bgid = kBufferGroup;
-  int rc = io_uring_register_buf_ring(&_ring, &reg, 0);
+  int rc = -EINVAL;
+  if (_options.incremental_buffers) {
+    reg.pad = kPbufRingIncremental;
+    rc = io_uring_register_buf_ring(&_ring, &reg, 0);
+    _incremental = rc == 0;
+  }
+  if (rc == -EINVAL) {  // a kernel before 6.12 refuses the flag: whole buffers then
+    reg.pad = 0;
+    rc = io_uring_register_buf_ring(&_ring, &reg, 0);
+  }
   if (rc < 0) {
     *why = std::string("io_uring_register_buf_ring: ") + strerror(-rc);
     return false;
@@ -102,6 +116,11 @@ bool UringRing::init_buffers(std::string* why) {
                           static_cast<int>(i));
   }
   io_uring_buf_ring_advance(_buf_ring, static_cast<int>(count));
+  if (_incremental) {
+    _buffer_used.assign(count, 0);
+  }
+  PG_DEBUG("io_uring: %u provided buffers of %u bytes, consumed %s", count,
+           _options.recv_buffer_size, _incremental ? "incrementally" : "whole");
   return true;
 }
 
@@ -351,15 +370,25 @@ void UringRing::on_recv_cqe(Socket* socket, io_uring_cqe* cqe) {
   }
   if (cqe->flags & IORING_CQE_F_BUFFER) {
     const auto bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-    uint8_t* data = _buffers + size_t{bid} * _options.recv_buffer_size;
+    uint8_t* const buffer = _buffers + size_t{bid} * _options.recv_buffer_size;
+    const uint32_t used = _incremental ? _buffer_used[bid] : 0;
+    const size_t got = cqe->res > 0 ? static_cast<size_t>(cqe->res) : 0;
+    PG_DASSERT(used + got <= _options.recv_buffer_size);
     // Bytes that arrive while stopping still go to the socket: a migrating connection
     // carries them to its new shard.
-    if (cqe->res > 0) {
-      socket->on_recv({data, static_cast<size_t>(cqe->res)});
+    if (got > 0) {
+      socket->on_recv({buffer + used, got});
     }
-    io_uring_buf_ring_add(_buf_ring, data, _options.recv_buffer_size, bid,
-                          io_uring_buf_ring_mask(_options.recv_buffer_count), 0);
-    io_uring_buf_ring_advance(_buf_ring, 1);
+    if (_incremental && (cqe->flags & kCqeBufMore)) {
+      _buffer_used[bid] = used + static_cast<uint32_t>(got);  // the kernel goes on in it
+    } else {
+      if (_incremental) {
+        _buffer_used[bid] = 0;
+      }
+      io_uring_buf_ring_add(_buf_ring, buffer, _options.recv_buffer_size, bid,
+                            io_uring_buf_ring_mask(_options.recv_buffer_count), 0);
+      io_uring_buf_ring_advance(_buf_ring, 1);
+    }
   }
   if (more) {
     return;

@@ -23,6 +23,8 @@ class UringRing final : public Ring {
   static bool probe(std::string* why);
 
   Backend backend() const override { return Backend::kUring; }
+  // Whether the kernel took the buffer ring as incrementally consumed.
+  bool incremental_buffers() const { return _incremental; }
   void listen(int fd, Acceptor* acceptor) override;
   void unlisten(int fd) override;
   void start_recv(Socket* socket) override;
@@ -53,6 +55,10 @@ class UringRing final : public Ring {
   io_uring_buf_ring* _buf_ring = nullptr;
   size_t _buf_ring_bytes = 0;
   uint8_t* _buffers = nullptr;
+  // Incremental consumption: a buffer the kernel still holds (IORING_CQE_F_BUF_MORE)
+  // receives its next bytes where the last completion ended; this is that offset.
+  bool _incremental = false;
+  std::vector<uint32_t> _buffer_used;
   int _wake_fd = -1;
   std::unordered_map<Acceptor*, int> _acceptors;  // owner → listening fd
   std::vector<Socket*> _quiesced;                 // stopped sockets to notify in poll()
