@@ -21,9 +21,44 @@ bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
 
 }  // namespace
 
-Client::Client(ShardBroker* broker, int fd, std::string peer,
+Client::Client(ShardBroker* broker, int fd, net::PeerAddress peer,
                const net::TransportConfig* transport)
-    : net::Connection(broker, fd, std::move(peer), transport), _broker(broker) {}
+    : net::Connection(broker, fd, peer, transport) {}
+
+ShardBroker& Client::broker() const {
+  return static_cast<ShardBroker&>(const_cast<Client*>(this)->host());
+}
+
+void Client::PendingInput::append(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) {
+    return;
+  }
+  if (_bytes == nullptr) {
+    _bytes = std::make_unique<std::vector<uint8_t>>(bytes.begin(), bytes.end());
+    return;
+  }
+  _bytes->insert(_bytes->end(), bytes.begin(), bytes.end());
+}
+
+std::vector<uint8_t> Client::PendingInput::take() {
+  if (_bytes == nullptr) {
+    return {};
+  }
+  std::vector<uint8_t> bytes = std::move(*_bytes);
+  _bytes.reset();
+  return bytes;
+}
+
+void Client::PendingInput::put(std::vector<uint8_t>&& bytes) {
+  if (bytes.empty()) {
+    _bytes.reset();
+    return;
+  }
+  if (_bytes == nullptr) {
+    _bytes = std::make_unique<std::vector<uint8_t>>();
+  }
+  *_bytes = std::move(bytes);
+}
 
 Client::~Client() {
   if (_will != nullptr) {
@@ -33,7 +68,7 @@ Client::~Client() {
 
 void Client::begin() {
   _last_rx_ms = host().now_ms();
-  _connect_deadline_ms = _last_rx_ms + _broker->limits().connect_timeout_ms;
+  _connect_deadline_ms = _last_rx_ms + broker().limits().connect_timeout_ms;
   uint64_t deadline = _connect_deadline_ms;
   if (transport() != nullptr && transport()->handshake_timeout_ms() != 0) {
     _handshake_deadline_ms = _last_rx_ms + transport()->handshake_timeout_ms();
@@ -44,54 +79,51 @@ void Client::begin() {
 }
 
 void Client::adopt(ShardBroker* broker) {
-  _broker = broker;
   attach(broker);
   _phase = Phase::kAwaitConnect;
   host().wheel().arm(*this, _connect_deadline_ms);
   start();
   // The CONNECT and whatever followed it came along in _in.
-  std::vector<uint8_t> pending;
-  pending.swap(_in);
+  const std::vector<uint8_t> pending = _in.take();
   on_data(pending);
 }
 
 void Client::on_data(std::span<const uint8_t> bytes) {
   if (_phase == Phase::kMigrating) {
-    _in.insert(_in.end(), bytes.begin(), bytes.end());  // travels with the connection
+    _in.append(bytes);  // travels with the connection
     return;
   }
   if (input_paused()) {
     // Bytes that were already on their way when reading paused: with io_uring, up to the
     // completions already in the ring for this socket (at most the shard's provided
     // buffers, kPausedSlack).
-    if (_in.size() + bytes.size() > size_t{_broker->limits().max_packet_size} + kPausedSlack) {
+    if (_in.size() + bytes.size() > size_t{broker().limits().max_packet_size} + kPausedSlack) {
       fail(ReasonCode::kPacketTooLarge, "input buffer over its bound");
       return;
     }
-    _in.insert(_in.end(), bytes.begin(), bytes.end());
+    _in.append(bytes);
     return;
   }
   _last_rx_ms = host().now_ms();
-  _broker->stats().bytes_in += bytes.size();
+  broker().stats().bytes_in += bytes.size();
   if (_in.empty()) {
     const size_t used = process(bytes);
     if (used < bytes.size() && (open() || _phase == Phase::kMigrating)) {
-      _in.assign(bytes.begin() + static_cast<ptrdiff_t>(used), bytes.end());
+      _in.append(bytes.subspan(used));
     }
     start_migration_if_due();
     return;
   }
-  if (_in.size() + bytes.size() > size_t{_broker->limits().max_packet_size} + kInputSlack) {
+  if (_in.size() + bytes.size() > size_t{broker().limits().max_packet_size} + kInputSlack) {
     fail(ReasonCode::kPacketTooLarge, "input buffer over its bound");
     return;
   }
-  _in.insert(_in.end(), bytes.begin(), bytes.end());
-  std::vector<uint8_t> buffered;
-  buffered.swap(_in);
+  _in.append(bytes);
+  std::vector<uint8_t> buffered = _in.take();
   const size_t used = process(buffered);
   if (used < buffered.size() && (open() || _phase == Phase::kMigrating)) {
     buffered.erase(buffered.begin(), buffered.begin() + static_cast<ptrdiff_t>(used));
-    _in.swap(buffered);
+    _in.put(std::move(buffered));
   }
   start_migration_if_due();
 }
@@ -99,8 +131,7 @@ void Client::on_data(std::span<const uint8_t> bytes) {
 void Client::resume_after_backpressure() {
   resume_input();
   if (!_in.empty() && open()) {
-    std::vector<uint8_t> pending;
-    pending.swap(_in);
+    const std::vector<uint8_t> pending = _in.take();
     on_data(pending);
   }
 }
@@ -115,7 +146,7 @@ size_t Client::process(std::span<const uint8_t> data) {
   size_t pos = 0;
   while (open() && _phase != Phase::kMigrating && pos < data.size()) {
     const mqtt::Frame frame =
-        mqtt::read_frame(data.subspan(pos), _broker->limits().max_packet_size);
+        mqtt::read_frame(data.subspan(pos), broker().limits().max_packet_size);
     if (frame.status == mqtt::FrameStatus::kNeedMore) {
       break;
     }
@@ -131,11 +162,11 @@ size_t Client::process(std::span<const uint8_t> data) {
       break;
     }
     const mqtt::FixedHeader& header = frame.header;
-    if (header.type == PacketType::kPublish && _broker->backpressured()) {
+    if (header.type == PacketType::kPublish && broker().backpressured()) {
       // Mailboxes to other shards are full and their overflow is at its bound: read no
       // more PUBLISH until it drains; what is buffered waits here (bounded by _in's cap).
       pause_input();
-      _broker->paused(this);
+      broker().paused(this);
       break;
     }
     const mqtt::Bytes body = data.subspan(pos + header.header_length, header.remaining_length);
@@ -186,10 +217,10 @@ bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   }
   switch (header.type) {
     case PacketType::kSubscribe:
-      _broker->subscribe(this, std::get<mqtt::Subscribe>(packet));
+      broker().subscribe(this, std::get<mqtt::Subscribe>(packet));
       return true;
     case PacketType::kUnsubscribe:
-      _broker->unsubscribe(this, std::get<mqtt::Unsubscribe>(packet));
+      broker().unsubscribe(this, std::get<mqtt::Unsubscribe>(packet));
       return true;
     case PacketType::kPingreq:
       send_packet(mqtt::Pingresp{});
@@ -230,16 +261,16 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     return false;
   }
   apply_tls_identity(connect);
-  if (_client_id.empty()) {
+  if (!_client_id) {
     if (connect.client_id.empty()) {
-      _client_id = _broker->assign_client_id();
+      _client_id = broker().assign_client_id();
       _id_assigned = true;
     } else {
-      _client_id = std::string(connect.client_id);
+      _client_id = connect.client_id;
     }
   }
-  const uint16_t home = _broker->home_shard(_client_id);
-  if (home != _broker->shard_id()) {
+  const uint16_t home = broker().home_shard(*_client_id);
+  if (home != broker().shard_id()) {
     _phase = Phase::kMigrating;
     return true;
   }
@@ -252,7 +283,7 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
 bool Client::begin_enhanced_auth(const mqtt::FixedHeader& header, mqtt::Bytes body,
                                  const mqtt::Connect& connect) {
   const std::string_view name = *connect.properties.authentication_method;
-  const EnhancedAuthMethod* method = _broker->auth_method(name);
+  const EnhancedAuthMethod* method = broker().auth_method(name);
   if (method == nullptr) {
     return fail(ReasonCode::kBadAuthenticationMethod, "unknown authentication method");
   }
@@ -279,7 +310,7 @@ bool Client::finish_enhanced_auth(AuthStep step) {
     }
     case AuthStep::Outcome::kFailure:
       _enhanced->exchange.reset();
-      _broker->stats().auth_failed++;
+      broker().stats().auth_failed++;
       return fail(ReasonCode::kNotAuthorized, "enhanced authentication failed");
     case AuthStep::Outcome::kSuccess:
       break;
@@ -315,7 +346,7 @@ bool Client::handle_auth(const mqtt::Auth& auth) {
       return fail(ReasonCode::kProtocolError, "AUTH out of sequence");
     }
   } else if (auth.reason == ReasonCode::kReAuthenticate) {
-    const EnhancedAuthMethod* m = _broker->auth_method(_enhanced->method);
+    const EnhancedAuthMethod* m = broker().auth_method(_enhanced->method);
     PG_ASSERT(m != nullptr);
     exchange = m->begin();  // [MQTT-4.12.1-?]: re-authentication with the same method
   } else {
@@ -339,7 +370,7 @@ bool Client::check_connect(const mqtt::Connect& connect) {
 }
 
 bool Client::accept_connect(const mqtt::Connect& connect) {
-  const Limits& limits = _broker->limits();
+  const Limits& limits = broker().limits();
   _keep_alive = connect.keep_alive;
   _max_packet_size = connect.properties.maximum_packet_size.value_or(0);
   _requested_expiry = connect.properties.session_expiry_interval.value_or(0);
@@ -379,15 +410,16 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
   }
   _phase = Phase::kConnected;
   bool present = false;
-  _session = _broker->open_session(this, connect, &present);
+  _session = broker().open_session(this, connect, &present);
+  _client_id.reset();  // the session has it
   if (_auth_username) {
     _session->username = _auth_username;  // the authenticated identity wins
   }
   _session->expiry_interval = expiry;
   send_connack(ReasonCode::kSuccess, &connect, present);
-  _broker->stats().clients_connected++;
+  broker().stats().clients_connected++;
   PG_INFO("client connected client_id=%s shard=%u protocol=%u clean_start=%d keep_alive=%u peer=%s",
-          _client_id.c_str(), _broker->shard_id(), static_cast<unsigned>(_version),
+          client_id().c_str(), broker().shard_id(), static_cast<unsigned>(_version),
           connect.clean_start ? 1 : 0, _keep_alive, peer().c_str());
   arm_keep_alive();
   _session->resume();  // what the session owes this connection, after CONNACK
@@ -402,7 +434,7 @@ void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool 
   connack.session_present = present && reason == ReasonCode::kSuccess;
   if (is_v5(_version)) {
     mqtt::Properties& p = connack.properties;
-    const Limits& limits = _broker->limits();
+    const Limits& limits = broker().limits();
     if (why != nullptr) {
       p.reason_string = why;  // always allowed on CONNACK
     }
@@ -422,12 +454,12 @@ void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool 
       }
       if (_response_information) {
         // A topic prefix this client may use for responses [MQTT-3.2.2.3.15].
-        response_topic_prefix = "response/" + _client_id;
+        response_topic_prefix = "response/" + client_id();
         p.response_information = response_topic_prefix;
       }
       p.maximum_packet_size = limits.max_packet_size;
       if (_id_assigned) {
-        p.assigned_client_identifier = _client_id;
+        p.assigned_client_identifier = client_id();
       }
       if (connect != nullptr && _session != nullptr &&
           _session->expiry_interval != _requested_expiry) {
@@ -447,25 +479,25 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (publish.properties.topic_alias && !resolve_topic_alias(publish)) {
     return false;
   }
-  const Authorizer* authorizer = _broker->config().authorizer;
+  const Authorizer* authorizer = broker().config().authorizer;
   if (authorizer != nullptr && !authorizer->allow_publish(_session->identity(), publish.topic)) {
     return refuse_publish(publish);
   }
   if (publish.qos == 2) {
     const std::optional<bool> fresh =
         _session->begin_inbound_qos2(publish.packet_id, static_cast<uint16_t>(std::min<uint32_t>(
-                                                            _broker->limits().receive_maximum,
+                                                            broker().limits().receive_maximum,
                                                             65535)));
     if (!fresh) {
       return fail(ReasonCode::kReceiveMaximumExceeded, "QoS 2 beyond our Receive Maximum");
     }
     if (*fresh) {
-      _broker->publish(this, publish);  // a resend of a known id is not routed again
+      broker().publish(this, publish);  // a resend of a known id is not routed again
     }
     send_packet(mqtt::Ack{PacketType::kPubrec, publish.packet_id, ReasonCode::kSuccess, {}});
     return true;
   }
-  _broker->publish(this, publish);
+  broker().publish(this, publish);
   if (publish.qos == 1) {
     send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, ReasonCode::kSuccess, {}});
   }
@@ -473,10 +505,10 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
 }
 
 bool Client::refuse_publish(const mqtt::Publish& publish) {
-  _broker->stats().publish_denied++;
+  broker().stats().publish_denied++;
   PG_DEBUG("PUBLISH to %.*s from %s denied", static_cast<int>(publish.topic.size()),
-           publish.topic.data(), _client_id.c_str());
-  if (_broker->config().acl.disconnect_on_denied_publish) {
+           publish.topic.data(), client_id().c_str());
+  if (broker().config().acl.disconnect_on_denied_publish) {
     return fail(ReasonCode::kNotAuthorized, "PUBLISH denied");
   }
   // v5 says why in the ack [MQTT-3.4.2-?]; v3 has no negative ack: it is acknowledged
@@ -552,7 +584,7 @@ void Client::handle_disconnect(const mqtt::Disconnect& disconnect) {
       fail(ReasonCode::kProtocolError, "session expiry set on DISCONNECT [MQTT-3.14.2-2]");
       return;
     }
-    _session->expiry_interval = std::min(*expiry, _broker->limits().max_session_expiry);
+    _session->expiry_interval = std::min(*expiry, broker().limits().max_session_expiry);
   }
   // A normal DISCONNECT discards the will [MQTT-3.1.2-10]; 0x04 asks for it.
   if (disconnect.reason != ReasonCode::kDisconnectWithWill && _will != nullptr) {
@@ -572,7 +604,7 @@ mqtt::Publish Client::outgoing(const Delivery& delivery, uint16_t packet_id, boo
   publish.packet_id = packet_id;
   if (is_v5(_version)) {
     publish.properties.subscription_identifiers = delivery.subscription_ids;
-    if (auto left = message->expiry_left(_broker->now_ms())) {
+    if (auto left = message->expiry_left(broker().now_ms())) {
       // Forwarded with the time it has left [MQTT-3.3.2-6].
       publish.properties.message_expiry_interval = std::max<uint32_t>(*left, 1);
     }
@@ -598,21 +630,21 @@ bool Client::fits(const Delivery& delivery) {
 }
 
 bool Client::over_outbound_limit(size_t size) {
-  if (queued_bytes() + size > _broker->limits().outbound_buffer_bytes) {
-    _broker->stats().qos0_dropped++;
+  if (queued_bytes() + size > broker().limits().outbound_buffer_bytes) {
+    broker().stats().qos0_dropped++;
     return true;
   }
   return false;
 }
 
 void Client::send_publish(const Delivery& delivery, uint16_t packet_id, bool dup) {
-  std::vector<uint8_t>& head = _broker->scratch();
+  std::vector<uint8_t>& head = broker().scratch();
   head.clear();
   mqtt::encode_publish_head(_version, outgoing(delivery, packet_id, dup, true),
                             delivery.message->payload().size(), head);
   write(head);
   write_shared(delivery.message, delivery.message->payload());
-  _broker->stats().messages_out++;
+  broker().stats().messages_out++;
 }
 
 void Client::send_qos0(const Delivery& delivery) {
@@ -623,22 +655,22 @@ void Client::send_qos0(const Delivery& delivery) {
                                              payload))) {
     return;
   }
-  std::vector<uint8_t>& head = _broker->scratch();
+  std::vector<uint8_t>& head = broker().scratch();
   head.clear();
   mqtt::encode_publish_head(_version, outgoing(delivery, 0, false, true), payload, head);
   write(head);
   write_shared(delivery.message, delivery.message->payload());
-  _broker->stats().messages_out++;
+  broker().stats().messages_out++;
 }
 
 void Client::send_qos0_shared(Message* message) {
   if (_phase != Phase::kConnected || closing()) {
     return;
   }
-  const std::span<const uint8_t> head = _broker->qos0_head(_version, message);
+  const std::span<const uint8_t> head = broker().qos0_head(_version, message);
   const size_t size = head.size() + message->payload().size();
   if (_max_packet_size != 0 && size > _max_packet_size) {
-    _broker->stats().oversize_dropped++;  // never more than the client allows
+    broker().stats().oversize_dropped++;  // never more than the client allows
     return;
   }
   if (over_outbound_limit(size)) {
@@ -646,11 +678,11 @@ void Client::send_qos0_shared(Message* message) {
   }
   write(head);
   write_shared(message, message->payload());
-  _broker->stats().messages_out++;
+  broker().stats().messages_out++;
 }
 
 void Client::send_packet(const mqtt::Packet& packet) {
-  std::vector<uint8_t>& out = _broker->scratch();
+  std::vector<uint8_t>& out = broker().scratch();
   out.clear();
   mqtt::encode(_version, packet, out);
   write(out);
@@ -677,9 +709,9 @@ Message* Client::take_will() {
 }
 
 bool Client::fail(ReasonCode reason, const char* what) {
-  _broker->stats().rejected[static_cast<uint8_t>(reason)]++;
+  broker().stats().rejected[static_cast<uint8_t>(reason)]++;
   PG_DEBUG("bad input from %s client_id=%s: %s (0x%02x): %s", peer().c_str(),
-           _client_id.c_str(), mqtt::reason_name(reason), static_cast<unsigned>(reason), what);
+           client_id().c_str(), mqtt::reason_name(reason), static_cast<unsigned>(reason), what);
   if (closing()) {
     return false;
   }
@@ -701,8 +733,8 @@ bool Client::fail(ReasonCode reason, const char* what) {
 
 void Client::on_transport_closed(int error) {
   if (_phase == Phase::kConnected) {
-    PG_INFO("client disconnected client_id=%s error=%d", _client_id.c_str(), error);
-    _broker->client_gone(this);
+    PG_INFO("client disconnected client_id=%s error=%d", client_id().c_str(), error);
+    broker().client_gone(this);
     _session = nullptr;  // it may be gone too (no expiry)
   }
   _phase = Phase::kGone;
@@ -718,7 +750,7 @@ void Client::apply_tls_identity(const mqtt::Connect& connect) {
       _auth_username = identity;  // like Mosquitto's use_identity_as_username
       break;
     case net::TlsIdentity::kClientId:
-      if (_client_id.empty()) {
+      if (!_client_id) {
         _client_id = identity;
         _id_assigned = connect.client_id.empty();  // told in CONNACK (v5) if it sent none
       }
@@ -754,7 +786,7 @@ void Client::on_timer() {
     return;
   }
   if (_phase == Phase::kAwaitConnect) {
-    _broker->stats().connect_timeout++;
+    broker().stats().connect_timeout++;
     PG_DEBUG("connect timeout from %s", peer().c_str());
     close_now();
     return;
@@ -767,8 +799,8 @@ void Client::on_timer() {
     arm_keep_alive();  // traffic since the timer was set: re-arm lazily
     return;
   }
-  _broker->stats().keepalive_timeout++;
-  PG_DEBUG("keep alive timeout client_id=%s", _client_id.c_str());
+  broker().stats().keepalive_timeout++;
+  PG_DEBUG("keep alive timeout client_id=%s", client_id().c_str());
   disconnect(ReasonCode::kKeepAliveTimeout);
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "include/peregrine/enhanced_auth.h"
+#include "src/base/optional_string.h"
 #include "src/broker/message.h"
 #include "src/broker/session.h"
 #include "src/broker/topic_aliases.h"
@@ -25,13 +26,16 @@ class Client final : public net::Connection {
  public:
   enum class Phase : uint8_t { kAwaitConnect, kMigrating, kAuthenticating, kConnected, kGone };
 
-  Client(ShardBroker* broker, int fd, std::string peer,
+  Client(ShardBroker* broker, int fd, net::PeerAddress peer,
          const net::TransportConfig* transport = nullptr);
   ~Client() override;
 
   Phase phase() const { return _phase; }
   mqtt::ProtocolVersion version() const { return _version; }
-  const std::string& client_id() const { return _client_id; }
+  // Its session's once CONNECT is accepted (the client keeps no copy of its own then).
+  const std::string& client_id() const {
+    return _session != nullptr ? _session->client_id() : _client_id.value_or_empty();
+  }
   uint32_t max_packet_size() const { return _max_packet_size; }
   Session* session() const { return _session; }
   uint32_t will_delay() const { return _will_delay; }
@@ -98,11 +102,12 @@ class Client final : public net::Connection {
   // A verified TLS client certificate's identity, applied as client id or username.
   void apply_tls_identity(const mqtt::Connect& connect);
 
-  ShardBroker* _broker;
+  ShardBroker& broker() const;  // the host it is on (the session's home after a move)
+
   Phase _phase = Phase::kAwaitConnect;
   mqtt::ProtocolVersion _version = mqtt::ProtocolVersion::kV311;
   bool _version_known = false;  // a CONNECT got far enough to tell its version
-  std::string _client_id;
+  base::OptionalString _client_id;  // until the session holds it
   bool _id_assigned = false;
   uint16_t _keep_alive = 0;
   uint32_t _max_packet_size = 0;  // the client's limit (v5); 0: none
@@ -121,14 +126,29 @@ class Client final : public net::Connection {
     std::vector<uint8_t> reply;
   };
   std::unique_ptr<EnhancedAuth> _enhanced;
-  std::optional<std::string> _auth_username;
+  base::OptionalString _auth_username;
   std::unique_ptr<InboundAliases> _in_aliases;    // v5 with aliases on only
-  std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases  // Session Expiry Interval of CONNECT (v5)
+  std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases
   Session* _session = nullptr;
   bool _taken_over = false;
   Message* _will = nullptr;
   uint32_t _will_delay = 0;
-  std::vector<uint8_t> _in;  // a packet's bytes waiting for its end
+  // Input bytes waiting: a packet's start until its end comes, what arrives during a
+  // move or while paused. Allocated only while there are some.
+  class PendingInput {
+   public:
+    bool empty() const { return _bytes == nullptr; }
+    size_t size() const { return _bytes != nullptr ? _bytes->size() : 0; }
+    void append(std::span<const uint8_t> bytes);
+    // Takes the bytes out, leaving it empty.
+    std::vector<uint8_t> take();
+    // Holds `bytes` (nothing if empty).
+    void put(std::vector<uint8_t>&& bytes);
+
+   private:
+    std::unique_ptr<std::vector<uint8_t>> _bytes;  // never empty
+  };
+  PendingInput _in;
   uint64_t _last_rx_ms = 0;
   uint64_t _connect_deadline_ms = 0;
   uint64_t _handshake_deadline_ms = 0;  // TLS; 0: none

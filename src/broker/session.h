@@ -11,12 +11,14 @@
 #include <cstdint>
 #include <algorithm>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "include/peregrine/authorizer.h"
+#include "src/base/optional_string.h"
 #include "src/broker/lazy_deque.h"
 #include "src/broker/message.h"
 #include "src/io/timer_wheel.h"
@@ -53,14 +55,20 @@ class Session final : public io::Timer {
   Session& operator=(const Session&) = delete;
 
   const std::string& client_id() const { return _client_id; }
-  ClientIdentity identity() const {
-    return {_client_id, username ? std::optional<std::string_view>(*username) : std::nullopt};
-  }
+  ClientIdentity identity() const { return {_client_id, username.view()}; }
   Client* client() const { return _client; }
-  std::unordered_map<std::string, SubscriptionOptions>& subscriptions() { return _subscriptions; }
+  using Subscriptions = std::unordered_map<std::string, SubscriptionOptions>;
+  // Filter → options; allocated at the first subscription (an idle session has none).
+  Subscriptions& subscriptions() {
+    if (_subscriptions == nullptr) {
+      _subscriptions = std::make_unique<Subscriptions>();
+    }
+    return *_subscriptions;
+  }
+  bool has_subscriptions() const { return _subscriptions != nullptr && !_subscriptions->empty(); }
 
   uint64_t id = 0;               // unique on its shard; names it in envelopes
-  std::optional<std::string> username;  // of the last connection (for read checks)
+  base::OptionalString username;  // of the last connection (for read checks)
   uint32_t expiry_interval = 0;  // seconds after the connection ends
   // Scratch of ShardBroker's fan-out (overlapping subscriptions → one delivery).
   uint64_t match_stamp = 0;
@@ -132,7 +140,7 @@ class Session final : public io::Timer {
   std::string _client_id;
   Client* _client = nullptr;
   uint16_t _window = 0;
-  std::unordered_map<std::string, SubscriptionOptions> _subscriptions;
+  std::unique_ptr<Subscriptions> _subscriptions;
   LazyDeque<Inflight> _inflight;  // send order
   LazyDeque<Delivery> _queue;
   size_t _queue_bytes = 0;

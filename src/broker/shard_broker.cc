@@ -207,7 +207,7 @@ void ShardBroker::accept(int fd, const net::TransportConfig* transport) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto* client = new Client(this, fd, net::peer_name(fd), transport);
+  auto* client = new Client(this, fd, net::peer_address(fd), transport);
   _clients.emplace(client->id(), client);
   _stats.connections_accepted++;
   client->begin();
@@ -357,8 +357,8 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
       std::min<uint32_t>(connect.properties.receive_maximum.value_or(65535),
                          _config.limits.max_inflight);
   session->attach(client, static_cast<uint16_t>(std::min<uint32_t>(window, 65535)));
-  session->username = connect.username ? std::optional<std::string>(*connect.username)
-                                       : std::nullopt;
+  session->username =
+      connect.username ? base::OptionalString(*connect.username) : base::OptionalString();
   _clients_now++;
   _sys->client_connected(client->client_id());
   return session;
@@ -436,10 +436,12 @@ void ShardBroker::session_timer(Session* session) {
 
 void ShardBroker::end_session(Session* session) {
   PG_ASSERT(session->client() == nullptr);
-  for (auto& [filter, options] : session->subscriptions()) {
-    remove_subscription(session, filter);
+  if (session->has_subscriptions()) {
+    for (auto& [filter, options] : session->subscriptions()) {
+      remove_subscription(session, filter);
+    }
+    session->subscriptions().clear();
   }
-  session->subscriptions().clear();
   if (Message* will = session->take_will()) {
     publish_will(will);
   }

@@ -123,20 +123,18 @@ void EpollRing::stop(Socket* socket) {
   }
 }
 
-void EpollRing::send(Socket* socket, const iovec* iov, int count) {
+void EpollRing::send(Socket* socket, msghdr* msg) {
   auto& st = socket->ring_state;
   PG_ASSERT(!st.send_pending);
   st.send_pending = true;
   ++st.ops_in_flight;
-  st.msg = {};
-  st.msg.msg_iov = const_cast<iovec*>(iov);
-  st.msg.msg_iovlen = static_cast<size_t>(count);
+  st.send_msg = msg;
   try_send(socket);
 }
 
 void EpollRing::try_send(Socket* socket) {
   auto& st = socket->ring_state;
-  ssize_t n = sendmsg(socket->fd(), &st.msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  ssize_t n = sendmsg(socket->fd(), st.send_msg, MSG_NOSIGNAL | MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
     if (!st.want_write) {
       st.want_write = true;

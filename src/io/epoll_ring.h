@@ -28,7 +28,7 @@ class EpollRing final : public Ring {
   void stop(Socket* socket) override;
   void pause_recv(Socket* socket) override;
   void resume_recv(Socket* socket) override;
-  void send(Socket* socket, const iovec* iov, int count) override;
+  void send(Socket* socket, msghdr* msg) override;
   void poll(int timeout_ms) override;
   void wake() override;
   void wake_peer(Ring& peer) override { peer.wake(); }

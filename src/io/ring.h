@@ -56,9 +56,10 @@ class Ring {
   // Stop receiving (a send in flight completes or is cancelled); on_quiesced() follows
   // once no operation names the socket. The fd stays open: closing it is the owner's job.
   virtual void stop(Socket* socket) = 0;
-  // Gathered write; at most one per socket in flight. `iov` must stay valid until
-  // on_send_done().
-  virtual void send(Socket* socket, const iovec* iov, int count) = 0;
+  // Gathered write; at most one per socket in flight. `msg` and the iovecs it names must
+  // stay valid until on_send_done() (the caller's send queue holds them, so an idle
+  // socket carries no header).
+  virtual void send(Socket* socket, msghdr* msg) = 0;
 
   // Submits what is queued, waits up to timeout_ms (-1: forever, 0: not at all) for
   // completions and dispatches them.

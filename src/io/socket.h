@@ -37,7 +37,7 @@ class Socket {
     bool stopping = false;
     bool want_write = false;    // epoll: waiting for EPOLLOUT
     bool registered = false;    // epoll: fd added to the epoll set
-    msghdr msg{};               // the pending send's header; must live until completion
+    msghdr* send_msg = nullptr;  // the pending send's header (its owner keeps it alive)
   } ring_state;
 
  private:

@@ -226,15 +226,12 @@ void UringRing::stop(Socket* socket) {
   }
 }
 
-void UringRing::send(Socket* socket, const iovec* iov, int count) {
+void UringRing::send(Socket* socket, msghdr* msg) {
   auto& st = socket->ring_state;
   PG_ASSERT(!st.send_pending);
   st.send_pending = true;
-  st.msg = {};
-  st.msg.msg_iov = const_cast<iovec*>(iov);
-  st.msg.msg_iovlen = static_cast<size_t>(count);
   io_uring_sqe* sqe = get_sqe();
-  io_uring_prep_sendmsg(sqe, socket->fd(), &st.msg, MSG_NOSIGNAL);
+  io_uring_prep_sendmsg(sqe, socket->fd(), msg, MSG_NOSIGNAL);
   io_uring_sqe_set_data64(sqe, pack(socket, kOpSend));
   ++st.ops_in_flight;
 }

@@ -14,9 +14,9 @@ namespace {
 std::atomic<uint64_t> g_next_connection_id{1};
 }  // namespace
 
-Connection::Connection(ConnectionHost* host, int fd, std::string peer,
+Connection::Connection(ConnectionHost* host, int fd, PeerAddress peer,
                        const TransportConfig* transport)
-    : _host(host), _peer(std::move(peer)), _id(g_next_connection_id.fetch_add(1)) {
+    : _host(host), _peer(peer), _id(g_next_connection_id.fetch_add(1)) {
   set_fd(fd);
   if (transport != nullptr && (transport->tls != nullptr || transport->http)) {
     _stack = std::make_unique<TransportStack>(*this, *transport);
@@ -77,7 +77,7 @@ void Connection::flush() {
     }
     return;
   }
-  _host->ring().send(this, iov.data(), static_cast<int>(iov.size()));
+  _host->ring().send(this, _out->send_header());
 }
 
 void Connection::on_recv(std::span<const uint8_t> data) {
@@ -102,7 +102,7 @@ void Connection::on_recv_end(int error) {
 void Connection::on_send_done(int result) {
   if (result < 0) {
     if (result != -ECANCELED) {
-      PG_DEBUG("send to %s failed: %d", _peer.c_str(), result);
+      PG_DEBUG("send to %s failed: %d", peer().c_str(), result);
     }
     begin_close(result);
     close_now();
@@ -195,7 +195,7 @@ void Connection::attach(ConnectionHost* host) {
 
 void Connection::stack_failed(TransportEvent event, const std::string& why) {
   _host->count_transport_event(event);
-  PG_DEBUG("transport failure from %s: %s: %s", _peer.c_str(), transport_event_name(event),
+  PG_DEBUG("transport failure from %s: %s: %s", peer().c_str(), transport_event_name(event),
            why.c_str());
   close_after_flush();  // what a layer owes the peer (alert, Close, HTTP error) goes first
 }
@@ -205,7 +205,7 @@ void Connection::transport_timeout() {
     return;
   }
   _host->count_transport_event(TransportEvent::kTlsHandshakeTimeout);
-  PG_DEBUG("tls handshake timeout from %s", _peer.c_str());
+  PG_DEBUG("tls handshake timeout from %s", peer().c_str());
   close_now();
 }
 

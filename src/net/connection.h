@@ -14,6 +14,7 @@
 #include "src/io/shared_buffer.h"
 #include "src/io/socket.h"
 #include "src/io/timer_wheel.h"
+#include "src/net/listener.h"
 #include "src/net/out_queue.h"
 #include "src/net/transport_stack.h"
 
@@ -47,11 +48,11 @@ class ConnectionHost {
 class Connection : public io::Socket, public io::Timer {
  public:
   // `transport`: the layers of the listener it came from (nullptr: plain TCP).
-  Connection(ConnectionHost* host, int fd, std::string peer,
+  Connection(ConnectionHost* host, int fd, PeerAddress peer,
              const TransportConfig* transport = nullptr);
   ~Connection() override;
 
-  const std::string& peer() const { return _peer; }
+  std::string peer() const { return _peer.text(); }  // for logs
   uint64_t id() const { return _id; }
   bool closing() const { return _state == State::kClosing; }
   bool open() const { return _state == State::kOpen; }
@@ -118,7 +119,7 @@ class Connection : public io::Socket, public io::Timer {
   void begin_close(int error);
 
   ConnectionHost* _host;
-  std::string _peer;
+  PeerAddress _peer;
   OutQueue* _out = nullptr;  // only while there is output (see acquire_out_queue)
   std::unique_ptr<TransportStack> _stack;
   uint64_t _id;

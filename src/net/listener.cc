@@ -116,24 +116,38 @@ int open_listener(const ListenUrl& url, std::string* why) {
   return fd;
 }
 
-std::string peer_name(int fd) {
+PeerAddress peer_address(int fd) {
+  PeerAddress peer;
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return "?";
+    return peer;
   }
-  char host[INET6_ADDRSTRLEN] = "?";
-  uint16_t port = 0;
   if (addr.ss_family == AF_INET) {
     auto* in = reinterpret_cast<sockaddr_in*>(&addr);
-    inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-    port = ntohs(in->sin_port);
+    peer.family = AF_INET;
+    peer.port = ntohs(in->sin_port);
+    memcpy(peer.addr, &in->sin_addr, sizeof in->sin_addr);
   } else if (addr.ss_family == AF_INET6) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    port = ntohs(in6->sin6_port);
+    peer.family = AF_INET6;
+    peer.port = ntohs(in6->sin6_port);
+    memcpy(peer.addr, &in6->sin6_addr, sizeof in6->sin6_addr);
   }
-  return std::string(host) + ":" + std::to_string(port);
+  return peer;
+}
+
+std::string PeerAddress::text() const {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (family == AF_INET) {
+    inet_ntop(AF_INET, addr, host, sizeof host);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  if (family == AF_INET6) {
+    inet_ntop(AF_INET6, addr, host, sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  return "?";
 }
 
 }  // namespace peregrine::net

@@ -35,7 +35,15 @@ std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why
 // A non-blocking listening socket with SO_REUSEPORT; -1 and `why` on failure.
 int open_listener(const ListenUrl& url, std::string* why);
 
-// "ip:port" of a connected socket's peer, for logs.
-std::string peer_name(int fd);
+// A connected socket's peer address, held compactly (a connection keeps one for its
+// logs; the text is made only when a line is written).
+struct PeerAddress {
+  uint8_t family = 0;  // AF_INET, AF_INET6; 0: unknown
+  uint16_t port = 0;
+  uint8_t addr[16] = {};
+  // "ip:port" ("[ip6]:port"), "?" when unknown.
+  std::string text() const;
+};
+PeerAddress peer_address(int fd);
 
 }  // namespace peregrine::net

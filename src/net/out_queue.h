@@ -5,6 +5,7 @@
 // (the slow-reader limit).
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cstdint>
@@ -37,6 +38,13 @@ class OutQueue {
 
   // Moves pending into flight (if nothing is in flight) and returns the iovecs to send.
   std::span<const iovec> prepare_send();
+  // The header naming prepare_send()'s iovecs, for the ring's send.
+  msghdr* send_header() {
+    _msg = {};
+    _msg.msg_iov = _iov.data();
+    _msg.msg_iovlen = _iov.size();
+    return &_msg;
+  }
   // The send wrote `n` bytes; releases what was fully sent.
   void consume(size_t n);
   void clear();
@@ -75,6 +83,7 @@ class OutQueue {
   Generation _pending;
   Generation _inflight;
   std::vector<iovec> _iov;
+  msghdr _msg{};
   size_t _pending_bytes = 0;
   size_t _inflight_bytes = 0;
 };
