@@ -19,9 +19,23 @@ Session::~Session() {
   for (Delivery& delivery : _queue) {
     release(delivery);
   }
-  if (_will != nullptr) {
-    _will->unref();
+}
+
+// Not cancelled here: at shutdown the wheel is gone before the sessions; at run time the
+// broker cancels before it drops the state (attach, end_session).
+Session::Offline::~Offline() {
+  if (will != nullptr) {
+    will->unref();
   }
+}
+
+void Session::Offline::on_timer() { session._broker->session_timer(&session); }
+
+Session::Offline& Session::offline() {
+  if (_offline == nullptr) {
+    _offline = std::make_unique<Offline>(*this);
+  }
+  return *_offline;
 }
 
 void Session::release(Delivery& delivery) {
@@ -35,13 +49,12 @@ void Session::attach(Client* client, uint16_t window) {
   PG_ASSERT(_client == nullptr);
   _client = client;
   _window = window == 0 ? 1 : window;
-  expiry_due_ms = 0;
-  will_due_ms = 0;  // a new connection before the will delay ran out: no will [MQTT-3.1.3-9]
-  if (_will != nullptr) {
-    _will->unref();
-    _will = nullptr;
+  // No expiry while connected; a new connection before the will delay ran out: no will
+  // [MQTT-3.1.3-9].
+  if (_offline != nullptr) {
+    _broker->wheel().cancel(*_offline);
+    _offline.reset();
   }
-  _broker->wheel().cancel(*this);
 }
 
 void Session::detach() {
@@ -187,41 +200,54 @@ void Session::on_pubcomp(uint16_t packet_id) {
 }
 
 std::optional<bool> Session::begin_inbound_qos2(uint16_t packet_id, uint16_t limit) {
-  if (std::find(_inbound_qos2.begin(), _inbound_qos2.end(), packet_id) != _inbound_qos2.end()) {
+  if (_inbound_qos2 == nullptr) {
+    _inbound_qos2 = std::make_unique<std::vector<uint16_t>>();
+  }
+  std::vector<uint16_t>& ids = *_inbound_qos2;
+  if (std::find(ids.begin(), ids.end(), packet_id) != ids.end()) {
     return false;
   }
-  if (_inbound_qos2.size() >= limit) {
+  if (ids.size() >= limit) {
     return std::nullopt;
   }
-  _inbound_qos2.push_back(packet_id);
+  ids.push_back(packet_id);
   return true;
 }
 
 bool Session::release_inbound_qos2(uint16_t packet_id) {
-  auto it = std::find(_inbound_qos2.begin(), _inbound_qos2.end(), packet_id);
-  if (it == _inbound_qos2.end()) {
+  if (_inbound_qos2 == nullptr) {
     return false;
   }
-  *it = _inbound_qos2.back();
-  _inbound_qos2.pop_back();
+  std::vector<uint16_t>& ids = *_inbound_qos2;
+  auto it = std::find(ids.begin(), ids.end(), packet_id);
+  if (it == ids.end()) {
+    return false;
+  }
+  *it = ids.back();
+  ids.pop_back();
+  if (ids.empty()) {
+    _inbound_qos2.reset();  // a burst must not pin it
+  }
   return true;
 }
 
-void Session::set_will(Message* will, uint32_t delay_seconds) {
-  if (_will != nullptr) {
-    _will->unref();
+void Session::set_will(Message* will, uint64_t due_ms) {
+  Offline& state = offline();
+  if (state.will != nullptr) {
+    state.will->unref();
   }
-  _will = will;
-  _will_delay = delay_seconds;
+  state.will = will;
+  state.will_due_ms = due_ms;
 }
 
 Message* Session::take_will() {
-  Message* will = _will;
-  _will = nullptr;
-  will_due_ms = 0;
+  if (_offline == nullptr) {
+    return nullptr;
+  }
+  Message* will = _offline->will;
+  _offline->will = nullptr;
+  _offline->will_due_ms = 0;
   return will;
 }
-
-void Session::on_timer() { _broker->session_timer(this); }
 
 }  // namespace peregrine::broker

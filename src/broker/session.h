@@ -45,12 +45,12 @@ struct Delivery {
   std::vector<uint32_t> subscription_ids;
 };
 
-class Session final : public io::Timer {
+class Session final {
  public:
   static constexpr uint32_t kNeverExpires = 0xFFFFFFFF;
 
   Session(ShardBroker* broker, std::string client_id);
-  ~Session() override;
+  ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -70,26 +70,34 @@ class Session final : public io::Timer {
   uint64_t id = 0;               // unique on its shard; names it in envelopes
   base::OptionalString username;  // of the last connection (for read checks)
   uint32_t expiry_interval = 0;  // seconds after the connection ends
-  // Scratch of ShardBroker's fan-out (overlapping subscriptions → one delivery).
+  // Scratch of ShardBroker's fan-out (overlapping subscriptions → one delivery): the
+  // message it was matched for, its place in the broker's match list, QoS and retain.
   uint64_t match_stamp = 0;
+  uint32_t match_index = 0;
   uint8_t match_qos = 0;
   bool match_retain = false;
-  std::vector<uint32_t> match_ids;
 
   // Retained scans running for this session, and the ids of messages it got live
   // meanwhile: a message published after SUBACK may reach the owner before the scan does,
   // and must not arrive twice. Bounded by kMaxLiveIds (beyond: not recorded).
   static constexpr size_t kMaxLiveIds = 65536;
   uint32_t active_scans = 0;
-  std::vector<uint64_t> live_ids;
   void note_live(const Message* message) {
-    if (active_scans > 0 && live_ids.size() < kMaxLiveIds) {
-      live_ids.push_back(message->id());
+    if (active_scans == 0) {
+      return;
+    }
+    if (_live_ids == nullptr) {
+      _live_ids = std::make_unique<std::vector<uint64_t>>();
+    }
+    if (_live_ids->size() < kMaxLiveIds) {
+      _live_ids->push_back(message->id());
     }
   }
   bool got_live(const Message* message) const {
-    return std::find(live_ids.begin(), live_ids.end(), message->id()) != live_ids.end();
+    return _live_ids != nullptr &&
+           std::find(_live_ids->begin(), _live_ids->end(), message->id()) != _live_ids->end();
   }
+  void forget_live() { _live_ids.reset(); }
 
   // Connection life.
   void attach(Client* client, uint16_t window);
@@ -108,19 +116,27 @@ class Session final : public io::Timer {
   std::optional<bool> begin_inbound_qos2(uint16_t packet_id, uint16_t limit);
   bool release_inbound_qos2(uint16_t packet_id);
 
-  // Will of the last connection, held while its delay runs.
-  void set_will(Message* will, uint32_t delay_seconds);
+  // While no connection is attached and the session goes on: its expiry, and the will
+  // of the last connection held while its delay runs, with the one timer for both
+  // (whichever is due first). Allocated when the connection ends; an attached session
+  // carries none of it.
+  struct Offline final : io::Timer {
+    explicit Offline(Session& owner) : session(owner) {}
+    ~Offline() override;
+    void on_timer() override;
+    Session& session;
+    Message* will = nullptr;
+    uint64_t will_due_ms = 0;    // 0: no will waiting
+    uint64_t expiry_due_ms = 0;  // 0: never expires
+  };
+  Offline& offline();
+  Offline* offline_if_any() { return _offline.get(); }
+  // The will, due at `due_ms` (a will already held is dropped).
+  void set_will(Message* will, uint64_t due_ms);
   Message* take_will();
-  bool has_will() const { return _will != nullptr; }
-  uint32_t will_delay() const { return _will_delay; }
 
   size_t queued() const { return _queue.size(); }
   size_t inflight() const { return _inflight.size(); }
-
-  // Timer: session expiry or will delay, whichever the broker armed.
-  void on_timer() override;
-  uint64_t will_due_ms = 0;    // 0: no will waiting
-  uint64_t expiry_due_ms = 0;  // 0: not expiring (connected, or never)
 
  private:
   struct Inflight {
@@ -146,9 +162,9 @@ class Session final : public io::Timer {
   size_t _queue_bytes = 0;
   uint16_t _next_packet_id = 1;
   bool _packet_ids_wrapped = false;
-  std::vector<uint16_t> _inbound_qos2;
-  Message* _will = nullptr;
-  uint32_t _will_delay = 0;
+  std::unique_ptr<std::vector<uint16_t>> _inbound_qos2;  // ids awaiting PUBREL, if any
+  std::unique_ptr<std::vector<uint64_t>> _live_ids;      // while retained scans run
+  std::unique_ptr<Offline> _offline;
 };
 
 }  // namespace peregrine::broker

@@ -126,6 +126,12 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
   const net::TransportConfig* _transport;
 };
 
+size_t ShardBroker::ClientIdHash::operator()(const Client* client) const {
+  return (*this)(client->id());
+}
+
+uint64_t ShardBroker::ClientIdEq::key(const Client* client) { return client->id(); }
+
 ShardBroker::ShardBroker(const BrokerConfig& config, std::vector<ShardListener> listeners)
     : _config(config), _listeners(std::move(listeners)) {
   if (getrandom(&_id_salt, sizeof _id_salt, 0) != sizeof _id_salt) {
@@ -208,7 +214,7 @@ void ShardBroker::accept(int fd, const net::TransportConfig* transport) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto* client = new Client(this, fd, net::peer_address(fd), transport);
-  _clients.emplace(client->id(), client);
+  _clients.insert(client);
   _stats.connections_accepted++;
   client->begin();
 }
@@ -225,7 +231,7 @@ void ShardBroker::release(net::Connection* connection) {
   if (client->dirty) {
     std::replace(_dirty.begin(), _dirty.end(), connection, static_cast<net::Connection*>(nullptr));
   }
-  _clients.erase(client->id());
+  _clients.erase(client);
   delete client;
 }
 
@@ -266,14 +272,14 @@ void ShardBroker::detached(net::Connection* connection) {
     std::replace(_dirty.begin(), _dirty.end(), connection, static_cast<net::Connection*>(nullptr));
     client->dirty = false;
   }
-  _clients.erase(client->id());
+  _clients.erase(client);
   _stats.migrations++;
   const uint16_t home = home_shard(client->client_id());
   _shard->post(home, {kMigrate, 0, 0, 0, client}, shard::Delivery::kRequired);
 }
 
 void ShardBroker::adopt(Client* client) {
-  _clients.emplace(client->id(), client);
+  _clients.insert(client);
   if (_stopping) {
     client->attach(this);
     client->close_now();
@@ -292,9 +298,8 @@ void ShardBroker::on_turn_end() {
     std::vector<uint64_t> paused;
     paused.swap(_paused_clients);
     for (uint64_t id : paused) {
-      auto it = _clients.find(id);
-      if (it != _clients.end()) {
-        it->second->resume_after_backpressure();
+      if (Client* client = find_client(id)) {
+        client->resume_after_backpressure();
       }
     }
   }
@@ -330,8 +335,8 @@ void ShardBroker::on_turn_end() {
 
 Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
                                    bool* present) {
-  auto it = _sessions.find(client->client_id());
-  Session* session = it == _sessions.end() ? nullptr : it->second.get();
+  auto it = _sessions.find(std::string_view(client->client_id()));
+  Session* session = it == _sessions.end() ? nullptr : it->get();
   if (session != nullptr && session->client() != nullptr) {
     Client* old = session->client();
     _stats.takeovers++;
@@ -349,9 +354,8 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
     auto owned = std::make_unique<Session>(this, client->client_id());
     session = owned.get();
     session->id = _next_session_id++;
-    _sessions_by_id[session->id] = session;
-    const std::string_view key = session->client_id();  // lives as long as the entry
-    _sessions.emplace(key, std::move(owned));
+    _sessions_by_id.insert(session);
+    _sessions.insert(std::move(owned));
   }
   const uint32_t window =
       std::min<uint32_t>(connect.properties.receive_maximum.value_or(65535),
@@ -395,38 +399,42 @@ void ShardBroker::client_gone(Client* client) {
     if (will_delay == 0) {
       publish_will(will);
     } else {
-      session->set_will(will, will_delay);
-      session->will_due_ms = now_ms() + uint64_t{will_delay} * 1000;
+      session->set_will(will, now_ms() + uint64_t{will_delay} * 1000);
     }
   }
   if (session->expiry_interval != Session::kNeverExpires) {
-    session->expiry_due_ms = now_ms() + uint64_t{session->expiry_interval} * 1000;
+    session->offline().expiry_due_ms = now_ms() + uint64_t{session->expiry_interval} * 1000;
   }
   arm_session_timer(session);
 }
 
 void ShardBroker::arm_session_timer(Session* session) {
+  Session::Offline* state = session->offline_if_any();
+  if (state == nullptr) {
+    return;
+  }
   uint64_t due = 0;
-  for (uint64_t candidate : {session->will_due_ms, session->expiry_due_ms}) {
+  for (uint64_t candidate : {state->will_due_ms, state->expiry_due_ms}) {
     if (candidate != 0 && (due == 0 || candidate < due)) {
       due = candidate;
     }
   }
   if (due == 0) {
-    wheel().cancel(*session);
+    wheel().cancel(*state);
   } else {
-    wheel().arm(*session, due);
+    wheel().arm(*state, due);
   }
 }
 
 void ShardBroker::session_timer(Session* session) {
   const uint64_t now = now_ms();
-  if (session->expiry_due_ms != 0 && now >= session->expiry_due_ms) {
+  Session::Offline& state = session->offline();
+  if (state.expiry_due_ms != 0 && now >= state.expiry_due_ms) {
     _stats.sessions_expired++;
     end_session(session);  // sends a will still waiting: the session ended first
     return;
   }
-  if (session->will_due_ms != 0 && now >= session->will_due_ms) {
+  if (state.will_due_ms != 0 && now >= state.will_due_ms) {
     if (Message* will = session->take_will()) {
       publish_will(will);
     }
@@ -445,9 +453,11 @@ void ShardBroker::end_session(Session* session) {
   if (Message* will = session->take_will()) {
     publish_will(will);
   }
-  wheel().cancel(*session);
-  _sessions_by_id.erase(session->id);
-  _sessions.erase(session->client_id());  // destroys it
+  if (Session::Offline* state = session->offline_if_any()) {
+    wheel().cancel(*state);
+  }
+  _sessions_by_id.erase(session);
+  _sessions.erase(std::string_view(session->client_id()));  // destroys it
 }
 
 void ShardBroker::publish_will(Message* will) {
@@ -532,6 +542,7 @@ uint64_t ShardBroker::match_filters(Message* message) {
   const mqtt::Publish& publish = message->publish();
   uint64_t shards = 0;
   _matched.clear();
+  _matched_ids.clear();
   _filters.match(publish.topic, [&](FilterEntry& entry) {
     shards |= entry.shards;
     for (const Subscriber& sub : entry.subscribers) {
@@ -546,19 +557,24 @@ uint64_t ShardBroker::match_filters(Message* message) {
         // Overlapping subscriptions: one copy at the highest QoS, every identifier
         // [MQTT-3.3.4-2, MQTT-3.3.4-4].
         session->match_stamp = stamp;
+        session->match_index = static_cast<uint32_t>(_matched.size());
         session->match_qos = qos;
         session->match_retain = retain;
-        session->match_ids.clear();
         _matched.push_back(session);
       } else {
         session->match_qos = std::max(session->match_qos, qos);
         session->match_retain = session->match_retain || retain;
       }
       if (sub.options.subscription_id != 0) {
-        session->match_ids.push_back(sub.options.subscription_id);
+        _matched_ids.emplace_back(session->match_index, sub.options.subscription_id);
       }
     }
   });
+  if (_matched_ids.size() > 1) {
+    // By session, each session's identifiers in the order its subscriptions matched.
+    std::stable_sort(_matched_ids.begin(), _matched_ids.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
   return shards;
 }
 
@@ -568,11 +584,14 @@ void ShardBroker::deliver_matched(Message* message) {
   _head_v3_ready = false;
   _head_v5_ready = false;
   const bool plain = !publish.properties.message_expiry_interval.has_value();
-  for (Session* session : _matched) {
+  size_t next_id = 0;  // into _matched_ids, sorted by index into _matched
+  for (uint32_t index = 0; index < _matched.size(); ++index) {
+    Session* session = _matched[index];
     Client* client = session->client();
     session->note_live(message);
-    if (plain && session->match_qos == 0 && !session->match_retain &&
-        session->match_ids.empty() && (client == nullptr || client->takes_shared_heads())) {
+    const bool has_ids = next_id < _matched_ids.size() && _matched_ids[next_id].first == index;
+    if (plain && session->match_qos == 0 && !session->match_retain && !has_ids &&
+        (client == nullptr || client->takes_shared_heads())) {
       if (client != nullptr && may_read(*session, publish.topic)) {
         client->send_qos0_shared(message);  // the fan-out fast path: cached heads
       }
@@ -580,7 +599,9 @@ void ShardBroker::deliver_matched(Message* message) {
     }
     message->ref();
     Delivery delivery{message, session->match_qos, session->match_retain, {}};
-    delivery.subscription_ids.swap(session->match_ids);
+    for (; next_id < _matched_ids.size() && _matched_ids[next_id].first == index; ++next_id) {
+      delivery.subscription_ids.push_back(_matched_ids[next_id].second);
+    }
     session->deliver(std::move(delivery));
   }
   _head_message = nullptr;
@@ -787,9 +808,9 @@ void ShardBroker::send_ready_acks() {
   const uint64_t applied = min_acked();
   while (!_pending_acks.empty() && _pending_acks.front().seq <= applied) {
     PendingAck& ack = _pending_acks.front();
-    auto it = _clients.find(ack.connection_id);
-    if (it != _clients.end() && it->second->phase() == Client::Phase::kConnected) {
-      write_suback(it->second, ack);
+    Client* client = find_client(ack.connection_id);
+    if (client != nullptr && client->phase() == Client::Phase::kConnected) {
+      write_suback(client, ack);
     }
     _pending_acks.pop_front();
   }
@@ -988,8 +1009,7 @@ void ShardBroker::run_retained_scan(RetainedScan* scan) {
 
 void ShardBroker::finish_scan(Session* session) {
   if (session->active_scans > 0 && --session->active_scans == 0) {
-    session->live_ids.clear();
-    session->live_ids.shrink_to_fit();
+    session->forget_live();
   }
 }
 
@@ -1001,7 +1021,7 @@ bool ShardBroker::session_can_take_more(Session* session) const {
 
 void ShardBroker::deliver_retained_batch(RetainedScan* scan) {
   auto it = _sessions_by_id.find(scan->session_id);
-  Session* session = it == _sessions_by_id.end() ? nullptr : it->second;
+  Session* session = it == _sessions_by_id.end() ? nullptr : *it;
   if (session == nullptr || session->client() == nullptr || _stopping) {
     if (session != nullptr) {
       finish_scan(session);
@@ -1130,9 +1150,7 @@ void ShardBroker::on_stop_requested() {
     listener.fd = -1;
   }
   std::vector<Client*> clients;
-  for (auto& [id, client] : _clients) {
-    clients.push_back(client);
-  }
+  clients.assign(_clients.begin(), _clients.end());
   for (Client* client : clients) {
     if (client->phase() == Client::Phase::kConnected) {
       client->disconnect(mqtt::ReasonCode::kServerShuttingDown);
