@@ -48,6 +48,10 @@ void OutQueue::append_shared(io::SharedBuffer* owner, std::span<const uint8_t> b
   if (bytes.empty()) {
     return;
   }
+  if (bytes.size() <= kCopyUpTo) {
+    append_copy(bytes);
+    return;
+  }
   owner->ref();
   _pending.segments.push_back({owner, bytes.data(), 0, static_cast<uint32_t>(bytes.size())});
   _pending_bytes += bytes.size();

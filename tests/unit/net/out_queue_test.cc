@@ -9,8 +9,15 @@ namespace {
 
 class CountedBuffer final : public io::SharedBuffer {
  public:
-  explicit CountedBuffer(int* freed) : _freed(freed) {}
-  std::string bytes = "PAYLOAD!";
+  // Large enough by default to be referenced rather than copied.
+  explicit CountedBuffer(int* freed, std::string content = big())
+      : bytes(std::move(content)), _freed(freed) {}
+  static std::string big() {
+    std::string s(OutQueue::kCopyUpTo + 1, 'P');
+    s.back() = '!';
+    return s;
+  }
+  std::string bytes;
   std::span<const uint8_t> span() const {
     return {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
   }
@@ -44,12 +51,13 @@ TEST(OutQueue, GathersHeadsAndSharedPayloadsWithoutCopy) {
   queue.append_copy(bytes_of("H2"));
   queue.append_shared(payload, payload->span());
   payload->unref();  // the queue holds the only references now
-  EXPECT_EQ(queue.queued_bytes(), 20u);
+  const std::string big = CountedBuffer::big();
+  EXPECT_EQ(queue.queued_bytes(), 4 + 2 * big.size());
   auto iov = queue.prepare_send();
   ASSERT_EQ(iov.size(), 4u);
   EXPECT_EQ(iov[1].iov_base, payload->span().data());  // referenced, not copied
-  EXPECT_EQ(flatten(iov), "H1PAYLOAD!H2PAYLOAD!");
-  queue.consume(20);
+  EXPECT_EQ(flatten(iov), "H1" + big + "H2" + big);
+  queue.consume(4 + 2 * big.size());
   EXPECT_EQ(freed, 1);
   EXPECT_EQ(queue.queued_bytes(), 0u);
 }
@@ -61,17 +69,35 @@ TEST(OutQueue, PartialSendResumesMidSegmentAndKeepsOrder) {
   queue.append_copy(bytes_of("head"));
   queue.append_shared(payload, payload->span());
   payload->unref();
+  const std::string big = CountedBuffer::big();
   queue.prepare_send();
-  queue.consume(6);  // "head" + "PA"
+  queue.consume(6);  // "head" + two payload bytes
   queue.append_copy(bytes_of("next"));  // pending while the rest is in flight
-  EXPECT_EQ(flatten(queue.prepare_send()), "YLOAD!");
+  EXPECT_EQ(flatten(queue.prepare_send()), big.substr(2));
   EXPECT_EQ(freed, 0);
-  queue.consume(6);
+  queue.consume(big.size() - 2);
   EXPECT_EQ(freed, 1);
   EXPECT_EQ(flatten(queue.prepare_send()), "next");
   queue.consume(4);
   EXPECT_EQ(queue.queued_bytes(), 0u);
   EXPECT_TRUE(queue.prepare_send().empty());
+}
+
+TEST(OutQueue, SmallSharedPiecesAreCopiedIntoOneSegmentWithTheirHeads) {
+  int freed = 0;
+  auto* payload = new CountedBuffer(&freed, "PAYLOAD!");
+  OutQueue queue;
+  for (int i = 0; i < 3; ++i) {
+    queue.append_copy(bytes_of("H"));
+    queue.append_shared(payload, payload->span());
+  }
+  payload->unref();
+  EXPECT_EQ(freed, 1);  // no reference kept: the bytes were copied
+  auto iov = queue.prepare_send();
+  ASSERT_EQ(iov.size(), 1u);
+  EXPECT_EQ(flatten(iov), "HPAYLOAD!HPAYLOAD!HPAYLOAD!");
+  queue.consume(27);
+  EXPECT_EQ(queue.queued_bytes(), 0u);
 }
 
 TEST(OutQueue, ClearReleasesEverything) {
