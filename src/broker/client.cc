@@ -106,6 +106,18 @@ void Client::on_data(std::span<const uint8_t> bytes) {
   }
   _last_rx_ms = host().now_ms();
   broker().stats().bytes_in += bytes.size();
+  if (!_in.empty()) {
+    bytes = finish_pending_packet(bytes);
+    if (!open() || bytes.empty()) {
+      start_migration_if_due();
+      return;
+    }
+    if (_phase == Phase::kMigrating || input_paused()) {
+      _in.append(bytes);  // after what the packet left unread; bounded as on entry
+      start_migration_if_due();
+      return;
+    }
+  }
   if (_in.empty()) {
     const size_t used = process(bytes);
     if (used < bytes.size() && (open() || _phase == Phase::kMigrating)) {
@@ -126,6 +138,37 @@ void Client::on_data(std::span<const uint8_t> bytes) {
     _in.put(std::move(buffered));
   }
   start_migration_if_due();
+}
+
+std::span<const uint8_t> Client::finish_pending_packet(std::span<const uint8_t> bytes) {
+  const uint32_t max = broker().limits().max_packet_size;
+  while (!_in.empty() && !bytes.empty()) {
+    const mqtt::Frame frame = mqtt::read_frame(_in.bytes(), max);
+    if (frame.status != mqtt::FrameStatus::kNeedMore) {
+      // Whole packets held back (by a pause or a move) or a bad header: the general path.
+      return bytes;
+    }
+    const bool sized = frame.header.header_length != 0;
+    // Until its fixed header is whole, the packet's size is unknown: a byte at a time
+    // (at most four).
+    const size_t want =
+        sized ? frame.header.header_length + frame.header.remaining_length - _in.size() : 1;
+    const size_t take = std::min(want, bytes.size());
+    _in.append(bytes.first(take));
+    bytes = bytes.subspan(take);
+    if (sized && take == want) {
+      std::vector<uint8_t> packet = _in.take();
+      const size_t used = process(packet);
+      if (used < packet.size() && (open() || _phase == Phase::kMigrating)) {
+        packet.erase(packet.begin(), packet.begin() + static_cast<ptrdiff_t>(used));
+        _in.put(std::move(packet));  // stopped before it (paused, or moving): kept first
+      }
+      if (!open() || _phase == Phase::kMigrating || input_paused()) {
+        return bytes;
+      }
+    }
+  }
+  return bytes;
 }
 
 void Client::resume_after_backpressure() {

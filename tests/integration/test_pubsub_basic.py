@@ -174,3 +174,45 @@ def test_mosquitto_clients_end_to_end(broker, sub_version):
     code, msgs = sub.finish()
     assert code == 0, sub.lines
     assert msgs == ["a/b/c hello 3", "a/b/c hello 4", "a/b/c hello 5"]
+
+
+@pytest.mark.parametrize("version", [V311, V5])
+def test_packets_split_at_every_kind_of_boundary_arrive_whole_and_in_order(broker, version):
+    """A stream of PUBLISH packets (QoS 0 and 1, small and multi-kilobyte, so one- and
+    two-byte remaining lengths) written in pieces that end inside fixed headers, inside
+    remaining lengths, inside bodies and exactly on packet ends, each piece its own read
+    (TCP_NODELAY, a pause between them), then the rest in one burst: every message arrives
+    once, whole and in order, and every QoS 1 one is acknowledged."""
+    import random
+    import socket
+    import time
+
+    b = broker()
+    sub = m.RawClient(b.port, version)
+    sub.connect("split-sub")
+    assert sub.subscribe("split/#") == [0]
+    pub = m.RawClient(b.port, version)
+    pub.connect("split-pub")
+    pub.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    rng = random.Random(7)
+    stream = b""
+    expected = []
+    for i in range(60):
+        size = rng.choice([0, 1, 100, 126, 127, 128, 3000, 20000])
+        payload = bytes((i + k) % 251 for k in range(size))
+        qos = i % 2
+        stream += m.publish(f"split/{i}", payload, version=version, qos=qos,
+                            packet_id=i + 1 if qos else None)
+        expected.append((f"split/{i}", payload))
+    # Cut points: every offset of the first few packets' headers, then random ones.
+    cuts = sorted(set(list(range(1, 12)) + rng.sample(range(12, len(stream) // 2), 80)))
+    pieces = [stream[a:b] for a, b in zip([0] + cuts, cuts + [len(stream) // 2])]
+    for piece in pieces:
+        pub.send(piece)
+        time.sleep(0.002)
+    pub.send(stream[len(stream) // 2:])
+    got = [sub.next_message() for _ in expected]
+    assert [(g.topic, g.payload) for g in got] == expected
+    acks = [pub.read_ack(m.PUBACK).packet_id for _ in range(30)]
+    assert acks == [i + 1 for i in range(60) if i % 2]
+    assert pub.is_open() and sub.is_open()
