@@ -4,9 +4,15 @@
 // [MQTT-4.7.2-1]. Entry is the per-filter value (a shard's local subscribers, or a
 // routing replica's shard set); it must offer empty(). One trie per shard, touched by its
 // thread only. Bounded by the filters its shard's clients subscribe.
+// Publishers send to the same topics again and again, so match() remembers the entries
+// recent topics matched in a small direct-mapped cache (kCacheSlots, up to
+// kCachedEntries entries a topic); adding or removing an entry empties it (a generation
+// count), while an entry's own contents may change freely underneath.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +38,7 @@ class TopicTrie {
     if (!node->has_entry) {
       node->has_entry = true;
       ++_size;
+      ++_generation;
     }
     return node->entry;
   }
@@ -62,20 +69,66 @@ class TopicTrie {
     node->has_entry = false;
     node->entry = Entry{};
     --_size;
+    ++_generation;
     prune(node);
   }
 
   // Calls visit(Entry&) once for every filter matching `topic`.
   template <typename Visit>
   void match(std::string_view topic, Visit&& visit) {
+    if (_size == 0) {
+      return;
+    }
+    if (_cache == nullptr) {
+      _cache = std::make_unique<std::array<CacheSlot, kCacheSlots>>();
+    }
+    const size_t hash = std::hash<std::string_view>{}(topic);
+    CacheSlot& slot = (*_cache)[hash & (kCacheSlots - 1)];
+    if (slot.generation == _generation && slot.hash == hash && slot.topic == topic) {
+      ++_cache_hits;
+      for (uint8_t i = 0; i < slot.count; ++i) {
+        visit(*slot.entries[i]);
+      }
+      return;
+    }
+    // Walk the trie, noting what matched for the slot; a topic matching more than
+    // kCachedEntries filters is not cached.
+    uint8_t count = 0;
+    bool fits = true;
+    auto note = [&](Entry& entry) {
+      if (count < kCachedEntries) {
+        slot.entries[count++] = &entry;
+      } else {
+        fits = false;
+      }
+      visit(entry);
+    };
+    slot.generation = 0;  // invalid while being refilled (visit() may not change the trie)
     const bool dollar = !topic.empty() && topic.front() == '$';
-    match_level(&_root, topic, 0, dollar, visit);
+    match_level(&_root, topic, 0, dollar, note);
+    if (fits) {
+      slot.hash = hash;
+      slot.topic.assign(topic);
+      slot.count = count;
+      slot.generation = _generation;
+    }
   }
 
   size_t size() const { return _size; }
   bool empty_trie() const { return _size == 0; }
+  uint64_t cache_hits() const { return _cache_hits; }
 
  private:
+  static constexpr size_t kCacheSlots = 256;
+  static constexpr uint8_t kCachedEntries = 4;
+  struct CacheSlot {
+    uint64_t generation = 0;  // 0: empty (the trie's generation starts at 1)
+    size_t hash = 0;
+    std::string topic;
+    uint8_t count = 0;
+    std::array<Entry*, kCachedEntries> entries{};
+  };
+
   struct Node {
     Node* parent = nullptr;
     std::string key;
@@ -184,6 +237,9 @@ class TopicTrie {
 
   Node _root;
   size_t _size = 0;
+  uint64_t _generation = 1;
+  uint64_t _cache_hits = 0;
+  std::unique_ptr<std::array<CacheSlot, kCacheSlots>> _cache;  // on the first match
 };
 
 }  // namespace peregrine::broker

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,63 @@ TEST(TopicTrie, ManyFiltersMatchOnlyTheirTopic) {
   }
   EXPECT_EQ(matches(trie, "dev/4242/temp"), (V{"dev/4242/temp"}));
   EXPECT_EQ(matches(trie, "dev/10000/temp"), V{});
+}
+
+// The match cache must never answer differently from a walk of the trie as it is now:
+// random filters are added, emptied and removed, entries change contents, and every few
+// steps each topic is matched twice (the second from the cache) against a trie built
+// afresh from the current filters.
+TEST(TopicTrie, CachedMatchesFollowEveryChange) {
+  const std::vector<std::string> filters = {
+      "a/b/c", "a/+/c", "a/#", "#", "+/+", "+", "a/+", "/+", "+/#", "a/b/#", "$SYS/#",
+      "$SYS/+", "x/y", "x/+", "+/y", "a/b/+/d", "a/b/c/d", "+/+/+/+", "a/+/+/d", "x/#"};
+  const std::vector<std::string> topics = {"a/b/c", "a", "a/b", "a//c", "/x", "x/y",
+                                           "$SYS/load", "a/b/c/d", "x", "q/y", "a/z/c",
+                                           "a/b/q/d", "$SYS"};
+  TopicTrie<Names> trie;
+  std::vector<std::string> present;
+  uint32_t seed = 99;
+  auto next = [&](uint32_t n) {
+    seed = seed * 1103515245 + 12345;
+    return (seed >> 8) % n;
+  };
+  for (int step = 0; step < 3000; ++step) {
+    const std::string& f = filters[next(filters.size())];
+    const auto at = std::find(present.begin(), present.end(), f);
+    switch (next(3)) {
+      case 0:  // subscribe (or a second subscriber on the same filter)
+        trie.insert(f).names.push_back(f);
+        if (at == present.end()) {
+          present.push_back(f);
+        }
+        break;
+      case 1:  // the last subscriber leaves: the entry goes
+        if (at != present.end()) {
+          trie.find(f)->names.clear();
+          trie.erase_if_empty(f);
+          present.erase(at);
+        }
+        break;
+      default:  // one subscriber of several leaves: the entry stays, its contents change
+        if (at != present.end() && trie.find(f)->names.size() > 1) {
+          trie.find(f)->names.pop_back();
+        }
+        break;
+    }
+    if (step % 7 != 0) {
+      continue;
+    }
+    TopicTrie<Names> fresh;
+    for (const std::string& p : present) {
+      fresh.insert(p).names = trie.find(p)->names;
+    }
+    for (const std::string& t : topics) {
+      const V expected = matches(fresh, t);
+      ASSERT_EQ(matches(trie, t), expected) << "step " << step << " topic " << t;
+      ASSERT_EQ(matches(trie, t), expected) << "step " << step << " topic " << t << " (cached)";
+    }
+  }
+  EXPECT_GT(trie.cache_hits(), 1000u);
 }
 
 }  // namespace
