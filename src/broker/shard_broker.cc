@@ -520,13 +520,8 @@ std::span<const uint8_t> ShardBroker::qos0_head(mqtt::ProtocolVersion version,
   std::vector<uint8_t>& head = v5 ? _head_v5 : _head_v3;
   bool& ready = v5 ? _head_v5_ready : _head_v3_ready;
   if (!ready) {
-    mqtt::Publish publish = message->publish();
-    publish.qos = 0;
-    publish.retain = false;
-    publish.dup = false;
-    publish.packet_id = 0;
     head.clear();
-    mqtt::encode_publish_head(version, publish, message->payload().size(), head);
+    mqtt::encode_qos0_publish_head(version, message->publish(), message->payload().size(), head);
     ready = true;
   }
   return head;

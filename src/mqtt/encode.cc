@@ -69,9 +69,9 @@ void put_connect(W& w, ProtocolVersion version, const Connect& c) {
 }
 
 template <class W>
-void put_publish_head(W& w, bool v5, const Publish& p) {
+void put_publish_head(W& w, bool v5, const Publish& p, uint8_t qos) {
   w.string(p.topic);
-  if (p.qos > 0) {
+  if (qos > 0) {
     w.u16(p.packet_id);
   }
   if (v5) {
@@ -130,7 +130,7 @@ struct Encoder {
   }
   void operator()(const Publish& p) const {
     emit(publish_first_byte(p), out, [&](auto& w) {
-      put_publish_head(w, v5(), p);
+      put_publish_head(w, v5(), p, p.qos);
       w.raw(p.payload);
     });
   }
@@ -242,7 +242,7 @@ void encode_publish_head(ProtocolVersion version, const Publish& publish,
                          size_t payload_size, std::vector<uint8_t>& out) {
   const bool v5 = version == ProtocolVersion::kV5;
   Counter c;
-  put_publish_head(c, v5, publish);
+  put_publish_head(c, v5, publish, publish.qos);
   const size_t remaining = c.n + payload_size;
   PG_ASSERT(remaining <= kMaxRemainingLength);
   const size_t at = out.size();
@@ -250,13 +250,29 @@ void encode_publish_head(ProtocolVersion version, const Publish& publish,
   Writer w{out.data() + at};
   w.u8(publish_first_byte(publish));
   w.varint(static_cast<uint32_t>(remaining));
-  put_publish_head(w, v5, publish);
+  put_publish_head(w, v5, publish, publish.qos);
+  PG_DASSERT(w.p == out.data() + out.size());
+}
+
+void encode_qos0_publish_head(ProtocolVersion version, const Publish& publish,
+                               size_t payload_size, std::vector<uint8_t>& out) {
+  const bool v5 = version == ProtocolVersion::kV5;
+  Counter c;
+  put_publish_head(c, v5, publish, 0);
+  const size_t remaining = c.n + payload_size;
+  PG_ASSERT(remaining <= kMaxRemainingLength);
+  const size_t at = out.size();
+  out.resize(at + 1 + varint_size(static_cast<uint32_t>(remaining)) + c.n);
+  Writer w{out.data() + at};
+  w.u8(first_byte(PacketType::kPublish, 0));
+  w.varint(static_cast<uint32_t>(remaining));
+  put_publish_head(w, v5, publish, 0);
   PG_DASSERT(w.p == out.data() + out.size());
 }
 
 size_t publish_size(ProtocolVersion version, const Publish& publish, size_t payload_size) {
   Counter c;
-  put_publish_head(c, version == ProtocolVersion::kV5, publish);
+  put_publish_head(c, version == ProtocolVersion::kV5, publish, publish.qos);
   const size_t remaining = c.n + payload_size;
   PG_ASSERT(remaining <= kMaxRemainingLength);
   return 1 + varint_size(static_cast<uint32_t>(remaining)) + remaining;

@@ -266,6 +266,30 @@ TEST(CodecRoundTrip, EncodePublishHeadPlusPayloadEqualsEncode) {
   }
 }
 
+TEST(CodecRoundTrip, Qos0PublishHeadClearsQosDupRetainAndPacketIdInPlace) {
+  for (ProtocolVersion v : kAllVersions) {
+    Publish p;
+    p.qos = 2;
+    p.dup = true;
+    p.packet_id = 9;
+    p.retain = true;
+    p.topic = "sensors/1/temp";
+    p.properties.content_type = "text/plain";
+    p.payload = kBinaryBytes;
+    Publish q0 = p;
+    q0.qos = 0;
+    q0.dup = false;
+    q0.retain = false;
+    q0.packet_id = 0;
+    std::vector<uint8_t> expected;
+    encode_publish_head(v, q0, p.payload.size(), expected);
+    std::vector<uint8_t> head;
+    encode_qos0_publish_head(v, p, p.payload.size(), head);
+    EXPECT_EQ(head, expected);
+    EXPECT_EQ(head[0], 0x30);
+  }
+}
+
 TEST(CodecRoundTrip, AcksEveryTypeEveryVersion) {
   const PacketType kTypes[] = {PacketType::kPuback, PacketType::kPubrec, PacketType::kPubrel,
                                PacketType::kPubcomp};
