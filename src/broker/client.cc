@@ -14,7 +14,7 @@ namespace {
 
 // Slack over the maximum packet size for bytes that trail a partial packet.
 constexpr size_t kInputSlack = 64 * 1024;
-// While paused for back-pressure: the shard's whole provided-buffer ring (256 × 16 KiB).
+// While paused for back-pressure: the shard's whole provided-buffer ring (64 × 64 KiB).
 constexpr size_t kPausedSlack = 4 * 1024 * 1024 + kInputSlack;
 
 bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
