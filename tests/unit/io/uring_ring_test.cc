@@ -102,25 +102,39 @@ class UringRecv : public ::testing::TestWithParam<bool> {
       GTEST_SKIP() << "io_uring unavailable: " << why;
     }
   }
+
+  // A ring of `count` buffers of `size` bytes, consumed as the parameter says, receiving
+  // on `sockets` loopback connections; false when the kernel cannot do what is asked.
+  bool start(uint32_t count, uint32_t size, int sockets) {
+    ring = make_ring(GetParam(), count, size);
+    if (ring == nullptr) {
+      ADD_FAILURE() << "no ring";
+      return false;
+    }
+    if (GetParam() && !static_cast<UringRing&>(*ring).incremental_buffers()) {
+      return false;  // a kernel before 6.12 consumes provided buffers whole only
+    }
+    receivers = std::vector<Receiver>(sockets);  // not resized again: the ring holds them
+    for (Receiver& r : receivers) {
+      auto [writer, reader] = tcp_pair();
+      writers.push_back(writer);
+      r.set_fd(reader);
+      ring->start_recv(&r);
+    }
+    return true;
+  }
+
+  std::unique_ptr<Ring> ring;
+  std::vector<Receiver> receivers;
+  std::vector<int> writers;
 };
 
 TEST_P(UringRecv, DeliversEveryByteInOrderAcrossBufferEndsAndExhaustion) {
-  const bool incremental = GetParam();
   // Four 4 KiB buffers for 600 KiB from three sockets at once: reads end at buffer ends,
   // the ring wraps many times and runs out (ENOBUFS ends a multishot; it is re-armed).
-  auto ring = make_ring(incremental, 4, 4096);
-  ASSERT_NE(ring, nullptr);
-  if (incremental && !static_cast<UringRing&>(*ring).incremental_buffers()) {
-    GTEST_SKIP() << "this kernel consumes provided buffers whole only (before 6.12)";
-  }
   constexpr int kSockets = 3;
-  std::vector<Receiver> receivers(kSockets);
-  std::vector<int> writers;
-  for (Receiver& r : receivers) {
-    auto [writer, reader] = tcp_pair();
-    writers.push_back(writer);
-    r.set_fd(reader);
-    ring->start_recv(&r);
+  if (!start(4, 4096, kSockets)) {
+    GTEST_SKIP() << "this kernel consumes provided buffers whole only (before 6.12)";
   }
   std::vector<std::vector<uint8_t>> sent(kSockets);
   uint32_t seed = 12345;
@@ -162,22 +176,12 @@ TEST_P(UringRecv, DeliversEveryByteInOrderAcrossBufferEndsAndExhaustion) {
 }
 
 TEST_P(UringRecv, SmallReadsShareABufferOnlyWhenIncremental) {
-  const bool incremental = GetParam();
-  auto ring = make_ring(incremental, 64, 16384);
-  ASSERT_NE(ring, nullptr);
-  if (incremental && !static_cast<UringRing&>(*ring).incremental_buffers()) {
-    GTEST_SKIP() << "this kernel consumes provided buffers whole only (before 6.12)";
-  }
   // Sixteen sockets send a CONNECT-sized 40 bytes each, as in a connection storm.
   constexpr int kSockets = 16;
-  std::vector<Receiver> receivers(kSockets);
-  std::vector<int> writers;
-  for (Receiver& r : receivers) {
-    auto [writer, reader] = tcp_pair();
-    writers.push_back(writer);
-    r.set_fd(reader);
-    ring->start_recv(&r);
+  if (!start(64, 16384, kSockets)) {
+    GTEST_SKIP() << "this kernel consumes provided buffers whole only (before 6.12)";
   }
+  const bool incremental = GetParam();
   ring->poll(0);
   std::set<uintptr_t> pages;
   for (int s = 0; s < kSockets; ++s) {
