@@ -33,7 +33,7 @@ BINARY = os.environ.get("PEREGRINE_BIN", str(REPO / "build" / "peregrine"))
 BACKENDS = [b.strip() for b in
             os.environ.get("PEREGRINE_IO_BACKENDS", "uring,epoll").split(",") if b.strip()]
 
-SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:")
 CONNECTED_RE = r"client connected client_id={id} shard=(\d+) protocol=([345])"
 COUNTERS_RE = r"counters:((?: [A-Za-z0-9_.]+=\d+)+)\s*$"
 
