@@ -16,8 +16,6 @@ class OptionalString {
   OptionalString(std::string_view value) : _value(std::make_unique<std::string>(value)) {}
   OptionalString(const std::string& value) : _value(std::make_unique<std::string>(value)) {}
   OptionalString(const char* value) : _value(std::make_unique<std::string>(value)) {}
-  OptionalString(const std::optional<std::string>& value)
-      : _value(value ? std::make_unique<std::string>(*value) : nullptr) {}
   OptionalString(const OptionalString& other)
       : _value(other._value ? std::make_unique<std::string>(*other._value) : nullptr) {}
   OptionalString(OptionalString&&) noexcept = default;
@@ -32,7 +30,6 @@ class OptionalString {
   bool has_value() const { return _value != nullptr; }
   explicit operator bool() const { return has_value(); }
   const std::string& operator*() const { return *_value; }
-  const std::string* operator->() const { return _value.get(); }
   // The value, or "" when absent.
   const std::string& value_or_empty() const {
     static const std::string kEmpty;

@@ -49,15 +49,15 @@ std::vector<uint8_t> Client::PendingInput::take() {
   return bytes;
 }
 
-void Client::PendingInput::put(std::vector<uint8_t>&& bytes) {
-  if (bytes.empty()) {
+void Client::PendingInput::consume(size_t n) {
+  if (_bytes == nullptr) {
+    return;
+  }
+  if (n >= _bytes->size()) {
     _bytes.reset();
     return;
   }
-  if (_bytes == nullptr) {
-    _bytes = std::make_unique<std::vector<uint8_t>>();
-  }
-  *_bytes = std::move(bytes);
+  _bytes->erase(_bytes->begin(), _bytes->begin() + static_cast<ptrdiff_t>(n));
 }
 
 Client::~Client() {
@@ -131,12 +131,7 @@ void Client::on_data(std::span<const uint8_t> bytes) {
     return;
   }
   _in.append(bytes);
-  std::vector<uint8_t> buffered = _in.take();
-  const size_t used = process(buffered);
-  if (used < buffered.size() && (open() || _phase == Phase::kMigrating)) {
-    buffered.erase(buffered.begin(), buffered.begin() + static_cast<ptrdiff_t>(used));
-    _in.put(std::move(buffered));
-  }
+  consume_pending(process(_in.bytes()));
   start_migration_if_due();
 }
 
@@ -157,18 +152,19 @@ std::span<const uint8_t> Client::finish_pending_packet(std::span<const uint8_t> 
     _in.append(bytes.first(take));
     bytes = bytes.subspan(take);
     if (sized && take == want) {
-      std::vector<uint8_t> packet = _in.take();
-      const size_t used = process(packet);
-      if (used < packet.size() && (open() || _phase == Phase::kMigrating)) {
-        packet.erase(packet.begin(), packet.begin() + static_cast<ptrdiff_t>(used));
-        _in.put(std::move(packet));  // stopped before it (paused, or moving): kept first
-      }
+      // Kept if it stopped before the packet (paused, or moving): it goes first later.
+      consume_pending(process(_in.bytes()));
       if (!open() || _phase == Phase::kMigrating || input_paused()) {
         return bytes;
       }
     }
   }
   return bytes;
+}
+
+void Client::consume_pending(size_t used) {
+  // A closed connection keeps nothing; one that stopped early keeps what it did not use.
+  _in.consume(open() || _phase == Phase::kMigrating ? used : _in.size());
 }
 
 void Client::resume_after_backpressure() {

@@ -77,6 +77,9 @@ class Client final : public net::Connection {
   // be handled in place. Copying a whole read behind a partial packet was most of a
   // fan-in broker's memmove time.
   std::span<const uint8_t> finish_pending_packet(std::span<const uint8_t> bytes);
+  // After process(_in.bytes()) handled `used` of them (process() never touches _in, so
+  // its bytes can be handled where they lie).
+  void consume_pending(size_t used);
   void start_migration_if_due();
   void note_connect_version(const mqtt::FixedHeader& header, mqtt::Bytes data);
   bool handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body);
@@ -148,10 +151,10 @@ class Client final : public net::Connection {
       return _bytes != nullptr ? std::span<const uint8_t>(*_bytes) : std::span<const uint8_t>();
     }
     void append(std::span<const uint8_t> bytes);
+    // Drops the first `n` bytes (handled); the memory goes once none are left.
+    void consume(size_t n);
     // Takes the bytes out, leaving it empty.
     std::vector<uint8_t> take();
-    // Holds `bytes` (nothing if empty).
-    void put(std::vector<uint8_t>&& bytes);
 
    private:
     std::unique_ptr<std::vector<uint8_t>> _bytes;  // never empty

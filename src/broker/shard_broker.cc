@@ -126,11 +126,7 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
   const net::TransportConfig* _transport;
 };
 
-size_t ShardBroker::ClientIdHash::operator()(const Client* client) const {
-  return (*this)(client->id());
-}
-
-uint64_t ShardBroker::ClientIdEq::key(const Client* client) { return client->id(); }
+uint64_t ShardBroker::connection_key(Client* const& client) { return client->id(); }
 
 ShardBroker::ShardBroker(const BrokerConfig& config, std::vector<ShardListener> listeners)
     : _config(config), _listeners(std::move(listeners)) {

@@ -14,12 +14,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include <absl/container/flat_hash_set.h>
-#include <absl/hash/hash.h>
-
 #include "include/peregrine/enhanced_auth.h"
 #include "include/peregrine/options.h"
 #include "src/broker/broker_stats.h"
+#include "src/broker/keyed_set.h"
 #include "src/broker/message.h"
 #include "src/broker/retained_store.h"
 #include "src/broker/session.h"
@@ -176,46 +174,12 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   };
   class ListenerAcceptor;
 
-  // The shard's indexes of connections by id and of sessions by client id and by id are
-  // open-addressed sets of pointers found by the key they hold (about 10-20 bytes an
-  // entry, against 40-50 for std::unordered_map's node and bucket): an idle connection
-  // costs an entry in each.
-  struct ClientIdHash {
-    using is_transparent = void;
-    size_t operator()(uint64_t id) const { return absl::Hash<uint64_t>{}(id); }
-    size_t operator()(const Client* client) const;
-  };
-  struct ClientIdEq {
-    using is_transparent = void;
-    static uint64_t key(uint64_t id) { return id; }
-    static uint64_t key(const Client* client);
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const { return key(a) == key(b); }
-  };
-  struct SessionNameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view name) const { return absl::Hash<std::string_view>{}(name); }
-    size_t operator()(const std::unique_ptr<Session>& s) const { return (*this)(s->client_id()); }
-  };
-  struct SessionNameEq {
-    using is_transparent = void;
-    static std::string_view key(std::string_view name) { return name; }
-    static std::string_view key(const std::unique_ptr<Session>& s) { return s->client_id(); }
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const { return key(a) == key(b); }
-  };
-  struct SessionIdHash {
-    using is_transparent = void;
-    size_t operator()(uint64_t id) const { return absl::Hash<uint64_t>{}(id); }
-    size_t operator()(const Session* s) const { return (*this)(s->id); }
-  };
-  struct SessionIdEq {
-    using is_transparent = void;
-    static uint64_t key(uint64_t id) { return id; }
-    static uint64_t key(const Session* s) { return s->id; }
-    template <typename A, typename B>
-    bool operator()(const A& a, const B& b) const { return key(a) == key(b); }
-  };
+  // Keys of the shard's indexes (see keyed_set.h).
+  static uint64_t connection_key(Client* const& client);
+  static std::string_view session_name_key(const std::unique_ptr<Session>& session) {
+    return session->client_id();
+  }
+  static uint64_t session_id_key(Session* const& session) { return session->id; }
   Client* find_client(uint64_t connection_id) const {
     auto it = _clients.find(connection_id);
     return it == _clients.end() ? nullptr : *it;
@@ -266,10 +230,10 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   BrokerStats _stats;
   std::vector<uint8_t> _scratch;
 
-  absl::flat_hash_set<Client*, ClientIdHash, ClientIdEq> _clients;  // every connection here
+  KeyedSet<Client*, uint64_t, &connection_key> _clients;  // every connection here, by id
   // Sessions whose home this shard is, by client id (owning) and by id.
-  absl::flat_hash_set<std::unique_ptr<Session>, SessionNameHash, SessionNameEq> _sessions;
-  absl::flat_hash_set<Session*, SessionIdHash, SessionIdEq> _sessions_by_id;
+  KeyedSet<std::unique_ptr<Session>, std::string_view, &session_name_key> _sessions;
+  KeyedSet<Session*, uint64_t, &session_id_key> _sessions_by_id;
   uint64_t _next_session_id = 1;
   TopicTrie<FilterEntry> _filters;
   // Empty send queues for reuse: at most kMaxPooledQueues, none that grew past

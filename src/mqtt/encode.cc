@@ -238,36 +238,36 @@ void encode(ProtocolVersion version, const Packet& packet, std::vector<uint8_t>&
 #endif
 }
 
-void encode_publish_head(ProtocolVersion version, const Publish& publish,
-                         size_t payload_size, std::vector<uint8_t>& out) {
+namespace {
+
+// A PUBLISH head (fixed header, topic, packet id if `qos` > 0, v5 properties) with
+// `first` as its first byte, for a payload of `payload_size` bytes that follows it.
+void put_head(ProtocolVersion version, const Publish& publish, uint8_t first, uint8_t qos,
+              size_t payload_size, std::vector<uint8_t>& out) {
   const bool v5 = version == ProtocolVersion::kV5;
   Counter c;
-  put_publish_head(c, v5, publish, publish.qos);
+  put_publish_head(c, v5, publish, qos);
   const size_t remaining = c.n + payload_size;
   PG_ASSERT(remaining <= kMaxRemainingLength);
   const size_t at = out.size();
   out.resize(at + 1 + varint_size(static_cast<uint32_t>(remaining)) + c.n);
   Writer w{out.data() + at};
-  w.u8(publish_first_byte(publish));
+  w.u8(first);
   w.varint(static_cast<uint32_t>(remaining));
-  put_publish_head(w, v5, publish, publish.qos);
+  put_publish_head(w, v5, publish, qos);
   PG_DASSERT(w.p == out.data() + out.size());
 }
 
+}  // namespace
+
+void encode_publish_head(ProtocolVersion version, const Publish& publish,
+                         size_t payload_size, std::vector<uint8_t>& out) {
+  put_head(version, publish, publish_first_byte(publish), publish.qos, payload_size, out);
+}
+
 void encode_qos0_publish_head(ProtocolVersion version, const Publish& publish,
-                               size_t payload_size, std::vector<uint8_t>& out) {
-  const bool v5 = version == ProtocolVersion::kV5;
-  Counter c;
-  put_publish_head(c, v5, publish, 0);
-  const size_t remaining = c.n + payload_size;
-  PG_ASSERT(remaining <= kMaxRemainingLength);
-  const size_t at = out.size();
-  out.resize(at + 1 + varint_size(static_cast<uint32_t>(remaining)) + c.n);
-  Writer w{out.data() + at};
-  w.u8(first_byte(PacketType::kPublish, 0));
-  w.varint(static_cast<uint32_t>(remaining));
-  put_publish_head(w, v5, publish, 0);
-  PG_DASSERT(w.p == out.data() + out.size());
+                              size_t payload_size, std::vector<uint8_t>& out) {
+  put_head(version, publish, first_byte(PacketType::kPublish, 0), 0, payload_size, out);
 }
 
 size_t publish_size(ProtocolVersion version, const Publish& publish, size_t payload_size) {
