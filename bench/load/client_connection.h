@@ -70,6 +70,10 @@ struct Connection {
   uint32_t unacked = 0;
   uint32_t inflight_limit = 0;  // --inflight, lowered by a v5 CONNACK's Receive Maximum
   uint16_t next_packet_id = 1;
+  // The PUBLISH head of its run traffic (fixed topic, retain flag and payload size), made
+  // once; QoS 1/2 patch the packet id at publish_head_id_at per message.
+  std::vector<uint8_t> publish_head;
+  size_t publish_head_id_at = 0;
   std::vector<uint64_t> ids_in_use;  // bitmap of 65,536 packet ids, QoS 1/2 only
   uint64_t seed_next = 0;  // retained-storm: next retained topic index to write
   bool ping_out = false;   // retained-storm: PINGREQ written as a processing barrier

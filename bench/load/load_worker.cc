@@ -55,6 +55,7 @@ LoadWorker::LoadWorker(RunControl& control, uint32_t worker_id, std::vector<Clie
   std::snprintf(prefix, sizeof(prefix), "pb%08x-", control.run_id);
   _client_prefix = prefix;
   _payload_template.assign(std::max<size_t>(_config.payload_size, kStampSize), 'x');
+  _delivered_pending.assign(_config.publishers, 0);
 
   sockaddr_in peer{};
   peer.sin_family = AF_INET;
@@ -160,6 +161,7 @@ void LoadWorker::run() {
       seen++;
     }
     io_uring_cq_advance(&_ring, seen);
+    flush_delivered();
     _progress.received.store(_stats.received, std::memory_order_relaxed);
     _progress.sent.store(_stats.sent, std::memory_order_relaxed);
   }

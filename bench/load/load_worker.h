@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench/load/client_connection.h"
+#include "bench/load/received_publish.h"
 #include "bench/load/run_control.h"
 #include "bench/load/run_stats.h"
 #include "bench/load/tls_client_context.h"
@@ -87,6 +88,8 @@ class LoadWorker {
   void stage_subscribe(Connection& c, uint64_t now);
   void stage_publish(Connection& c, std::string_view topic, uint64_t sequence, bool retain,
                      uint32_t payload_size, uint64_t now);
+  void stage_run_publish(Connection& c, uint64_t now);
+  void stage_payload(Connection& c, uint64_t sequence, uint32_t payload_size, uint64_t now);
   uint16_t take_packet_id(Connection& c);
   void release_packet_id(Connection& c, uint16_t id);
   bool handle_packets(Connection& c, uint64_t now);
@@ -94,7 +97,8 @@ class LoadWorker {
                      uint64_t now);
   void on_connack(Connection& c, const mqtt::Connack& connack, uint64_t now);
   void on_suback(Connection& c, const mqtt::Suback& suback);
-  void on_publish(Connection& c, const mqtt::Publish& publish, uint64_t now);
+  void on_publish(Connection& c, const ReceivedPublish& publish, uint64_t now);
+  void flush_delivered();
   void on_ack(Connection& c, const mqtt::Ack& ack);
   void on_disconnect(Connection& c, const mqtt::Disconnect& disconnect);
 
@@ -118,6 +122,10 @@ class LoadWorker {
   std::vector<Connection*> _subscribers;
   std::vector<Connection*> _dirty;
   std::vector<uint8_t> _payload_template;
+  // Deliveries counted per publisher since the last flush_delivered() (once per loop
+  // turn), so the shared RunControl counters take one atomic add a publisher a turn.
+  std::vector<uint32_t> _delivered_pending;
+  std::vector<uint32_t> _delivered_touched;
   std::string _client_prefix;
   RunStats _stats;
   io_uring _ring{};

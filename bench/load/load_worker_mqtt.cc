@@ -94,6 +94,33 @@ void LoadWorker::stage_publish(Connection& c, std::string_view topic, uint64_t s
     c.unacked++;
   }
   mqtt::encode_publish_head(_config.version, publish, payload_size, c.staged);
+  stage_payload(c, sequence, payload_size, now);
+}
+
+void LoadWorker::stage_run_publish(Connection& c, uint64_t now) {
+  if (c.publish_head.empty()) {
+    mqtt::Publish publish;
+    publish.qos = _config.qos;
+    publish.retain = _config.retain;
+    publish.topic = c.topic;
+    publish.packet_id = publish.qos > 0 ? 1 : 0;
+    mqtt::encode_publish_head(_config.version, publish, _config.payload_size, c.publish_head);
+    const mqtt::Frame frame = mqtt::read_frame(c.publish_head, kMaxPacketSize);
+    c.publish_head_id_at = frame.header.header_length + 2 + c.topic.size();
+  }
+  const size_t at = c.staged.size();
+  c.staged.insert(c.staged.end(), c.publish_head.begin(), c.publish_head.end());
+  if (_config.qos > 0) {
+    const uint16_t id = take_packet_id(c);
+    c.unacked++;
+    c.staged[at + c.publish_head_id_at] = static_cast<uint8_t>(id >> 8);
+    c.staged[at + c.publish_head_id_at + 1] = static_cast<uint8_t>(id);
+  }
+  stage_payload(c, c.next_sequence, _config.payload_size, now);
+}
+
+void LoadWorker::stage_payload(Connection& c, uint64_t sequence, uint32_t payload_size,
+                               uint64_t now) {
   const size_t at = c.staged.size();
   c.staged.insert(c.staged.end(), _payload_template.begin(),
                   _payload_template.begin() + payload_size);
@@ -149,10 +176,8 @@ bool LoadWorker::handle_packets(Connection& c, uint64_t now) {
 bool LoadWorker::handle_packet(Connection& c, const mqtt::FixedHeader& header,
                                mqtt::Bytes body, uint64_t now) {
   if (header.type == mqtt::PacketType::kPublish) {
-    mqtt::Publish publish;
-    const mqtt::ReasonCode rc = mqtt::decode_publish(_config.version, header.flags, body,
-                                                     publish);
-    if (rc != mqtt::ReasonCode::kSuccess) {
+    ReceivedPublish publish;
+    if (!read_publish(_config.version, header.flags, body, publish)) {
       _control.abort(Verdict::kError, "the broker sent a PUBLISH that does not decode");
       fail(c, false);
       return false;
@@ -253,7 +278,7 @@ void LoadWorker::on_suback(Connection& c, const mqtt::Suback& suback) {
   mark_ready(c);
 }
 
-void LoadWorker::on_publish(Connection& c, const mqtt::Publish& publish, uint64_t now) {
+void LoadWorker::on_publish(Connection& c, const ReceivedPublish& publish, uint64_t now) {
   if (publish.qos == 1) {
     stage(c, mqtt::Ack{mqtt::PacketType::kPuback, publish.packet_id});
   } else if (publish.qos == 2) {
@@ -293,7 +318,9 @@ void LoadWorker::on_publish(Connection& c, const mqtt::Publish& publish, uint64_
   _stats.received += counters.received;
   _stats.duplicated += counters.duplicated;
   _stats.reordered += counters.reordered;
-  _control.publishers[stamp->publisher].delivered.fetch_add(1, std::memory_order_relaxed);
+  if (_delivered_pending[stamp->publisher]++ == 0) {
+    _delivered_touched.push_back(stamp->publisher);
+  }
   if (now >= _control.measure_from_ns && now < _control.measure_to_ns) {
     _stats.received_measured++;
     _stats.payload_bytes_measured += publish.payload.size();
@@ -301,6 +328,15 @@ void LoadWorker::on_publish(Connection& c, const mqtt::Publish& publish, uint64_
   if (stamp->send_ns >= _control.measure_from_ns && stamp->send_ns < _control.measure_to_ns) {
     _stats.latency.record(now > stamp->send_ns ? now - stamp->send_ns : 0);
   }
+}
+
+void LoadWorker::flush_delivered() {
+  for (const uint32_t publisher : _delivered_touched) {
+    _control.publishers[publisher].delivered.fetch_add(_delivered_pending[publisher],
+                                                       std::memory_order_relaxed);
+    _delivered_pending[publisher] = 0;
+  }
+  _delivered_touched.clear();
 }
 
 void LoadWorker::on_ack(Connection& c, const mqtt::Ack& ack) {
@@ -397,7 +433,7 @@ void LoadWorker::publish_turn(uint64_t /*now*/) {
     uint64_t now = base::monotonic_ns();
     uint32_t budget = kPublishBatch;
     while (budget > 0 && may_publish(*c, now)) {
-      stage_publish(*c, c->topic, c->next_sequence, _config.retain, _config.payload_size, now);
+      stage_run_publish(*c, now);
       c->next_sequence++;
       budget--;
     }

@@ -636,7 +636,7 @@ void Client::handle_disconnect(const mqtt::Disconnect& disconnect) {
 mqtt::Publish Client::outgoing(const Delivery& delivery, uint16_t packet_id, bool dup,
                                bool assign_alias) {
   Message* message = delivery.message;
-  mqtt::Publish publish = message->publish();
+  mqtt::Publish publish = message->to_publish();
   publish.qos = delivery.qos;
   publish.retain = delivery.retain;
   publish.dup = dup;

@@ -42,9 +42,19 @@ uint64_t next_message_id() {
   return t_prefix | ++t_count;
 }
 
-size_t storage_size(const mqtt::Publish& in) {
-  const mqtt::Properties& p = in.properties;
+// The properties a message carries to its subscribers [MQTT-3.3.2-*]; the rest of a
+// PUBLISH's properties belong to one connection.
+bool carries_properties(const mqtt::Properties& p) {
+  return p.payload_format_indicator || p.message_expiry_interval || p.content_type ||
+         p.response_topic || p.correlation_data || !p.user_properties.empty();
+}
+
+size_t bytes_size(const mqtt::Publish& in, bool with_properties) {
   size_t size = in.topic.size() + in.payload.size();
+  if (!with_properties) {
+    return size;
+  }
+  const mqtt::Properties& p = in.properties;
   size += p.content_type ? p.content_type->size() : 0;
   size += p.response_topic ? p.response_topic->size() : 0;
   size += p.correlation_data ? p.correlation_data->size() : 0;
@@ -56,49 +66,76 @@ size_t storage_size(const mqtt::Publish& in) {
 
 }  // namespace
 
+const mqtt::Properties Message::kNoProperties{};
+
 std::optional<uint32_t> Message::expiry_left(uint64_t now_ms) const {
-  const auto& interval = _publish.properties.message_expiry_interval;
-  if (!interval) {
+  if (_properties == nullptr || !_properties->message_expiry_interval) {
     return std::nullopt;
   }
+  const uint32_t interval = *_properties->message_expiry_interval;
   const uint64_t age_s = now_ms > _received_ms ? (now_ms - _received_ms) / 1000 : 0;
-  return age_s >= *interval ? 0 : static_cast<uint32_t>(*interval - age_s);
+  return age_s >= interval ? 0 : static_cast<uint32_t>(interval - age_s);
 }
 
 Message* Message::create(const mqtt::Publish& in, uint64_t origin_connection,
                          uint64_t received_ms) {
-  const size_t storage = storage_size(in);
-  void* memory = ::operator new(sizeof(Message) + storage);
+  static_assert(sizeof(Message) % alignof(mqtt::Properties) == 0);
+  const bool with_properties = carries_properties(in.properties);
+  const size_t properties_size = with_properties ? sizeof(mqtt::Properties) : 0;
+  void* memory =
+      ::operator new(sizeof(Message) + properties_size + bytes_size(in, with_properties));
   auto* message = new (memory) Message();
+  auto* block = reinterpret_cast<uint8_t*>(message) + sizeof(Message);
   message->_origin_connection = origin_connection;
   message->_received_ms = received_ms;
   message->_id = next_message_id();
-  Copier copier(reinterpret_cast<uint8_t*>(message) + sizeof(Message));
-  mqtt::Publish& out = message->_publish;
-  out.qos = in.qos;
-  out.retain = in.retain;
-  out.topic = copier.copy(in.topic);
-  out.payload = copier.copy(in.payload);
+  message->_qos = in.qos;
+  message->_retain = in.retain;
+  Copier copier(block + properties_size);
+  message->_topic = copier.copy(in.topic);
+  message->_payload = copier.copy(in.payload);
+  if (!with_properties) {
+    return message;
+  }
   const mqtt::Properties& from = in.properties;
-  mqtt::Properties& to = out.properties;
-  to.payload_format_indicator = from.payload_format_indicator;
-  to.message_expiry_interval = from.message_expiry_interval;
+  auto* to = new (block) mqtt::Properties();
+  message->_properties = to;
+  to->payload_format_indicator = from.payload_format_indicator;
+  to->message_expiry_interval = from.message_expiry_interval;
   if (from.content_type) {
-    to.content_type = copier.copy(*from.content_type);
+    to->content_type = copier.copy(*from.content_type);
   }
   if (from.response_topic) {
-    to.response_topic = copier.copy(*from.response_topic);
+    to->response_topic = copier.copy(*from.response_topic);
   }
   if (from.correlation_data) {
-    to.correlation_data = copier.copy(*from.correlation_data);
+    to->correlation_data = copier.copy(*from.correlation_data);
   }
   if (!from.user_properties.empty()) {
-    to.user_properties.reserve(from.user_properties.size());
+    to->user_properties.reserve(from.user_properties.size());
     for (const auto& up : from.user_properties) {
-      to.user_properties.push_back({copier.copy(up.key), copier.copy(up.value)});
+      to->user_properties.push_back({copier.copy(up.key), copier.copy(up.value)});
     }
   }
   return message;
+}
+
+mqtt::Publish Message::to_publish() const {
+  mqtt::Publish out;
+  out.qos = _qos;
+  out.retain = _retain;
+  out.topic = _topic;
+  out.payload = _payload;
+  if (_properties != nullptr) {
+    out.properties = *_properties;
+  }
+  return out;
+}
+
+Message::~Message() {
+  if (_properties != nullptr) {
+    _properties->~Properties();
+  }
 }
 
 void Message::destroy() {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string_view>
 
 #include "src/io/shared_buffer.h"
 #include "src/mqtt/packets.h"
@@ -19,10 +20,19 @@ class Message final : public io::SharedBuffer {
   static Message* create(const mqtt::Publish& in, uint64_t origin_connection,
                          uint64_t received_ms);
 
-  // The message as a PUBLISH (QoS, retain and packet id are per delivery); its views
-  // point into this object.
-  const mqtt::Publish& publish() const { return _publish; }
-  std::span<const uint8_t> payload() const { return _publish.payload; }
+  std::string_view topic() const { return _topic; }
+  std::span<const uint8_t> payload() const { return _payload; }
+  uint8_t qos() const { return _qos; }
+  bool retain() const { return _retain; }
+  // The v5 properties that travel with the message; an empty set when it has none (most
+  // messages: they then carry no Properties at all, ~340 bytes less per message).
+  const mqtt::Properties& properties() const {
+    return _properties != nullptr ? *_properties : kNoProperties;
+  }
+  bool has_properties() const { return _properties != nullptr; }
+  // The message as a PUBLISH to fill in per delivery (QoS, retain, packet id, DUP); its
+  // views point into this object.
+  mqtt::Publish to_publish() const;
   uint64_t origin_connection() const { return _origin_connection; }
   // Unique in the process: names the message without its address (addresses come back).
   uint64_t id() const { return _id; }
@@ -32,14 +42,22 @@ class Message final : public io::SharedBuffer {
   std::optional<uint32_t> expiry_left(uint64_t now_ms) const;
 
  private:
+  static const mqtt::Properties kNoProperties;
+
   Message() = default;
-  ~Message() override = default;
+  ~Message() override;
   void destroy() override;
 
-  mqtt::Publish _publish;
+  // Layout of one allocation: this object, then the Properties when the message has any,
+  // then the bytes every view points at.
+  std::string_view _topic;
+  std::span<const uint8_t> _payload;
+  mqtt::Properties* _properties = nullptr;
   uint64_t _origin_connection = 0;
   uint64_t _received_ms = 0;
   uint64_t _id = 0;
+  uint8_t _qos = 0;
+  bool _retain = false;
 };
 
 }  // namespace peregrine::broker

@@ -11,7 +11,7 @@ RetainedStore::~RetainedStore() {
 }
 
 uint64_t RetainedStore::cost(const Message* message) {
-  return message->publish().topic.size() + message->payload().size();
+  return message->topic().size() + message->payload().size();
 }
 
 void RetainedStore::erase(std::map<std::string, Message*, std::less<>>::iterator it) {
@@ -21,7 +21,7 @@ void RetainedStore::erase(std::map<std::string, Message*, std::less<>>::iterator
 }
 
 RetainedStore::StoreResult RetainedStore::store(Message* message) {
-  const std::string_view topic = message->publish().topic;
+  const std::string_view topic = message->topic();
   auto it = _messages.find(topic);
   if (message->payload().empty()) {
     if (it != _messages.end()) {

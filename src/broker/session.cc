@@ -105,7 +105,7 @@ void Session::send_publish(Inflight& entry, bool dup) {
 
 void Session::deliver(Delivery delivery) {
   PG_DASSERT(delivery.message != nullptr);
-  if (!_broker->may_read(*this, delivery.message->publish().topic)) {
+  if (!_broker->may_read(*this, delivery.message->topic())) {
     _broker->stats().read_denied++;
     release(delivery);
     return;
@@ -133,7 +133,7 @@ void Session::deliver(Delivery delivery) {
     return;
   }
   const Limits& limits = _broker->limits();
-  const size_t size = delivery.message->payload().size() + delivery.message->publish().topic.size();
+  const size_t size = delivery.message->payload().size() + delivery.message->topic().size();
   if (_queue.size() >= limits.max_queued_messages ||
       _queue_bytes + size > limits.max_queued_bytes) {
     _broker->stats().queue_dropped++;
@@ -148,7 +148,7 @@ void Session::pump() {
   while (!_queue.empty() && window_open()) {
     Delivery delivery = std::move(_queue.front());
     _queue.pop_front();
-    _queue_bytes -= delivery.message->payload().size() + delivery.message->publish().topic.size();
+    _queue_bytes -= delivery.message->payload().size() + delivery.message->topic().size();
     if (_broker->expired(*delivery.message)) {
       _broker->stats().expired_dropped++;
       release(delivery);

@@ -458,7 +458,7 @@ void ShardBroker::end_session(Session* session) {
 
 void ShardBroker::publish_will(Message* will) {
   _stats.wills_published++;
-  if (will->publish().retain) {
+  if (will->retain()) {
     will->ref();
     store_retained(will);
   }
@@ -489,7 +489,7 @@ void ShardBroker::route(Message* message) {
   const uint16_t self = shard_id();
   // QoS 0 may be dropped at a full mailbox (counted); QoS 1/2 waits in order.
   const auto delivery =
-      message->publish().qos == 0 ? shard::Delivery::kDroppable : shard::Delivery::kRequired;
+      message->qos() == 0 ? shard::Delivery::kDroppable : shard::Delivery::kRequired;
   for (uint16_t to = 0; shards != 0; ++to, shards >>= 1) {
     if ((shards & 1) == 0 || to == self) {
       continue;
@@ -517,7 +517,8 @@ std::span<const uint8_t> ShardBroker::qos0_head(mqtt::ProtocolVersion version,
   bool& ready = v5 ? _head_v5_ready : _head_v3_ready;
   if (!ready) {
     head.clear();
-    mqtt::encode_qos0_publish_head(version, message->publish(), message->payload().size(), head);
+    mqtt::encode_qos0_publish_head(version, message->topic(), message->properties(),
+                                   message->payload().size(), head);
     ready = true;
   }
   return head;
@@ -530,11 +531,12 @@ void ShardBroker::deliver_local(Message* message) {
 
 uint64_t ShardBroker::match_filters(Message* message) {
   const uint64_t stamp = ++_delivery_stamp;
-  const mqtt::Publish& publish = message->publish();
+  const uint8_t message_qos = message->qos();
+  const bool message_retain = message->retain();
   uint64_t shards = 0;
   _matched.clear();
   _matched_ids.clear();
-  _filters.match(publish.topic, [&](FilterEntry& entry) {
+  _filters.match(message->topic(), [&](FilterEntry& entry) {
     shards |= entry.shards;
     for (const Subscriber& sub : entry.subscribers) {
       Session* session = sub.session;
@@ -542,8 +544,8 @@ uint64_t ShardBroker::match_filters(Message* message) {
           session->client()->id() == message->origin_connection()) {
         continue;  // [MQTT-3.8.3-3]
       }
-      const uint8_t qos = std::min(sub.options.max_qos, publish.qos);
-      const bool retain = sub.options.retain_as_published && publish.retain;
+      const uint8_t qos = std::min(sub.options.max_qos, message_qos);
+      const bool retain = sub.options.retain_as_published && message_retain;
       if (session->match_stamp != stamp) {
         // Overlapping subscriptions: one copy at the highest QoS, every identifier
         // [MQTT-3.3.4-2, MQTT-3.3.4-4].
@@ -570,11 +572,10 @@ uint64_t ShardBroker::match_filters(Message* message) {
 }
 
 void ShardBroker::deliver_matched(Message* message) {
-  const mqtt::Publish& publish = message->publish();
   _head_message = message;
   _head_v3_ready = false;
   _head_v5_ready = false;
-  const bool plain = !publish.properties.message_expiry_interval.has_value();
+  const bool plain = !message->properties().message_expiry_interval.has_value();
   size_t next_id = 0;  // into _matched_ids, sorted by index into _matched
   for (uint32_t index = 0; index < _matched.size(); ++index) {
     Session* session = _matched[index];
@@ -583,7 +584,7 @@ void ShardBroker::deliver_matched(Message* message) {
     const bool has_ids = next_id < _matched_ids.size() && _matched_ids[next_id].first == index;
     if (plain && session->match_qos == 0 && !session->match_retain && !has_ids &&
         (client == nullptr || client->takes_shared_heads())) {
-      if (client != nullptr && may_read(*session, publish.topic)) {
+      if (client != nullptr && may_read(*session, message->topic())) {
         client->send_qos0_shared(message);  // the fan-out fast path: cached heads
       }
       continue;
@@ -884,7 +885,7 @@ void ShardBroker::set_shared_route(std::string_view group, std::string_view inne
 }
 
 void ShardBroker::route_shared(Message* message) {
-  _shared_routes.match(message->publish().topic, [&](SharedRouteEntry& entry) {
+  _shared_routes.match(message->topic(), [&](SharedRouteEntry& entry) {
     for (SharedRoute& route : entry.groups) {
       // Weighted round robin: shard s gets members[s] of every `total` messages.
       uint64_t slot = route.cursor++ % route.total;
@@ -905,7 +906,7 @@ void ShardBroker::route_shared(Message* message) {
       message->ref();
       auto* delivery = new SharedDelivery{message, entry.filter, route.name};
       const auto mode =
-          message->publish().qos == 0 ? shard::Delivery::kDroppable : shard::Delivery::kRequired;
+          message->qos() == 0 ? shard::Delivery::kDroppable : shard::Delivery::kRequired;
       if (!_shard->post(chosen, {kSharedPublish, 0, 0, 0, delivery}, mode)) {
         delete delivery;
         message->unref();
@@ -939,8 +940,8 @@ bool ShardBroker::deliver_shared_local(std::string_view inner, std::string_view 
   it->next = pick + 1;
   const Subscriber& member = it->members[pick];
   message->ref();
-  Delivery delivery{message, std::min(member.options.max_qos, message->publish().qos),
-                    member.options.retain_as_published && message->publish().retain, {}};
+  Delivery delivery{message, std::min(member.options.max_qos, message->qos()),
+                    member.options.retain_as_published && message->retain(), {}};
   if (member.options.subscription_id != 0) {
     delivery.subscription_ids.push_back(member.options.subscription_id);
   }
@@ -959,7 +960,7 @@ void ShardBroker::post_local_or_remote(uint16_t to, uint16_t kind, void* ptr) {
 }
 
 void ShardBroker::store_retained(Message* message) {
-  const uint16_t owner = topic_owner(message->publish().topic);
+  const uint16_t owner = topic_owner(message->topic());
   if (owner != shard_id()) {
     _shard->post(owner, {kRetainStore, 0, 0, 0, message}, shard::Delivery::kRequired);
     return;
@@ -1026,7 +1027,7 @@ void ShardBroker::deliver_retained_batch(RetainedScan* scan) {
       continue;
     }
     // Retained on subscribe: RETAIN set [MQTT-3.3.1-8], QoS the lower of the two.
-    Delivery delivery{message, std::min(scan->options.max_qos, message->publish().qos), true,
+    Delivery delivery{message, std::min(scan->options.max_qos, message->qos()), true,
                       {}};
     if (scan->options.subscription_id != 0) {
       delivery.subscription_ids.push_back(scan->options.subscription_id);

@@ -13,19 +13,19 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
+#include "absl/hash/hash.h"
 #include "src/base/assert.h"
 
 namespace peregrine::broker {
 
 struct TransparentStringHash {
   using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  size_t operator()(std::string_view s) const { return absl::Hash<std::string_view>{}(s); }
 };
 
 template <typename Entry>
@@ -82,7 +82,7 @@ class TopicTrie {
     if (_cache == nullptr) {
       _cache = std::make_unique<std::array<CacheSlot, kCacheSlots>>();
     }
-    const size_t hash = std::hash<std::string_view>{}(topic);
+    const size_t hash = absl::Hash<std::string_view>{}(topic);
     CacheSlot& slot = (*_cache)[hash & (kCacheSlots - 1)];
     if (slot.generation == _generation && slot.hash == hash && slot.topic == topic) {
       ++_cache_hits;

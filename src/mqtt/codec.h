@@ -72,10 +72,12 @@ void encode(ProtocolVersion version, const Packet& packet, std::vector<uint8_t>&
 void encode_publish_head(ProtocolVersion version, const Publish& publish,
                          size_t payload_size, std::vector<uint8_t>& out);
 
-// The same for a QoS 0 delivery of `publish` (QoS, DUP and retain cleared, no packet id),
-// read in place: the broker's shared fan-out head, without a copy of the message.
-void encode_qos0_publish_head(ProtocolVersion version, const Publish& publish,
-                              size_t payload_size, std::vector<uint8_t>& out);
+// The same for a QoS 0 delivery (DUP and retain clear, no packet id) of a message with
+// this topic and these properties, read in place: the broker's shared fan-out head,
+// made without a PUBLISH.
+void encode_qos0_publish_head(ProtocolVersion version, std::string_view topic,
+                              const Properties& properties, size_t payload_size,
+                              std::vector<uint8_t>& out);
 
 // Size of the complete PUBLISH encoding (head + payload) for `version`.
 size_t publish_size(ProtocolVersion version, const Publish& publish, size_t payload_size);

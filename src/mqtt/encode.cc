@@ -69,14 +69,20 @@ void put_connect(W& w, ProtocolVersion version, const Connect& c) {
 }
 
 template <class W>
-void put_publish_head(W& w, bool v5, const Publish& p, uint8_t qos) {
-  w.string(p.topic);
+void put_publish_head(W& w, bool v5, std::string_view topic, uint8_t qos, uint16_t packet_id,
+                      const Properties& properties) {
+  w.string(topic);
   if (qos > 0) {
-    w.u16(p.packet_id);
+    w.u16(packet_id);
   }
   if (v5) {
-    put_props(w, p.properties);
+    put_props(w, properties);
   }
+}
+
+template <class W>
+void put_publish_head(W& w, bool v5, const Publish& p, uint8_t qos) {
+  put_publish_head(w, v5, p.topic, qos, p.packet_id, p.properties);
 }
 
 uint8_t publish_first_byte(const Publish& p) {
@@ -242,11 +248,12 @@ namespace {
 
 // A PUBLISH head (fixed header, topic, packet id if `qos` > 0, v5 properties) with
 // `first` as its first byte, for a payload of `payload_size` bytes that follows it.
-void put_head(ProtocolVersion version, const Publish& publish, uint8_t first, uint8_t qos,
-              size_t payload_size, std::vector<uint8_t>& out) {
+void put_head(ProtocolVersion version, std::string_view topic, uint16_t packet_id,
+              const Properties& properties, uint8_t first, uint8_t qos, size_t payload_size,
+              std::vector<uint8_t>& out) {
   const bool v5 = version == ProtocolVersion::kV5;
   Counter c;
-  put_publish_head(c, v5, publish, qos);
+  put_publish_head(c, v5, topic, qos, packet_id, properties);
   const size_t remaining = c.n + payload_size;
   PG_ASSERT(remaining <= kMaxRemainingLength);
   const size_t at = out.size();
@@ -254,7 +261,7 @@ void put_head(ProtocolVersion version, const Publish& publish, uint8_t first, ui
   Writer w{out.data() + at};
   w.u8(first);
   w.varint(static_cast<uint32_t>(remaining));
-  put_publish_head(w, v5, publish, qos);
+  put_publish_head(w, v5, topic, qos, packet_id, properties);
   PG_DASSERT(w.p == out.data() + out.size());
 }
 
@@ -262,12 +269,15 @@ void put_head(ProtocolVersion version, const Publish& publish, uint8_t first, ui
 
 void encode_publish_head(ProtocolVersion version, const Publish& publish,
                          size_t payload_size, std::vector<uint8_t>& out) {
-  put_head(version, publish, publish_first_byte(publish), publish.qos, payload_size, out);
+  put_head(version, publish.topic, publish.packet_id, publish.properties,
+           publish_first_byte(publish), publish.qos, payload_size, out);
 }
 
-void encode_qos0_publish_head(ProtocolVersion version, const Publish& publish,
-                              size_t payload_size, std::vector<uint8_t>& out) {
-  put_head(version, publish, first_byte(PacketType::kPublish, 0), 0, payload_size, out);
+void encode_qos0_publish_head(ProtocolVersion version, std::string_view topic,
+                              const Properties& properties, size_t payload_size,
+                              std::vector<uint8_t>& out) {
+  put_head(version, topic, 0, properties, first_byte(PacketType::kPublish, 0), 0,
+           payload_size, out);
 }
 
 size_t publish_size(ProtocolVersion version, const Publish& publish, size_t payload_size) {

@@ -25,7 +25,7 @@ Message* make(const std::string& topic, const std::string& payload, uint64_t now
 std::vector<std::string> topics(std::vector<Message*>& found) {
   std::vector<std::string> out;
   for (Message* m : found) {
-    out.emplace_back(m->publish().topic);
+    out.emplace_back(m->topic());
     m->unref();
   }
   found.clear();

@@ -284,7 +284,7 @@ TEST(CodecRoundTrip, Qos0PublishHeadClearsQosDupRetainAndPacketIdInPlace) {
     std::vector<uint8_t> expected;
     encode_publish_head(v, q0, p.payload.size(), expected);
     std::vector<uint8_t> head;
-    encode_qos0_publish_head(v, p, p.payload.size(), head);
+    encode_qos0_publish_head(v, p.topic, p.properties, p.payload.size(), head);
     EXPECT_EQ(head, expected);
     EXPECT_EQ(head[0], 0x30);
   }
