@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include "src/base/assert.h"
+
 namespace peregrine::broker {
 
 namespace {
@@ -34,6 +36,9 @@ class Copier {
 std::atomic<uint64_t> g_next_prefix{1};
 thread_local uint64_t t_prefix = 0;
 thread_local uint64_t t_count = 0;
+
+thread_local MessageReclaimer* t_reclaimer = nullptr;
+thread_local uint16_t t_shard = 0xFFFF;  // the installed reclaimer's shard
 
 uint64_t next_message_id() {
   if (t_prefix == 0) {
@@ -91,6 +96,7 @@ Message* Message::create(const mqtt::Publish& in, uint64_t origin_connection,
   message->_id = next_message_id();
   message->_qos = in.qos;
   message->_retain = in.retain;
+  message->_home = t_shard;
   Copier copier(block + properties_size);
   message->_topic = copier.copy(in.topic);
   message->_payload = copier.copy(in.payload);
@@ -139,8 +145,58 @@ Message::~Message() {
 }
 
 void Message::destroy() {
+  if (_home != t_shard && _home != kNoHome && t_reclaimer != nullptr) {
+    t_reclaimer->give_back(this);
+    return;
+  }
+  free_now();
+}
+
+void Message::free_now() {
   this->~Message();
   ::operator delete(static_cast<void*>(this));
+}
+
+MessageReclaimer::MessageReclaimer(uint16_t shard, uint16_t shards)
+    : _shard(shard), _lists(shards, nullptr) {}
+
+MessageReclaimer::~MessageReclaimer() {
+  if (t_reclaimer == this) {
+    uninstall();
+  }
+  for (Message* head : _lists) {
+    free_list(head);
+  }
+}
+
+void MessageReclaimer::install() {
+  t_reclaimer = this;
+  t_shard = _shard;
+}
+
+void MessageReclaimer::uninstall() {
+  t_reclaimer = nullptr;
+  t_shard = Message::kNoHome;
+}
+
+Message* MessageReclaimer::take(uint16_t home) {
+  Message* head = _lists[home];
+  _lists[home] = nullptr;
+  return head;
+}
+
+void MessageReclaimer::free_list(Message* head) {
+  while (head != nullptr) {
+    Message* next = head->_next_dead;
+    head->free_now();
+    head = next;
+  }
+}
+
+void MessageReclaimer::give_back(Message* message) {
+  PG_DASSERT(message->_home < _lists.size());
+  message->_next_dead = _lists[message->_home];
+  _lists[message->_home] = message;
 }
 
 }  // namespace peregrine::broker

@@ -7,11 +7,14 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "src/io/shared_buffer.h"
 #include "src/mqtt/packets.h"
 
 namespace peregrine::broker {
+
+class MessageReclaimer;
 
 class Message final : public io::SharedBuffer {
  public:
@@ -42,11 +45,14 @@ class Message final : public io::SharedBuffer {
   std::optional<uint32_t> expiry_left(uint64_t now_ms) const;
 
  private:
+  friend class MessageReclaimer;
+  static constexpr uint16_t kNoHome = 0xFFFF;
   static const mqtt::Properties kNoProperties;
 
   Message() = default;
   ~Message() override;
   void destroy() override;
+  void free_now();
 
   // Layout of one allocation: this object, then the Properties when the message has any,
   // then the bytes every view points at.
@@ -56,8 +62,41 @@ class Message final : public io::SharedBuffer {
   uint64_t _origin_connection = 0;
   uint64_t _received_ms = 0;
   uint64_t _id = 0;
+  Message* _next_dead = nullptr;  // in a MessageReclaimer's list, once unreferenced
+  uint16_t _home = kNoHome;       // the shard whose thread allocated it
   uint8_t _qos = 0;
   bool _retain = false;
+};
+
+// Messages are freed by the shard that allocated them. glibc frees a chunk of another
+// thread's arena under that arena's lock, which its owner takes for every malloc: state
+// shared across shards on the message path. A shard installs one reclaimer on its thread;
+// a message of another shard dying there is linked into the list for its home, which the
+// shard hands back once a turn (ShardBroker's kReclaim envelope) for the home to free.
+// Off shard threads (tests, teardown) a message is freed where it dies. Bounded by the
+// messages in flight: a list holds only messages its home allocated and sent over.
+class MessageReclaimer {
+ public:
+  MessageReclaimer(uint16_t shard, uint16_t shards);
+  ~MessageReclaimer();  // frees what it still holds (after the shard threads are joined)
+  MessageReclaimer(const MessageReclaimer&) = delete;
+  MessageReclaimer& operator=(const MessageReclaimer&) = delete;
+
+  // Makes this the reclaimer of the calling thread (the shard's), or none.
+  void install();
+  static void uninstall();
+
+  // Takes the list of dead messages whose home is `home` (nullptr: none).
+  Message* take(uint16_t home);
+  // Frees a list taken on another shard; on the list's home thread.
+  static void free_list(Message* head);
+
+ private:
+  friend class Message;
+  void give_back(Message* message);
+
+  const uint16_t _shard;
+  std::vector<Message*> _lists;  // by home shard
 };
 
 }  // namespace peregrine::broker

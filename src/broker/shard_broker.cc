@@ -30,6 +30,7 @@ enum EnvelopeKind : uint16_t {
   kRetainBatch = 7,    // ptr: RetainedScan*, back home with a batch
   kSharedPublish = 8,  // ptr: SharedDelivery*, for one member of a shared group there
   kSysSnapshot = 9,    // ptr: SysSnapshot*, a shard's counters for shard 0's $SYS
+  kReclaim = 10,       // ptr: Message*, a list of dead messages back home to be freed
 };
 
 // A filter gaining its first or losing its last subscriber on a shard; one allocation
@@ -154,6 +155,8 @@ void ShardBroker::on_start(shard::Shard& shard) {
   _shard = &shard;
   PG_ASSERT(shard.count() <= kMaxShards);
   _acked.assign(shard.count(), 0);
+  _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
+  _reclaimer->install();
   const Limits& limits = _config.limits;
   _retained = std::make_unique<RetainedStore>(
       std::max<uint64_t>(1, limits.max_retained_messages / shard.count()),
@@ -324,6 +327,11 @@ void ShardBroker::on_turn_end() {
   dirty.clear();
   if (_dirty.empty()) {
     _dirty.swap(dirty);  // keep the capacity
+  }
+  for (uint16_t home = 0; home < _shard->count(); ++home) {
+    if (Message* dead = home != shard_id() ? _reclaimer->take(home) : nullptr) {
+      _shard->post(home, {kReclaim, 0, 0, 0, dead}, shard::Delivery::kLazy);
+    }
   }
 }
 
@@ -1082,6 +1090,9 @@ void ShardBroker::on_envelope(const shard::Envelope& envelope) {
     case kSysSnapshot:
       _sys->on_snapshot(envelope.from, static_cast<SysSnapshot*>(envelope.ptr));
       break;
+    case kReclaim:
+      MessageReclaimer::free_list(static_cast<Message*>(envelope.ptr));
+      break;
     case kSharedPublish: {
       auto* delivery = static_cast<SharedDelivery*>(envelope.ptr);
       if (!deliver_shared_local(delivery->filter, delivery->group, delivery->message)) {
@@ -1118,6 +1129,9 @@ void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
       break;
     case kSysSnapshot:
       delete static_cast<SysSnapshot*>(envelope.ptr);
+      break;
+    case kReclaim:
+      MessageReclaimer::free_list(static_cast<Message*>(envelope.ptr));
       break;
     case kSharedPublish: {
       auto* delivery = static_cast<SharedDelivery*>(envelope.ptr);

@@ -244,6 +244,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   TopicTrie<SharedLocalEntry> _shared_local;
   TopicTrie<SharedRouteEntry> _shared_routes;
   std::unique_ptr<RetainedStore> _retained;
+  std::unique_ptr<MessageReclaimer> _reclaimer;  // installed on this shard's thread
   std::vector<net::Connection*> _dirty;
   std::deque<shard::Envelope> _self_envelopes;  // to this shard, handled next turn
   std::vector<RetainedScan*> _parked_scans;     // waiting for their session to drain

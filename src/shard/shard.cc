@@ -37,7 +37,7 @@ void pin_to_cpu(uint16_t shard_id) {
 }  // namespace
 
 Shard::Shard(ShardGroup& group, uint16_t id, uint16_t count)
-    : _group(group), _id(id), _overflow(count) {}
+    : _group(group), _id(id), _overflow(count), _wake_wanted(count, 0) {}
 
 uint16_t Shard::count() const { return _group.size(); }
 
@@ -45,7 +45,10 @@ bool Shard::post(uint16_t to, Envelope envelope, Delivery delivery) {
   PG_DASSERT(to != _id && to < count());
   envelope.from = _id;
   auto& overflow = _overflow[to];
-  if (delivery == Delivery::kRequired && !overflow.empty()) {
+  if (delivery != Delivery::kLazy) {
+    _wake_wanted[to] = 1;
+  }
+  if (delivery != Delivery::kDroppable && !overflow.empty()) {
     overflow.push_back(envelope);  // keep control traffic in order behind what waits
     ++_overflow_size;
     return true;
@@ -97,9 +100,11 @@ void Shard::publish_outbound() {
       overflow.pop_front();
       --_overflow_size;
     }
-    if (!queue.publish()) {
-      continue;
+    const bool wake = _wake_wanted[to] != 0;
+    if (!queue.publish() || !wake) {
+      continue;  // lazy envelopes alone: seen when the consumer next looks
     }
+    _wake_wanted[to] = 0;
     // Pairs with the consumer's fence between setting `sleeping` and re-checking queues.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     Shard& peer = _group.shard(to);

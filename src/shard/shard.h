@@ -44,6 +44,8 @@ class ShardService {
 enum class Delivery : uint8_t {
   kDroppable,  // QoS 0 traffic: post() fails, the caller drops and counts
   kRequired,   // control traffic: held in a producer-side overflow, in order
+  kLazy,       // required, but no reason to wake a sleeping consumer (housekeeping that
+               // waits for its next turn: memory handed back)
 };
 
 class ShardGroup;
@@ -83,6 +85,7 @@ class Shard {
   uint64_t _now_ms = 0;
   std::vector<std::deque<Envelope>> _overflow;  // per target: required envelopes held back
   size_t _overflow_size = 0;
+  std::vector<uint8_t> _wake_wanted;  // per target: posted this turn something not kLazy
   std::atomic<bool> _sleeping{false};
   std::atomic<bool> _stop_requested{false};
   std::thread _thread;
