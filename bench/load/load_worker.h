@@ -84,6 +84,7 @@ class LoadWorker {
 
   // MQTT.
   void stage(Connection& c, const mqtt::Packet& packet);
+  void stage_ack(Connection& c, mqtt::PacketType type, uint16_t packet_id);
   void stage_connect(Connection& c);
   void stage_subscribe(Connection& c, uint64_t now);
   void stage_publish(Connection& c, std::string_view topic, uint64_t sequence, bool retain,
@@ -126,6 +127,7 @@ class LoadWorker {
   // turn), so the shared RunControl counters take one atomic add a publisher a turn.
   std::vector<uint32_t> _delivered_pending;
   std::vector<uint32_t> _delivered_touched;
+  mqtt::Ack _ack;  // decoded into again and again: no Properties built per acknowledgement
   std::string _client_prefix;
   RunStats _stats;
   io_uring _ring{};

@@ -29,6 +29,16 @@ void LoadWorker::stage(Connection& c, const mqtt::Packet& packet) {
   }
 }
 
+void LoadWorker::stage_ack(Connection& c, mqtt::PacketType type, uint16_t packet_id) {
+  // Success with no properties: two bytes of packet id in every version (v5 may omit the
+  // reason code then).
+  const uint8_t flags = type == mqtt::PacketType::kPubrel ? 0x02 : 0x00;
+  const uint8_t ack[4] = {static_cast<uint8_t>((static_cast<uint8_t>(type) << 4) | flags), 2,
+                          static_cast<uint8_t>(packet_id >> 8), static_cast<uint8_t>(packet_id)};
+  c.staged.insert(c.staged.end(), ack, ack + sizeof ack);
+  mark_dirty(c);
+}
+
 void LoadWorker::stage_connect(Connection& c) {
   char id[64];
   const char role = c.role == Role::kPublisher ? 'p' : c.role == Role::kSubscriber ? 's' : 'c';
@@ -185,6 +195,15 @@ bool LoadWorker::handle_packet(Connection& c, const mqtt::FixedHeader& header,
     on_publish(c, publish, now);
     return true;
   }
+  if (mqtt::is_ack(header.type)) {
+    if (mqtt::decode_ack(_config.version, header, body, _ack) != mqtt::ReasonCode::kSuccess) {
+      _control.abort(Verdict::kError, "the broker sent an acknowledgement that does not decode");
+      fail(c, false);
+      return false;
+    }
+    on_ack(c, _ack);
+    return c.state != ConnState::kClosing;
+  }
   mqtt::Packet packet;
   if (mqtt::decode(_config.version, header, body, packet) != mqtt::ReasonCode::kSuccess) {
     _control.abort(Verdict::kError, "the broker sent a packet that does not decode");
@@ -195,8 +214,6 @@ bool LoadWorker::handle_packet(Connection& c, const mqtt::FixedHeader& header,
     on_connack(c, *connack, now);
   } else if (const auto* suback = std::get_if<mqtt::Suback>(&packet)) {
     on_suback(c, *suback);
-  } else if (const auto* ack = std::get_if<mqtt::Ack>(&packet)) {
-    on_ack(c, *ack);
   } else if (const auto* disconnect = std::get_if<mqtt::Disconnect>(&packet)) {
     on_disconnect(c, *disconnect);
     return false;
@@ -280,9 +297,9 @@ void LoadWorker::on_suback(Connection& c, const mqtt::Suback& suback) {
 
 void LoadWorker::on_publish(Connection& c, const ReceivedPublish& publish, uint64_t now) {
   if (publish.qos == 1) {
-    stage(c, mqtt::Ack{mqtt::PacketType::kPuback, publish.packet_id});
+    stage_ack(c, mqtt::PacketType::kPuback, publish.packet_id);
   } else if (publish.qos == 2) {
-    stage(c, mqtt::Ack{mqtt::PacketType::kPubrec, publish.packet_id});
+    stage_ack(c, mqtt::PacketType::kPubrec, publish.packet_id);
   }
   if (publish.qos < _config.qos) {
     _stats.downgraded++;
@@ -354,10 +371,10 @@ void LoadWorker::on_ack(Connection& c, const mqtt::Ack& ack) {
       release_packet_id(c, ack.packet_id);
       break;
     case mqtt::PacketType::kPubrec:
-      stage(c, mqtt::Ack{mqtt::PacketType::kPubrel, ack.packet_id});
+      stage_ack(c, mqtt::PacketType::kPubrel, ack.packet_id);
       break;
     case mqtt::PacketType::kPubrel:
-      stage(c, mqtt::Ack{mqtt::PacketType::kPubcomp, ack.packet_id});
+      stage_ack(c, mqtt::PacketType::kPubcomp, ack.packet_id);
       break;
     default:
       break;

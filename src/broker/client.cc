@@ -249,6 +249,14 @@ bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (header.type == PacketType::kPublish) {
     return handle_publish(header, body);
   }
+  if (mqtt::is_ack(header.type)) {
+    mqtt::Ack ack;
+    const ReasonCode rc = mqtt::decode_ack(_version, header, body, ack);
+    if (rc != ReasonCode::kSuccess) {
+      return fail(rc, "undecodable packet");
+    }
+    return handle_ack(ack);
+  }
   mqtt::Packet packet;
   const ReasonCode rc = mqtt::decode(_version, header, body, packet);
   if (rc != ReasonCode::kSuccess) {
@@ -267,11 +275,6 @@ bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     case PacketType::kDisconnect:
       handle_disconnect(std::get<mqtt::Disconnect>(packet));
       return false;
-    case PacketType::kPuback:
-    case PacketType::kPubrec:
-    case PacketType::kPubrel:
-    case PacketType::kPubcomp:
-      return handle_ack(std::get<mqtt::Ack>(packet));
     case PacketType::kConnect:
       return fail(ReasonCode::kProtocolError, "second CONNECT [MQTT-3.1.0-2]");
     case PacketType::kAuth:

@@ -62,6 +62,17 @@ ReasonCode decode(ProtocolVersion version, const FixedHeader& header, Bytes body
 // Fast path for the broker: decode a PUBLISH body with the fixed header's flags.
 ReasonCode decode_publish(ProtocolVersion version, uint8_t flags, Bytes body, Publish& out);
 
+// True for PUBACK, PUBREC, PUBREL and PUBCOMP.
+inline bool is_ack(PacketType type) {
+  return type == PacketType::kPuback || type == PacketType::kPubrec ||
+         type == PacketType::kPubrel || type == PacketType::kPubcomp;
+}
+
+// Fast path for acknowledgements (is_ack(header.type)): what decode() does for them,
+// without a Packet.
+ReasonCode decode_ack(ProtocolVersion version, const FixedHeader& header, Bytes body,
+                      Ack& out);
+
 // Appends the complete encoding of `packet` for `version` to `out`. Properties are written
 // only for v5. The packet must be valid for the version (asserted in debug builds).
 void encode(ProtocolVersion version, const Packet& packet, std::vector<uint8_t>& out);

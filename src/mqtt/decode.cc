@@ -439,6 +439,15 @@ ReasonCode decode_publish(ProtocolVersion version, uint8_t flags, Bytes body, Pu
   return check_payload_format(out.properties, out.payload);
 }
 
+ReasonCode decode_ack(ProtocolVersion version, const FixedHeader& header, Bytes body,
+                      Ack& out) {
+  PG_ASSERT(is_ack(header.type) && body.size() == header.remaining_length);
+  if (!flags_valid(header.type, header.flags)) {
+    return kMalformed;
+  }
+  return decode_ack(version == ProtocolVersion::kV5, header.type, body, out);
+}
+
 ReasonCode decode(ProtocolVersion version, const FixedHeader& header, Bytes body,
                   Packet& out) {
   PG_ASSERT(body.size() == header.remaining_length);

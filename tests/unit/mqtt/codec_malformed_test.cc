@@ -279,6 +279,11 @@ TEST_P(Malformed, GivesTheSpecifiedResult) {
     Publish p;
     EXPECT_EQ(decode_publish(row.version, frame.header.flags, body, p), row.reason);
   }
+  if (is_ack(frame.header.type)) {
+    // So must the acknowledgements' (the broker's and the load generator's).
+    Ack a;
+    EXPECT_EQ(decode_ack(row.version, frame.header, body, a), row.reason);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, Malformed, ::testing::ValuesIn(rows()),
