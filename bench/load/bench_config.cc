@@ -58,6 +58,10 @@ timing
   --connect-timeout S     a connection without CONNACK after S seconds failed (default 5)
 process
   --threads N             worker threads, each owning its connections (default 2)
+  --sched P               auto | batch | normal: the worker threads' policy; batch
+                          (SCHED_BATCH) keeps their wake-ups from preempting a broker on
+                          the same cores; auto = batch at max rate, normal at a fixed
+                          rate or for idle connections (default auto)
   --source-addresses N    spread connections over 127.0.0.1..N (default: as needed)
   --processes N           generator processes for the connections scenario (default: as
                           many as the open-files limit needs)
@@ -198,6 +202,18 @@ const char* pattern_name(TopicPattern pattern) {
   return "?";
 }
 
+bool batch_scheduling(const BenchConfig& config) {
+  switch (config.sched) {
+    case SchedPolicy::kBatch:
+      return true;
+    case SchedPolicy::kNormal:
+      return false;
+    case SchedPolicy::kAuto:
+      break;
+  }
+  return config.rate == 0 && config.mode != RunMode::kConnections;
+}
+
 const char* transport_name(Transport transport) {
   switch (transport) {
     case Transport::kTcp:
@@ -322,6 +338,17 @@ BenchConfig parse_bench_config(int argc, char** argv) {
       c.connect_timeout_s = number(f, value(), 0.1, 600);
     } else if (flag == "--threads") {
       c.threads = count(f, value(), 1, 256);
+    } else if (flag == "--sched") {
+      const std::string_view policy = value();
+      if (policy == "auto") {
+        c.sched = SchedPolicy::kAuto;
+      } else if (policy == "batch") {
+        c.sched = SchedPolicy::kBatch;
+      } else if (policy == "normal") {
+        c.sched = SchedPolicy::kNormal;
+      } else {
+        bad_flag(f, "want auto, batch or normal");
+      }
     } else if (flag == "--source-addresses") {
       c.source_addresses = count(f, value(), 1, 254);
     } else if (flag == "--processes") {

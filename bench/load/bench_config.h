@@ -18,6 +18,15 @@ enum class TopicPattern : uint8_t {
 };
 
 // What carries MQTT between a client and the broker (ClientTransport does the work).
+// The generator threads' scheduling policy. On a host it shares with the broker, a
+// generator thread woken by data preempts the broker (CFS wake-up preemption), cutting
+// the broker's batches short; SCHED_BATCH threads are never preferred on wake-up.
+enum class SchedPolicy : uint8_t {
+  kAuto,    // batch at max rate (throughput runs), normal at a fixed rate (latency runs)
+  kBatch,   // SCHED_BATCH
+  kNormal,  // SCHED_OTHER
+};
+
 enum class Transport : uint8_t {
   kTcp,  // MQTT straight on the socket: no adapter at all
   kTls,  // MQTT in TLS records (wolfSSL client)
@@ -72,6 +81,7 @@ struct BenchConfig {
   double connect_timeout_s = 5;
 
   uint32_t threads = 2;
+  SchedPolicy sched = SchedPolicy::kAuto;
   uint32_t source_addresses = 0;  // 127.0.0.1..N as source; 0 = as many as needed
   uint32_t processes = 0;         // generator processes (connections mode); 0 = as needed
   bool progress = true;
@@ -84,6 +94,8 @@ BenchConfig parse_bench_config(int argc, char** argv);
 const char* pattern_name(TopicPattern pattern);
 const char* mode_name(RunMode mode);
 const char* transport_name(Transport transport);
+// Whether the worker threads run SCHED_BATCH (resolves kAuto).
+bool batch_scheduling(const BenchConfig& config);
 inline bool uses_tls(Transport t) { return t == Transport::kTls || t == Transport::kWss; }
 inline bool uses_websocket(Transport t) { return t == Transport::kWs || t == Transport::kWss; }
 

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -125,6 +127,14 @@ bool LoadWorker::init_ring() {
 }
 
 void LoadWorker::run() {
+  if (batch_scheduling(_config)) {
+    const sched_param param{};
+    if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &param) != 0) {
+      _control.abort(Verdict::kError, "SCHED_BATCH refused (try --sched normal)");
+      _progress.connect_done.store(true);
+      return;
+    }
+  }
   if (!init_ring()) {
     _control.abort(Verdict::kError, "io_uring could not be set up");
     _progress.connect_done.store(true);

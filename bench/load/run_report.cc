@@ -157,12 +157,14 @@ void print_json(const BenchConfig& c, const RunSummary& r, const Figures& f) {
       "RESULT {\"scenario\":%s,\"mode\":\"%s\",\"host\":%s,\"port\":%u,\"mqtt\":%d,"
       "\"pattern\":\"%s\",\"qos\":%u,\"publishers\":%u,\"subscribers\":%u,"
       "\"payload_bytes\":%u,\"rate_target\":%.0f,\"max_lag\":%u,\"warmup_s\":%.3f,"
-      "\"measured_s\":%.3f,\"run_id\":\"%08x\",\"threads\":%u,\"processes\":%u,"
+      "\"measured_s\":%.3f,\"run_id\":\"%08x\",\"threads\":%u,\"sched\":\"%s\","
+      "\"processes\":%u,"
       "\"source_addresses\":%u,\"transport\":\"%s\",\"tls_version\":%s,\"tls_cipher\":%s,",
       json_string(c.scenario.c_str()).c_str(), mode_name(c.mode),
       json_string(c.host.c_str()).c_str(), c.port, static_cast<int>(c.version),
       pattern_name(c.pattern), c.qos, c.publishers, c.subscribers, c.payload_size, c.rate,
-      c.max_lag, c.warmup_s, r.measured_s, r.run_id, c.threads, r.processes,
+      c.max_lag, c.warmup_s, r.measured_s, r.run_id, c.threads,
+      batch_scheduling(c) ? "batch" : "normal", r.processes,
       r.source_addresses, transport_name(c.transport), json_string(s.tls_version).c_str(),
       json_string(s.tls_cipher).c_str());
   std::printf(
