@@ -513,7 +513,7 @@ void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool 
 }
 
 bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
-  mqtt::Publish publish;
+  mqtt::Publish& publish = broker().inbound_publish();
   const ReasonCode rc = mqtt::decode_publish(_version, header.flags, body, publish);
   if (rc != ReasonCode::kSuccess) {
     return fail(rc, "bad PUBLISH");

@@ -525,8 +525,13 @@ std::span<const uint8_t> ShardBroker::qos0_head(mqtt::ProtocolVersion version,
   bool& ready = v5 ? _head_v5_ready : _head_v3_ready;
   if (!ready) {
     head.clear();
-    mqtt::encode_qos0_publish_head(version, message->topic(), message->properties(),
-                                   message->payload().size(), head);
+    if (message->has_properties()) {
+      mqtt::encode_qos0_publish_head(version, message->topic(), message->properties(),
+                                     message->payload().size(), head);
+    } else {
+      mqtt::encode_plain_qos0_publish_head(version, message->topic(),
+                                           message->payload().size(), head);
+    }
     ready = true;
   }
   return head;

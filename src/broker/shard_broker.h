@@ -82,6 +82,9 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   BrokerStats& stats() { return _stats; }
   const BrokerStats& stats() const { return _stats; }
   std::vector<uint8_t>& scratch() { return _scratch; }
+  // The PUBLISH a client decodes its input into, one per shard so that no packet builds
+  // and destroys a Publish (~400 bytes); valid until that client's next PUBLISH.
+  mqtt::Publish& inbound_publish() { return _inbound_publish; }
   uint16_t shard_id() const { return _shard->id(); }
   uint16_t shard_count() const { return _shard->count(); }
   uint64_t clients_now() const { return _clients_now; }
@@ -229,6 +232,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   shard::Shard* _shard = nullptr;
   BrokerStats _stats;
   std::vector<uint8_t> _scratch;
+  mqtt::Publish _inbound_publish;
 
   KeyedSet<Client*, uint64_t, &connection_key> _clients;  // every connection here, by id
   // Sessions whose home this shard is, by client id (owning) and by id.

@@ -89,6 +89,9 @@ void encode_publish_head(ProtocolVersion version, const Publish& publish,
 void encode_qos0_publish_head(ProtocolVersion version, std::string_view topic,
                               const Properties& properties, size_t payload_size,
                               std::vector<uint8_t>& out);
+// The same for a message without properties (most of them), in one pass.
+void encode_plain_qos0_publish_head(ProtocolVersion version, std::string_view topic,
+                                    size_t payload_size, std::vector<uint8_t>& out);
 
 // Size of the complete PUBLISH encoding (head + payload) for `version`.
 size_t publish_size(ProtocolVersion version, const Publish& publish, size_t payload_size);

@@ -280,6 +280,24 @@ void encode_qos0_publish_head(ProtocolVersion version, std::string_view topic,
            payload_size, out);
 }
 
+void encode_plain_qos0_publish_head(ProtocolVersion version, std::string_view topic,
+                                    size_t payload_size, std::vector<uint8_t>& out) {
+  const bool v5 = version == ProtocolVersion::kV5;
+  const size_t head_body = 2 + topic.size() + (v5 ? 1 : 0);  // v5: property length 0
+  const size_t remaining = head_body + payload_size;
+  PG_ASSERT(remaining <= kMaxRemainingLength);
+  const size_t at = out.size();
+  out.resize(at + 1 + varint_size(static_cast<uint32_t>(remaining)) + head_body);
+  Writer w{out.data() + at};
+  w.u8(first_byte(PacketType::kPublish, 0));
+  w.varint(static_cast<uint32_t>(remaining));
+  w.string(topic);
+  if (v5) {
+    w.u8(0);
+  }
+  PG_DASSERT(w.p == out.data() + out.size());
+}
+
 size_t publish_size(ProtocolVersion version, const Publish& publish, size_t payload_size) {
   Counter c;
   put_publish_head(c, version == ProtocolVersion::kV5, publish, publish.qos);

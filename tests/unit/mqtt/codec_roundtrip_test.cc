@@ -290,6 +290,24 @@ TEST(CodecRoundTrip, Qos0PublishHeadClearsQosDupRetainAndPacketIdInPlace) {
   }
 }
 
+TEST(CodecRoundTrip, PlainQos0HeadIsTheHeadOfAMessageWithoutProperties) {
+  // Payload sizes on both sides of every remaining-length byte boundary.
+  const size_t kSizes[] = {0, 1, 100, 127 - 9, 128 - 9, 16383 - 9, 16384 - 9,
+                           2097151 - 9, 2097152 - 9};
+  const Properties none;
+  for (ProtocolVersion v : kAllVersions) {
+    for (size_t size : kSizes) {
+      std::vector<uint8_t> expected;
+      encode_qos0_publish_head(v, "sensor/1", none, size, expected);
+      std::vector<uint8_t> head = {0xEE};  // appends after what is there
+      encode_plain_qos0_publish_head(v, "sensor/1", size, head);
+      ASSERT_EQ(head.size(), expected.size() + 1);
+      EXPECT_EQ(std::vector<uint8_t>(head.begin() + 1, head.end()), expected)
+          << "version " << static_cast<int>(v) << " payload " << size;
+    }
+  }
+}
+
 TEST(CodecRoundTrip, AcksEveryTypeEveryVersion) {
   const PacketType kTypes[] = {PacketType::kPuback, PacketType::kPubrec, PacketType::kPubrel,
                                PacketType::kPubcomp};
