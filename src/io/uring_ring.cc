@@ -54,8 +54,15 @@ bool UringRing::init(const RingOptions& options, std::string* why) {
   _options = options;
   PG_ASSERT((options.recv_buffer_count & (options.recv_buffer_count - 1)) == 0);
   io_uring_params params{};
-  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+  // The shard thread is the ring's only submitter and reaper: completions' task work
+  // waits for its own io_uring_enter (DEFER_TASKRUN) instead of interrupting it mid-turn.
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
   int rc = io_uring_queue_init_params(options.entries, &_ring, &params);
+  if (rc == -EINVAL) {
+    params = {};
+    params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+    rc = io_uring_queue_init_params(options.entries, &_ring, &params);
+  }
   if (rc == -EINVAL) {
     params = {};
     rc = io_uring_queue_init_params(options.entries, &_ring, &params);
@@ -261,7 +268,7 @@ void UringRing::poll(int timeout_ms) {
     timeout_ms = 0;
   }
   if (timeout_ms == 0) {
-    io_uring_submit(&_ring);
+    io_uring_submit_and_get_events(&_ring);  // also runs deferred completions
   } else if (timeout_ms < 0) {
     io_uring_submit_and_wait(&_ring, 1);
   } else {

@@ -1,5 +1,7 @@
 // io_uring implementation of Ring (see ring.h). Owned by one shard thread, which must be
-// the thread that created it (IORING_SETUP_SINGLE_ISSUER).
+// the thread that created it (IORING_SETUP_SINGLE_ISSUER); completions are processed only
+// inside that thread's poll() (IORING_SETUP_DEFER_TASKRUN where the kernel has it, 6.1+;
+// else COOP_TASKRUN).
 #pragma once
 
 #include <liburing.h>
