@@ -30,11 +30,8 @@ void LoadWorker::stage(Connection& c, const mqtt::Packet& packet) {
 }
 
 void LoadWorker::stage_ack(Connection& c, mqtt::PacketType type, uint16_t packet_id) {
-  // Success with no properties: two bytes of packet id in every version (v5 may omit the
-  // reason code then).
-  const uint8_t flags = type == mqtt::PacketType::kPubrel ? 0x02 : 0x00;
-  const uint8_t ack[4] = {static_cast<uint8_t>((static_cast<uint8_t>(type) << 4) | flags), 2,
-                          static_cast<uint8_t>(packet_id >> 8), static_cast<uint8_t>(packet_id)};
+  uint8_t ack[mqtt::kSuccessAckSize];
+  mqtt::encode_success_ack(type, packet_id, ack);
   c.staged.insert(c.staged.end(), ack, ack + sizeof ack);
   mark_dirty(c);
 }

@@ -536,12 +536,12 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     if (*fresh) {
       broker().publish(this, publish);  // a resend of a known id is not routed again
     }
-    send_packet(mqtt::Ack{PacketType::kPubrec, publish.packet_id, ReasonCode::kSuccess, {}});
+    send_success_ack(PacketType::kPubrec, publish.packet_id);
     return true;
   }
   broker().publish(this, publish);
   if (publish.qos == 1) {
-    send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, ReasonCode::kSuccess, {}});
+    send_success_ack(PacketType::kPuback, publish.packet_id);
   }
   return true;
 }
@@ -607,10 +607,12 @@ bool Client::handle_ack(const mqtt::Ack& ack) {
       return true;
     default: {
       const bool known = _session->release_inbound_qos2(ack.packet_id);
-      send_packet(mqtt::Ack{PacketType::kPubcomp, ack.packet_id,
-                            known || !is_v5(_version) ? ReasonCode::kSuccess
-                                                      : ReasonCode::kPacketIdentifierNotFound,
-                            {}});
+      if (known || !is_v5(_version)) {
+        send_success_ack(PacketType::kPubcomp, ack.packet_id);
+      } else {
+        send_packet(mqtt::Ack{PacketType::kPubcomp, ack.packet_id,
+                              ReasonCode::kPacketIdentifierNotFound, {}});
+      }
       return true;
     }
   }
@@ -682,8 +684,18 @@ bool Client::over_outbound_limit(size_t size) {
 void Client::send_publish(const Delivery& delivery, uint16_t packet_id, bool dup) {
   std::vector<uint8_t>& head = broker().scratch();
   head.clear();
-  mqtt::encode_publish_head(_version, outgoing(delivery, packet_id, dup, true),
-                            delivery.message->payload().size(), head);
+  const Message* message = delivery.message;
+  const bool plain = !message->has_properties() &&
+                     (!is_v5(_version) ||
+                      (delivery.subscription_ids.empty() && _out_aliases == nullptr));
+  if (plain) {
+    // What outgoing() would build carries no property: no PUBLISH copied.
+    mqtt::encode_plain_publish_head(_version, message->topic(), delivery.qos, delivery.retain,
+                                    dup, packet_id, message->payload().size(), head);
+  } else {
+    mqtt::encode_publish_head(_version, outgoing(delivery, packet_id, dup, true),
+                              message->payload().size(), head);
+  }
   write(head);
   write_shared(delivery.message, delivery.message->payload());
   broker().stats().messages_out++;
@@ -721,6 +733,12 @@ void Client::send_qos0_shared(Message* message) {
   write(head);
   write_shared(message, message->payload());
   broker().stats().messages_out++;
+}
+
+void Client::send_success_ack(PacketType type, uint16_t packet_id) {
+  uint8_t ack[mqtt::kSuccessAckSize];
+  mqtt::encode_success_ack(type, packet_id, ack);
+  write(std::span<const uint8_t>(ack, sizeof ack));
 }
 
 void Client::send_packet(const mqtt::Packet& packet) {

@@ -49,6 +49,8 @@ class Client final : public net::Connection {
   void adopt(ShardBroker* broker);
   // Sends `packet` encoded for this client's version.
   void send_packet(const mqtt::Packet& packet);
+  // PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties.
+  void send_success_ack(mqtt::PacketType type, uint16_t packet_id);
   // PUBLISH of a delivery with QoS > 0 (counted against the session's window).
   void send_publish(const Delivery& delivery, uint16_t packet_id, bool dup);
   // QoS 0 PUBLISH, dropped (and counted) when over the outbound buffer limit.

@@ -68,8 +68,7 @@ void Session::resume() {
   // [MQTT-4.4.0-1]: unacknowledged PUBLISH again with DUP, PUBREL again, in order.
   for (Inflight& entry : _inflight) {
     if (entry.released) {
-      _client->send_packet(mqtt::Ack{mqtt::PacketType::kPubrel, entry.packet_id,
-                                     mqtt::ReasonCode::kSuccess, {}});
+      _client->send_success_ack(mqtt::PacketType::kPubrel, entry.packet_id);
     } else {
       send_publish(entry, true);
     }
@@ -186,8 +185,7 @@ void Session::on_pubrec(uint16_t packet_id) {
   }
   it->released = true;
   release(it->delivery);  // the message is delivered; only the id is kept until PUBCOMP
-  _client->send_packet(
-      mqtt::Ack{mqtt::PacketType::kPubrel, packet_id, mqtt::ReasonCode::kSuccess, {}});
+  _client->send_success_ack(mqtt::PacketType::kPubrel, packet_id);
 }
 
 void Session::on_pubcomp(uint16_t packet_id) {

@@ -92,6 +92,15 @@ void encode_qos0_publish_head(ProtocolVersion version, std::string_view topic,
 // The same for a message without properties (most of them), in one pass.
 void encode_plain_qos0_publish_head(ProtocolVersion version, std::string_view topic,
                                     size_t payload_size, std::vector<uint8_t>& out);
+// encode_publish_head() for a PUBLISH without properties, in one pass.
+void encode_plain_publish_head(ProtocolVersion version, std::string_view topic, uint8_t qos,
+                               bool retain, bool dup, uint16_t packet_id, size_t payload_size,
+                               std::vector<uint8_t>& out);
+
+// A PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties: the same four
+// bytes in every version (v5 omits the reason code then, spec §3.4.2.1).
+inline constexpr size_t kSuccessAckSize = 4;
+void encode_success_ack(PacketType type, uint16_t packet_id, uint8_t* out);
 
 // Size of the complete PUBLISH encoding (head + payload) for `version`.
 size_t publish_size(ProtocolVersion version, const Publish& publish, size_t payload_size);

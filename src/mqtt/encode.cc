@@ -280,22 +280,41 @@ void encode_qos0_publish_head(ProtocolVersion version, std::string_view topic,
            payload_size, out);
 }
 
-void encode_plain_qos0_publish_head(ProtocolVersion version, std::string_view topic,
-                                    size_t payload_size, std::vector<uint8_t>& out) {
+void encode_plain_publish_head(ProtocolVersion version, std::string_view topic, uint8_t qos,
+                               bool retain, bool dup, uint16_t packet_id, size_t payload_size,
+                               std::vector<uint8_t>& out) {
+  PG_DASSERT(qos <= 2 && (qos > 0 || !dup));
   const bool v5 = version == ProtocolVersion::kV5;
-  const size_t head_body = 2 + topic.size() + (v5 ? 1 : 0);  // v5: property length 0
+  // Topic, packet id when QoS > 0, and for v5 a property length of 0.
+  const size_t head_body = 2 + topic.size() + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0);
   const size_t remaining = head_body + payload_size;
   PG_ASSERT(remaining <= kMaxRemainingLength);
   const size_t at = out.size();
   out.resize(at + 1 + varint_size(static_cast<uint32_t>(remaining)) + head_body);
   Writer w{out.data() + at};
-  w.u8(first_byte(PacketType::kPublish, 0));
+  w.u8(first_byte(PacketType::kPublish, static_cast<uint8_t>((dup ? 0x08 : 0x00) | (qos << 1) |
+                                                             (retain ? 0x01 : 0x00))));
   w.varint(static_cast<uint32_t>(remaining));
   w.string(topic);
+  if (qos > 0) {
+    w.u16(packet_id);
+  }
   if (v5) {
     w.u8(0);
   }
   PG_DASSERT(w.p == out.data() + out.size());
+}
+
+void encode_plain_qos0_publish_head(ProtocolVersion version, std::string_view topic,
+                                    size_t payload_size, std::vector<uint8_t>& out) {
+  encode_plain_publish_head(version, topic, 0, false, false, 0, payload_size, out);
+}
+
+void encode_success_ack(PacketType type, uint16_t packet_id, uint8_t* out) {
+  out[0] = first_byte(type, type == PacketType::kPubrel ? 0x02 : 0x00);
+  out[1] = 2;
+  out[2] = static_cast<uint8_t>(packet_id >> 8);
+  out[3] = static_cast<uint8_t>(packet_id);
 }
 
 size_t publish_size(ProtocolVersion version, const Publish& publish, size_t payload_size) {

@@ -308,6 +308,44 @@ TEST(CodecRoundTrip, PlainQos0HeadIsTheHeadOfAMessageWithoutProperties) {
   }
 }
 
+TEST(CodecRoundTrip, PlainPublishHeadIsTheHeadOfAPublishWithoutProperties) {
+  for (ProtocolVersion v : kAllVersions) {
+    for (uint8_t qos = 0; qos <= 2; ++qos) {
+      for (bool retain : {false, true}) {
+        for (size_t size : {size_t{0}, size_t{120}, size_t{16380}}) {
+          Publish p;
+          p.qos = qos;
+          p.retain = retain;
+          p.dup = qos > 0 && retain;
+          p.packet_id = qos > 0 ? 0x1234 : 0;
+          p.topic = "a/b/c";
+          std::vector<uint8_t> expected;
+          encode_publish_head(v, p, size, expected);
+          std::vector<uint8_t> head;
+          encode_plain_publish_head(v, p.topic, qos, retain, p.dup, p.packet_id, size, head);
+          EXPECT_EQ(head, expected) << "version " << static_cast<int>(v) << " qos "
+                                    << static_cast<int>(qos) << " payload " << size;
+        }
+      }
+    }
+  }
+}
+
+TEST(CodecRoundTrip, SuccessAckIsTheEncodingOfASuccessAckInEveryVersion) {
+  const PacketType kTypes[] = {PacketType::kPuback, PacketType::kPubrec, PacketType::kPubrel,
+                               PacketType::kPubcomp};
+  for (ProtocolVersion v : kAllVersions) {
+    for (PacketType t : kTypes) {
+      std::vector<uint8_t> expected;
+      encode(v, Ack{t, 0xBEEF, ReasonCode::kSuccess, {}}, expected);
+      uint8_t ack[kSuccessAckSize];
+      encode_success_ack(t, 0xBEEF, ack);
+      EXPECT_EQ(std::vector<uint8_t>(ack, ack + kSuccessAckSize), expected)
+          << "version " << static_cast<int>(v) << " type " << static_cast<int>(t);
+    }
+  }
+}
+
 TEST(CodecRoundTrip, AcksEveryTypeEveryVersion) {
   const PacketType kTypes[] = {PacketType::kPuback, PacketType::kPubrec, PacketType::kPubrel,
                                PacketType::kPubcomp};
