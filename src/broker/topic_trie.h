@@ -5,7 +5,7 @@
 // routing replica's shard set); it must offer empty(). One trie per shard, touched by its
 // thread only. Bounded by the filters its shard's clients subscribe.
 // Publishers send to the same topics again and again, so match() remembers the entries
-// recent topics matched in a small direct-mapped cache (kCacheSlots, up to
+// recent topics matched in a small two-way set-associative cache (kCacheSlots, up to
 // kCachedEntries entries a topic); adding or removing an entry empties it (a generation
 // count), while an entry's own contents may change freely underneath.
 #pragma once
@@ -104,16 +104,25 @@ class TopicTrie {
       _cache = std::make_unique<std::array<CacheSlot, kCacheSlots>>();
     }
     const size_t hash = topic_cache_hash(topic);
-    CacheSlot& slot = (*_cache)[hash & (kCacheSlots - 1)];
-    if (slot.generation == _generation && slot.hash == hash &&
-        slot.topic.size() == topic.size() &&
-        std::memcmp(slot.topic.data(), topic.data(), topic.size()) == 0) {
-      ++_cache_hits;
-      for (uint8_t i = 0; i < slot.count; ++i) {
-        visit(*slot.entries[i]);
+    CacheSlot* set = &(*_cache)[(hash & (kCacheSets - 1)) * kCacheWays];
+    ++_cache_clock;
+    for (size_t way = 0; way < kCacheWays; ++way) {
+      CacheSlot& slot = set[way];
+      if (slot.generation == _generation && slot.hash == hash &&
+          slot.topic.size() == topic.size() &&
+          std::memcmp(slot.topic.data(), topic.data(), topic.size()) == 0) {
+        ++_cache_hits;
+        slot.used = _cache_clock;
+        for (uint8_t i = 0; i < slot.count; ++i) {
+          visit(*slot.entries[i]);
+        }
+        return;
       }
-      return;
     }
+    // Refill the way used least recently (an invalid one first: its `used` is old).
+    static_assert(kCacheWays == 2);
+    CacheSlot& slot = set[0].used <= set[1].used ? set[0] : set[1];
+    slot.used = _cache_clock;
     // Walk the trie, noting what matched for the slot; a topic matching more than
     // kCachedEntries filters is not cached.
     uint8_t count = 0;
@@ -142,10 +151,15 @@ class TopicTrie {
   uint64_t cache_hits() const { return _cache_hits; }
 
  private:
-  static constexpr size_t kCacheSlots = 256;
+  // Two-way set associative: two topics a set, so two busy topics that share a set (200
+  // topics in 256 direct-mapped slots collide often) do not evict each other every time.
+  static constexpr size_t kCacheWays = 2;
+  static constexpr size_t kCacheSets = 128;
+  static constexpr size_t kCacheSlots = kCacheSets * kCacheWays;
   static constexpr uint8_t kCachedEntries = 4;
   struct CacheSlot {
     uint64_t generation = 0;  // 0: empty (the trie's generation starts at 1)
+    uint64_t used = 0;        // _cache_clock at its last hit or fill
     size_t hash = 0;
     std::string topic;
     uint8_t count = 0;
@@ -262,6 +276,7 @@ class TopicTrie {
   size_t _size = 0;
   uint64_t _generation = 1;
   uint64_t _cache_hits = 0;
+  uint64_t _cache_clock = 0;
   std::unique_ptr<std::array<CacheSlot, kCacheSlots>> _cache;  // on the first match
 };
 

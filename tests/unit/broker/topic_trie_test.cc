@@ -136,3 +136,28 @@ TEST(TopicTrie, CachedMatchesFollowEveryChange) {
 
 }  // namespace
 }  // namespace peregrine::broker
+
+namespace peregrine::broker {
+namespace {
+
+TEST(TopicTrie, TwoTopicsOfOneCacheSetBothStayCached) {
+  // Two topics whose hashes pick the same set (the low 7 bits: 128 sets): taking turns
+  // they must not evict each other.
+  const std::string first = "pairs/0";
+  std::string second;
+  for (int i = 1; second.empty(); ++i) {
+    const std::string candidate = "pairs/" + std::to_string(i);
+    if ((topic_cache_hash(candidate) & 127) == (topic_cache_hash(first) & 127)) {
+      second = candidate;
+    }
+  }
+  TopicTrie<Names> trie = make({"pairs/+"});
+  for (int round = 0; round < 10; ++round) {
+    EXPECT_EQ(matches(trie, first), V{"pairs/+"});
+    EXPECT_EQ(matches(trie, second), V{"pairs/+"});
+  }
+  EXPECT_EQ(trie.cache_hits(), 18u);  // all but the first match of each
+}
+
+}  // namespace
+}  // namespace peregrine::broker
