@@ -33,6 +33,9 @@ class Message final : public io::SharedBuffer {
     return _properties != nullptr ? *_properties : kNoProperties;
   }
   bool has_properties() const { return _properties != nullptr; }
+  bool has_expiry() const {
+    return _properties != nullptr && _properties->message_expiry_interval.has_value();
+  }
   // The message as a PUBLISH to fill in per delivery (QoS, retain, packet id, DUP); its
   // views point into this object.
   mqtt::Publish to_publish() const;

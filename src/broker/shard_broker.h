@@ -96,7 +96,10 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   uint16_t home_shard(std::string_view client_id) const;
   std::string assign_client_id();
   bool stopping() const { return _stopping; }
-  bool expired(const Message& message) const { return message.expiry_left(now_ms()) == 0u; }
+  // The clock is read only for messages that carry an expiry.
+  bool expired(const Message& message) const {
+    return message.has_expiry() && message.expiry_left(now_ms()) == 0u;
+  }
   const BrokerConfig& config() const { return _config; }
   bool backpressured() const {
     return _shard->overflow_size() >= _config.limits.mailbox_overflow_limit;

@@ -38,6 +38,7 @@ TEST(Message, CopiesTopicAndPayloadAndCarriesNoPropertiesWhenTheyAreNone) {
   EXPECT_FALSE(m->has_properties());
   EXPECT_TRUE(m->properties().empty());
   EXPECT_FALSE(m->expiry_left(5000).has_value());
+  EXPECT_FALSE(m->has_expiry());
 }
 
 TEST(Message, CopiesTheTravellingPropertiesOnly) {
@@ -71,6 +72,7 @@ TEST(Message, CopiesTheTravellingPropertiesOnly) {
   EXPECT_EQ(p.user_properties[0].key, "k");
   EXPECT_EQ(p.user_properties[0].value, "v");
   EXPECT_FALSE(p.topic_alias.has_value());
+  EXPECT_TRUE(m->has_expiry());
   EXPECT_EQ(m->expiry_left(4500), 7u);   // 3 s old
   EXPECT_EQ(m->expiry_left(11000), 0u);  // expired
 
