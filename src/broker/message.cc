@@ -38,7 +38,6 @@ thread_local uint64_t t_prefix = 0;
 thread_local uint64_t t_count = 0;
 
 thread_local MessageReclaimer* t_reclaimer = nullptr;
-thread_local uint16_t t_shard = 0xFFFF;  // the installed reclaimer's shard
 
 uint64_t next_message_id() {
   if (t_prefix == 0) {
@@ -96,7 +95,7 @@ Message* Message::create(const mqtt::Publish& in, uint64_t origin_connection,
   message->_id = next_message_id();
   message->_qos = in.qos;
   message->_retain = in.retain;
-  message->_home = t_shard;
+  message->_home = t_reclaimer != nullptr ? t_reclaimer->_shard : kNoHome;
   Copier copier(block + properties_size);
   message->_topic = copier.copy(in.topic);
   message->_payload = copier.copy(in.payload);
@@ -145,7 +144,7 @@ Message::~Message() {
 }
 
 void Message::destroy() {
-  if (_home != t_shard && _home != kNoHome && t_reclaimer != nullptr) {
+  if (t_reclaimer != nullptr && _home != t_reclaimer->_shard && _home != kNoHome) {
     t_reclaimer->give_back(this);
     return;
   }
@@ -169,15 +168,9 @@ MessageReclaimer::~MessageReclaimer() {
   }
 }
 
-void MessageReclaimer::install() {
-  t_reclaimer = this;
-  t_shard = _shard;
-}
+void MessageReclaimer::install() { t_reclaimer = this; }
 
-void MessageReclaimer::uninstall() {
-  t_reclaimer = nullptr;
-  t_shard = Message::kNoHome;
-}
+void MessageReclaimer::uninstall() { t_reclaimer = nullptr; }
 
 Message* MessageReclaimer::take(uint16_t home) {
   Message* head = _lists[home];

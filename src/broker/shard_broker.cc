@@ -329,7 +329,7 @@ void ShardBroker::on_turn_end() {
     _dirty.swap(dirty);  // keep the capacity
   }
   for (uint16_t home = 0; home < _shard->count(); ++home) {
-    if (Message* dead = home != shard_id() ? _reclaimer->take(home) : nullptr) {
+    if (Message* dead = _reclaimer->take(home)) {  // never this shard's: freed where they die
       _shard->post(home, {kReclaim, 0, 0, 0, dead}, shard::Delivery::kLazy);
     }
   }
@@ -529,8 +529,8 @@ std::span<const uint8_t> ShardBroker::qos0_head(mqtt::ProtocolVersion version,
       mqtt::encode_qos0_publish_head(version, message->topic(), message->properties(),
                                      message->payload().size(), head);
     } else {
-      mqtt::encode_plain_qos0_publish_head(version, message->topic(),
-                                           message->payload().size(), head);
+      mqtt::encode_plain_publish_head(version, message->topic(), 0, false, false, 0,
+                                      message->payload().size(), head);
     }
     ready = true;
   }
@@ -588,7 +588,7 @@ void ShardBroker::deliver_matched(Message* message) {
   _head_message = message;
   _head_v3_ready = false;
   _head_v5_ready = false;
-  const bool plain = !message->properties().message_expiry_interval.has_value();
+  const bool plain = !message->has_expiry();
   size_t next_id = 0;  // into _matched_ids, sorted by index into _matched
   for (uint32_t index = 0; index < _matched.size(); ++index) {
     Session* session = _matched[index];

@@ -89,10 +89,7 @@ void encode_publish_head(ProtocolVersion version, const Publish& publish,
 void encode_qos0_publish_head(ProtocolVersion version, std::string_view topic,
                               const Properties& properties, size_t payload_size,
                               std::vector<uint8_t>& out);
-// The same for a message without properties (most of them), in one pass.
-void encode_plain_qos0_publish_head(ProtocolVersion version, std::string_view topic,
-                                    size_t payload_size, std::vector<uint8_t>& out);
-// encode_publish_head() for a PUBLISH without properties, in one pass.
+// encode_publish_head() for a PUBLISH without properties (most messages), in one pass.
 void encode_plain_publish_head(ProtocolVersion version, std::string_view topic, uint8_t qos,
                                bool retain, bool dup, uint16_t packet_id, size_t payload_size,
                                std::vector<uint8_t>& out);

@@ -305,11 +305,6 @@ void encode_plain_publish_head(ProtocolVersion version, std::string_view topic, 
   PG_DASSERT(w.p == out.data() + out.size());
 }
 
-void encode_plain_qos0_publish_head(ProtocolVersion version, std::string_view topic,
-                                    size_t payload_size, std::vector<uint8_t>& out) {
-  encode_plain_publish_head(version, topic, 0, false, false, 0, payload_size, out);
-}
-
 void encode_success_ack(PacketType type, uint16_t packet_id, uint8_t* out) {
   out[0] = first_byte(type, type == PacketType::kPubrel ? 0x02 : 0x00);
   out[1] = 2;

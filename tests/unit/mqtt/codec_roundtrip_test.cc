@@ -290,7 +290,7 @@ TEST(CodecRoundTrip, Qos0PublishHeadClearsQosDupRetainAndPacketIdInPlace) {
   }
 }
 
-TEST(CodecRoundTrip, PlainQos0HeadIsTheHeadOfAMessageWithoutProperties) {
+TEST(CodecRoundTrip, PlainQos0HeadIsTheQos0HeadOfAMessageWithoutProperties) {
   // Payload sizes on both sides of every remaining-length byte boundary.
   const size_t kSizes[] = {0, 1, 100, 127 - 9, 128 - 9, 16383 - 9, 16384 - 9,
                            2097151 - 9, 2097152 - 9};
@@ -300,7 +300,7 @@ TEST(CodecRoundTrip, PlainQos0HeadIsTheHeadOfAMessageWithoutProperties) {
       std::vector<uint8_t> expected;
       encode_qos0_publish_head(v, "sensor/1", none, size, expected);
       std::vector<uint8_t> head = {0xEE};  // appends after what is there
-      encode_plain_qos0_publish_head(v, "sensor/1", size, head);
+      encode_plain_publish_head(v, "sensor/1", 0, false, false, 0, size, head);
       ASSERT_EQ(head.size(), expected.size() + 1);
       EXPECT_EQ(std::vector<uint8_t>(head.begin() + 1, head.end()), expected)
           << "version " << static_cast<int>(v) << " payload " << size;
