@@ -612,10 +612,15 @@ class RawClient:
                 return out
 
     def disconnect(self):
+        """DISCONNECT, then wait (up to 5 s) for the broker to close the connection: a
+        CONNECT with the same client id sent at once could otherwise reach the broker
+        before this DISCONNECT is read, and be (rightly) a takeover of a live session."""
         try:
             self.send(disconnect())
         except OSError:
-            pass
+            self.close()
+            return
+        self.expect_closed(timeout=5.0)
         self.close()
 
 
