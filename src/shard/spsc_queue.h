@@ -63,6 +63,23 @@ class SpscQueue {
     _head.store(_consumer_head, std::memory_order_release);
     return true;
   }
+  // Pops up to `max` items into `out` at once (one store of the shared head); returns
+  // how many.
+  uint32_t pop_some(T* out, uint32_t max) {
+    if (_consumer_head == _cached_tail) {
+      _cached_tail = _tail.load(std::memory_order_acquire);
+    }
+    const uint64_t available = _cached_tail - _consumer_head;
+    const uint32_t n = available < max ? static_cast<uint32_t>(available) : max;
+    for (uint32_t i = 0; i < n; ++i) {
+      out[i] = _slots.get()[(_consumer_head + i) & _mask];
+    }
+    if (n != 0) {
+      _consumer_head += n;
+      _head.store(_consumer_head, std::memory_order_release);
+    }
+    return n;
+  }
   bool empty_for_consumer() const {
     return _consumer_head == _tail.load(std::memory_order_acquire);
   }

@@ -60,5 +60,55 @@ TEST(SpscQueue, TwoThreadsKeepFifoOrder) {
   producer.join();
 }
 
+TEST(SpscQueue, PopSomeTakesWhatIsPublishedInOrderAcrossTheWrap) {
+  SpscQueue<int> queue(4);
+  int out[8] = {};
+  EXPECT_EQ(queue.pop_some(out, 8), 0u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(queue.try_push(i));
+  }
+  queue.publish();
+  ASSERT_TRUE(queue.try_push(3));  // staged, not yet visible
+  ASSERT_EQ(queue.pop_some(out, 2), 2u);
+  EXPECT_EQ(out[0], 0);
+  EXPECT_EQ(out[1], 1);
+  // The two slots popped are free again: the producer wraps into them.
+  EXPECT_TRUE(queue.try_push(4));
+  EXPECT_TRUE(queue.try_push(5));
+  EXPECT_FALSE(queue.try_push(6));
+  ASSERT_EQ(queue.pop_some(out, 8), 1u);  // only the published one
+  EXPECT_EQ(out[0], 2);
+  queue.publish();
+  ASSERT_EQ(queue.pop_some(out, 8), 3u);
+  EXPECT_EQ(out[0], 3);
+  EXPECT_EQ(out[1], 4);
+  EXPECT_EQ(out[2], 5);
+  EXPECT_TRUE(queue.empty_for_consumer());
+}
+
+TEST(SpscQueue, TwoThreadsKeepFifoOrderPoppingBatches) {
+  SpscQueue<uint64_t> queue(1024);
+  constexpr uint64_t kCount = 1'000'000;
+  std::thread producer([&] {
+    uint64_t next = 0;
+    while (next < kCount) {
+      while (next < kCount && queue.try_push(next)) {
+        ++next;
+      }
+      queue.publish();
+    }
+  });
+  uint64_t expected = 0;
+  uint64_t batch[32];
+  while (expected < kCount) {
+    const uint32_t n = queue.pop_some(batch, 32);
+    for (uint32_t i = 0; i < n; ++i) {
+      ASSERT_EQ(batch[i], expected);
+      ++expected;
+    }
+  }
+  producer.join();
+}
+
 }  // namespace
 }  // namespace peregrine::shard
