@@ -66,6 +66,25 @@ def test_home_shard_is_stable_for_a_client_id(broker):
     assert len(shards) == 1 and shards <= {0, 1}
 
 
+def test_client_ids_one_letter_apart_are_not_kept_apart(broker):
+    """Home shards come from a well-mixed hash: ids that differ in one letter ("...p3",
+    "...s3") share a shard about half the time. Plain FNV-1a modulo two put every such
+    pair on different shards (its low bit is the parity of the odd bytes), so every
+    message between them crossed shards."""
+    b = broker(shards=2)
+    together = 0
+    for i in range(16):
+        shards = []
+        for role in "ps":
+            cid = f"pair-{role}{i}"
+            pos = b.log_pos()
+            c = m.connected(b.port, cid, V311)
+            shards.append(b.shard_of(cid, since=pos))
+            c.disconnect()
+        together += shards[0] == shards[1]
+    assert 2 <= together <= 14, together
+
+
 def test_both_shards_are_used(broker):
     b = broker(shards=2)
     a, _, s0 = connect_on_shard(b, "use-a", V311, want=0)
