@@ -21,6 +21,7 @@ namespace peregrine::broker {
   X(keepalive_timeout, "clients silent for 1.5 x keep alive")                           \
   X(messages_in, "PUBLISH received")                                                    \
   X(messages_out, "PUBLISH sent")                                                       \
+  X(published_in_place, "QoS 0 PUBLISH sent to its own shard from the read buffer")     \
   X(bytes_in, "bytes received")                                                         \
   X(bytes_out, "bytes sent")                                                            \
   X(qos0_dropped, "QoS 0 not sent: the reader was over its outbound limit")             \

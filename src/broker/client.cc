@@ -717,21 +717,33 @@ void Client::send_qos0(const Delivery& delivery) {
   broker().stats().messages_out++;
 }
 
-void Client::send_qos0_shared(Message* message) {
+bool Client::may_send_qos0(size_t size) {
   if (_phase != Phase::kConnected || closing()) {
-    return;
+    return false;
   }
-  const std::span<const uint8_t> head = broker().qos0_head(_version, message);
-  const size_t size = head.size() + message->payload().size();
   if (_max_packet_size != 0 && size > _max_packet_size) {
     broker().stats().oversize_dropped++;  // never more than the client allows
-    return;
+    return false;
   }
-  if (over_outbound_limit(size)) {
+  return !over_outbound_limit(size);
+}
+
+void Client::send_qos0_shared(Message* message) {
+  const std::span<const uint8_t> head = broker().qos0_head(_version, message);
+  if (!may_send_qos0(head.size() + message->payload().size())) {
     return;
   }
   write(head);
   write_shared(message, message->payload());
+  broker().stats().messages_out++;
+}
+
+void Client::send_qos0_copy(std::span<const uint8_t> head, std::span<const uint8_t> payload) {
+  if (!may_send_qos0(head.size() + payload.size())) {
+    return;
+  }
+  write(head);
+  write(payload);
   broker().stats().messages_out++;
 }
 

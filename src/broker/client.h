@@ -57,6 +57,9 @@ class Client final : public net::Connection {
   void send_qos0(const Delivery& delivery);
   // The fan-out fast path: QoS 0, no per-subscriber fields, the shard's cached head.
   void send_qos0_shared(Message* message);
+  // The same for a message that exists only in its publisher's read buffer: `head` and
+  // `payload` are copied.
+  void send_qos0_copy(std::span<const uint8_t> head, std::span<const uint8_t> payload);
   // Whether a delivery fits within the client's Maximum Packet Size [MQTT-3.1.2-24].
   bool fits(const Delivery& delivery);
   // Server-initiated end: v5 gets DISCONNECT `reason`, then the connection closes.
@@ -104,6 +107,9 @@ class Client final : public net::Connection {
   bool handle_auth(const mqtt::Auth& auth);
   bool finish_enhanced_auth(AuthStep step);
   bool over_outbound_limit(size_t size);
+  // A QoS 0 PUBLISH of `size` bytes may go out now (connected, within Maximum Packet
+  // Size and the outbound limit; drops are counted).
+  bool may_send_qos0(size_t size);
   void handle_disconnect(const mqtt::Disconnect& disconnect);
   // Bad input: answer per spec (v5 CONNACK/DISCONNECT with `reason`, v3 close), count,
   // log at debug. Returns false so callers can `return fail(...)`.

@@ -46,13 +46,6 @@ uint64_t next_message_id() {
   return t_prefix | ++t_count;
 }
 
-// The properties a message carries to its subscribers [MQTT-3.3.2-*]; the rest of a
-// PUBLISH's properties belong to one connection.
-bool carries_properties(const mqtt::Properties& p) {
-  return p.payload_format_indicator || p.message_expiry_interval || p.content_type ||
-         p.response_topic || p.correlation_data || !p.user_properties.empty();
-}
-
 size_t bytes_size(const mqtt::Publish& in, bool with_properties) {
   size_t size = in.topic.size() + in.payload.size();
   if (!with_properties) {
@@ -71,6 +64,11 @@ size_t bytes_size(const mqtt::Publish& in, bool with_properties) {
 }  // namespace
 
 const mqtt::Properties Message::kNoProperties{};
+
+bool Message::carries_properties(const mqtt::Properties& p) {
+  return p.payload_format_indicator || p.message_expiry_interval || p.content_type ||
+         p.response_topic || p.correlation_data || !p.user_properties.empty();
+}
 
 std::optional<uint32_t> Message::expiry_left(uint64_t now_ms) const {
   if (_properties == nullptr || !_properties->message_expiry_interval) {

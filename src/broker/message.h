@@ -22,6 +22,9 @@ class Message final : public io::SharedBuffer {
   // (they belong to one connection). The result holds one reference.
   static Message* create(const mqtt::Publish& in, uint64_t origin_connection,
                          uint64_t received_ms);
+  // Whether a PUBLISH with these properties makes a message with properties: those that
+  // travel to subscribers [MQTT-3.3.2-*]; the rest belong to one connection.
+  static bool carries_properties(const mqtt::Properties& properties);
 
   std::string_view topic() const { return _topic; }
   std::span<const uint8_t> payload() const { return _payload; }

@@ -192,11 +192,22 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   }
 
   void route(Message* message);  // consumes the caller's reference
+  // route() once match_filters() has given `shards` for the message.
+  void route_matched(Message* message, uint64_t shards);
   void deliver_local(Message* message);
-  // Matches the message's topic: local sessions into _matched (one each), and returns
-  // the shards that have subscribers.
-  uint64_t match_filters(Message* message);
+  // Matches a message's topic: local sessions into _matched (one each), and returns the
+  // shards that have subscribers. `origin`: the publishing connection (No Local).
+  uint64_t match_filters(std::string_view topic, uint8_t qos, bool retain, uint64_t origin);
+  uint64_t match_filters(const Message* message) {
+    return match_filters(message->topic(), message->qos(), message->retain(),
+                         message->origin_connection());
+  }
   void deliver_matched(Message* message);
+  // A plain QoS 0 PUBLISH whose matched subscribers (in _matched) are all on this shard
+  // and all take the QoS 0 fast path with copied payloads: sends it to them straight from
+  // the publisher's read buffer, with no Message, and returns true. Returns false, having
+  // sent nothing, when any of them needs a Message.
+  bool deliver_in_place(const mqtt::Publish& publish);
   bool add_subscription(Session* session, std::string_view filter,
                         const SubscriptionOptions& options);
   bool remove_subscription(Session* session, std::string_view filter);

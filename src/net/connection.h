@@ -66,6 +66,11 @@ class Connection : public io::Socket, public io::Timer {
   void start();  // begin receiving on the current host's ring
   void write(std::span<const uint8_t> bytes);
   void write_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes);
+  // Whether write_shared() of `size` bytes would copy them (OutQueue::copies).
+  bool copies_shared(size_t size) const {
+    const OutQueue* queue = _stack ? &_stack->app() : _out;
+    return queue != nullptr ? queue->copies(size) : size <= OutQueue::kCopyUpTo;
+  }
   // Sends what is queued (called by the host once per loop turn for dirty connections).
   void flush();
   // Closes after queued output is written (bounded by the linger timeout).

@@ -48,7 +48,7 @@ void OutQueue::append_shared(io::SharedBuffer* owner, std::span<const uint8_t> b
   if (bytes.empty()) {
     return;
   }
-  if (bytes.size() <= kCopyUpTo && _pending.arena.size() + bytes.size() <= kCopyArenaBytes) {
+  if (copies(bytes.size())) {
     append_copy(bytes);
     return;
   }

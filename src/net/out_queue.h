@@ -39,6 +39,10 @@ class OutQueue {
   // References `owner` (one ref taken) for as long as `bytes` (inside it) is queued;
   // copies `bytes` instead when it is small (kCopyUpTo, kCopyArenaBytes).
   void append_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes);
+  // Whether append_shared() of `size` bytes would copy them.
+  bool copies(size_t size) const {
+    return size <= kCopyUpTo && _pending.arena.size() + size <= kCopyArenaBytes;
+  }
 
   size_t queued_bytes() const { return _pending_bytes + _inflight_bytes; }
   size_t pending_bytes() const { return _pending_bytes; }

@@ -69,6 +69,7 @@ class TransportStack final : private PlaintextSink,
   void receive(std::span<const uint8_t> bytes);
   // What the protocol writes; encode() moves it to `wire`.
   OutQueue& app() { return _app; }
+  const OutQueue& app() const { return _app; }
   void encode(OutQueue& wire);
   // The connection is closing after a flush: a WebSocket Close and a TLS close_notify
   // go out after what is queued.

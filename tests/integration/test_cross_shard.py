@@ -55,6 +55,47 @@ def test_subscriber_on_same_shard_gets_every_message_in_order(broker):
     pump(b, sub, pub, "ss/data")
 
 
+def test_qos0_for_the_publishers_own_shard_goes_out_in_place_under_every_rule(broker):
+    """QoS 0 whose subscribers all share the publisher's shard is sent straight from the
+    read buffer (no message object): both layouts, No Local and Maximum Packet Size hold
+    as on the message path, and a subscriber that needs its own head (a subscription
+    identifier) sends the message back to that path."""
+    b = broker(shards=2)
+    v3, _, shard = connect_on_shard(b, "ip-v3-", V311, want=None)
+    v3.subscribe("ip/#")
+    v5, _, _ = connect_on_shard(b, "ip-v5-", V5, want=shard)
+    v5.subscribe("ip/#")
+    tiny, _, _ = b.client_on_shard("ip-tiny-", V5, want=shard,
+                                   properties=[(m.MAXIMUM_PACKET_SIZE, 40)])
+    tiny.subscribe("ip/#")
+    pub, _, _ = b.client_on_shard("ip-pub-", V5, want=shard)
+    pub.subscribe(("ip/#", m.sub_options(no_local=True)))
+    pub.publish("ip/small", b"s")
+    pub.publish("ip/big", b"b" * 100)
+    for c in (v3, v5):
+        got = [c.next_message() for _ in range(2)]
+        assert [(x.topic, x.payload, x.qos, x.retain) for x in got] == [
+            ("ip/small", b"s", 0, False), ("ip/big", b"b" * 100, 0, False)]
+        if c is v5:
+            assert all(x.props == {} for x in got)
+    assert tiny.next_message().topic == "ip/small"  # the other is over its 40 bytes
+    tiny.no_packet()
+    pub.no_packet()  # its own messages: No Local
+
+    with_id, _, _ = b.client_on_shard("ip-id-", V5, want=shard)
+    with_id.subscribe("ip/#", properties=[(m.SUBSCRIPTION_IDENTIFIER, 7)])
+    pub.publish("ip/after", b"a")
+    msg = with_id.next_message()
+    assert (msg.topic, msg.payload, msg.props) == ("ip/after", b"a",
+                                                  {m.SUBSCRIPTION_IDENTIFIER: [7]})
+    assert v3.next_message().payload == b"a"
+    assert v5.next_message().payload == b"a"
+    pub.no_packet()
+    counters = b.counters()
+    assert counters["published_in_place"] == 2, counters
+    assert counters["oversize_dropped"] == 1, counters
+
+
 def test_home_shard_is_stable_for_a_client_id(broker):
     b = broker(shards=2)
     shards = set()
