@@ -100,6 +100,30 @@ TEST(OutQueue, SmallSharedPiecesAreCopiedIntoOneSegmentWithTheirHeads) {
   EXPECT_EQ(queue.queued_bytes(), 0u);
 }
 
+TEST(OutQueue, PastTheTurnsCopyBudgetSmallPiecesAreReferencedAgain) {
+  int freed = 0;
+  auto* payload = new CountedBuffer(&freed, std::string(OutQueue::kCopyUpTo, 'S'));
+  OutQueue queue;
+  size_t copied = 0;
+  while (queue.copies(payload->span().size())) {
+    queue.append_shared(payload, payload->span());
+    copied += payload->span().size();
+  }
+  EXPECT_GT(copied + OutQueue::kCopyUpTo, OutQueue::kCopyArenaBytes);
+  EXPECT_LE(copied, OutQueue::kCopyArenaBytes);
+  queue.append_shared(payload, payload->span());  // over budget: a reference
+  payload->unref();
+  EXPECT_EQ(freed, 0);
+  EXPECT_EQ(queue.queued_bytes(), copied + OutQueue::kCopyUpTo);
+  auto iov = queue.prepare_send();
+  ASSERT_EQ(iov.size(), 2u);  // the copies in one segment, then the reference
+  EXPECT_EQ(iov[0].iov_len, copied);
+  EXPECT_EQ(iov[1].iov_base, payload->bytes.data());
+  queue.consume(copied + OutQueue::kCopyUpTo);
+  EXPECT_EQ(freed, 1);
+  EXPECT_TRUE(queue.copies(1));  // a new turn's budget
+}
+
 TEST(OutQueue, ClearReleasesEverything) {
   int freed = 0;
   auto* payload = new CountedBuffer(&freed);
