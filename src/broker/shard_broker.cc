@@ -498,9 +498,9 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
              from->client_id().c_str());
     return;
   }
-  // Most QoS 0 traffic goes to subscribers on the publisher's own shard: matched first,
-  // such a message is copied from the read buffer to them and never becomes a Message
-  // (no allocation, one payload copy fewer, nothing to free later).
+  // QoS 0 for subscribers on the publisher's own shard only: matched first, such a
+  // message is copied from the read buffer to them and never becomes a Message (no
+  // allocation, one payload copy fewer, nothing to free later).
   const bool plain_qos0 = publish.qos == 0 && !publish.retain &&
                           _shared_routes.empty_trie() &&
                           !Message::carries_properties(publish.properties);
@@ -545,16 +545,9 @@ bool ShardBroker::deliver_in_place(const mqtt::Publish& publish) {
     if (client == nullptr || !may_read(*session, publish.topic)) {
       continue;  // QoS 0 is not queued for an offline session
     }
-    const bool v5 = client->version() == mqtt::ProtocolVersion::kV5;
-    std::vector<uint8_t>& head = v5 ? _head_v5 : _head_v3;
-    bool& ready = v5 ? _head_v5_ready : _head_v3_ready;
-    if (!ready) {
-      head.clear();
-      mqtt::encode_plain_publish_head(client->version(), publish.topic, 0, false, false, 0,
-                                      payload_size, head);
-      ready = true;
-    }
-    client->send_qos0_copy(head, publish.payload);
+    client->send_qos0_copy(
+        cached_qos0_head(client->version(), publish.topic, nullptr, payload_size),
+        publish.payload);
   }
   _stats.published_in_place++;
   return true;
@@ -589,17 +582,24 @@ std::span<const uint8_t> ShardBroker::qos0_head(mqtt::ProtocolVersion version,
   // Valid only inside deliver_local() for its message: a freed message's address may
   // come back for the next one.
   PG_DASSERT(_head_message == message);
+  return cached_qos0_head(version, message->topic(),
+                          message->has_properties() ? &message->properties() : nullptr,
+                          message->payload().size());
+}
+
+std::span<const uint8_t> ShardBroker::cached_qos0_head(mqtt::ProtocolVersion version,
+                                                       std::string_view topic,
+                                                       const mqtt::Properties* properties,
+                                                       size_t payload_size) {
   const bool v5 = version == mqtt::ProtocolVersion::kV5;
   std::vector<uint8_t>& head = v5 ? _head_v5 : _head_v3;
   bool& ready = v5 ? _head_v5_ready : _head_v3_ready;
   if (!ready) {
     head.clear();
-    if (message->has_properties()) {
-      mqtt::encode_qos0_publish_head(version, message->topic(), message->properties(),
-                                     message->payload().size(), head);
+    if (properties != nullptr) {
+      mqtt::encode_qos0_publish_head(version, topic, *properties, payload_size, head);
     } else {
-      mqtt::encode_plain_publish_head(version, message->topic(), 0, false, false, 0,
-                                      message->payload().size(), head);
+      mqtt::encode_plain_publish_head(version, topic, 0, false, false, 0, payload_size, head);
     }
     ready = true;
   }

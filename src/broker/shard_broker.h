@@ -208,6 +208,12 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   // the publisher's read buffer, with no Message, and returns true. Returns false, having
   // sent nothing, when any of them needs a Message.
   bool deliver_in_place(const mqtt::Publish& publish);
+  // The QoS 0 head of the message being delivered in `version`'s layout, encoded on
+  // first use after deliver_matched()/deliver_in_place() reset the cache.
+  std::span<const uint8_t> cached_qos0_head(mqtt::ProtocolVersion version,
+                                            std::string_view topic,
+                                            const mqtt::Properties* properties,
+                                            size_t payload_size);
   bool add_subscription(Session* session, std::string_view filter,
                         const SubscriptionOptions& options);
   bool remove_subscription(Session* session, std::string_view filter);
