@@ -37,18 +37,23 @@ TEST(SpscQueue, FullAtCapacityThenFreesAsConsumed) {
   EXPECT_TRUE(queue.empty_for_consumer());
 }
 
-TEST(SpscQueue, TwoThreadsKeepFifoOrder) {
-  SpscQueue<uint64_t> queue(1024);
-  constexpr uint64_t kCount = 1'000'000;
-  std::thread producer([&] {
+// Pushes 0, 1, ... count-1 from another thread, publishing after each burst.
+std::thread produce(SpscQueue<uint64_t>& queue, uint64_t count) {
+  return std::thread([&queue, count] {
     uint64_t next = 0;
-    while (next < kCount) {
-      while (next < kCount && queue.try_push(next)) {
+    while (next < count) {
+      while (next < count && queue.try_push(next)) {
         ++next;
       }
       queue.publish();
     }
   });
+}
+
+TEST(SpscQueue, TwoThreadsKeepFifoOrder) {
+  SpscQueue<uint64_t> queue(1024);
+  constexpr uint64_t kCount = 1'000'000;
+  std::thread producer = produce(queue, kCount);
   uint64_t expected = 0;
   uint64_t value = 0;
   while (expected < kCount) {
@@ -89,15 +94,7 @@ TEST(SpscQueue, PopSomeTakesWhatIsPublishedInOrderAcrossTheWrap) {
 TEST(SpscQueue, TwoThreadsKeepFifoOrderPoppingBatches) {
   SpscQueue<uint64_t> queue(1024);
   constexpr uint64_t kCount = 1'000'000;
-  std::thread producer([&] {
-    uint64_t next = 0;
-    while (next < kCount) {
-      while (next < kCount && queue.try_push(next)) {
-        ++next;
-      }
-      queue.publish();
-    }
-  });
+  std::thread producer = produce(queue, kCount);
   uint64_t expected = 0;
   uint64_t batch[32];
   while (expected < kCount) {
