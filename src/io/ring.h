@@ -64,6 +64,10 @@ class Ring {
   // socket carries no header).
   virtual void send(Socket* socket, msghdr* msg) = 0;
 
+  // Starts what is queued now rather than at the next poll() (a send whose bytes are
+  // still in cache). A no-op where operations start when they are queued (epoll).
+  virtual void submit() {}
+
   // Submits what is queued, waits up to timeout_ms (-1: forever, 0: not at all) for
   // completions and dispatches them.
   virtual void poll(int timeout_ms) = 0;

@@ -262,6 +262,8 @@ void UringRing::wake_peer(Ring& peer) {
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
 
+void UringRing::submit() { io_uring_submit(&_ring); }
+
 void UringRing::poll(int timeout_ms) {
   io_uring_cqe* cqe = nullptr;
   if (!_quiesced.empty()) {

@@ -34,6 +34,7 @@ class UringRing final : public Ring {
   void pause_recv(Socket* socket) override;
   void resume_recv(Socket* socket) override;
   void send(Socket* socket, msghdr* msg) override;
+  void submit() override;
   void poll(int timeout_ms) override;
   void wake() override;
   void wake_peer(Ring& peer) override;

@@ -45,6 +45,7 @@ void Connection::write(std::span<const uint8_t> bytes) {
   }
   out_for_protocol().append_copy(bytes);
   _host->mark_dirty(this);
+  send_early_if_large();
 }
 
 void Connection::write_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes) {
@@ -53,6 +54,16 @@ void Connection::write_shared(io::SharedBuffer* owner, std::span<const uint8_t> 
   }
   out_for_protocol().append_shared(owner, bytes);
   _host->mark_dirty(this);
+  send_early_if_large();
+}
+
+void Connection::send_early_if_large() {
+  if (_out == nullptr || _stack || ring_state.send_pending ||
+      _out->pending_bytes() < kEarlySendBytes) {
+    return;
+  }
+  flush();
+  _host->ring().submit();
 }
 
 void Connection::flush() {

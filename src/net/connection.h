@@ -108,6 +108,12 @@ class Connection : public io::Socket, public io::Timer {
   void stack_finished() { close_after_flush(); }
   void stack_failed(TransportEvent event, const std::string& why);
   OutQueue& out_for_protocol() { return _stack ? _stack->app() : out(); }
+  // A plain connection that has queued kEarlySendBytes this turn with no send in flight
+  // sends them now, while they are in cache, rather than at the turn's end: the kernel
+  // copied a fan-in subscriber's ~700 KB turn from a cold arena at a third of the speed
+  // it copies small, fresh sends.
+  static constexpr size_t kEarlySendBytes = 128 * 1024;
+  void send_early_if_large();
   OutQueue& out() {
     if (_out == nullptr) {
       _out = _host->acquire_out_queue();

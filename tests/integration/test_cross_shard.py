@@ -22,8 +22,8 @@ def connect_on_shard(b, prefix, version, want, exclude=None):
     raise AssertionError(f"no client id {prefix}N hashed to the wanted shard in 64 tries")
 
 
-def pump(b, sub, pub, topic):
-    payloads = [f"{i:06d}".encode() * 3 for i in range(COUNT)]
+def pump(b, sub, pub, topic, repeat=3):
+    payloads = [f"{i:06d}".encode() * repeat for i in range(COUNT)]
     pub.send(b"".join(m.publish(topic, p, pub.version) for p in payloads))
     got = [sub.next_message(timeout=20) for _ in range(COUNT)]
     assert [x.topic for x in got] == [topic] * COUNT
@@ -94,6 +94,19 @@ def test_qos0_for_the_publishers_own_shard_goes_out_in_place_under_every_rule(br
     counters = b.counters()
     assert counters["published_in_place"] == 2, counters
     assert counters["oversize_dropped"] == 1, counters
+
+
+@pytest.mark.parametrize("same_shard", [True, False])
+def test_a_turn_of_output_larger_than_the_early_send_size_arrives_whole(broker, same_shard):
+    """1000 messages of 600 bytes in one burst: a subscriber's turn of output passes the
+    size at which it is sent before the turn ends (Connection::kEarlySendBytes, 128 KiB),
+    so it leaves in several sends; every message arrives once, in order, intact."""
+    b = broker(shards=2)
+    sub, _, shard = connect_on_shard(b, "es-sub", V311, want=None)
+    sub.subscribe("es/#")
+    pub, _, _ = connect_on_shard(b, "es-pub", V311, want=shard if same_shard else None,
+                                 exclude=None if same_shard else shard)
+    pump(b, sub, pub, "es/data", repeat=100)
 
 
 def test_home_shard_is_stable_for_a_client_id(broker):
