@@ -78,6 +78,14 @@ uint16_t shard_for(std::string_view name, uint16_t shards) {
   return static_cast<uint16_t>(h % shards);
 }
 
+// Whether a session matched by match_filters() (and given no subscription identifier)
+// takes the QoS 0 fast path: QoS 0, retain flag clear, the shard's cached heads. Offline
+// sessions qualify: QoS 0 is not queued for them.
+bool takes_shared_qos0(const Session& session) {
+  return session.match_qos == 0 && !session.match_retain &&
+         (session.client() == nullptr || session.client()->takes_shared_heads());
+}
+
 bool has_wildcard(std::string_view filter) {
   return filter.find_first_of("+#") != std::string_view::npos;
 }
@@ -529,13 +537,14 @@ bool ShardBroker::deliver_in_place(const mqtt::Publish& publish) {
   }
   const size_t payload_size = publish.payload.size();
   for (const Session* session : _matched) {
-    const Client* client = session->client();
+    if (!takes_shared_qos0(*session)) {
+      return false;
+    }
     if (session->active_scans != 0) {
       return false;  // a retained scan must see the message's id (Session::note_live)
     }
-    if (client != nullptr &&
-        (!client->takes_shared_heads() || !client->copies_shared(payload_size))) {
-      return false;
+    if (session->client() != nullptr && !session->client()->copies_shared(payload_size)) {
+      return false;  // it would reference a Message's payload
     }
   }
   _head_v3_ready = false;
@@ -663,8 +672,7 @@ void ShardBroker::deliver_matched(Message* message) {
     Client* client = session->client();
     session->note_live(message);
     const bool has_ids = next_id < _matched_ids.size() && _matched_ids[next_id].first == index;
-    if (plain && session->match_qos == 0 && !session->match_retain && !has_ids &&
-        (client == nullptr || client->takes_shared_heads())) {
+    if (plain && !has_ids && takes_shared_qos0(*session)) {
       if (client != nullptr && may_read(*session, message->topic())) {
         client->send_qos0_shared(message);  // the fan-out fast path: cached heads
       }
