@@ -67,6 +67,7 @@ struct Connection {
   uint64_t lag_credit = 0;  // deliveries given up as lost (see --max-lag)
   uint64_t last_delivered = 0;
   uint64_t stalled_since_ns = 0;
+  uint64_t next_due_ns = 0;  // fixed rate: not looked at again before this time
   uint32_t unacked = 0;
   uint32_t inflight_limit = 0;  // --inflight, lowered by a v5 CONNACK's Receive Maximum
   uint16_t next_packet_id = 1;

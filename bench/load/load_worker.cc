@@ -197,6 +197,7 @@ void LoadWorker::loop_turn(Phase phase, uint64_t now) {
     for (Connection* c : _publishers) {
       c->phase_work_done = false;
       c->seed_next = 0;
+      c->next_due_ns = 0;
     }
   }
   start_connects(now);

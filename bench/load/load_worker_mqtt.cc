@@ -431,6 +431,7 @@ bool LoadWorker::may_publish(Connection& c, uint64_t now) {
     if (c.next_sequence >= due) {
       const double next_s = (static_cast<double>(c.next_sequence) + 1 - offset) / per_publisher;
       const uint64_t next = _control.run_start_ns + static_cast<uint64_t>(next_s * 1e9);
+      c.next_due_ns = next;
       _next_due_ns = std::min(_next_due_ns, next);
       return false;
     }
@@ -438,13 +439,20 @@ bool LoadWorker::may_publish(Connection& c, uint64_t now) {
   return true;
 }
 
-void LoadWorker::publish_turn(uint64_t /*now*/) {
+// One clock reading serves the whole turn: the bytes staged here leave together when the
+// turn ends, so a reading per publisher would not stamp them closer to their send. At a
+// fixed rate a publisher that is not yet due is passed over on its stored due time, without
+// touching the delivery counters other threads write.
+void LoadWorker::publish_turn(uint64_t now) {
   _more_to_publish = false;
   for (Connection* c : _publishers) {
     if (c->state != ConnState::kReady) {
       continue;
     }
-    uint64_t now = base::monotonic_ns();
+    if (c->next_due_ns > now) {
+      _next_due_ns = std::min(_next_due_ns, c->next_due_ns);
+      continue;
+    }
     uint32_t budget = kPublishBatch;
     while (budget > 0 && may_publish(*c, now)) {
       stage_run_publish(*c, now);
