@@ -28,50 +28,6 @@ struct TypeOf {
 
 }  // namespace
 
-Frame read_frame(Bytes data, uint32_t max_packet_size) {
-  Frame frame;
-  if (data.empty()) {
-    return frame;
-  }
-  const uint8_t first = data[0];
-  if ((first >> 4) == 0) {
-    frame.status = FrameStatus::kMalformed;  // packet type 0 is reserved
-    return frame;
-  }
-  uint32_t length = 0;
-  size_t i = 1;
-  for (;; ++i) {
-    if (i == data.size()) {
-      return frame;  // the remaining length has not fully arrived
-    }
-    const uint8_t byte = data[i];
-    length |= uint32_t{byte & 0x7Fu} << (7 * (i - 1));
-    if ((byte & 0x80) == 0) {
-      // A zero final group after the first byte is a non-minimal encoding [MQTT-1.5.5-1].
-      if (byte == 0 && i > 1) {
-        frame.status = FrameStatus::kMalformed;
-        return frame;
-      }
-      break;
-    }
-    if (i == 4) {
-      frame.status = FrameStatus::kMalformed;  // a fifth length byte
-      return frame;
-    }
-  }
-  frame.header.type = static_cast<PacketType>(first >> 4);
-  frame.header.flags = first & 0x0F;
-  frame.header.remaining_length = length;
-  frame.header.header_length = static_cast<uint8_t>(i + 1);
-  const size_t total = frame.header.total_length();
-  if (total > max_packet_size) {
-    frame.status = FrameStatus::kTooLarge;
-  } else if (data.size() >= total) {
-    frame.status = FrameStatus::kComplete;
-  }
-  return frame;
-}
-
 size_t varint_size(uint32_t value) {
   PG_DASSERT(value <= kMaxRemainingLength);
   if (value < 128) {

@@ -44,7 +44,51 @@ struct Frame {
 // Looks at the start of `data` for one packet. Checks the size limit as soon as the
 // remaining length is known, so a too-large packet is refused before its body arrives.
 // Reserved flag bits are checked by decode(), not here.
-Frame read_frame(Bytes data, uint32_t max_packet_size);
+// Inline: called once per packet, and an out-of-line call returns the Frame assembled on
+// the stack from byte stores and reloaded as two words (a store-forwarding stall).
+inline Frame read_frame(Bytes data, uint32_t max_packet_size) {
+  Frame frame;
+  if (data.empty()) {
+    return frame;
+  }
+  const uint8_t first = data[0];
+  if ((first >> 4) == 0) {
+    frame.status = FrameStatus::kMalformed;  // packet type 0 is reserved
+    return frame;
+  }
+  uint32_t length = 0;
+  size_t i = 1;
+  for (;; ++i) {
+    if (i == data.size()) {
+      return frame;  // the remaining length has not fully arrived
+    }
+    const uint8_t byte = data[i];
+    length |= uint32_t{byte & 0x7Fu} << (7 * (i - 1));
+    if ((byte & 0x80) == 0) {
+      // A zero final group after the first byte is a non-minimal encoding [MQTT-1.5.5-1].
+      if (byte == 0 && i > 1) {
+        frame.status = FrameStatus::kMalformed;
+        return frame;
+      }
+      break;
+    }
+    if (i == 4) {
+      frame.status = FrameStatus::kMalformed;  // a fifth length byte
+      return frame;
+    }
+  }
+  frame.header.type = static_cast<PacketType>(first >> 4);
+  frame.header.flags = first & 0x0F;
+  frame.header.remaining_length = length;
+  frame.header.header_length = static_cast<uint8_t>(i + 1);
+  const size_t total = frame.header.total_length();
+  if (total > max_packet_size) {
+    frame.status = FrameStatus::kTooLarge;
+  } else if (data.size() >= total) {
+    frame.status = FrameStatus::kComplete;
+  }
+  return frame;
+}
 
 // Decodes a CONNECT body (the bytes after the fixed header). Determines the version.
 // `flags` are the fixed header's low nibble (must be 0).
