@@ -405,7 +405,7 @@ bool Client::check_connect(const mqtt::Connect& connect) {
       return fail(ReasonCode::kClientIdentifierNotValid, "empty client id [MQTT-3.1.3-8]");
     }
   }
-  if (connect.will && connect.will->topic.starts_with("$SYS")) {
+  if (connect.will && mqtt::is_sys_topic(connect.will->topic)) {
     return fail(ReasonCode::kNotAuthorized, "will topic in $SYS");
   }
   return true;

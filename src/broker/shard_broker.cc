@@ -499,8 +499,7 @@ void ShardBroker::publish_will(Message* will) {
 
 void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
   _stats.messages_in++;
-  // The first byte first: starts_with alone is a libc memcmp call for every message.
-  if (!publish.topic.empty() && publish.topic[0] == '$' && publish.topic.starts_with("$SYS")) {
+  if (mqtt::is_sys_topic(publish.topic)) {
     _stats.sys_publish_denied++;
     PG_DEBUG("PUBLISH to %.*s from %s dropped: $SYS is the broker's",
              static_cast<int>(publish.topic.size()), publish.topic.data(),

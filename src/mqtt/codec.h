@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/mqtt/bytes.h"
@@ -169,6 +170,13 @@ bool parse_shared_filter(std::string_view filter, std::string_view& group,
 // True if `topic` matches `filter` ([MQTT-4.7.1], with the `$` rule of [MQTT-4.7.2-1]).
 // A filter's wildcard characters in `topic` are taken literally.
 bool topic_matches(std::string_view filter, std::string_view topic);
+
+// True for a topic under $SYS, the broker's own tree, which clients may not publish to
+// (nor name as a will topic). Inline, the first byte tested first: it runs for every
+// PUBLISH, and a bare starts_with is a libc memcmp call.
+inline bool is_sys_topic(std::string_view topic) {
+  return !topic.empty() && topic.front() == '$' && topic.starts_with("$SYS");
+}
 
 // Encoded size of a variable byte integer (1..4).
 size_t varint_size(uint32_t value);

@@ -76,6 +76,17 @@ TEST(TopicName, Table) {
   }
 }
 
+TEST(TopicName, SysTree) {
+  const std::pair<std::string_view, bool> cases[] = {
+      {"$SYS", true},   {"$SYS/broker/uptime", true}, {"$SYSTEM", true},
+      {"", false},      {"$", false},                 {"$SY", false},
+      {"$sys/x", false}, {"a/$SYS", false},           {"$share/g/t", false},
+  };
+  for (const auto& [topic, sys] : cases) {
+    EXPECT_EQ(is_sys_topic(topic), sys) << topic;
+  }
+}
+
 TEST(TopicFilter, Table) {
   const std::pair<std::string_view, bool> cases[] = {
       {"a", true},
