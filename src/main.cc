@@ -176,6 +176,7 @@ int run(Options options) {
     acl = std::make_unique<auth::AclAuthorizer>(options.acl);
   }
   broker::BrokerConfig config{options.limits, options.sys, options.acl, acl.get(), {}};
+  config.rehome_publishers = options.rehome_publishers;
   // Enhanced authentication methods, shared read-only by every shard.
   std::unique_ptr<auth::ScramSha256> scram;
   if (!options.auth.scram_sha256.empty()) {

@@ -125,6 +125,9 @@ struct Options {
   uint16_t shards = 0;              // 0 → one per CPU available to the process
   std::string io = "auto";          // auto | uring | epoll
   std::string log_level = "info";   // trace | debug | info | warn | error | off
+  // Move a connected publisher (no subscriptions, nothing in flight) with its session to
+  // the one shard all its recent messages went to, so they stop crossing shards.
+  bool rehome_publishers = true;
   Limits limits;
   SysTopics sys;
   Acl acl;

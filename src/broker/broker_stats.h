@@ -16,6 +16,9 @@ namespace peregrine::broker {
   X(accept_paused, "out of descriptors: accepting paused briefly")                      \
   X(clients_connected, "CONNACK 0 sent")                                                \
   X(migrations, "connections moved to their session's home shard")                      \
+  X(sessions_rehomed, "publisher sessions moved to the shard their messages go to")     \
+  X(connects_forwarded, "CONNECTs sent on to the shard their rehomed session lives on")  \
+  X(connect_session_moved, "CONNECT refused 0x88: its session moved during AUTH")        \
   X(takeovers, "connections replaced by a new one with the same client id")             \
   X(connect_timeout, "sockets closed for not completing CONNECT in time")               \
   X(keepalive_timeout, "clients silent for 1.5 x keep alive")                           \

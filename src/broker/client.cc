@@ -88,8 +88,19 @@ void Client::adopt(ShardBroker* broker) {
   on_data(pending);
 }
 
+void Client::adopt_rehomed(ShardBroker* broker) {
+  attach(broker);
+  rehome_done();
+  arm_keep_alive();
+  start();
+  const std::vector<uint8_t> pending = _in.take();  // what followed the last PUBLISH
+  if (!pending.empty()) {
+    on_data(pending);
+  }
+}
+
 void Client::on_data(std::span<const uint8_t> bytes) {
-  if (_phase == Phase::kMigrating) {
+  if (moving()) {
     _in.append(bytes);  // travels with the connection
     return;
   }
@@ -112,7 +123,7 @@ void Client::on_data(std::span<const uint8_t> bytes) {
       start_migration_if_due();
       return;
     }
-    if (_phase == Phase::kMigrating || input_paused()) {
+    if (moving() || input_paused()) {
       _in.append(bytes);  // after what the packet left unread; bounded as on entry
       start_migration_if_due();
       return;
@@ -120,7 +131,7 @@ void Client::on_data(std::span<const uint8_t> bytes) {
   }
   if (_in.empty()) {
     const size_t used = process(bytes);
-    if (used < bytes.size() && (open() || _phase == Phase::kMigrating)) {
+    if (used < bytes.size() && (open() || moving())) {
       _in.append(bytes.subspan(used));
     }
     start_migration_if_due();
@@ -154,7 +165,7 @@ std::span<const uint8_t> Client::finish_pending_packet(std::span<const uint8_t> 
     if (sized && take == want) {
       // Kept if it stopped before the packet (paused, or moving): it goes first later.
       consume_pending(process(_in.bytes()));
-      if (!open() || _phase == Phase::kMigrating || input_paused()) {
+      if (!open() || moving() || input_paused()) {
         return bytes;
       }
     }
@@ -164,7 +175,7 @@ std::span<const uint8_t> Client::finish_pending_packet(std::span<const uint8_t> 
 
 void Client::consume_pending(size_t used) {
   // A closed connection keeps nothing; one that stopped early keeps what it did not use.
-  _in.consume(open() || _phase == Phase::kMigrating ? used : _in.size());
+  _in.consume(open() || moving() ? used : _in.size());
 }
 
 void Client::resume_after_backpressure() {
@@ -176,14 +187,14 @@ void Client::resume_after_backpressure() {
 }
 
 void Client::start_migration_if_due() {
-  if (_phase == Phase::kMigrating && open()) {
-    detach();  // ShardBroker::detached() posts it to its home shard once quiesced
+  if (moving() && open()) {
+    detach();  // ShardBroker::detached() posts it onward once quiesced
   }
 }
 
 size_t Client::process(std::span<const uint8_t> data) {
   size_t pos = 0;
-  while (open() && _phase != Phase::kMigrating && pos < data.size()) {
+  while (open() && !moving() && pos < data.size()) {
     const mqtt::Frame frame =
         mqtt::read_frame(data.subspan(pos), broker().limits().max_packet_size);
     if (frame.status == mqtt::FrameStatus::kNeedMore) {
@@ -213,9 +224,9 @@ size_t Client::process(std::span<const uint8_t> data) {
       break;
     }
     if (_phase == Phase::kMigrating) {
-      break;  // leave the CONNECT in the buffer: the home shard reads it again
+      break;  // leave the CONNECT in the buffer: the session's shard reads it again
     }
-    pos += header.total_length();
+    pos += header.total_length();  // a rehoming client's last PUBLISH is done here
   }
   return pos;
 }
@@ -311,9 +322,8 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
       _client_id = connect.client_id;
     }
   }
-  const uint16_t home = broker().home_shard(*_client_id);
-  if (home != broker().shard_id()) {
-    _phase = Phase::kMigrating;
+  if (!broker().connects_here(*_client_id)) {
+    _phase = Phase::kMigrating;  // to the shard that has its session, or its home
     return true;
   }
   if (connect.properties.authentication_method) {
@@ -413,6 +423,12 @@ bool Client::check_connect(const mqtt::Connect& connect) {
 
 bool Client::accept_connect(const mqtt::Connect& connect) {
   const Limits& limits = broker().limits();
+  if (_enhanced != nullptr && !broker().connects_here(*_client_id)) {
+    // The session left this shard during the AUTH exchange (rehomed, or ended away from
+    // its home): opening one here would make two. Rare; the client retries.
+    broker().stats().connect_session_moved++;
+    return fail(ReasonCode::kServerUnavailable, "session moved during authentication");
+  }
   _keep_alive = connect.keep_alive;
   _max_packet_size = connect.properties.maximum_packet_size.value_or(0);
   _requested_expiry = connect.properties.session_expiry_interval.value_or(0);

@@ -1,6 +1,6 @@
 // The MQTT side of one connection: framing, CONNECT, and the QoS 0 packet flows of
 // 3.1, 3.1.1 and 5.0. Lives on the shard that owns its connection; after CONNECT that is
-// its session's home shard. Input waiting for a packet's end is buffered up to the
+// the shard its session lives on (its home, or where the broker rehomed it). Input waiting for a packet's end is buffered up to the
 // maximum packet size; output is bounded by the broker's outbound limit.
 #pragma once
 
@@ -13,6 +13,7 @@
 #include "include/peregrine/enhanced_auth.h"
 #include "src/base/optional_string.h"
 #include "src/broker/message.h"
+#include "src/broker/rehome_policy.h"
 #include "src/broker/session.h"
 #include "src/broker/topic_aliases.h"
 #include "src/mqtt/codec.h"
@@ -43,10 +44,26 @@ class Client final : public net::Connection {
   // Whether the shard's shared QoS 0 heads fit this client (no outbound aliases).
   bool takes_shared_heads() const { return _out_aliases == nullptr; }
   void mark_taken_over() { _taken_over = true; }
+  // On its way to another shard: before CONNECT (to its session), or connected, with its
+  // session (rehoming: the phase stays kConnected, so sends and acks still work until
+  // the move).
+  bool moving() const { return _phase == Phase::kMigrating || _rehome_to != kNoShard; }
+  bool rehoming() const { return _rehome_to != kNoShard; }
+  uint16_t rehome_target() const { return _rehome_to; }
+  // The broker moves this connected client and its session to `shard` once the packet
+  // being handled is done: input stops there and the rest goes along.
+  void begin_rehome(uint16_t shard) { _rehome_to = shard; }
+  void rehome_done() {
+    _rehome_to = kNoShard;
+    _publish_run = {};
+  }
+  PublishRun& publish_run() { return _publish_run; }
 
   void begin();  // accepted: arm the connect timeout, start reading
   // Arrived on its home shard after a move.
   void adopt(ShardBroker* broker);
+  // Arrived connected, with its session, on the shard the broker moved it to.
+  void adopt_rehomed(ShardBroker* broker);
   // Sends `packet` encoded for this client's version.
   void send_packet(const mqtt::Packet& packet);
   // PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties.
@@ -147,6 +164,8 @@ class Client final : public net::Connection {
   std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases
   Session* _session = nullptr;
   bool _taken_over = false;
+  uint16_t _rehome_to = kNoShard;
+  PublishRun _publish_run;  // where its messages went lately (rehome_policy.h)
   Message* _will = nullptr;
   uint32_t _will_delay = 0;
   // Input bytes waiting: a packet's start until its end comes, what arrives during a

@@ -1,7 +1,7 @@
 // A session (MQTT §4.1): subscriptions, QoS 1/2 state in both directions, the queue of
-// messages waiting for the client or for a window slot, and the will. It lives on its home
-// shard (hash of client id) in that shard's ShardBroker, with or without a live
-// connection, until it ends (clean start, expiry). Changes to it are discrete events
+// messages waiting for the client or for a window slot, and the will. It lives on one
+// shard's ShardBroker, with or without a live connection, until it ends (clean start,
+// expiry): its home (hash of client id), or the shard a publisher was rehomed to. Changes to it are discrete events
 // (subscribe, enqueue, ack) so that a store can record them later.
 // Bounds: inflight ≤ the window (client's Receive Maximum, capped by limits); queue ≤
 // max_queued_messages and max_queued_bytes (beyond: the new message is dropped, counted);
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "include/peregrine/authorizer.h"
+#include "src/base/assert.h"
 #include "src/base/optional_string.h"
 #include "src/broker/lazy_deque.h"
 #include "src/broker/message.h"
@@ -98,6 +99,13 @@ class Session final {
            std::find(_live_ids->begin(), _live_ids->end(), message->id()) != _live_ids->end();
   }
   void forget_live() { _live_ids.reset(); }
+
+  // Moved, with its connection, to the shard of `broker` (rehoming: a publisher with
+  // nothing in flight, no subscriptions and no timer armed).
+  void rehome(ShardBroker* broker) {
+    PG_ASSERT(_inflight.empty() && _queue.empty() && _offline == nullptr);
+    _broker = broker;
+  }
 
   // Connection life.
   void attach(Client* client, uint16_t window);

@@ -31,6 +31,9 @@ enum EnvelopeKind : uint16_t {
   kSharedPublish = 8,  // ptr: SharedDelivery*, for one member of a shared group there
   kSysSnapshot = 9,    // ptr: SysSnapshot*, a shard's counters for shard 0's $SYS
   kReclaim = 10,       // ptr: Message*, a list of dead messages back home to be freed
+  kRehome = 11,        // ptr: Client*, quiesced and connected; its session comes along
+  kSessionGone = 12,   // ptr: std::string* (client id), to the home: its session ended away
+  kLoad = 13,          // arg: the sender's busy thousandths (Shard::busy_permille)
 };
 
 // A filter gaining its first or losing its last subscriber on a shard; one allocation
@@ -168,6 +171,9 @@ ShardBroker::~ShardBroker() {
   for (RetainedScan* scan : _parked_scans) {
     delete scan;
   }
+  for (Client* client : _parked_connects) {
+    discard_envelope({kMigrate, 0, 0, 0, client});
+  }
   for (const shard::Envelope& envelope : _self_envelopes) {
     discard_envelope(envelope);
   }
@@ -177,6 +183,8 @@ void ShardBroker::on_start(shard::Shard& shard) {
   _shard = &shard;
   PG_ASSERT(shard.count() <= kMaxShards);
   _acked.assign(shard.count(), 0);
+  _peer_load.assign(shard.count(), 0);
+  _rehome_enabled = _config.rehome_publishers && shard.count() > 1;
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
   const Limits& limits = _config.limits;
@@ -211,6 +219,15 @@ void ShardBroker::send_sys_snapshot(SysSnapshot* snapshot) {
 
 uint16_t ShardBroker::home_shard(std::string_view client_id) const {
   return shard_for(client_id, _shard->count());
+}
+
+bool ShardBroker::connects_here(std::string_view client_id) const {
+  auto it = _sessions.find(client_id);
+  if (it != _sessions.end()) {
+    const Client* holder = (*it)->client();
+    return holder == nullptr || !holder->rehoming();
+  }
+  return home_shard(client_id) == shard_id() && !_away.contains(absl::string_view(client_id.data(), client_id.size()));
 }
 
 uint16_t ShardBroker::topic_owner(std::string_view topic) const {
@@ -294,9 +311,153 @@ void ShardBroker::detached(net::Connection* connection) {
     client->dirty = false;
   }
   _clients.erase(client);
+  if (client->rehoming()) {
+    rehome_out(client);
+    return;
+  }
   _stats.migrations++;
-  const uint16_t home = home_shard(client->client_id());
-  _shard->post(home, {kMigrate, 0, 0, 0, client}, shard::Delivery::kRequired);
+  forward_connect(client);
+}
+
+void ShardBroker::forward_connect(Client* client) {
+  const std::string& client_id = client->client_id();
+  auto it = _sessions.find(std::string_view(client_id));
+  if (it != _sessions.end()) {
+    const Client* holder = (*it)->client();
+    if (holder != nullptr && holder->rehoming()) {
+      _parked_connects.push_back(client);  // goes where the session goes (release_parked)
+      return;
+    }
+    post_local_or_remote(shard_id(), kMigrate, client);  // the session stayed after all
+    return;
+  }
+  if (auto away = _away.find(client_id); away != _away.end()) {
+    _stats.connects_forwarded++;
+    PG_DEBUG("connect forwarded client_id=%s to=%u", client_id.c_str(), away->second);
+    post_local_or_remote(away->second, kMigrate, client);
+    return;
+  }
+  // Its home; or, on the home, here: the session it was sent for ended meanwhile.
+  post_local_or_remote(home_shard(client_id), kMigrate, client);
+}
+
+void ShardBroker::release_parked(std::string_view client_id, uint16_t to) {
+  size_t kept = 0;
+  for (Client* client : _parked_connects) {
+    if (client->client_id() == client_id) {
+      _stats.connects_forwarded += to != shard_id();
+      post_local_or_remote(to, kMigrate, client);
+    } else {
+      _parked_connects[kept++] = client;
+    }
+  }
+  _parked_connects.resize(kept);
+}
+
+void ShardBroker::follow_traffic(Client* from, uint64_t shards) {
+  if (!_rehome_enabled) {
+    return;
+  }
+  const uint16_t target =
+      note_routed(from->publish_run(), shards, shard_id(), now_ms(), _rehome_rules);
+  if (target != kNoShard) {
+    maybe_rehome(from, target);
+  }
+}
+
+void ShardBroker::maybe_rehome(Client* from, uint16_t target) {
+  from->publish_run() = {};  // moved or not, the next try takes a whole new run
+  Session* session = from->session();
+  // Only from the home, so the home always knows where a session is (one hop at most).
+  if (from->rehoming() || !from->open() || from->input_paused() || session == nullptr ||
+      home_shard(session->client_id()) != shard_id()) {
+    return;
+  }
+  // A publisher only: nothing of it is tied to this shard's trie, scans or acks.
+  if (session->has_subscriptions() || session->inflight() != 0 || session->queued() != 0 ||
+      session->active_scans != 0 || !_shared_routes.empty_trie()) {
+    return;
+  }
+  for (const PendingAck& ack : _pending_acks) {
+    if (ack.connection_id == from->id()) {
+      return;
+    }
+  }
+  if (now_ms() - _rehome_window_ms >= shard::Shard::kLoadWindowMs) {
+    _rehome_window_ms = now_ms();
+    _rehomes_in_window = 0;
+  }
+  if (_rehomes_in_window >= kMaxRehomesPerWindow ||
+      !target_has_room(_shard->busy_permille(), _peer_load[target], _rehome_rules)) {
+    return;
+  }
+  // Order per publisher: its messages to a third shard, from here, must all have been
+  // taken before any it sends from the target could arrive there.
+  for (uint16_t other = 0; other < shard_count(); ++other) {
+    if (other != shard_id() && other != target && !_shard->outbound_drained(other)) {
+      return;
+    }
+  }
+  _rehomes_in_window++;
+  from->begin_rehome(target);
+}
+
+void ShardBroker::rehome_out(Client* client) {
+  const uint16_t target = client->rehome_target();
+  Session* session = client->session();
+  const std::string client_id = session->client_id();
+  auto node = _sessions.extract(std::string_view(client_id));
+  PG_ASSERT(!node.empty() && node.value().get() == session);
+  (void)node.value().release();  // the session travels with its client
+  _sessions_by_id.erase(session);
+  _clients_now--;
+  _away[client_id] = target;
+  _stats.sessions_rehomed++;
+  PG_DEBUG("client rehomed client_id=%s from=%u to=%u", client_id.c_str(), shard_id(), target);
+  // Its messages sent from here are ahead of it in this mailbox, so the shard it joins
+  // delivers them before any it sends from there.
+  _shard->post(target, {kRehome, 0, 0, 0, client}, shard::Delivery::kRequired);
+  release_parked(client_id, target);
+}
+
+void ShardBroker::rehome_in(Client* client) {
+  Session* session = client->session();
+  PG_ASSERT(home_shard(session->client_id()) != shard_id());
+  PG_ASSERT(!_sessions.contains(std::string_view(session->client_id())));
+  session->rehome(this);
+  session->id = _next_session_id++;
+  _sessions_by_id.insert(session);
+  _sessions.insert(std::unique_ptr<Session>(session));
+  _clients.insert(client);
+  _clients_now++;
+  if (_stopping) {
+    client->attach(this);
+    client->rehome_done();
+    client->close_now();
+    return;
+  }
+  client->adopt_rehomed(this);
+}
+
+void ShardBroker::broadcast_load() {
+  if (!_rehome_enabled || now_ms() - _load_sent_ms < shard::Shard::kLoadWindowMs) {
+    return;
+  }
+  // A change worth telling, or once a second anyway. Not lazy: it wakes an idle peer, so
+  // what waits for it in mailboxes (lazy reclaims) is taken, as rehoming's order check
+  // needs (maybe_rehome).
+  const uint32_t load = _shard->busy_permille();
+  const uint32_t change = load > _load_sent ? load - _load_sent : _load_sent - load;
+  if (change < kLoadChangeTold && now_ms() - _load_sent_ms < kLoadRepeatMs) {
+    return;
+  }
+  _load_sent_ms = now_ms();
+  _load_sent = load;
+  for (uint16_t to = 0; to < shard_count(); ++to) {
+    if (to != shard_id()) {
+      _shard->post(to, {kLoad, 0, load, 0, nullptr}, shard::Delivery::kDroppable);
+    }
+  }
 }
 
 void ShardBroker::adopt(Client* client) {
@@ -311,6 +472,9 @@ void ShardBroker::adopt(Client* client) {
 
 void ShardBroker::paused(Client* client) {
   _stats.input_paused++;
+  // It publishes faster than the other shards take its messages: moving it would only
+  // trade this back-pressure for the subscribers' queue bounds.
+  client->publish_run() = {};
   _paused_clients.push_back(client->id());
 }
 
@@ -338,6 +502,7 @@ void ShardBroker::on_turn_end() {
       deliver_retained_batch(scan);  // an empty batch: asks for more when there is room
     }
   }
+  broadcast_load();
   std::vector<net::Connection*> dirty;
   dirty.swap(_dirty);
   for (net::Connection* connection : dirty) {
@@ -372,7 +537,7 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
     old->disconnect(mqtt::ReasonCode::kSessionTakenOver);  // detaches it from the session
   }
   if (session != nullptr && connect.clean_start) {
-    end_session(session);
+    end_session(session, /*replaced=*/true);
     session = nullptr;
   }
   *present = session != nullptr;
@@ -397,6 +562,15 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
 void ShardBroker::client_gone(Client* client) {
   Session* session = client->session();
   if (session == nullptr) {
+    return;
+  }
+  if (client->rehoming()) {
+    // Closed before it left: the session stays (or ends) here, and connections parked
+    // for it are taken here.
+    client->rehome_done();
+    const std::string client_id = session->client_id();
+    client_gone(client);
+    release_parked(client_id, shard_id());
     return;
   }
   session->detach();
@@ -468,7 +642,7 @@ void ShardBroker::session_timer(Session* session) {
   arm_session_timer(session);
 }
 
-void ShardBroker::end_session(Session* session) {
+void ShardBroker::end_session(Session* session, bool replaced) {
   PG_ASSERT(session->client() == nullptr);
   if (session->has_subscriptions()) {
     for (auto& [filter, options] : session->subscriptions()) {
@@ -481,6 +655,12 @@ void ShardBroker::end_session(Session* session) {
   }
   if (Session::Offline* state = session->offline_if_any()) {
     wheel().cancel(*state);
+  }
+  const uint16_t home = home_shard(session->client_id());
+  if (!replaced && home != shard_id()) {
+    // A rehomed session: its home forgets where it was, so a new one starts there.
+    _shard->post(home, {kSessionGone, 0, 0, 0, new std::string(session->client_id())},
+                 shard::Delivery::kRequired);
   }
   _sessions_by_id.erase(session);
   _sessions.erase(std::string_view(session->client_id()));  // destroys it
@@ -516,6 +696,7 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
   if (plain_qos0) {
     shards = match_filters(publish.topic, 0, false, from->id());
     if ((shards & ~(uint64_t{1} << shard_id())) == 0 && deliver_in_place(publish)) {
+      follow_traffic(from, shards);
       return;
     }
   }
@@ -524,11 +705,11 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
     message->ref();
     store_retained(message);
   }
-  if (plain_qos0) {
-    route_matched(message, shards);
-  } else {
-    route(message);
+  if (!plain_qos0) {
+    shards = match_filters(message);
   }
+  route_matched(message, shards);
+  follow_traffic(from, shards);
 }
 
 bool ShardBroker::deliver_in_place(const mqtt::Publish& publish) {
@@ -1155,6 +1336,21 @@ void ShardBroker::on_envelope(const shard::Envelope& envelope) {
     case kMigrate:
       adopt(static_cast<Client*>(envelope.ptr));
       break;
+    case kRehome:
+      rehome_in(static_cast<Client*>(envelope.ptr));
+      break;
+    case kSessionGone: {
+      auto* client_id = static_cast<std::string*>(envelope.ptr);
+      auto it = _away.find(*client_id);
+      if (it != _away.end() && it->second == envelope.from) {
+        _away.erase(it);
+      }
+      delete client_id;
+      break;
+    }
+    case kLoad:
+      _peer_load[envelope.from] = envelope.arg;
+      break;
     case kRetainStore: {
       auto* message = static_cast<Message*>(envelope.ptr);
       if (_retained->store(message) == RetainedStore::StoreResult::kRefused) {
@@ -1204,6 +1400,19 @@ void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
       delete client;
       break;
     }
+    case kRehome: {
+      auto* client = static_cast<Client*>(envelope.ptr);
+      Session* session = client->session();
+      session->detach();
+      ::close(client->fd());
+      client->set_fd(-1);
+      delete client;
+      delete session;
+      break;
+    }
+    case kSessionGone:
+      delete static_cast<std::string*>(envelope.ptr);
+      break;
     case kRetainScan:
     case kRetainBatch:
       delete static_cast<RetainedScan*>(envelope.ptr);
@@ -1239,6 +1448,9 @@ void ShardBroker::on_stop_requested() {
   std::vector<Client*> clients;
   clients.assign(_clients.begin(), _clients.end());
   for (Client* client : clients) {
+    if (client->rehoming() && !client->open()) {
+      continue;  // on its way: the shard it joins closes it
+    }
     if (client->phase() == Client::Phase::kConnected) {
       client->disconnect(mqtt::ReasonCode::kServerShuttingDown);
     } else if (client->open()) {
@@ -1247,6 +1459,8 @@ void ShardBroker::on_stop_requested() {
   }
 }
 
-bool ShardBroker::finished() const { return _stopping && _clients.empty(); }
+bool ShardBroker::finished() const {
+  return _stopping && _clients.empty() && _parked_connects.empty();
+}
 
 }  // namespace peregrine::broker

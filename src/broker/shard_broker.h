@@ -1,6 +1,8 @@
-// The broker state of one shard (DESIGN.md §2): its connections; the sessions whose home
-// it is (hash of client id mod N: a connection migrates there after CONNECT, so takeover
-// and resume are shard-local); its trie of local subscriptions; its replica of the
+// The broker state of one shard (DESIGN.md §2): its connections; the sessions that live
+// here — those whose home it is (hash of client id mod N) and those rehomed here — with,
+// for sessions of its home that live elsewhere, where they are (a CONNECT migrates to the
+// shard holding its session, so takeover and resume are shard-local; only the home
+// creates a session); its trie of local subscriptions; its replica of the
 // routing table (filter → shards with subscribers); the retained messages of the topics
 // it owns (hash of topic mod N). Lives on its shard's thread; other shards reach it only
 // through envelopes.
@@ -14,11 +16,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include <absl/container/flat_hash_map.h>
+
 #include "include/peregrine/enhanced_auth.h"
 #include "include/peregrine/options.h"
 #include "src/broker/broker_stats.h"
 #include "src/broker/keyed_set.h"
 #include "src/broker/message.h"
+#include "src/broker/rehome_policy.h"
 #include "src/broker/retained_store.h"
 #include "src/broker/session.h"
 #include "src/broker/sys_publisher.h"
@@ -41,6 +46,8 @@ struct BrokerConfig {
   Acl acl;                                // the answers to denials
   const Authorizer* authorizer = nullptr;  // nullptr: allow everything; shared, read-only
   std::vector<const EnhancedAuthMethod*> auth_methods;  // shared, read-only
+  // Move a publisher-only session to the one shard its messages go to (rehome_policy.h).
+  bool rehome_publishers = true;
 };
 
 // One listening socket of this shard.
@@ -94,6 +101,10 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   void publish_internal(const std::string& topic, std::string_view payload, bool retain);
   void send_sys_snapshot(SysSnapshot* snapshot);
   uint16_t home_shard(std::string_view client_id) const;
+  // Whether a CONNECT for `client_id` is accepted on this shard: its session lives here
+  // (and is not leaving), or none does anywhere and this is its home. Otherwise the
+  // connection moves on (detached() finds where).
+  bool connects_here(std::string_view client_id) const;
   std::string assign_client_id();
   bool stopping() const { return _stopping; }
   // The clock is read only for messages that carry an expiry.
@@ -225,7 +236,20 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   void route_shared(Message* message);
   // Delivers to one member of a group on this shard; false if it has none here.
   bool deliver_shared_local(std::string_view inner, std::string_view group, Message* message);
-  void end_session(Session* session);
+  // `replaced`: a clean start ends it for a new session of the same client id here.
+  void end_session(Session* session, bool replaced = false);
+  // Rehoming (rehome_policy.h): a publish by `from` went to `shards`; the client moves
+  // when its run qualifies and it is a publisher only.
+  void follow_traffic(Client* from, uint64_t shards);
+  void maybe_rehome(Client* from, uint16_t target);
+  void rehome_out(Client* client);  // quiesced: send it and its session on
+  void rehome_in(Client* client);   // arrived with its session
+  // A connection detached to reach its session (kMigrating): posts it where that is, or
+  // parks it while the session is leaving this shard.
+  void forward_connect(Client* client);
+  // The parked connections for `client_id` go to `to` (the session went there, or stayed).
+  void release_parked(std::string_view client_id, uint16_t to);
+  void broadcast_load();
   void arm_session_timer(Session* session);
   void publish_will(Message* will);
   void broadcast_route(std::string_view filter, bool add, uint32_t members = 0);
@@ -290,6 +314,22 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   Message* _head_message = nullptr;  // the message the cached heads belong to
   bool _head_v3_ready = false;
   bool _head_v5_ready = false;
+
+  // Rehoming: sessions of this home that live on another shard (client id → shard), the
+  // connections waiting for a session that is leaving, the peers' load as last told, and
+  // the moves made in the current window (at most kMaxRehomesPerWindow).
+  static constexpr uint32_t kMaxRehomesPerWindow = 32;
+  bool _rehome_enabled = false;
+  RehomeRules _rehome_rules;
+  absl::flat_hash_map<std::string, uint16_t> _away;
+  std::vector<Client*> _parked_connects;
+  std::vector<uint32_t> _peer_load;
+  static constexpr uint32_t kLoadChangeTold = 20;  // thousandths
+  static constexpr uint64_t kLoadRepeatMs = 1000;
+  uint64_t _load_sent_ms = 0;
+  uint32_t _load_sent = 0;
+  uint64_t _rehome_window_ms = 0;
+  uint32_t _rehomes_in_window = 0;
 
   std::unique_ptr<SysPublisher> _sys;
   uint64_t _clients_now = 0;

@@ -68,6 +68,17 @@ bool read_string(const std::string& path, std::string_view key, const toml::node
   return true;
 }
 
+bool read_boolean(const std::string& path, std::string_view key, const toml::node& node,
+                  bool& out, std::string* error) {
+  const auto* value = node.as_boolean();
+  if (value == nullptr) {
+    *error = where(path, node.source()) + ": '" + std::string(key) + "' expects true or false";
+    return false;
+  }
+  out = value->get();
+  return true;
+}
+
 bool read_limits(const std::string& path, const toml::table& table, Limits& limits,
                  std::string* error) {
   for (auto&& [key, node] : table) {
@@ -132,12 +143,7 @@ bool read_sys(const std::string& path, const toml::table& table, SysTopics& sys,
     } else if (name == "heartbeat_ms") {
       ok = read_integer(path, name, node, 0, 86'400'000, sys.heartbeat_ms, error);
     } else if (name == "events") {
-      const auto* value = node.as_boolean();
-      if (value == nullptr) {
-        *error = where(path, node.source()) + ": 'events' expects true or false";
-        return false;
-      }
-      sys.events = value->get();
+      ok = read_boolean(path, name, node, sys.events, error);
     } else {
       *error = where(path, key.source()) + ": unknown key 'sys." + std::string(name) + "'";
       return false;
@@ -274,17 +280,6 @@ bool read_auth(const std::string& path, const toml::table& table, Authentication
       auth.scram_sha256.push_back(std::move(entry));
     }
   }
-  return true;
-}
-
-bool read_boolean(const std::string& path, std::string_view key, const toml::node& node,
-                  bool& out, std::string* error) {
-  const auto* value = node.as_boolean();
-  if (value == nullptr) {
-    *error = where(path, node.source()) + ": '" + std::string(key) + "' expects true or false";
-    return false;
-  }
-  out = value->get();
   return true;
 }
 
@@ -458,6 +453,8 @@ bool load_config_file(const std::string& path, Options& out, std::string* error)
       ok = read_string(path, name, node, out.io, error);
     } else if (name == "log_level") {
       ok = read_string(path, name, node, out.log_level, error);
+    } else if (name == "rehome_publishers") {
+      ok = read_boolean(path, name, node, out.rehome_publishers, error);
     } else if (name == "listen") {
       ok = read_listen(path, node, out, error);
     } else if (name == "limits") {

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "src/base/assert.h"
+#include "src/base/clock.h"
 #include "src/base/log.h"
 
 namespace peregrine::io {
@@ -215,7 +216,11 @@ void EpollRing::poll(int timeout_ms) {
     timeout_ms = 0;
   }
   epoll_event events[kMaxEvents];
+  const uint64_t wait_from = timeout_ms != 0 ? base::monotonic_ns() : 0;
   int n = epoll_wait(_epoll_fd, events, kMaxEvents, timeout_ms);
+  if (timeout_ms != 0) {
+    _waited_ns += base::monotonic_ns() - wait_from;
+  }
   for (int i = 0; i < n; ++i) {
     const uint64_t data = events[i].data.u64;
     void* ptr = reinterpret_cast<void*>(data & ~kTagMask);

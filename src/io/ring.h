@@ -77,6 +77,13 @@ class Ring {
   // Wakes `peer` from this ring's thread, batched with this ring's next submit when the
   // backend can (io_uring MSG_RING).
   virtual void wake_peer(Ring& peer) = 0;
+
+  // Time poll() has spent blocked waiting since the ring was created (not the time its
+  // dispatched completions took): the shard's idle time, for its load gauge.
+  uint64_t waited_ns() const { return _waited_ns; }
+
+ protected:
+  uint64_t _waited_ns = 0;
 };
 
 }  // namespace peregrine::io

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "src/base/assert.h"
+#include "src/base/clock.h"
 #include "src/base/log.h"
 
 namespace peregrine::io {
@@ -271,13 +272,17 @@ void UringRing::poll(int timeout_ms) {
   }
   if (timeout_ms == 0) {
     io_uring_submit_and_get_events(&_ring);  // also runs deferred completions
-  } else if (timeout_ms < 0) {
-    io_uring_submit_and_wait(&_ring, 1);
   } else {
-    __kernel_timespec ts{};
-    ts.tv_sec = timeout_ms / 1000;
-    ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
-    io_uring_submit_and_wait_timeout(&_ring, &cqe, 1, &ts, nullptr);
+    const uint64_t wait_from = base::monotonic_ns();
+    if (timeout_ms < 0) {
+      io_uring_submit_and_wait(&_ring, 1);
+    } else {
+      __kernel_timespec ts{};
+      ts.tv_sec = timeout_ms / 1000;
+      ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
+      io_uring_submit_and_wait_timeout(&_ring, &cqe, 1, &ts, nullptr);
+    }
+    _waited_ns += base::monotonic_ns() - wait_from;
   }
   unsigned head = 0;
   unsigned seen = 0;

@@ -76,6 +76,10 @@ bool Shard::post(uint16_t to, Envelope envelope, Delivery delivery) {
   return true;
 }
 
+bool Shard::outbound_drained(uint16_t to) const {
+  return _overflow[to].empty() && _group.mailbox(_id, to).drained_for_producer();
+}
+
 bool Shard::inbound_pending() const {
   for (uint16_t from = 0; from < count(); ++from) {
     if (from != _id && !_group.mailbox(from, _id).empty_for_consumer()) {
@@ -83,6 +87,18 @@ bool Shard::inbound_pending() const {
     }
   }
   return false;
+}
+
+void Shard::account_load() {
+  const uint64_t elapsed_ms = _now_ms - _load_window_start_ms;
+  if (elapsed_ms < kLoadWindowMs) {
+    return;
+  }
+  const uint64_t waited = _ring->waited_ns();
+  const uint64_t idle_permille = (waited - _waited_at_window_ns) / (elapsed_ms * 1000);
+  _busy_permille = static_cast<uint32_t>(1000 - std::min<uint64_t>(idle_permille, 1000));
+  _waited_at_window_ns = waited;
+  _load_window_start_ms = _now_ms;
 }
 
 bool Shard::drain_inbound() {
@@ -160,6 +176,7 @@ void Shard::run() {
     return;
   }
   _now_ms = base::monotonic_ms();
+  _load_window_start_ms = _now_ms;
   _wheel = std::make_unique<io::TimerWheel>(_now_ms);
   _group._ready.fetch_add(1);
   // Every shard's ring must exist before any shard may wake a peer.
@@ -173,6 +190,7 @@ void Shard::run() {
   bool stopping = false;
   while (true) {
     _now_ms = base::monotonic_ms();
+    account_load();
     const bool drained = drain_inbound();
     _wheel->advance(_now_ms);
     if (!stopping && _stop_requested.load(std::memory_order_acquire)) {

@@ -69,6 +69,14 @@ class Shard {
   // Required envelopes waiting in the producer-side overflow, over all targets. The
   // service bounds it by pausing the input that feeds it (back-pressure).
   size_t overflow_size() const { return _overflow_size; }
+  // Everything this shard ever posted to `to` has been taken by it (none waits in the
+  // mailbox or the overflow).
+  bool outbound_drained(uint16_t to) const;
+  // The share of the last whole load window (kLoadWindowMs) this shard spent outside its
+  // ring's blocking wait, in thousandths: 0 for an idle shard, 1000 for one that never
+  // slept. Time spent runnable but preempted counts as busy.
+  static constexpr uint64_t kLoadWindowMs = 100;
+  uint32_t busy_permille() const { return _busy_permille; }
 
  private:
   friend class ShardGroup;
@@ -76,6 +84,7 @@ class Shard {
   bool drain_inbound();
   void publish_outbound();
   bool inbound_pending() const;
+  void account_load();
 
   ShardGroup& _group;
   const uint16_t _id;
@@ -83,6 +92,9 @@ class Shard {
   std::unique_ptr<io::TimerWheel> _wheel;
   ShardService* _service = nullptr;
   uint64_t _now_ms = 0;
+  uint64_t _load_window_start_ms = 0;
+  uint64_t _waited_at_window_ns = 0;  // the ring's waited_ns() when the window began
+  uint32_t _busy_permille = 0;
   std::vector<std::deque<Envelope>> _overflow;  // per target: required envelopes held back
   size_t _overflow_size = 0;
   std::vector<uint8_t> _wake_wanted;  // per target: posted this turn something not kLazy

@@ -40,6 +40,12 @@ class SpscQueue {
     ++_staged_tail;
     return true;
   }
+  // Every item pushed (staged or published) has been popped by the consumer, which
+  // handles what it pops before it pops again: nothing sent through this queue so far
+  // can still be overtaken by what goes through another.
+  bool drained_for_producer() const {
+    return _head.load(std::memory_order_acquire) == _staged_tail;
+  }
   // Makes staged items visible; returns true if there were any.
   bool publish() {
     if (_staged_tail == _published_tail) {

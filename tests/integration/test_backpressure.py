@@ -8,7 +8,9 @@ import mqtt_raw as m
 from mqtt_raw import V311, V5
 from test_cross_shard import connect_on_shard
 
+# Rehoming off: the publisher must stay on the other shard for its mailbox to fill.
 CONFIG = """
+rehome_publishers = false
 [limits]
 mailbox_capacity = 2
 mailbox_overflow_limit = 4

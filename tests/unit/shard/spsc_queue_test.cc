@@ -18,6 +18,20 @@ TEST(SpscQueue, StagedItemsInvisibleUntilPublished) {
   EXPECT_EQ(out, 1);
 }
 
+TEST(SpscQueue, DrainedForTheProducerOnlyOnceEverythingPushedIsPopped) {
+  SpscQueue<int> queue(8);
+  EXPECT_TRUE(queue.drained_for_producer());
+  queue.try_push(1);
+  EXPECT_FALSE(queue.drained_for_producer());  // staged counts
+  queue.try_push(2);
+  queue.publish();
+  int batch[8];
+  EXPECT_EQ(queue.pop_some(batch, 1), 1u);
+  EXPECT_FALSE(queue.drained_for_producer());
+  EXPECT_EQ(queue.pop_some(batch, 8), 1u);
+  EXPECT_TRUE(queue.drained_for_producer());
+}
+
 TEST(SpscQueue, FullAtCapacityThenFreesAsConsumed) {
   SpscQueue<int> queue(4);
   for (int i = 0; i < 4; ++i) {
