@@ -82,18 +82,19 @@ void Client::adopt(ShardBroker* broker) {
   attach(broker);
   _phase = Phase::kAwaitConnect;
   host().wheel().arm(*this, _connect_deadline_ms);
-  start();
-  // The CONNECT and whatever followed it came along in _in.
-  const std::vector<uint8_t> pending = _in.take();
-  on_data(pending);
+  start_with_pending();  // the CONNECT and whatever followed it
 }
 
 void Client::adopt_rehomed(ShardBroker* broker) {
   attach(broker);
   rehome_done();
   arm_keep_alive();
+  start_with_pending();  // what followed its last PUBLISH, if anything
+}
+
+void Client::start_with_pending() {
   start();
-  const std::vector<uint8_t> pending = _in.take();  // what followed the last PUBLISH
+  const std::vector<uint8_t> pending = _in.take();
   if (!pending.empty()) {
     on_data(pending);
   }

@@ -1,7 +1,8 @@
 // The MQTT side of one connection: framing, CONNECT, and the QoS 0 packet flows of
 // 3.1, 3.1.1 and 5.0. Lives on the shard that owns its connection; after CONNECT that is
-// the shard its session lives on (its home, or where the broker rehomed it). Input waiting for a packet's end is buffered up to the
-// maximum packet size; output is bounded by the broker's outbound limit.
+// the shard its session lives on (its home, or where the broker rehomed it). Input
+// waiting for a packet's end is buffered up to the maximum packet size; output is bounded
+// by the broker's outbound limit.
 #pragma once
 
 #include <cstdint>
@@ -60,7 +61,7 @@ class Client final : public net::Connection {
   PublishRun& publish_run() { return _publish_run; }
 
   void begin();  // accepted: arm the connect timeout, start reading
-  // Arrived on its home shard after a move.
+  // Arrived, before CONNECT was accepted, on the shard its session lives on (or its home).
   void adopt(ShardBroker* broker);
   // Arrived connected, with its session, on the shard the broker moved it to.
   void adopt_rehomed(ShardBroker* broker);
@@ -103,6 +104,8 @@ class Client final : public net::Connection {
   // its bytes can be handled where they lie).
   void consume_pending(size_t used);
   void start_migration_if_due();
+  // After a move: reads again, first what came along in _in.
+  void start_with_pending();
   void note_connect_version(const mqtt::FixedHeader& header, mqtt::Bytes data);
   bool handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body);
   bool handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body);

@@ -1,8 +1,8 @@
 // A session (MQTT §4.1): subscriptions, QoS 1/2 state in both directions, the queue of
 // messages waiting for the client or for a window slot, and the will. It lives on one
 // shard's ShardBroker, with or without a live connection, until it ends (clean start,
-// expiry): its home (hash of client id), or the shard a publisher was rehomed to. Changes to it are discrete events
-// (subscribe, enqueue, ack) so that a store can record them later.
+// expiry): its home (hash of client id), or the shard a publisher was rehomed to. Changes
+// to it are discrete events (subscribe, enqueue, ack) so that a store can record them.
 // Bounds: inflight ≤ the window (client's Receive Maximum, capped by limits); queue ≤
 // max_queued_messages and max_queued_bytes (beyond: the new message is dropped, counted);
 // inbound QoS 2 ids awaiting PUBREL ≤ our Receive Maximum (beyond: DISCONNECT 0x93).

@@ -227,7 +227,9 @@ bool ShardBroker::connects_here(std::string_view client_id) const {
     const Client* holder = (*it)->client();
     return holder == nullptr || !holder->rehoming();
   }
-  return home_shard(client_id) == shard_id() && !_away.contains(absl::string_view(client_id.data(), client_id.size()));
+  // absl's string hash takes absl::string_view, which Debian's build keeps distinct.
+  return home_shard(client_id) == shard_id() &&
+         !_away.contains(absl::string_view(client_id.data(), client_id.size()));
 }
 
 uint16_t ShardBroker::topic_owner(std::string_view topic) const {
@@ -1393,21 +1395,17 @@ void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
     case kRouteChange:
       unref_route_change(static_cast<RouteChange*>(envelope.ptr));
       break;
-    case kMigrate: {
-      auto* client = static_cast<Client*>(envelope.ptr);
-      ::close(client->fd());
-      client->set_fd(-1);
-      delete client;
-      break;
-    }
+    case kMigrate:
     case kRehome: {
       auto* client = static_cast<Client*>(envelope.ptr);
-      Session* session = client->session();
-      session->detach();
+      Session* session = envelope.kind == kRehome ? client->session() : nullptr;
       ::close(client->fd());
       client->set_fd(-1);
       delete client;
-      delete session;
+      if (session != nullptr) {  // it travelled with its client: nobody else owns it
+        session->detach();
+        delete session;
+      }
       break;
     }
     case kSessionGone:
