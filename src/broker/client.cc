@@ -699,21 +699,32 @@ bool Client::over_outbound_limit(size_t size) {
 }
 
 void Client::send_publish(const Delivery& delivery, uint16_t packet_id, bool dup) {
-  std::vector<uint8_t>& head = broker().scratch();
-  head.clear();
   const Message* message = delivery.message;
   const bool plain = !message->has_properties() &&
                      (!is_v5(_version) ||
                       (delivery.subscription_ids.empty() && _out_aliases == nullptr));
-  if (plain) {
-    // What outgoing() would build carries no property: no PUBLISH copied.
-    mqtt::encode_plain_publish_head(_version, message->topic(), delivery.qos, delivery.retain,
-                                    dup, packet_id, message->payload().size(), head);
+  uint8_t small_head[256];
+  if (plain && mqtt::plain_publish_head_size(_version, message->topic().size(), delivery.qos,
+                                             message->payload().size()) <= sizeof small_head) {
+    // What outgoing() would build carries no property: no PUBLISH copied, and for a
+    // topic of up to ~240 bytes no scratch vector resized (value-initialised) either.
+    const size_t n = mqtt::encode_plain_publish_head(_version, message->topic(), delivery.qos,
+                                                     delivery.retain, dup, packet_id,
+                                                     message->payload().size(), small_head);
+    write(std::span<const uint8_t>(small_head, n));
   } else {
-    mqtt::encode_publish_head(_version, outgoing(delivery, packet_id, dup, true),
-                              message->payload().size(), head);
+    std::vector<uint8_t>& head = broker().scratch();
+    head.clear();
+    if (plain) {
+      mqtt::encode_plain_publish_head(_version, message->topic(), delivery.qos,
+                                      delivery.retain, dup, packet_id,
+                                      message->payload().size(), head);
+    } else {
+      mqtt::encode_publish_head(_version, outgoing(delivery, packet_id, dup, true),
+                                message->payload().size(), head);
+    }
+    write(head);
   }
-  write(head);
   write_shared(delivery.message, delivery.message->payload());
   broker().stats().messages_out++;
 }
@@ -759,8 +770,7 @@ void Client::send_qos0_copy(std::span<const uint8_t> head, std::span<const uint8
   if (!may_send_qos0(head.size() + payload.size())) {
     return;
   }
-  write(head);
-  write(payload);
+  write(head, payload);
   broker().stats().messages_out++;
 }
 

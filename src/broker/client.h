@@ -15,6 +15,7 @@
 #include "src/base/optional_string.h"
 #include "src/broker/message.h"
 #include "src/broker/rehome_policy.h"
+#include "src/broker/route_memo.h"
 #include "src/broker/session.h"
 #include "src/broker/topic_aliases.h"
 #include "src/mqtt/codec.h"
@@ -59,6 +60,14 @@ class Client final : public net::Connection {
     _publish_run = {};
   }
   PublishRun& publish_run() { return _publish_run; }
+  // The match of its last PUBLISH's topic (nullptr until the broker keeps one).
+  RouteMemo* route_memo() const { return _route_memo.get(); }
+  RouteMemo& make_route_memo() {
+    if (_route_memo == nullptr) {
+      _route_memo = std::make_unique<RouteMemo>();
+    }
+    return *_route_memo;
+  }
 
   void begin();  // accepted: arm the connect timeout, start reading
   // Arrived, before CONNECT was accepted, on the shard its session lives on (or its home).
@@ -169,6 +178,7 @@ class Client final : public net::Connection {
   bool _taken_over = false;
   uint16_t _rehome_to = kNoShard;
   PublishRun _publish_run;  // where its messages went lately (rehome_policy.h)
+  std::unique_ptr<RouteMemo> _route_memo;  // allocated on its first PUBLISH
   Message* _will = nullptr;
   uint32_t _will_delay = 0;
   // Input bytes waiting: a packet's start until its end comes, what arrives during a

@@ -696,8 +696,10 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
                           !Message::carries_properties(publish.properties);
   uint64_t shards = 0;
   if (plain_qos0) {
-    shards = match_filters(publish.topic, 0, false, from->id());
-    if ((shards & ~(uint64_t{1} << shard_id())) == 0 && deliver_in_place(publish)) {
+    shards = match_publish(from, publish.topic, 0, false);
+    const bool sent = (shards & ~(uint64_t{1} << shard_id())) == 0 && deliver_in_place(publish);
+    _current_memo = nullptr;
+    if (sent) {
       follow_traffic(from, shards);
       return;
     }
@@ -708,7 +710,8 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
     store_retained(message);
   }
   if (!plain_qos0) {
-    shards = match_filters(message);
+    shards = match_publish(from, message->topic(), message->qos(), message->retain());
+    _current_memo = nullptr;
   }
   route_matched(message, shards);
   follow_traffic(from, shards);
@@ -737,12 +740,28 @@ bool ShardBroker::deliver_in_place(const mqtt::Publish& publish) {
     if (client == nullptr || !may_read(*session, publish.topic)) {
       continue;  // QoS 0 is not queued for an offline session
     }
-    client->send_qos0_copy(
-        cached_qos0_head(client->version(), publish.topic, nullptr, payload_size),
-        publish.payload);
+    client->send_qos0_copy(in_place_head(client->version(), publish.topic, payload_size),
+                           publish.payload);
   }
   _stats.published_in_place++;
   return true;
+}
+
+std::span<const uint8_t> ShardBroker::in_place_head(mqtt::ProtocolVersion version,
+                                                    std::string_view topic,
+                                                    size_t payload_size) {
+  if (_current_memo == nullptr) {
+    return cached_qos0_head(version, topic, nullptr, payload_size);
+  }
+  PG_DASSERT(_current_memo->topic == topic);
+  RouteMemo::Head& head = _current_memo->heads[version == mqtt::ProtocolVersion::kV5 ? 1 : 0];
+  if (head.payload_size != payload_size) {
+    head.bytes.resize(mqtt::plain_publish_head_size(version, topic.size(), 0, payload_size));
+    mqtt::encode_plain_publish_head(version, topic, 0, false, false, 0, payload_size,
+                                    head.bytes.data());
+    head.payload_size = payload_size;
+  }
+  return head.bytes;
 }
 
 void ShardBroker::route(Message* message) { route_matched(message, match_filters(message)); }
@@ -785,17 +804,24 @@ std::span<const uint8_t> ShardBroker::cached_qos0_head(mqtt::ProtocolVersion ver
                                                        size_t payload_size) {
   const bool v5 = version == mqtt::ProtocolVersion::kV5;
   std::vector<uint8_t>& head = v5 ? _head_v5 : _head_v3;
+  size_t& size = v5 ? _head_v5_size : _head_v3_size;
   bool& ready = v5 ? _head_v5_ready : _head_v3_ready;
   if (!ready) {
-    head.clear();
     if (properties != nullptr) {
+      head.clear();
       mqtt::encode_qos0_publish_head(version, topic, *properties, payload_size, head);
+      size = head.size();
     } else {
-      mqtt::encode_plain_publish_head(version, topic, 0, false, false, 0, payload_size, head);
+      const size_t need = mqtt::plain_publish_head_size(version, topic.size(), 0, payload_size);
+      if (head.size() < need) {
+        head.resize(need);
+      }
+      size = mqtt::encode_plain_publish_head(version, topic, 0, false, false, 0, payload_size,
+                                             head.data());
     }
     ready = true;
   }
-  return head;
+  return {head.data(), size};
 }
 
 void ShardBroker::deliver_local(Message* message) {
@@ -840,6 +866,51 @@ uint64_t ShardBroker::match_filters(std::string_view topic, uint8_t message_qos,
     // By session, each session's identifiers in the order its subscriptions matched.
     std::stable_sort(_matched_ids.begin(), _matched_ids.end(),
                      [](const auto& a, const auto& b) { return a.first < b.first; });
+  }
+  return shards;
+}
+
+uint64_t ShardBroker::match_publish(Client* from, std::string_view topic, uint8_t qos,
+                                    bool retain) {
+  RouteMemo* memo = from->route_memo();
+  if (memo != nullptr && memo->matches(shard_id(), _filters_epoch, topic, qos, retain)) {
+    // What match_filters() would do, without the walk: its results, and the per-message
+    // fields it sets on each session.
+    const uint64_t stamp = ++_delivery_stamp;
+    _matched.clear();
+    _matched_ids.clear();
+    for (const RouteMemo::Match& match : memo->matched) {
+      Session* session = match.session;
+      session->match_stamp = stamp;
+      session->match_index = static_cast<uint32_t>(_matched.size());
+      session->match_qos = match.qos;
+      session->match_retain = match.retain;
+      _matched.push_back(session);
+    }
+    _stats.routes_reused++;
+    _current_memo = memo;
+    return memo->shards;
+  }
+  _current_memo = nullptr;
+  const uint64_t shards = match_filters(topic, qos, retain, from->id());
+  if (_matched_ids.empty() && _matched.size() <= RouteMemo::kMaxSessions) {
+    RouteMemo& made = from->make_route_memo();
+    if (made.topic != topic) {
+      for (RouteMemo::Head& head : made.heads) {
+        head.payload_size = SIZE_MAX;
+      }
+    }
+    _current_memo = &made;
+    made.epoch = _filters_epoch;
+    made.shard = shard_id();
+    made.qos = qos;
+    made.retain = retain;
+    made.shards = shards;
+    made.topic.assign(topic);
+    made.matched.clear();
+    for (Session* session : _matched) {
+      made.matched.push_back({session, session->match_qos, session->match_retain});
+    }
   }
   return shards;
 }
@@ -967,6 +1038,7 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
 
 bool ShardBroker::add_subscription(Session* session, std::string_view filter,
                                    const SubscriptionOptions& options) {
+  ++_filters_epoch;
   auto [it, is_new] = session->subscriptions().try_emplace(std::string(filter), options);
   it->second = options;  // a repeated filter replaces the old options [MQTT-3.8.4-3]
   if (is_new) {
@@ -994,6 +1066,7 @@ bool ShardBroker::add_subscription(Session* session, std::string_view filter,
 }
 
 bool ShardBroker::remove_subscription(Session* session, std::string_view filter) {
+  ++_filters_epoch;
   _subscriptions_now--;  // callers pass only filters the session holds
   std::string_view group;
   std::string_view inner;
@@ -1036,6 +1109,7 @@ void ShardBroker::broadcast_route(std::string_view filter, bool add, uint32_t me
 }
 
 void ShardBroker::apply_route(const shard::Envelope& envelope) {
+  ++_filters_epoch;
   auto* change = static_cast<RouteChange*>(envelope.ptr);
   const uint64_t bit = uint64_t{1} << envelope.from;
   std::string_view group;

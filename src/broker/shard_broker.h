@@ -25,6 +25,7 @@
 #include "src/broker/message.h"
 #include "src/broker/rehome_policy.h"
 #include "src/broker/retained_store.h"
+#include "src/broker/route_memo.h"
 #include "src/broker/session.h"
 #include "src/broker/sys_publisher.h"
 #include "src/broker/topic_trie.h"
@@ -213,12 +214,19 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
     return match_filters(message->topic(), message->qos(), message->retain(),
                          message->origin_connection());
   }
+  // match_filters() for a PUBLISH from `from`, replayed from its RouteMemo when the
+  // topic, QoS and retain flag are those of its last one and the filters are unchanged.
+  uint64_t match_publish(Client* from, std::string_view topic, uint8_t qos, bool retain);
   void deliver_matched(Message* message);
   // A plain QoS 0 PUBLISH whose matched subscribers (in _matched) are all on this shard
   // and all take the QoS 0 fast path with copied payloads: sends it to them straight from
   // the publisher's read buffer, with no Message, and returns true. Returns false, having
   // sent nothing, when any of them needs a Message.
   bool deliver_in_place(const mqtt::Publish& publish);
+  // deliver_in_place()'s head: the publisher's RouteMemo's when match_publish() used or
+  // made one for this message (_current_memo), else cached_qos0_head()'s.
+  std::span<const uint8_t> in_place_head(mqtt::ProtocolVersion version,
+                                         std::string_view topic, size_t payload_size);
   // The QoS 0 head of the message being delivered in `version`'s layout, encoded on
   // first use after deliver_matched()/deliver_in_place() reset the cache.
   std::span<const uint8_t> cached_qos0_head(mqtt::ProtocolVersion version,
@@ -307,10 +315,19 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   // Fan-out scratch: sessions matched by the current message, and QoS 0 heads encoded
   // once per layout (v3, v5) for it.
   uint64_t _delivery_stamp = 0;
+  // Bumped by every change to _filters: what a RouteMemo was made under (route_memo.h).
+  uint64_t _filters_epoch = 1;
+  // The memo match_publish() used or made for the PUBLISH being handled, if any: read by
+  // deliver_in_place() for that PUBLISH only.
+  RouteMemo* _current_memo = nullptr;
   std::vector<Session*> _matched;
   std::vector<std::pair<uint32_t, uint32_t>> _matched_ids;  // (index in _matched, sub id)
+  // Each keeps the largest size it has had; the head is its first _head_v*_size bytes
+  // (a resize per message value-initialised the bytes it was about to write).
   std::vector<uint8_t> _head_v3;
   std::vector<uint8_t> _head_v5;
+  size_t _head_v3_size = 0;
+  size_t _head_v5_size = 0;
   Message* _head_message = nullptr;  // the message the cached heads belong to
   bool _head_v3_ready = false;
   bool _head_v5_ready = false;

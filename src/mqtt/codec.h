@@ -138,6 +138,13 @@ void encode_qos0_publish_head(ProtocolVersion version, std::string_view topic,
 void encode_plain_publish_head(ProtocolVersion version, std::string_view topic, uint8_t qos,
                                bool retain, bool dup, uint16_t packet_id, size_t payload_size,
                                std::vector<uint8_t>& out);
+// The same into `out`, which has room for plain_publish_head_size() bytes; returns the
+// bytes written. For a head rewritten per message into a buffer that keeps its size.
+size_t encode_plain_publish_head(ProtocolVersion version, std::string_view topic, uint8_t qos,
+                                 bool retain, bool dup, uint16_t packet_id,
+                                 size_t payload_size, uint8_t* out);
+size_t plain_publish_head_size(ProtocolVersion version, size_t topic_size, uint8_t qos,
+                               size_t payload_size);
 
 // A PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties: the same four
 // bytes in every version (v5 omits the reason code then, spec §3.4.2.1).

@@ -425,11 +425,19 @@ ReasonCode decode_publish(ProtocolVersion version, uint8_t flags, Bytes body, Pu
   if (qos > 0 && !read_packet_id(r, out.packet_id)) {
     return kMalformed;
   }
-  clear_properties(out.properties);
+  if (out.properties_dirty) {
+    clear_properties(out.properties);
+    out.properties_dirty = false;
+  }
   if (v5) {
-    const ReasonCode rc = read_properties(r, PropertyContext::kPublish, out.properties);
-    if (rc != kOk) {
-      return rc;
+    if (r.left() > 0 && *r.pos == 0) {
+      ++r.pos;  // Property Length 0: nothing to read, nothing to clear next time
+    } else {
+      out.properties_dirty = true;
+      const ReasonCode rc = read_properties(r, PropertyContext::kPublish, out.properties);
+      if (rc != kOk) {
+        return rc;
+      }
     }
     if (topic.empty() && !out.properties.topic_alias.has_value()) {
       return kProtocol;  // spec §3.3.2.1: a zero-length topic needs a Topic Alias

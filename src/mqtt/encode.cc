@@ -280,18 +280,25 @@ void encode_qos0_publish_head(ProtocolVersion version, std::string_view topic,
            payload_size, out);
 }
 
-void encode_plain_publish_head(ProtocolVersion version, std::string_view topic, uint8_t qos,
-                               bool retain, bool dup, uint16_t packet_id, size_t payload_size,
-                               std::vector<uint8_t>& out) {
+size_t plain_publish_head_size(ProtocolVersion version, size_t topic_size, uint8_t qos,
+                               size_t payload_size) {
+  const size_t head_body =
+      2 + topic_size + (qos > 0 ? 2 : 0) + (version == ProtocolVersion::kV5 ? 1 : 0);
+  const size_t remaining = head_body + payload_size;
+  PG_ASSERT(remaining <= kMaxRemainingLength);
+  return 1 + varint_size(static_cast<uint32_t>(remaining)) + head_body;
+}
+
+size_t encode_plain_publish_head(ProtocolVersion version, std::string_view topic, uint8_t qos,
+                                 bool retain, bool dup, uint16_t packet_id,
+                                 size_t payload_size, uint8_t* out) {
   PG_DASSERT(qos <= 2 && (qos > 0 || !dup));
   const bool v5 = version == ProtocolVersion::kV5;
   // Topic, packet id when QoS > 0, and for v5 a property length of 0.
   const size_t head_body = 2 + topic.size() + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0);
   const size_t remaining = head_body + payload_size;
   PG_ASSERT(remaining <= kMaxRemainingLength);
-  const size_t at = out.size();
-  out.resize(at + 1 + varint_size(static_cast<uint32_t>(remaining)) + head_body);
-  Writer w{out.data() + at};
+  Writer w{out};
   w.u8(first_byte(PacketType::kPublish, static_cast<uint8_t>((dup ? 0x08 : 0x00) | (qos << 1) |
                                                              (retain ? 0x01 : 0x00))));
   w.varint(static_cast<uint32_t>(remaining));
@@ -302,7 +309,18 @@ void encode_plain_publish_head(ProtocolVersion version, std::string_view topic, 
   if (v5) {
     w.u8(0);
   }
-  PG_DASSERT(w.p == out.data() + out.size());
+  return static_cast<size_t>(w.p - out);
+}
+
+void encode_plain_publish_head(ProtocolVersion version, std::string_view topic, uint8_t qos,
+                               bool retain, bool dup, uint16_t packet_id, size_t payload_size,
+                               std::vector<uint8_t>& out) {
+  const size_t at = out.size();
+  out.resize(at + plain_publish_head_size(version, topic.size(), qos, payload_size));
+  const size_t n = encode_plain_publish_head(version, topic, qos, retain, dup, packet_id,
+                                             payload_size, out.data() + at);
+  PG_DASSERT(at + n == out.size());
+  (void)n;
 }
 
 void encode_success_ack(PacketType type, uint16_t packet_id, uint8_t* out) {

@@ -72,6 +72,11 @@ struct Publish {
   uint16_t packet_id = 0;  // only present when qos > 0
   Properties properties;
   Bytes payload;
+  // False only while `properties` is known to be empty, as decode_publish() leaves it
+  // after a PUBLISH without properties; a Publish filled any other way counts as dirty.
+  // Decoding into the same object again then skips clear_properties() (about 30 stores,
+  // 3 % of a 3.1.1 broker's own instructions a message).
+  bool properties_dirty = true;
 };
 
 // PUBACK, PUBREC, PUBREL, PUBCOMP share one shape.

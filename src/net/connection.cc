@@ -48,6 +48,15 @@ void Connection::write(std::span<const uint8_t> bytes) {
   send_early_if_large();
 }
 
+void Connection::write(std::span<const uint8_t> first, std::span<const uint8_t> second) {
+  if (_state == State::kClosing && !_linger) {
+    return;
+  }
+  out_for_protocol().append_copy(first, second);
+  _host->mark_dirty(this);
+  send_early_if_large();
+}
+
 void Connection::write_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes) {
   if (_state == State::kClosing && !_linger) {
     return;

@@ -65,6 +65,8 @@ class Connection : public io::Socket, public io::Timer {
 
   void start();  // begin receiving on the current host's ring
   void write(std::span<const uint8_t> bytes);
+  // write(first) then write(second), as one copy into the send queue.
+  void write(std::span<const uint8_t> first, std::span<const uint8_t> second);
   void write_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes);
   // Whether write_shared() of `size` bytes would copy them (OutQueue::copies).
   bool copies_shared(size_t size) const {

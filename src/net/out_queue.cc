@@ -31,17 +31,37 @@ void OutQueue::append_copy(std::span<const uint8_t> bytes) {
   if (bytes.empty()) {
     return;
   }
+  const auto offset = static_cast<uint32_t>(_pending.arena.size());
+  _pending.arena.append(bytes);
+  note_copied(offset, bytes.size());
+}
+
+void OutQueue::append_copy(std::span<const uint8_t> first, std::span<const uint8_t> second) {
+  const size_t n = first.size() + second.size();
+  if (n == 0) {
+    return;
+  }
+  const auto offset = static_cast<uint32_t>(_pending.arena.size());
+  uint8_t* at = _pending.arena.grow(n);
+  if (!first.empty()) {
+    std::memcpy(at, first.data(), first.size());
+  }
+  if (!second.empty()) {
+    std::memcpy(at + first.size(), second.data(), second.size());
+  }
+  note_copied(offset, n);
+}
+
+void OutQueue::note_copied(uint32_t offset, size_t n) {
   auto& gen = _pending;
-  const auto offset = static_cast<uint32_t>(gen.arena.size());
-  gen.arena.insert(gen.arena.end(), bytes.begin(), bytes.end());
   // Adjacent copies merge into one segment: fewer iovecs.
   if (!gen.segments.empty() && gen.segments.back().owner == nullptr &&
       gen.segments.back().offset + gen.segments.back().length == offset) {
-    gen.segments.back().length += static_cast<uint32_t>(bytes.size());
+    gen.segments.back().length += static_cast<uint32_t>(n);
   } else {
-    gen.segments.push_back({nullptr, nullptr, offset, static_cast<uint32_t>(bytes.size())});
+    gen.segments.push_back({nullptr, nullptr, offset, static_cast<uint32_t>(n)});
   }
-  _pending_bytes += bytes.size();
+  _pending_bytes += n;
 }
 
 void OutQueue::append_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "src/io/shared_buffer.h"
+#include "src/net/byte_arena.h"
 
 namespace peregrine::net {
 
@@ -40,6 +41,8 @@ class OutQueue {
   OutQueue& operator=(const OutQueue&) = delete;
 
   void append_copy(std::span<const uint8_t> bytes);
+  // Both, copied, as one piece: a packet head and its small payload.
+  void append_copy(std::span<const uint8_t> first, std::span<const uint8_t> second);
   // References `owner` (one ref taken) for as long as `bytes` (inside it) is queued;
   // copies `bytes` instead when it is small (kCopyUpTo, kCopyArenaBytes).
   void append_shared(io::SharedBuffer* owner, std::span<const uint8_t> bytes);
@@ -94,10 +97,13 @@ class OutQueue {
   };
   struct Generation {
     std::vector<Segment> segments;
-    std::vector<uint8_t> arena;
+    ByteArena arena;
     size_t first = 0;  // segments before it were sent
     void release();
   };
+
+  // Records `n` bytes just copied to the pending arena at `offset`.
+  void note_copied(uint32_t offset, size_t n);
 
   Generation _pending;
   Generation _inflight;

@@ -217,6 +217,45 @@ TEST(CodecRoundTrip, PublishV5AllPublishProperties) {
   round_trip(kV5, p);
 }
 
+// One Publish decoded into again and again (as the broker does): each decode leaves
+// exactly the properties of its own packet, whether the one before had some or not.
+TEST(CodecRoundTrip, PublishDecodedIntoAgainKeepsOnlyItsOwnProperties) {
+  Publish with;
+  with.topic = "t";
+  with.properties.content_type = "text/plain";
+  with.properties.user_properties = {{"k", "v"}};
+  Publish without;
+  without.topic = "t";
+  std::vector<uint8_t> v5_with;
+  std::vector<uint8_t> v5_without;
+  std::vector<uint8_t> v311;
+  encode(kV5, with, v5_with);
+  encode(kV5, without, v5_without);
+  encode(kV311, without, v311);
+  struct Step {
+    ProtocolVersion version;
+    const std::vector<uint8_t>* bytes;
+    bool has_properties;
+  };
+  const Step kSteps[] = {{kV5, &v5_with, true},     {kV311, &v311, false},
+                         {kV5, &v5_with, true},     {kV5, &v5_without, false},
+                         {kV5, &v5_without, false}, {kV5, &v5_with, true},
+                         {kV311, &v311, false}};
+  Publish into;
+  for (size_t i = 0; i < std::size(kSteps); ++i) {
+    const Step& step = kSteps[i];
+    const Frame frame = read_frame(view(*step.bytes), kMaxRemainingLength + 5);
+    ASSERT_EQ(frame.status, FrameStatus::kComplete);
+    const Bytes body = view(*step.bytes).subspan(frame.header.header_length);
+    ASSERT_EQ(decode_publish(step.version, frame.header.flags, body, into),
+              ReasonCode::kSuccess);
+    EXPECT_EQ(into.properties.empty(), !step.has_properties) << "step " << i;
+    if (step.has_properties) {
+      EXPECT_EQ(into.properties, with.properties) << "step " << i;
+    }
+  }
+}
+
 TEST(CodecRoundTrip, PublishV5EmptyTopicWithAlias) {
   Publish p;
   p.topic = "";
@@ -325,6 +364,11 @@ TEST(CodecRoundTrip, PlainPublishHeadIsTheHeadOfAPublishWithoutProperties) {
           encode_plain_publish_head(v, p.topic, qos, retain, p.dup, p.packet_id, size, head);
           EXPECT_EQ(head, expected) << "version " << static_cast<int>(v) << " qos "
                                     << static_cast<int>(qos) << " payload " << size;
+          std::vector<uint8_t> raw(plain_publish_head_size(v, p.topic.size(), qos, size));
+          EXPECT_EQ(encode_plain_publish_head(v, p.topic, qos, retain, p.dup, p.packet_id,
+                                              size, raw.data()),
+                    raw.size());
+          EXPECT_EQ(raw, expected);
         }
       }
     }

@@ -8,6 +8,7 @@
 
 #include "src/mqtt/codec.h"
 #include "src/mqtt/reason_code.h"
+#include "src/mqtt/utf8.h"
 
 namespace peregrine::mqtt {
 namespace {
@@ -73,6 +74,31 @@ TEST(TopicName, Table) {
   };
   for (const auto& [topic, valid] : cases) {
     EXPECT_EQ(valid_topic_name(topic), valid) << topic;
+  }
+}
+
+// scan_topic_name() reads words, the last one overlapping what it already read: a
+// wildcard, a U+0000, a two-byte character or a stray continuation byte at every
+// position of every length up to three words gives the answer a byte-by-byte reading
+// gives (ill-formed UTF-8 or U+0000 first, then a wildcard).
+TEST(TopicName, ScanFindsEachFaultAtEveryPositionOfEveryLength) {
+  const std::string_view kInserts[] = {"+"sv, "#"sv, "\0"sv, "\xC3\xA9"sv, "\x80"sv};
+  for (size_t length = 1; length <= 24; ++length) {
+    for (std::string_view insert : kInserts) {
+      for (size_t at = 0; at + insert.size() <= length; ++at) {
+        std::string topic(length, 'a');
+        topic.replace(at, insert.size(), insert);
+        ReasonCode expected = ReasonCode::kSuccess;
+        if (!well_formed_utf8(topic) || topic.find('\0') != std::string::npos) {
+          expected = ReasonCode::kMalformedPacket;
+        } else if (topic.find_first_of("+#") != std::string::npos) {
+          expected = ReasonCode::kTopicNameInvalid;
+        }
+        EXPECT_EQ(scan_topic_name(topic), expected)
+            << "length " << length << " at " << at << " insert " << testing::PrintToString(
+                   std::string(insert));
+      }
+    }
   }
 }
 
