@@ -262,7 +262,7 @@ bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     return handle_publish(header, body);
   }
   if (mqtt::is_ack(header.type)) {
-    mqtt::Ack ack;
+    mqtt::Ack& ack = broker().inbound_ack();
     const ReasonCode rc = mqtt::decode_ack(_version, header, body, ack);
     if (rc != ReasonCode::kSuccess) {
       return fail(rc, "undecodable packet");

@@ -169,7 +169,11 @@ void Session::on_puback(uint16_t packet_id) {
     return;  // unknown or not a QoS 1 flow: nothing to complete
   }
   release(it->delivery);
-  _inflight.erase(it);
+  if (it == _inflight.begin()) {
+    _inflight.pop_front();  // the usual case; erase() takes its general path for it
+  } else {
+    _inflight.erase(it);
+  }
   // Acks come in send order and in bursts, for messages sent long ago (their lines are
   // cold): start the misses for the next two releases now.
   auto next = _inflight.begin();

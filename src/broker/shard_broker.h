@@ -93,6 +93,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   // The PUBLISH a client decodes its input into, one per shard so that no packet builds
   // and destroys a Publish (~400 bytes); valid until that client's next PUBLISH.
   mqtt::Publish& inbound_publish() { return _inbound_publish; }
+  mqtt::Ack& inbound_ack() { return _inbound_ack; }  // decoded into again for each ack
   uint16_t shard_id() const { return _shard->id(); }
   uint16_t shard_count() const { return _shard->count(); }
   uint64_t clients_now() const { return _clients_now; }
@@ -285,6 +286,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   BrokerStats _stats;
   std::vector<uint8_t> _scratch;
   mqtt::Publish _inbound_publish;
+  mqtt::Ack _inbound_ack;
 
   KeyedSet<Client*, uint64_t, &connection_key> _clients;  // every connection here, by id
   // Sessions whose home this shard is, by client id (owning) and by id.

@@ -204,7 +204,10 @@ ReasonCode decode_connack(bool v5, Bytes body, Connack& out) {
 ReasonCode decode_ack(bool v5, PacketType type, Bytes body, Ack& out) {
   out.type = type;
   out.reason = kOk;
-  clear_properties(out.properties);
+  if (out.properties_dirty) {
+    clear_properties(out.properties);
+    out.properties_dirty = false;
+  }
   Reader r(body);
   if (!read_packet_id(r, out.packet_id)) {
     return kMalformed;
@@ -222,6 +225,7 @@ ReasonCode decode_ack(bool v5, PacketType type, Bytes body, Ack& out) {
   if (r.at_end()) {
     return kOk;
   }
+  out.properties_dirty = true;
   const ReasonCode rc = read_properties(r, PropertyContext::kAck, out.properties);
   return rc != kOk ? rc : finish(r);
 }

@@ -85,6 +85,8 @@ struct Ack {
   uint16_t packet_id = 0;
   ReasonCode reason = ReasonCode::kSuccess;
   Properties properties;
+  // As Publish::properties_dirty: decode_ack() clears `properties` only when set.
+  bool properties_dirty = true;
 };
 
 struct SubscriptionRequest {

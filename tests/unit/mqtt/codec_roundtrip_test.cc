@@ -256,6 +256,40 @@ TEST(CodecRoundTrip, PublishDecodedIntoAgainKeepsOnlyItsOwnProperties) {
   }
 }
 
+// The same for acks, which the broker also decodes into one object.
+TEST(CodecRoundTrip, AckDecodedIntoAgainKeepsOnlyItsOwnProperties) {
+  Ack with{PacketType::kPuback, 7, ReasonCode::kNoMatchingSubscribers, {}};
+  with.properties.reason_string = "none";
+  const Ack reason_only{PacketType::kPuback, 8, ReasonCode::kNoMatchingSubscribers, {}};
+  const Ack plain{PacketType::kPuback, 9, ReasonCode::kSuccess, {}};
+  std::vector<uint8_t> v5_with;
+  std::vector<uint8_t> v5_reason_only;
+  std::vector<uint8_t> v311;
+  encode(kV5, with, v5_with);
+  encode(kV5, reason_only, v5_reason_only);
+  encode(kV311, plain, v311);
+  struct Step {
+    ProtocolVersion version;
+    const std::vector<uint8_t>* bytes;
+    const Ack* expected;
+  };
+  const Step kSteps[] = {{kV5, &v5_with, &with},        {kV311, &v311, &plain},
+                         {kV5, &v5_with, &with},        {kV5, &v5_reason_only, &reason_only},
+                         {kV5, &v5_with, &with},        {kV311, &v311, &plain}};
+  Ack into;
+  for (size_t i = 0; i < std::size(kSteps); ++i) {
+    const Step& step = kSteps[i];
+    const Frame frame = read_frame(view(*step.bytes), kMaxRemainingLength + 5);
+    ASSERT_EQ(frame.status, FrameStatus::kComplete);
+    ASSERT_EQ(decode_ack(step.version, frame.header,
+                         view(*step.bytes).subspan(frame.header.header_length), into),
+              ReasonCode::kSuccess);
+    EXPECT_EQ(into.packet_id, step.expected->packet_id) << "step " << i;
+    EXPECT_EQ(into.reason, step.expected->reason) << "step " << i;
+    EXPECT_EQ(into.properties, step.expected->properties) << "step " << i;
+  }
+}
+
 TEST(CodecRoundTrip, PublishV5EmptyTopicWithAlias) {
   Publish p;
   p.topic = "";
