@@ -60,6 +60,8 @@ class Client final : public net::Connection {
     _publish_run = {};
   }
   PublishRun& publish_run() { return _publish_run; }
+  // When its latest bytes were read (monotonic ms).
+  uint64_t last_rx_ms() const { return _last_rx_ms; }
   // The match of its last PUBLISH's topic (nullptr until the broker keeps one).
   RouteMemo* route_memo() const { return _route_memo.get(); }
   RouteMemo& make_route_memo() {

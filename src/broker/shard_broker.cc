@@ -360,8 +360,10 @@ void ShardBroker::follow_traffic(Client* from, uint64_t shards) {
   if (!_rehome_enabled) {
     return;
   }
+  // The time its bytes were read, not the clock: a clock read a message was 6 % of the
+  // broker's own time in pairs, and the run's 250 ms window needs no finer a time.
   const uint16_t target =
-      note_routed(from->publish_run(), shards, shard_id(), now_ms(), _rehome_rules);
+      note_routed(from->publish_run(), shards, shard_id(), from->last_rx_ms(), _rehome_rules);
   if (target != kNoShard) {
     maybe_rehome(from, target);
   }
