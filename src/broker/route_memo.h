@@ -1,7 +1,11 @@
 // What the shard's filters matched for a publisher's last topic (with that message's QoS
-// and retain flag), kept so the next such message skips the trie walk: a publisher mostly
-// sends to one topic over and over (pairs: the walk and its hashing were a sixth of the
-// broker's own instructions a message).
+// and retain flag), kept so the next such message skips match_filters(): a publisher
+// mostly sends to one topic over and over. TopicTrie's own cache already saves the walk;
+// this saves what remains of a match, per publisher and without hashing the topic: the
+// cache's hash and lookup, the walk when that set was evicted, and the loop over each
+// matched entry's subscribers (No Local, QoS, overlapping subscriptions). In pairs
+// (callgrind) match_filters() and its callees were ~250 of ~1,750 instructions a message
+// and a replay is ~90; the head kept for the QoS 0 in-place path saves ~100 more.
 //
 // Owned by one Client on the shard that made it. Valid while the shard's filter epoch
 // (bumped by every change to its trie: subscribe, unsubscribe, a route from another
