@@ -2,6 +2,8 @@
 // every v5 property on a packet that allows it.
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -217,8 +219,27 @@ TEST(CodecRoundTrip, PublishV5AllPublishProperties) {
   round_trip(kV5, p);
 }
 
-// One Publish decoded into again and again (as the broker does): each decode leaves
-// exactly the properties of its own packet, whether the one before had some or not.
+// Encodes each step's packet and decodes it into one object, again and again (as the
+// broker does): each decode must leave exactly its own packet, whether the one before had
+// properties or not.
+template <typename P, typename Decode>
+void decode_each_into_one(const std::vector<std::pair<ProtocolVersion, P>>& steps,
+                          Decode decode) {
+  P into;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const auto& [version, packet] = steps[i];
+    std::vector<uint8_t> bytes;
+    encode(version, packet, bytes);
+    const Frame frame = read_frame(view(bytes), kMaxRemainingLength + 5);
+    ASSERT_EQ(frame.status, FrameStatus::kComplete);
+    ASSERT_EQ(decode(version, frame.header, view(bytes).subspan(frame.header.header_length),
+                     into),
+              ReasonCode::kSuccess)
+        << "step " << i;
+    EXPECT_EQ(into, packet) << "step " << i;
+  }
+}
+
 TEST(CodecRoundTrip, PublishDecodedIntoAgainKeepsOnlyItsOwnProperties) {
   Publish with;
   with.topic = "t";
@@ -226,68 +247,25 @@ TEST(CodecRoundTrip, PublishDecodedIntoAgainKeepsOnlyItsOwnProperties) {
   with.properties.user_properties = {{"k", "v"}};
   Publish without;
   without.topic = "t";
-  std::vector<uint8_t> v5_with;
-  std::vector<uint8_t> v5_without;
-  std::vector<uint8_t> v311;
-  encode(kV5, with, v5_with);
-  encode(kV5, without, v5_without);
-  encode(kV311, without, v311);
-  struct Step {
-    ProtocolVersion version;
-    const std::vector<uint8_t>* bytes;
-    bool has_properties;
-  };
-  const Step kSteps[] = {{kV5, &v5_with, true},     {kV311, &v311, false},
-                         {kV5, &v5_with, true},     {kV5, &v5_without, false},
-                         {kV5, &v5_without, false}, {kV5, &v5_with, true},
-                         {kV311, &v311, false}};
-  Publish into;
-  for (size_t i = 0; i < std::size(kSteps); ++i) {
-    const Step& step = kSteps[i];
-    const Frame frame = read_frame(view(*step.bytes), kMaxRemainingLength + 5);
-    ASSERT_EQ(frame.status, FrameStatus::kComplete);
-    const Bytes body = view(*step.bytes).subspan(frame.header.header_length);
-    ASSERT_EQ(decode_publish(step.version, frame.header.flags, body, into),
-              ReasonCode::kSuccess);
-    EXPECT_EQ(into.properties.empty(), !step.has_properties) << "step " << i;
-    if (step.has_properties) {
-      EXPECT_EQ(into.properties, with.properties) << "step " << i;
-    }
-  }
+  decode_each_into_one<Publish>(
+      {{kV5, with}, {kV311, without}, {kV5, with}, {kV5, without}, {kV5, without},
+       {kV5, with}, {kV311, without}},
+      [](ProtocolVersion v, const FixedHeader& header, Bytes body, Publish& out) {
+        return decode_publish(v, header.flags, body, out);
+      });
 }
 
-// The same for acks, which the broker also decodes into one object.
 TEST(CodecRoundTrip, AckDecodedIntoAgainKeepsOnlyItsOwnProperties) {
   Ack with{PacketType::kPuback, 7, ReasonCode::kNoMatchingSubscribers, {}};
   with.properties.reason_string = "none";
   const Ack reason_only{PacketType::kPuback, 8, ReasonCode::kNoMatchingSubscribers, {}};
   const Ack plain{PacketType::kPuback, 9, ReasonCode::kSuccess, {}};
-  std::vector<uint8_t> v5_with;
-  std::vector<uint8_t> v5_reason_only;
-  std::vector<uint8_t> v311;
-  encode(kV5, with, v5_with);
-  encode(kV5, reason_only, v5_reason_only);
-  encode(kV311, plain, v311);
-  struct Step {
-    ProtocolVersion version;
-    const std::vector<uint8_t>* bytes;
-    const Ack* expected;
-  };
-  const Step kSteps[] = {{kV5, &v5_with, &with},        {kV311, &v311, &plain},
-                         {kV5, &v5_with, &with},        {kV5, &v5_reason_only, &reason_only},
-                         {kV5, &v5_with, &with},        {kV311, &v311, &plain}};
-  Ack into;
-  for (size_t i = 0; i < std::size(kSteps); ++i) {
-    const Step& step = kSteps[i];
-    const Frame frame = read_frame(view(*step.bytes), kMaxRemainingLength + 5);
-    ASSERT_EQ(frame.status, FrameStatus::kComplete);
-    ASSERT_EQ(decode_ack(step.version, frame.header,
-                         view(*step.bytes).subspan(frame.header.header_length), into),
-              ReasonCode::kSuccess);
-    EXPECT_EQ(into.packet_id, step.expected->packet_id) << "step " << i;
-    EXPECT_EQ(into.reason, step.expected->reason) << "step " << i;
-    EXPECT_EQ(into.properties, step.expected->properties) << "step " << i;
-  }
+  decode_each_into_one<Ack>(
+      {{kV5, with}, {kV311, plain}, {kV5, with}, {kV5, reason_only}, {kV5, with},
+       {kV311, plain}},
+      [](ProtocolVersion v, const FixedHeader& header, Bytes body, Ack& out) {
+        return decode_ack(v, header, body, out);
+      });
 }
 
 TEST(CodecRoundTrip, PublishV5EmptyTopicWithAlias) {
