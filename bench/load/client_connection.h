@@ -3,18 +3,20 @@
 // so a completion's user_data can always point at it. At most one recv and one send are
 // in flight per connection: bytes staged while a send is in flight wait in `staged`.
 // With --transport tls/ws/wss a ClientTransport sits between these buffers and the socket
-// (recv lands in its buffer, `flight` holds its wire bytes); plain TCP has none.
+// (recv lands in its buffer, `wire_flight` holds its wire bytes); plain TCP has none.
 #pragma once
 
 #include <netinet/in.h>
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "bench/load/client_transport.h"
 #include "bench/load/sequence_tracker.h"
+#include "bench/load/stage_buffer.h"
 
 namespace peregrine::bench {
 
@@ -55,10 +57,20 @@ struct Connection {
 
   std::vector<uint8_t> in;
   size_t in_used = 0;
-  std::vector<uint8_t> staged;
-  std::vector<uint8_t> flight;
+  StageBuffer staged;
+  StageBuffer flight;                 // tcp: the staged bytes of the send in flight
+  std::vector<uint8_t> wire_flight;   // tls, ws, wss: the wire bytes of the send in flight
   size_t flight_sent = 0;
   std::unique_ptr<ClientTransport> transport;  // null for tcp
+
+  std::span<const uint8_t> flight_bytes() const {
+    return transport == nullptr ? flight.bytes() : std::span<const uint8_t>(wire_flight);
+  }
+  void clear_flight() {
+    flight.clear();
+    wire_flight.clear();
+    flight_sent = 0;
+  }
 
   std::string topic;  // publisher: its publish topic; subscriber: its filter
 
@@ -71,10 +83,12 @@ struct Connection {
   uint32_t unacked = 0;
   uint32_t inflight_limit = 0;  // --inflight, lowered by a v5 CONNACK's Receive Maximum
   uint16_t next_packet_id = 1;
-  // The PUBLISH head of its run traffic (fixed topic, retain flag and payload size), made
-  // once; QoS 1/2 patch the packet id at publish_head_id_at per message.
-  std::vector<uint8_t> publish_head;
-  size_t publish_head_id_at = 0;
+  // The whole PUBLISH of its run traffic (fixed topic, retain flag, payload template),
+  // made once; each message rewrites the packet id at publish_id_at (QoS 1/2) and the
+  // stamp at publish_payload_at.
+  std::vector<uint8_t> publish_image;
+  size_t publish_id_at = 0;
+  size_t publish_payload_at = 0;
   std::vector<uint64_t> ids_in_use;  // bitmap of 65,536 packet ids, QoS 1/2 only
   uint64_t seed_next = 0;  // retained-storm: next retained topic index to write
   bool ping_out = false;   // retained-storm: PINGREQ written as a processing barrier

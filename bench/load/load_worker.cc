@@ -481,8 +481,9 @@ void LoadWorker::flush_sends() {
     c->flight_sent = 0;
     c->send_busy = true;
     c->last_send_ns = now;
+    const std::span<const uint8_t> flight = c->flight_bytes();
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_send(sqe, c->fd, c->flight.data(), c->flight.size(), MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c->fd, flight.data(), flight.size(), MSG_NOSIGNAL);
     io_uring_sqe_set_data(sqe, tag(c, kOpSend));
     c->ops_in_flight++;
   }
@@ -555,17 +556,17 @@ void LoadWorker::on_send(Connection& c, int res) {
     return;
   }
   c.flight_sent += static_cast<size_t>(res);
-  if (c.flight_sent < c.flight.size()) {
+  const std::span<const uint8_t> flight = c.flight_bytes();
+  if (c.flight_sent < flight.size()) {
     c.send_busy = true;
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_send(sqe, c.fd, c.flight.data() + c.flight_sent,
-                       c.flight.size() - c.flight_sent, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c.fd, flight.data() + c.flight_sent, flight.size() - c.flight_sent,
+                       MSG_NOSIGNAL);
     io_uring_sqe_set_data(sqe, tag(&c, kOpSend));
     c.ops_in_flight++;
     return;
   }
-  c.flight.clear();
-  c.flight_sent = 0;
+  c.clear_flight();
   const bool more =
       !c.staged.empty() || (c.transport != nullptr && !c.transport->wire_out().empty());
   if (more && !c.dirty) {

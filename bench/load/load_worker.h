@@ -90,7 +90,7 @@ class LoadWorker {
   void stage_publish(Connection& c, std::string_view topic, uint64_t sequence, bool retain,
                      uint32_t payload_size, uint64_t now);
   void stage_run_publish(Connection& c, uint64_t now);
-  void stage_payload(Connection& c, uint64_t sequence, uint32_t payload_size, uint64_t now);
+  void count_sent(Connection& c, uint64_t now);
   uint16_t take_packet_id(Connection& c);
   void release_packet_id(Connection& c, uint16_t id);
   bool handle_packets(Connection& c, uint64_t now);
@@ -123,6 +123,7 @@ class LoadWorker {
   std::vector<Connection*> _subscribers;
   std::vector<Connection*> _dirty;
   std::vector<uint8_t> _payload_template;
+  std::vector<uint8_t> _scratch;  // packets encoded here before they are staged
   // Deliveries counted per publisher since the last flush_delivered() (once per loop
   // turn), so the shared RunControl counters take one atomic add a publisher a turn.
   std::vector<uint32_t> _delivered_pending;

@@ -22,17 +22,16 @@ constexpr uint64_t kLagGiveUpNs = 2'000'000'000;
 // ---- writing --------------------------------------------------------------------------
 
 void LoadWorker::stage(Connection& c, const mqtt::Packet& packet) {
-  mqtt::encode(_config.version, packet, c.staged);
-  if (!c.dirty) {
-    c.dirty = true;
-    _dirty.push_back(&c);
-  }
+  _scratch.clear();
+  mqtt::encode(_config.version, packet, _scratch);
+  c.staged.append(_scratch);
+  mark_dirty(c);
 }
 
 void LoadWorker::stage_ack(Connection& c, mqtt::PacketType type, uint16_t packet_id) {
   uint8_t ack[mqtt::kSuccessAckSize];
   mqtt::encode_success_ack(type, packet_id, ack);
-  c.staged.insert(c.staged.end(), ack, ack + sizeof ack);
+  c.staged.append(ack);
   mark_dirty(c);
 }
 
@@ -100,48 +99,52 @@ void LoadWorker::stage_publish(Connection& c, std::string_view topic, uint64_t s
     publish.packet_id = take_packet_id(c);
     c.unacked++;
   }
-  mqtt::encode_publish_head(_config.version, publish, payload_size, c.staged);
-  stage_payload(c, sequence, payload_size, now);
+  _scratch.clear();
+  mqtt::encode_publish_head(_config.version, publish, payload_size, _scratch);
+  _scratch.insert(_scratch.end(), _payload_template.begin(),
+                  _payload_template.begin() + payload_size);
+  if (payload_size >= kStampSize) {
+    write_stamp({_control.run_id, c.index, sequence, now}, _scratch.data() + _scratch.size() -
+                                                               payload_size);
+  }
+  c.staged.append(_scratch);
+  count_sent(c, now);
 }
 
 void LoadWorker::stage_run_publish(Connection& c, uint64_t now) {
-  if (c.publish_head.empty()) {
+  if (c.publish_image.empty()) {
     mqtt::Publish publish;
     publish.qos = _config.qos;
     publish.retain = _config.retain;
     publish.topic = c.topic;
     publish.packet_id = publish.qos > 0 ? 1 : 0;
-    mqtt::encode_publish_head(_config.version, publish, _config.payload_size, c.publish_head);
-    const mqtt::Frame frame = mqtt::read_frame(c.publish_head, kMaxPacketSize);
-    c.publish_head_id_at = frame.header.header_length + 2 + c.topic.size();
+    mqtt::encode_publish_head(_config.version, publish, _config.payload_size, c.publish_image);
+    const mqtt::Frame frame = mqtt::read_frame(c.publish_image, kMaxPacketSize);
+    c.publish_id_at = frame.header.header_length + 2 + c.topic.size();
+    c.publish_payload_at = c.publish_image.size();
+    c.publish_image.insert(c.publish_image.end(), _payload_template.begin(),
+                           _payload_template.begin() + _config.payload_size);
   }
-  const size_t at = c.staged.size();
-  c.staged.insert(c.staged.end(), c.publish_head.begin(), c.publish_head.end());
+  uint8_t* packet = c.staged.append_image(c.publish_image);
   if (_config.qos > 0) {
     const uint16_t id = take_packet_id(c);
     c.unacked++;
-    c.staged[at + c.publish_head_id_at] = static_cast<uint8_t>(id >> 8);
-    c.staged[at + c.publish_head_id_at + 1] = static_cast<uint8_t>(id);
+    packet[c.publish_id_at] = static_cast<uint8_t>(id >> 8);
+    packet[c.publish_id_at + 1] = static_cast<uint8_t>(id);
   }
-  stage_payload(c, c.next_sequence, _config.payload_size, now);
+  if (_config.payload_size >= kStampSize) {
+    write_stamp({_control.run_id, c.index, c.next_sequence, now},
+                packet + c.publish_payload_at);
+  }
+  count_sent(c, now);
 }
 
-void LoadWorker::stage_payload(Connection& c, uint64_t sequence, uint32_t payload_size,
-                               uint64_t now) {
-  const size_t at = c.staged.size();
-  c.staged.insert(c.staged.end(), _payload_template.begin(),
-                  _payload_template.begin() + payload_size);
-  if (payload_size >= kStampSize) {
-    write_stamp({_control.run_id, c.index, sequence, now}, c.staged.data() + at);
-  }
+void LoadWorker::count_sent(Connection& c, uint64_t now) {
   _stats.sent++;
   if (now >= _control.measure_from_ns && now < _control.measure_to_ns) {
     _stats.sent_measured++;
   }
-  if (!c.dirty) {
-    c.dirty = true;
-    _dirty.push_back(&c);
-  }
+  mark_dirty(c);
 }
 
 // ---- reading --------------------------------------------------------------------------

@@ -96,10 +96,10 @@ void LoadWorker::on_transport_open(Connection& c) {
 
 bool LoadWorker::take_wire_bytes(Connection& c) {
   ClientTransport& t = *c.transport;
-  PG_ASSERT(!c.send_busy && c.flight.empty());
+  PG_ASSERT(!c.send_busy && c.wire_flight.empty());
   if (!c.staged.empty() && t.stage() == ClientTransport::Stage::kOpen) {
     // One send batch → one masked Binary frame (ws, wss) → TLS records (tls, wss).
-    if (!t.send(c.staged)) {
+    if (!t.send(c.staged.bytes())) {
       char why[160];
       std::snprintf(why, sizeof(why), "%s", t.failure());
       _control.abort(Verdict::kError, why);
@@ -111,7 +111,7 @@ bool LoadWorker::take_wire_bytes(Connection& c) {
   if (t.wire_out().empty()) {
     return false;
   }
-  std::swap(c.flight, t.wire_out());  // flight is empty: no send is in flight
+  std::swap(c.wire_flight, t.wire_out());  // wire_flight is empty: no send is in flight
   return true;
 }
 
