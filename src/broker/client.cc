@@ -3,6 +3,7 @@
 #include "src/base/assert.h"
 #include "src/base/log.h"
 #include "src/broker/shard_broker.h"
+#include "src/io/ring.h"
 
 namespace peregrine::broker {
 
@@ -14,8 +15,12 @@ namespace {
 
 // Slack over the maximum packet size for bytes that trail a partial packet.
 constexpr size_t kInputSlack = 64 * 1024;
-// While paused for back-pressure: the shard's whole provided-buffer ring (64 × 64 KiB).
-constexpr size_t kPausedSlack = 4 * 1024 * 1024 + kInputSlack;
+// While paused for back-pressure: the shard's provided buffers, spares included.
+constexpr io::RingOptions kRingDefaults{};
+constexpr size_t kPausedSlack =
+    (size_t{kRingDefaults.recv_buffer_count} + kRingDefaults.recv_buffer_spares) *
+        kRingDefaults.recv_buffer_size +
+    kInputSlack;
 
 bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
 

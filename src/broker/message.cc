@@ -46,8 +46,8 @@ uint64_t next_message_id() {
   return t_prefix | ++t_count;
 }
 
-size_t bytes_size(const mqtt::Publish& in, bool with_properties) {
-  size_t size = in.topic.size() + in.payload.size();
+size_t bytes_size(const mqtt::Publish& in, bool with_properties, bool payload_held) {
+  size_t size = in.topic.size() + (payload_held ? 0 : in.payload.size());
   if (!with_properties) {
     return size;
   }
@@ -80,12 +80,13 @@ std::optional<uint32_t> Message::expiry_left(uint64_t now_ms) const {
 }
 
 Message* Message::create(const mqtt::Publish& in, uint64_t origin_connection,
-                         uint64_t received_ms) {
+                         uint64_t received_ms, io::RecvHold* payload_hold) {
   static_assert(sizeof(Message) % alignof(mqtt::Properties) == 0);
   const bool with_properties = carries_properties(in.properties);
   const size_t properties_size = with_properties ? sizeof(mqtt::Properties) : 0;
   void* memory =
-      ::operator new(sizeof(Message) + properties_size + bytes_size(in, with_properties));
+      ::operator new(sizeof(Message) + properties_size +
+                     bytes_size(in, with_properties, payload_hold != nullptr));
   auto* message = new (memory) Message();
   auto* block = reinterpret_cast<uint8_t*>(message) + sizeof(Message);
   message->_origin_connection = origin_connection;
@@ -96,7 +97,12 @@ Message* Message::create(const mqtt::Publish& in, uint64_t origin_connection,
   message->_home = t_reclaimer != nullptr ? t_reclaimer->_shard : kNoHome;
   Copier copier(block + properties_size);
   message->_topic = copier.copy(in.topic);
-  message->_payload = copier.copy(in.payload);
+  if (payload_hold != nullptr) {
+    message->_payload = in.payload;
+    message->_payload_hold = payload_hold;
+  } else {
+    message->_payload = copier.copy(in.payload);
+  }
   if (!with_properties) {
     return message;
   }
@@ -150,6 +156,9 @@ void Message::destroy() {
 }
 
 void Message::free_now() {
+  if (_payload_hold != nullptr) {
+    _payload_hold->release();  // on the home shard's thread (destroy), or after it ended
+  }
   this->~Message();
   ::operator delete(static_cast<void*>(this));
 }

@@ -1,6 +1,7 @@
 // An application message in flight: topic, payload and the v5 properties that travel with
 // it [MQTT-3.3.2-*], copied once from the publisher's receive buffer into one allocation
-// and shared, immutable, by every subscriber on every shard (DESIGN.md §3).
+// and shared, immutable, by every subscriber on every shard (DESIGN.md §3). A large
+// payload may instead stay in its io_uring receive buffer, held until the message dies.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "src/io/recv_buffer_pool.h"
 #include "src/io/shared_buffer.h"
 #include "src/mqtt/packets.h"
 
@@ -19,9 +21,13 @@ class MessageReclaimer;
 class Message final : public io::SharedBuffer {
  public:
   // Copies what `in` views; topic alias and subscription identifiers are not carried
-  // (they belong to one connection). The result holds one reference.
+  // (they belong to one connection). The result holds one reference. With
+  // `payload_hold`, a hold on the receive buffer `in.payload` lies in, the payload is
+  // referenced there instead of copied, and the hold is released with the message.
   static Message* create(const mqtt::Publish& in, uint64_t origin_connection,
-                         uint64_t received_ms);
+                         uint64_t received_ms, io::RecvHold* payload_hold = nullptr);
+  // Payloads from this size up are worth referencing in their receive buffer.
+  static constexpr size_t kHoldPayloadFrom = 4096;
   // Whether a PUBLISH with these properties makes a message with properties: those that
   // travel to subscribers [MQTT-3.3.2-*]; the rest belong to one connection.
   static bool carries_properties(const mqtt::Properties& properties);
@@ -69,6 +75,7 @@ class Message final : public io::SharedBuffer {
   uint64_t _received_ms = 0;
   uint64_t _id = 0;
   Message* _next_dead = nullptr;  // in a MessageReclaimer's list, once unreferenced
+  io::RecvHold* _payload_hold = nullptr;  // the receive buffer _payload lies in, if held
   uint16_t _home = kNoHome;       // the shard whose thread allocated it
   uint8_t _qos = 0;
   bool _retain = false;

@@ -706,7 +706,7 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
       return;
     }
   }
-  Message* message = Message::create(publish, from->id(), now_ms());
+  Message* message = Message::create(publish, from->id(), now_ms(), hold_payload(publish));
   if (publish.retain) {
     message->ref();
     store_retained(message);
@@ -717,6 +717,19 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
   }
   route_matched(message, shards);
   follow_traffic(from, shards);
+}
+
+io::RecvHold* ShardBroker::hold_payload(const mqtt::Publish& publish) {
+  // Retained messages live on indefinitely: they would keep a receive buffer from the
+  // ring for as long, so they are copied.
+  if (publish.payload.size() < Message::kHoldPayloadFrom || publish.retain) {
+    return nullptr;
+  }
+  io::RecvHold* hold = ring().hold_recv(publish.payload);
+  if (hold != nullptr) {
+    _stats.payloads_held++;
+  }
+  return hold;
 }
 
 bool ShardBroker::deliver_in_place(const mqtt::Publish& publish) {

@@ -224,6 +224,8 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   // the publisher's read buffer, with no Message, and returns true. Returns false, having
   // sent nothing, when any of them needs a Message.
   bool deliver_in_place(const mqtt::Publish& publish);
+  // A hold on the receive buffer of a large payload read just now, or nullptr: copy it.
+  io::RecvHold* hold_payload(const mqtt::Publish& publish);
   // deliver_in_place()'s head: the publisher's RouteMemo's when match_publish() used or
   // made one for this message (_current_memo), else cached_qos0_head()'s.
   std::span<const uint8_t> in_place_head(mqtt::ProtocolVersion version,

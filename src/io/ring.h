@@ -9,8 +9,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
+#include "src/io/recv_buffer_pool.h"
 #include "src/io/socket.h"
 
 namespace peregrine::io {
@@ -24,10 +26,17 @@ bool is_resource_shortage(int error);
 
 struct RingOptions {
   uint32_t entries = 4096;           // submission queue size
-  // Provided buffers per shard (power of two) and their size: 4 MiB a shard. Large
-  // buffers mean fewer receives for big messages (16 KiB payloads: 6 % less broker CPU
-  // than 256 × 16 KiB); with incremental consumption small reads still share a buffer.
+  // Provided buffers per shard (power of two) and their size: 4 MiB a shard in the
+  // ring. Large buffers mean fewer receives for big messages (16 KiB payloads: 6 % less
+  // broker CPU than 256 × 16 KiB); with incremental consumption small reads still share
+  // a buffer.
   uint32_t recv_buffer_count = 64;
+  // io_uring: buffers outside the ring that take the place of those held by large
+  // payloads until they are sent (RecvBufferPool), 12 MiB of address space a shard,
+  // touched only by holds. With 16 of 64 buffers allowed to be held only 12 % of 16 KiB
+  // payloads found one; with 192 spares most do and the broker's CPU per message falls
+  // 12-15 % (bench/RESULTS.md, run N).
+  uint32_t recv_buffer_spares = 192;
   uint32_t recv_buffer_size = 65536;
   // io_uring: consume provided buffers incrementally where the kernel can (6.12+), so
   // small reads from many sockets share a buffer instead of touching a page each.
@@ -77,6 +86,16 @@ class Ring {
   // Wakes `peer` from this ring's thread, batched with this ring's next submit when the
   // backend can (io_uring MSG_RING).
   virtual void wake_peer(Ring& peer) = 0;
+
+  // Inside a socket's on_recv(): keeps the receive buffer that `bytes` (part of what is
+  // being delivered) lie in from being reused until the hold is released, so they can be
+  // referenced instead of copied. nullptr when the backend reads into one reused buffer
+  // (epoll), when `bytes` are not in the buffer being delivered, or when enough buffers
+  // are held already (RecvBufferPool).
+  virtual RecvHold* hold_recv(std::span<const uint8_t> bytes) {
+    (void)bytes;
+    return nullptr;
+  }
 
   // Time poll() has spent blocked waiting since the ring was created (not the time its
   // dispatched completions took): the shard's idle time, for its load gauge.

@@ -40,8 +40,8 @@ UringRing::~UringRing() {
   if (_ring_ready) {
     io_uring_queue_exit(&_ring);
   }
-  if (_buffers != nullptr) {
-    munmap(_buffers, size_t{_options.recv_buffer_count} * _options.recv_buffer_size);
+  if (_pool != nullptr) {
+    _pool->detach();  // messages that still hold buffers keep it (and them) alive
   }
   if (_buf_ring != nullptr) {
     munmap(_buf_ring, _buf_ring_bytes);
@@ -90,14 +90,16 @@ bool UringRing::init_buffers(std::string* why) {
   _buf_ring_bytes = count * sizeof(io_uring_buf);
   void* ring_mem = mmap(nullptr, _buf_ring_bytes, PROT_READ | PROT_WRITE,
                         MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  void* buffers = mmap(nullptr, size_t{count} * _options.recv_buffer_size,
-                       PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  if (ring_mem == MAP_FAILED || buffers == MAP_FAILED) {
+  if (ring_mem == MAP_FAILED) {
     *why = "mmap of the provided-buffer ring failed";
     return false;
   }
   _buf_ring = static_cast<io_uring_buf_ring*>(ring_mem);
-  _buffers = static_cast<uint8_t*>(buffers);
+  _pool = RecvBufferPool::create(count, _options.recv_buffer_spares, _options.recv_buffer_size,
+                                 why);
+  if (_pool == nullptr) {
+    return false;
+  }
   io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<uint64_t>(_buf_ring);
   reg.ring_entries = count;
@@ -119,13 +121,13 @@ bool UringRing::init_buffers(std::string* why) {
   io_uring_buf_ring_init(_buf_ring);
   const int mask = io_uring_buf_ring_mask(count);
   for (uint32_t i = 0; i < count; ++i) {
-    io_uring_buf_ring_add(_buf_ring, _buffers + size_t{i} * _options.recv_buffer_size,
+    io_uring_buf_ring_add(_buf_ring, _pool->buffer(static_cast<uint16_t>(i)),
                           _options.recv_buffer_size, static_cast<uint16_t>(i), mask,
                           static_cast<int>(i));
   }
   io_uring_buf_ring_advance(_buf_ring, static_cast<int>(count));
   if (_incremental) {
-    _buffer_used.assign(count, 0);
+    _buffer_used.assign(_pool->count(), 0);  // spares included
   }
   PG_DEBUG("io_uring: %u provided buffers of %u bytes, consumed %s", count,
            _options.recv_buffer_size, _incremental ? "incrementally" : "whole");
@@ -373,6 +375,22 @@ void UringRing::on_accept_cqe(Acceptor* acceptor, io_uring_cqe* cqe) {
   }
 }
 
+RecvHold* UringRing::hold_recv(std::span<const uint8_t> bytes) {
+  if (_delivering_bid < 0 || _pool->buffer_of(bytes) != _delivering_bid) {
+    return nullptr;
+  }
+  return _pool->hold(static_cast<uint16_t>(_delivering_bid));
+}
+
+void UringRing::recycle(uint16_t bid) {
+  if (_incremental) {
+    _buffer_used[bid] = 0;
+  }
+  io_uring_buf_ring_add(_buf_ring, _pool->buffer(bid), _options.recv_buffer_size, bid,
+                        io_uring_buf_ring_mask(_options.recv_buffer_count), 0);
+  io_uring_buf_ring_advance(_buf_ring, 1);
+}
+
 void UringRing::on_recv_cqe(Socket* socket, io_uring_cqe* cqe) {
   auto& st = socket->ring_state;
   const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
@@ -381,24 +399,21 @@ void UringRing::on_recv_cqe(Socket* socket, io_uring_cqe* cqe) {
   }
   if (cqe->flags & IORING_CQE_F_BUFFER) {
     const auto bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-    uint8_t* const buffer = _buffers + size_t{bid} * _options.recv_buffer_size;
+    uint8_t* const buffer = _pool->buffer(bid);
     const uint32_t used = _incremental ? _buffer_used[bid] : 0;
     const size_t got = cqe->res > 0 ? static_cast<size_t>(cqe->res) : 0;
     PG_DASSERT(used + got <= _options.recv_buffer_size);
     // Bytes that arrive while stopping still go to the socket: a migrating connection
     // carries them to its new shard.
     if (got > 0) {
+      _delivering_bid = bid;
       socket->on_recv({buffer + used, got});
+      _delivering_bid = -1;
     }
     if (_incremental && (cqe->flags & kCqeBufMore)) {
       _buffer_used[bid] = used + static_cast<uint32_t>(got);  // the kernel goes on in it
     } else {
-      if (_incremental) {
-        _buffer_used[bid] = 0;
-      }
-      io_uring_buf_ring_add(_buf_ring, buffer, _options.recv_buffer_size, bid,
-                            io_uring_buf_ring_mask(_options.recv_buffer_count), 0);
-      io_uring_buf_ring_advance(_buf_ring, 1);
+      recycle(_pool->kernel_done(bid));  // itself, or a spare in place of a held one
     }
   }
   if (more) {
@@ -453,6 +468,7 @@ bool UringRing::probe(std::string* why) {
   RingOptions small;
   small.entries = 8;
   small.recv_buffer_count = 2;
+  small.recv_buffer_spares = 0;
   small.recv_buffer_size = 4096;
   UringRing trial;
   return trial.init(small, why);

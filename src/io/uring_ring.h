@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "src/io/recv_buffer_pool.h"
 #include "src/io/ring.h"
 
 namespace peregrine::io {
@@ -38,8 +39,10 @@ class UringRing final : public Ring {
   void poll(int timeout_ms) override;
   void wake() override;
   void wake_peer(Ring& peer) override;
+  RecvHold* hold_recv(std::span<const uint8_t> bytes) override;
 
  private:
+  void recycle(uint16_t bid);  // into the provided-buffer ring
   bool init_buffers(std::string* why);
   io_uring_sqe* get_sqe();
   void arm_wake();
@@ -57,7 +60,8 @@ class UringRing final : public Ring {
   bool _ring_ready = false;
   io_uring_buf_ring* _buf_ring = nullptr;
   size_t _buf_ring_bytes = 0;
-  uint8_t* _buffers = nullptr;
+  RecvBufferPool* _pool = nullptr;  // detached, not deleted, by the destructor
+  int _delivering_bid = -1;          // the buffer on_recv() is reading from, if any
   // Incremental consumption: a buffer the kernel still holds (IORING_CQE_F_BUF_MORE)
   // receives its next bytes where the last completion ended; this is that offset.
   bool _incremental = false;
