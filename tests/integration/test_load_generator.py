@@ -16,9 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BINARY, free_port, port_accepts
+from conftest import BINARY, REPO, free_port, port_accepts
 
-GENERATOR = Path(BINARY).parent / "bench" / "peregrine-bench"
+# Beside the broker under test; sanitizer builds leave bench/ out (-Dbench=disabled), so
+# they drive their broker with the release build's generator.
+GENERATOR = next((p for p in (Path(BINARY).parent / "bench" / "peregrine-bench",
+                              REPO / "build" / "bench" / "peregrine-bench") if p.exists()),
+                 Path(BINARY).parent / "bench" / "peregrine-bench")
 SHORT = ["--warmup", "0", "--duration", "0.7", "--drain", "2", "--quiet"]
 
 

@@ -35,8 +35,9 @@ TEST(RecvBufferPool, AHeldBufferIsReplacedByASpareAndBecomesOneOnItsLastRelease)
   second->release();
   EXPECT_EQ(pool->held_buffers(), 0u);
   // 5 is a spare now: the next held buffer's replacement.
-  pool->hold(spare);
+  RecvHold* on_spare = pool->hold(spare);
   EXPECT_EQ(pool->kernel_done(spare), 5);
+  on_spare->release();
   pool->detach();
 }
 
