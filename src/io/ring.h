@@ -34,8 +34,8 @@ struct RingOptions {
   // io_uring: buffers outside the ring that take the place of those held by large
   // payloads until they are sent (RecvBufferPool), 12 MiB of address space a shard,
   // touched only by holds. With 16 of 64 buffers allowed to be held only 12 % of 16 KiB
-  // payloads found one; with 192 spares most do and the broker's CPU per message falls
-  // 12-15 % (bench/RESULTS.md, run N).
+  // payloads found one; with 192 spares 75 % do and the broker's CPU per message falls
+  // 9-18 % (bench/RESULTS.md, run N).
   uint32_t recv_buffer_spares = 192;
   uint32_t recv_buffer_size = 65536;
   // io_uring: consume provided buffers incrementally where the kernel can (6.12+), so
