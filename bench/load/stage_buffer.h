@@ -1,7 +1,7 @@
 // The bytes a connection has staged for its next send (and, swapped, the ones in flight).
-// Grows without initialising, keeps its capacity across clear(), and knows which of its
-// bytes already hold copies of the connection's run PUBLISH (head and payload template):
-// a publisher's run traffic is the same packet again and again but for its packet id and
+// A net::ByteArena (grows without initialising, keeps its capacity across clear()) that
+// also knows which of its bytes already hold copies of the connection's run PUBLISH (head
+// and payload template): a publisher's run traffic is the same packet again and again but for its packet id and
 // payload stamp, so a message staged where a copy already lies only rewrites those. That
 // spares the generator a payload-sized copy per message (16 KiB in `large`), which is CPU
 // the broker under test would otherwise share with it.
@@ -15,26 +15,26 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <span>
+
+#include "src/net/byte_arena.h"
 
 namespace peregrine::bench {
 
 class StageBuffer {
  public:
-  const uint8_t* data() const { return _bytes.get(); }
-  uint8_t* data() { return _bytes.get(); }
-  size_t size() const { return _size; }
-  bool empty() const { return _size == 0; }
-  std::span<const uint8_t> bytes() const { return {_bytes.get(), _size}; }
-  void clear() { _size = 0; }
+  const uint8_t* data() const { return _arena.data(); }
+  size_t size() const { return _arena.size(); }
+  bool empty() const { return _arena.size() == 0; }
+  std::span<const uint8_t> bytes() const { return {_arena.data(), _arena.size()}; }
+  void clear() { _arena.clear(); }
 
   void append(std::span<const uint8_t> bytes) {
     if (bytes.empty()) {
       return;
     }
     uint8_t* at = grow(bytes.size());
-    cut_images(static_cast<size_t>(at - _bytes.get()));
+    cut_images(_arena.size() - bytes.size());
     std::memcpy(at, bytes.data(), bytes.size());
   }
 
@@ -47,7 +47,7 @@ class StageBuffer {
       _image_size = image.size();
       _images_end = 0;
     }
-    const size_t at = _size;
+    const size_t at = _arena.size();
     uint8_t* out = grow(image.size());
     if (at % _image_size == 0 && at + _image_size <= _images_end) {
       return out;  // a copy lies here already
@@ -62,26 +62,12 @@ class StageBuffer {
 
  private:
   uint8_t* grow(size_t n) {
-    if (_capacity - _size < n) {
-      reserve_more(n);
+    const uint8_t* before = _arena.data();
+    uint8_t* at = _arena.grow(n);
+    if (_arena.data() != before) {
+      cut_images(_arena.size() - n);  // a new allocation holds only the bytes copied over
     }
-    uint8_t* at = _bytes.get() + _size;
-    _size += n;
     return at;
-  }
-
-  void reserve_more(size_t n) {
-    size_t capacity = _capacity < 256 ? 256 : _capacity * 2;
-    while (capacity - _size < n) {
-      capacity *= 2;
-    }
-    auto bytes = std::make_unique_for_overwrite<uint8_t[]>(capacity);
-    if (_size != 0) {
-      std::memcpy(bytes.get(), _bytes.get(), _size);
-    }
-    _bytes = std::move(bytes);
-    _capacity = capacity;
-    cut_images(_size);  // the new allocation holds nothing past the copied bytes
   }
 
   // A write at `at`: the copies before it stay valid.
@@ -91,9 +77,7 @@ class StageBuffer {
     }
   }
 
-  std::unique_ptr<uint8_t[]> _bytes;
-  size_t _size = 0;
-  size_t _capacity = 0;
+  net::ByteArena _arena;
   size_t _image_size = 0;
   size_t _images_end = 0;
 };
