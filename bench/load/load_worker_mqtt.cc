@@ -101,13 +101,12 @@ void LoadWorker::stage_publish(Connection& c, std::string_view topic, uint64_t s
   }
   _scratch.clear();
   mqtt::encode_publish_head(_config.version, publish, payload_size, _scratch);
-  _scratch.insert(_scratch.end(), _payload_template.begin(),
-                  _payload_template.begin() + payload_size);
-  if (payload_size >= kStampSize) {
-    write_stamp({_control.run_id, c.index, sequence, now}, _scratch.data() + _scratch.size() -
-                                                               payload_size);
-  }
   c.staged.append(_scratch);
+  uint8_t* payload =
+      c.staged.append(std::span<const uint8_t>(_payload_template).first(payload_size));
+  if (payload_size >= kStampSize) {
+    write_stamp({_control.run_id, c.index, sequence, now}, payload);
+  }
   count_sent(c, now);
 }
 

@@ -1,10 +1,10 @@
 // The bytes a connection has staged for its next send (and, swapped, the ones in flight).
 // A net::ByteArena (grows without initialising, keeps its capacity across clear()) that
 // also knows which of its bytes already hold copies of the connection's run PUBLISH (head
-// and payload template): a publisher's run traffic is the same packet again and again but for its packet id and
-// payload stamp, so a message staged where a copy already lies only rewrites those. That
-// spares the generator a payload-sized copy per message (16 KiB in `large`), which is CPU
-// the broker under test would otherwise share with it.
+// and payload template): a publisher's run traffic is the same packet again and again but
+// for its packet id and payload stamp, so a message staged where a copy already lies only
+// rewrites those. That spares the generator a payload-sized copy per message (16 KiB in
+// `large`), which is CPU the broker under test would otherwise share with it.
 //
 // Invariant: bytes [0, _images_end) are whole copies of the image, laid end to end from
 // offset 0 (each with some earlier message's id and stamp). Only append_image() extends
@@ -29,13 +29,14 @@ class StageBuffer {
   std::span<const uint8_t> bytes() const { return {_arena.data(), _arena.size()}; }
   void clear() { _arena.clear(); }
 
-  void append(std::span<const uint8_t> bytes) {
-    if (bytes.empty()) {
-      return;
-    }
+  // Returns where the copy starts (valid until the next append).
+  uint8_t* append(std::span<const uint8_t> bytes) {
     uint8_t* at = grow(bytes.size());
     cut_images(_arena.size() - bytes.size());
-    std::memcpy(at, bytes.data(), bytes.size());
+    if (!bytes.empty()) {
+      std::memcpy(at, bytes.data(), bytes.size());
+    }
+    return at;
   }
 
   // Appends a copy of `image`, the connection's run PUBLISH, and returns where it starts;

@@ -65,6 +65,9 @@ CASES = {
     # The subscriber's queue (its session's bound) must hold every publisher's lag.
     "fan-in-qos1": (["--scenario", "fan-in", "-c", "8", "-q", "1", "--max-lag", "64"], True),
     "odd-payload-qos1": (["--scenario", "pairs", "-c", "5", "-q", "1", "-s", "1001"], True),
+    # Seed publishes are staged one by one (their own topic each), not from the run image.
+    "retained-storm": (["--scenario", "retained-storm", "--retained", "500", "--subs", "4",
+                        "--duration", "20"], True),
 }
 
 
