@@ -32,8 +32,9 @@ EpollRing::~EpollRing() {
   }
 }
 
-bool EpollRing::init(const RingOptions& options, std::string* why) {
-  _recv_buffer.resize(options.recv_buffer_size * 4);
+bool EpollRing::init(const RingOptions& /*options: provided buffers are io_uring's*/,
+                     std::string* why) {
+  _recv_buffer.resize(kReadBufferBytes);
   _epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   _wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (_epoll_fd < 0 || _wake_fd < 0) {

@@ -40,6 +40,9 @@ class EpollRing final : public Ring {
   void accept_all(Acceptor* acceptor, int fd);
   bool run_deferred();  // true if it dispatched anything
 
+  // One read's most: every socket is read into the same buffer, which stays in cache.
+  static constexpr size_t kReadBufferBytes = 256 * 1024;
+
   int _epoll_fd = -1;
   int _wake_fd = -1;
   std::vector<uint8_t> _recv_buffer;

@@ -27,17 +27,23 @@ bool is_resource_shortage(int error);
 struct RingOptions {
   uint32_t entries = 4096;           // submission queue size
   // Provided buffers per shard (power of two) and their size: 4 MiB a shard in the
-  // ring. Large buffers mean fewer receives for big messages (16 KiB payloads: 6 % less
-  // broker CPU than 256 × 16 KiB); with incremental consumption small reads still share
-  // a buffer.
-  uint32_t recv_buffer_count = 64;
+  // ring. Large buffers mean fewer receives for big messages, and fewer of them split
+  // across two buffers: a 16 KiB payload that straddles one is copied, not held
+  // (RecvBufferPool). 16 of 256 KiB against 64 of 64 KiB: large's broker CPU per
+  // message 16 % lower, fan-in and pairs unchanged (bench/RESULTS.md, run O). With
+  // incremental consumption small reads still share a buffer; where the kernel consumes
+  // buffers whole, the ring cuts the same bytes into kWholeBufferBytes pieces instead.
+  uint32_t recv_buffer_count = 16;
   // io_uring: buffers outside the ring that take the place of those held by large
   // payloads until they are sent (RecvBufferPool), 12 MiB of address space a shard,
   // touched only by holds. With 16 of 64 buffers allowed to be held only 12 % of 16 KiB
-  // payloads found one; with 192 spares 75 % do and the broker's CPU per message falls
-  // 9-18 % (bench/RESULTS.md, run N).
-  uint32_t recv_buffer_spares = 192;
-  uint32_t recv_buffer_size = 65536;
+  // payloads found one; with 192 spares of 64 KiB 75 % did, and the broker's CPU per
+  // message fell 9-18 % (bench/RESULTS.md, run N).
+  uint32_t recv_buffer_spares = 48;
+  uint32_t recv_buffer_size = 256 * 1024;
+  // Where buffers are consumed whole (every receive takes one however few bytes it
+  // brings), none is larger than this.
+  static constexpr uint32_t kWholeBufferBytes = 64 * 1024;
   // io_uring: consume provided buffers incrementally where the kernel can (6.12+), so
   // small reads from many sockets share a buffer instead of touching a page each.
   bool incremental_buffers = true;

@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
@@ -86,8 +88,12 @@ bool UringRing::init(const RingOptions& options, std::string* why) {
 }
 
 bool UringRing::init_buffers(std::string* why) {
-  const uint32_t count = _options.recv_buffer_count;
-  _buf_ring_bytes = count * sizeof(io_uring_buf);
+  // Consumed whole, a buffer is spent by a receive of a few bytes: the same bytes then go
+  // in more, smaller buffers (the ring's entries are sized for that case up front).
+  const uint32_t whole_split = std::bit_floor(
+      std::max<uint32_t>(1, _options.recv_buffer_size / RingOptions::kWholeBufferBytes));
+  const uint32_t max_count = _options.recv_buffer_count * whole_split;
+  _buf_ring_bytes = max_count * sizeof(io_uring_buf);
   void* ring_mem = mmap(nullptr, _buf_ring_bytes, PROT_READ | PROT_WRITE,
                         MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (ring_mem == MAP_FAILED) {
@@ -95,14 +101,9 @@ bool UringRing::init_buffers(std::string* why) {
     return false;
   }
   _buf_ring = static_cast<io_uring_buf_ring*>(ring_mem);
-  _pool = RecvBufferPool::create(count, _options.recv_buffer_spares, _options.recv_buffer_size,
-                                 why);
-  if (_pool == nullptr) {
-    return false;
-  }
   io_uring_buf_reg reg{};
   reg.ring_addr = reinterpret_cast<uint64_t>(_buf_ring);
-  reg.ring_entries = count;
+  reg.ring_entries = _options.recv_buffer_count;
   reg.bgid = kBufferGroup;
   int rc = -EINVAL;
   if (_options.incremental_buffers) {
@@ -111,11 +112,21 @@ bool UringRing::init_buffers(std::string* why) {
     _incremental = rc == 0;
   }
   if (rc == -EINVAL) {  // a kernel before 6.12 refuses the flag: whole buffers then
+    _options.recv_buffer_count = max_count;
+    _options.recv_buffer_spares *= whole_split;
+    _options.recv_buffer_size /= whole_split;
+    reg.ring_entries = max_count;
     reg.pad = 0;
     rc = io_uring_register_buf_ring(&_ring, &reg, 0);
   }
   if (rc < 0) {
     *why = std::string("io_uring_register_buf_ring: ") + strerror(-rc);
+    return false;
+  }
+  const uint32_t count = _options.recv_buffer_count;
+  _pool = RecvBufferPool::create(count, _options.recv_buffer_spares, _options.recv_buffer_size,
+                                 why);
+  if (_pool == nullptr) {
     return false;
   }
   io_uring_buf_ring_init(_buf_ring);

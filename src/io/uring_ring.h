@@ -28,6 +28,9 @@ class UringRing final : public Ring {
   Backend backend() const override { return Backend::kUring; }
   // Whether the kernel took the buffer ring as incrementally consumed.
   bool incremental_buffers() const { return _incremental; }
+  // The options in use: consumed whole, large buffers are cut into
+  // RingOptions::kWholeBufferBytes pieces, their count and the spares' multiplied to match.
+  const RingOptions& options() const { return _options; }
   void listen(int fd, Acceptor* acceptor) override;
   void unlisten(int fd) override;
   void start_recv(Socket* socket) override;

@@ -1,7 +1,8 @@
 // The io_uring ring's receive path over real loopback TCP sockets: bytes arrive whole and
 // in order through the provided-buffer ring, whether the kernel consumes buffers whole or
 // incrementally, across buffer ends, ring wrap-around and buffer exhaustion (ENOBUFS,
-// re-arm); and incremental consumption lets small reads from many sockets share a page.
+// re-arm); incremental consumption lets small reads from many sockets share a page; and
+// where buffers are consumed whole, large ones are cut into RingOptions::kWholeBufferBytes.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -25,10 +27,12 @@ namespace {
 struct Receiver : Socket {
   std::vector<uint8_t> bytes;
   std::vector<const uint8_t*> reads;  // where each read's bytes were
+  size_t largest_read = 0;
   int end = 1;                        // 1: still open
   bool quiesced = false;
   void on_recv(std::span<const uint8_t> data) override {
     reads.push_back(data.data());
+    largest_read = std::max(largest_read, data.size());
     bytes.insert(bytes.end(), data.begin(), data.end());
   }
   void on_recv_end(int error) override { end = error; }
@@ -203,6 +207,48 @@ TEST_P(UringRecv, SmallReadsShareABufferOnlyWhenIncremental) {
   for (int fd : writers) {
     close(fd);
   }
+  stop_all(*ring, receivers);
+}
+
+TEST_P(UringRecv, WholeConsumptionCutsLargeBuffersIntoSmallerOnes) {
+  // Two buffers of 256 KiB asked for: consumed whole, a read of a few bytes would spend
+  // 256 KiB, so the ring takes eight of 64 KiB instead (the same bytes, spares likewise).
+  if (!start(2, 256 * 1024, 1)) {
+    GTEST_SKIP() << "this kernel consumes provided buffers whole only (before 6.12)";
+  }
+  const RingOptions& used = static_cast<UringRing&>(*ring).options();
+  if (GetParam()) {
+    EXPECT_EQ(used.recv_buffer_count, 2u);
+    EXPECT_EQ(used.recv_buffer_size, 256u * 1024);
+  } else {
+    EXPECT_EQ(used.recv_buffer_count, 8u);
+    EXPECT_EQ(used.recv_buffer_size, RingOptions::kWholeBufferBytes);
+    EXPECT_EQ(used.recv_buffer_spares, RingOptions{}.recv_buffer_spares * 4);
+  }
+  std::vector<uint8_t> sent(1024 * 1024);
+  for (size_t i = 0; i < sent.size(); ++i) {
+    sent[i] = static_cast<uint8_t>(i * 7 + i / 251);
+  }
+  // Written without blocking, the ring polled in between: nothing reads the socket
+  // otherwise, and 1 MiB may be more than the two socket buffers hold.
+  size_t written = 0;
+  for (int i = 0; i < 20000 && written < sent.size(); ++i) {
+    const ssize_t n = send(writers[0], sent.data() + written,
+                           std::min<size_t>(64 * 1024, sent.size() - written), MSG_DONTWAIT);
+    if (n > 0) {
+      written += static_cast<size_t>(n);
+    }
+    ring->poll(0);
+  }
+  ASSERT_EQ(written, sent.size());
+  shutdown(writers[0], SHUT_WR);
+  for (int i = 0; i < 2000 && receivers[0].end == 1; ++i) {
+    ring->poll(10);
+  }
+  EXPECT_EQ(receivers[0].end, 0);
+  EXPECT_TRUE(receivers[0].bytes == sent);
+  EXPECT_LE(receivers[0].largest_read, used.recv_buffer_size);
+  close(writers[0]);
   stop_all(*ring, receivers);
 }
 
