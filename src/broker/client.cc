@@ -101,11 +101,16 @@ void Client::start_with_pending() {
   start();
   const std::vector<uint8_t> pending = _in.take();
   if (!pending.empty()) {
-    on_data(pending);
+    take_input(pending);
   }
 }
 
 void Client::on_data(std::span<const uint8_t> bytes) {
+  broker().stats().bytes_in += bytes.size();
+  take_input(bytes);
+}
+
+void Client::take_input(std::span<const uint8_t> bytes) {
   if (moving()) {
     _in.append(bytes);  // travels with the connection
     return;
@@ -122,7 +127,6 @@ void Client::on_data(std::span<const uint8_t> bytes) {
     return;
   }
   _last_rx_ms = host().now_ms();
-  broker().stats().bytes_in += bytes.size();
   if (!_in.empty()) {
     bytes = finish_pending_packet(bytes);
     if (!open() || bytes.empty()) {
@@ -188,7 +192,7 @@ void Client::resume_after_backpressure() {
   resume_input();
   if (!_in.empty() && open()) {
     const std::vector<uint8_t> pending = _in.take();
-    on_data(pending);
+    take_input(pending);
   }
 }
 

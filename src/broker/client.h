@@ -101,10 +101,14 @@ class Client final : public net::Connection {
   Message* take_will();
 
  private:
+  // MQTT bytes as they come from the transport: counted here, once, then take_input().
   void on_data(std::span<const uint8_t> bytes) override;
   void on_transport_closed(int error) override;
   void on_timer() override;
 
+  // Handles input: fresh bytes, or those held in _in over a pause or a move (counted
+  // when they were read, so not again).
+  void take_input(std::span<const uint8_t> bytes);
   size_t process(std::span<const uint8_t> data);
   // With a packet begun in an earlier read waiting in _in: completes it from the front of
   // `bytes` (copying only what it lacks) and handles it; returns the bytes not taken, to

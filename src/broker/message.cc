@@ -5,6 +5,7 @@
 #include <new>
 
 #include "src/base/assert.h"
+#include "src/io/recv_buffer_pool.h"
 
 namespace peregrine::broker {
 

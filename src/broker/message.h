@@ -10,9 +10,12 @@
 #include <string_view>
 #include <vector>
 
-#include "src/io/recv_buffer_pool.h"
 #include "src/io/shared_buffer.h"
 #include "src/mqtt/packets.h"
+
+namespace peregrine::io {
+class RecvHold;  // src/io/recv_buffer_pool.h
+}  // namespace peregrine::io
 
 namespace peregrine::broker {
 

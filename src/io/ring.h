@@ -12,10 +12,11 @@
 #include <span>
 #include <string>
 
-#include "src/io/recv_buffer_pool.h"
 #include "src/io/socket.h"
 
 namespace peregrine::io {
+
+class RecvHold;  // src/io/recv_buffer_pool.h
 
 enum class Backend : uint8_t { kUring, kEpoll };
 
@@ -30,7 +31,7 @@ struct RingOptions {
   // ring. Large buffers mean fewer receives for big messages, and fewer of them split
   // across two buffers: a 16 KiB payload that straddles one is copied, not held
   // (RecvBufferPool). 16 of 256 KiB against 64 of 64 KiB: large's broker CPU per
-  // message 16 % lower, fan-in and pairs unchanged (bench/RESULTS.md, run O). With
+  // message 7-16 % lower, fan-in and pairs unchanged (bench/RESULTS.md, run O). With
   // incremental consumption small reads still share a buffer; where the kernel consumes
   // buffers whole, the ring cuts the same bytes into kWholeBufferBytes pieces instead.
   uint32_t recv_buffer_count = 16;

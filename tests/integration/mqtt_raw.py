@@ -398,6 +398,10 @@ class RawClient:
     `next_message` never loses one.
     """
 
+    # Bytes written by every RawClient of this process: what the broker's bytes_in
+    # counter must come to when only raw clients spoke to it.
+    sent_total = 0
+
     def __init__(self, port, version=V311, host="127.0.0.1", rcvbuf=None, timeout=10.0):
         self.version = version
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -416,6 +420,7 @@ class RawClient:
     def send(self, data):
         self.sock.settimeout(self.send_timeout)
         self.sock.sendall(data)
+        RawClient.sent_total += len(data)
 
     def _fill(self, deadline):
         """Reads more bytes into self.buf. False on timeout; ConnectionClosed on EOF/RST."""

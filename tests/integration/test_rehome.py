@@ -58,6 +58,29 @@ def test_qos0_stream_is_complete_and_in_order_across_the_move(broker):
     assert counters["published_in_place"] >= len(payloads)
 
 
+def test_bytes_in_counts_each_byte_once_across_the_move(broker):
+    """The rest of a read that a move interrupted travels with the connection and is
+    handled on the new shard; it was counted when it was read, and is not again (nor is a
+    CONNECT forwarded to its home shard)."""
+    before = m.RawClient.sent_total
+    b = broker(shards=2)
+    sub, _, sub_shard = b.client_on_shard("rhb-sub", V5)
+    sub.subscribe(("rhb/#", m.sub_options(qos=0)))
+    pos = b.log_pos()
+    pub, pub_id, _ = b.client_on_shard("rhb-pub", V311, exclude=sub_shard)
+    # Seven messages over 270 ms: one short of the run the broker waits for. The first of
+    # the burst completes it, so the move starts with the rest of that read unhandled.
+    sent = warm_up(b, sub, pub, "rhb/warm", count=7, gap=0.045)
+    burst = [f"burst-{i:05d}".encode() for i in range(3000)]
+    pub.send(b"".join(m.publish("rhb/burst", p, V311) for p in burst))
+    b.wait_for_log(REHOMED_RE.format(id=re.escape(pub_id)), since=pos)
+    got = [sub.next_message(timeout=20).payload for _ in range(len(sent) + len(burst))]
+    assert got == sent + burst
+    counters = b.counters()
+    assert counters["sessions_rehomed"] == 1
+    assert counters["bytes_in"] == m.RawClient.sent_total - before
+
+
 def test_qos1_acks_and_order_hold_while_the_publisher_moves(broker):
     """Each PUBLISH is acknowledged once, on the old shard or the new, and none is lost:
     the warm-up runs through the move one acknowledged message at a time."""

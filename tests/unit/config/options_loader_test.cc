@@ -117,6 +117,28 @@ TEST(OptionsLoader, UnknownLimitsKeyAndWrongTypeAreErrors) {
   unlink(path2.c_str());
 }
 
+TEST(OptionsLoader, RehomePublishersTakesABooleanOnly) {
+  const std::string off = write_temp("rehome_publishers = false\n");
+  Options options;
+  std::string error;
+  ASSERT_TRUE(options.rehome_publishers);  // on unless the file says otherwise
+  ASSERT_TRUE(load_config_file(off, options, &error)) << error;
+  EXPECT_FALSE(options.rehome_publishers);
+  // A string or a number is refused with where it is, not read as "true".
+  for (const char* text :
+       {"rehome_publishers = \"no\"\n", "shards = 2\nrehome_publishers = 0\n"}) {
+    const std::string path = write_temp(text);
+    Options fresh;
+    EXPECT_FALSE(load_config_file(path, fresh, &error)) << text;
+    EXPECT_NE(error.find("'rehome_publishers' expects true or false"), std::string::npos)
+        << error;
+    EXPECT_EQ(error.rfind(path + ":", 0), 0u) << error;
+    EXPECT_TRUE(fresh.rehome_publishers);
+    unlink(path.c_str());
+  }
+  unlink(off.c_str());
+}
+
 TEST(OptionsLoader, SyntaxErrorHasLine) {
   const std::string path = write_temp("shards = 2\nio = \n");
   Options options;
