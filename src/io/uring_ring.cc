@@ -8,7 +8,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -90,8 +89,8 @@ bool UringRing::init(const RingOptions& options, std::string* why) {
 bool UringRing::init_buffers(std::string* why) {
   // Consumed whole, a buffer is spent by a receive of a few bytes: the same bytes then go
   // in more, smaller buffers (the ring's entries are sized for that case up front).
-  const uint32_t whole_split = std::bit_floor(
-      std::max<uint32_t>(1, _options.recv_buffer_size / RingOptions::kWholeBufferBytes));
+  constexpr uint32_t kWhole = RingOptions::kWholeBufferBytes;
+  const uint32_t whole_split = std::bit_ceil((_options.recv_buffer_size + kWhole - 1) / kWhole);
   const uint32_t max_count = _options.recv_buffer_count * whole_split;
   _buf_ring_bytes = max_count * sizeof(io_uring_buf);
   void* ring_mem = mmap(nullptr, _buf_ring_bytes, PROT_READ | PROT_WRITE,
