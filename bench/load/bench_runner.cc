@@ -14,6 +14,7 @@
 
 #include "bench/load/load_worker.h"
 #include "bench/load/run_control.h"
+#include "bench/load/source_addresses.h"
 #include "src/base/clock.h"
 
 namespace peregrine::bench {
@@ -24,8 +25,23 @@ constexpr uint64_t kSecondNs = 1'000'000'000;
 constexpr double kSeedTimeoutS = 60;
 // Descriptors a generator process keeps for itself: rings, pipes, stdio.
 constexpr uint64_t kReservedFiles = 64;
-// Ephemeral ports used per source address before the next one is taken.
-constexpr uint32_t kConnectionsPerSource = 20'000;
+
+// Connections per source address for this machine's ephemeral port range
+// (source_addresses.h says why a quarter of it).
+uint32_t this_machine_connections_per_source() {
+  uint32_t low = 32768;  // the kernel's defaults, if the range cannot be read
+  uint32_t high = 60999;
+  if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
+    uint32_t l = 0;
+    uint32_t h = 0;
+    if (std::fscanf(f, "%u %u", &l, &h) == 2) {
+      low = l;
+      high = h;
+    }
+    std::fclose(f);
+  }
+  return connections_per_source(low, high);
+}
 
 uint64_t seconds_to_ns(double s) { return static_cast<uint64_t>(s * 1e9); }
 
@@ -385,10 +401,8 @@ RunSummary run_bench(const BenchConfig& config) {
                                ? config.connections
                                : uint64_t{config.publishers} + config.subscribers;
   summary.source_addresses =
-      config.source_addresses != 0
-          ? config.source_addresses
-          : static_cast<uint32_t>(std::clamp<uint64_t>(
-                (clients + kConnectionsPerSource - 1) / kConnectionsPerSource, 1, 254));
+      config.source_addresses != 0 ? config.source_addresses
+                                   : source_addresses_for(clients, this_machine_connections_per_source());
   if (config.mode == RunMode::kConnections) {
     const uint64_t needed = (clients + summary.per_process_cap - 1) / summary.per_process_cap;
     summary.processes = config.processes != 0 ? config.processes
