@@ -372,9 +372,13 @@ void ShardBroker::follow_traffic(Client* from, uint64_t shards) {
 void ShardBroker::maybe_rehome(Client* from, uint16_t target) {
   from->publish_run() = {};  // moved or not, the next try takes a whole new run
   Session* session = from->session();
-  // Only from the home, so the home always knows where a session is (one hop at most).
-  if (from->rehoming() || !from->open() || from->input_paused() || session == nullptr ||
-      home_shard(session->client_id()) != shard_id()) {
+  // From its home anywhere, or from where it moved back to its home: either way the home
+  // learns where the session is (one hop at most). Away to a third shard is two moves.
+  if (from->rehoming() || !from->open() || from->input_paused() || session == nullptr) {
+    return;
+  }
+  const uint16_t home = home_shard(session->client_id());
+  if (home != shard_id() && target != home) {
     return;
   }
   // A publisher only: nothing of it is tied to this shard's trie, scans or acks.
@@ -415,7 +419,9 @@ void ShardBroker::rehome_out(Client* client) {
   (void)node.value().release();  // the session travels with its client
   _sessions_by_id.erase(session);
   _clients_now--;
-  _away[client_id] = target;
+  if (home_shard(client_id) == shard_id()) {
+    _away[client_id] = target;
+  }  // else it goes home, which forgets that it was away when it arrives (rehome_in)
   _stats.sessions_rehomed++;
   PG_DEBUG("client rehomed client_id=%s from=%u to=%u", client_id.c_str(), shard_id(), target);
   // Its messages sent from here are ahead of it in this mailbox, so the shard it joins
@@ -426,8 +432,13 @@ void ShardBroker::rehome_out(Client* client) {
 
 void ShardBroker::rehome_in(Client* client) {
   Session* session = client->session();
-  PG_ASSERT(home_shard(session->client_id()) != shard_id());
   PG_ASSERT(!_sessions.contains(std::string_view(session->client_id())));
+  if (home_shard(session->client_id()) == shard_id()) {
+    // Back home: connects arriving from now on are its own here. One forwarded to where
+    // it was meanwhile comes back behind it in that shard's mailbox.
+    const std::string& id = session->client_id();
+    _away.erase(absl::string_view(id.data(), id.size()));
+  }
   session->rehome(this);
   session->id = _next_session_id++;
   _sessions_by_id.insert(session);

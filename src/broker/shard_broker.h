@@ -250,7 +250,8 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   // `replaced`: a clean start ends it for a new session of the same client id here.
   void end_session(Session* session, bool replaced = false);
   // Rehoming (rehome_policy.h): a publish by `from` went to `shards`; the client moves
-  // when its run qualifies and it is a publisher only.
+  // when its run qualifies and it is a publisher only: from its home to any shard, or
+  // from where it moved back to its home.
   void follow_traffic(Client* from, uint64_t shards);
   void maybe_rehome(Client* from, uint16_t target);
   void rehome_out(Client* client);  // quiesced: send it and its session on

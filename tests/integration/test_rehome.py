@@ -209,3 +209,34 @@ def test_three_shards_order_holds_for_a_subscriber_joining_elsewhere(broker):
     pub.send(b"".join(m.publish("rh8/data", p, V311) for p in payloads))
     assert [sub.next_message(timeout=20).payload for _ in payloads] == payloads
     assert [third.next_message(timeout=20).payload for _ in payloads] == payloads
+
+
+def test_a_rehomed_publisher_moves_back_home_when_its_messages_go_there(broker):
+    """Its subscriber leaves and one on its home takes the topic: the publisher follows
+    its messages back, in order, and its home holds it again (a new connection resumes it
+    there; had the home kept it as away, it would send the CONNECT after it)."""
+    b = broker(shards=2)
+    sub, pub, pub_id, sub_shard, pub_shard = rehomed_pair(
+        b, "rh9", pub_version=V5, clean=False, properties=((SESSION_EXPIRY, 300),))
+    home_sub, _, _ = b.client_on_shard("rh9-home", V5, want=pub_shard)
+    home_sub.subscribe(("rh9/#", m.sub_options(qos=0)))
+    sub.disconnect()
+    time.sleep(0.2)  # the first subscriber's route is gone from every shard
+    pos = b.log_pos()
+    sent = warm_up(b, home_sub, pub, "rh9/back")
+    back = b.wait_for_log(REHOMED_RE.format(id=re.escape(pub_id)), since=pos)
+    assert (int(back.group(1)), int(back.group(2))) == (sub_shard, pub_shard)
+    payloads = [f"{i:05d}".encode() for i in range(1000)]
+    pub.send(b"".join(m.publish("rh9/data", p, V5) for p in payloads))
+    got = [home_sub.next_message(timeout=20).payload for _ in sent + payloads]
+    assert got == sent + payloads
+    pos = b.log_pos()
+    new = m.RawClient(b.port, V5)
+    assert new.connect(pub_id, clean=False, properties=((SESSION_EXPIRY, 300),)).session_present
+    assert b.shard_of(pub_id, since=pos) == pub_shard
+    assert m.Disconnect(pub.read_until(DISCONNECT)).reason == 0x8E  # taken over
+    new.publish("rh9/after", b"from home")
+    assert home_sub.next_message().payload == b"from home"
+    counters = b.counters()
+    assert counters["sessions_rehomed"] == 2
+    assert counters["connects_forwarded"] == 0
