@@ -62,8 +62,8 @@ process
                           (SCHED_BATCH) keeps their wake-ups from preempting a broker on
                           the same cores; auto = batch at max rate, normal at a fixed
                           rate or for idle connections (default auto)
-  --source-addresses N    spread connections over 127.0.0.1..N (default: one address
-                          per quarter of the ephemeral port range of connections)
+  --source-addresses N    spread connections over 127.0.0.1..N (default: enough that
+                          none takes over a quarter of the ephemeral port range)
   --processes N           generator processes for the connections scenario (default: as
                           many as the open-files limit needs)
   --no-progress           no progress line each second

@@ -401,8 +401,9 @@ RunSummary run_bench(const BenchConfig& config) {
                                ? config.connections
                                : uint64_t{config.publishers} + config.subscribers;
   summary.source_addresses =
-      config.source_addresses != 0 ? config.source_addresses
-                                   : source_addresses_for(clients, this_machine_connections_per_source());
+      config.source_addresses != 0
+          ? config.source_addresses
+          : source_addresses_for(clients, this_machine_connections_per_source());
   if (config.mode == RunMode::kConnections) {
     const uint64_t needed = (clients + summary.per_process_cap - 1) / summary.per_process_cap;
     summary.processes = config.processes != 0 ? config.processes

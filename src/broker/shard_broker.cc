@@ -372,8 +372,9 @@ void ShardBroker::follow_traffic(Client* from, uint64_t shards) {
 void ShardBroker::maybe_rehome(Client* from, uint16_t target) {
   from->publish_run() = {};  // moved or not, the next try takes a whole new run
   Session* session = from->session();
-  // From its home anywhere, or from where it moved back to its home: either way the home
-  // learns where the session is (one hop at most). Away to a third shard is two moves.
+  // From its home to any shard, or from where it moved to back to its home: either way
+  // the home knows where the session is (one hop at most). From away to a third shard it
+  // stays: its home would be left pointing at the shard it moved from.
   if (from->rehoming() || !from->open() || from->input_paused() || session == nullptr) {
     return;
   }

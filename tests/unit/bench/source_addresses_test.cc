@@ -15,13 +15,15 @@ TEST(SourceAddresses, EachAddressTakesAQuarterOfThePortRange) {
   EXPECT_EQ(source_addresses_for(100'000, 7058), 15u);
 }
 
-TEST(SourceAddresses, ANarrowOrBrokenRangeStillSpreadsSensibly) {
-  EXPECT_EQ(connections_per_source(60000, 60999), kMinConnectionsPerSource);
-  EXPECT_EQ(connections_per_source(61000, 60000), kMinConnectionsPerSource);
-  EXPECT_EQ(source_addresses_for(0, kMinConnectionsPerSource), 1u);
-  EXPECT_EQ(source_addresses_for(1, kMinConnectionsPerSource), 1u);
+TEST(SourceAddresses, ANarrowOrBrokenRangeStillSpreads) {
+  EXPECT_EQ(connections_per_source(60000, 60999), 250u);
+  EXPECT_EQ(source_addresses_for(10'000, 250), 40u);
+  EXPECT_EQ(connections_per_source(60000, 60002), 1u);  // three ports: one each
+  EXPECT_EQ(connections_per_source(61000, 60000), 1u);  // inverted
+  EXPECT_EQ(source_addresses_for(0, 7058), 1u);
+  EXPECT_EQ(source_addresses_for(1, 7058), 1u);
   // 127.0.0.1 .. 127.0.0.254 at most.
-  EXPECT_EQ(source_addresses_for(10'000'000, kMinConnectionsPerSource), kMaxSourceAddresses);
+  EXPECT_EQ(source_addresses_for(10'000'000, 1), kMaxSourceAddresses);
 }
 
 }  // namespace
