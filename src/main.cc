@@ -201,6 +201,7 @@ int run(Options options) {
   shard::ShardGroupOptions group_options;
   group_options.shards = shards;
   group_options.backend = backend;
+  group_options.pin_threads = options.pin_shards;
   group_options.mailbox_capacity = options.limits.mailbox_capacity != 0
                                        ? options.limits.mailbox_capacity
                                        : default_mailbox_capacity(shards);
@@ -210,8 +211,8 @@ int run(Options options) {
     PG_ERROR("cannot start shards: %s", why.c_str());
     return 1;
   }
-  PG_INFO("peregrine %s running: io=%s shards=%u", PEREGRINE_VERSION, io::backend_name(backend),
-          shards);
+  PG_INFO("peregrine %s running: io=%s shards=%u%s", PEREGRINE_VERSION,
+          io::backend_name(backend), shards, options.pin_shards ? " pinned" : "");
   for (const std::string& url : options.listen) {
     PG_INFO("listening on %s", url.c_str());
   }

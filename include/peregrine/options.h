@@ -128,6 +128,12 @@ struct Options {
   // Move a connected publisher (no subscriptions, nothing in flight) with its session to
   // the one shard all its recent messages went to, so they stop crossing shards.
   bool rehome_publishers = true;
+  // Pin shard i to the i-th CPU the process may run on (mod their count). Off by default:
+  // when clients or other services share the CPUs, a pinned shard that is woken waits
+  // behind whatever runs on its CPU while another idles (bench/RESULTS.md, latency p99
+  // 1.8-2.1x Mosquitto's pinned against ~1.0x free); throughput was the same either way.
+  // Worth it on CPUs reserved for the broker (isolcpus, systemd CPUAffinity=).
+  bool pin_shards = false;
   Limits limits;
   SysTopics sys;
   Acl acl;

@@ -455,6 +455,8 @@ bool load_config_file(const std::string& path, Options& out, std::string* error)
       ok = read_string(path, name, node, out.log_level, error);
     } else if (name == "rehome_publishers") {
       ok = read_boolean(path, name, node, out.rehome_publishers, error);
+    } else if (name == "pin_shards") {
+      ok = read_boolean(path, name, node, out.pin_shards, error);
     } else if (name == "listen") {
       ok = read_listen(path, node, out, error);
     } else if (name == "limits") {

@@ -1,7 +1,8 @@
-// Shards: one thread per shard, pinned to a core, each with its own Ring and TimerWheel.
-// Shards talk only through the N×N SPSC mailboxes of their ShardGroup, batched per loop
-// turn; a consumer is woken only when it sleeps. Everything in a Shard except the
-// mailboxes' atomics, `sleeping` and `stop_requested` is touched by its own thread only.
+// Shards: one thread per shard (pinned to a core if asked), each with its own Ring and
+// TimerWheel. Shards talk only through the N×N SPSC mailboxes of their ShardGroup,
+// batched per loop turn; a consumer is woken only when it sleeps. Everything in a Shard
+// except the mailboxes' atomics, `sleeping` and `stop_requested` is touched by its own
+// thread only.
 #pragma once
 
 #include <atomic>
@@ -107,7 +108,7 @@ struct ShardGroupOptions {
   uint16_t shards = 1;
   io::Backend backend = io::Backend::kUring;
   io::RingOptions ring;
-  bool pin_threads = true;
+  bool pin_threads = false;  // shard i to the i-th allowed CPU; see Options::pin_shards
   uint32_t mailbox_capacity = 4096;  // envelopes per ordered pair of shards (power of 2)
 };
 

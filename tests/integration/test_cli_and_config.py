@@ -1,6 +1,8 @@
 """Command line, TOML config file, startup log lines, several listeners."""
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +180,41 @@ def test_quiet_log_levels_do_not_log_connections(broker, level):
     d.disconnect()
     assert "client connected" not in b.log_text()
     assert "listening on" not in b.log_text()
+
+
+def cpu_list(text):
+    cpus = set()
+    for part in text.strip().split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+def broker_thread_cpus(pid):
+    """CPUs each of the broker's own threads may run on (io_uring's iou-* workers aside)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            status = (task / "status").read_text()
+        except FileNotFoundError:
+            continue  # the thread ended meanwhile
+        if comm.startswith("iou-"):
+            continue
+        line = next(l for l in status.splitlines() if l.startswith("Cpus_allowed_list:"))
+        found.append(cpu_list(line.split(":", 1)[1]))
+    return found
+
+
+def test_shards_float_unless_pin_shards_is_set(broker):
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("needs two CPUs to tell pinned shards from free ones")
+    free = broker(shards=2)
+    free.wait_for_log(r"running: io=\S+ shards=2$")
+    assert all(cpus == allowed for cpus in broker_thread_cpus(free.proc.pid))
+    pinned = broker(shards=2, config="pin_shards = true\n")
+    pinned.wait_for_log(r"running: io=\S+ shards=2 pinned$")
+    singles = [cpus for cpus in broker_thread_cpus(pinned.proc.pid) if len(cpus) == 1]
+    assert len(singles) == 2, broker_thread_cpus(pinned.proc.pid)
+    assert singles[0] != singles[1] and set().union(*singles) <= allowed

@@ -117,6 +117,23 @@ TEST(OptionsLoader, UnknownLimitsKeyAndWrongTypeAreErrors) {
   unlink(path2.c_str());
 }
 
+TEST(OptionsLoader, PinShardsIsOffUnlessTheFileTurnsItOn) {
+  Options options;
+  ASSERT_FALSE(options.pin_shards);
+  const std::string on = write_temp("pin_shards = true\n");
+  std::string error;
+  ASSERT_TRUE(load_config_file(on, options, &error)) << error;
+  EXPECT_TRUE(options.pin_shards);
+  const std::string bad = write_temp("pin_shards = 1\n");
+  Options fresh;
+  EXPECT_FALSE(load_config_file(bad, fresh, &error));
+  EXPECT_NE(error.find(bad + ":1:14: 'pin_shards' expects true or false"), std::string::npos)
+      << error;
+  EXPECT_FALSE(fresh.pin_shards);
+  unlink(on.c_str());
+  unlink(bad.c_str());
+}
+
 TEST(OptionsLoader, RehomePublishersTakesABooleanOnly) {
   const std::string off = write_temp("rehome_publishers = false\n");
   Options options;
