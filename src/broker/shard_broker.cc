@@ -13,6 +13,7 @@
 #include "src/base/assert.h"
 #include "src/base/log.h"
 #include "src/broker/client.h"
+#include "src/broker/publish_batch.h"
 #include "src/mqtt/codec.h"
 #include "src/net/listener.h"
 
@@ -34,6 +35,8 @@ enum EnvelopeKind : uint16_t {
   kRehome = 11,        // ptr: Client*, quiesced and connected; its session comes along
   kSessionGone = 12,   // ptr: std::string* (client id), to the home: its session ended away
   kLoad = 13,          // arg: the sender's busy thousandths (Shard::busy_permille)
+  kPublishBatch = 14,  // ptr: PublishBatch*, plain QoS 0 records; arg: how many
+  kBatchReclaim = 15,  // ptr: PublishBatch*, read: back to the shard that made it
 };
 
 // A filter gaining its first or losing its last subscriber on a shard; one allocation
@@ -177,6 +180,11 @@ ShardBroker::~ShardBroker() {
   for (const shard::Envelope& envelope : _self_envelopes) {
     discard_envelope(envelope);
   }
+  for (PublishBatch* batch : _open_batches) {
+    if (batch != nullptr) {
+      PublishBatch::destroy(batch);
+    }
+  }
 }
 
 void ShardBroker::on_start(shard::Shard& shard) {
@@ -184,6 +192,7 @@ void ShardBroker::on_start(shard::Shard& shard) {
   PG_ASSERT(shard.count() <= kMaxShards);
   _acked.assign(shard.count(), 0);
   _peer_load.assign(shard.count(), 0);
+  _open_batches.assign(shard.count(), nullptr);
   _rehome_enabled = _config.rehome_publishers && shard.count() > 1;
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
@@ -214,7 +223,7 @@ void ShardBroker::publish_internal(const std::string& topic, std::string_view pa
 }
 
 void ShardBroker::send_sys_snapshot(SysSnapshot* snapshot) {
-  _shard->post(0, {kSysSnapshot, 0, 0, 0, snapshot}, shard::Delivery::kRequired);
+  post_to(0, {kSysSnapshot, 0, 0, 0, snapshot}, shard::Delivery::kRequired);
 }
 
 uint16_t ShardBroker::home_shard(std::string_view client_id) const {
@@ -426,8 +435,11 @@ void ShardBroker::rehome_out(Client* client) {
   _stats.sessions_rehomed++;
   PG_DEBUG("client rehomed client_id=%s from=%u to=%u", client_id.c_str(), shard_id(), target);
   // Its messages sent from here are ahead of it in this mailbox, so the shard it joins
-  // delivers them before any it sends from there.
-  _shard->post(target, {kRehome, 0, 0, 0, client}, shard::Delivery::kRequired);
+  // delivers them before any it sends from there. Those batched for a third shard leave
+  // now too: sealed at the turn's end, they could trail what it sends there from its new
+  // shard.
+  seal_batches();
+  post_to(target, {kRehome, 0, 0, 0, client}, shard::Delivery::kRequired);
   release_parked(client_id, target);
 }
 
@@ -471,7 +483,7 @@ void ShardBroker::broadcast_load() {
   _load_sent = load;
   for (uint16_t to = 0; to < shard_count(); ++to) {
     if (to != shard_id()) {
-      _shard->post(to, {kLoad, 0, load, 0, nullptr}, shard::Delivery::kDroppable);
+      post_to(to, {kLoad, 0, load, 0, nullptr}, shard::Delivery::kDroppable);
     }
   }
 }
@@ -533,9 +545,10 @@ void ShardBroker::on_turn_end() {
   }
   for (uint16_t home = 0; home < _shard->count(); ++home) {
     if (Message* dead = _reclaimer->take(home)) {  // never this shard's: freed where they die
-      _shard->post(home, {kReclaim, 0, 0, 0, dead}, shard::Delivery::kLazy);
+      post_to(home, {kReclaim, 0, 0, 0, dead}, shard::Delivery::kLazy);
     }
   }
+  seal_batches();
 }
 
 // ---- sessions ------------------------------------------------------------------------------
@@ -675,7 +688,7 @@ void ShardBroker::end_session(Session* session, bool replaced) {
   const uint16_t home = home_shard(session->client_id());
   if (!replaced && home != shard_id()) {
     // A rehomed session: its home forgets where it was, so a new one starts there.
-    _shard->post(home, {kSessionGone, 0, 0, 0, new std::string(session->client_id())},
+    post_to(home, {kSessionGone, 0, 0, 0, new std::string(session->client_id())},
                  shard::Delivery::kRequired);
   }
   _sessions_by_id.erase(session);
@@ -711,9 +724,18 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
   uint64_t shards = 0;
   if (plain_qos0) {
     shards = match_publish(from, publish.topic, 0, false);
-    const bool sent = (shards & ~(uint64_t{1} << shard_id())) == 0 && deliver_in_place(publish);
+    const uint64_t self = uint64_t{1} << shard_id();
+    const bool sent = (shards & ~self) == 0 && deliver_in_place(publish);
     _current_memo = nullptr;
     if (sent) {
+      _stats.published_in_place++;
+      follow_traffic(from, shards);
+      return;
+    }
+    // Bound for one other shard only: a record in that shard's batch, no Message.
+    if (shards != 0 && (shards & self) == 0 && (shards & (shards - 1)) == 0 &&
+        publish.topic.size() + publish.payload.size() <= PublishBatch::kMaxRecordBody) {
+      append_to_batch(static_cast<uint16_t>(__builtin_ctzll(shards)), from->id(), publish);
       follow_traffic(from, shards);
       return;
     }
@@ -744,7 +766,7 @@ io::RecvHold* ShardBroker::hold_payload(const mqtt::Publish& publish) {
   return hold;
 }
 
-bool ShardBroker::deliver_in_place(const mqtt::Publish& publish) {
+bool ShardBroker::deliver_in_place(const mqtt::Publish& publish, bool transient_payload) {
   if (!_matched_ids.empty()) {
     return false;  // subscription identifiers: per-session heads
   }
@@ -756,7 +778,12 @@ bool ShardBroker::deliver_in_place(const mqtt::Publish& publish) {
     if (session->active_scans != 0) {
       return false;  // a retained scan must see the message's id (Session::note_live)
     }
-    if (session->client() != nullptr && !session->client()->copies_shared(payload_size)) {
+    // A transient payload for a lone subscriber is copied whatever its size and however
+    // full the turn's copy arena: a Message would copy it as well, and allocate. The
+    // subscriber's outbound limit still bounds its queue.
+    const Client* client = session->client();
+    const bool copy_anyway = transient_payload && _matched.size() == 1;
+    if (client != nullptr && !copy_anyway && !client->copies_shared(payload_size)) {
       return false;  // it would reference a Message's payload
     }
   }
@@ -770,8 +797,61 @@ bool ShardBroker::deliver_in_place(const mqtt::Publish& publish) {
     client->send_qos0_copy(in_place_head(client->version(), publish.topic, payload_size),
                            publish.payload);
   }
-  _stats.published_in_place++;
   return true;
+}
+
+bool ShardBroker::post_to(uint16_t to, const shard::Envelope& envelope,
+                          shard::Delivery delivery) {
+  seal_batch(to);  // what was batched before this envelope arrives before it
+  return _shard->post(to, envelope, delivery);
+}
+
+void ShardBroker::append_to_batch(uint16_t to, uint64_t origin, const mqtt::Publish& publish) {
+  PublishBatch*& open = _open_batches[to];
+  if (open != nullptr && !open->fits(publish.topic.size(), publish.payload.size())) {
+    seal_batch(to);
+  }
+  if (open == nullptr) {
+    open = PublishBatch::create();
+  }
+  open->append(origin, publish.topic, publish.payload);
+  _stats.published_batched++;
+}
+
+void ShardBroker::seal_batch(uint16_t to) {
+  PublishBatch* batch = _open_batches[to];
+  if (batch == nullptr) {
+    return;
+  }
+  _open_batches[to] = nullptr;
+  if (!_shard->post(to, {kPublishBatch, 0, batch->count(), 0, batch},
+                    shard::Delivery::kDroppable)) {
+    _stats.mailbox_dropped += batch->count();
+    PublishBatch::destroy(batch);
+  }
+}
+
+void ShardBroker::seal_batches() {
+  for (uint16_t to = 0; to < _shard->count(); ++to) {
+    seal_batch(to);
+  }
+}
+
+void ShardBroker::deliver_batch(const PublishBatch& batch) {
+  _current_memo = nullptr;
+  mqtt::Publish publish;  // plain QoS 0: only the topic and payload change
+  batch.for_each([&](const PublishBatch::Record& record) {
+    publish.topic = record.topic;
+    publish.payload = record.payload;
+    match_filters(record.topic, 0, false, record.origin_connection);
+    if (!deliver_in_place(publish, /*transient_payload=*/true)) {
+      // A subscriber here needs a Message (identifiers, a retained scan, a referenced
+      // payload): made here, from the record.
+      Message* message = Message::create(publish, record.origin_connection, now_ms());
+      deliver_matched(message);
+      message->unref();
+    }
+  });
 }
 
 std::span<const uint8_t> ShardBroker::in_place_head(mqtt::ProtocolVersion version,
@@ -803,7 +883,7 @@ void ShardBroker::route_matched(Message* message, uint64_t shards) {
       continue;
     }
     message->ref();
-    if (!_shard->post(to, {kPublish, 0, 0, 0, message}, delivery)) {
+    if (!post_to(to, {kPublish, 0, 0, 0, message}, delivery)) {
       message->unref();
       _stats.mailbox_dropped++;
     }
@@ -1130,7 +1210,7 @@ void ShardBroker::broadcast_route(std::string_view filter, bool add, uint32_t me
                                  std::string(filter)};
   for (uint16_t to = 0; to < count; ++to) {
     if (to != shard_id()) {
-      _shard->post(to, {kRouteChange, 0, 0, _route_seq, change}, shard::Delivery::kRequired);
+      post_to(to, {kRouteChange, 0, 0, _route_seq, change}, shard::Delivery::kRequired);
     }
   }
 }
@@ -1150,7 +1230,7 @@ void ShardBroker::apply_route(const shard::Envelope& envelope) {
     _filters.erase_if_empty(change->filter);
   }
   unref_route_change(change);
-  _shard->post(envelope.from, {kRouteAck, 0, 0, envelope.value, nullptr},
+  post_to(envelope.from, {kRouteAck, 0, 0, envelope.value, nullptr},
                shard::Delivery::kRequired);
 }
 
@@ -1280,7 +1360,7 @@ void ShardBroker::route_shared(Message* message) {
       auto* delivery = new SharedDelivery{message, entry.filter, route.name};
       const auto mode =
           message->qos() == 0 ? shard::Delivery::kDroppable : shard::Delivery::kRequired;
-      if (!_shard->post(chosen, {kSharedPublish, 0, 0, 0, delivery}, mode)) {
+      if (!post_to(chosen, {kSharedPublish, 0, 0, 0, delivery}, mode)) {
         delete delivery;
         message->unref();
         _stats.mailbox_dropped++;
@@ -1328,14 +1408,14 @@ void ShardBroker::post_local_or_remote(uint16_t to, uint16_t kind, void* ptr) {
   if (to == shard_id()) {
     _self_envelopes.push_back({kind, shard_id(), 0, 0, ptr});
   } else {
-    _shard->post(to, {kind, 0, 0, 0, ptr}, shard::Delivery::kRequired);
+    post_to(to, {kind, 0, 0, 0, ptr}, shard::Delivery::kRequired);
   }
 }
 
 void ShardBroker::store_retained(Message* message) {
   const uint16_t owner = topic_owner(message->topic());
   if (owner != shard_id()) {
-    _shard->post(owner, {kRetainStore, 0, 0, 0, message}, shard::Delivery::kRequired);
+    post_to(owner, {kRetainStore, 0, 0, 0, message}, shard::Delivery::kRequired);
     return;
   }
   if (_retained->store(message) == RetainedStore::StoreResult::kRefused) {
@@ -1422,7 +1502,7 @@ void ShardBroker::deliver_retained_batch(RetainedScan* scan) {
 
 // ---- envelopes and shutdown ----------------------------------------------------------------
 
-void ShardBroker::on_envelope(const shard::Envelope& envelope) {
+uint32_t ShardBroker::on_envelope(const shard::Envelope& envelope) {
   switch (envelope.kind) {
     case kPublish: {
       auto* message = static_cast<Message*>(envelope.ptr);
@@ -1430,6 +1510,15 @@ void ShardBroker::on_envelope(const shard::Envelope& envelope) {
       message->unref();
       break;
     }
+    case kPublishBatch: {
+      auto* batch = static_cast<PublishBatch*>(envelope.ptr);
+      deliver_batch(*batch);
+      post_to(envelope.from, {kBatchReclaim, 0, 0, 0, batch}, shard::Delivery::kLazy);
+      return envelope.arg;  // its records
+    }
+    case kBatchReclaim:
+      PublishBatch::destroy(static_cast<PublishBatch*>(envelope.ptr));
+      break;
     case kRouteChange:
       apply_route(envelope);
       break;
@@ -1485,6 +1574,7 @@ void ShardBroker::on_envelope(const shard::Envelope& envelope) {
     default:
       PG_ASSERT_MSG(false, "unknown envelope kind");
   }
+  return 1;
 }
 
 void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
@@ -1492,6 +1582,10 @@ void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
     case kPublish:
     case kRetainStore:
       static_cast<Message*>(envelope.ptr)->unref();
+      break;
+    case kPublishBatch:
+    case kBatchReclaim:
+      PublishBatch::destroy(static_cast<PublishBatch*>(envelope.ptr));
       break;
     case kRouteChange:
       unref_route_change(static_cast<RouteChange*>(envelope.ptr));

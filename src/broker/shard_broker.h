@@ -36,6 +36,7 @@
 namespace peregrine::broker {
 
 class Client;
+class PublishBatch;
 struct RetainedScan;
 
 // The largest shard count: routing entries hold shard sets as one 64-bit mask.
@@ -67,7 +68,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
 
   // shard::ShardService
   void on_start(shard::Shard& shard) override;
-  void on_envelope(const shard::Envelope& envelope) override;
+  uint32_t on_envelope(const shard::Envelope& envelope) override;
   void on_turn_end() override;
   void on_stop_requested() override;
   bool finished() const override;
@@ -223,7 +224,19 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   // and all take the QoS 0 fast path with copied payloads: sends it to them straight from
   // the publisher's read buffer, with no Message, and returns true. Returns false, having
   // sent nothing, when any of them needs a Message.
-  bool deliver_in_place(const mqtt::Publish& publish);
+  // `transient_payload`: the payload's bytes are gone once this returns (a batch record),
+  // so there is nothing to reference and copying is always the cheaper way.
+  bool deliver_in_place(const mqtt::Publish& publish, bool transient_payload = false);
+  // Every envelope to another shard goes through here: it seals the batch open for that
+  // shard first, so a publisher's batched and unbatched messages arrive in order.
+  bool post_to(uint16_t to, const shard::Envelope& envelope, shard::Delivery delivery);
+  // A plain QoS 0 PUBLISH whose subscribers are all on shard `to`, into its open batch.
+  void append_to_batch(uint16_t to, uint64_t origin, const mqtt::Publish& publish);
+  // Posts the batch open for `to`, if any (droppable, like the QoS 0 it carries).
+  void seal_batch(uint16_t to);
+  void seal_batches();
+  // Each record of a batch from another shard, to this shard's subscribers.
+  void deliver_batch(const PublishBatch& batch);
   // A hold on the receive buffer of a large payload read just now, or nullptr: copy it.
   io::RecvHold* hold_payload(const mqtt::Publish& publish);
   // deliver_in_place()'s head: the publisher's RouteMemo's when match_publish() used or
@@ -306,6 +319,10 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   TopicTrie<SharedRouteEntry> _shared_routes;
   std::unique_ptr<RetainedStore> _retained;
   std::unique_ptr<MessageReclaimer> _reclaimer;  // installed on this shard's thread
+  // By shard: plain QoS 0 records bound there this turn (publish_batch.h), sealed when
+  // full, before any other envelope to that shard and at the turn's end; nullptr: none.
+  // Sealed batches come back (kBatchReclaim) to be freed by this shard's allocator.
+  std::vector<PublishBatch*> _open_batches;
   std::vector<net::Connection*> _dirty;
   std::deque<shard::Envelope> _self_envelopes;  // to this shard, handled next turn
   std::vector<RetainedScan*> _parked_scans;     // waiting for their session to drain

@@ -115,12 +115,13 @@ bool Shard::drain_inbound() {
     }
     auto& queue = _group.mailbox(from, _id);
     uint32_t taken = 0;
+    uint32_t weight = 1;  // the work of the last envelope: sizes the next pop
     while (taken < kDrainPerTurn) {
-      const uint32_t n = queue.pop_some(batch, std::min(kBatch, kDrainPerTurn - taken));
+      const uint32_t left = kDrainPerTurn - taken;
+      const uint32_t n = queue.pop_some(batch, std::clamp(left / weight, 1u, kBatch));
       if (n == 0) {
         break;
       }
-      taken += n;
       any = true;
       for (uint32_t i = 0; i < n && i < kAhead; ++i) {
         prefetch_object(batch[i].ptr);
@@ -129,7 +130,8 @@ bool Shard::drain_inbound() {
         if (i + kAhead < n) {
           prefetch_object(batch[i + kAhead].ptr);
         }
-        _service->on_envelope(batch[i]);
+        weight = std::max(1u, _service->on_envelope(batch[i]));
+        taken += weight;
       }
     }
   }

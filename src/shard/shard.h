@@ -30,7 +30,9 @@ class ShardService {
  public:
   virtual ~ShardService() = default;
   virtual void on_start(Shard& shard) = 0;
-  virtual void on_envelope(const Envelope& envelope) = 0;
+  // Returns the work the envelope stood for, in messages (1 for most; more for one that
+  // carries many), which counts against kDrainPerTurn.
+  virtual uint32_t on_envelope(const Envelope& envelope) = 0;
   // End of a loop turn: flush output, retry work held back.
   virtual void on_turn_end() = 0;
   // Shutdown was requested: stop accepting, say goodbye, close.
@@ -53,7 +55,8 @@ class ShardGroup;
 
 class Shard {
  public:
-  static constexpr uint32_t kDrainPerTurn = 1024;  // envelopes taken from one mailbox per turn
+  // Work (on_envelope()'s units) taken from one mailbox per turn.
+  static constexpr uint32_t kDrainPerTurn = 1024;
 
   Shard(ShardGroup& group, uint16_t id, uint16_t count);
 

@@ -102,6 +102,41 @@ def test_qos0_for_the_publishers_own_shard_goes_out_in_place_under_every_rule(br
     assert counters["oversize_dropped"] == 1, counters
 
 
+def test_qos0_batched_for_another_shard_keeps_its_place_among_other_messages(broker):
+    """Plain QoS 0 bound for one other shard crosses packed in a batch (no Message);
+    everything else the same publisher sends there travels alone: QoS 0 with a property,
+    QoS 1, a payload too large for a batch record. The subscriber sees one stream, in
+    the order sent, each message whole."""
+    b = broker(shards=2, config="rehome_publishers = false\n")
+    sub, _, sub_shard = connect_on_shard(b, "bt-sub", V5, want=None)
+    sub.subscribe("bt/#")
+    pub, _, _ = connect_on_shard(b, "bt-pub", V5, want=None, exclude=sub_shard)
+    # An idle broker is a round trip from the route reaching the publisher's shard.
+    time.sleep(0.3)
+    sent, wire, plain = [], [], 0
+    for i in range(1200):
+        kind = i % 6
+        payload = f"{i:06d}".encode() * (900 if kind == 5 else 3)
+        if kind == 3:
+            wire.append(m.publish("bt/data", payload, V5,
+                                  properties=[(m.USER_PROPERTY, ("i", str(i)))]))
+        elif kind == 4:
+            wire.append(m.publish("bt/data", payload, V5, qos=1, packet_id=1 + i))
+        else:
+            wire.append(m.publish("bt/data", payload, V5))
+            plain += kind != 5
+        sent.append((payload, kind == 3))
+    pub.send(b"".join(wire))
+    got = [sub.next_message(timeout=20) for _ in sent]
+    for i, (msg, (payload, with_property)) in enumerate(zip(got, sent)):
+        assert msg.payload == payload, f"out of order or corrupted at {i}"
+        assert msg.qos == 0
+        assert (m.USER_PROPERTY in msg.props) == with_property, (i, msg.props)
+    counters = b.counters()
+    assert counters["published_batched"] == plain, counters
+    assert counters["mailbox_dropped"] == 0, counters
+
+
 @pytest.mark.parametrize("same_shard", [True, False])
 def test_a_turn_of_output_larger_than_the_early_send_size_arrives_whole(broker, same_shard):
     """1000 messages of 600 bytes in one burst: a subscriber's turn of output passes the
