@@ -778,11 +778,13 @@ bool ShardBroker::deliver_in_place(const mqtt::Publish& publish, bool transient_
     if (session->active_scans != 0) {
       return false;  // a retained scan must see the message's id (Session::note_live)
     }
-    // A transient payload for a lone subscriber is copied whatever its size and however
-    // full the turn's copy arena: a Message would copy it as well, and allocate. The
-    // subscriber's outbound limit still bounds its queue.
+    // A lone subscriber takes a small payload copied however full the turn's copy arena
+    // (a transient one whatever its size): a Message would copy it as well, allocate,
+    // and go out as an iovec of its own, which slowed a fan-in subscriber's sends until
+    // its outbound limit dropped messages. That limit still bounds its queue.
     const Client* client = session->client();
-    const bool copy_anyway = transient_payload && _matched.size() == 1;
+    const bool copy_anyway =
+        _matched.size() == 1 && (transient_payload || payload_size <= net::OutQueue::kCopyUpTo);
     if (client != nullptr && !copy_anyway && !client->copies_shared(payload_size)) {
       return false;  // it would reference a Message's payload
     }

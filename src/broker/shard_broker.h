@@ -225,7 +225,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   // the publisher's read buffer, with no Message, and returns true. Returns false, having
   // sent nothing, when any of them needs a Message.
   // `transient_payload`: the payload's bytes are gone once this returns (a batch record),
-  // so there is nothing to reference and copying is always the cheaper way.
+  // so there is nothing to reference and a lone subscriber always takes a copy.
   bool deliver_in_place(const mqtt::Publish& publish, bool transient_payload = false);
   // Every envelope to another shard goes through here: it seals the batch open for that
   // shard first, so a publisher's batched and unbatched messages arrive in order.
