@@ -26,6 +26,7 @@ namespace peregrine::broker {
   X(messages_out, "PUBLISH sent")                                                       \
   X(published_in_place, "QoS 0 PUBLISH sent to its own shard from the read buffer")     \
   X(published_batched, "QoS 0 PUBLISH sent to one other shard packed in a batch")      \
+  X(unbatched_behind, "QoS 0 PUBLISH sent alone: its shard held too many batches")      \
   X(routes_reused, "PUBLISH matched from its publisher's last match (same topic)")       \
   X(payloads_held, "large payloads referenced in their receive buffer, not copied")      \
   X(bytes_in, "bytes received")                                                         \

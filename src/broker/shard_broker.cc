@@ -193,6 +193,7 @@ void ShardBroker::on_start(shard::Shard& shard) {
   _acked.assign(shard.count(), 0);
   _peer_load.assign(shard.count(), 0);
   _open_batches.assign(shard.count(), nullptr);
+  _batches_out.assign(shard.count(), 0);
   _rehome_enabled = _config.rehome_publishers && shard.count() > 1;
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
@@ -734,8 +735,8 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
     }
     // Bound for one other shard only: a record in that shard's batch, no Message.
     if (shards != 0 && (shards & self) == 0 && (shards & (shards - 1)) == 0 &&
-        publish.topic.size() + publish.payload.size() <= PublishBatch::kMaxRecordBody) {
-      append_to_batch(static_cast<uint16_t>(__builtin_ctzll(shards)), from->id(), publish);
+        publish.topic.size() + publish.payload.size() <= PublishBatch::kMaxRecordBody &&
+        append_to_batch(static_cast<uint16_t>(__builtin_ctzll(shards)), from->id(), publish)) {
       follow_traffic(from, shards);
       return;
     }
@@ -808,16 +809,22 @@ bool ShardBroker::post_to(uint16_t to, const shard::Envelope& envelope,
   return _shard->post(to, envelope, delivery);
 }
 
-void ShardBroker::append_to_batch(uint16_t to, uint64_t origin, const mqtt::Publish& publish) {
+bool ShardBroker::append_to_batch(uint16_t to, uint64_t origin, const mqtt::Publish& publish) {
   PublishBatch*& open = _open_batches[to];
   if (open != nullptr && !open->fits(publish.topic.size(), publish.payload.size())) {
     seal_batch(to);
   }
   if (open == nullptr) {
+    if (_batches_out[to] >= kMaxBatchesOut) {
+      _stats.unbatched_behind++;
+      return false;  // `to` is behind: a Message, bounded by the mailbox, carries this one
+    }
     open = PublishBatch::create();
+    _batches_out[to]++;
   }
   open->append(origin, publish.topic, publish.payload);
   _stats.published_batched++;
+  return true;
 }
 
 void ShardBroker::seal_batch(uint16_t to) {
@@ -830,6 +837,7 @@ void ShardBroker::seal_batch(uint16_t to) {
                     shard::Delivery::kDroppable)) {
     _stats.mailbox_dropped += batch->count();
     PublishBatch::destroy(batch);
+    _batches_out[to]--;
   }
 }
 
@@ -1520,6 +1528,7 @@ uint32_t ShardBroker::on_envelope(const shard::Envelope& envelope) {
     }
     case kBatchReclaim:
       PublishBatch::destroy(static_cast<PublishBatch*>(envelope.ptr));
+      _batches_out[envelope.from]--;
       break;
     case kRouteChange:
       apply_route(envelope);

@@ -230,8 +230,9 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   // Every envelope to another shard goes through here: it seals the batch open for that
   // shard first, so a publisher's batched and unbatched messages arrive in order.
   bool post_to(uint16_t to, const shard::Envelope& envelope, shard::Delivery delivery);
-  // A plain QoS 0 PUBLISH whose subscribers are all on shard `to`, into its open batch.
-  void append_to_batch(uint16_t to, uint64_t origin, const mqtt::Publish& publish);
+  // A plain QoS 0 PUBLISH whose subscribers are all on shard `to`, into its open batch;
+  // false, having done nothing, when `to` holds kMaxBatchesOut of this shard's batches.
+  bool append_to_batch(uint16_t to, uint64_t origin, const mqtt::Publish& publish);
   // Posts the batch open for `to`, if any (droppable, like the QoS 0 it carries).
   void seal_batch(uint16_t to);
   void seal_batches();
@@ -323,6 +324,12 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   // full, before any other envelope to that shard and at the turn's end; nullptr: none.
   // Sealed batches come back (kBatchReclaim) to be freed by this shard's allocator.
   std::vector<PublishBatch*> _open_batches;
+  // By shard: batches made for it and not yet back, open ones included. A block costs its
+  // 64 KiB however few records it holds, so a shard that falls behind is sent at most
+  // kMaxBatchesOut (4 MiB) of them; past that its messages travel alone, as Messages in
+  // the mailbox, whose capacity bounds them.
+  static constexpr uint32_t kMaxBatchesOut = 64;
+  std::vector<uint32_t> _batches_out;
   std::vector<net::Connection*> _dirty;
   std::deque<shard::Envelope> _self_envelopes;  // to this shard, handled next turn
   std::vector<RetainedScan*> _parked_scans;     // waiting for their session to drain
