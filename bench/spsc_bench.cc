@@ -4,9 +4,8 @@
 // as Shard::drain_inbound() does (pop_some: one store per batch). Each iteration starts
 // its consumer thread, which the 65,536 items it moves amortise. With two CPUs or more the
 // two threads are pinned to different ones, as two busy shards run on two CPUs (pinned or
-// not): left to the scheduler
-// the same runs gave either 3.6-5.1M items/s (the threads taking turns on one CPU) or
-// 53-176M, by placement; pinned, 10-16M in each of 10 runs.
+// not). Left to the scheduler, the same runs gave either 3.6-5.1M items/s (the threads
+// taking turns on one CPU) or 53-176M, by placement; pinned, 10-16M in each of 10 runs.
 #include <benchmark/benchmark.h>
 
 #include <pthread.h>
