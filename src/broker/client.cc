@@ -1,8 +1,11 @@
 #include "src/broker/client.h"
 
+#include <unistd.h>
+
 #include "src/base/assert.h"
 #include "src/base/log.h"
 #include "src/broker/shard_broker.h"
+#include "src/broker/shard_mail.h"
 #include "src/io/ring.h"
 
 namespace peregrine::broker {
@@ -910,6 +913,25 @@ void Client::on_timer() {
   broker().stats().keepalive_timeout++;
   PG_DEBUG("keep alive timeout client_id=%s", client_id().c_str());
   disconnect(ReasonCode::kKeepAliveTimeout);
+}
+
+// Never handled (the shards stopped): the connection closes, and a session that
+// travelled with it has nobody else to own it.
+void mail::Migrate::discard() const {
+  ::close(client->fd());
+  client->set_fd(-1);
+  delete client;
+}
+
+void mail::Rehome::discard() const {
+  Session* session = client->session();
+  ::close(client->fd());
+  client->set_fd(-1);
+  delete client;
+  if (session != nullptr) {
+    session->detach();
+    delete session;
+  }
 }
 
 }  // namespace peregrine::broker

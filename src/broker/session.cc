@@ -258,4 +258,8 @@ Message* Session::take_will() {
   return will;
 }
 
+bool Session::has_room_for(size_t out_bytes, size_t queued) const {
+  return _client != nullptr && _client->queued_bytes() < out_bytes && _queue.size() < queued;
+}
+
 }  // namespace peregrine::broker

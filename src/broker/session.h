@@ -38,6 +38,12 @@ struct SubscriptionOptions {
   uint32_t subscription_id = 0;  // 0: none
 };
 
+// What a new subscription is owed from the retained store once its SUBACK is out.
+struct RetainedRequest {
+  std::string filter;
+  SubscriptionOptions options;
+};
+
 // One message on its way to one session.
 struct Delivery {
   Message* message = nullptr;  // one reference held by the delivery
@@ -68,7 +74,8 @@ class Session final {
   }
   bool has_subscriptions() const { return _subscriptions != nullptr && !_subscriptions->empty(); }
 
-  uint64_t id = 0;               // unique on its shard; names it in envelopes
+  uint64_t id = 0;               // unique on its shard; names it in mail
+  uint64_t away_ticket = 0;      // lent by its home to another shard (session_table.h)
   base::OptionalString username;  // of the last connection (for read checks)
   uint32_t expiry_interval = 0;  // seconds after the connection ends
   // Scratch of ShardBroker's fan-out (overlapping subscriptions → one delivery): the
@@ -145,6 +152,9 @@ class Session final {
 
   size_t queued() const { return _queue.size(); }
   size_t inflight() const { return _inflight.size(); }
+  // Connected, with less than `out_bytes` waiting to be written to its connection and
+  // fewer than `queued` messages queued.
+  bool has_room_for(size_t out_bytes, size_t queued) const;
 
  private:
   struct Inflight {

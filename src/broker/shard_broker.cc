@@ -14,75 +14,13 @@
 #include "src/base/log.h"
 #include "src/broker/client.h"
 #include "src/broker/publish_batch.h"
+#include "src/broker/shard_for.h"
 #include "src/mqtt/codec.h"
 #include "src/net/listener.h"
 
 namespace peregrine::broker {
 
 namespace {
-
-enum EnvelopeKind : uint16_t {
-  kPublish = 1,        // ptr: Message*, one reference handed over
-  kRouteChange = 2,    // ptr: RouteChange*, value: the sender's route sequence number
-  kRouteAck = 3,       // value: the highest route sequence number applied
-  kMigrate = 4,        // ptr: Client*, detached and quiesced
-  kRetainStore = 5,    // ptr: Message* (retained) for the topic's owner, one reference
-  kRetainScan = 6,     // ptr: RetainedScan*, to the owner: fill the next batch
-  kRetainBatch = 7,    // ptr: RetainedScan*, back home with a batch
-  kSharedPublish = 8,  // ptr: SharedDelivery*, for one member of a shared group there
-  kSysSnapshot = 9,    // ptr: SysSnapshot*, a shard's counters for shard 0's $SYS
-  kReclaim = 10,       // ptr: Message*, a list of dead messages back home to be freed
-  kRehome = 11,        // ptr: Client*, quiesced and connected; its session comes along
-  kSessionGone = 12,   // ptr: std::string* (client id), to the home: its session ended away
-  kLoad = 13,          // arg: the sender's busy thousandths (Shard::busy_permille)
-  kPublishBatch = 14,  // ptr: PublishBatch*, plain QoS 0 records; arg: how many
-  kBatchReclaim = 15,  // ptr: PublishBatch*, read: back to the shard that made it
-};
-
-// A filter gaining its first or losing its last subscriber on a shard; one allocation
-// shared by every receiving shard, freed by the last.
-// For a shared subscription ($share/g/f), `members` is the sender's new member count.
-struct RouteChange {
-  std::atomic<uint32_t> refs;
-  bool add;
-  uint32_t members;
-  std::string filter;
-};
-
-// A message for one member of a shared group on the receiving shard.
-struct SharedDelivery {
-  Message* message;  // one reference
-  std::string filter;
-  std::string group;
-};
-
-void unref_route_change(RouteChange* change) {
-  if (change->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    delete change;
-  }
-}
-
-uint64_t fnv1a(std::string_view s) {
-  uint64_t hash = 1469598103934665603ULL;
-  for (unsigned char c : s) {
-    hash = (hash ^ c) * 1099511628211ULL;
-  }
-  return hash;
-}
-
-// A shard for a name. FNV-1a's low bits depend on few of the input's: its lowest bit is
-// the parity of the odd bytes, so modulo two shards "bench-p17" and "bench-s17" always
-// landed apart and every message of such a pair crossed shards. A 64-bit finalizer
-// (MurmurHash3's fmix64) spreads every input bit over the bits the modulo keeps.
-uint16_t shard_for(std::string_view name, uint16_t shards) {
-  uint64_t h = fnv1a(name);
-  h ^= h >> 33;
-  h *= 0xFF51AFD7ED558CCDull;
-  h ^= h >> 33;
-  h *= 0xC4CEB9FE1A85EC53ull;
-  h ^= h >> 33;
-  return static_cast<uint16_t>(h % shards);
-}
 
 // Whether a session matched by match_filters() (and given no subscription identifier)
 // takes the QoS 0 fast path: QoS 0, retain flag clear, the shard's cached heads. Offline
@@ -92,37 +30,7 @@ bool takes_shared_qos0(const Session& session) {
          (session.client() == nullptr || session.client()->takes_shared_heads());
 }
 
-bool has_wildcard(std::string_view filter) {
-  return filter.find_first_of("+#") != std::string_view::npos;
-}
-
-// Per slice of a retained scan: entries examined and messages returned. Small enough
-// that one slice is a few hundred microseconds of work at most.
-constexpr size_t kScanExamined = 4096;
-constexpr size_t kScanBatch = 256;
-
 }  // namespace
-
-// One retained-message scan for one new subscription, bouncing between the subscriber's
-// home shard and one owner shard: the owner fills `batch`, home delivers it and asks for
-// more only when the session has room (pull-based, so a large scan is time-sliced and
-// bounded by the subscriber's pace).
-struct RetainedScan {
-  uint16_t home;
-  uint16_t owner;
-  uint64_t session_id;
-  std::string filter;
-  SubscriptionOptions options;
-  std::string cursor;
-  bool done = false;
-  std::vector<Message*> batch;
-
-  ~RetainedScan() {
-    for (Message* message : batch) {
-      message->unref();
-    }
-  }
-};
 
 // Accepts on one listener of this shard. When the process runs out of descriptors the
 // ring stops accepting; this waits kAcceptPauseMs and listens again, so a full broker
@@ -171,36 +79,28 @@ ShardBroker::~ShardBroker() {
       ::close(listener.fd);
     }
   }
-  for (RetainedScan* scan : _parked_scans) {
-    delete scan;
-  }
   for (Client* client : _parked_connects) {
-    discard_envelope({kMigrate, 0, 0, 0, client});
+    mail::Migrate{client}.discard();
   }
-  for (const shard::Envelope& envelope : _self_envelopes) {
-    discard_envelope(envelope);
-  }
-  for (PublishBatch* batch : _open_batches) {
-    if (batch != nullptr) {
-      PublishBatch::destroy(batch);
-    }
-  }
+  // Sessions go before the owners whose entries point at them.
+  _retained.reset();
+  _shared.reset();
+  _routes.reset();
+  _sessions.reset();
 }
 
 void ShardBroker::on_start(shard::Shard& shard) {
   _shard = &shard;
   PG_ASSERT(shard.count() <= kMaxShards);
-  _acked.assign(shard.count(), 0);
   _peer_load.assign(shard.count(), 0);
-  _open_batches.assign(shard.count(), nullptr);
-  _batches_out.assign(shard.count(), 0);
+  _outbox = std::make_unique<Outbox>(shard, _stats);
+  _sessions = std::make_unique<SessionTable>(shard.id(), shard.count());
+  _routes = std::make_unique<RoutingTable>(*_outbox);
+  _shared = std::make_unique<SharedGroups>(*_outbox, *_routes, _stats);
+  _retained = std::make_unique<RetainedRouter>(*_outbox, *_sessions, _stats, _config.limits);
   _rehome_enabled = _config.rehome_publishers && shard.count() > 1;
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
-  const Limits& limits = _config.limits;
-  _retained = std::make_unique<RetainedStore>(
-      std::max<uint64_t>(1, limits.max_retained_messages / shard.count()),
-      std::max<uint64_t>(1, limits.max_retained_bytes / shard.count()));
   for (auto& listener : _listeners) {
     _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.transport));
     ring().listen(listener.fd, _acceptors.back().get());
@@ -224,26 +124,19 @@ void ShardBroker::publish_internal(const std::string& topic, std::string_view pa
 }
 
 void ShardBroker::send_sys_snapshot(SysSnapshot* snapshot) {
-  post_to(0, {kSysSnapshot, 0, 0, 0, snapshot}, shard::Delivery::kRequired);
+  _outbox->post(0, mail::SysSnapshotMail{snapshot});
 }
 
 uint16_t ShardBroker::home_shard(std::string_view client_id) const {
-  return shard_for(client_id, _shard->count());
+  return _sessions->home(client_id);
 }
 
 bool ShardBroker::connects_here(std::string_view client_id) const {
-  auto it = _sessions.find(client_id);
-  if (it != _sessions.end()) {
-    const Client* holder = (*it)->client();
+  if (const Session* session = _sessions->find(client_id)) {
+    const Client* holder = session->client();
     return holder == nullptr || !holder->rehoming();
   }
-  // absl's string hash takes absl::string_view, which Debian's build keeps distinct.
-  return home_shard(client_id) == shard_id() &&
-         !_away.contains(absl::string_view(client_id.data(), client_id.size()));
-}
-
-uint16_t ShardBroker::topic_owner(std::string_view topic) const {
-  return shard_for(topic, _shard->count());
+  return _sessions->is_home(client_id) && !_sessions->away(client_id).has_value();
 }
 
 std::string ShardBroker::assign_client_id() {
@@ -333,24 +226,23 @@ void ShardBroker::detached(net::Connection* connection) {
 
 void ShardBroker::forward_connect(Client* client) {
   const std::string& client_id = client->client_id();
-  auto it = _sessions.find(std::string_view(client_id));
-  if (it != _sessions.end()) {
-    const Client* holder = (*it)->client();
+  if (const Session* session = _sessions->find(client_id)) {
+    const Client* holder = session->client();
     if (holder != nullptr && holder->rehoming()) {
       _parked_connects.push_back(client);  // goes where the session goes (release_parked)
       return;
     }
-    post_local_or_remote(shard_id(), kMigrate, client);  // the session stayed after all
+    _outbox->post(shard_id(), mail::Migrate{client});  // the session stayed after all
     return;
   }
-  if (auto away = _away.find(client_id); away != _away.end()) {
+  if (const std::optional<uint16_t> away = _sessions->away(client_id)) {
     _stats.connects_forwarded++;
-    PG_DEBUG("connect forwarded client_id=%s to=%u", client_id.c_str(), away->second);
-    post_local_or_remote(away->second, kMigrate, client);
+    PG_DEBUG("connect forwarded client_id=%s to=%u", client_id.c_str(), *away);
+    _outbox->post(*away, mail::Migrate{client});
     return;
   }
   // Its home; or, on the home, here: the session it was sent for ended meanwhile.
-  post_local_or_remote(home_shard(client_id), kMigrate, client);
+  _outbox->post(home_shard(client_id), mail::Migrate{client});
 }
 
 void ShardBroker::release_parked(std::string_view client_id, uint16_t to) {
@@ -358,7 +250,7 @@ void ShardBroker::release_parked(std::string_view client_id, uint16_t to) {
   for (Client* client : _parked_connects) {
     if (client->client_id() == client_id) {
       _stats.connects_forwarded += to != shard_id();
-      post_local_or_remote(to, kMigrate, client);
+      _outbox->post(to, mail::Migrate{client});
     } else {
       _parked_connects[kept++] = client;
     }
@@ -394,13 +286,8 @@ void ShardBroker::maybe_rehome(Client* from, uint16_t target) {
   }
   // A publisher only: nothing of it is tied to this shard's trie, scans or acks.
   if (session->has_subscriptions() || session->inflight() != 0 || session->queued() != 0 ||
-      session->active_scans != 0 || !_shared_routes.empty_trie()) {
+      session->active_scans != 0 || _shared->any() || _routes->holds_suback_for(from->id())) {
     return;
-  }
-  for (const PendingAck& ack : _pending_acks) {
-    if (ack.connection_id == from->id()) {
-      return;
-    }
   }
   if (now_ms() - _rehome_window_ms >= shard::Shard::kLoadWindowMs) {
     _rehome_window_ms = now_ms();
@@ -413,7 +300,7 @@ void ShardBroker::maybe_rehome(Client* from, uint16_t target) {
   // Order per publisher: its messages to a third shard, from here, must all have been
   // taken before any it sends from the target could arrive there.
   for (uint16_t other = 0; other < shard_count(); ++other) {
-    if (other != shard_id() && other != target && !_shard->outbound_drained(other)) {
+    if (other != shard_id() && other != target && !_outbox->drained(other)) {
       return;
     }
   }
@@ -425,13 +312,10 @@ void ShardBroker::rehome_out(Client* client) {
   const uint16_t target = client->rehome_target();
   Session* session = client->session();
   const std::string client_id = session->client_id();
-  auto node = _sessions.extract(std::string_view(client_id));
-  PG_ASSERT(!node.empty() && node.value().get() == session);
-  (void)node.value().release();  // the session travels with its client
-  _sessions_by_id.erase(session);
+  _sessions->release(session);  // the session travels with its client
   _clients_now--;
-  if (home_shard(client_id) == shard_id()) {
-    _away[client_id] = target;
+  if (_sessions->is_home(client_id)) {
+    session->away_ticket = _sessions->lend(client_id, target);
   }  // else it goes home, which forgets that it was away when it arrives (rehome_in)
   _stats.sessions_rehomed++;
   PG_DEBUG("client rehomed client_id=%s from=%u to=%u", client_id.c_str(), shard_id(), target);
@@ -439,24 +323,21 @@ void ShardBroker::rehome_out(Client* client) {
   // delivers them before any it sends from there. Those batched for a third shard leave
   // now too: sealed at the turn's end, they could trail what it sends there from its new
   // shard.
-  seal_batches();
-  post_to(target, {kRehome, 0, 0, 0, client}, shard::Delivery::kRequired);
+  _outbox->seal_all();
+  _outbox->post(target, mail::Rehome{client});
   release_parked(client_id, target);
 }
 
 void ShardBroker::rehome_in(Client* client) {
   Session* session = client->session();
-  PG_ASSERT(!_sessions.contains(std::string_view(session->client_id())));
-  if (home_shard(session->client_id()) == shard_id()) {
+  if (_sessions->is_home(session->client_id())) {
     // Back home: connects arriving from now on are its own here. One forwarded to where
     // it was meanwhile comes back behind it in that shard's mailbox.
-    const std::string& id = session->client_id();
-    _away.erase(absl::string_view(id.data(), id.size()));
+    _sessions->returned(session->client_id());
+    session->away_ticket = 0;
   }
   session->rehome(this);
-  session->id = _next_session_id++;
-  _sessions_by_id.insert(session);
-  _sessions.insert(std::unique_ptr<Session>(session));
+  _sessions->insert(std::unique_ptr<Session>(session));
   _clients.insert(client);
   _clients_now++;
   if (_stopping) {
@@ -482,11 +363,7 @@ void ShardBroker::broadcast_load() {
   }
   _load_sent_ms = now_ms();
   _load_sent = load;
-  for (uint16_t to = 0; to < shard_count(); ++to) {
-    if (to != shard_id()) {
-      post_to(to, {kLoad, 0, load, 0, nullptr}, shard::Delivery::kDroppable);
-    }
-  }
+  _outbox->post_to_others(mail::Load{load});
 }
 
 void ShardBroker::adopt(Client* client) {
@@ -517,20 +394,10 @@ void ShardBroker::on_turn_end() {
       }
     }
   }
-  // Envelopes this shard sent itself (retained scans it owns) run one per turn slot, like
-  // those from other shards.
-  for (size_t n = _self_envelopes.size(); n > 0 && !_self_envelopes.empty(); --n) {
-    shard::Envelope envelope = _self_envelopes.front();
-    _self_envelopes.pop_front();
-    on_envelope(envelope);
-  }
-  if (!_parked_scans.empty()) {
-    std::vector<RetainedScan*> parked;
-    parked.swap(_parked_scans);
-    for (RetainedScan* scan : parked) {
-      deliver_retained_batch(scan);  // an empty batch: asks for more when there is room
-    }
-  }
+  // Mail this shard sent itself (retained scans it owns, connections) is handled once a
+  // turn, like that from other shards.
+  _outbox->take_self_mail([this](const shard::Envelope& envelope) { on_envelope(envelope); });
+  _retained->resume_parked();
   broadcast_load();
   std::vector<net::Connection*> dirty;
   dirty.swap(_dirty);
@@ -546,18 +413,17 @@ void ShardBroker::on_turn_end() {
   }
   for (uint16_t home = 0; home < _shard->count(); ++home) {
     if (Message* dead = _reclaimer->take(home)) {  // never this shard's: freed where they die
-      post_to(home, {kReclaim, 0, 0, 0, dead}, shard::Delivery::kLazy);
+      _outbox->post(home, mail::Reclaim{dead});
     }
   }
-  seal_batches();
+  _outbox->seal_all();
 }
 
 // ---- sessions ------------------------------------------------------------------------------
 
 Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
                                    bool* present) {
-  auto it = _sessions.find(std::string_view(client->client_id()));
-  Session* session = it == _sessions.end() ? nullptr : it->get();
+  Session* session = _sessions->find(client->client_id());
   if (session != nullptr && session->client() != nullptr) {
     Client* old = session->client();
     _stats.takeovers++;
@@ -572,11 +438,7 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
   }
   *present = session != nullptr;
   if (session == nullptr) {
-    auto owned = std::make_unique<Session>(this, client->client_id());
-    session = owned.get();
-    session->id = _next_session_id++;
-    _sessions_by_id.insert(session);
-    _sessions.insert(std::move(owned));
+    session = _sessions->insert(std::make_unique<Session>(this, client->client_id()));
   }
   const uint32_t window =
       std::min<uint32_t>(connect.properties.receive_maximum.value_or(65535),
@@ -689,11 +551,9 @@ void ShardBroker::end_session(Session* session, bool replaced) {
   const uint16_t home = home_shard(session->client_id());
   if (!replaced && home != shard_id()) {
     // A rehomed session: its home forgets where it was, so a new one starts there.
-    post_to(home, {kSessionGone, 0, 0, 0, new std::string(session->client_id())},
-                 shard::Delivery::kRequired);
+    _outbox->post(home, mail::SessionGone{session->away_ticket});
   }
-  _sessions_by_id.erase(session);
-  _sessions.erase(std::string_view(session->client_id()));  // destroys it
+  _sessions->erase(session);  // destroys it
 }
 
 void ShardBroker::publish_will(Message* will) {
@@ -720,7 +580,7 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
   // message is copied from the read buffer to them and never becomes a Message (no
   // allocation, one payload copy fewer, nothing to free later).
   const bool plain_qos0 = publish.qos == 0 && !publish.retain &&
-                          _shared_routes.empty_trie() &&
+                          !_shared->any() &&
                           !Message::carries_properties(publish.properties);
   uint64_t shards = 0;
   if (plain_qos0) {
@@ -736,7 +596,8 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
     // Bound for one other shard only: a record in that shard's batch, no Message.
     if (shards != 0 && (shards & self) == 0 && (shards & (shards - 1)) == 0 &&
         publish.topic.size() + publish.payload.size() <= PublishBatch::kMaxRecordBody &&
-        append_to_batch(static_cast<uint16_t>(__builtin_ctzll(shards)), from->id(), publish)) {
+        _outbox->append_to_batch(static_cast<uint16_t>(__builtin_ctzll(shards)), from->id(),
+                                 publish.topic, publish.payload)) {
       follow_traffic(from, shards);
       return;
     }
@@ -803,50 +664,6 @@ bool ShardBroker::deliver_in_place(const mqtt::Publish& publish, bool transient_
   return true;
 }
 
-bool ShardBroker::post_to(uint16_t to, const shard::Envelope& envelope,
-                          shard::Delivery delivery) {
-  seal_batch(to);  // what was batched before this envelope arrives before it
-  return _shard->post(to, envelope, delivery);
-}
-
-bool ShardBroker::append_to_batch(uint16_t to, uint64_t origin, const mqtt::Publish& publish) {
-  PublishBatch*& open = _open_batches[to];
-  if (open != nullptr && !open->fits(publish.topic.size(), publish.payload.size())) {
-    seal_batch(to);
-  }
-  if (open == nullptr) {
-    if (_batches_out[to] >= kMaxBatchesOut) {
-      _stats.unbatched_behind++;
-      return false;  // `to` is behind: a Message, bounded by the mailbox, carries this one
-    }
-    open = PublishBatch::create();
-    _batches_out[to]++;
-  }
-  open->append(origin, publish.topic, publish.payload);
-  _stats.published_batched++;
-  return true;
-}
-
-void ShardBroker::seal_batch(uint16_t to) {
-  PublishBatch* batch = _open_batches[to];
-  if (batch == nullptr) {
-    return;
-  }
-  _open_batches[to] = nullptr;
-  if (!_shard->post(to, {kPublishBatch, 0, batch->count(), 0, batch},
-                    shard::Delivery::kDroppable)) {
-    _stats.mailbox_dropped += batch->count();
-    PublishBatch::destroy(batch);
-    _batches_out[to]--;
-  }
-}
-
-void ShardBroker::seal_batches() {
-  for (uint16_t to = 0; to < _shard->count(); ++to) {
-    seal_batch(to);
-  }
-}
-
 void ShardBroker::deliver_batch(const PublishBatch& batch) {
   _current_memo = nullptr;
   mqtt::Publish publish;  // plain QoS 0: only the topic and payload change
@@ -885,22 +702,20 @@ void ShardBroker::route(Message* message) { route_matched(message, match_filters
 
 void ShardBroker::route_matched(Message* message, uint64_t shards) {
   const uint16_t self = shard_id();
-  // QoS 0 may be dropped at a full mailbox (counted); QoS 1/2 waits in order.
-  const auto delivery =
-      message->qos() == 0 ? shard::Delivery::kDroppable : shard::Delivery::kRequired;
   for (uint16_t to = 0; shards != 0; ++to, shards >>= 1) {
     if ((shards & 1) == 0 || to == self) {
       continue;
     }
     message->ref();
-    if (!post_to(to, {kPublish, 0, 0, 0, message}, delivery)) {
-      message->unref();
+    const mail::Publish publish{message};
+    if (!_outbox->post(to, publish)) {
+      publish.discard();
       _stats.mailbox_dropped++;
     }
   }
   deliver_matched(message);
-  if (!_shared_routes.empty_trie()) {
-    route_shared(message);
+  if (_shared->any()) {
+    _shared->route(message);
   }
   message->unref();
 }
@@ -952,7 +767,7 @@ uint64_t ShardBroker::match_filters(std::string_view topic, uint8_t message_qos,
   uint64_t shards = 0;
   _matched.clear();
   _matched_ids.clear();
-  _filters.match(topic, [&](FilterEntry& entry) {
+  _routes->match(topic, [&](FilterEntry& entry) {
     shards |= entry.shards;
     for (const Subscriber& sub : entry.subscribers) {
       Session* session = sub.session;
@@ -990,7 +805,7 @@ uint64_t ShardBroker::match_filters(std::string_view topic, uint8_t message_qos,
 uint64_t ShardBroker::match_publish(Client* from, std::string_view topic, uint8_t qos,
                                     bool retain) {
   RouteMemo* memo = from->route_memo();
-  if (memo != nullptr && memo->matches(shard_id(), _filters_epoch, topic, qos, retain)) {
+  if (memo != nullptr && memo->matches(shard_id(), _routes->epoch(), topic, qos, retain)) {
     // What match_filters() would do, without the walk: its results, and the per-message
     // fields it sets on each session.
     const uint64_t stamp = ++_delivery_stamp;
@@ -1018,7 +833,7 @@ uint64_t ShardBroker::match_publish(Client* from, std::string_view topic, uint8_
       }
     }
     _current_memo = &made;
-    made.epoch = _filters_epoch;
+    made.epoch = _routes->epoch();
     made.shard = shard_id();
     made.qos = qos;
     made.retain = retain;
@@ -1069,7 +884,7 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
                                        : subscribe.properties.subscription_identifiers[0];
   mqtt::Suback suback;
   suback.packet_id = subscribe.packet_id;
-  PendingAck ack{client->id(), _route_seq, {}, {}};
+  RoutingTable::HeldSuback ack{client->id(), 0, {}, {}};
   std::string granted_json = "[";
   for (const mqtt::SubscriptionRequest& request : subscribe.subscriptions) {
     std::string_view group;
@@ -1113,18 +928,15 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
     suback.properties.reason_string = "one or more topic filters refused";  // [MQTT-3.1.2-29]
   }
   mqtt::encode(client->version(), suback, ack.packet);
-  ack.seq = _route_seq;
-  if (min_acked() >= ack.seq && _pending_acks.empty()) {
+  if (_routes->hold_suback(ack)) {  // else held until every shard applied its routes
     write_suback(client, ack);
-    return;
   }
-  _pending_acks.push_back(std::move(ack));
 }
 
-void ShardBroker::write_suback(Client* client, PendingAck& ack) {
-  client->write(ack.packet);
-  if (!ack.retained.empty() && client->session() != nullptr) {
-    start_retained_scans(client->session(), ack.retained);
+void ShardBroker::write_suback(Client* client, RoutingTable::HeldSuback& suback) {
+  client->write(suback.packet);
+  if (!suback.retained.empty() && client->session() != nullptr) {
+    _retained->start_scans(client->session(), suback.retained);
   }
 }
 
@@ -1155,7 +967,6 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
 
 bool ShardBroker::add_subscription(Session* session, std::string_view filter,
                                    const SubscriptionOptions& options) {
-  ++_filters_epoch;
   auto [it, is_new] = session->subscriptions().try_emplace(std::string(filter), options);
   it->second = options;  // a repeated filter replaces the old options [MQTT-3.8.4-3]
   if (is_new) {
@@ -1164,483 +975,104 @@ bool ShardBroker::add_subscription(Session* session, std::string_view filter,
   std::string_view group;
   std::string_view inner;
   if (mqtt::parse_shared_filter(filter, group, inner)) {
-    add_shared_member(session, group, inner, options);
-    return is_new;
-  }
-  FilterEntry& entry = _filters.insert(filter);
-  for (Subscriber& sub : entry.subscribers) {
-    if (sub.session == session) {
-      sub.options = options;
-      return is_new;
-    }
-  }
-  entry.subscribers.push_back({session, options});
-  if (entry.subscribers.size() == 1) {
-    entry.shards |= uint64_t{1} << shard_id();
-    broadcast_route(filter, true);
+    _shared->add_member(session, group, inner, options);
+  } else {
+    _routes->add(session, filter, options);
   }
   return is_new;
 }
 
-bool ShardBroker::remove_subscription(Session* session, std::string_view filter) {
-  ++_filters_epoch;
+void ShardBroker::remove_subscription(Session* session, std::string_view filter) {
   _subscriptions_now--;  // callers pass only filters the session holds
   std::string_view group;
   std::string_view inner;
   if (mqtt::parse_shared_filter(filter, group, inner)) {
-    remove_shared_member(session, group, inner);
-    return true;
-  }
-  FilterEntry* entry = _filters.find(filter);
-  if (entry == nullptr) {
-    return false;
-  }
-  auto& subs = entry->subscribers;
-  auto it = std::find_if(subs.begin(), subs.end(),
-                         [&](const Subscriber& s) { return s.session == session; });
-  if (it == subs.end()) {
-    return false;
-  }
-  subs.erase(it);
-  if (subs.empty()) {
-    entry->shards &= ~(uint64_t{1} << shard_id());
-    _filters.erase_if_empty(filter);
-    broadcast_route(filter, false);
-  }
-  return true;
-}
-
-void ShardBroker::broadcast_route(std::string_view filter, bool add, uint32_t members) {
-  const uint16_t count = _shard->count();
-  if (count == 1) {
-    return;
-  }
-  ++_route_seq;
-  auto* change = new RouteChange{{static_cast<uint32_t>(count - 1)}, add, members,
-                                 std::string(filter)};
-  for (uint16_t to = 0; to < count; ++to) {
-    if (to != shard_id()) {
-      post_to(to, {kRouteChange, 0, 0, _route_seq, change}, shard::Delivery::kRequired);
-    }
+    _shared->remove_member(session, group, inner);
+  } else {
+    _routes->remove(session, filter);
   }
 }
 
-void ShardBroker::apply_route(const shard::Envelope& envelope) {
-  ++_filters_epoch;
-  auto* change = static_cast<RouteChange*>(envelope.ptr);
-  const uint64_t bit = uint64_t{1} << envelope.from;
+// ---- mail ----------------------------------------------------------------------------------
+
+uint32_t ShardBroker::on_envelope(const shard::Envelope& envelope) {
+  return mail::open(envelope, [this](const auto& m, uint16_t from) { return handle(m, from); });
+}
+
+void ShardBroker::discard_envelope(const shard::Envelope& envelope) { mail::discard(envelope); }
+
+void ShardBroker::handle(const mail::Publish& m, uint16_t) {
+  deliver_local(m.message);
+  m.message->unref();
+}
+
+uint32_t ShardBroker::handle(const mail::PublishBatchMail& m, uint16_t from) {
+  const uint32_t records = m.batch->count();
+  deliver_batch(*m.batch);
+  _outbox->post(from, mail::BatchBack{m.batch});
+  return records;
+}
+
+void ShardBroker::handle(const mail::BatchBack& m, uint16_t from) {
+  _outbox->batch_back(m.batch, from);
+}
+
+void ShardBroker::handle(const mail::RouteChangeMail& m, uint16_t from) {
   std::string_view group;
   std::string_view inner;
-  if (mqtt::parse_shared_filter(change->filter, group, inner)) {
-    set_shared_route(group, inner, envelope.from, change->members);
-  } else if (change->add) {
-    _filters.insert(change->filter).shards |= bit;
-  } else if (FilterEntry* route = _filters.find(change->filter)) {
-    route->shards &= ~bit;
-    _filters.erase_if_empty(change->filter);
+  if (mqtt::parse_shared_filter(m.change->filter, group, inner)) {
+    _shared->apply(*m.change, from);
+  } else {
+    _routes->apply(*m.change, from);
   }
-  unref_route_change(change);
-  post_to(envelope.from, {kRouteAck, 0, 0, envelope.value, nullptr},
-               shard::Delivery::kRequired);
+  _routes->ack(m, from);
 }
 
-uint64_t ShardBroker::min_acked() const {
-  uint64_t low = _route_seq;
-  for (uint16_t s = 0; s < _acked.size(); ++s) {
-    if (s != shard_id()) {
-      low = std::min(low, _acked[s]);
-    }
-  }
-  return low;
-}
-
-void ShardBroker::on_route_ack(const shard::Envelope& envelope) {
-  _acked[envelope.from] = std::max(_acked[envelope.from], envelope.value);
-  send_ready_acks();
-}
-
-void ShardBroker::send_ready_acks() {
-  const uint64_t applied = min_acked();
-  while (!_pending_acks.empty() && _pending_acks.front().seq <= applied) {
-    PendingAck& ack = _pending_acks.front();
-    Client* client = find_client(ack.connection_id);
+void ShardBroker::handle(const mail::RouteAck& m, uint16_t from) {
+  _routes->on_ack(m, from);
+  _routes->release_subacks([this](RoutingTable::HeldSuback& suback) {
+    Client* client = find_client(suback.connection_id);
     if (client != nullptr && client->phase() == Client::Phase::kConnected) {
-      write_suback(client, ack);
-    }
-    _pending_acks.pop_front();
-  }
-}
-
-// ---- shared subscriptions ------------------------------------------------------------------
-
-void ShardBroker::add_shared_member(Session* session, std::string_view group,
-                                    std::string_view inner, const SubscriptionOptions& options) {
-  SharedLocalEntry& entry = _shared_local.insert(inner);
-  auto it = std::find_if(entry.groups.begin(), entry.groups.end(),
-                         [&](const SharedGroup& g) { return g.name == group; });
-  if (it == entry.groups.end()) {
-    entry.groups.push_back({std::string(group), {}, 0});
-    it = entry.groups.end() - 1;
-  }
-  for (Subscriber& member : it->members) {
-    if (member.session == session) {
-      member.options = options;
-      return;
-    }
-  }
-  it->members.push_back({session, options});
-  const auto members = static_cast<uint32_t>(it->members.size());
-  set_shared_route(group, inner, shard_id(), members);
-  broadcast_route(std::string("$share/") + std::string(group) + "/" + std::string(inner), true,
-                  members);
-}
-
-void ShardBroker::remove_shared_member(Session* session, std::string_view group,
-                                       std::string_view inner) {
-  SharedLocalEntry* entry = _shared_local.find(inner);
-  if (entry == nullptr) {
-    return;
-  }
-  auto it = std::find_if(entry->groups.begin(), entry->groups.end(),
-                         [&](const SharedGroup& g) { return g.name == group; });
-  if (it == entry->groups.end()) {
-    return;
-  }
-  auto& members = it->members;
-  auto member = std::find_if(members.begin(), members.end(),
-                             [&](const Subscriber& s) { return s.session == session; });
-  if (member == members.end()) {
-    return;
-  }
-  members.erase(member);
-  const auto count = static_cast<uint32_t>(members.size());
-  if (members.empty()) {
-    entry->groups.erase(it);
-    _shared_local.erase_if_empty(inner);
-  }
-  set_shared_route(group, inner, shard_id(), count);
-  broadcast_route(std::string("$share/") + std::string(group) + "/" + std::string(inner),
-                  count > 0, count);
-}
-
-void ShardBroker::set_shared_route(std::string_view group, std::string_view inner,
-                                   uint16_t shard, uint32_t members) {
-  SharedRouteEntry& entry = _shared_routes.insert(inner);
-  if (entry.filter.empty()) {
-    entry.filter = std::string(inner);
-  }
-  auto it = std::find_if(entry.groups.begin(), entry.groups.end(),
-                         [&](const SharedRoute& r) { return r.name == group; });
-  if (it == entry.groups.end()) {
-    if (members == 0) {
-      _shared_routes.erase_if_empty(inner);
-      return;
-    }
-    entry.groups.push_back({std::string(group), std::vector<uint32_t>(_shard->count(), 0), 0, 0});
-    it = entry.groups.end() - 1;
-  }
-  it->total = it->total - it->members[shard] + members;
-  it->members[shard] = members;
-  if (it->total == 0) {
-    entry.groups.erase(it);
-    _shared_routes.erase_if_empty(inner);
-  }
-}
-
-void ShardBroker::route_shared(Message* message) {
-  _shared_routes.match(message->topic(), [&](SharedRouteEntry& entry) {
-    for (SharedRoute& route : entry.groups) {
-      // Weighted round robin: shard s gets members[s] of every `total` messages.
-      uint64_t slot = route.cursor++ % route.total;
-      uint16_t chosen = 0;
-      for (uint16_t s = 0; s < route.members.size(); ++s) {
-        if (slot < route.members[s]) {
-          chosen = s;
-          break;
-        }
-        slot -= route.members[s];
-      }
-      if (chosen == shard_id()) {
-        if (!deliver_shared_local(entry.filter, route.name, message)) {
-          _stats.shared_dropped++;
-        }
-        continue;
-      }
-      message->ref();
-      auto* delivery = new SharedDelivery{message, entry.filter, route.name};
-      const auto mode =
-          message->qos() == 0 ? shard::Delivery::kDroppable : shard::Delivery::kRequired;
-      if (!post_to(chosen, {kSharedPublish, 0, 0, 0, delivery}, mode)) {
-        delete delivery;
-        message->unref();
-        _stats.mailbox_dropped++;
-      }
+      write_suback(client, suback);
     }
   });
 }
 
-bool ShardBroker::deliver_shared_local(std::string_view inner, std::string_view group,
-                                       Message* message) {
-  SharedLocalEntry* entry = _shared_local.find(inner);
-  if (entry == nullptr) {
-    return false;
-  }
-  auto it = std::find_if(entry->groups.begin(), entry->groups.end(),
-                         [&](const SharedGroup& g) { return g.name == group; });
-  if (it == entry->groups.end() || it->members.empty()) {
-    return false;
-  }
-  // Round robin, preferring members with a live connection.
-  const size_t n = it->members.size();
-  size_t pick = it->next % n;
-  for (size_t i = 0; i < n; ++i) {
-    const size_t candidate = (it->next + i) % n;
-    if (it->members[candidate].session->client() != nullptr) {
-      pick = candidate;
-      break;
-    }
-  }
-  it->next = pick + 1;
-  const Subscriber& member = it->members[pick];
-  message->ref();
-  Delivery delivery{message, std::min(member.options.max_qos, message->qos()),
-                    member.options.retain_as_published && message->retain(), {}};
-  if (member.options.subscription_id != 0) {
-    delivery.subscription_ids.push_back(member.options.subscription_id);
-  }
-  member.session->deliver(std::move(delivery));
-  return true;
+void ShardBroker::handle(const mail::Migrate& m, uint16_t) { adopt(m.client); }
+
+void ShardBroker::handle(const mail::Rehome& m, uint16_t) { rehome_in(m.client); }
+
+void ShardBroker::handle(const mail::SessionGone& m, uint16_t) { _sessions->gone(m.ticket); }
+
+void ShardBroker::handle(const mail::Load& m, uint16_t from) { _peer_load[from] = m.permille; }
+
+void ShardBroker::handle(const mail::RetainStore& m, uint16_t) { _retained->on_store(m); }
+
+void ShardBroker::handle(const mail::RetainScan& m, uint16_t) { _retained->on_scan(m, now_ms()); }
+
+void ShardBroker::handle(const mail::RetainBatch& m, uint16_t) { _retained->on_batch(m.scan); }
+
+void ShardBroker::handle(const mail::SharedPublish& m, uint16_t) { _shared->deliver(m); }
+
+void ShardBroker::handle(const mail::SysSnapshotMail& m, uint16_t from) {
+  _sys->on_snapshot(from, *m.snapshot);
+  _outbox->post(from, mail::SysSnapshotBack{m.snapshot});
 }
 
-// ---- retained messages ---------------------------------------------------------------------
-
-void ShardBroker::post_local_or_remote(uint16_t to, uint16_t kind, void* ptr) {
-  if (to == shard_id()) {
-    _self_envelopes.push_back({kind, shard_id(), 0, 0, ptr});
-  } else {
-    post_to(to, {kind, 0, 0, 0, ptr}, shard::Delivery::kRequired);
-  }
+void ShardBroker::handle(const mail::SysSnapshotBack& m, uint16_t) {
+  _sys->snapshot_back(m.snapshot);
 }
 
-void ShardBroker::store_retained(Message* message) {
-  const uint16_t owner = topic_owner(message->topic());
-  if (owner != shard_id()) {
-    post_to(owner, {kRetainStore, 0, 0, 0, message}, shard::Delivery::kRequired);
-    return;
-  }
-  if (_retained->store(message) == RetainedStore::StoreResult::kRefused) {
-    _stats.retained_refused++;
-    PG_DEBUG("retained message refused: retained limits reached");
-  }
+void ShardBroker::handle(const mail::Reclaim& m, uint16_t) {
+  MessageReclaimer::free_list(m.dead);
 }
 
-void ShardBroker::start_retained_scans(Session* session,
-                                       const std::vector<RetainedRequest>& requests) {
-  for (const RetainedRequest& request : requests) {
-    const bool wildcard = has_wildcard(request.filter);
-    const uint16_t first = wildcard ? 0 : topic_owner(request.filter);
-    const uint16_t last = wildcard ? _shard->count() - 1 : first;
-    for (uint16_t owner = first; owner <= last; ++owner) {
-      auto* scan = new RetainedScan{shard_id(), owner, session->id, request.filter,
-                                    request.options, {}, false, {}};
-      session->active_scans++;
-      post_local_or_remote(owner, kRetainScan, scan);
-    }
-  }
-}
-
-void ShardBroker::run_retained_scan(RetainedScan* scan) {
-  if (!has_wildcard(scan->filter)) {
-    scan->done = true;  // a plain topic: one lookup
-    if (Message* message = _retained->lookup(scan->filter, now_ms())) {
-      scan->batch.push_back(message);
-    }
-  } else {
-    scan->done = _retained->scan(scan->filter, scan->cursor, kScanExamined, kScanBatch,
-                                 now_ms(), scan->batch);
-  }
-  post_local_or_remote(scan->home, kRetainBatch, scan);
-}
-
-void ShardBroker::finish_scan(Session* session) {
-  if (session->active_scans > 0 && --session->active_scans == 0) {
-    session->forget_live();
-  }
-}
-
-bool ShardBroker::session_can_take_more(Session* session) const {
-  Client* client = session->client();
-  return client != nullptr && client->queued_bytes() < _config.limits.outbound_buffer_bytes / 4 &&
-         session->queued() < _config.limits.max_queued_messages / 2;
-}
-
-void ShardBroker::deliver_retained_batch(RetainedScan* scan) {
-  auto it = _sessions_by_id.find(scan->session_id);
-  Session* session = it == _sessions_by_id.end() ? nullptr : *it;
-  if (session == nullptr || session->client() == nullptr || _stopping) {
-    if (session != nullptr) {
-      finish_scan(session);
-    }
-    delete scan;  // the subscriber went away: the rest is not owed to anyone
-    return;
-  }
-  for (Message* message : scan->batch) {
-    if (session->got_live(message)) {
-      message->unref();  // it came live after SUBACK: once is enough
-      continue;
-    }
-    // Retained on subscribe: RETAIN set [MQTT-3.3.1-8], QoS the lower of the two.
-    Delivery delivery{message, std::min(scan->options.max_qos, message->qos()), true,
-                      {}};
-    if (scan->options.subscription_id != 0) {
-      delivery.subscription_ids.push_back(scan->options.subscription_id);
-    }
-    session->deliver(std::move(delivery));
-  }
-  scan->batch.clear();
-  if (scan->done) {
-    finish_scan(session);
-    delete scan;
-    return;
-  }
-  if (!session_can_take_more(session)) {
-    _parked_scans.push_back(scan);
-    return;
-  }
-  post_local_or_remote(scan->owner, kRetainScan, scan);
-}
-
-// ---- envelopes and shutdown ----------------------------------------------------------------
-
-uint32_t ShardBroker::on_envelope(const shard::Envelope& envelope) {
-  switch (envelope.kind) {
-    case kPublish: {
-      auto* message = static_cast<Message*>(envelope.ptr);
-      deliver_local(message);
-      message->unref();
-      break;
-    }
-    case kPublishBatch: {
-      auto* batch = static_cast<PublishBatch*>(envelope.ptr);
-      deliver_batch(*batch);
-      post_to(envelope.from, {kBatchReclaim, 0, 0, 0, batch}, shard::Delivery::kLazy);
-      return envelope.arg;  // its records
-    }
-    case kBatchReclaim:
-      PublishBatch::destroy(static_cast<PublishBatch*>(envelope.ptr));
-      _batches_out[envelope.from]--;
-      break;
-    case kRouteChange:
-      apply_route(envelope);
-      break;
-    case kRouteAck:
-      on_route_ack(envelope);
-      break;
-    case kMigrate:
-      adopt(static_cast<Client*>(envelope.ptr));
-      break;
-    case kRehome:
-      rehome_in(static_cast<Client*>(envelope.ptr));
-      break;
-    case kSessionGone: {
-      auto* client_id = static_cast<std::string*>(envelope.ptr);
-      auto it = _away.find(*client_id);
-      if (it != _away.end() && it->second == envelope.from) {
-        _away.erase(it);
-      }
-      delete client_id;
-      break;
-    }
-    case kLoad:
-      _peer_load[envelope.from] = envelope.arg;
-      break;
-    case kRetainStore: {
-      auto* message = static_cast<Message*>(envelope.ptr);
-      if (_retained->store(message) == RetainedStore::StoreResult::kRefused) {
-        _stats.retained_refused++;
-      }
-      break;
-    }
-    case kRetainScan:
-      run_retained_scan(static_cast<RetainedScan*>(envelope.ptr));
-      break;
-    case kRetainBatch:
-      deliver_retained_batch(static_cast<RetainedScan*>(envelope.ptr));
-      break;
-    case kSysSnapshot:
-      _sys->on_snapshot(envelope.from, static_cast<SysSnapshot*>(envelope.ptr));
-      break;
-    case kReclaim:
-      MessageReclaimer::free_list(static_cast<Message*>(envelope.ptr));
-      break;
-    case kSharedPublish: {
-      auto* delivery = static_cast<SharedDelivery*>(envelope.ptr);
-      if (!deliver_shared_local(delivery->filter, delivery->group, delivery->message)) {
-        _stats.shared_dropped++;  // the group left this shard meanwhile
-      }
-      delivery->message->unref();
-      delete delivery;
-      break;
-    }
-    default:
-      PG_ASSERT_MSG(false, "unknown envelope kind");
-  }
-  return 1;
-}
-
-void ShardBroker::discard_envelope(const shard::Envelope& envelope) {
-  switch (envelope.kind) {
-    case kPublish:
-    case kRetainStore:
-      static_cast<Message*>(envelope.ptr)->unref();
-      break;
-    case kPublishBatch:
-    case kBatchReclaim:
-      PublishBatch::destroy(static_cast<PublishBatch*>(envelope.ptr));
-      break;
-    case kRouteChange:
-      unref_route_change(static_cast<RouteChange*>(envelope.ptr));
-      break;
-    case kMigrate:
-    case kRehome: {
-      auto* client = static_cast<Client*>(envelope.ptr);
-      Session* session = envelope.kind == kRehome ? client->session() : nullptr;
-      ::close(client->fd());
-      client->set_fd(-1);
-      delete client;
-      if (session != nullptr) {  // it travelled with its client: nobody else owns it
-        session->detach();
-        delete session;
-      }
-      break;
-    }
-    case kSessionGone:
-      delete static_cast<std::string*>(envelope.ptr);
-      break;
-    case kRetainScan:
-    case kRetainBatch:
-      delete static_cast<RetainedScan*>(envelope.ptr);
-      break;
-    case kSysSnapshot:
-      delete static_cast<SysSnapshot*>(envelope.ptr);
-      break;
-    case kReclaim:
-      MessageReclaimer::free_list(static_cast<Message*>(envelope.ptr));
-      break;
-    case kSharedPublish: {
-      auto* delivery = static_cast<SharedDelivery*>(envelope.ptr);
-      delivery->message->unref();
-      delete delivery;
-      break;
-    }
-    default:
-      break;
-  }
-}
+// ---- shutdown ------------------------------------------------------------------------------
 
 void ShardBroker::on_stop_requested() {
   _stopping = true;
   _sys->stop();
+  _retained->stop();
   for (auto& acceptor : _acceptors) {
     wheel().cancel(*acceptor);
   }

@@ -1,11 +1,13 @@
-// The broker state of one shard (DESIGN.md §2): its connections; the sessions that live
-// here — those whose home it is (hash of client id mod N) and those rehomed here — with,
-// for sessions of its home that live elsewhere, where they are (a CONNECT migrates to the
-// shard holding its session, so takeover and resume are shard-local; only the home
-// creates a session); its trie of local subscriptions; its replica of the
-// routing table (filter → shards with subscribers); the retained messages of the topics
-// it owns (hash of topic mod N). Lives on its shard's thread; other shards reach it only
-// through envelopes.
+// The broker service of one shard (DESIGN.md §2, §5): the thin layer that dispatches
+// the shard's mail to the owners below it and orchestrates publish, subscribe and a
+// client's end across them. The owners, each with its own state: the SessionTable (the
+// sessions living here, and where this home's lent sessions are), the RoutingTable (local
+// subscribers plus the replica of filter → shards, and the route-change protocol that
+// holds SUBACK until every shard applied it), SharedGroups, the RetainedRouter (retained
+// messages of the topics this shard owns, and scans), and the Outbox (all mail out, and
+// the QoS 0 batches it seals). Fan-out (match, heads, in place / batch / Message) and
+// rehoming are still here. Lives on its shard's thread; other shards reach it only
+// through mail (shard_mail.h).
 #pragma once
 
 #include <cstdint>
@@ -23,12 +25,16 @@
 #include "src/broker/broker_stats.h"
 #include "src/broker/keyed_set.h"
 #include "src/broker/message.h"
+#include "src/broker/outbox.h"
 #include "src/broker/rehome_policy.h"
-#include "src/broker/retained_store.h"
+#include "src/broker/retained_router.h"
 #include "src/broker/route_memo.h"
+#include "src/broker/routing_table.h"
 #include "src/broker/session.h"
+#include "src/broker/session_table.h"
+#include "src/broker/shard_mail.h"
+#include "src/broker/shared_groups.h"
 #include "src/broker/sys_publisher.h"
-#include "src/broker/topic_trie.h"
 #include "src/mqtt/packets.h"
 #include "src/net/connection.h"
 #include "src/shard/shard.h"
@@ -36,11 +42,6 @@
 namespace peregrine::broker {
 
 class Client;
-class PublishBatch;
-struct RetainedScan;
-
-// The largest shard count: routing entries hold shard sets as one 64-bit mask.
-inline constexpr uint16_t kMaxShards = 64;
 
 struct BrokerConfig {
   Limits limits;
@@ -150,60 +151,33 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   std::span<const uint8_t> qos0_head(mqtt::ProtocolVersion version, Message* message);
 
  private:
-  struct Subscriber {
-    Session* session;
-    SubscriptionOptions options;
-  };
-  // One trie for a filter's local subscribers and the routing replica's shard set, so a
-  // publish walks it once for both.
-  struct FilterEntry {
-    std::vector<Subscriber> subscribers;  // on this shard
-    uint64_t shards = 0;                  // shards with subscribers (this one's bit too)
-    bool empty() const { return subscribers.empty() && shards == 0; }
-  };
-  // Shared subscriptions ($share/{group}/{filter}), keyed by the inner filter.
-  struct SharedGroup {
-    std::string name;
-    std::vector<Subscriber> members;
-    size_t next = 0;  // round robin
-  };
-  struct SharedLocalEntry {
-    std::vector<SharedGroup> groups;
-    bool empty() const { return groups.empty(); }
-  };
-  struct SharedRoute {
-    std::string name;
-    std::vector<uint32_t> members;  // per shard
-    uint32_t total = 0;
-    uint64_t cursor = 0;  // weighted round robin over shards
-  };
-  struct SharedRouteEntry {
-    std::string filter;  // the inner filter, to name the group to the chosen shard
-    std::vector<SharedRoute> groups;
-    bool empty() const { return groups.empty(); }
-  };
-  struct RetainedRequest {
-    std::string filter;
-    SubscriptionOptions options;
-  };
-  struct PendingAck {
-    uint64_t connection_id;
-    uint64_t seq;
-    std::vector<uint8_t> packet;
-    std::vector<RetainedRequest> retained;
-  };
+  using FilterEntry = RoutingTable::FilterEntry;
+  using Subscriber = RoutingTable::Subscriber;
   class ListenerAcceptor;
 
-  // Keys of the shard's indexes (see keyed_set.h).
   static uint64_t connection_key(Client* const& client);
-  static std::string_view session_name_key(const std::unique_ptr<Session>& session) {
-    return session->client_id();
-  }
-  static uint64_t session_id_key(Session* const& session) { return session->id; }
   Client* find_client(uint64_t connection_id) const {
     auto it = _clients.find(connection_id);
     return it == _clients.end() ? nullptr : *it;
   }
+
+  // Mail from other shards (and this one's own), one handler per kind (shard_mail.h).
+  void handle(const mail::Publish& mail, uint16_t from);
+  uint32_t handle(const mail::PublishBatchMail& mail, uint16_t from);
+  void handle(const mail::BatchBack& mail, uint16_t from);
+  void handle(const mail::RouteChangeMail& mail, uint16_t from);
+  void handle(const mail::RouteAck& mail, uint16_t from);
+  void handle(const mail::Migrate& mail, uint16_t from);
+  void handle(const mail::Rehome& mail, uint16_t from);
+  void handle(const mail::SessionGone& mail, uint16_t from);
+  void handle(const mail::Load& mail, uint16_t from);
+  void handle(const mail::RetainStore& mail, uint16_t from);
+  void handle(const mail::RetainScan& mail, uint16_t from);
+  void handle(const mail::RetainBatch& mail, uint16_t from);
+  void handle(const mail::SharedPublish& mail, uint16_t from);
+  void handle(const mail::SysSnapshotMail& mail, uint16_t from);
+  void handle(const mail::SysSnapshotBack& mail, uint16_t from);
+  void handle(const mail::Reclaim& mail, uint16_t from);
 
   void route(Message* message);  // consumes the caller's reference
   // route() once match_filters() has given `shards` for the message.
@@ -227,15 +201,6 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   // `transient_payload`: the payload's bytes are gone once this returns (a batch record),
   // so there is nothing to reference and a lone subscriber always takes a copy.
   bool deliver_in_place(const mqtt::Publish& publish, bool transient_payload = false);
-  // Every envelope to another shard goes through here: it seals the batch open for that
-  // shard first, so a publisher's batched and unbatched messages arrive in order.
-  bool post_to(uint16_t to, const shard::Envelope& envelope, shard::Delivery delivery);
-  // A plain QoS 0 PUBLISH whose subscribers are all on shard `to`, into its open batch;
-  // false, having done nothing, when `to` holds kMaxBatchesOut of this shard's batches.
-  bool append_to_batch(uint16_t to, uint64_t origin, const mqtt::Publish& publish);
-  // Posts the batch open for `to`, if any (droppable, like the QoS 0 it carries).
-  void seal_batch(uint16_t to);
-  void seal_batches();
   // Each record of a batch from another shard, to this shard's subscribers.
   void deliver_batch(const PublishBatch& batch);
   // A hold on the receive buffer of a large payload read just now, or nullptr: copy it.
@@ -252,15 +217,7 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
                                             size_t payload_size);
   bool add_subscription(Session* session, std::string_view filter,
                         const SubscriptionOptions& options);
-  bool remove_subscription(Session* session, std::string_view filter);
-  void add_shared_member(Session* session, std::string_view group, std::string_view inner,
-                         const SubscriptionOptions& options);
-  void remove_shared_member(Session* session, std::string_view group, std::string_view inner);
-  void set_shared_route(std::string_view group, std::string_view inner, uint16_t shard,
-                        uint32_t members);
-  void route_shared(Message* message);
-  // Delivers to one member of a group on this shard; false if it has none here.
-  bool deliver_shared_local(std::string_view inner, std::string_view group, Message* message);
+  void remove_subscription(Session* session, std::string_view filter);
   // `replaced`: a clean start ends it for a new session of the same client id here.
   void end_session(Session* session, bool replaced = false);
   // Rehoming (rehome_policy.h): a publish by `from` went to `shards`; the client moves
@@ -278,23 +235,10 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   void broadcast_load();
   void arm_session_timer(Session* session);
   void publish_will(Message* will);
-  void broadcast_route(std::string_view filter, bool add, uint32_t members = 0);
-  void apply_route(const shard::Envelope& envelope);
-  void on_route_ack(const shard::Envelope& envelope);
   void adopt(Client* client);
-  uint64_t min_acked() const;
-  void send_ready_acks();
-  void write_suback(Client* client, PendingAck& ack);
-
-  // Retained messages.
-  uint16_t topic_owner(std::string_view topic) const;
-  void post_local_or_remote(uint16_t to, uint16_t kind, void* ptr);
-  void store_retained(Message* message);
-  void start_retained_scans(Session* session, const std::vector<RetainedRequest>& requests);
-  void run_retained_scan(RetainedScan* scan);
-  void deliver_retained_batch(RetainedScan* scan);
-  bool session_can_take_more(Session* session) const;
-  void finish_scan(Session* session);
+  void write_suback(Client* client, RoutingTable::HeldSuback& suback);
+  // Stores a retained message (one reference taken over) on its topic's owner.
+  void store_retained(Message* message) { _retained->store(message); }
 
   BrokerConfig _config;
   std::vector<ShardListener> _listeners;
@@ -306,46 +250,24 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   mqtt::Ack _inbound_ack;
 
   KeyedSet<Client*, uint64_t, &connection_key> _clients;  // every connection here, by id
-  // Sessions whose home this shard is, by client id (owning) and by id.
-  KeyedSet<std::unique_ptr<Session>, std::string_view, &session_name_key> _sessions;
-  KeyedSet<Session*, uint64_t, &session_id_key> _sessions_by_id;
-  uint64_t _next_session_id = 1;
-  TopicTrie<FilterEntry> _filters;
+  // The owners below this service (made in on_start(), on the shard's thread).
+  std::unique_ptr<Outbox> _outbox;
+  std::unique_ptr<SessionTable> _sessions;
+  std::unique_ptr<RoutingTable> _routes;
+  std::unique_ptr<SharedGroups> _shared;
+  std::unique_ptr<RetainedRouter> _retained;
   // Empty send queues for reuse: at most kMaxPooledQueues, none that grew past
   // kMaxPooledQueueBytes (a slow reader's big arena goes back to the allocator).
   static constexpr size_t kMaxPooledQueues = 1024;
   static constexpr size_t kMaxPooledQueueBytes = 256 * 1024;
   std::vector<std::unique_ptr<net::OutQueue>> _free_queues;
-  TopicTrie<SharedLocalEntry> _shared_local;
-  TopicTrie<SharedRouteEntry> _shared_routes;
-  std::unique_ptr<RetainedStore> _retained;
   std::unique_ptr<MessageReclaimer> _reclaimer;  // installed on this shard's thread
-  // By shard: plain QoS 0 records bound there this turn (publish_batch.h), sealed when
-  // full, before any other envelope to that shard and at the turn's end; nullptr: none.
-  // Sealed batches come back (kBatchReclaim) to be freed by this shard's allocator.
-  std::vector<PublishBatch*> _open_batches;
-  // By shard: batches made for it and not yet back, open ones included. A block costs its
-  // 64 KiB however few records it holds, so a shard that falls behind is sent at most
-  // kMaxBatchesOut (4 MiB) of them; past that its messages travel alone, as Messages in
-  // the mailbox, whose capacity bounds them.
-  static constexpr uint32_t kMaxBatchesOut = 64;
-  std::vector<uint32_t> _batches_out;
   std::vector<net::Connection*> _dirty;
-  std::deque<shard::Envelope> _self_envelopes;  // to this shard, handled next turn
-  std::vector<RetainedScan*> _parked_scans;     // waiting for their session to drain
-  std::vector<uint64_t> _paused_clients;        // connection ids paused by back-pressure
-
-  // Route changes: this shard's broadcasts are numbered; SUBACK waits until every other
-  // shard has acknowledged the broadcasts made before it (DESIGN.md §2).
-  uint64_t _route_seq = 0;
-  std::vector<uint64_t> _acked;
-  std::deque<PendingAck> _pending_acks;
+  std::vector<uint64_t> _paused_clients;  // connection ids paused by back-pressure
 
   // Fan-out scratch: sessions matched by the current message, and QoS 0 heads encoded
   // once per layout (v3, v5) for it.
   uint64_t _delivery_stamp = 0;
-  // Bumped by every change to _filters: what a RouteMemo was made under (route_memo.h).
-  uint64_t _filters_epoch = 1;
   // The memo match_publish() used or made for the PUBLISH being handled, if any: read by
   // deliver_in_place() for that PUBLISH only.
   RouteMemo* _current_memo = nullptr;
@@ -361,13 +283,11 @@ class ShardBroker final : public shard::ShardService, public net::ConnectionHost
   bool _head_v3_ready = false;
   bool _head_v5_ready = false;
 
-  // Rehoming: sessions of this home that live on another shard (client id → shard), the
-  // connections waiting for a session that is leaving, the peers' load as last told, and
-  // the moves made in the current window (at most kMaxRehomesPerWindow).
+  // Rehoming: the connections waiting for a session that is leaving, the peers' load as
+  // last told, and the moves made in the current window (at most kMaxRehomesPerWindow).
   static constexpr uint32_t kMaxRehomesPerWindow = 32;
   bool _rehome_enabled = false;
   RehomeRules _rehome_rules;
-  absl::flat_hash_map<std::string, uint16_t> _away;
   std::vector<Client*> _parked_connects;
   std::vector<uint32_t> _peer_load;
   static constexpr uint32_t kLoadChangeTold = 20;  // thousandths

@@ -4,7 +4,9 @@
 
 #include <cstdio>
 
+#include "src/base/assert.h"
 #include "src/broker/shard_broker.h"
+#include "src/broker/shard_mail.h"
 
 namespace peregrine::broker {
 
@@ -24,6 +26,7 @@ SysPublisher::SysPublisher(ShardBroker& broker, const SysTopics& config)
     _config.broker_id = host_name();
   }
   _prefix = "$SYS/" + _config.broker_id + "/";
+  _own = std::make_unique<SysSnapshot>();
 }
 
 void SysPublisher::start() {
@@ -61,13 +64,14 @@ void SysPublisher::on_timer() {
     _heartbeat_due_ms = now + _config.heartbeat_ms;
   }
   if (_stats_due_ms != 0 && now >= _stats_due_ms) {
-    auto* snapshot = new SysSnapshot{_broker.stats(), _broker.clients_now(),
-                                     _broker.subscriptions_now(), _broker.retained_now()};
+    const SysSnapshot now_taken{_broker.stats(), _broker.clients_now(),
+                                _broker.subscriptions_now(), _broker.retained_now()};
     if (_broker.shard_id() == 0) {
-      on_snapshot(0, snapshot);
+      on_snapshot(0, now_taken);
       publish_statistics();
-    } else {
-      _broker.send_sys_snapshot(snapshot);
+    } else if (_own != nullptr) {  // else the last one is still out: this one is skipped
+      *_own = now_taken;
+      _broker.send_sys_snapshot(_own.release());
     }
     _stats_due_ms = now + _config.interval_ms;
   }
@@ -76,12 +80,19 @@ void SysPublisher::on_timer() {
   }
 }
 
-void SysPublisher::on_snapshot(uint16_t shard, SysSnapshot* snapshot) {
+void SysPublisher::on_snapshot(uint16_t shard, const SysSnapshot& snapshot) {
   if (shard < _latest.size()) {
-    _latest[shard] = *snapshot;
+    _latest[shard] = snapshot;
   }
-  delete snapshot;
 }
+
+void SysPublisher::snapshot_back(SysSnapshot* snapshot) {
+  PG_ASSERT(_own == nullptr);
+  _own.reset(snapshot);
+}
+
+void mail::SysSnapshotMail::discard() const { delete snapshot; }
+void mail::SysSnapshotBack::discard() const { delete snapshot; }
 
 void SysPublisher::publish_statistics() {
   SysSnapshot total;

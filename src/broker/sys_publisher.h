@@ -2,10 +2,13 @@
 // new/subscribes, new/unsubscribes) are published on the shard where they happen. For the
 // Mosquitto-style $SYS/broker/... statistics every shard sends a snapshot of its counters
 // to shard 0 each interval; shard 0 publishes the sums of the latest snapshots (retained)
-// and the heartbeat. Owned by its ShardBroker, on that shard's thread.
+// and the heartbeat. Owned by its ShardBroker, on that shard's thread. A shard's snapshot
+// is one object of its own, lent to shard 0 and sent back (at most one out at a time: an
+// interval whose snapshot is still out is skipped).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,8 +35,10 @@ class SysPublisher final : public io::Timer {
   void start();
   void stop();
   void on_timer() override;
-  // Shard 0: a snapshot from `shard` (ownership taken).
-  void on_snapshot(uint16_t shard, SysSnapshot* snapshot);
+  // Shard 0: a snapshot from `shard`, read (and then sent back by the caller).
+  void on_snapshot(uint16_t shard, const SysSnapshot& snapshot);
+  // Its own snapshot came back from shard 0.
+  void snapshot_back(SysSnapshot* snapshot);
 
   void client_connected(std::string_view client_id);
   void client_disconnected(std::string_view client_id);
@@ -55,6 +60,7 @@ class SysPublisher final : public io::Timer {
   uint64_t _stats_due_ms = 0;
   uint64_t _heartbeat_due_ms = 0;
   std::vector<SysSnapshot> _latest;  // shard 0: per shard
+  std::unique_ptr<SysSnapshot> _own;  // this shard's, while not lent to shard 0
 };
 
 }  // namespace peregrine::broker

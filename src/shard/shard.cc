@@ -9,6 +9,7 @@
 #include "src/base/assert.h"
 #include "src/base/clock.h"
 #include "src/base/log.h"
+#include "src/base/owner.h"
 
 namespace peregrine::shard {
 
@@ -166,6 +167,7 @@ void Shard::publish_outbound() {
 
 void Shard::run() {
   base::set_log_shard(_id);
+  base::set_current_shard(_id);
   if (_group._options.pin_threads) {
     pin_to_cpu(_id);
   }

@@ -1,0 +1,138 @@
+#include "src/broker/retained_router.h"
+
+#include <algorithm>
+
+#include "src/base/log.h"
+#include "src/base/owner.h"
+#include "src/broker/shard_for.h"
+
+namespace peregrine::broker {
+
+void mail::RetainScan::discard() const { delete scan; }
+void mail::RetainBatch::discard() const { delete scan; }
+
+namespace {
+bool has_wildcard(std::string_view filter) {
+  return filter.find_first_of("+#") != std::string_view::npos;
+}
+}  // namespace
+
+RetainedRouter::RetainedRouter(Outbox& outbox, const SessionTable& sessions,
+                               BrokerStats& stats, const Limits& limits)
+    : _outbox(outbox),
+      _sessions(sessions),
+      _stats(stats),
+      _limits(limits),
+      _store(std::max<uint64_t>(1, limits.max_retained_messages / outbox.count()),
+             std::max<uint64_t>(1, limits.max_retained_bytes / outbox.count())) {}
+
+RetainedRouter::~RetainedRouter() {
+  for (RetainedScan* scan : _parked) {
+    delete scan;
+  }
+}
+
+uint16_t RetainedRouter::owner(std::string_view topic) const {
+  return shard_for(topic, _outbox.count());
+}
+
+void RetainedRouter::store(Message* message) {
+  const uint16_t to = owner(message->topic());
+  if (to != _outbox.self()) {
+    _outbox.post(to, mail::RetainStore{message});
+    return;
+  }
+  on_store({message});
+}
+
+void RetainedRouter::on_store(const mail::RetainStore& mail) {
+  if (_store.store(mail.message) == RetainedStore::StoreResult::kRefused) {
+    _stats.retained_refused++;
+    PG_DEBUG("retained message refused: retained limits reached");
+  }
+}
+
+void RetainedRouter::start_scans(Session* session,
+                                 const std::vector<RetainedRequest>& requests) {
+  for (const RetainedRequest& request : requests) {
+    const bool wildcard = has_wildcard(request.filter);
+    const uint16_t first = wildcard ? 0 : owner(request.filter);
+    const uint16_t last = wildcard ? _outbox.count() - 1 : first;
+    for (uint16_t to = first; to <= last; ++to) {
+      auto* scan = new RetainedScan{_outbox.self(), to, session->id, request.filter,
+                                    request.options, {}, false, {}};
+      session->active_scans++;
+      _outbox.post(to, mail::RetainScan{scan});
+    }
+  }
+}
+
+void RetainedRouter::on_scan(const mail::RetainScan& mail, uint64_t now_ms) {
+  RetainedScan* scan = mail.scan;
+  PG_DASSERT(scan->owner == _outbox.self());
+  if (!has_wildcard(scan->filter)) {
+    scan->done = true;  // a plain topic: one lookup
+    if (Message* message = _store.lookup(scan->filter, now_ms)) {
+      scan->batch.push_back(message);
+    }
+  } else {
+    scan->done = _store.scan(scan->filter, scan->cursor, kScanExamined, kScanBatch, now_ms,
+                             scan->batch);
+  }
+  _outbox.post(scan->home, mail::RetainBatch{scan});
+}
+
+void RetainedRouter::finish(Session* session) {
+  if (session->active_scans > 0 && --session->active_scans == 0) {
+    session->forget_live();
+  }
+}
+
+void RetainedRouter::on_batch(RetainedScan* scan) {
+  PG_DASSERT(scan->home == _outbox.self());
+  Session* session = _sessions.find(scan->session_id);
+  if (session == nullptr || session->client() == nullptr || _stopping) {
+    if (session != nullptr) {
+      finish(session);
+    }
+    delete scan;  // the subscriber went away: the rest is not owed to anyone
+    return;
+  }
+  for (Message* message : scan->batch) {
+    if (session->got_live(message)) {
+      message->unref();  // it came live after SUBACK: once is enough
+      continue;
+    }
+    // Retained on subscribe: RETAIN set [MQTT-3.3.1-8], QoS the lower of the two.
+    Delivery delivery{message, std::min(scan->options.max_qos, message->qos()), true, {}};
+    if (scan->options.subscription_id != 0) {
+      delivery.subscription_ids.push_back(scan->options.subscription_id);
+    }
+    session->deliver(std::move(delivery));
+  }
+  scan->batch.clear();
+  if (scan->done) {
+    finish(session);
+    delete scan;
+    return;
+  }
+  if (!session->has_room_for(_limits.outbound_buffer_bytes / 4,
+                             _limits.max_queued_messages / 2)) {
+    _parked.push_back(scan);
+    return;
+  }
+  _outbox.post(scan->owner, mail::RetainScan{scan});
+}
+
+void RetainedRouter::resume_parked() {
+  if (_parked.empty()) {
+    return;
+  }
+  std::vector<RetainedScan*> parked;
+  parked.swap(_parked);
+  for (RetainedScan* scan : parked) {
+    on_batch(scan);  // an empty batch: asks for more when there is room
+  }
+}
+
+}  // namespace peregrine::broker

@@ -1,0 +1,92 @@
+// Retained messages across shards (DESIGN.md §2): each topic's retained message lives on
+// its owner shard (shard_for(topic)), in this shard's RetainedStore for the topics it
+// owns. A retained publish is stored here or posted to the owner. A new subscription's
+// retained messages come from scans: one per owner (every shard for a wildcard filter,
+// the topic's owner otherwise), each bouncing between the subscriber's home and the owner
+// — the owner fills a batch of at most kScanBatch after examining at most kScanExamined
+// entries, the home delivers it and asks for more only while the session has room. So a
+// large scan is time-sliced and paced by the subscriber.
+// Lives on its shard's thread; a RetainedScan is made at the subscriber's home and dies
+// there (or, never handled, when its mail is discarded). Bounds: the store's count and
+// bytes (its share of the broker's limits); parked scans: at most one per running scan.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "include/peregrine/options.h"
+#include "src/broker/broker_stats.h"
+#include "src/broker/message.h"
+#include "src/broker/outbox.h"
+#include "src/broker/retained_store.h"
+#include "src/broker/session.h"
+#include "src/broker/session_table.h"
+#include "src/broker/shard_mail.h"
+
+namespace peregrine::broker {
+
+// One retained-message scan for one new subscription.
+struct RetainedScan {
+  uint16_t home;
+  uint16_t owner;
+  uint64_t session_id;
+  std::string filter;
+  SubscriptionOptions options;
+  std::string cursor;
+  bool done = false;
+  std::vector<Message*> batch;  // a reference each
+
+  ~RetainedScan() {
+    for (Message* message : batch) {
+      message->unref();
+    }
+  }
+};
+
+class RetainedRouter {
+ public:
+  // Per slice of a scan: entries examined and messages returned. Small enough that one
+  // slice is a few hundred microseconds of work at most.
+  static constexpr size_t kScanExamined = 4096;
+  static constexpr size_t kScanBatch = 256;
+
+  RetainedRouter(Outbox& outbox, const SessionTable& sessions, BrokerStats& stats,
+                 const Limits& limits);
+  ~RetainedRouter();
+  RetainedRouter(const RetainedRouter&) = delete;
+  RetainedRouter& operator=(const RetainedRouter&) = delete;
+
+  uint16_t owner(std::string_view topic) const;
+  // Retained messages held here (the topics this shard owns).
+  size_t size() const { return _store.size(); }
+
+  // Stores `message` (one reference taken over) on its topic's owner.
+  void store(Message* message);
+  void on_store(const mail::RetainStore& mail);
+
+  // Starts the scans `session` is owed for its new subscriptions (after its SUBACK).
+  void start_scans(Session* session, const std::vector<RetainedRequest>& requests);
+  // The owner: fill the scan's next batch.
+  void on_scan(const mail::RetainScan& mail, uint64_t now_ms);
+  // Home: deliver a batch and ask for more while the session has room.
+  void on_batch(RetainedScan* scan);
+  // Turn end: scans that waited for their session to drain ask again.
+  void resume_parked();
+  // Shutting down: scans end as their batches come home.
+  void stop() { _stopping = true; }
+
+ private:
+  void finish(Session* session);
+
+  Outbox& _outbox;
+  const SessionTable& _sessions;
+  BrokerStats& _stats;
+  const Limits& _limits;
+  RetainedStore _store;
+  std::vector<RetainedScan*> _parked;  // waiting for their session to drain
+  bool _stopping = false;
+};
+
+}  // namespace peregrine::broker

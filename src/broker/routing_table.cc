@@ -1,0 +1,127 @@
+#include "src/broker/routing_table.h"
+
+#include <algorithm>
+
+#include "src/base/assert.h"
+#include "src/base/owner.h"
+
+namespace peregrine::broker {
+
+void mail::RouteChangeMail::discard() const { RoutingTable::release(change); }
+void mail::RouteAck::discard() const { RoutingTable::release(change); }
+
+RoutingTable::RoutingTable(Outbox& outbox) : _outbox(outbox), _acked(outbox.count(), 0) {
+  PG_ASSERT(outbox.count() <= kMaxShards);
+}
+
+void RoutingTable::add(Session* session, std::string_view filter,
+                       const SubscriptionOptions& options) {
+  ++_epoch;
+  FilterEntry& entry = _filters.insert(filter);
+  for (Subscriber& sub : entry.subscribers) {
+    if (sub.session == session) {
+      sub.options = options;  // a repeated filter replaces the old options [MQTT-3.8.4-3]
+      return;
+    }
+  }
+  entry.subscribers.push_back({session, options});
+  if (entry.subscribers.size() == 1) {
+    entry.shards |= uint64_t{1} << _outbox.self();
+    broadcast(filter, true);
+  }
+}
+
+bool RoutingTable::remove(Session* session, std::string_view filter) {
+  ++_epoch;
+  FilterEntry* entry = _filters.find(filter);
+  if (entry == nullptr) {
+    return false;
+  }
+  auto& subs = entry->subscribers;
+  auto it = std::find_if(subs.begin(), subs.end(),
+                         [&](const Subscriber& s) { return s.session == session; });
+  if (it == subs.end()) {
+    return false;
+  }
+  subs.erase(it);
+  if (subs.empty()) {
+    entry->shards &= ~(uint64_t{1} << _outbox.self());
+    _filters.erase_if_empty(filter);
+    broadcast(filter, false);
+  }
+  return true;
+}
+
+void RoutingTable::broadcast(std::string_view filter, bool add, uint32_t members,
+                             uint64_t group_key) {
+  const uint16_t count = _outbox.count();
+  if (count == 1) {
+    return;
+  }
+  ++_seq;
+  auto* change = new RouteChange{_outbox.self(), static_cast<uint32_t>(count - 1), add,
+                                 members, group_key, std::string(filter)};
+  _outbox.post_to_others(mail::RouteChangeMail{change, _seq});
+}
+
+void RoutingTable::apply(const RouteChange& change, uint16_t from) {
+  PG_DASSERT(from != _outbox.self());
+  ++_epoch;
+  const uint64_t bit = uint64_t{1} << from;
+  if (change.add) {
+    _filters.insert(change.filter).shards |= bit;
+  } else if (FilterEntry* route = _filters.find(change.filter)) {
+    route->shards &= ~bit;
+    _filters.erase_if_empty(change.filter);
+  }
+}
+
+void RoutingTable::ack(const mail::RouteChangeMail& mail, uint16_t from) {
+  // The change goes back with the ack: its maker frees it once every shard read it.
+  _outbox.post(from, mail::RouteAck{mail.change, mail.seq});
+}
+
+void RoutingTable::on_ack(const mail::RouteAck& ack, uint16_t from) {
+  PG_DASSERT(ack.change->home == _outbox.self());
+  // One mailbox per pair is FIFO and each change is acked once: in order, never ahead.
+  PG_ASSERT(ack.seq > _acked[from]);
+  PG_ASSERT(ack.seq <= _seq);
+  _acked[from] = ack.seq;
+  release(ack.change);
+}
+
+void RoutingTable::release(RouteChange* change) {
+  PG_DASSERT_OWNER(change->home);
+  PG_ASSERT(change->outstanding > 0);
+  if (--change->outstanding == 0) {
+    delete change;
+  }
+}
+
+uint64_t RoutingTable::min_acked() const {
+  uint64_t low = _seq;
+  for (uint16_t s = 0; s < _acked.size(); ++s) {
+    if (s != _outbox.self()) {
+      low = std::min(low, _acked[s]);
+    }
+  }
+  return low;
+}
+
+bool RoutingTable::hold_suback(HeldSuback& suback) {
+  suback.seq = _seq;
+  if (_held.empty() && min_acked() >= _seq) {
+    return true;
+  }
+  PG_DASSERT(_held.empty() || _held.back().seq <= suback.seq);
+  _held.push_back(std::move(suback));
+  return false;
+}
+
+bool RoutingTable::holds_suback_for(uint64_t connection_id) const {
+  return std::any_of(_held.begin(), _held.end(), [&](const HeldSuback& held) {
+    return held.connection_id == connection_id;
+  });
+}
+
+}  // namespace peregrine::broker

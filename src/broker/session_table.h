@@ -1,0 +1,81 @@
+// The sessions living on one shard, by client id (owning) and by the id that names a
+// session in mail; and, for sessions whose home this shard is (shard_for(client id)) but
+// that live on another shard (rehoming), where they are, under a ticket the lent session
+// carries so that its end, reported from away, clears exactly its own record.
+// Lives on its shard's thread. Invariants: a client id has at most one session here; a
+// session id is never reused on its shard; an away record exists only for client ids of
+// this home with no session here. Bounds: one entry per session (sessions are bounded by
+// connections and max_session_expiry), one away record per lent session.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "src/broker/keyed_set.h"
+#include "src/broker/session.h"
+#include "src/broker/shard_for.h"
+
+namespace peregrine::broker {
+
+class SessionTable {
+ public:
+  SessionTable(uint16_t self, uint16_t count) : _self(self), _count(count) {}
+  SessionTable(const SessionTable&) = delete;
+  SessionTable& operator=(const SessionTable&) = delete;
+
+  uint16_t home(std::string_view client_id) const { return shard_for(client_id, _count); }
+  bool is_home(std::string_view client_id) const { return home(client_id) == _self; }
+
+  Session* find(std::string_view client_id) const {
+    auto it = _by_name.find(client_id);
+    return it == _by_name.end() ? nullptr : it->get();
+  }
+  Session* find(uint64_t id) const {
+    auto it = _by_id.find(id);
+    return it == _by_id.end() ? nullptr : *it;
+  }
+  size_t size() const { return _by_name.size(); }
+
+  // Takes `session` in (made here, or arrived with its client), under a new id.
+  Session* insert(std::unique_ptr<Session> session);
+  // Lets `session` go with its client to another shard; the caller hands it on.
+  Session* release(Session* session);
+  // Ends `session` here (destroys it).
+  void erase(Session* session);
+
+  // Away records: `client_id`, of this home, now lives on `shard`; returns the ticket
+  // the session carries there.
+  uint64_t lend(std::string_view client_id, uint16_t shard);
+  std::optional<uint16_t> away(std::string_view client_id) const;
+  // It came back home.
+  void returned(std::string_view client_id);
+  // The session lent under `ticket` ended away (its home forgets it; a newer one stays).
+  void gone(uint64_t ticket);
+
+ private:
+  static std::string_view name_key(const std::unique_ptr<Session>& session) {
+    return session->client_id();
+  }
+  static uint64_t id_key(Session* const& session) { return session->id; }
+  struct Away {
+    uint16_t shard;
+    uint64_t ticket;
+  };
+
+  const uint16_t _self;
+  const uint16_t _count;
+  KeyedSet<std::unique_ptr<Session>, std::string_view, &name_key> _by_name;
+  KeyedSet<Session*, uint64_t, &id_key> _by_id;
+  uint64_t _next_id = 1;
+  // absl's string hash takes absl::string_view, which Debian's build keeps distinct.
+  absl::flat_hash_map<std::string, Away> _away;
+  absl::flat_hash_map<uint64_t, std::string> _away_by_ticket;
+  uint64_t _next_ticket = 1;
+};
+
+}  // namespace peregrine::broker
