@@ -37,6 +37,7 @@ uint16_t RetainedRouter::owner(std::string_view topic) const {
 }
 
 void RetainedRouter::store(Message* message) {
+  PG_DASSERT_OWNER(_outbox.self());
   const uint16_t to = owner(message->topic());
   if (to != _outbox.self()) {
     _outbox.post(to, mail::RetainStore{message});
@@ -54,6 +55,7 @@ void RetainedRouter::on_store(const mail::RetainStore& mail) {
 
 void RetainedRouter::start_scans(Session* session,
                                  const std::vector<RetainedRequest>& requests) {
+  PG_DASSERT_OWNER(_outbox.self());
   for (const RetainedRequest& request : requests) {
     const bool wildcard = has_wildcard(request.filter);
     const uint16_t first = wildcard ? 0 : owner(request.filter);

@@ -16,6 +16,7 @@ RoutingTable::RoutingTable(Outbox& outbox) : _outbox(outbox), _acked(outbox.coun
 
 void RoutingTable::add(Session* session, std::string_view filter,
                        const SubscriptionOptions& options) {
+  PG_DASSERT_OWNER(_outbox.self());
   ++_epoch;
   FilterEntry& entry = _filters.insert(filter);
   for (Subscriber& sub : entry.subscribers) {
@@ -32,6 +33,7 @@ void RoutingTable::add(Session* session, std::string_view filter,
 }
 
 bool RoutingTable::remove(Session* session, std::string_view filter) {
+  PG_DASSERT_OWNER(_outbox.self());
   ++_epoch;
   FilterEntry* entry = _filters.find(filter);
   if (entry == nullptr) {
@@ -65,6 +67,7 @@ void RoutingTable::broadcast(std::string_view filter, bool add, uint32_t members
 }
 
 void RoutingTable::apply(const RouteChange& change, uint16_t from) {
+  PG_DASSERT_OWNER(_outbox.self());
   PG_DASSERT(from != _outbox.self());
   ++_epoch;
   const uint64_t bit = uint64_t{1} << from;
@@ -109,6 +112,7 @@ uint64_t RoutingTable::min_acked() const {
 }
 
 bool RoutingTable::hold_suback(HeldSuback& suback) {
+  PG_DASSERT_OWNER(_outbox.self());
   suback.seq = _seq;
   if (_held.empty() && min_acked() >= _seq) {
     return true;

@@ -1,6 +1,7 @@
 #include "src/broker/session_table.h"
 
 #include "src/base/assert.h"
+#include "src/base/owner.h"
 
 namespace peregrine::broker {
 
@@ -9,6 +10,7 @@ absl::string_view key(std::string_view s) { return absl::string_view(s.data(), s
 }  // namespace
 
 Session* SessionTable::insert(std::unique_ptr<Session> session) {
+  PG_DASSERT_OWNER(_self);
   Session* raw = session.get();
   PG_ASSERT(find(raw->client_id()) == nullptr);
   raw->id = _next_id++;
@@ -25,12 +27,14 @@ Session* SessionTable::release(Session* session) {
 }
 
 void SessionTable::erase(Session* session) {
+  PG_DASSERT_OWNER(_self);
   _by_id.erase(session);
   const size_t erased = _by_name.erase(std::string_view(session->client_id()));  // destroys it
   PG_ASSERT(erased == 1);
 }
 
 uint64_t SessionTable::lend(std::string_view client_id, uint16_t shard) {
+  PG_DASSERT_OWNER(_self);
   PG_ASSERT(is_home(client_id) && shard != _self);
   returned(client_id);  // a record left from an earlier lend goes with its ticket
   const uint64_t ticket = _next_ticket++;
@@ -57,6 +61,7 @@ void SessionTable::returned(std::string_view client_id) {
 }
 
 void SessionTable::gone(uint64_t ticket) {
+  PG_DASSERT_OWNER(_self);
   auto it = _away_by_ticket.find(ticket);
   if (it == _away_by_ticket.end()) {
     return;  // it came back, or a newer lend replaced the record

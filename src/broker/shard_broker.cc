@@ -12,6 +12,7 @@
 
 #include "src/base/assert.h"
 #include "src/base/log.h"
+#include "src/base/owner.h"
 #include "src/broker/client.h"
 #include "src/broker/publish_batch.h"
 #include "src/broker/shard_for.h"
@@ -996,6 +997,7 @@ void ShardBroker::remove_subscription(Session* session, std::string_view filter)
 // ---- mail ----------------------------------------------------------------------------------
 
 uint32_t ShardBroker::on_envelope(const shard::Envelope& envelope) {
+  PG_DASSERT_OWNER(shard_id());
   return mail::open(envelope, [this](const auto& m, uint16_t from) { return handle(m, from); });
 }
 

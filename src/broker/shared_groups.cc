@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "src/base/owner.h"
 #include "src/mqtt/codec.h"
 
 namespace peregrine::broker {
@@ -17,6 +18,7 @@ std::string SharedGroups::shared_filter(std::string_view group, std::string_view
 
 void SharedGroups::add_member(Session* session, std::string_view group,
                               std::string_view inner, const SubscriptionOptions& options) {
+  PG_DASSERT_OWNER(_outbox.self());
   LocalEntry& entry = _local.insert(inner);
   auto it = std::find_if(entry.groups.begin(), entry.groups.end(),
                          [&](const auto& g) { return g->name == group; });
@@ -41,6 +43,7 @@ void SharedGroups::add_member(Session* session, std::string_view group,
 
 void SharedGroups::remove_member(Session* session, std::string_view group,
                                  std::string_view inner) {
+  PG_DASSERT_OWNER(_outbox.self());
   LocalEntry* entry = _local.find(inner);
   if (entry == nullptr) {
     return;
@@ -101,6 +104,7 @@ void SharedGroups::set_route(std::string_view group, std::string_view inner, uin
 }
 
 void SharedGroups::route(Message* message) {
+  PG_DASSERT_OWNER(_outbox.self());
   _routes.match(message->topic(), [&](RouteEntry& entry) {
     for (Route& route : entry.groups) {
       // Weighted round robin: shard s gets members[s] of every `total` messages.
@@ -132,6 +136,7 @@ void SharedGroups::route(Message* message) {
 }
 
 void SharedGroups::deliver(const mail::SharedPublish& mail) {
+  PG_DASSERT_OWNER(_outbox.self());
   auto group = _by_key.find(mail.group_key);
   if (group == _by_key.end() || !deliver_to(*group->second, mail.message)) {
     _stats.shared_dropped++;  // the group left this shard meanwhile
