@@ -4,7 +4,6 @@
 
 #include "src/base/assert.h"
 #include "src/base/log.h"
-#include "src/broker/shard_broker.h"
 #include "src/broker/shard_mail.h"
 #include "src/io/ring.h"
 
@@ -29,12 +28,12 @@ bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
 
 }  // namespace
 
-Client::Client(ShardBroker* broker, int fd, net::PeerAddress peer,
+Client::Client(BrokerPort* broker, int fd, net::PeerAddress peer,
                const net::TransportConfig* transport)
     : net::Connection(broker, fd, peer, transport) {}
 
-ShardBroker& Client::broker() const {
-  return static_cast<ShardBroker&>(const_cast<Client*>(this)->host());
+BrokerPort& Client::broker() const {
+  return static_cast<BrokerPort&>(const_cast<Client*>(this)->host());
 }
 
 void Client::PendingInput::append(std::span<const uint8_t> bytes) {
@@ -86,14 +85,14 @@ void Client::begin() {
   start();
 }
 
-void Client::adopt(ShardBroker* broker) {
+void Client::adopt(BrokerPort* broker) {
   attach(broker);
   _phase = Phase::kAwaitConnect;
   host().wheel().arm(*this, _connect_deadline_ms);
   start_with_pending();  // the CONNECT and whatever followed it
 }
 
-void Client::adopt_rehomed(ShardBroker* broker) {
+void Client::adopt_rehomed(BrokerPort* broker) {
   attach(broker);
   rehome_done();
   arm_keep_alive();
@@ -768,8 +767,7 @@ bool Client::may_send_qos0(size_t size) {
   return !over_outbound_limit(size);
 }
 
-void Client::send_qos0_shared(Message* message) {
-  const std::span<const uint8_t> head = broker().qos0_head(_version, message);
+void Client::send_qos0_shared(Message* message, std::span<const uint8_t> head) {
   if (!may_send_qos0(head.size() + message->payload().size())) {
     return;
   }
@@ -811,6 +809,11 @@ void Client::disconnect(ReasonCode reason, const char* why) {
     send_packet(packet);
   }
   close_after_flush();
+}
+
+void Client::take_over() {
+  mark_taken_over();
+  disconnect(ReasonCode::kSessionTakenOver);  // detaches it from the session
 }
 
 Message* Client::take_will() {

@@ -13,6 +13,8 @@
 
 #include "include/peregrine/enhanced_auth.h"
 #include "src/base/optional_string.h"
+#include "src/broker/broker_port.h"
+#include "src/broker/client_link.h"
 #include "src/broker/message.h"
 #include "src/broker/rehome_policy.h"
 #include "src/broker/route_memo.h"
@@ -23,18 +25,16 @@
 
 namespace peregrine::broker {
 
-class ShardBroker;
-
-class Client final : public net::Connection {
+class Client final : public net::Connection, public ClientLink {
  public:
   enum class Phase : uint8_t { kAwaitConnect, kMigrating, kAuthenticating, kConnected, kGone };
 
-  Client(ShardBroker* broker, int fd, net::PeerAddress peer,
+  Client(BrokerPort* broker, int fd, net::PeerAddress peer,
          const net::TransportConfig* transport = nullptr);
   ~Client() override;
 
   Phase phase() const { return _phase; }
-  mqtt::ProtocolVersion version() const { return _version; }
+  mqtt::ProtocolVersion version() const override { return _version; }
   // Its session's once CONNECT is accepted (the client keeps no copy of its own then).
   const std::string& client_id() const {
     return _session != nullptr ? _session->client_id() : _client_id.value_or_empty();
@@ -44,13 +44,13 @@ class Client final : public net::Connection {
   uint32_t will_delay() const { return _will_delay; }
   bool taken_over() const { return _taken_over; }
   // Whether the shard's shared QoS 0 heads fit this client (no outbound aliases).
-  bool takes_shared_heads() const { return _out_aliases == nullptr; }
+  bool takes_shared_heads() const override { return _out_aliases == nullptr; }
   void mark_taken_over() { _taken_over = true; }
   // On its way to another shard: before CONNECT (to its session), or connected, with its
   // session (rehoming: the phase stays kConnected, so sends and acks still work until
   // the move).
   bool moving() const { return _phase == Phase::kMigrating || _rehome_to != kNoShard; }
-  bool rehoming() const { return _rehome_to != kNoShard; }
+  bool rehoming() const override { return _rehome_to != kNoShard; }
   uint16_t rehome_target() const { return _rehome_to; }
   // The broker moves this connected client and its session to `shard` once the packet
   // being handled is done: input stops there and the rest goes along.
@@ -63,34 +63,38 @@ class Client final : public net::Connection {
   // When its latest bytes were read (monotonic ms).
   uint64_t last_rx_ms() const { return _last_rx_ms; }
   // The match of its last PUBLISH's topic (nullptr until the broker keeps one).
-  RouteMemo* route_memo() const { return _route_memo.get(); }
-  RouteMemo& make_route_memo() {
-    if (_route_memo == nullptr) {
-      _route_memo = std::make_unique<RouteMemo>();
-    }
-    return *_route_memo;
-  }
+  std::unique_ptr<RouteMemo>& route_memo() { return _route_memo; }
 
   void begin();  // accepted: arm the connect timeout, start reading
   // Arrived, before CONNECT was accepted, on the shard its session lives on (or its home).
-  void adopt(ShardBroker* broker);
+  void adopt(BrokerPort* broker);
   // Arrived connected, with its session, on the shard the broker moved it to.
-  void adopt_rehomed(ShardBroker* broker);
+  void adopt_rehomed(BrokerPort* broker);
+
+  // ClientLink: what its session and fan-out use.
+  uint64_t connection_id() const override { return id(); }
+  size_t queued_bytes() const override { return net::Connection::queued_bytes(); }
+  bool copies_shared(size_t size) const override {
+    return net::Connection::copies_shared(size);
+  }
   // Sends `packet` encoded for this client's version.
-  void send_packet(const mqtt::Packet& packet);
+  void send_packet(const mqtt::Packet& packet) override;
   // PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties.
-  void send_success_ack(mqtt::PacketType type, uint16_t packet_id);
+  void send_success_ack(mqtt::PacketType type, uint16_t packet_id) override;
   // PUBLISH of a delivery with QoS > 0 (counted against the session's window).
-  void send_publish(const Delivery& delivery, uint16_t packet_id, bool dup);
+  void send_publish(const Delivery& delivery, uint16_t packet_id, bool dup) override;
   // QoS 0 PUBLISH, dropped (and counted) when over the outbound buffer limit.
-  void send_qos0(const Delivery& delivery);
-  // The fan-out fast path: QoS 0, no per-subscriber fields, the shard's cached head.
-  void send_qos0_shared(Message* message);
+  void send_qos0(const Delivery& delivery) override;
+  // The fan-out fast path: QoS 0, no per-subscriber fields, the head shared by every
+  // subscriber of this client's layout.
+  void send_qos0_shared(Message* message, std::span<const uint8_t> head) override;
   // The same for a message that exists only in its publisher's read buffer: `head` and
   // `payload` are copied.
-  void send_qos0_copy(std::span<const uint8_t> head, std::span<const uint8_t> payload);
+  void send_qos0_copy(std::span<const uint8_t> head,
+                      std::span<const uint8_t> payload) override;
   // Whether a delivery fits within the client's Maximum Packet Size [MQTT-3.1.2-24].
-  bool fits(const Delivery& delivery);
+  bool fits(const Delivery& delivery) override;
+  void take_over() override;
   // Server-initiated end: v5 gets DISCONNECT `reason`, then the connection closes.
   void disconnect(mqtt::ReasonCode reason, const char* why = nullptr);
   // v5 Request Problem Information: reason strings and user properties allowed on acks.
@@ -153,7 +157,7 @@ class Client final : public net::Connection {
   // A verified TLS client certificate's identity, applied as client id or username.
   void apply_tls_identity(const mqtt::Connect& connect);
 
-  ShardBroker& broker() const;  // the host it is on (the session's home after a move)
+  BrokerPort& broker() const;  // the host it is on (the session's shard after a move)
 
   Phase _phase = Phase::kAwaitConnect;
   mqtt::ProtocolVersion _version = mqtt::ProtocolVersion::kV311;

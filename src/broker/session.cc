@@ -3,13 +3,11 @@
 #include <algorithm>
 
 #include "src/base/assert.h"
-#include "src/broker/client.h"
-#include "src/broker/shard_broker.h"
 
 namespace peregrine::broker {
 
-Session::Session(ShardBroker* broker, std::string client_id)
-    : _broker(broker), _client_id(std::move(client_id)) {}
+Session::Session(SessionHost* host, std::string client_id)
+    : _host(host), _client_id(std::move(client_id)) {}
 
 Session::~Session() {
   PG_ASSERT(_client == nullptr);
@@ -29,7 +27,7 @@ Session::Offline::~Offline() {
   }
 }
 
-void Session::Offline::on_timer() { session._broker->session_timer(&session); }
+void Session::Offline::on_timer() { session._host->session_timer(&session); }
 
 Session::Offline& Session::offline() {
   if (_offline == nullptr) {
@@ -45,14 +43,14 @@ void Session::release(Delivery& delivery) {
   }
 }
 
-void Session::attach(Client* client, uint16_t window) {
+void Session::attach(ClientLink* client, uint16_t window) {
   PG_ASSERT(_client == nullptr);
   _client = client;
   _window = window == 0 ? 1 : window;
   // No expiry while connected; a new connection before the will delay ran out: no will
   // [MQTT-3.1.3-9].
   if (_offline != nullptr) {
-    _broker->wheel().cancel(*_offline);
+    _host->wheel().cancel(*_offline);
     _offline.reset();
   }
 }
@@ -104,18 +102,18 @@ void Session::send_publish(Inflight& entry, bool dup) {
 
 void Session::deliver(Delivery delivery) {
   PG_DASSERT(delivery.message != nullptr);
-  if (!_broker->may_read(*this, delivery.message->topic())) {
-    _broker->stats().read_denied++;
+  if (!_host->may_read(*this, delivery.message->topic())) {
+    _host->stats().read_denied++;
     release(delivery);
     return;
   }
-  if (_broker->expired(*delivery.message)) {
-    _broker->stats().expired_dropped++;
+  if (expired(*delivery.message)) {
+    _host->stats().expired_dropped++;
     release(delivery);
     return;
   }
   if (_client != nullptr && !_client->fits(delivery)) {
-    _broker->stats().oversize_dropped++;  // [MQTT-3.1.2-25]: as if sent
+    _host->stats().oversize_dropped++;  // [MQTT-3.1.2-25]: as if sent
     release(delivery);
     return;
   }
@@ -131,11 +129,11 @@ void Session::deliver(Delivery delivery) {
     send_publish(_inflight.back(), false);
     return;
   }
-  const Limits& limits = _broker->limits();
+  const Limits& limits = _host->limits();
   const size_t size = delivery.message->payload().size() + delivery.message->topic().size();
   if (_queue.size() >= limits.max_queued_messages ||
       _queue_bytes + size > limits.max_queued_bytes) {
-    _broker->stats().queue_dropped++;
+    _host->stats().queue_dropped++;
     release(delivery);
     return;
   }
@@ -148,13 +146,13 @@ void Session::pump() {
     Delivery delivery = std::move(_queue.front());
     _queue.pop_front();
     _queue_bytes -= delivery.message->payload().size() + delivery.message->topic().size();
-    if (_broker->expired(*delivery.message)) {
-      _broker->stats().expired_dropped++;
+    if (expired(*delivery.message)) {
+      _host->stats().expired_dropped++;
       release(delivery);
       continue;
     }
     if (!_client->fits(delivery)) {
-      _broker->stats().oversize_dropped++;
+      _host->stats().oversize_dropped++;
       release(delivery);
       continue;
     }

@@ -1,7 +1,8 @@
 // A session (MQTT §4.1): subscriptions, QoS 1/2 state in both directions, the queue of
 // messages waiting for the client or for a window slot, and the will. It lives on one
-// shard's ShardBroker, with or without a live connection, until it ends (clean start,
-// expiry): its home (hash of client id), or the shard a publisher was rehomed to. Changes
+// shard (its SessionHost), with or without a live connection (its ClientLink), until it
+// ends (clean start, expiry): its home (hash of client id), or the shard a publisher was
+// rehomed to. Changes
 // to it are discrete events (subscribe, enqueue, ack) so that a store can record them.
 // Bounds: inflight ≤ the window (client's Receive Maximum, capped by limits); queue ≤
 // max_queued_messages and max_queued_bytes (beyond: the new message is dropped, counted);
@@ -20,15 +21,14 @@
 #include "include/peregrine/authorizer.h"
 #include "src/base/assert.h"
 #include "src/base/optional_string.h"
+#include "src/broker/client_link.h"
 #include "src/broker/lazy_deque.h"
 #include "src/broker/message.h"
+#include "src/broker/session_host.h"
 #include "src/io/timer_wheel.h"
 #include "src/mqtt/packets.h"
 
 namespace peregrine::broker {
-
-class Client;
-class ShardBroker;
 
 struct SubscriptionOptions {
   uint8_t max_qos = 0;
@@ -56,14 +56,14 @@ class Session final {
  public:
   static constexpr uint32_t kNeverExpires = 0xFFFFFFFF;
 
-  Session(ShardBroker* broker, std::string client_id);
+  Session(SessionHost* host, std::string client_id);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   const std::string& client_id() const { return _client_id; }
   ClientIdentity identity() const { return {_client_id, username.view()}; }
-  Client* client() const { return _client; }
+  ClientLink* client() const { return _client; }
   using Subscriptions = std::unordered_map<std::string, SubscriptionOptions>;
   // Filter → options; allocated at the first subscription (an idle session has none).
   Subscriptions& subscriptions() {
@@ -78,12 +78,6 @@ class Session final {
   uint64_t away_ticket = 0;      // lent by its home to another shard (session_table.h)
   base::OptionalString username;  // of the last connection (for read checks)
   uint32_t expiry_interval = 0;  // seconds after the connection ends
-  // Scratch of ShardBroker's fan-out (overlapping subscriptions → one delivery): the
-  // message it was matched for, its place in the broker's match list, QoS and retain.
-  uint64_t match_stamp = 0;
-  uint32_t match_index = 0;
-  uint8_t match_qos = 0;
-  bool match_retain = false;
 
   // Retained scans running for this session, and the ids of messages it got live
   // meanwhile: a message published after SUBACK may reach the owner before the scan does,
@@ -107,15 +101,17 @@ class Session final {
   }
   void forget_live() { _live_ids.reset(); }
 
-  // Moved, with its connection, to the shard of `broker` (rehoming: a publisher with
+  // Moved, with its connection, to the shard `host` runs (rehoming: a publisher with
   // nothing in flight, no subscriptions and no timer armed).
-  void rehome(ShardBroker* broker) {
-    PG_ASSERT(_inflight.empty() && _queue.empty() && _offline == nullptr);
-    _broker = broker;
+  void rehome(SessionHost* host) {
+    PG_ASSERT(_inflight.empty());
+    PG_ASSERT(_queue.empty());
+    PG_ASSERT(_offline == nullptr);
+    _host = host;
   }
 
   // Connection life.
-  void attach(Client* client, uint16_t window);
+  void attach(ClientLink* client, uint16_t window);
   void detach();
   // Sends what the new connection is owed: inflight again (DUP / PUBREL), then the queue.
   void resume();
@@ -164,15 +160,19 @@ class Session final {
   };
 
   bool window_open() const { return _client != nullptr && _inflight.size() < _window; }
+  // The clock is read only for messages that carry an expiry.
+  bool expired(const Message& message) const {
+    return message.has_expiry() && message.expiry_left(_host->now_ms()) == 0u;
+  }
   uint16_t allocate_packet_id();
   void send_publish(Inflight& entry, bool dup);
   void pump();
   LazyDeque<Inflight>::iterator find_inflight(uint16_t packet_id);
   void release(Delivery& delivery);
 
-  ShardBroker* _broker;
+  SessionHost* _host;
   std::string _client_id;
-  Client* _client = nullptr;
+  ClientLink* _client = nullptr;
   uint16_t _window = 0;
   std::unique_ptr<Subscriptions> _subscriptions;
   LazyDeque<Inflight> _inflight;  // send order

@@ -23,13 +23,6 @@ namespace peregrine::broker {
 
 namespace {
 
-// Whether a session matched by match_filters() (and given no subscription identifier)
-// takes the QoS 0 fast path: QoS 0, retain flag clear, the shard's cached heads. Offline
-// sessions qualify: QoS 0 is not queued for them.
-bool takes_shared_qos0(const Session& session) {
-  return session.match_qos == 0 && !session.match_retain &&
-         (session.client() == nullptr || session.client()->takes_shared_heads());
-}
 
 }  // namespace
 
@@ -67,7 +60,7 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
 uint64_t ShardBroker::connection_key(Client* const& client) { return client->id(); }
 
 ShardBroker::ShardBroker(const BrokerConfig& config, std::vector<ShardListener> listeners)
-    : _config(config), _listeners(std::move(listeners)) {
+    : BrokerPort(config), _listeners(std::move(listeners)) {
   if (getrandom(&_id_salt, sizeof _id_salt, 0) != sizeof _id_salt) {
     _id_salt = static_cast<uint64_t>(getpid()) * 0x9E3779B97F4A7C15ULL;
   }
@@ -84,6 +77,7 @@ ShardBroker::~ShardBroker() {
     mail::Migrate{client}.discard();
   }
   // Sessions go before the owners whose entries point at them.
+  _fan_out.reset();
   _retained.reset();
   _shared.reset();
   _routes.reset();
@@ -99,6 +93,7 @@ void ShardBroker::on_start(shard::Shard& shard) {
   _routes = std::make_unique<RoutingTable>(*_outbox);
   _shared = std::make_unique<SharedGroups>(*_outbox, *_routes, _stats);
   _retained = std::make_unique<RetainedRouter>(*_outbox, *_sessions, _stats, _config.limits);
+  _fan_out = std::make_unique<FanOut>(*_routes, _stats, _config.authorizer, shard.id());
   _rehome_enabled = _config.rehome_publishers && shard.count() > 1;
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
@@ -134,7 +129,7 @@ uint16_t ShardBroker::home_shard(std::string_view client_id) const {
 
 bool ShardBroker::connects_here(std::string_view client_id) const {
   if (const Session* session = _sessions->find(client_id)) {
-    const Client* holder = session->client();
+    const ClientLink* holder = session->client();
     return holder == nullptr || !holder->rehoming();
   }
   return _sessions->is_home(client_id) && !_sessions->away(client_id).has_value();
@@ -228,7 +223,7 @@ void ShardBroker::detached(net::Connection* connection) {
 void ShardBroker::forward_connect(Client* client) {
   const std::string& client_id = client->client_id();
   if (const Session* session = _sessions->find(client_id)) {
-    const Client* holder = session->client();
+    const ClientLink* holder = session->client();
     if (holder != nullptr && holder->rehoming()) {
       _parked_connects.push_back(client);  // goes where the session goes (release_parked)
       return;
@@ -426,12 +421,10 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
                                    bool* present) {
   Session* session = _sessions->find(client->client_id());
   if (session != nullptr && session->client() != nullptr) {
-    Client* old = session->client();
     _stats.takeovers++;
     PG_INFO("client id %s taken over by %s", client->client_id().c_str(),
             client->peer().c_str());
-    old->mark_taken_over();
-    old->disconnect(mqtt::ReasonCode::kSessionTakenOver);  // detaches it from the session
+    session->client()->take_over();  // detaches it from the session
   }
   if (session != nullptr && connect.clean_start) {
     end_session(session, /*replaced=*/true);
@@ -580,16 +573,14 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
   // QoS 0 for subscribers on the publisher's own shard only: matched first, such a
   // message is copied from the read buffer to them and never becomes a Message (no
   // allocation, one payload copy fewer, nothing to free later).
-  const bool plain_qos0 = publish.qos == 0 && !publish.retain &&
-                          !_shared->any() &&
+  const bool plain_qos0 = publish.qos == 0 && !publish.retain && !_shared->any() &&
                           !Message::carries_properties(publish.properties);
-  uint64_t shards = 0;
   if (plain_qos0) {
-    shards = match_publish(from, publish.topic, 0, false);
+    FanOutPass& pass = _fan_out->match_publish(from->route_memo(), from->id(), publish.topic,
+                                               0, false);
+    const uint64_t shards = pass.shards;
     const uint64_t self = uint64_t{1} << shard_id();
-    const bool sent = (shards & ~self) == 0 && deliver_in_place(publish);
-    _current_memo = nullptr;
-    if (sent) {
+    if ((shards & ~self) == 0 && _fan_out->deliver_in_place(pass, publish)) {
       _stats.published_in_place++;
       follow_traffic(from, shards);
       return;
@@ -602,17 +593,19 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
       follow_traffic(from, shards);
       return;
     }
+    route_matched(Message::create(publish, from->id(), now_ms(), hold_payload(publish)), pass);
+    follow_traffic(from, shards);
+    return;
   }
   Message* message = Message::create(publish, from->id(), now_ms(), hold_payload(publish));
   if (publish.retain) {
     message->ref();
     store_retained(message);
   }
-  if (!plain_qos0) {
-    shards = match_publish(from, message->topic(), message->qos(), message->retain());
-    _current_memo = nullptr;
-  }
-  route_matched(message, shards);
+  FanOutPass& pass = _fan_out->match_publish(from->route_memo(), from->id(), message->topic(),
+                                             message->qos(), message->retain());
+  const uint64_t shards = pass.shards;
+  route_matched(message, pass);
   follow_traffic(from, shards);
 }
 
@@ -629,250 +622,24 @@ io::RecvHold* ShardBroker::hold_payload(const mqtt::Publish& publish) {
   return hold;
 }
 
-bool ShardBroker::deliver_in_place(const mqtt::Publish& publish, bool transient_payload) {
-  if (!_matched_ids.empty()) {
-    return false;  // subscription identifiers: per-session heads
-  }
-  const size_t payload_size = publish.payload.size();
-  for (const Session* session : _matched) {
-    if (!takes_shared_qos0(*session)) {
-      return false;
-    }
-    if (session->active_scans != 0) {
-      return false;  // a retained scan must see the message's id (Session::note_live)
-    }
-    // A lone subscriber takes a small payload copied however full the turn's copy arena
-    // (a transient one whatever its size): a Message would copy it as well, allocate,
-    // and go out as an iovec of its own, which slowed a fan-in subscriber's sends until
-    // its outbound limit dropped messages. That limit still bounds its queue.
-    const Client* client = session->client();
-    const bool copy_anyway =
-        _matched.size() == 1 && (transient_payload || payload_size <= net::OutQueue::kCopyUpTo);
-    if (client != nullptr && !copy_anyway && !client->copies_shared(payload_size)) {
-      return false;  // it would reference a Message's payload
-    }
-  }
-  _head_v3_ready = false;
-  _head_v5_ready = false;
-  for (Session* session : _matched) {
-    Client* client = session->client();
-    if (client == nullptr || !may_read(*session, publish.topic)) {
-      continue;  // QoS 0 is not queued for an offline session
-    }
-    client->send_qos0_copy(in_place_head(client->version(), publish.topic, payload_size),
-                           publish.payload);
-  }
-  return true;
-}
-
-void ShardBroker::deliver_batch(const PublishBatch& batch) {
-  _current_memo = nullptr;
-  mqtt::Publish publish;  // plain QoS 0: only the topic and payload change
-  batch.for_each([&](const PublishBatch::Record& record) {
-    publish.topic = record.topic;
-    publish.payload = record.payload;
-    match_filters(record.topic, 0, false, record.origin_connection);
-    if (!deliver_in_place(publish, /*transient_payload=*/true)) {
-      // A subscriber here needs a Message (identifiers, a retained scan, a referenced
-      // payload): made here, from the record.
-      Message* message = Message::create(publish, record.origin_connection, now_ms());
-      deliver_matched(message);
-      message->unref();
-    }
-  });
-}
-
-std::span<const uint8_t> ShardBroker::in_place_head(mqtt::ProtocolVersion version,
-                                                    std::string_view topic,
-                                                    size_t payload_size) {
-  if (_current_memo == nullptr) {
-    return cached_qos0_head(version, topic, nullptr, payload_size);
-  }
-  PG_DASSERT(_current_memo->topic == topic);
-  RouteMemo::Head& head = _current_memo->heads[version == mqtt::ProtocolVersion::kV5 ? 1 : 0];
-  if (head.payload_size != payload_size) {
-    head.bytes.resize(mqtt::plain_publish_head_size(version, topic.size(), 0, payload_size));
-    mqtt::encode_plain_publish_head(version, topic, 0, false, false, 0, payload_size,
-                                    head.bytes.data());
-    head.payload_size = payload_size;
-  }
-  return head.bytes;
-}
-
-void ShardBroker::route(Message* message) { route_matched(message, match_filters(message)); }
-
-void ShardBroker::route_matched(Message* message, uint64_t shards) {
+void ShardBroker::route_matched(Message* message, FanOutPass& pass) {
   const uint16_t self = shard_id();
-  for (uint16_t to = 0; shards != 0; ++to, shards >>= 1) {
+  for (uint64_t shards = pass.shards, to = 0; shards != 0; ++to, shards >>= 1) {
     if ((shards & 1) == 0 || to == self) {
       continue;
     }
     message->ref();
     const mail::Publish publish{message};
-    if (!_outbox->post(to, publish)) {
+    if (!_outbox->post(static_cast<uint16_t>(to), publish)) {
       publish.discard();
       _stats.mailbox_dropped++;
     }
   }
-  deliver_matched(message);
+  _fan_out->deliver(pass, message);
   if (_shared->any()) {
     _shared->route(message);
   }
   message->unref();
-}
-
-std::span<const uint8_t> ShardBroker::qos0_head(mqtt::ProtocolVersion version,
-                                                Message* message) {
-  // Valid only inside deliver_local() for its message: a freed message's address may
-  // come back for the next one.
-  PG_DASSERT(_head_message == message);
-  return cached_qos0_head(version, message->topic(),
-                          message->has_properties() ? &message->properties() : nullptr,
-                          message->payload().size());
-}
-
-std::span<const uint8_t> ShardBroker::cached_qos0_head(mqtt::ProtocolVersion version,
-                                                       std::string_view topic,
-                                                       const mqtt::Properties* properties,
-                                                       size_t payload_size) {
-  const bool v5 = version == mqtt::ProtocolVersion::kV5;
-  std::vector<uint8_t>& head = v5 ? _head_v5 : _head_v3;
-  size_t& size = v5 ? _head_v5_size : _head_v3_size;
-  bool& ready = v5 ? _head_v5_ready : _head_v3_ready;
-  if (!ready) {
-    if (properties != nullptr) {
-      head.clear();
-      mqtt::encode_qos0_publish_head(version, topic, *properties, payload_size, head);
-      size = head.size();
-    } else {
-      const size_t need = mqtt::plain_publish_head_size(version, topic.size(), 0, payload_size);
-      if (head.size() < need) {
-        head.resize(need);
-      }
-      size = mqtt::encode_plain_publish_head(version, topic, 0, false, false, 0, payload_size,
-                                             head.data());
-    }
-    ready = true;
-  }
-  return {head.data(), size};
-}
-
-void ShardBroker::deliver_local(Message* message) {
-  match_filters(message);
-  deliver_matched(message);
-}
-
-uint64_t ShardBroker::match_filters(std::string_view topic, uint8_t message_qos,
-                                    bool message_retain, uint64_t origin) {
-  const uint64_t stamp = ++_delivery_stamp;
-  uint64_t shards = 0;
-  _matched.clear();
-  _matched_ids.clear();
-  _routes->match(topic, [&](FilterEntry& entry) {
-    shards |= entry.shards;
-    for (const Subscriber& sub : entry.subscribers) {
-      Session* session = sub.session;
-      if (sub.options.no_local && session->client() != nullptr &&
-          session->client()->id() == origin) {
-        continue;  // [MQTT-3.8.3-3]
-      }
-      const uint8_t qos = std::min(sub.options.max_qos, message_qos);
-      const bool retain = sub.options.retain_as_published && message_retain;
-      if (session->match_stamp != stamp) {
-        // Overlapping subscriptions: one copy at the highest QoS, every identifier
-        // [MQTT-3.3.4-2, MQTT-3.3.4-4].
-        session->match_stamp = stamp;
-        session->match_index = static_cast<uint32_t>(_matched.size());
-        session->match_qos = qos;
-        session->match_retain = retain;
-        _matched.push_back(session);
-      } else {
-        session->match_qos = std::max(session->match_qos, qos);
-        session->match_retain = session->match_retain || retain;
-      }
-      if (sub.options.subscription_id != 0) {
-        _matched_ids.emplace_back(session->match_index, sub.options.subscription_id);
-      }
-    }
-  });
-  if (_matched_ids.size() > 1) {
-    // By session, each session's identifiers in the order its subscriptions matched.
-    std::stable_sort(_matched_ids.begin(), _matched_ids.end(),
-                     [](const auto& a, const auto& b) { return a.first < b.first; });
-  }
-  return shards;
-}
-
-uint64_t ShardBroker::match_publish(Client* from, std::string_view topic, uint8_t qos,
-                                    bool retain) {
-  RouteMemo* memo = from->route_memo();
-  if (memo != nullptr && memo->matches(shard_id(), _routes->epoch(), topic, qos, retain)) {
-    // What match_filters() would do, without the walk: its results, and the per-message
-    // fields it sets on each session.
-    const uint64_t stamp = ++_delivery_stamp;
-    _matched.clear();
-    _matched_ids.clear();
-    for (const RouteMemo::Match& match : memo->matched) {
-      Session* session = match.session;
-      session->match_stamp = stamp;
-      session->match_index = static_cast<uint32_t>(_matched.size());
-      session->match_qos = match.qos;
-      session->match_retain = match.retain;
-      _matched.push_back(session);
-    }
-    _stats.routes_reused++;
-    _current_memo = memo;
-    return memo->shards;
-  }
-  _current_memo = nullptr;
-  const uint64_t shards = match_filters(topic, qos, retain, from->id());
-  if (_matched_ids.empty() && _matched.size() <= RouteMemo::kMaxSessions) {
-    RouteMemo& made = from->make_route_memo();
-    if (made.topic != topic) {
-      for (RouteMemo::Head& head : made.heads) {
-        head.payload_size = SIZE_MAX;
-      }
-    }
-    _current_memo = &made;
-    made.epoch = _routes->epoch();
-    made.shard = shard_id();
-    made.qos = qos;
-    made.retain = retain;
-    made.shards = shards;
-    made.topic.assign(topic);
-    made.matched.clear();
-    for (Session* session : _matched) {
-      made.matched.push_back({session, session->match_qos, session->match_retain});
-    }
-  }
-  return shards;
-}
-
-void ShardBroker::deliver_matched(Message* message) {
-  _head_message = message;
-  _head_v3_ready = false;
-  _head_v5_ready = false;
-  const bool plain = !message->has_expiry();
-  size_t next_id = 0;  // into _matched_ids, sorted by index into _matched
-  for (uint32_t index = 0; index < _matched.size(); ++index) {
-    Session* session = _matched[index];
-    Client* client = session->client();
-    session->note_live(message);
-    const bool has_ids = next_id < _matched_ids.size() && _matched_ids[next_id].first == index;
-    if (plain && !has_ids && takes_shared_qos0(*session)) {
-      if (client != nullptr && may_read(*session, message->topic())) {
-        client->send_qos0_shared(message);  // the fan-out fast path: cached heads
-      }
-      continue;
-    }
-    message->ref();
-    Delivery delivery{message, session->match_qos, session->match_retain, {}};
-    for (; next_id < _matched_ids.size() && _matched_ids[next_id].first == index; ++next_id) {
-      delivery.subscription_ids.push_back(_matched_ids[next_id].second);
-    }
-    session->deliver(std::move(delivery));
-  }
-  _head_message = nullptr;
 }
 
 // ---- subscriptions -------------------------------------------------------------------------
@@ -1004,13 +771,13 @@ uint32_t ShardBroker::on_envelope(const shard::Envelope& envelope) {
 void ShardBroker::discard_envelope(const shard::Envelope& envelope) { mail::discard(envelope); }
 
 void ShardBroker::handle(const mail::Publish& m, uint16_t) {
-  deliver_local(m.message);
+  _fan_out->deliver(_fan_out->match(*m.message), m.message);
   m.message->unref();
 }
 
 uint32_t ShardBroker::handle(const mail::PublishBatchMail& m, uint16_t from) {
   const uint32_t records = m.batch->count();
-  deliver_batch(*m.batch);
+  _fan_out->deliver_batch(*m.batch, now_ms());
   _outbox->post(from, mail::BatchBack{m.batch});
   return records;
 }

@@ -5,7 +5,6 @@
 #include <cstdio>
 
 #include "src/base/assert.h"
-#include "src/broker/shard_broker.h"
 #include "src/broker/shard_mail.h"
 
 namespace peregrine::broker {
@@ -20,8 +19,8 @@ std::string host_name() {
 }
 }  // namespace
 
-SysPublisher::SysPublisher(ShardBroker& broker, const SysTopics& config)
-    : _broker(broker), _config(config) {
+SysPublisher::SysPublisher(SysHost& host, const SysTopics& config)
+    : _broker(host), _config(config) {
   if (_config.broker_id.empty()) {
     _config.broker_id = host_name();
   }
@@ -64,8 +63,7 @@ void SysPublisher::on_timer() {
     _heartbeat_due_ms = now + _config.heartbeat_ms;
   }
   if (_stats_due_ms != 0 && now >= _stats_due_ms) {
-    const SysSnapshot now_taken{_broker.stats(), _broker.clients_now(),
-                                _broker.subscriptions_now(), _broker.retained_now()};
+    const SysSnapshot now_taken = _broker.take_snapshot();
     if (_broker.shard_id() == 0) {
       on_snapshot(0, now_taken);
       publish_statistics();

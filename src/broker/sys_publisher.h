@@ -19,8 +19,6 @@
 
 namespace peregrine::broker {
 
-class ShardBroker;
-
 struct SysSnapshot {
   BrokerStats stats;
   uint64_t clients_now = 0;
@@ -28,9 +26,28 @@ struct SysSnapshot {
   uint64_t retained_now = 0;
 };
 
+// What the publisher uses of its shard (ShardBroker implements it).
+class SysHost {
+ public:
+  virtual uint16_t shard_id() const = 0;
+  virtual uint16_t shard_count() const = 0;
+  virtual io::TimerWheel& wheel() = 0;
+  virtual uint64_t now_ms() const = 0;
+  // This shard's counters and gauges now.
+  virtual SysSnapshot take_snapshot() const = 0;
+  // To shard 0 (ownership lent; it comes back through snapshot_back()).
+  virtual void send_sys_snapshot(SysSnapshot* snapshot) = 0;
+  // Publishes as the broker itself: no client, no $SYS refusal.
+  virtual void publish_internal(const std::string& topic, std::string_view payload,
+                                bool retain) = 0;
+
+ protected:
+  ~SysHost() = default;
+};
+
 class SysPublisher final : public io::Timer {
  public:
-  SysPublisher(ShardBroker& broker, const SysTopics& config);
+  SysPublisher(SysHost& host, const SysTopics& config);
 
   void start();
   void stop();
@@ -53,7 +70,7 @@ class SysPublisher final : public io::Timer {
   void publish(const std::string& topic, std::string_view payload, bool retain);
   uint64_t next_due() const;
 
-  ShardBroker& _broker;
+  SysHost& _broker;
   SysTopics _config;
   std::string _prefix;  // "$SYS/<broker_id>/"
   uint64_t _started_ms = 0;

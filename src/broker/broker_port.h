@@ -1,0 +1,94 @@
+// What a client — the MQTT side of one connection — uses of its shard's broker: the
+// shard's config, limits, counters and decode scratch as plain members (read on every
+// packet, so no virtual call), and the broker's operations, which ShardBroker implements.
+// Client sees the broker only through this, so the broker may include the client and
+// not the other way round. Lives on its shard's thread; a client uses the port of the
+// shard it is on (its host changes when it migrates or is rehomed).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "include/peregrine/authorizer.h"
+#include "include/peregrine/enhanced_auth.h"
+#include "include/peregrine/options.h"
+#include "src/broker/broker_stats.h"
+#include "src/broker/session_host.h"
+#include "src/mqtt/packets.h"
+#include "src/net/connection.h"
+
+namespace peregrine::broker {
+
+class Client;
+class Session;
+
+struct BrokerConfig {
+  Limits limits;
+  SysTopics sys;
+  Acl acl;                                // the answers to denials
+  const Authorizer* authorizer = nullptr;  // nullptr: allow everything; shared, read-only
+  std::vector<const EnhancedAuthMethod*> auth_methods;  // shared, read-only
+  // Move a publisher-only session to the one shard its messages go to (rehome_policy.h).
+  bool rehome_publishers = true;
+};
+
+class BrokerPort : public net::ConnectionHost, public SessionHost {
+ public:
+  explicit BrokerPort(const BrokerConfig& config) : _config(config) {}
+
+  const BrokerConfig& config() const { return _config; }
+  const Limits& limits() const final { return _config.limits; }
+  BrokerStats& stats() final { return _stats; }
+  const BrokerStats& stats() const { return _stats; }
+  // Encoding scratch for the packet being written.
+  std::vector<uint8_t>& scratch() { return _scratch; }
+  // The PUBLISH a client decodes its input into, one per shard so that no packet builds
+  // and destroys a Publish (~400 bytes); valid until that client's next PUBLISH.
+  mqtt::Publish& inbound_publish() { return _inbound_publish; }
+  mqtt::Ack& inbound_ack() { return _inbound_ack; }  // decoded into again for each ack
+  const EnhancedAuthMethod* auth_method(std::string_view name) const {
+    for (const EnhancedAuthMethod* method : _config.auth_methods) {
+      if (method->name() == name) {
+        return method;
+      }
+    }
+    return nullptr;
+  }
+
+  // The shard's clock and timers, for its connections and sessions alike.
+  io::TimerWheel& wheel() override = 0;
+  uint64_t now_ms() const override = 0;
+  virtual uint16_t shard_id() const = 0;
+  // The shard's overflow towards other shards is at its bound: stop reading PUBLISH.
+  virtual bool backpressured() const = 0;
+  // `client` stopped reading for back-pressure; resumed at a turn end once it drains.
+  virtual void paused(Client* client) = 0;
+  virtual std::string assign_client_id() = 0;
+  // Whether a CONNECT for `client_id` is accepted on this shard: its session lives here
+  // (and is not leaving), or none does anywhere and this is its home. Otherwise the
+  // connection moves on.
+  virtual bool connects_here(std::string_view client_id) const = 0;
+  // CONNECT accepted here: takes over a live connection of the same client id, ends or
+  // resumes the session per Clean Start. Returns the session and whether it was present
+  // [MQTT-3.2.2-2].
+  virtual Session* open_session(Client* client, const mqtt::Connect& connect,
+                                bool* present) = 0;
+  virtual void publish(Client* from, const mqtt::Publish& publish) = 0;
+  virtual void subscribe(Client* client, const mqtt::Subscribe& subscribe) = 0;
+  virtual void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) = 0;
+  // A connected client's transport ended: its will and its session's fate.
+  virtual void client_gone(Client* client) = 0;
+
+ protected:
+  ~BrokerPort() = default;
+
+  BrokerConfig _config;
+  BrokerStats _stats;
+  std::vector<uint8_t> _scratch;
+  mqtt::Publish _inbound_publish;
+  mqtt::Ack _inbound_ack;
+};
+
+}  // namespace peregrine::broker
