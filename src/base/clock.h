@@ -18,4 +18,14 @@ inline uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// A clock the shards can be given instead of the system's (the seeded simulation's,
+// advanced by the simulator). Read on the shard threads it is given to.
+class Clock {
+ public:
+  virtual uint64_t now_ms() const = 0;
+
+ protected:
+  ~Clock() = default;
+};
+
 }  // namespace peregrine::base

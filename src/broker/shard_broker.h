@@ -62,6 +62,8 @@ class ShardBroker final : public shard::ShardService, public BrokerPort, public 
   // shard::ShardService
   void on_start(shard::Shard& shard) override;
   uint32_t on_envelope(const shard::Envelope& envelope) override;
+  // Its reclaimer is the thread's while it runs (the simulation runs every shard on one).
+  void on_turn_begin() override { _reclaimer->install(); }
   void on_turn_end() override;
   void on_stop_requested() override;
   bool finished() const override;

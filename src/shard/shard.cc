@@ -81,6 +81,15 @@ bool Shard::outbound_drained(uint16_t to) const {
   return _overflow[to].empty() && _group.mailbox(_id, to).drained_for_producer();
 }
 
+bool Shard::all_outbound_drained() const {
+  for (uint16_t to = 0; to < count(); ++to) {
+    if (to != _id && !outbound_drained(to)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool Shard::inbound_pending() const {
   for (uint16_t from = 0; from < count(); ++from) {
     if (from != _id && !_group.mailbox(from, _id).empty_for_consumer()) {
@@ -165,24 +174,40 @@ void Shard::publish_outbound() {
   }
 }
 
+uint64_t Shard::now_ms() const {
+  const base::Clock* clock = _group._options.clock;
+  return clock == nullptr ? base::monotonic_ms() : clock->now_ms();
+}
+
+bool Shard::prepare() {
+  std::string why;
+  if (_group._options.make_ring) {
+    _ring = _group._options.make_ring(_id);
+  } else {
+    _ring = io::Ring::create(_group._options.backend, _group._options.ring, &why);
+  }
+  if (_ring == nullptr) {
+    _group._failure = why;
+    _group._failed.fetch_add(1);
+    return false;
+  }
+  _now_ms = now_ms();
+  _load_window_start_ms = _now_ms;
+  _wheel = std::make_unique<io::TimerWheel>(_now_ms);
+  return true;
+}
+
 void Shard::run() {
   base::set_log_shard(_id);
   base::set_current_shard(_id);
   if (_group._options.pin_threads) {
     pin_to_cpu(_id);
   }
-  std::string why;
-  _ring = io::Ring::create(_group._options.backend, _group._options.ring, &why);
-  if (_ring == nullptr) {
-    _group._failure = why;
-    _group._failed.fetch_add(1);
-    _group._ready.fetch_add(1);
+  const bool prepared = prepare();
+  _group._ready.fetch_add(1);
+  if (!prepared) {
     return;
   }
-  _now_ms = base::monotonic_ms();
-  _load_window_start_ms = _now_ms;
-  _wheel = std::make_unique<io::TimerWheel>(_now_ms);
-  _group._ready.fetch_add(1);
   // Every shard's ring must exist before any shard may wake a peer.
   while (_group._ready.load() < _group.size()) {
     std::this_thread::yield();
@@ -191,32 +216,15 @@ void Shard::run() {
     return;
   }
   _service->on_start(*this);
-  bool stopping = false;
   while (true) {
-    _now_ms = base::monotonic_ms();
-    account_load();
-    const bool drained = drain_inbound();
-    _wheel->advance(_now_ms);
-    if (!stopping && _stop_requested.load(std::memory_order_acquire)) {
-      stopping = true;
-      _service->on_stop_requested();
-    }
-    _service->on_turn_end();
-    publish_outbound();
-    if (stopping && _service->finished()) {
+    int timeout = turn();
+    if (timeout == kFinished) {
       break;
-    }
-    int timeout = drained ? 0 : _wheel->next_timeout_ms(_now_ms);
-    if (stopping && (timeout < 0 || timeout > 50)) {
-      timeout = 50;
-    }
-    if (_overflow_size > 0 && timeout != 0) {
-      timeout = 1;  // consumers do not wake producers: look again soon
     }
     if (timeout != 0) {
       _sleeping.store(true, std::memory_order_relaxed);
       std::atomic_thread_fence(std::memory_order_seq_cst);
-      if (inbound_pending() || _stop_requested.load(std::memory_order_relaxed) != stopping) {
+      if (inbound_pending() || _stop_requested.load(std::memory_order_relaxed) != _stopping) {
         timeout = 0;
       }
     }
@@ -226,6 +234,44 @@ void Shard::run() {
   _service->on_turn_end();
   _ring->poll(0);
   // The ring outlives the thread: request_stop() may still be waking it. join() frees it.
+}
+
+int Shard::turn() {
+  _service->on_turn_begin();
+  _now_ms = now_ms();
+  account_load();
+  const bool drained = drain_inbound();
+  _wheel->advance(_now_ms);
+  if (!_stopping && _stop_requested.load(std::memory_order_acquire)) {
+    _stopping = true;
+    _service->on_stop_requested();
+  }
+  _service->on_turn_end();
+  publish_outbound();
+  if (_stopping && _service->finished()) {
+    return kFinished;
+  }
+  int timeout = drained ? 0 : _wheel->next_timeout_ms(_now_ms);
+  if (_stopping && (timeout < 0 || timeout > 50)) {
+    timeout = 50;
+  }
+  if (_overflow_size > 0 && timeout != 0) {
+    timeout = 1;  // consumers do not wake producers: look again soon
+  }
+  return timeout;
+}
+
+bool Shard::step() {
+  PG_DASSERT(_group._stepped);
+  base::set_log_shard(_id);
+  base::set_current_shard(_id);
+  if (turn() == kFinished) {
+    _service->on_turn_end();
+    _ring->poll(0);
+    return true;
+  }
+  _ring->poll(0);
+  return false;
 }
 
 ShardGroup::ShardGroup(const ShardGroupOptions& options) : _options(options) {
@@ -239,6 +285,24 @@ ShardGroup::ShardGroup(const ShardGroupOptions& options) : _options(options) {
 }
 
 ShardGroup::~ShardGroup() { join(); }
+
+bool ShardGroup::start_stepped(const std::vector<ShardService*>& services, std::string* why) {
+  PG_ASSERT(services.size() == _shards.size());
+  _stepped = true;
+  for (size_t i = 0; i < _shards.size(); ++i) {
+    _shards[i]->_service = services[i];
+    if (!_shards[i]->prepare()) {
+      *why = _failure;
+      return false;
+    }
+  }
+  for (auto& shard : _shards) {
+    base::set_current_shard(shard->_id);
+    shard->_service->on_start(*shard);
+  }
+  base::set_current_shard(base::kNoShardThread);
+  return true;
+}
 
 bool ShardGroup::start(const std::vector<ShardService*>& services, std::string* why) {
   PG_ASSERT(services.size() == _shards.size());
@@ -276,9 +340,11 @@ void ShardGroup::join() {
       joined_any = true;
     }
   }
-  if (!joined_any) {
+  if (!joined_any && !_stepped) {
     return;
   }
+  _stepped = false;
+  base::set_current_shard(base::kNoShardThread);
   Envelope envelope;
   for (uint16_t from = 0; from < size(); ++from) {
     for (uint16_t to = 0; to < size(); ++to) {

@@ -33,6 +33,9 @@ class ShardService {
   // Returns the work the envelope stood for, in messages (1 for most; more for one that
   // carries many), which counts against kDrainPerTurn.
   virtual uint32_t on_envelope(const Envelope& envelope) = 0;
+  // A loop turn begins on this shard (the thread may have run other shards' turns since
+  // the last one: the seeded simulation steps every shard on one thread).
+  virtual void on_turn_begin() {}
   // End of a loop turn: flush output, retry work held back.
   virtual void on_turn_end() = 0;
   // Shutdown was requested: stop accepting, say goodbye, close.
@@ -66,7 +69,7 @@ class Shard {
   io::TimerWheel& wheel() { return *_wheel; }
   // Read fresh each time (a coarse clock, a few ns): completions are dispatched after the
   // ring's wait, so a time taken at the top of the loop turn can be a whole sleep old.
-  uint64_t now_ms() const { return base::monotonic_ms(); }
+  uint64_t now_ms() const;
 
   // Posts to shard `to` (!= id()); visible to it at the end of this loop turn.
   bool post(uint16_t to, Envelope envelope, Delivery delivery);
@@ -76,15 +79,28 @@ class Shard {
   // Everything this shard ever posted to `to` has been taken by it (none waits in the
   // mailbox or the overflow).
   bool outbound_drained(uint16_t to) const;
+  bool all_outbound_drained() const;
   // The share of the last whole load window (kLoadWindowMs) this shard spent outside its
   // ring's blocking wait, in thousandths: 0 for an idle shard, 1000 for one that never
   // slept. Time spent runnable but preempted counts as busy.
   static constexpr uint64_t kLoadWindowMs = 100;
   uint32_t busy_permille() const { return _busy_permille; }
 
+  // One loop turn, for a ShardGroup started with start_stepped(): mailboxes, timers, the
+  // service's turn end, mailboxes out, the ring polled without waiting. Returns true once
+  // the service has finished shutting down.
+  bool step();
+
  private:
   friend class ShardGroup;
   void run();
+  // Creates the ring and the wheel on the calling thread; false (and the group's
+  // failure) if the ring could not be made.
+  bool prepare();
+  // The loop's body; returns the ring's poll timeout it wants (0: do not wait), or -2
+  // once shutdown has finished.
+  int turn();
+  static constexpr int kFinished = -2;
   bool drain_inbound();
   void publish_outbound();
   bool inbound_pending() const;
@@ -104,6 +120,7 @@ class Shard {
   std::vector<uint8_t> _wake_wanted;  // per target: posted this turn something not kLazy
   std::atomic<bool> _sleeping{false};
   std::atomic<bool> _stop_requested{false};
+  bool _stopping = false;  // on_stop_requested() was called
   std::thread _thread;
 };
 
@@ -113,6 +130,10 @@ struct ShardGroupOptions {
   io::RingOptions ring;
   bool pin_threads = false;  // shard i to the i-th allowed CPU; see Options::pin_shards
   uint32_t mailbox_capacity = 4096;  // envelopes per ordered pair of shards (power of 2)
+  // The seeded simulation's: a clock instead of the system's, and a ring per shard
+  // instead of the backend's. Unset in the broker.
+  const base::Clock* clock = nullptr;
+  std::function<std::unique_ptr<io::Ring>(uint16_t shard)> make_ring;
 };
 
 // Owns every shard, the mailbox grid and the threads.
@@ -130,6 +151,10 @@ class ShardGroup {
   // Starts one thread per shard running `services[i]`; false (and `why`) if a shard's
   // ring could not be created.
   bool start(const std::vector<ShardService*>& services, std::string* why);
+  // The seeded simulation's start: no threads; every shard is prepared and started on
+  // the calling thread, which then runs their turns with Shard::step() in the order it
+  // chooses.
+  bool start_stepped(const std::vector<ShardService*>& services, std::string* why);
   // Asks every shard to shut down (any thread, async-signal-unsafe).
   void request_stop();
   // Joins the threads, then lets each service discard envelopes still in mailboxes.
@@ -140,6 +165,7 @@ class ShardGroup {
   ShardGroupOptions _options;
   std::vector<std::unique_ptr<Shard>> _shards;
   std::vector<std::unique_ptr<SpscQueue<Envelope>>> _mailboxes;
+  bool _stepped = false;
   std::atomic<int> _ready{0};
   std::atomic<int> _failed{0};
   std::string _failure;

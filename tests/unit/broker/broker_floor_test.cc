@@ -1,0 +1,268 @@
+// Broker behaviour across shards with no socket and no thread: the real ShardBrokers on
+// a simulated floor (tests/sim), driven by simulated clients, one scripted step at a time.
+// The floor's network reads and writes in pieces and delays completions, and clients
+// connect on shards other than their home, so every test also crosses a migration.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "tests/sim/sim_client.h"
+#include "tests/sim/sim_floor.h"
+
+namespace peregrine::sim {
+namespace {
+
+using mqtt::ProtocolVersion;
+using mqtt::ReasonCode;
+
+FloorOptions options(uint16_t shards = 2) {
+  FloorOptions o;
+  o.shards = shards;
+  o.stall = 0;  // the tests say which shard runs when
+  return o;
+}
+
+// Steps the floor and lets every client read and answer, until nothing moves.
+void settle(SimFloor& floor, std::initializer_list<SimClient*> clients) {
+  for (int round = 0; round < 20; ++round) {
+    ASSERT_TRUE(floor.settle(5000));
+    for (SimClient* c : clients) {
+      c->poll();
+    }
+  }
+}
+
+std::vector<std::string> payloads(const SimClient& c) {
+  std::vector<std::string> out;
+  for (const Received& r : c.messages) {
+    out.push_back(r.payload);
+  }
+  return out;
+}
+
+class BrokerFloorTest : public ::testing::Test {
+ protected:
+  SimFloor floor{1, options()};
+};
+
+TEST_F(BrokerFloorTest, AQoS1MessageCrossesShardsToASubscriberThatGotItsSuback) {
+  SimClient sub(floor, id_homed("sub", 0, 2), ProtocolVersion::kV5);
+  SimClient pub(floor, id_homed("pub", 1, 2), ProtocolVersion::kV311);
+  sub.connect(1, true);  // accepted on shard 1, lives on shard 0
+  pub.connect(0, true);
+  settle(floor, {&sub, &pub});
+  ASSERT_TRUE(sub.connected());
+  ASSERT_TRUE(pub.connected());
+  sub.subscribe("a/+", 1);
+  settle(floor, {&sub, &pub});
+  pub.publish("a/b", "hello", 1);
+  settle(floor, {&sub, &pub});
+  EXPECT_EQ(pub.unacked(), 0u);
+  ASSERT_EQ(sub.messages.size(), 1u);
+  EXPECT_EQ(sub.messages[0].topic, "a/b");
+  EXPECT_EQ(sub.messages[0].payload, "hello");
+  EXPECT_EQ(sub.messages[0].qos, 1);
+}
+
+TEST_F(BrokerFloorTest, SubackWaitsUntilTheOtherShardAppliedTheRoute) {
+  SimClient sub(floor, id_homed("sub", 0, 2), ProtocolVersion::kV5);
+  sub.connect(0, true);
+  settle(floor, {&sub});
+  ASSERT_TRUE(sub.connected());
+  uint16_t suback_for = 0;
+  struct : ClientEvents {
+    uint16_t* got;
+    void on_suback(uint16_t id, const std::vector<ReasonCode>&) override { *got = id; }
+  } events;
+  events.got = &suback_for;
+  SimClient watched(floor, sub.id(), ProtocolVersion::kV5, &events);
+  watched.connect(0, false);  // takes the session over, with the listener
+  settle(floor, {&sub, &watched});
+  ASSERT_TRUE(watched.connected());
+  const uint16_t id = watched.subscribe("x/#", 1);
+  for (int i = 0; i < 200; ++i) {  // shard 1 holds the route change: no SUBACK yet
+    floor.step_only(0);
+    watched.poll();
+  }
+  EXPECT_EQ(suback_for, 0) << "SUBACK left before shard 1 applied the route";
+  settle(floor, {&watched});
+  EXPECT_EQ(suback_for, id);
+}
+
+TEST_F(BrokerFloorTest, QoS2IsDeliveredOnceThoughTheSubscriberDroppedBeforePubrel) {
+  SimClient sub(floor, id_homed("sub", 1, 2), ProtocolVersion::kV311);
+  SimClient pub(floor, id_homed("pub", 0, 2), ProtocolVersion::kV5);
+  sub.connect(0, false);  // a persistent session (3.1.1, clean session 0)
+  pub.connect(1, true);
+  settle(floor, {&sub, &pub});
+  sub.subscribe("q/2", 2);
+  settle(floor, {&sub, &pub});
+  pub.publish("q/2", "once", 2);
+  // Run until the subscriber has the PUBLISH, then drop before its PUBREC is read.
+  for (int i = 0; i < 2000 && sub.messages.empty(); ++i) {
+    floor.step();
+    sub.poll();
+  }
+  ASSERT_EQ(sub.messages.size(), 1u);
+  sub.drop();
+  settle(floor, {&sub, &pub});
+  sub.connect(1, false);
+  settle(floor, {&sub, &pub});
+  ASSERT_TRUE(sub.connected());
+  EXPECT_TRUE(sub.last_connack->session_present);
+  EXPECT_EQ(payloads(sub), std::vector<std::string>{"once"});
+  EXPECT_EQ(pub.unacked(), 0u);
+}
+
+TEST_F(BrokerFloorTest, APersistentSessionGetsWhatWasPublishedWhileItWasAway) {
+  SimClient sub(floor, id_homed("sub", 0, 2), ProtocolVersion::kV5);
+  SimClient pub(floor, id_homed("pub", 1, 2), ProtocolVersion::kV5);
+  sub.connect(1, true, 3600);
+  pub.connect(0, true);
+  settle(floor, {&sub, &pub});
+  sub.subscribe("away/#", 1);
+  settle(floor, {&sub, &pub});
+  sub.disconnect();
+  settle(floor, {&sub, &pub});
+  for (int i = 0; i < 5; ++i) {
+    pub.publish("away/" + std::to_string(i), std::to_string(i), 1);
+  }
+  pub.publish("away/q0", "not queued", 0);
+  settle(floor, {&sub, &pub});
+  EXPECT_EQ(pub.unacked(), 0u);
+  sub.connect(0, false, 3600);
+  settle(floor, {&sub, &pub});
+  EXPECT_TRUE(sub.last_connack->session_present);
+  EXPECT_EQ(payloads(sub), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+}
+
+TEST_F(BrokerFloorTest, ATakeoverDisconnectsTheOldConnectionWithSessionTakenOver) {
+  const std::string id = id_homed("dup", 1, 2);
+  SimClient first(floor, id, ProtocolVersion::kV5);
+  SimClient second(floor, id, ProtocolVersion::kV5);
+  first.connect(0, false, 600);
+  settle(floor, {&first});
+  first.subscribe("t", 1);
+  settle(floor, {&first});
+  second.connect(0, false, 600);
+  settle(floor, {&first, &second});
+  ASSERT_TRUE(first.last_disconnect.has_value());
+  EXPECT_EQ(first.last_disconnect->reason, ReasonCode::kSessionTakenOver);
+  EXPECT_FALSE(first.connection_open());
+  ASSERT_TRUE(second.connected());
+  EXPECT_TRUE(second.last_connack->session_present);
+  SimClient pub(floor, id_homed("p", 0, 2), ProtocolVersion::kV311);
+  pub.connect(1, true);
+  settle(floor, {&pub, &second});
+  pub.publish("t", "to the new one", 1);
+  settle(floor, {&pub, &second});
+  EXPECT_EQ(payloads(second), std::vector<std::string>{"to the new one"});
+}
+
+TEST_F(BrokerFloorTest, AWillIsPublishedOnADropAndNotOnADisconnect) {
+  SimClient watcher(floor, id_homed("w", 0, 2), ProtocolVersion::kV5);
+  watcher.connect(0, true);
+  settle(floor, {&watcher});
+  watcher.subscribe("wills/#", 1);
+  settle(floor, {&watcher});
+  SimClient dropper(floor, id_homed("d", 1, 2), ProtocolVersion::kV311);
+  SimClient leaver(floor, id_homed("l", 1, 2), ProtocolVersion::kV5);
+  dropper.connect(1, true, 0, WillSpec{"wills/d", "gone", 1, false});
+  leaver.connect(1, true, 0, WillSpec{"wills/l", "gone", 1, false});
+  settle(floor, {&watcher, &dropper, &leaver});
+  dropper.drop();
+  leaver.disconnect();
+  settle(floor, {&watcher, &dropper, &leaver});
+  ASSERT_EQ(watcher.messages.size(), 1u);
+  EXPECT_EQ(watcher.messages[0].topic, "wills/d");
+}
+
+TEST_F(BrokerFloorTest, ARetainedMessageReachesALaterWildcardSubscriberFromItsOwnerShard) {
+  SimClient pub(floor, id_homed("p", 0, 2), ProtocolVersion::kV5);
+  pub.connect(0, true);
+  settle(floor, {&pub});
+  for (int i = 0; i < 6; ++i) {  // topics owned by both shards
+    pub.publish("r/" + std::to_string(i), "kept " + std::to_string(i), 1, true);
+  }
+  settle(floor, {&pub});
+  SimClient sub(floor, id_homed("s", 1, 2), ProtocolVersion::kV311);
+  sub.connect(1, true);
+  settle(floor, {&sub});
+  sub.subscribe("r/#", 1);
+  settle(floor, {&sub});
+  std::vector<std::string> got = payloads(sub);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"kept 0", "kept 1", "kept 2", "kept 3", "kept 4",
+                                           "kept 5"}));
+  for (const Received& r : sub.messages) {
+    EXPECT_TRUE(r.retain);
+  }
+}
+
+TEST_F(BrokerFloorTest, ASharedGroupGetsEachMessageOnceAcrossShards) {
+  SimClient a(floor, id_homed("a", 0, 2), ProtocolVersion::kV5);
+  SimClient b(floor, id_homed("b", 1, 2), ProtocolVersion::kV5);
+  SimClient pub(floor, id_homed("p", 0, 2), ProtocolVersion::kV5);
+  a.connect(0, true);
+  b.connect(1, true);
+  pub.connect(1, true);
+  settle(floor, {&a, &b, &pub});
+  a.subscribe("$share/g/jobs/+", 1);
+  b.subscribe("$share/g/jobs/+", 1);
+  settle(floor, {&a, &b, &pub});
+  for (int i = 0; i < 20; ++i) {
+    pub.publish("jobs/" + std::to_string(i), std::to_string(i), 1);
+  }
+  settle(floor, {&a, &b, &pub});
+  std::vector<std::string> all = payloads(a);
+  const std::vector<std::string> got_b = payloads(b);
+  EXPECT_FALSE(all.empty());
+  EXPECT_FALSE(got_b.empty());
+  all.insert(all.end(), got_b.begin(), got_b.end());
+  std::sort(all.begin(), all.end());
+  std::vector<std::string> want;
+  for (int i = 0; i < 20; ++i) {
+    want.push_back(std::to_string(i));
+  }
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(all, want);
+}
+
+TEST_F(BrokerFloorTest, NothingArrivesAfterUnsuback) {
+  SimClient sub(floor, id_homed("s", 0, 2), ProtocolVersion::kV5);
+  SimClient pub(floor, id_homed("p", 1, 2), ProtocolVersion::kV5);
+  sub.connect(0, true);
+  pub.connect(1, true);
+  settle(floor, {&sub, &pub});
+  sub.subscribe("u", 1);
+  settle(floor, {&sub, &pub});
+  pub.publish("u", "before", 1);
+  settle(floor, {&sub, &pub});
+  sub.unsubscribe("u");
+  settle(floor, {&sub, &pub});
+  pub.publish("u", "after", 1);
+  settle(floor, {&sub, &pub});
+  EXPECT_EQ(payloads(sub), std::vector<std::string>{"before"});
+}
+
+TEST_F(BrokerFloorTest, AnOverlappingSubscriptionDeliversOnceAtTheHigherQoSWithEveryId) {
+  SimClient sub(floor, id_homed("s", 1, 2), ProtocolVersion::kV5);
+  SimClient pub(floor, id_homed("p", 1, 2), ProtocolVersion::kV5);
+  sub.connect(0, true);
+  pub.connect(0, true);
+  settle(floor, {&sub, &pub});
+  sub.subscribe("o/#", 0, 7);
+  sub.subscribe("o/+", 1, 9);
+  settle(floor, {&sub, &pub});
+  pub.publish("o/x", "one", 2);
+  settle(floor, {&sub, &pub});
+  ASSERT_EQ(sub.messages.size(), 1u);
+  EXPECT_EQ(sub.messages[0].qos, 1);
+  std::vector<uint32_t> ids = sub.messages[0].subscription_ids;
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<uint32_t>{7, 9}));
+}
+
+}  // namespace
+}  // namespace peregrine::sim
