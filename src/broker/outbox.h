@@ -70,6 +70,7 @@ class Outbox {
   void seal_all();
   // A batch of this shard's came back read.
   void batch_back(PublishBatch* batch, uint16_t from);
+  uint32_t batches_out(uint16_t to) const { return _batches_out[to]; }
   // Every mail to `to` has been taken by it (none waits in the mailbox or the overflow).
   bool drained(uint16_t to) const { return _shard.outbound_drained(to); }
 

@@ -40,6 +40,12 @@ class SessionTable {
     return it == _by_id.end() ? nullptr : *it;
   }
   size_t size() const { return _by_name.size(); }
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    for (const auto& session : _by_name) {
+      visit(*session);
+    }
+  }
 
   // Takes `session` in (made here, or arrived with its client), under a new id.
   Session* insert(std::unique_ptr<Session> session);

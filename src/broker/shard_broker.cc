@@ -836,6 +836,28 @@ void ShardBroker::handle(const mail::Reclaim& m, uint16_t) {
   MessageReclaimer::free_list(m.dead);
 }
 
+std::string ShardBroker::check_bounds() const {
+  std::string broken;
+  const Limits& limits = _config.limits;
+  _sessions->for_each([&](const Session& session) {
+    if (broken.empty() && session.inflight() > limits.max_inflight) {
+      broken = "session " + session.client_id() + " has " +
+               std::to_string(session.inflight()) + " in flight";
+    }
+    if (broken.empty() && session.queued() > limits.max_queued_messages) {
+      broken = "session " + session.client_id() + " queues " +
+               std::to_string(session.queued());
+    }
+  });
+  for (uint16_t to = 0; to < shard_count() && broken.empty(); ++to) {
+    if (_outbox->batches_out(to) > Outbox::kMaxBatchesOut) {
+      broken = std::to_string(_outbox->batches_out(to)) + " batches out to shard " +
+               std::to_string(to);
+    }
+  }
+  return broken;
+}
+
 // ---- shutdown ------------------------------------------------------------------------------
 
 void ShardBroker::on_stop_requested() {

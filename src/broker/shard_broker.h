@@ -111,6 +111,9 @@ class ShardBroker final : public shard::ShardService, public BrokerPort, public 
                         bool retain) override;
 
   uint16_t home_shard(std::string_view client_id) const;
+  // The bounds of this shard's queues, checked (the seeded simulation calls it after
+  // every step): "" when they hold, else what broke.
+  std::string check_bounds() const;
   bool stopping() const { return _stopping; }
   void accept(int fd, const net::TransportConfig* transport);
 

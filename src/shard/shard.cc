@@ -247,7 +247,9 @@ int Shard::turn() {
     _service->on_stop_requested();
   }
   _service->on_turn_end();
-  publish_outbound();
+  if (!_group._options.hold_outbound || !_group._options.hold_outbound(_id)) {
+    publish_outbound();
+  }
   if (_stopping && _service->finished()) {
     return kFinished;
   }

@@ -134,6 +134,9 @@ struct ShardGroupOptions {
   // instead of the backend's. Unset in the broker.
   const base::Clock* clock = nullptr;
   std::function<std::unique_ptr<io::Ring>(uint16_t shard)> make_ring;
+  // The simulation's mail latency: when it returns true for a shard at the end of a
+  // turn, what that shard posted stays staged until a later turn.
+  std::function<bool(uint16_t shard)> hold_outbound;
 };
 
 // Owns every shard, the mailbox grid and the threads.

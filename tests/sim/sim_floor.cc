@@ -29,10 +29,15 @@ SimFloor::SimFloor(uint64_t seed, const FloorOptions& options)
   group.clock = &_clock;
   _rings.assign(options.shards, nullptr);
   group.make_ring = [this](uint16_t shard) {
-    auto ring = std::make_unique<SimRing>(_net, shard);
+    auto ring = std::make_unique<SimRing>(_net);
     _rings[shard] = ring.get();
     return ring;
   };
+  if (options.mail_delay != 0) {
+    group.hold_outbound = [this](uint16_t) {
+      return !_stopped && _random.chance(_options.mail_delay);
+    };
+  }
   _group = std::make_unique<shard::ShardGroup>(group);
   std::vector<shard::ShardService*> services;
   for (uint16_t i = 0; i < options.shards; ++i) {

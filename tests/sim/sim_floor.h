@@ -32,6 +32,7 @@ struct FloorOptions {
   NetFaults faults;
   broker::BrokerConfig broker;
   uint32_t stall = 5;  // percent of steps in which one shard takes no turn
+  uint32_t mail_delay = 0;  // percent of turns whose mail stays staged (slow hand-over)
   bool quiet_logs = true;  // warnings and errors only
 };
 
@@ -64,9 +65,10 @@ class SimFloor {
   // Every shard's counters summed.
   broker::BrokerStats stats() const;
   uint64_t steps() const { return _steps; }
+  // No ring has work and every mailbox is empty.
+  bool quiet() const;
 
  private:
-  bool quiet() const;
 
   FloorOptions _options;
   SimRandom _random;

@@ -70,7 +70,7 @@ class SimNet {
 
 class SimRing final : public io::Ring {
  public:
-  SimRing(SimNet& net, uint16_t shard) : _net(net), _shard(shard) {}
+  explicit SimRing(SimNet& net) : _net(net) {}
 
   io::Backend backend() const override { return io::Backend::kEpoll; }
   void listen(int, io::Acceptor*) override {}  // the simulation accepts by itself
@@ -96,7 +96,6 @@ class SimRing final : public io::Ring {
   void deliver_reads();
 
   SimNet& _net;
-  const uint16_t _shard;
   std::vector<io::Socket*> _receiving;  // started, in the order they were
   std::vector<io::Socket*> _sending;    // a send waits to complete
   std::vector<io::Socket*> _stopped;    // to quiesce once no operation is in flight

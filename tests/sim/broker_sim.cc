@@ -1,0 +1,561 @@
+#include "tests/sim/broker_sim.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "src/mqtt/codec.h"
+#include "tests/sim/sim_client.h"
+#include "tests/sim/sim_floor.h"
+
+namespace peregrine::sim {
+
+namespace {
+
+constexpr uint64_t kNever = UINT64_MAX;
+constexpr int kTopics = 6;
+
+struct PublishRecord {
+  std::string publisher;
+  std::string topic;
+  uint8_t qos;
+  bool retain;
+  uint64_t sent_at;
+  uint64_t acked_at = kNever;
+  // Sent again after a reconnect (DUP): a QoS 1 resend is a new routing of the message,
+  // so where it lands relative to the publisher's later ones is not an order promise.
+  bool resent = false;
+};
+
+struct SubInterval {
+  std::string filter;
+  uint8_t requested;
+  uint64_t epoch;
+  uint64_t sent_at;
+  uint8_t granted = 0;
+  uint64_t suback_at = kNever;
+  uint64_t unsub_sent_at = kNever;
+  uint64_t unsuback_at = kNever;
+};
+
+class Simulation;
+
+// One simulated client and what the checker knows of its session.
+struct Actor final : ClientEvents {
+  Simulation* sim = nullptr;
+  std::unique_ptr<SimClient> client;
+  bool persistent = false;  // always clean_start = false (v5: a long expiry)
+  uint64_t epoch = 0;       // non-persistent: a new session per connection
+  bool session_known = false;
+  std::vector<SubInterval> subs;
+  std::map<uint16_t, size_t> pending_sub;               // SUBSCRIBE id → subs index
+  std::map<uint16_t, std::vector<size_t>> pending_unsub;  // UNSUBSCRIBE id → subs indexes
+  std::map<uint16_t, uint64_t> pending_pub;             // own packet id → record
+  std::set<uint64_t> seen;                              // records delivered this epoch
+  std::set<uint64_t> seen_qos2;
+  std::map<std::string, uint64_t> last_fresh;  // publisher → newest QoS >= 1 record
+
+  void on_message(const Received& r) override;
+  void on_acked(uint16_t id, uint8_t qos, mqtt::ReasonCode reason) override;
+  void on_suback(uint16_t id, const std::vector<mqtt::ReasonCode>& reasons) override;
+  void on_unsuback(uint16_t id) override;
+  void on_connack(const mqtt::Connack& connack) override;
+};
+
+class Simulation {
+ public:
+  explicit Simulation(const SimRunOptions& options);
+  SimRunResult run();
+
+  void fail(const std::string& what) {
+    if (_result.ok) {
+      _result.ok = false;
+      char at[96];
+      std::snprintf(at, sizeof at, " (seed %" PRIu64 ", step %" PRIu64 ", event %" PRIu64 ")",
+                    _options.seed, _step, _now);
+      _result.failure = what + at;
+    }
+  }
+  uint64_t tick() { return ++_now; }
+  bool verbose() const { return _options.verbose; }
+  // A publish to `topic`, QoS 1, by a connected client chosen by the seed: right after a
+  // SUBACK, it checks that the route was applied on every shard before SUBACK left.
+  void probe(const std::string& topic);
+  void trace(const std::string& line) {
+    if (_options.verbose) {
+      std::printf("[%llu] %s\n", (unsigned long long)_now, line.c_str());
+    }
+  }
+  std::vector<PublishRecord>& records() { return _records; }
+  void note_delivery(const Actor& actor, const Received& r) {
+    digest(actor.client->id());
+    digest(r.payload);
+    digest(std::string(1, static_cast<char>('0' + r.qos + (r.dup ? 4 : 0))));
+    _result.delivered++;
+  }
+
+ private:
+  void act(Actor& actor);
+  void connect(Actor& actor);
+  void poll_all();
+  void finish();
+  void check_owed();
+  void digest(const std::string& s) {
+    for (unsigned char c : s) {
+      _result.digest = (_result.digest ^ c) * 1099511628211ULL;
+    }
+  }
+  std::string topic() { return "t/" + std::to_string(_floor->random().below(kTopics)); }
+  std::string filter() {
+    switch (_floor->random().below(4)) {
+      case 0: return "t/#";
+      case 1: return "t/+";
+      default: return topic();
+    }
+  }
+
+  SimRunOptions _options;
+  SimRunResult _result;
+  std::unique_ptr<SimFloor> _floor;
+  std::vector<std::unique_ptr<Actor>> _actors;
+  std::vector<PublishRecord> _records;
+  uint64_t _now = 0;
+  uint64_t _step = 0;
+  uint64_t _probes = 0;
+};
+
+// ---- what each client sees ------------------------------------------------------------
+
+void Actor::on_connack(const mqtt::Connack& connack) {
+  if (connack.reason != mqtt::ReasonCode::kSuccess) {
+    return;
+  }
+  if (persistent) {
+    if (session_known && !connack.session_present) {
+      sim->fail("persistent session of " + client->id() + " reported missing");
+    }
+    session_known = true;
+  }
+  if (connack.session_present) {
+    for (const auto& [id, index] : pending_pub) {
+      sim->records()[index].resent = true;  // SimClient sends them again now
+    }
+  }
+}
+
+void Actor::on_suback(uint16_t id, const std::vector<mqtt::ReasonCode>& reasons) {
+  auto it = pending_sub.find(id);
+  if (it == pending_sub.end()) {
+    return;
+  }
+  SubInterval& sub = subs[it->second];
+  pending_sub.erase(it);
+  if (reasons.size() != 1 || mqtt::is_error(reasons[0])) {
+    sim->fail("SUBSCRIBE " + sub.filter + " of " + client->id() + " refused");
+    return;
+  }
+  sub.granted = static_cast<uint8_t>(reasons[0]);
+  sub.suback_at = sim->tick();
+  if (sub.filter.rfind("p/", 0) == 0) {
+    sim->probe(sub.filter);  // someone publishes to it at once, from wherever they are
+  }
+  sim->trace(client->id() + " suback " + sub.filter + " granted " + std::to_string(sub.granted));
+  if (sub.granted > sub.requested) {
+    sim->fail("SUBACK granted more than asked");
+  }
+}
+
+void Actor::on_unsuback(uint16_t id) {
+  auto it = pending_unsub.find(id);
+  if (it == pending_unsub.end()) {
+    return;
+  }
+  const uint64_t now = sim->tick();
+  for (size_t index : it->second) {
+    subs[index].unsuback_at = now;
+  }
+  pending_unsub.erase(it);
+}
+
+void Actor::on_acked(uint16_t id, uint8_t, mqtt::ReasonCode reason) {
+  auto it = pending_pub.find(id);
+  if (it == pending_pub.end()) {
+    return;
+  }
+  if (mqtt::is_error(reason)) {
+    sim->fail("PUBLISH refused with a reason code");
+  }
+  sim->records()[it->second].acked_at = sim->tick();
+  sim->trace(client->id() + " acked m" + std::to_string(it->second));
+  pending_pub.erase(it);
+}
+
+void Actor::on_message(const Received& r) {
+  const uint64_t now = sim->tick();
+  sim->note_delivery(*this, r);
+  sim->trace(client->id() + " got " + r.payload + " qos " + std::to_string(r.qos) +
+             (r.dup ? " dup" : ""));
+  if (r.payload.size() < 2 || r.payload[0] != 'm') {
+    sim->fail("unknown payload delivered to " + client->id());
+    return;
+  }
+  const uint64_t index = std::stoull(r.payload.substr(1));
+  if (index >= sim->records().size()) {
+    sim->fail("payload of a message never published");
+    return;
+  }
+  const PublishRecord& m = sim->records()[index];
+  if (m.topic != r.topic) {
+    sim->fail("message delivered on another topic");
+  }
+  // Some subscription of this session asked for it, and was not withdrawn (UNSUBACK
+  // received) before the message was sent; a retained one may be older.
+  bool asked = false;
+  for (const SubInterval& sub : subs) {
+    if (sub.epoch == epoch && sub.sent_at <= now && mqtt::topic_matches(sub.filter, r.topic) &&
+        (r.retain || sub.unsuback_at == kNever || sub.unsuback_at > m.sent_at)) {
+      asked = true;
+      break;
+    }
+  }
+  if (!asked) {
+    sim->fail("message m" + std::to_string(index) + " on " + r.topic + " delivered to " +
+              client->id() + " that had no subscription for it");
+  }
+  if (r.retain) {
+    return;  // retained on subscribe: may come again, and out of order
+  }
+  if (r.qos == 2 && !seen_qos2.insert(index).second) {
+    sim->fail("QoS 2 message m" + std::to_string(index) + " delivered twice to " +
+              client->id());
+  }
+  const bool fresh = seen.insert(index).second;
+  if (fresh && r.qos >= 1 && !m.resent) {
+    uint64_t& last = last_fresh[m.publisher];
+    if (last != 0 && index < last && sim->verbose()) {
+      const PublishRecord& newer = sim->records()[last];
+      std::printf("order: m%llu qos=%u sent=%llu dup=%d delivered qos=%u; m%llu qos=%u sent=%llu\n",
+                  (unsigned long long)index, m.qos, (unsigned long long)m.sent_at, r.dup, r.qos,
+                  (unsigned long long)last, newer.qos, (unsigned long long)newer.sent_at);
+    }
+    if (last != 0 && index < last) {
+      sim->fail("order: m" + std::to_string(index) + " from " + m.publisher + " reached " +
+                client->id() + " after m" + std::to_string(last));
+    }
+    last = std::max(last, index);
+  }
+}
+
+// ---- the run --------------------------------------------------------------------------
+
+Simulation::Simulation(const SimRunOptions& options) : _options(options) {
+  SimRandom setup(options.seed ^ 0x5EED5EED5EEDull);
+  FloorOptions floor;
+  floor.shards = options.shards != 0 ? options.shards
+                                     : static_cast<uint16_t>(setup.between(2, 4));
+  floor.mailbox_capacity = uint32_t{1} << setup.between(3, 7);  // 8-128: full ones happen
+  floor.faults.short_read = static_cast<uint32_t>(setup.between(0, 60));
+  floor.faults.short_write = static_cast<uint32_t>(setup.between(0, 40));
+  floor.faults.delay = static_cast<uint32_t>(setup.between(0, 40));
+  floor.stall = static_cast<uint32_t>(setup.between(0, 20));
+  floor.mail_delay = static_cast<uint32_t>(setup.between(0, 50));
+  Limits& limits = floor.broker.limits;
+  limits.max_inflight = static_cast<uint32_t>(setup.between(1, 16));  // queues fill
+  limits.max_queued_messages = 1'000'000;  // no bound drops what the checks require
+  limits.max_queued_bytes = 1ull << 32;
+  limits.outbound_buffer_bytes = 64 << 20;
+  limits.max_session_expiry = 24 * 3600;
+  limits.mailbox_overflow_limit = static_cast<uint32_t>(setup.between(16, 4096));
+  floor.broker.rehome_publishers = setup.chance(50);
+  _floor = std::make_unique<SimFloor>(options.seed, floor);
+  const uint32_t clients = options.clients != 0 ? options.clients
+                                                : static_cast<uint32_t>(setup.between(20, 60));
+  for (uint32_t i = 0; i < clients; ++i) {
+    auto actor = std::make_unique<Actor>();
+    actor->sim = this;
+    actor->persistent = setup.chance(50);
+    const auto version = setup.chance(50) ? mqtt::ProtocolVersion::kV5
+                                          : mqtt::ProtocolVersion::kV311;
+    actor->client = std::make_unique<SimClient>(*_floor, "c" + std::to_string(i), version,
+                                                actor.get());
+    _actors.push_back(std::move(actor));
+  }
+  _result.summary = "shards=" + std::to_string(floor.shards) +
+                    " clients=" + std::to_string(clients) +
+                    " mailbox=" + std::to_string(floor.mailbox_capacity) +
+                    " inflight=" + std::to_string(limits.max_inflight) +
+                    " faults(read/write/delay/stall/mail)=" +
+                    std::to_string(floor.faults.short_read) + "/" +
+                    std::to_string(floor.faults.short_write) + "/" +
+                    std::to_string(floor.faults.delay) + "/" + std::to_string(floor.stall) +
+                    "/" + std::to_string(floor.mail_delay) +
+                    " rehome=" + (floor.broker.rehome_publishers ? "on" : "off");
+}
+
+void Simulation::connect(Actor& actor) {
+  SimClient& c = *actor.client;
+  const auto shard = static_cast<uint16_t>(_floor->random().below(_floor->shards()));
+  if (!actor.persistent) {
+    // A new session per connection: what the last one subscribed is gone with it.
+    actor.epoch++;
+    actor.seen.clear();
+    actor.seen_qos2.clear();
+    actor.last_fresh.clear();
+    actor.pending_pub.clear();
+  }
+  actor.pending_sub.clear();
+  actor.pending_unsub.clear();
+  c.connect(shard, !actor.persistent, actor.persistent && c.v5() ? 3600 : 0);
+  tick();
+  trace(c.id() + " connect on " + std::to_string(shard) + (actor.persistent ? " persistent" : ""));
+}
+
+void Simulation::act(Actor& actor) {
+  SimClient& c = *actor.client;
+  SimRandom& random = _floor->random();
+  if (!c.connection_open()) {
+    if (random.chance(30)) {
+      connect(actor);
+    }
+    return;
+  }
+  if (!c.connected()) {
+    if (random.chance(2)) {
+      c.drop();  // gave up waiting for CONNACK
+    }
+    return;
+  }
+  const uint64_t roll = random.below(1000);
+  if (roll < 80) {
+    SubInterval sub{filter(), static_cast<uint8_t>(random.below(3)), actor.epoch, tick()};
+    // A repeated filter replaces the subscription's options [MQTT-3.8.4-3]: what the old
+    // one owed ends here (it still explains deliveries: the filter stays subscribed).
+    for (SubInterval& old : actor.subs) {
+      if (old.epoch == actor.epoch && old.filter == sub.filter && old.unsub_sent_at == kNever) {
+        old.unsub_sent_at = sub.sent_at;
+      }
+    }
+    const uint16_t id = c.subscribe(sub.filter, sub.requested);
+    trace(c.id() + " subscribe " + sub.filter + " qos " + std::to_string(sub.requested));
+    actor.pending_sub[id] = actor.subs.size();
+    actor.subs.push_back(sub);
+  } else if (roll < 120) {
+    std::vector<size_t> live;
+    for (size_t i = 0; i < actor.subs.size(); ++i) {
+      if (actor.subs[i].epoch == actor.epoch && actor.subs[i].unsub_sent_at == kNever) {
+        live.push_back(i);
+      }
+    }
+    if (live.empty()) {
+      return;
+    }
+    const std::string target = actor.subs[live[random.below(live.size())]].filter;
+    const uint64_t now = tick();
+    std::vector<size_t> withdrawn;
+    for (size_t i : live) {
+      if (actor.subs[i].filter == target) {
+        actor.subs[i].unsub_sent_at = now;
+        withdrawn.push_back(i);
+      }
+    }
+    actor.pending_unsub[c.unsubscribe(target)] = withdrawn;
+    trace(c.id() + " unsubscribe " + target);
+  } else if (roll < 600) {
+    const auto qos = static_cast<uint8_t>(random.below(3));
+    const bool retain = random.chance(3);
+    const uint64_t index = _records.size();
+    _records.push_back({c.id(), topic(), qos, retain, tick()});
+    const uint16_t id = c.publish(_records.back().topic, "m" + std::to_string(index), qos,
+                                  retain);
+    _result.published++;
+    if (qos > 0) {
+      actor.pending_pub[id] = index;
+    }
+    trace(c.id() + " publish m" + std::to_string(index) + " qos " + std::to_string(qos) +
+          " on " + _records.back().topic + " id " + std::to_string(id));
+  } else if (roll < 615) {
+    c.disconnect();
+    tick();
+    trace(c.id() + " disconnect");
+  } else if (roll < 630) {
+    c.drop();
+    tick();
+    trace(c.id() + " drop");
+  } else if (roll < 640) {
+    connect(actor);  // over the live connection: the broker takes the session over
+  } else if (roll < 660) {
+    // A filter nobody else has: its SUBSCRIBE changes the routes of every shard.
+    SubInterval sub{"p/" + std::to_string(_probes++), 1, actor.epoch, tick()};
+    actor.pending_sub[c.subscribe(sub.filter, 1)] = actor.subs.size();
+    actor.subs.push_back(sub);
+  } else if (roll < 642) {
+    c.send_raw(std::string("\x30\xff\xff\xff\xff\x01", 6));  // a length past four bytes
+    tick();
+  }
+}
+
+void Simulation::probe(const std::string& topic) {
+  std::vector<Actor*> ready;
+  for (auto& actor : _actors) {
+    if (actor->client->connected()) {
+      ready.push_back(actor.get());
+    }
+  }
+  if (ready.empty()) {
+    return;
+  }
+  Actor& actor = *ready[_floor->random().below(ready.size())];
+  const uint64_t index = _records.size();
+  _records.push_back({actor.client->id(), topic, 1, false, tick()});
+  actor.pending_pub[actor.client->publish(topic, "m" + std::to_string(index), 1)] = index;
+  _result.published++;
+  trace(actor.client->id() + " probes m" + std::to_string(index) + " on " + topic);
+}
+
+void Simulation::poll_all() {
+  for (auto& actor : _actors) {
+    actor->client->poll();
+  }
+}
+
+SimRunResult Simulation::run() {
+  for (_step = 0; _step < _options.steps && _result.ok; ++_step) {
+    const uint32_t actions = static_cast<uint32_t>(_floor->random().between(1, 8));
+    for (uint32_t i = 0; i < actions; ++i) {
+      act(*_actors[_floor->random().below(_actors.size())]);
+    }
+    _floor->step(_floor->random().below(4));
+    poll_all();
+    for (uint16_t s = 0; s < _floor->shards() && _result.ok; ++s) {
+      const std::string broken = _floor->broker(s).check_bounds();
+      if (!broken.empty()) {
+        fail("shard " + std::to_string(s) + ": " + broken);
+      }
+    }
+  }
+  if (_result.ok) {
+    finish();
+  }
+  if (_result.ok) {
+    check_owed();
+  }
+  const broker::BrokerStats stats = _floor->stats();
+  _result.summary += " queue_dropped=" + std::to_string(stats.queue_dropped) +
+                     " mailbox_dropped=" + std::to_string(stats.mailbox_dropped) +
+                     " takeovers=" + std::to_string(stats.takeovers) +
+                     " migrations=" + std::to_string(stats.migrations) +
+                     " rehomed=" + std::to_string(stats.sessions_rehomed);
+  digest(std::to_string(stats.messages_in) + "/" + std::to_string(stats.messages_out));
+  _floor->stop();
+  for (const PublishRecord& r : _records) {
+    _result.acknowledged += r.acked_at != kNever;
+  }
+  return _result;
+}
+
+void Simulation::finish() {
+  // Every persistent client comes back; the rest stay as they are. Then nothing new
+  // happens until every queue has drained and every flow is finished: quiet rings and
+  // mailboxes, nobody waiting, and no delivery for a while (a subscriber's ack frees a
+  // window slot for what its session queued).
+  uint64_t still = 0;
+  uint64_t delivered = _result.delivered;
+  for (uint32_t step = 0; step < 2'000'000; ++step) {
+    bool waiting = false;
+    for (auto& actor : _actors) {
+      SimClient& c = *actor->client;
+      if (actor->persistent && !c.connection_open()) {
+        connect(*actor);
+      }
+      waiting = waiting || (c.connection_open() && (!c.connected() || c.unacked() != 0 ||
+                                                    !actor->pending_sub.empty() ||
+                                                    !actor->pending_unsub.empty()));
+    }
+    _floor->step(1);
+    poll_all();
+    const bool moved = _result.delivered != delivered;
+    delivered = _result.delivered;
+    still = !waiting && !moved && _floor->quiet() ? still + 1 : 0;
+    if (still >= 50) {
+      return;
+    }
+  }
+  if (_options.verbose) {
+    for (auto& actor : _actors) {
+      const SimClient& c = *actor->client;
+      if (c.connection_open() && (!c.connected() || c.unacked() != 0 ||
+                                  !actor->pending_sub.empty() || !actor->pending_unsub.empty())) {
+        std::printf("%s waits: connected=%d unacked=%zu subs=%zu unsubs=%zu persistent=%d\n",
+                    c.id().c_str(), c.connected(), c.unacked(), actor->pending_sub.size(),
+                    actor->pending_unsub.size(), actor->persistent);
+      }
+    }
+  }
+  fail("the floor did not settle: flows still open after the run");
+}
+
+void Simulation::check_owed() {
+  const broker::BrokerStats stats = _floor->stats();
+  if (stats.queue_dropped != 0 || stats.expired_dropped != 0 || stats.oversize_dropped != 0) {
+    fail("a bound dropped messages the run left room for");
+    return;
+  }
+  for (size_t index = 0; index < _records.size() && _result.ok; ++index) {
+    const PublishRecord& m = _records[index];
+    if (m.qos == 0 || m.acked_at == kNever) {
+      continue;
+    }
+    for (auto& actor : _actors) {
+      const SimClient& c = *actor->client;
+      const bool alive = actor->persistent ? actor->session_known : c.connected();
+      if (!alive) {
+        continue;
+      }
+      bool owed = false;
+      for (const SubInterval& sub : actor->subs) {
+        if (sub.epoch == actor->epoch && sub.granted >= 1 && sub.suback_at < m.sent_at &&
+            sub.unsub_sent_at == kNever && mqtt::topic_matches(sub.filter, m.topic)) {
+          owed = true;
+          break;
+        }
+      }
+      if (!owed) {
+        continue;
+      }
+      if (actor->seen.count(index) == 0) {
+        if (_options.verbose) {
+          std::printf("%s: persistent=%d epoch=%llu open=%d connected=%d\n", c.id().c_str(),
+                      actor->persistent, (unsigned long long)actor->epoch,
+                      c.connection_open(), c.connected());
+          for (const SubInterval& sub : actor->subs) {
+            std::printf("  sub %s req=%u granted=%u epoch=%llu sent=%llu suback=%lld "
+                        "unsub_sent=%lld unsuback=%lld\n",
+                        sub.filter.c_str(), sub.requested, sub.granted,
+                        (unsigned long long)sub.epoch, (unsigned long long)sub.sent_at,
+                        (long long)sub.suback_at, (long long)sub.unsub_sent_at,
+                        (long long)sub.unsuback_at);
+          }
+          std::printf("  m%zu sent=%llu acked=%llu\n", index, (unsigned long long)m.sent_at,
+                      (unsigned long long)m.acked_at);
+        }
+        fail("acknowledged m" + std::to_string(index) + " (QoS " + std::to_string(m.qos) +
+             " on " + m.topic + " from " + m.publisher + ") never reached " + c.id());
+        return;
+      }
+      _result.checked++;
+    }
+  }
+}
+
+}  // namespace
+
+SimRunResult run_simulation(const SimRunOptions& options) {
+  Simulation simulation(options);
+  return simulation.run();
+}
+
+}  // namespace peregrine::sim
