@@ -841,7 +841,12 @@ bool Client::fail(ReasonCode reason, const char* what) {
     close_after_flush();
     return false;
   }
-  disconnect(reason, what);
+  // After CONNACK the answer is a DISCONNECT, which may carry fewer codes than the
+  // decoders return (a second CONNECT's bad protocol level says 0x84): anything it may
+  // not carry is the protocol error it is [MQTT-3.1.0-2].
+  disconnect(mqtt::reason_allowed(PacketType::kDisconnect, reason) ? reason
+                                                                  : ReasonCode::kProtocolError,
+             what);
   return false;
 }
 

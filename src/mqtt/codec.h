@@ -178,6 +178,10 @@ bool parse_shared_filter(std::string_view filter, std::string_view& group,
 // A filter's wildcard characters in `topic` are taken literally.
 bool topic_matches(std::string_view filter, std::string_view topic);
 
+// Whether a v5 packet of `type` (CONNACK, PUBACK/PUBREC, PUBREL/PUBCOMP, SUBACK, UNSUBACK,
+// DISCONNECT, AUTH) may carry `reason` (spec §2.4): the decoder refuses any other.
+bool reason_allowed(PacketType type, ReasonCode reason);
+
 // True for a topic under $SYS, the broker's own tree, which clients may not publish to
 // (nor name as a will topic). Inline, the first byte tested first: it runs for every
 // PUBLISH, and a bare starts_with is a libc memcmp call.

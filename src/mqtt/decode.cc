@@ -503,4 +503,20 @@ ReasonCode decode(ProtocolVersion version, const FixedHeader& header, Bytes body
   return kMalformed;
 }
 
+bool reason_allowed(PacketType type, ReasonCode reason) {
+  const auto code = static_cast<uint8_t>(reason);
+  switch (type) {
+    case PacketType::kConnack: return kConnackReasons.has(code);
+    case PacketType::kPuback:
+    case PacketType::kPubrec: return kPubackReasons.has(code);
+    case PacketType::kPubrel:
+    case PacketType::kPubcomp: return kPubrelReasons.has(code);
+    case PacketType::kSuback: return kSubackReasons.has(code);
+    case PacketType::kUnsuback: return kUnsubackReasons.has(code);
+    case PacketType::kDisconnect: return kDisconnectReasons.has(code);
+    case PacketType::kAuth: return kAuthReasons.has(code);
+    default: return false;
+  }
+}
+
 }  // namespace peregrine::mqtt

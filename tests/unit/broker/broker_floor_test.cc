@@ -264,5 +264,20 @@ TEST_F(BrokerFloorTest, AnOverlappingSubscriptionDeliversOnceAtTheHigherQoSWithE
   EXPECT_EQ(ids, (std::vector<uint32_t>{7, 9}));
 }
 
+TEST_F(BrokerFloorTest, ASecondConnectWithAnUnknownLevelIsAProtocolErrorNotA0x84Disconnect) {
+  // Found by session_fuzz: DISCONNECT may not carry 0x84, which the CONNECT decoder
+  // returns for an unknown protocol level; the broker sent it, and the client's decoder
+  // (ours among them) refused the packet.
+  SimClient c(floor, id_homed("c", 0, 2), ProtocolVersion::kV5);
+  c.connect(1, true);
+  settle(floor, {&c});
+  ASSERT_TRUE(c.connected());
+  c.send_raw(std::string("\x10\x0d\x00\x04MQTT\x06\x02\x00\x00\x00\x01x", 15));
+  settle(floor, {&c});
+  ASSERT_TRUE(c.last_disconnect.has_value());  // decoded: a well-formed DISCONNECT
+  EXPECT_EQ(c.last_disconnect->reason, ReasonCode::kProtocolError);
+  EXPECT_FALSE(c.connection_open());
+}
+
 }  // namespace
 }  // namespace peregrine::sim
