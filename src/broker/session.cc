@@ -20,7 +20,7 @@ Session::~Session() {
 }
 
 // Not cancelled here: at shutdown the wheel is gone before the sessions; at run time the
-// broker cancels before it drops the state (attach, end_session).
+// session table cancels before it drops the state (attach, SessionTable::end).
 Session::Offline::~Offline() {
   if (will != nullptr) {
     will->unref();

@@ -89,7 +89,7 @@ void ShardBroker::on_start(shard::Shard& shard) {
   PG_ASSERT(shard.count() <= kMaxShards);
   _peer_load.assign(shard.count(), 0);
   _outbox = std::make_unique<Outbox>(shard, _stats);
-  _sessions = std::make_unique<SessionTable>(shard.id(), shard.count());
+  _sessions = std::make_unique<SessionTable>(shard.id(), shard.count(), *this, *this);
   _routes = std::make_unique<RoutingTable>(*_outbox);
   _shared = std::make_unique<SharedGroups>(*_outbox, *_routes, _stats);
   _retained = std::make_unique<RetainedRouter>(*_outbox, *_sessions, _stats, _config.limits);
@@ -184,7 +184,8 @@ net::OutQueue* ShardBroker::acquire_out_queue() {
 }
 
 void ShardBroker::release_out_queue(net::OutQueue* queue) {
-  PG_DASSERT(!queue->has_pending() && !queue->has_inflight());
+  PG_DASSERT(!queue->has_pending());
+  PG_DASSERT(!queue->has_inflight());
   if (_free_queues.size() < kMaxPooledQueues &&
       queue->retained_bytes() <= kMaxPooledQueueBytes) {
     _free_queues.emplace_back(queue);
@@ -419,29 +420,19 @@ void ShardBroker::on_turn_end() {
 
 Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
                                    bool* present) {
-  Session* session = _sessions->find(client->client_id());
-  if (session != nullptr && session->client() != nullptr) {
-    _stats.takeovers++;
+  const SessionTable::Opened opened =
+      _sessions->open(client, client->client_id(), connect.clean_start,
+                      connect.properties.receive_maximum.value_or(65535));
+  if (opened.took_over) {
     PG_INFO("client id %s taken over by %s", client->client_id().c_str(),
             client->peer().c_str());
-    session->client()->take_over();  // detaches it from the session
   }
-  if (session != nullptr && connect.clean_start) {
-    end_session(session, /*replaced=*/true);
-    session = nullptr;
-  }
-  *present = session != nullptr;
-  if (session == nullptr) {
-    session = _sessions->insert(std::make_unique<Session>(this, client->client_id()));
-  }
-  const uint32_t window =
-      std::min<uint32_t>(connect.properties.receive_maximum.value_or(65535),
-                         _config.limits.max_inflight);
-  session->attach(client, static_cast<uint16_t>(std::min<uint32_t>(window, 65535)));
+  Session* session = opened.session;
   session->username =
       connect.username ? base::OptionalString(*connect.username) : base::OptionalString();
   _clients_now++;
   _sys->client_connected(client->client_id());
+  *present = opened.present;
   return session;
 }
 
@@ -459,95 +450,20 @@ void ShardBroker::client_gone(Client* client) {
     release_parked(client_id, shard_id());
     return;
   }
-  session->detach();
   _clients_now--;
   _sys->client_disconnected(client->client_id());
-  Message* will = client->take_will();
   const uint32_t will_delay = client->will_delay();
-  if (client->taken_over()) {
-    // The session goes on with the new connection: a delayed will is never due
-    // [MQTT-3.1.3-9]; an immediate one is sent now.
-    if (will != nullptr && will_delay == 0) {
-      publish_will(will);
-    } else if (will != nullptr) {
-      will->unref();
-    }
-    return;
-  }
-  if (session->expiry_interval == 0) {
-    if (will != nullptr) {
-      publish_will(will);
-    }
-    end_session(session);
-    return;
-  }
-  if (will != nullptr) {
-    if (will_delay == 0) {
-      publish_will(will);
-    } else {
-      session->set_will(will, now_ms() + uint64_t{will_delay} * 1000);
-    }
-  }
-  if (session->expiry_interval != Session::kNeverExpires) {
-    session->offline().expiry_due_ms = now_ms() + uint64_t{session->expiry_interval} * 1000;
-  }
-  arm_session_timer(session);
+  _sessions->connection_gone(session, client->take_will(), will_delay, client->taken_over());
 }
 
-void ShardBroker::arm_session_timer(Session* session) {
-  Session::Offline* state = session->offline_if_any();
-  if (state == nullptr) {
-    return;
-  }
-  uint64_t due = 0;
-  for (uint64_t candidate : {state->will_due_ms, state->expiry_due_ms}) {
-    if (candidate != 0 && (due == 0 || candidate < due)) {
-      due = candidate;
-    }
-  }
-  if (due == 0) {
-    wheel().cancel(*state);
-  } else {
-    wheel().arm(*state, due);
-  }
+void ShardBroker::session_timer(Session* session) { _sessions->timer(session); }
+
+void ShardBroker::drop_subscription(Session* session, std::string_view filter) {
+  remove_subscription(session, filter);
 }
 
-void ShardBroker::session_timer(Session* session) {
-  const uint64_t now = now_ms();
-  Session::Offline& state = session->offline();
-  if (state.expiry_due_ms != 0 && now >= state.expiry_due_ms) {
-    _stats.sessions_expired++;
-    end_session(session);  // sends a will still waiting: the session ended first
-    return;
-  }
-  if (state.will_due_ms != 0 && now >= state.will_due_ms) {
-    if (Message* will = session->take_will()) {
-      publish_will(will);
-    }
-  }
-  arm_session_timer(session);
-}
-
-void ShardBroker::end_session(Session* session, bool replaced) {
-  PG_ASSERT(session->client() == nullptr);
-  if (session->has_subscriptions()) {
-    for (auto& [filter, options] : session->subscriptions()) {
-      remove_subscription(session, filter);
-    }
-    session->subscriptions().clear();
-  }
-  if (Message* will = session->take_will()) {
-    publish_will(will);
-  }
-  if (Session::Offline* state = session->offline_if_any()) {
-    wheel().cancel(*state);
-  }
-  const uint16_t home = home_shard(session->client_id());
-  if (!replaced && home != shard_id()) {
-    // A rehomed session: its home forgets where it was, so a new one starts there.
-    _outbox->post(home, mail::SessionGone{session->away_ticket});
-  }
-  _sessions->erase(session);  // destroys it
+void ShardBroker::ended_away(uint16_t home, uint64_t ticket) {
+  _outbox->post(home, mail::SessionGone{ticket});
 }
 
 void ShardBroker::publish_will(Message* will) {

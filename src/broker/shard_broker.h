@@ -54,7 +54,10 @@ struct ShardListener {
   const net::TransportConfig* transport = nullptr;
 };
 
-class ShardBroker final : public shard::ShardService, public BrokerPort, public SysHost {
+class ShardBroker final : public shard::ShardService,
+                          public BrokerPort,
+                          public SessionEvents,
+                          public SysHost {
  public:
   ShardBroker(const BrokerConfig& config, std::vector<ShardListener> listeners);
   ~ShardBroker() override;
@@ -100,6 +103,11 @@ class ShardBroker final : public shard::ShardService, public BrokerPort, public 
     return _fan_out->may_read(session, topic);
   }
   void session_timer(Session* session) override;
+
+  // SessionEvents: what the session table asks of this shard.
+  void publish_will(Message* will) override;
+  void drop_subscription(Session* session, std::string_view filter) override;
+  void ended_away(uint16_t home, uint64_t ticket) override;
 
   // SysHost
   uint16_t shard_count() const override { return _shard->count(); }
@@ -155,8 +163,6 @@ class ShardBroker final : public shard::ShardService, public BrokerPort, public 
   bool add_subscription(Session* session, std::string_view filter,
                         const SubscriptionOptions& options);
   void remove_subscription(Session* session, std::string_view filter);
-  // `replaced`: a clean start ends it for a new session of the same client id here.
-  void end_session(Session* session, bool replaced = false);
   // Rehoming (rehome_policy.h): a publish by `from` went to `shards`; the client moves
   // when its run qualifies and it is a publisher only: from its home to any shard, or
   // from where it moved back to its home.
@@ -170,8 +176,6 @@ class ShardBroker final : public shard::ShardService, public BrokerPort, public 
   // The parked connections for `client_id` go to `to` (the session went there, or stayed).
   void release_parked(std::string_view client_id, uint16_t to);
   void broadcast_load();
-  void arm_session_timer(Session* session);
-  void publish_will(Message* will);
   void adopt(Client* client);
   void write_suback(Client* client, RoutingTable::HeldSuback& suback);
   // Stores a retained message (one reference taken over) on its topic's owner.

@@ -453,7 +453,8 @@ ReasonCode decode_publish(ProtocolVersion version, uint8_t flags, Bytes body, Pu
 
 ReasonCode decode_ack(ProtocolVersion version, const FixedHeader& header, Bytes body,
                       Ack& out) {
-  PG_ASSERT(is_ack(header.type) && body.size() == header.remaining_length);
+  PG_ASSERT(is_ack(header.type));
+  PG_ASSERT(body.size() == header.remaining_length);
   if (!flags_valid(header.type, header.flags)) {
     return kMalformed;
   }

@@ -86,7 +86,8 @@ void put_publish_head(W& w, bool v5, const Publish& p, uint8_t qos) {
 }
 
 uint8_t publish_first_byte(const Publish& p) {
-  PG_DASSERT(p.qos <= 2 && (p.qos > 0 || !p.dup));
+  PG_DASSERT(p.qos <= 2);
+  PG_DASSERT(p.qos > 0 || !p.dup);  // [MQTT-3.3.1-2]: DUP 0 for QoS 0
   return first_byte(PacketType::kPublish, static_cast<uint8_t>((p.dup ? 0x08 : 0x00) |
                                                                (p.qos << 1) |
                                                                (p.retain ? 0x01 : 0x00)));
@@ -292,7 +293,8 @@ size_t plain_publish_head_size(ProtocolVersion version, size_t topic_size, uint8
 size_t encode_plain_publish_head(ProtocolVersion version, std::string_view topic, uint8_t qos,
                                  bool retain, bool dup, uint16_t packet_id,
                                  size_t payload_size, uint8_t* out) {
-  PG_DASSERT(qos <= 2 && (qos > 0 || !dup));
+  PG_DASSERT(qos <= 2);
+  PG_DASSERT(qos > 0 || !dup);  // [MQTT-3.3.1-2]: DUP 0 for QoS 0
   const bool v5 = version == ProtocolVersion::kV5;
   // Topic, packet id when QoS > 0, and for v5 a property length of 0.
   const size_t head_body = 2 + topic.size() + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0);

@@ -81,7 +81,8 @@ bool handshake_with_self(WOLFSSL_CTX* server_ctx, std::string* why) {
   wolfSSL_CTX_set_verify(client_ctx, WOLFSSL_VERIFY_NONE, nullptr);
   WOLFSSL* server = wolfSSL_new(server_ctx);
   WOLFSSL* client = wolfSSL_new(client_ctx);
-  PG_ASSERT(server != nullptr && client != nullptr);
+  PG_ASSERT(server != nullptr);
+  PG_ASSERT(client != nullptr);
   wolfSSL_set_verify(server, WOLFSSL_VERIFY_NONE, nullptr);  // no client certificate here
   std::string to_server;
   std::string to_client;

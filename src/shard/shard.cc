@@ -55,7 +55,8 @@ Shard::Shard(ShardGroup& group, uint16_t id, uint16_t count)
 uint16_t Shard::count() const { return _group.size(); }
 
 bool Shard::post(uint16_t to, Envelope envelope, Delivery delivery) {
-  PG_DASSERT(to != _id && to < count());
+  PG_DASSERT(to != _id);
+  PG_DASSERT(to < count());
   envelope.from = _id;
   auto& overflow = _overflow[to];
   if (delivery != Delivery::kLazy) {

@@ -24,7 +24,8 @@ class SpscQueue {
   static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
   explicit SpscQueue(uint32_t capacity)
       : _mask(capacity - 1), _slots(static_cast<T*>(std::calloc(capacity, sizeof(T)))) {
-    PG_ASSERT(capacity >= 2 && (capacity & (capacity - 1)) == 0);
+    PG_ASSERT(capacity >= 2);
+    PG_ASSERT((capacity & (capacity - 1)) == 0);  // a power of two: indexes mask
     PG_ASSERT(_slots != nullptr);
   }
 

@@ -4,9 +4,94 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+#include "src/io/timer_wheel.h"
 
 namespace peregrine::broker {
 namespace {
+
+// The shard around a session table, as seen from it: a clock and wheel the test moves,
+// and what the table asked for (wills published, subscriptions dropped, homes told).
+class Shard final : public SessionHost, public SessionEvents {
+ public:
+  explicit Shard(uint16_t self = 0, uint16_t count = 2) : table(self, count, *this, *this) {}
+  SessionTable table;
+  Limits config_limits;
+  BrokerStats counters;
+  uint64_t now = 1'000'000;
+  io::TimerWheel timers{now};
+  std::vector<std::string> wills;
+  std::vector<std::string> dropped;
+  std::vector<uint64_t> told_home;
+
+  void advance_s(uint64_t seconds) {
+    now += seconds * 1000;
+    timers.advance(now);
+  }
+  const Limits& limits() const override { return config_limits; }
+  BrokerStats& stats() override { return counters; }
+  io::TimerWheel& wheel() override { return timers; }
+  uint64_t now_ms() const override { return now; }
+  bool may_read(const Session&, std::string_view) const override { return true; }
+  void session_timer(Session* session) override { table.timer(session); }
+  void publish_will(Message* will) override {
+    wills.emplace_back(will->topic());
+    will->unref();
+  }
+  void drop_subscription(Session*, std::string_view filter) override {
+    dropped.emplace_back(filter);
+  }
+  void ended_away(uint16_t, uint64_t ticket) override { told_home.push_back(ticket); }
+};
+
+// A connection attached to a session: taken over, it goes as a Client does, through
+// its shard's connection_gone().
+class Link final : public ClientLink {
+ public:
+  Link(Shard& shard, uint64_t id) : _shard(shard), _id(id) {}
+  Session* session = nullptr;
+  int taken_over = 0;
+  uint64_t connection_id() const override { return _id; }
+  mqtt::ProtocolVersion version() const override { return mqtt::ProtocolVersion::kV5; }
+  size_t queued_bytes() const override { return 0; }
+  bool takes_shared_heads() const override { return true; }
+  bool copies_shared(size_t) const override { return true; }
+  void send_qos0_shared(Message*, std::span<const uint8_t>) override {}
+  void send_qos0_copy(std::span<const uint8_t>, std::span<const uint8_t>) override {}
+  bool fits(const Delivery&) override { return true; }
+  void send_qos0(const Delivery&) override {}
+  void send_publish(const Delivery&, uint16_t, bool) override {}
+  void send_success_ack(mqtt::PacketType, uint16_t) override {}
+  void send_packet(const mqtt::Packet&) override {}
+  bool rehoming() const override { return false; }
+  void take_over() override {
+    ++taken_over;
+    _shard.table.connection_gone(session, nullptr, 0, /*taken_over=*/true);
+  }
+
+ private:
+  Shard& _shard;
+  uint64_t _id;
+};
+
+Message* will_on(const std::string& topic) {
+  mqtt::Publish publish;
+  publish.topic = topic;
+  return Message::create(publish, 1, 0);
+}
+
+// Opens a session for `id` on `link`, with an expiry.
+Session* open(Shard& shard, Link& link, const std::string& id, bool clean, uint32_t expiry,
+              bool* present = nullptr) {
+  const SessionTable::Opened opened = shard.table.open(&link, id, clean, 65535);
+  opened.session->expiry_interval = expiry;
+  link.session = opened.session;
+  if (present != nullptr) {
+    *present = opened.present;
+  }
+  return opened.session;
+}
 
 // A client id whose home is `shard` of `count`.
 std::string id_with_home(uint16_t shard, uint16_t count, const std::string& prefix) {
@@ -19,14 +104,15 @@ std::string id_with_home(uint16_t shard, uint16_t count, const std::string& pref
 }
 
 TEST(SessionTable, FindsBySessionNameAndIdAndNeverReusesAnId) {
-  SessionTable table(0, 2);
+  Shard shard;
+  SessionTable& table = shard.table;
   Session* a = table.insert(std::make_unique<Session>(nullptr, "a"));
   Session* b = table.insert(std::make_unique<Session>(nullptr, "b"));
   EXPECT_NE(a->id, b->id);
   EXPECT_EQ(table.find("a"), a);
   EXPECT_EQ(table.find(b->id), b);
   const uint64_t old_id = a->id;
-  table.erase(a);
+  table.end(a, /*replaced=*/true);
   EXPECT_EQ(table.find("a"), nullptr);
   EXPECT_EQ(table.find(old_id), nullptr);
   Session* again = table.insert(std::make_unique<Session>(nullptr, "a"));
@@ -35,8 +121,10 @@ TEST(SessionTable, FindsBySessionNameAndIdAndNeverReusesAnId) {
 }
 
 TEST(SessionTable, ASessionLeavesWithItsClientAndComesBackUnderANewId) {
-  SessionTable here(0, 2);
-  SessionTable there(1, 2);
+  Shard shard_here(0, 2);
+  Shard shard_there(1, 2);
+  SessionTable& here = shard_here.table;
+  SessionTable& there = shard_there.table;
   Session* session = here.insert(std::make_unique<Session>(nullptr, "p"));
   std::unique_ptr<Session> travelling(here.release(session));
   EXPECT_EQ(here.find("p"), nullptr);
@@ -46,7 +134,8 @@ TEST(SessionTable, ASessionLeavesWithItsClientAndComesBackUnderANewId) {
 }
 
 TEST(SessionTable, TheHomeForgetsALentSessionOnlyForItsOwnTicket) {
-  SessionTable home(0, 2);
+  Shard shard(0, 2);
+  SessionTable& home = shard.table;
   const std::string id = id_with_home(0, 2, "pub-");
   EXPECT_TRUE(home.is_home(id));
   const uint64_t first = home.lend(id, 1);
@@ -64,7 +153,8 @@ TEST(SessionTable, TheHomeForgetsALentSessionOnlyForItsOwnTicket) {
 }
 
 TEST(SessionTable, LendingAgainReplacesTheRecordAndRetiresTheOldTicket) {
-  SessionTable home(0, 3);
+  Shard shard(0, 3);
+  SessionTable& home = shard.table;
   const std::string id = id_with_home(0, 3, "p-");
   const uint64_t first = home.lend(id, 1);
   const uint64_t second = home.lend(id, 2);
@@ -73,6 +163,94 @@ TEST(SessionTable, LendingAgainReplacesTheRecordAndRetiresTheOldTicket) {
   EXPECT_EQ(home.away(id), std::optional<uint16_t>(2));
   home.gone(second);
   EXPECT_EQ(home.away(id), std::nullopt);
+}
+
+TEST(SessionTable, ATakeoverKeepsTheSessionAndACleanStartReplacesIt) {
+  Shard shard;
+  Link first(shard, 1);
+  Link second(shard, 2);
+  Link third(shard, 3);
+  bool present = true;
+  Session* session = open(shard, first, "c", false, 600, &present);
+  EXPECT_FALSE(present);
+  session->subscriptions()["a/#"] = {};
+  EXPECT_EQ(open(shard, second, "c", false, 600, &present), session);
+  EXPECT_TRUE(present);
+  EXPECT_EQ(first.taken_over, 1);
+  EXPECT_EQ(session->client(), &second);
+  EXPECT_EQ(shard.counters.takeovers, 1u);
+  Session* fresh = open(shard, third, "c", true, 0, &present);
+  EXPECT_FALSE(present);
+  EXPECT_EQ(second.taken_over, 1);
+  EXPECT_EQ(shard.dropped, std::vector<std::string>{"a/#"});  // the old session ended
+  EXPECT_EQ(shard.table.find("c"), fresh);
+  EXPECT_TRUE(shard.told_home.empty());  // replaced here: its home still points here
+  shard.table.connection_gone(fresh, nullptr, 0, false);
+  EXPECT_EQ(shard.table.find("c"), nullptr);
+}
+
+TEST(SessionTable, WithoutExpiryTheSessionEndsWithItsConnectionAndItsWillGoesAtOnce) {
+  Shard shard;
+  Link link(shard, 1);
+  Session* session = open(shard, link, "c", true, 0);
+  shard.table.connection_gone(session, will_on("w/now"), 30, false);
+  EXPECT_EQ(shard.wills, std::vector<std::string>{"w/now"});  // the session ended first
+  EXPECT_EQ(shard.table.find("c"), nullptr);
+}
+
+TEST(SessionTable, ADelayedWillWaitsAndANewConnectionInTimeCancelsIt) {
+  Shard shard;
+  Link link(shard, 1);
+  Link again(shard, 2);
+  Session* session = open(shard, link, "c", false, 3600);
+  shard.table.connection_gone(session, will_on("w/late"), 10, false);
+  shard.advance_s(5);
+  EXPECT_TRUE(shard.wills.empty());
+  open(shard, again, "c", false, 3600);  // back before the delay ran out [MQTT-3.1.3-9]
+  shard.advance_s(20);
+  EXPECT_TRUE(shard.wills.empty());
+  shard.table.connection_gone(session, will_on("w/second"), 10, false);
+  shard.advance_s(11);
+  EXPECT_EQ(shard.wills, std::vector<std::string>{"w/second"});
+  EXPECT_EQ(shard.table.find("c"), session);  // the session outlives its will
+}
+
+TEST(SessionTable, AnExpiredSessionEndsAndSendsAWillStillWaiting) {
+  Shard shard;
+  Link link(shard, 1);
+  Session* session = open(shard, link, "c", false, 30);
+  session->subscriptions()["x"] = {};
+  shard.table.connection_gone(session, will_on("w/after"), 120, false);
+  shard.advance_s(29);
+  EXPECT_NE(shard.table.find("c"), nullptr);
+  shard.advance_s(2);
+  EXPECT_EQ(shard.table.find("c"), nullptr);
+  EXPECT_EQ(shard.counters.sessions_expired, 1u);
+  EXPECT_EQ(shard.wills, std::vector<std::string>{"w/after"});
+  EXPECT_EQ(shard.dropped, std::vector<std::string>{"x"});
+}
+
+TEST(SessionTable, ATakenOverConnectionSendsOnlyAnImmediateWill) {
+  Shard shard;
+  Link first(shard, 1);
+  Session* session = open(shard, first, "c", false, 600);
+  shard.table.connection_gone(session, will_on("w/delayed"), 5, /*taken_over=*/true);
+  shard.advance_s(10);
+  EXPECT_TRUE(shard.wills.empty());
+  Link second(shard, 2);
+  open(shard, second, "c", false, 600);
+  shard.table.connection_gone(session, will_on("w/now"), 0, /*taken_over=*/true);
+  EXPECT_EQ(shard.wills, std::vector<std::string>{"w/now"});
+}
+
+TEST(SessionTable, ASessionEndingAwayTellsItsHomeByItsTicket) {
+  const std::string id = id_with_home(1, 2, "r-");
+  Shard away(0, 2);
+  Link link(away, 1);
+  Session* session = open(away, link, id, false, 0);
+  session->away_ticket = 77;
+  away.table.connection_gone(session, nullptr, 0, false);
+  EXPECT_EQ(away.told_home, std::vector<uint64_t>{77});
 }
 
 }  // namespace
