@@ -1,10 +1,7 @@
 #include "src/broker/client.h"
 
-#include <unistd.h>
-
 #include "src/base/assert.h"
 #include "src/base/log.h"
-#include "src/broker/shard_mail.h"
 #include "src/io/ring.h"
 
 namespace peregrine::broker {
@@ -28,13 +25,7 @@ bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
 
 }  // namespace
 
-Client::Client(BrokerPort* broker, int fd, net::PeerAddress peer,
-               const net::TransportConfig* transport)
-    : net::Connection(broker, fd, peer, transport) {}
-
-BrokerPort& Client::broker() const {
-  return static_cast<BrokerPort&>(const_cast<Client*>(this)->host());
-}
+Client::Client(BrokerPort* broker, ClientSink& sink) : _broker(broker), _sink(sink) {}
 
 void Client::PendingInput::append(std::span<const uint8_t> bytes) {
   if (bytes.empty()) {
@@ -74,40 +65,35 @@ Client::~Client() {
 }
 
 void Client::begin() {
-  _last_rx_ms = host().now_ms();
+  _last_rx_ms = _sink.now_ms();
   _connect_deadline_ms = _last_rx_ms + broker().limits().connect_timeout_ms;
-  uint64_t deadline = _connect_deadline_ms;
-  if (transport() != nullptr && transport()->handshake_timeout_ms() != 0) {
-    _handshake_deadline_ms = _last_rx_ms + transport()->handshake_timeout_ms();
-    deadline = std::min(deadline, _handshake_deadline_ms);
-  }
-  host().wheel().arm(*this, deadline);
-  start();
+  _sink.arm_timer(_connect_deadline_ms);
+  _sink.start();
 }
 
 void Client::adopt(BrokerPort* broker) {
-  attach(broker);
+  _broker = broker;
   _phase = Phase::kAwaitConnect;
-  host().wheel().arm(*this, _connect_deadline_ms);
+  _sink.arm_timer(_connect_deadline_ms);
   start_with_pending();  // the CONNECT and whatever followed it
 }
 
 void Client::adopt_rehomed(BrokerPort* broker) {
-  attach(broker);
+  _broker = broker;
   rehome_done();
   arm_keep_alive();
   start_with_pending();  // what followed its last PUBLISH, if anything
 }
 
 void Client::start_with_pending() {
-  start();
+  _sink.start();
   const std::vector<uint8_t> pending = _in.take();
   if (!pending.empty()) {
     take_input(pending);
   }
 }
 
-void Client::on_data(std::span<const uint8_t> bytes) {
+void Client::on_bytes(std::span<const uint8_t> bytes) {
   broker().stats().bytes_in += bytes.size();
   take_input(bytes);
 }
@@ -117,7 +103,7 @@ void Client::take_input(std::span<const uint8_t> bytes) {
     _in.append(bytes);  // travels with the connection
     return;
   }
-  if (input_paused()) {
+  if (_sink.input_paused()) {
     // Bytes that were already on their way when reading paused: with io_uring, up to the
     // completions already in the ring for this socket (at most the shard's provided
     // buffers, kPausedSlack).
@@ -128,14 +114,14 @@ void Client::take_input(std::span<const uint8_t> bytes) {
     _in.append(bytes);
     return;
   }
-  _last_rx_ms = host().now_ms();
+  _last_rx_ms = _sink.now_ms();
   if (!_in.empty()) {
     bytes = finish_pending_packet(bytes);
-    if (!open() || bytes.empty()) {
+    if (!_sink.open() || bytes.empty()) {
       start_migration_if_due();
       return;
     }
-    if (moving() || input_paused()) {
+    if (moving() || _sink.input_paused()) {
       _in.append(bytes);  // after what the packet left unread; bounded as on entry
       start_migration_if_due();
       return;
@@ -143,7 +129,7 @@ void Client::take_input(std::span<const uint8_t> bytes) {
   }
   if (_in.empty()) {
     const size_t used = process(bytes);
-    if (used < bytes.size() && (open() || moving())) {
+    if (used < bytes.size() && (_sink.open() || moving())) {
       _in.append(bytes.subspan(used));
     }
     start_migration_if_due();
@@ -177,7 +163,7 @@ std::span<const uint8_t> Client::finish_pending_packet(std::span<const uint8_t> 
     if (sized && take == want) {
       // Kept if it stopped before the packet (paused, or moving): it goes first later.
       consume_pending(process(_in.bytes()));
-      if (!open() || moving() || input_paused()) {
+      if (!_sink.open() || moving() || _sink.input_paused()) {
         return bytes;
       }
     }
@@ -187,26 +173,26 @@ std::span<const uint8_t> Client::finish_pending_packet(std::span<const uint8_t> 
 
 void Client::consume_pending(size_t used) {
   // A closed connection keeps nothing; one that stopped early keeps what it did not use.
-  _in.consume(open() || moving() ? used : _in.size());
+  _in.consume(_sink.open() || moving() ? used : _in.size());
 }
 
 void Client::resume_after_backpressure() {
-  resume_input();
-  if (!_in.empty() && open()) {
+  _sink.resume_input();
+  if (!_in.empty() && _sink.open()) {
     const std::vector<uint8_t> pending = _in.take();
     take_input(pending);
   }
 }
 
 void Client::start_migration_if_due() {
-  if (moving() && open()) {
-    detach();  // ShardBroker::detached() posts it onward once quiesced
+  if (moving() && _sink.open()) {
+    _sink.detach();  // ShardBroker::detached() posts it onward once quiesced
   }
 }
 
 size_t Client::process(std::span<const uint8_t> data) {
   size_t pos = 0;
-  while (open() && !moving() && pos < data.size()) {
+  while (_sink.open() && !moving() && pos < data.size()) {
     const mqtt::Frame frame =
         mqtt::read_frame(data.subspan(pos), broker().limits().max_packet_size);
     if (frame.status == mqtt::FrameStatus::kNeedMore) {
@@ -227,7 +213,7 @@ size_t Client::process(std::span<const uint8_t> data) {
     if (header.type == PacketType::kPublish && broker().backpressured()) {
       // Mailboxes to other shards are full and their overflow is at its bound: read no
       // more PUBLISH until it drains; what is buffered waits here (bounded by _in's cap).
-      pause_input();
+      _sink.pause_input();
       broker().paused(this);
       break;
     }
@@ -468,7 +454,7 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
     will.properties = connect.will->properties;
     _will_delay = will.properties.will_delay_interval.value_or(0);
     will.properties.will_delay_interval.reset();
-    _will = Message::create(will, id(), host().now_ms());
+    _will = Message::create(will, _sink.connection_id(), _sink.now_ms());
   }
   // v5: the requested expiry, clamped; 3.1.1 without clean session: persistent, for
   // as long as the broker keeps sessions [MQTT-3.1.2-4..6].
@@ -490,7 +476,7 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
   broker().stats().clients_connected++;
   PG_INFO("client connected client_id=%s shard=%u protocol=%u clean_start=%d keep_alive=%u peer=%s",
           client_id().c_str(), broker().shard_id(), static_cast<unsigned>(_version),
-          connect.clean_start ? 1 : 0, _keep_alive, peer().c_str());
+          connect.clean_start ? 1 : 0, _keep_alive, _sink.peer().c_str());
   arm_keep_alive();
   _session->resume();  // what the session owes this connection, after CONNACK
   return true;
@@ -648,7 +634,7 @@ bool Client::handle_ack(const mqtt::Ack& ack) {
 
 void Client::handle_disconnect(const mqtt::Disconnect& disconnect) {
   if (_session == nullptr) {
-    close_after_flush();  // gave up during authentication
+    _sink.close_after_flush();  // gave up during authentication
     return;
   }
   if (const auto& expiry = disconnect.properties.session_expiry_interval) {
@@ -663,7 +649,7 @@ void Client::handle_disconnect(const mqtt::Disconnect& disconnect) {
     _will->unref();
     _will = nullptr;
   }
-  close_after_flush();
+  _sink.close_after_flush();
 }
 
 mqtt::Publish Client::outgoing(const Delivery& delivery, uint16_t packet_id, bool dup,
@@ -702,7 +688,7 @@ bool Client::fits(const Delivery& delivery) {
 }
 
 bool Client::over_outbound_limit(size_t size) {
-  if (queued_bytes() + size > broker().limits().outbound_buffer_bytes) {
+  if (_sink.queued_bytes() + size > broker().limits().outbound_buffer_bytes) {
     broker().stats().qos0_dropped++;
     return true;
   }
@@ -722,7 +708,7 @@ void Client::send_publish(const Delivery& delivery, uint16_t packet_id, bool dup
     const size_t n = mqtt::encode_plain_publish_head(_version, message->topic(), delivery.qos,
                                                      delivery.retain, dup, packet_id,
                                                      message->payload().size(), small_head);
-    write(std::span<const uint8_t>(small_head, n));
+    _sink.write(std::span<const uint8_t>(small_head, n));
   } else {
     std::vector<uint8_t>& head = broker().scratch();
     head.clear();
@@ -734,9 +720,9 @@ void Client::send_publish(const Delivery& delivery, uint16_t packet_id, bool dup
       mqtt::encode_publish_head(_version, outgoing(delivery, packet_id, dup, true),
                                 message->payload().size(), head);
     }
-    write(head);
+    _sink.write(head);
   }
-  write_shared(delivery.message, delivery.message->payload());
+  _sink.write_shared(delivery.message, delivery.message->payload());
   broker().stats().messages_out++;
 }
 
@@ -751,13 +737,13 @@ void Client::send_qos0(const Delivery& delivery) {
   std::vector<uint8_t>& head = broker().scratch();
   head.clear();
   mqtt::encode_publish_head(_version, outgoing(delivery, 0, false, true), payload, head);
-  write(head);
-  write_shared(delivery.message, delivery.message->payload());
+  _sink.write(head);
+  _sink.write_shared(delivery.message, delivery.message->payload());
   broker().stats().messages_out++;
 }
 
 bool Client::may_send_qos0(size_t size) {
-  if (_phase != Phase::kConnected || closing()) {
+  if (_phase != Phase::kConnected || _sink.closing()) {
     return false;
   }
   if (_max_packet_size != 0 && size > _max_packet_size) {
@@ -771,8 +757,8 @@ void Client::send_qos0_shared(Message* message, std::span<const uint8_t> head) {
   if (!may_send_qos0(head.size() + message->payload().size())) {
     return;
   }
-  write(head);
-  write_shared(message, message->payload());
+  _sink.write(head);
+  _sink.write_shared(message, message->payload());
   broker().stats().messages_out++;
 }
 
@@ -780,25 +766,25 @@ void Client::send_qos0_copy(std::span<const uint8_t> head, std::span<const uint8
   if (!may_send_qos0(head.size() + payload.size())) {
     return;
   }
-  write(head, payload);
+  _sink.write(head, payload);
   broker().stats().messages_out++;
 }
 
 void Client::send_success_ack(PacketType type, uint16_t packet_id) {
   uint8_t ack[mqtt::kSuccessAckSize];
   mqtt::encode_success_ack(type, packet_id, ack);
-  write(std::span<const uint8_t>(ack, sizeof ack));
+  _sink.write(std::span<const uint8_t>(ack, sizeof ack));
 }
 
 void Client::send_packet(const mqtt::Packet& packet) {
   std::vector<uint8_t>& out = broker().scratch();
   out.clear();
   mqtt::encode(_version, packet, out);
-  write(out);
+  _sink.write(out);
 }
 
 void Client::disconnect(ReasonCode reason, const char* why) {
-  if (closing()) {
+  if (_sink.closing()) {
     return;
   }
   if (_phase == Phase::kConnected && is_v5(_version)) {
@@ -808,7 +794,7 @@ void Client::disconnect(ReasonCode reason, const char* why) {
     }
     send_packet(packet);
   }
-  close_after_flush();
+  _sink.close_after_flush();
 }
 
 void Client::take_over() {
@@ -824,9 +810,9 @@ Message* Client::take_will() {
 
 bool Client::fail(ReasonCode reason, const char* what) {
   broker().stats().rejected[static_cast<uint8_t>(reason)]++;
-  PG_DEBUG("bad input from %s client_id=%s: %s (0x%02x): %s", peer().c_str(),
+  PG_DEBUG("bad input from %s client_id=%s: %s (0x%02x): %s", _sink.peer().c_str(),
            client_id().c_str(), mqtt::reason_name(reason), static_cast<unsigned>(reason), what);
-  if (closing()) {
+  if (_sink.closing()) {
     return false;
   }
   if (_phase == Phase::kAwaitConnect || _phase == Phase::kAuthenticating) {
@@ -838,7 +824,7 @@ bool Client::fail(ReasonCode reason, const char* what) {
     if (_version_known && (is_v5(_version) || v3_code)) {
       send_connack(reason, nullptr, false, what);
     }
-    close_after_flush();
+    _sink.close_after_flush();
     return false;
   }
   // After CONNACK the answer is a DISCONNECT, which may carry fewer codes than the
@@ -850,7 +836,7 @@ bool Client::fail(ReasonCode reason, const char* what) {
   return false;
 }
 
-void Client::on_transport_closed(int error) {
+void Client::on_closed(int error) {
   if (_phase == Phase::kConnected) {
     PG_INFO("client disconnected client_id=%s error=%d", client_id().c_str(), error);
     broker().client_gone(this);
@@ -860,11 +846,11 @@ void Client::on_transport_closed(int error) {
 }
 
 void Client::apply_tls_identity(const mqtt::Connect& connect) {
-  if (transport() == nullptr || transport()->facts().peer_identity.empty()) {
+  const std::string& identity = _sink.peer_identity();
+  if (identity.empty()) {
     return;  // no TLS, no identity asked for, or (client_auth optional) no certificate
   }
-  const std::string& identity = transport()->facts().peer_identity;
-  switch (transport()->tls_identity()) {
+  switch (_sink.tls_identity()) {
     case net::TlsIdentity::kUsername:
       _auth_username = identity;  // like Mosquitto's use_identity_as_username
       break;
@@ -881,33 +867,19 @@ void Client::apply_tls_identity(const mqtt::Connect& connect) {
 
 void Client::arm_keep_alive() {
   if (_keep_alive == 0) {
-    host().wheel().cancel(*this);
+    _sink.cancel_timer();
     return;
   }
   // [MQTT-3.1.2-24]: one and a half times the keep alive.
-  host().wheel().arm(*this, _last_rx_ms + uint64_t{_keep_alive} * 1500);
+  _sink.arm_timer(_last_rx_ms + uint64_t{_keep_alive} * 1500);
 }
 
 void Client::on_timer() {
-  if (closing()) {
-    close_now();  // the linger after a goodbye ran out
-    return;
-  }
-  const uint64_t now = host().now_ms();
-  if (_phase == Phase::kAwaitConnect && _handshake_deadline_ms != 0 &&
-      now < _connect_deadline_ms) {
-    // The TLS handshake's own, shorter deadline.
-    if (transport()->handshaking()) {
-      transport_timeout();
-    } else {
-      host().wheel().arm(*this, _connect_deadline_ms);
-    }
-    return;
-  }
+  const uint64_t now = _sink.now_ms();
   if (_phase == Phase::kAwaitConnect) {
     broker().stats().connect_timeout++;
-    PG_DEBUG("connect timeout from %s", peer().c_str());
-    close_now();
+    PG_DEBUG("connect timeout from %s", _sink.peer().c_str());
+    _sink.close_now();
     return;
   }
   if (_phase != Phase::kConnected || _keep_alive == 0) {
@@ -921,25 +893,6 @@ void Client::on_timer() {
   broker().stats().keepalive_timeout++;
   PG_DEBUG("keep alive timeout client_id=%s", client_id().c_str());
   disconnect(ReasonCode::kKeepAliveTimeout);
-}
-
-// Never handled (the shards stopped): the connection closes, and a session that
-// travelled with it has nobody else to own it.
-void mail::Migrate::discard() const {
-  ::close(client->fd());
-  client->set_fd(-1);
-  delete client;
-}
-
-void mail::Rehome::discard() const {
-  Session* session = client->session();
-  ::close(client->fd());
-  client->set_fd(-1);
-  delete client;
-  if (session != nullptr) {
-    session->detach();
-    delete session;
-  }
 }
 
 }  // namespace peregrine::broker

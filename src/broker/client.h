@@ -1,8 +1,12 @@
-// The MQTT side of one connection: framing, CONNECT, and the QoS 0 packet flows of
-// 3.1, 3.1.1 and 5.0. Lives on the shard that owns its connection; after CONNECT that is
-// the shard its session lives on (its home, or where the broker rehomed it). Input
-// waiting for a packet's end is buffered up to the maximum packet size; output is bounded
-// by the broker's outbound limit.
+// The MQTT protocol machine of one connection: bytes in (on_bytes), packets and actions
+// out through its ClientSink (the connection under it) and its BrokerPort (the shard's
+// broker), one timer (connect timeout, keep alive). Framing, CONNECT and enhanced
+// authentication, the inbound PUBLISH and QoS 1/2 flows of 3.1, 3.1.1 and 5.0, topic
+// aliases, outgoing PUBLISH heads, wills. It knows no socket: ClientConnection owns it.
+// Lives on the shard that owns its connection; after CONNECT that is the shard its
+// session lives on (its home, or where the broker rehomed it). Input waiting for a
+// packet's end is buffered up to the maximum packet size; output is bounded by the
+// broker's outbound limit.
 #pragma once
 
 #include <cstdint>
@@ -15,23 +19,24 @@
 #include "src/base/optional_string.h"
 #include "src/broker/broker_port.h"
 #include "src/broker/client_link.h"
+#include "src/broker/client_sink.h"
 #include "src/broker/message.h"
 #include "src/broker/rehome_policy.h"
 #include "src/broker/route_memo.h"
 #include "src/broker/session.h"
 #include "src/broker/topic_aliases.h"
 #include "src/mqtt/codec.h"
-#include "src/net/connection.h"
 
 namespace peregrine::broker {
 
-class Client final : public net::Connection, public ClientLink {
+class Client final : public ClientLink {
  public:
   enum class Phase : uint8_t { kAwaitConnect, kMigrating, kAuthenticating, kConnected, kGone };
 
-  Client(BrokerPort* broker, int fd, net::PeerAddress peer,
-         const net::TransportConfig* transport = nullptr);
-  ~Client() override;
+  Client(BrokerPort* broker, ClientSink& sink);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
 
   Phase phase() const { return _phase; }
   mqtt::ProtocolVersion version() const override { return _version; }
@@ -71,12 +76,26 @@ class Client final : public net::Connection, public ClientLink {
   // Arrived connected, with its session, on the shard the broker moved it to.
   void adopt_rehomed(BrokerPort* broker);
 
+  // From the connection: MQTT bytes as they come from the transport (counted here, once),
+  // the transport's end, and the machine's timer.
+  void on_bytes(std::span<const uint8_t> bytes);
+  void on_closed(int error);
+  void on_timer();
+  bool awaiting_connect() const { return _phase == Phase::kAwaitConnect; }
+  uint64_t connect_deadline_ms() const { return _connect_deadline_ms; }
+
+  // Its connection, as the broker asks after it.
+  uint64_t id() const { return _sink.connection_id(); }
+  std::string peer() const { return _sink.peer(); }
+  bool open() const { return _sink.open(); }
+  bool input_paused() const { return _sink.input_paused(); }
+  // Bytes written as they are (a SUBACK encoded ahead of time).
+  void write(std::span<const uint8_t> bytes) { _sink.write(bytes); }
+
   // ClientLink: what its session and fan-out use.
-  uint64_t connection_id() const override { return id(); }
-  size_t queued_bytes() const override { return net::Connection::queued_bytes(); }
-  bool copies_shared(size_t size) const override {
-    return net::Connection::copies_shared(size);
-  }
+  uint64_t connection_id() const override { return _sink.connection_id(); }
+  size_t queued_bytes() const override { return _sink.queued_bytes(); }
+  bool copies_shared(size_t size) const override { return _sink.copies_shared(size); }
   // Sends `packet` encoded for this client's version.
   void send_packet(const mqtt::Packet& packet) override;
   // PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties.
@@ -105,11 +124,6 @@ class Client final : public net::Connection, public ClientLink {
   Message* take_will();
 
  private:
-  // MQTT bytes as they come from the transport: counted here, once, then take_input().
-  void on_data(std::span<const uint8_t> bytes) override;
-  void on_transport_closed(int error) override;
-  void on_timer() override;
-
   // Handles input: fresh bytes, or those held in _in over a pause or a move (counted
   // when they were read, so not again).
   void take_input(std::span<const uint8_t> bytes);
@@ -157,7 +171,10 @@ class Client final : public net::Connection, public ClientLink {
   // A verified TLS client certificate's identity, applied as client id or username.
   void apply_tls_identity(const mqtt::Connect& connect);
 
-  BrokerPort& broker() const;  // the host it is on (the session's shard after a move)
+  BrokerPort& broker() const { return *_broker; }  // of the shard it is on now
+
+  BrokerPort* _broker;
+  ClientSink& _sink;
 
   Phase _phase = Phase::kAwaitConnect;
   mqtt::ProtocolVersion _version = mqtt::ProtocolVersion::kV311;
@@ -212,7 +229,6 @@ class Client final : public net::Connection, public ClientLink {
   PendingInput _in;
   uint64_t _last_rx_ms = 0;
   uint64_t _connect_deadline_ms = 0;
-  uint64_t _handshake_deadline_ms = 0;  // TLS; 0: none
 };
 
 }  // namespace peregrine::broker

@@ -14,6 +14,7 @@
 #include "src/base/log.h"
 #include "src/base/owner.h"
 #include "src/broker/client.h"
+#include "src/broker/client_connection.h"
 #include "src/broker/publish_batch.h"
 #include "src/broker/shard_for.h"
 #include "src/mqtt/codec.h"
@@ -57,7 +58,9 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
   const net::TransportConfig* _transport;
 };
 
-uint64_t ShardBroker::connection_key(Client* const& client) { return client->id(); }
+uint64_t ShardBroker::connection_key(ClientConnection* const& connection) {
+  return connection->id();
+}
 
 ShardBroker::ShardBroker(const BrokerConfig& config, std::vector<ShardListener> listeners)
     : BrokerPort(config), _listeners(std::move(listeners)) {
@@ -73,8 +76,8 @@ ShardBroker::~ShardBroker() {
       ::close(listener.fd);
     }
   }
-  for (Client* client : _parked_connects) {
-    mail::Migrate{client}.discard();
+  for (ClientConnection* connection : _parked_connects) {
+    mail::Migrate{connection}.discard();
   }
   // Sessions go before the owners whose entries point at them.
   _fan_out.reset();
@@ -152,7 +155,7 @@ void ShardBroker::accept(int fd, const net::TransportConfig* transport) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto* client = new Client(this, fd, net::peer_address(fd), transport);
+  auto* client = new ClientConnection(this, fd, net::peer_address(fd), transport);
   _clients.insert(client);
   _stats.connections_accepted++;
   client->begin();
@@ -166,7 +169,7 @@ void ShardBroker::mark_dirty(net::Connection* connection) {
 }
 
 void ShardBroker::release(net::Connection* connection) {
-  auto* client = static_cast<Client*>(connection);
+  auto* client = static_cast<ClientConnection*>(connection);
   if (client->dirty) {
     std::replace(_dirty.begin(), _dirty.end(), connection, static_cast<net::Connection*>(nullptr));
   }
@@ -207,13 +210,13 @@ void ShardBroker::count_transport_event(net::TransportEvent event) {
 }
 
 void ShardBroker::detached(net::Connection* connection) {
-  auto* client = static_cast<Client*>(connection);
+  auto* client = static_cast<ClientConnection*>(connection);
   if (client->dirty) {
     std::replace(_dirty.begin(), _dirty.end(), connection, static_cast<net::Connection*>(nullptr));
     client->dirty = false;
   }
   _clients.erase(client);
-  if (client->rehoming()) {
+  if (client->client().rehoming()) {
     rehome_out(client);
     return;
   }
@@ -221,8 +224,8 @@ void ShardBroker::detached(net::Connection* connection) {
   forward_connect(client);
 }
 
-void ShardBroker::forward_connect(Client* client) {
-  const std::string& client_id = client->client_id();
+void ShardBroker::forward_connect(ClientConnection* client) {
+  const std::string& client_id = client->client().client_id();
   if (const Session* session = _sessions->find(client_id)) {
     const ClientLink* holder = session->client();
     if (holder != nullptr && holder->rehoming()) {
@@ -244,8 +247,8 @@ void ShardBroker::forward_connect(Client* client) {
 
 void ShardBroker::release_parked(std::string_view client_id, uint16_t to) {
   size_t kept = 0;
-  for (Client* client : _parked_connects) {
-    if (client->client_id() == client_id) {
+  for (ClientConnection* client : _parked_connects) {
+    if (client->client().client_id() == client_id) {
       _stats.connects_forwarded += to != shard_id();
       _outbox->post(to, mail::Migrate{client});
     } else {
@@ -305,9 +308,9 @@ void ShardBroker::maybe_rehome(Client* from, uint16_t target) {
   from->begin_rehome(target);
 }
 
-void ShardBroker::rehome_out(Client* client) {
-  const uint16_t target = client->rehome_target();
-  Session* session = client->session();
+void ShardBroker::rehome_out(ClientConnection* client) {
+  const uint16_t target = client->client().rehome_target();
+  Session* session = client->client().session();
   const std::string client_id = session->client_id();
   _sessions->release(session);  // the session travels with its client
   _clients_now--;
@@ -325,8 +328,8 @@ void ShardBroker::rehome_out(Client* client) {
   release_parked(client_id, target);
 }
 
-void ShardBroker::rehome_in(Client* client) {
-  Session* session = client->session();
+void ShardBroker::rehome_in(ClientConnection* client) {
+  Session* session = client->client().session();
   if (_sessions->is_home(session->client_id())) {
     // Back home: connects arriving from now on are its own here. One forwarded to where
     // it was meanwhile comes back behind it in that shard's mailbox.
@@ -339,7 +342,7 @@ void ShardBroker::rehome_in(Client* client) {
   _clients_now++;
   if (_stopping) {
     client->attach(this);
-    client->rehome_done();
+    client->client().rehome_done();
     client->close_now();
     return;
   }
@@ -363,7 +366,7 @@ void ShardBroker::broadcast_load() {
   _outbox->post_to_others(mail::Load{load});
 }
 
-void ShardBroker::adopt(Client* client) {
+void ShardBroker::adopt(ClientConnection* client) {
   _clients.insert(client);
   if (_stopping) {
     client->attach(this);
@@ -386,8 +389,8 @@ void ShardBroker::on_turn_end() {
     std::vector<uint64_t> paused;
     paused.swap(_paused_clients);
     for (uint64_t id : paused) {
-      if (Client* client = find_client(id)) {
-        client->resume_after_backpressure();
+      if (ClientConnection* connection = find_client(id)) {
+        connection->client().resume_after_backpressure();
       }
     }
   }
@@ -716,16 +719,16 @@ void ShardBroker::handle(const mail::RouteChangeMail& m, uint16_t from) {
 void ShardBroker::handle(const mail::RouteAck& m, uint16_t from) {
   _routes->on_ack(m, from);
   _routes->release_subacks([this](RoutingTable::HeldSuback& suback) {
-    Client* client = find_client(suback.connection_id);
-    if (client != nullptr && client->phase() == Client::Phase::kConnected) {
-      write_suback(client, suback);
+    ClientConnection* connection = find_client(suback.connection_id);
+    if (connection != nullptr && connection->client().phase() == Client::Phase::kConnected) {
+      write_suback(&connection->client(), suback);
     }
   });
 }
 
-void ShardBroker::handle(const mail::Migrate& m, uint16_t) { adopt(m.client); }
+void ShardBroker::handle(const mail::Migrate& m, uint16_t) { adopt(m.connection); }
 
-void ShardBroker::handle(const mail::Rehome& m, uint16_t) { rehome_in(m.client); }
+void ShardBroker::handle(const mail::Rehome& m, uint16_t) { rehome_in(m.connection); }
 
 void ShardBroker::handle(const mail::SessionGone& m, uint16_t) { _sessions->gone(m.ticket); }
 
@@ -788,16 +791,17 @@ void ShardBroker::on_stop_requested() {
     ::close(listener.fd);
     listener.fd = -1;
   }
-  std::vector<Client*> clients;
-  clients.assign(_clients.begin(), _clients.end());
-  for (Client* client : clients) {
-    if (client->rehoming() && !client->open()) {
+  std::vector<ClientConnection*> connections;
+  connections.assign(_clients.begin(), _clients.end());
+  for (ClientConnection* connection : connections) {
+    Client& client = connection->client();
+    if (client.rehoming() && !connection->open()) {
       continue;  // on its way: the shard it joins closes it
     }
-    if (client->phase() == Client::Phase::kConnected) {
-      client->disconnect(mqtt::ReasonCode::kServerShuttingDown);
-    } else if (client->open()) {
-      client->close_now();
+    if (client.phase() == Client::Phase::kConnected) {
+      client.disconnect(mqtt::ReasonCode::kServerShuttingDown);
+    } else if (connection->open()) {
+      connection->close_now();
     }
   }
 }

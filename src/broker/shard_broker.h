@@ -44,6 +44,7 @@
 namespace peregrine::broker {
 
 class Client;
+class ClientConnection;
 
 // One listening socket of this shard.
 struct ShardListener {
@@ -130,8 +131,8 @@ class ShardBroker final : public shard::ShardService,
   using Subscriber = RoutingTable::Subscriber;
   class ListenerAcceptor;
 
-  static uint64_t connection_key(Client* const& client);
-  Client* find_client(uint64_t connection_id) const {
+  static uint64_t connection_key(ClientConnection* const& connection);
+  ClientConnection* find_client(uint64_t connection_id) const {
     auto it = _clients.find(connection_id);
     return it == _clients.end() ? nullptr : *it;
   }
@@ -168,15 +169,15 @@ class ShardBroker final : public shard::ShardService,
   // from where it moved back to its home.
   void follow_traffic(Client* from, uint64_t shards);
   void maybe_rehome(Client* from, uint16_t target);
-  void rehome_out(Client* client);  // quiesced: send it and its session on
-  void rehome_in(Client* client);   // arrived with its session
+  void rehome_out(ClientConnection* client);  // quiesced: send it and its session on
+  void rehome_in(ClientConnection* client);   // arrived with its session
   // A connection detached to reach its session (kMigrating): posts it where that is, or
   // parks it while the session is leaving this shard.
-  void forward_connect(Client* client);
+  void forward_connect(ClientConnection* client);
   // The parked connections for `client_id` go to `to` (the session went there, or stayed).
   void release_parked(std::string_view client_id, uint16_t to);
   void broadcast_load();
-  void adopt(Client* client);
+  void adopt(ClientConnection* client);
   void write_suback(Client* client, RoutingTable::HeldSuback& suback);
   // Stores a retained message (one reference taken over) on its topic's owner.
   void store_retained(Message* message) { _retained->store(message); }
@@ -185,7 +186,8 @@ class ShardBroker final : public shard::ShardService,
   std::vector<std::unique_ptr<ListenerAcceptor>> _acceptors;
   shard::Shard* _shard = nullptr;
 
-  KeyedSet<Client*, uint64_t, &connection_key> _clients;  // every connection here, by id
+  // Every client connection here, by id.
+  KeyedSet<ClientConnection*, uint64_t, &connection_key> _clients;
   // The owners below this service (made in on_start(), on the shard's thread).
   std::unique_ptr<Outbox> _outbox;
   std::unique_ptr<SessionTable> _sessions;
@@ -207,7 +209,7 @@ class ShardBroker final : public shard::ShardService,
   static constexpr uint32_t kMaxRehomesPerWindow = 32;
   bool _rehome_enabled = false;
   RehomeRules _rehome_rules;
-  std::vector<Client*> _parked_connects;
+  std::vector<ClientConnection*> _parked_connects;
   std::vector<uint32_t> _peer_load;
   static constexpr uint32_t kLoadChangeTold = 20;  // thousandths
   static constexpr uint64_t kLoadRepeatMs = 1000;

@@ -3,8 +3,8 @@
 // when it is never handled (discard(), after the shard threads are joined). Every object
 // a mail carries goes back to die on the shard that made it — a Message and a
 // PublishBatch by their own return mails, a RouteChange with the last ack, a SysSnapshot
-// by SysSnapshotBack — except a Client (and the Session travelling with it): a connection
-// migrates to its session's shard and belongs to it from then on (DESIGN.md §2).
+// by SysSnapshotBack — except a ClientConnection (and the Session travelling with it): a
+// connection migrates to its session's shard and belongs to it from then on (DESIGN.md §2).
 // A mail is packed into a shard::Envelope for the mailbox; `open()` unpacks one into its
 // type and calls the handler's overload for it, so handling and discarding both come from
 // the one list of kinds below, and a kind without a handler does not compile.
@@ -21,7 +21,7 @@
 
 namespace peregrine::broker {
 
-class Client;
+class ClientConnection;
 struct RetainedScan;
 struct RouteChange;
 struct SysSnapshot;
@@ -117,21 +117,25 @@ struct RouteAck {
 // shard holding its session (or its home). Ownership moves with it.
 struct Migrate {
   static constexpr Kind kKind = Kind::kMigrate;
-  Client* client;
+  ClientConnection* connection;
   shard::Delivery delivery() const { return shard::Delivery::kRequired; }
-  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, client}; }
-  static Migrate open(const shard::Envelope& e) { return {static_cast<Client*>(e.ptr)}; }
-  void discard() const;  // client.cc: closes it
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, connection}; }
+  static Migrate open(const shard::Envelope& e) {
+    return {static_cast<ClientConnection*>(e.ptr)};
+  }
+  void discard() const;  // client_connection.cc: closes it
 };
 
 // A connected publisher and its session, moved to the shard its messages go to.
 struct Rehome {
   static constexpr Kind kKind = Kind::kRehome;
-  Client* client;
+  ClientConnection* connection;
   shard::Delivery delivery() const { return shard::Delivery::kRequired; }
-  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, client}; }
-  static Rehome open(const shard::Envelope& e) { return {static_cast<Client*>(e.ptr)}; }
-  void discard() const;  // client.cc: closes it, ends its session
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, connection}; }
+  static Rehome open(const shard::Envelope& e) {
+    return {static_cast<ClientConnection*>(e.ptr)};
+  }
+  void discard() const;  // client_connection.cc: closes it, ends its session
 };
 
 // To a session's home: the session it lent out under `ticket` ended away.

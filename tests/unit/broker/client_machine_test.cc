@@ -1,0 +1,223 @@
+// The MQTT protocol machine (Client) alone: no connection, no shard, no broker — a sink
+// that records what the machine writes and does to its connection, and a broker port that
+// records what it is asked.
+#include "src/broker/client.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/io/timer_wheel.h"
+#include "src/mqtt/codec.h"
+
+namespace peregrine::broker {
+namespace {
+
+using mqtt::ProtocolVersion;
+using mqtt::ReasonCode;
+
+class Sink final : public ClientSink {
+ public:
+  std::string out;
+  bool is_open = true;
+  bool lingering = false;
+  bool closed_now = false;
+  uint64_t timer_at = 0;
+  uint64_t now = 1'000'000;
+  std::string identity;
+
+  uint64_t connection_id() const override { return 7; }
+  std::string peer() const override { return "test"; }
+  void write(std::span<const uint8_t> b) override { out.append(b.begin(), b.end()); }
+  void write(std::span<const uint8_t> a, std::span<const uint8_t> b) override {
+    write(a);
+    write(b);
+  }
+  void write_shared(io::SharedBuffer*, std::span<const uint8_t> b) override { write(b); }
+  size_t queued_bytes() const override { return 0; }
+  bool copies_shared(size_t) const override { return true; }
+  bool open() const override { return is_open; }
+  bool closing() const override { return lingering || closed_now; }
+  void close_after_flush() override {
+    lingering = true;
+    is_open = false;
+  }
+  void close_now() override {
+    closed_now = true;
+    is_open = false;
+  }
+  void pause_input() override {}
+  void resume_input() override {}
+  bool input_paused() const override { return false; }
+  void detach() override { is_open = false; }
+  void start() override {}
+  void arm_timer(uint64_t deadline) override { timer_at = deadline; }
+  void cancel_timer() override { timer_at = 0; }
+  uint64_t now_ms() const override { return now; }
+  const std::string& peer_identity() const override { return identity; }
+  net::TlsIdentity tls_identity() const override { return net::TlsIdentity::kNone; }
+};
+
+// A broker of one shard that keeps its sessions itself and records publishes.
+class Broker final : public BrokerPort {
+ public:
+  explicit Broker(const BrokerConfig& config) : BrokerPort(config) {}
+  std::vector<std::string> published;
+  std::vector<std::unique_ptr<Session>> sessions;
+  int gone = 0;
+  io::TimerWheel timers{0};
+
+  io::Ring& ring() override { std::abort(); }  // the machine never reaches the ring
+  io::TimerWheel& wheel() override { return timers; }
+  uint64_t now_ms() const override { return 0; }
+  void mark_dirty(net::Connection*) override {}
+  void release(net::Connection*) override {}
+  void detached(net::Connection*) override {}
+  bool may_read(const Session&, std::string_view) const override { return true; }
+  void session_timer(Session*) override {}
+  uint16_t shard_id() const override { return 0; }
+  bool backpressured() const override { return false; }
+  void paused(Client*) override {}
+  std::string assign_client_id() override { return "assigned"; }
+  bool connects_here(std::string_view) const override { return true; }
+  Session* open_session(Client* client, const mqtt::Connect& connect, bool* present) override {
+    sessions.push_back(std::make_unique<Session>(this, std::string(connect.client_id)));
+    sessions.back()->attach(client, 16);
+    *present = false;
+    return sessions.back().get();
+  }
+  void publish(Client*, const mqtt::Publish& p) override { published.emplace_back(p.topic); }
+  void subscribe(Client*, const mqtt::Subscribe&) override {}
+  void unsubscribe(Client*, const mqtt::Unsubscribe&) override {}
+  void client_gone(Client* client) override {
+    ++gone;
+    client->session()->detach();
+  }
+};
+
+std::vector<uint8_t> encoded(ProtocolVersion version, const mqtt::Packet& packet) {
+  std::vector<uint8_t> out;
+  mqtt::encode(version, packet, out);
+  return out;
+}
+
+mqtt::Connect connect_packet(ProtocolVersion version, uint16_t keep_alive = 0) {
+  mqtt::Connect c;
+  c.version = version;
+  c.client_id = "m";
+  c.keep_alive = keep_alive;
+  return c;
+}
+
+// The packets in what the machine wrote.
+std::vector<mqtt::Packet> packets(ProtocolVersion version, const std::string& out) {
+  std::vector<mqtt::Packet> result;
+  mqtt::Bytes rest(reinterpret_cast<const uint8_t*>(out.data()), out.size());
+  while (!rest.empty()) {
+    const mqtt::Frame frame = mqtt::read_frame(rest, 1u << 20);
+    EXPECT_EQ(frame.status, mqtt::FrameStatus::kComplete);
+    if (frame.status != mqtt::FrameStatus::kComplete) {
+      break;
+    }
+    mqtt::Packet packet;
+    EXPECT_EQ(mqtt::decode(version, frame.header,
+                           rest.subspan(frame.header.header_length,
+                                        frame.header.remaining_length),
+                           packet),
+              ReasonCode::kSuccess);
+    result.push_back(packet);
+    rest = rest.subspan(frame.header.total_length());
+  }
+  return result;
+}
+
+class ClientMachineTest : public ::testing::Test {
+ protected:
+  ClientMachineTest() : broker(config()), client(&broker, sink) { client.begin(); }
+  ~ClientMachineTest() override {
+    if (client.session() != nullptr) {
+      client.on_closed(0);
+    }
+  }
+  static BrokerConfig config() {
+    BrokerConfig c;
+    c.limits.connect_timeout_ms = 5000;
+    return c;
+  }
+  void feed(const std::vector<uint8_t>& bytes, size_t piece = 1) {
+    for (size_t at = 0; at < bytes.size(); at += piece) {
+      client.on_bytes(std::span<const uint8_t>(bytes).subspan(
+          at, std::min(piece, bytes.size() - at)));
+    }
+  }
+  Sink sink;
+  Broker broker;
+  Client client;
+};
+
+TEST_F(ClientMachineTest, AConnectReadAByteAtATimeIsAnsweredWithOneConnack) {
+  EXPECT_EQ(sink.timer_at, sink.now + 5000);  // the connect deadline
+  feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5)));
+  EXPECT_EQ(client.phase(), Client::Phase::kConnected);
+  EXPECT_EQ(broker.sessions.size(), 1u);
+  const auto out = packets(ProtocolVersion::kV5, sink.out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<mqtt::Connack>(out[0]).reason, ReasonCode::kSuccess);
+}
+
+TEST_F(ClientMachineTest, AFirstPacketOtherThanConnectClosesWithoutAnAnswer) {
+  feed(encoded(ProtocolVersion::kV311, mqtt::Pingreq{}), 8);
+  EXPECT_TRUE(sink.lingering);
+  EXPECT_TRUE(sink.out.empty());  // [MQTT-3.1.0-1]
+  EXPECT_EQ(broker.stats().rejected[static_cast<uint8_t>(ReasonCode::kProtocolError)], 1u);
+}
+
+TEST_F(ClientMachineTest, NoConnectBeforeTheDeadlineCloses) {
+  sink.now += 5000;
+  client.on_timer();
+  EXPECT_TRUE(sink.closed_now);
+  EXPECT_EQ(broker.stats().connect_timeout, 1u);
+}
+
+TEST_F(ClientMachineTest, AWillInSysIsRefusedWithNotAuthorized) {
+  mqtt::Connect c = connect_packet(ProtocolVersion::kV5);
+  const uint8_t payload[] = {'x'};
+  c.will = mqtt::Will{0, false, "$SYS/x", mqtt::Bytes(payload), {}};
+  feed(encoded(ProtocolVersion::kV5, c), 5);
+  const auto out = packets(ProtocolVersion::kV5, sink.out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<mqtt::Connack>(out[0]).reason, ReasonCode::kNotAuthorized);
+  EXPECT_TRUE(sink.lingering);
+  EXPECT_TRUE(broker.sessions.empty());
+}
+
+TEST_F(ClientMachineTest, AQoS1PublishIsHandedToTheBrokerAndAcknowledged) {
+  feed(encoded(ProtocolVersion::kV311, connect_packet(ProtocolVersion::kV311)), 64);
+  mqtt::Publish p;
+  p.topic = "a/b";
+  p.qos = 1;
+  p.packet_id = 9;
+  feed(encoded(ProtocolVersion::kV311, p), 3);
+  EXPECT_EQ(broker.published, std::vector<std::string>{"a/b"});
+  const auto out = packets(ProtocolVersion::kV311, sink.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<mqtt::Ack>(out[1]).type, mqtt::PacketType::kPuback);
+  EXPECT_EQ(std::get<mqtt::Ack>(out[1]).packet_id, 9);
+}
+
+TEST_F(ClientMachineTest, SilenceBeyondOneAndAHalfKeepAlivesDisconnects) {
+  feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5, 10)), 64);
+  EXPECT_EQ(sink.timer_at, sink.now + 15'000);  // [MQTT-3.1.2-24]
+  sink.now += 15'000;
+  client.on_timer();
+  const auto out = packets(ProtocolVersion::kV5, sink.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<mqtt::Disconnect>(out[1]).reason, ReasonCode::kKeepAliveTimeout);
+  EXPECT_TRUE(sink.lingering);
+}
+
+}  // namespace
+}  // namespace peregrine::broker
