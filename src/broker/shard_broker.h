@@ -1,13 +1,11 @@
-// The broker service of one shard (DESIGN.md §2, §5): the thin layer that dispatches
-// the shard's mail to the owners below it and orchestrates publish, subscribe and a
-// client's end across them. The owners, each with its own state: the SessionTable (the
-// sessions living here, and where this home's lent sessions are), the RoutingTable (local
-// subscribers plus the replica of filter → shards, and the route-change protocol that
-// holds SUBACK until every shard applied it), SharedGroups, the RetainedRouter (retained
-// messages of the topics this shard owns, and scans), and the Outbox (all mail out, and
-// the QoS 0 batches it seals). Fan-out (match, heads, in place / batch / Message) and
-// rehoming are still here. Lives on its shard's thread; other shards reach it only
-// through mail (shard_mail.h).
+// The broker service of one shard (DESIGN.md §2, §5; docs/architecture.md §2): the
+// layer that dispatches the shard's mail to the owners below it, keeps the shard's client
+// connections (accept, migration, rehoming), and orchestrates CONNECT, PUBLISH, SUBSCRIBE
+// and a client's end across the owners — SessionTable, RoutingTable, FanOut,
+// SharedGroups, RetainedRouter, Outbox — which it reaches only through their own calls.
+// The layers below see it through narrow interfaces it implements: BrokerPort (clients),
+// SessionHost (sessions), SessionEvents (the session table), SysHost ($SYS). Lives on its
+// shard's thread; other shards reach it only through mail (shard_mail.h).
 #pragma once
 
 #include <cstdint>
