@@ -36,6 +36,7 @@ struct BrokerConfig {
 
 class BrokerPort : public net::ConnectionHost, public SessionHost {
  public:
+  static constexpr size_t kNoOverflow = 0;
   explicit BrokerPort(const BrokerConfig& config) : _config(config) {}
 
   const BrokerConfig& config() const { return _config; }
@@ -61,8 +62,11 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   io::TimerWheel& wheel() override = 0;
   uint64_t now_ms() const override = 0;
   virtual uint16_t shard_id() const = 0;
-  // The shard's overflow towards other shards is at its bound: stop reading PUBLISH.
-  virtual bool backpressured() const = 0;
+  // The shard's overflow towards other shards is at its bound: stop reading PUBLISH
+  // (asked once a PUBLISH: a plain read of the shard's count).
+  bool backpressured() const {
+    return *_overflow_size >= _config.limits.mailbox_overflow_limit;
+  }
   // `client` stopped reading for back-pressure; resumed at a turn end once it drains.
   virtual void paused(Client* client) = 0;
   virtual std::string assign_client_id() = 0;
@@ -85,6 +89,7 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   ~BrokerPort() = default;
 
   BrokerConfig _config;
+  const size_t* _overflow_size = &kNoOverflow;  // the shard's (Shard::overflow_size())
   BrokerStats _stats;
   std::vector<uint8_t> _scratch;
   mqtt::Publish _inbound_publish;

@@ -742,32 +742,33 @@ void Client::send_qos0(const Delivery& delivery) {
   broker().stats().messages_out++;
 }
 
-bool Client::may_send_qos0(size_t size) {
-  if (_phase != Phase::kConnected || _sink.closing()) {
-    return false;
+void Client::send_qos0_within(std::span<const uint8_t> head, std::span<const uint8_t> payload,
+                              io::SharedBuffer* shared) {
+  if (_phase != Phase::kConnected) {
+    return;
   }
-  if (_max_packet_size != 0 && size > _max_packet_size) {
+  if (_max_packet_size != 0 && head.size() + payload.size() > _max_packet_size) {
     broker().stats().oversize_dropped++;  // never more than the client allows
-    return false;
+    return;
   }
-  return !over_outbound_limit(size);
+  switch (_sink.write_within(broker().limits().outbound_buffer_bytes, head, payload, shared)) {
+    case ClientSink::Bounded::kWritten:
+      broker().stats().messages_out++;
+      return;
+    case ClientSink::Bounded::kOverLimit:
+      broker().stats().qos0_dropped++;
+      return;
+    case ClientSink::Bounded::kClosing:
+      return;
+  }
 }
 
 void Client::send_qos0_shared(Message* message, std::span<const uint8_t> head) {
-  if (!may_send_qos0(head.size() + message->payload().size())) {
-    return;
-  }
-  _sink.write(head);
-  _sink.write_shared(message, message->payload());
-  broker().stats().messages_out++;
+  send_qos0_within(head, message->payload(), message);
 }
 
 void Client::send_qos0_copy(std::span<const uint8_t> head, std::span<const uint8_t> payload) {
-  if (!may_send_qos0(head.size() + payload.size())) {
-    return;
-  }
-  _sink.write(head, payload);
-  broker().stats().messages_out++;
+  send_qos0_within(head, payload, nullptr);
 }
 
 void Client::send_success_ack(PacketType type, uint16_t packet_id) {

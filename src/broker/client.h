@@ -160,9 +160,10 @@ class Client final : public ClientLink {
   bool handle_auth(const mqtt::Auth& auth);
   bool finish_enhanced_auth(AuthStep step);
   bool over_outbound_limit(size_t size);
-  // A QoS 0 PUBLISH of `size` bytes may go out now (connected, within Maximum Packet
-  // Size and the outbound limit; drops are counted).
-  bool may_send_qos0(size_t size);
+  // A QoS 0 PUBLISH out now if connected, within Maximum Packet Size and the outbound
+  // limit (drops are counted): `payload` copied, or `shared`'s referenced.
+  void send_qos0_within(std::span<const uint8_t> head, std::span<const uint8_t> payload,
+                        io::SharedBuffer* shared);
   void handle_disconnect(const mqtt::Disconnect& disconnect);
   // Bad input: answer per spec (v5 CONNACK/DISCONNECT with `reason`, v3 close), count,
   // log at debug. Returns false so callers can `return fail(...)`.
@@ -173,20 +174,6 @@ class Client final : public ClientLink {
 
   BrokerPort& broker() const { return *_broker; }  // of the shard it is on now
 
-  BrokerPort* _broker;
-  ClientSink& _sink;
-
-  Phase _phase = Phase::kAwaitConnect;
-  mqtt::ProtocolVersion _version = mqtt::ProtocolVersion::kV311;
-  bool _version_known = false;  // a CONNECT got far enough to tell its version
-  base::OptionalString _client_id;  // until the session holds it
-  bool _id_assigned = false;
-  uint16_t _keep_alive = 0;
-  uint32_t _max_packet_size = 0;  // the client's limit (v5); 0: none
-  uint32_t _requested_expiry = 0;
-  uint16_t _server_keep_alive = 0;  // v5: the keep alive we imposed (0: the client's)
-  bool _problem_information = true;   // v5 Request Problem Information
-  bool _response_information = false;  // v5 Request Response Information
   // Enhanced authentication (v5 §4.12), allocated only for a client that uses it: the
   // running exchange, the method, the CONNECT it holds back (copied, decoded again on
   // success), and what CONNACK tells on success.
@@ -197,17 +184,6 @@ class Client final : public ClientLink {
     uint8_t held_connect_flags = 0;
     std::vector<uint8_t> reply;
   };
-  std::unique_ptr<EnhancedAuth> _enhanced;
-  base::OptionalString _auth_username;
-  std::unique_ptr<InboundAliases> _in_aliases;    // v5 with aliases on only
-  std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases
-  Session* _session = nullptr;
-  bool _taken_over = false;
-  uint16_t _rehome_to = kNoShard;
-  PublishRun _publish_run;  // where its messages went lately (rehome_policy.h)
-  std::unique_ptr<RouteMemo> _route_memo;  // allocated on its first PUBLISH
-  Message* _will = nullptr;
-  uint32_t _will_delay = 0;
   // Input bytes waiting: a packet's start until its end comes, what arrives during a
   // move or while paused. Allocated only while there are some.
   class PendingInput {
@@ -226,9 +202,36 @@ class Client final : public ClientLink {
    private:
     std::unique_ptr<std::vector<uint8_t>> _bytes;  // never empty
   };
+
+  // Largest first, so that an idle connection pays for no padding: every connected
+  // client carries one of these (bench/compare's RSS per connection).
+  BrokerPort* _broker;
+  ClientSink& _sink;
+  base::OptionalString _client_id;  // until the session holds it
+  std::unique_ptr<EnhancedAuth> _enhanced;
+  base::OptionalString _auth_username;
+  std::unique_ptr<InboundAliases> _in_aliases;    // v5 with aliases on only
+  std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases
+  Session* _session = nullptr;
+  std::unique_ptr<RouteMemo> _route_memo;  // allocated on its first PUBLISH
+  Message* _will = nullptr;
   PendingInput _in;
   uint64_t _last_rx_ms = 0;
   uint64_t _connect_deadline_ms = 0;
+  PublishRun _publish_run;  // where its messages went lately (rehome_policy.h)
+  uint32_t _max_packet_size = 0;  // the client's limit (v5); 0: none
+  uint32_t _requested_expiry = 0;
+  uint32_t _will_delay = 0;
+  uint16_t _keep_alive = 0;
+  uint16_t _server_keep_alive = 0;  // v5: the keep alive we imposed (0: the client's)
+  uint16_t _rehome_to = kNoShard;
+  Phase _phase = Phase::kAwaitConnect;
+  mqtt::ProtocolVersion _version = mqtt::ProtocolVersion::kV311;
+  bool _version_known : 1 = false;  // a CONNECT got far enough to tell its version
+  bool _id_assigned : 1 = false;
+  bool _problem_information : 1 = true;    // v5 Request Problem Information
+  bool _response_information : 1 = false;  // v5 Request Response Information
+  bool _taken_over : 1 = false;
 };
 
 }  // namespace peregrine::broker

@@ -34,6 +34,24 @@ void ClientConnection::adopt_rehomed(BrokerPort* broker) {
   _client.adopt_rehomed(broker);
 }
 
+ClientSink::Bounded ClientConnection::write_within(size_t limit, std::span<const uint8_t> head,
+                                                  std::span<const uint8_t> payload,
+                                                  io::SharedBuffer* shared) {
+  if (net::Connection::closing()) {
+    return Bounded::kClosing;
+  }
+  if (net::Connection::queued_bytes() + head.size() + payload.size() > limit) {
+    return Bounded::kOverLimit;
+  }
+  if (shared != nullptr) {
+    net::Connection::write(head);
+    net::Connection::write_shared(shared, payload);
+  } else {
+    net::Connection::write(head, payload);
+  }
+  return Bounded::kWritten;
+}
+
 void ClientConnection::arm_timer(uint64_t deadline_ms) {
   uint64_t at = deadline_ms;
   if (_handshake_deadline_ms != 0 && _client.awaiting_connect() && transport() != nullptr &&

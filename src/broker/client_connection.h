@@ -46,6 +46,8 @@ class ClientConnection final : public net::Connection, public ClientSink {
   bool copies_shared(size_t size) const override {
     return net::Connection::copies_shared(size);
   }
+  Bounded write_within(size_t limit, std::span<const uint8_t> head,
+                       std::span<const uint8_t> payload, io::SharedBuffer* shared) override;
   bool open() const override { return net::Connection::open(); }
   bool closing() const override { return net::Connection::closing(); }
   void close_after_flush() override { net::Connection::close_after_flush(); }

@@ -27,6 +27,13 @@ class ClientSink {
   virtual size_t queued_bytes() const = 0;
   // Whether write_shared() of `size` bytes would copy them rather than reference them.
   virtual bool copies_shared(size_t size) const = 0;
+  // The QoS 0 fast path in one call (one per subscriber of a fan-out): `head`, then
+  // `payload` — copied, or `shared`'s bytes referenced (write_shared) when `shared` is
+  // given — unless the connection is closing or its queue would pass `limit` bytes.
+  enum class Bounded : uint8_t { kWritten, kClosing, kOverLimit };
+  virtual Bounded write_within(size_t limit, std::span<const uint8_t> head,
+                               std::span<const uint8_t> payload,
+                               io::SharedBuffer* shared) = 0;
 
   virtual bool open() const = 0;     // reading and writing
   virtual bool closing() const = 0;  // a close has begun

@@ -89,6 +89,7 @@ ShardBroker::~ShardBroker() {
 
 void ShardBroker::on_start(shard::Shard& shard) {
   _shard = &shard;
+  _overflow_size = &shard.overflow_size_counter();
   PG_ASSERT(shard.count() <= kMaxShards);
   _peer_load.assign(shard.count(), 0);
   _outbox = std::make_unique<Outbox>(shard, _stats);

@@ -85,9 +85,6 @@ class ShardBroker final : public shard::ShardService,
 
   // BrokerPort: for the clients of this shard.
   uint16_t shard_id() const override { return _shard->id(); }
-  bool backpressured() const override {
-    return _shard->overflow_size() >= _config.limits.mailbox_overflow_limit;
-  }
   void paused(Client* client) override;
   std::string assign_client_id() override;
   bool connects_here(std::string_view client_id) const override;

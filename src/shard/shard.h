@@ -76,6 +76,8 @@ class Shard {
   // Required envelopes waiting in the producer-side overflow, over all targets. The
   // service bounds it by pausing the input that feeds it (back-pressure).
   size_t overflow_size() const { return _overflow_size; }
+  // The same count, for a reader on this shard's thread that keeps a pointer to it.
+  const size_t& overflow_size_counter() const { return _overflow_size; }
   // Everything this shard ever posted to `to` has been taken by it (none waits in the
   // mailbox or the overflow).
   bool outbound_drained(uint16_t to) const;

@@ -39,6 +39,14 @@ class Sink final : public ClientSink {
   void write_shared(io::SharedBuffer*, std::span<const uint8_t> b) override { write(b); }
   size_t queued_bytes() const override { return 0; }
   bool copies_shared(size_t) const override { return true; }
+  Bounded write_within(size_t, std::span<const uint8_t> head, std::span<const uint8_t> payload,
+                       io::SharedBuffer*) override {
+    if (closing()) {
+      return Bounded::kClosing;
+    }
+    write(head, payload);
+    return Bounded::kWritten;
+  }
   bool open() const override { return is_open; }
   bool closing() const override { return lingering || closed_now; }
   void close_after_flush() override {
@@ -79,7 +87,6 @@ class Broker final : public BrokerPort {
   bool may_read(const Session&, std::string_view) const override { return true; }
   void session_timer(Session*) override {}
   uint16_t shard_id() const override { return 0; }
-  bool backpressured() const override { return false; }
   void paused(Client*) override {}
   std::string assign_client_id() override { return "assigned"; }
   bool connects_here(std::string_view) const override { return true; }
