@@ -91,14 +91,13 @@ void ShardBroker::on_start(shard::Shard& shard) {
   _shard = &shard;
   _overflow_size = &shard.overflow_size_counter();
   PG_ASSERT(shard.count() <= kMaxShards);
-  _peer_load.assign(shard.count(), 0);
   _outbox = std::make_unique<Outbox>(shard, _stats);
   _sessions = std::make_unique<SessionTable>(shard.id(), shard.count(), *this, *this);
   _routes = std::make_unique<RoutingTable>(*_outbox);
   _shared = std::make_unique<SharedGroups>(*_outbox, *_routes, _stats);
   _retained = std::make_unique<RetainedRouter>(*_outbox, *_sessions, _stats, _config.limits);
   _fan_out = std::make_unique<FanOut>(*_routes, _stats, _config.authorizer, shard.id());
-  _rehome_enabled = _config.rehome_publishers && shard.count() > 1;
+  _rehome = std::make_unique<RehomePlanner>(*_outbox, _config.rehome_publishers);
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
   for (auto& listener : _listeners) {
@@ -260,29 +259,15 @@ void ShardBroker::release_parked(std::string_view client_id, uint16_t to) {
 }
 
 void ShardBroker::follow_traffic(Client* from, uint64_t shards) {
-  if (!_rehome_enabled) {
+  if (!_rehome->enabled()) {
     return;
   }
-  // The time its bytes were read, not the clock: a clock read a message was 6 % of the
-  // broker's own time in pairs, and the run's 250 ms window needs no finer a time.
-  const uint16_t target =
-      note_routed(from->publish_run(), shards, shard_id(), from->last_rx_ms(), _rehome_rules);
-  if (target != kNoShard) {
-    maybe_rehome(from, target);
+  const uint16_t target = _rehome->note(from->publish_run(), shards, from->last_rx_ms());
+  if (target == kNoShard) {
+    return;
   }
-}
-
-void ShardBroker::maybe_rehome(Client* from, uint16_t target) {
-  from->publish_run() = {};  // moved or not, the next try takes a whole new run
   Session* session = from->session();
-  // From its home to any shard, or from where it moved to back to its home: either way
-  // the home knows where the session is (one hop at most). From away to a third shard it
-  // stays: its home would be left pointing at the shard it moved from.
   if (from->rehoming() || !from->open() || from->input_paused() || session == nullptr) {
-    return;
-  }
-  const uint16_t home = home_shard(session->client_id());
-  if (home != shard_id() && target != home) {
     return;
   }
   // A publisher only: nothing of it is tied to this shard's trie, scans or acks.
@@ -290,23 +275,10 @@ void ShardBroker::maybe_rehome(Client* from, uint16_t target) {
       session->active_scans != 0 || _shared->any() || _routes->holds_suback_for(from->id())) {
     return;
   }
-  if (now_ms() - _rehome_window_ms >= shard::Shard::kLoadWindowMs) {
-    _rehome_window_ms = now_ms();
-    _rehomes_in_window = 0;
+  if (_rehome->admit(target, home_shard(session->client_id()), now_ms(),
+                     _shard->busy_permille())) {
+    from->begin_rehome(target);
   }
-  if (_rehomes_in_window >= kMaxRehomesPerWindow ||
-      !target_has_room(_shard->busy_permille(), _peer_load[target], _rehome_rules)) {
-    return;
-  }
-  // Order per publisher: its messages to a third shard, from here, must all have been
-  // taken before any it sends from the target could arrive there.
-  for (uint16_t other = 0; other < shard_count(); ++other) {
-    if (other != shard_id() && other != target && !_outbox->drained(other)) {
-      return;
-    }
-  }
-  _rehomes_in_window++;
-  from->begin_rehome(target);
 }
 
 void ShardBroker::rehome_out(ClientConnection* client) {
@@ -350,23 +322,6 @@ void ShardBroker::rehome_in(ClientConnection* client) {
   client->adopt_rehomed(this);
 }
 
-void ShardBroker::broadcast_load() {
-  if (!_rehome_enabled || now_ms() - _load_sent_ms < shard::Shard::kLoadWindowMs) {
-    return;
-  }
-  // A change worth telling, or once a second anyway. Not lazy: it wakes an idle peer, so
-  // what waits for it in mailboxes (lazy reclaims) is taken, as rehoming's order check
-  // needs (maybe_rehome).
-  const uint32_t load = _shard->busy_permille();
-  const uint32_t change = load > _load_sent ? load - _load_sent : _load_sent - load;
-  if (change < kLoadChangeTold && now_ms() - _load_sent_ms < kLoadRepeatMs) {
-    return;
-  }
-  _load_sent_ms = now_ms();
-  _load_sent = load;
-  _outbox->post_to_others(mail::Load{load});
-}
-
 void ShardBroker::adopt(ClientConnection* client) {
   _clients.insert(client);
   if (_stopping) {
@@ -399,7 +354,7 @@ void ShardBroker::on_turn_end() {
   // turn, like that from other shards.
   _outbox->take_self_mail([this](const shard::Envelope& envelope) { on_envelope(envelope); });
   _retained->resume_parked();
-  broadcast_load();
+  _rehome->tell_load(now_ms(), _shard->busy_permille());
   std::vector<net::Connection*> dirty;
   dirty.swap(_dirty);
   for (net::Connection* connection : dirty) {
@@ -733,7 +688,7 @@ void ShardBroker::handle(const mail::Rehome& m, uint16_t) { rehome_in(m.connecti
 
 void ShardBroker::handle(const mail::SessionGone& m, uint16_t) { _sessions->gone(m.ticket); }
 
-void ShardBroker::handle(const mail::Load& m, uint16_t from) { _peer_load[from] = m.permille; }
+void ShardBroker::handle(const mail::Load& m, uint16_t from) { _rehome->on_load(m, from); }
 
 void ShardBroker::handle(const mail::RetainStore& m, uint16_t) { _retained->on_store(m); }
 

@@ -2,7 +2,8 @@
 // layer that dispatches the shard's mail to the owners below it, keeps the shard's client
 // connections (accept, migration, rehoming), and orchestrates CONNECT, PUBLISH, SUBSCRIBE
 // and a client's end across the owners — SessionTable, RoutingTable, FanOut,
-// SharedGroups, RetainedRouter, Outbox — which it reaches only through their own calls.
+// SharedGroups, RetainedRouter, RehomePlanner, Outbox — which it reaches only through
+// their own calls.
 // The layers below see it through narrow interfaces it implements: BrokerPort (clients),
 // SessionHost (sessions), SessionEvents (the session table), SysHost ($SYS). Lives on its
 // shard's thread; other shards reach it only through mail (shard_mail.h).
@@ -26,6 +27,7 @@
 #include "src/broker/keyed_set.h"
 #include "src/broker/message.h"
 #include "src/broker/outbox.h"
+#include "src/broker/rehome_planner.h"
 #include "src/broker/rehome_policy.h"
 #include "src/broker/retained_router.h"
 #include "src/broker/route_memo.h"
@@ -159,11 +161,9 @@ class ShardBroker final : public shard::ShardService,
   bool add_subscription(Session* session, std::string_view filter,
                         const SubscriptionOptions& options);
   void remove_subscription(Session* session, std::string_view filter);
-  // Rehoming (rehome_policy.h): a publish by `from` went to `shards`; the client moves
-  // when its run qualifies and it is a publisher only: from its home to any shard, or
-  // from where it moved back to its home.
+  // Rehoming: a publish by `from` went to `shards`; the client moves when its planner
+  // says so and it is a publisher only (rehome_planner.h).
   void follow_traffic(Client* from, uint64_t shards);
-  void maybe_rehome(Client* from, uint16_t target);
   void rehome_out(ClientConnection* client);  // quiesced: send it and its session on
   void rehome_in(ClientConnection* client);   // arrived with its session
   // A connection detached to reach its session (kMigrating): posts it where that is, or
@@ -171,7 +171,6 @@ class ShardBroker final : public shard::ShardService,
   void forward_connect(ClientConnection* client);
   // The parked connections for `client_id` go to `to` (the session went there, or stayed).
   void release_parked(std::string_view client_id, uint16_t to);
-  void broadcast_load();
   void adopt(ClientConnection* client);
   void write_suback(Client* client, RoutingTable::HeldSuback& suback);
   // Stores a retained message (one reference taken over) on its topic's owner.
@@ -190,6 +189,7 @@ class ShardBroker final : public shard::ShardService,
   std::unique_ptr<SharedGroups> _shared;
   std::unique_ptr<RetainedRouter> _retained;
   std::unique_ptr<FanOut> _fan_out;
+  std::unique_ptr<RehomePlanner> _rehome;
   // Empty send queues for reuse: at most kMaxPooledQueues, none that grew past
   // kMaxPooledQueueBytes (a slow reader's big arena goes back to the allocator).
   static constexpr size_t kMaxPooledQueues = 1024;
@@ -199,19 +199,8 @@ class ShardBroker final : public shard::ShardService,
   std::vector<net::Connection*> _dirty;
   std::vector<uint64_t> _paused_clients;  // connection ids paused by back-pressure
 
-  // Rehoming: the connections waiting for a session that is leaving, the peers' load as
-  // last told, and the moves made in the current window (at most kMaxRehomesPerWindow).
-  static constexpr uint32_t kMaxRehomesPerWindow = 32;
-  bool _rehome_enabled = false;
-  RehomeRules _rehome_rules;
+  // Connections waiting for a session that is leaving this shard (rehoming).
   std::vector<ClientConnection*> _parked_connects;
-  std::vector<uint32_t> _peer_load;
-  static constexpr uint32_t kLoadChangeTold = 20;  // thousandths
-  static constexpr uint64_t kLoadRepeatMs = 1000;
-  uint64_t _load_sent_ms = 0;
-  uint32_t _load_sent = 0;
-  uint64_t _rehome_window_ms = 0;
-  uint32_t _rehomes_in_window = 0;
 
   std::unique_ptr<SysPublisher> _sys;
   uint64_t _clients_now = 0;

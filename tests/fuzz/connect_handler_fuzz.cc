@@ -5,10 +5,9 @@
 #include "tests/fuzz/floor_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 1 || size > 8192) {
+  if (!peregrine::fuzz::FuzzFloor::accepts(size)) {
     return 0;
   }
-  peregrine::base::set_log_level(peregrine::base::LogLevel::kOff);
   peregrine::fuzz::FuzzFloor f(data[0]);
   peregrine::sim::SimPipe* raw = f.open(false);
   const std::span<const uint8_t> input(data + 1, size - 1);

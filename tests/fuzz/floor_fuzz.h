@@ -37,7 +37,12 @@ inline const auth::ScramSha256& scram() {
 
 class FuzzFloor {
  public:
+  // Inputs past this are not worth the run's time: a session's worth of packets fits.
+  static constexpr size_t kMaxInput = 8192;
+  static bool accepts(size_t size) { return size >= 1 && size <= kMaxInput; }
+
   explicit FuzzFloor(uint8_t options) : _options(options) {
+    base::set_log_level(base::LogLevel::kOff);
     sim::FloorOptions floor;
     floor.shards = (options & 2) != 0 ? 2 : 1;
     floor.stall = 0;
@@ -57,6 +62,15 @@ class FuzzFloor {
   }
 
   sim::SimFloor& floor() { return *_floor; }
+  // A well-behaved client, connected on `shard` and given time to get its CONNACK.
+  std::unique_ptr<sim::SimClient> client(const std::string& id, mqtt::ProtocolVersion version,
+                                         uint16_t shard, bool clean, uint32_t expiry_s = 0) {
+    auto c = std::make_unique<sim::SimClient>(*_floor, id, version);
+    c->connect(shard, clean, expiry_s);
+    run(20);
+    c->poll();
+    return c;
+  }
   mqtt::ProtocolVersion version() const {
     return (_options & 1) != 0 ? mqtt::ProtocolVersion::kV5 : mqtt::ProtocolVersion::kV311;
   }

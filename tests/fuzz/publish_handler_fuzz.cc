@@ -7,15 +7,12 @@
 using peregrine::mqtt::ProtocolVersion;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 1 || size > 8192) {
+  if (!peregrine::fuzz::FuzzFloor::accepts(size)) {
     return 0;
   }
-  peregrine::base::set_log_level(peregrine::base::LogLevel::kOff);
   peregrine::fuzz::FuzzFloor f(data[0]);
-  peregrine::sim::SimClient sub(f.floor(), "sub", ProtocolVersion::kV5);
-  sub.connect(0, false, 60);
-  f.run(20);
-  sub.poll();
+  auto owned = f.client("sub", ProtocolVersion::kV5, 0, false, 60);
+  peregrine::sim::SimClient& sub = *owned;
   sub.subscribe("#", 2);
   f.run(20);
   sub.poll();

@@ -8,10 +8,9 @@
 using peregrine::mqtt::ProtocolVersion;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 1 || size > 8192) {
+  if (!peregrine::fuzz::FuzzFloor::accepts(size)) {
     return 0;
   }
-  peregrine::base::set_log_level(peregrine::base::LogLevel::kOff);
   peregrine::fuzz::FuzzFloor f(data[0]);
   peregrine::sim::SimClient peer(f.floor(), "peer", ProtocolVersion::kV5);
   peer.connect(0, true);

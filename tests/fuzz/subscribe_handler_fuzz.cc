@@ -7,15 +7,12 @@
 using peregrine::mqtt::ProtocolVersion;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 1 || size > 8192) {
+  if (!peregrine::fuzz::FuzzFloor::accepts(size)) {
     return 0;
   }
-  peregrine::base::set_log_level(peregrine::base::LogLevel::kOff);
   peregrine::fuzz::FuzzFloor f(data[0]);
-  peregrine::sim::SimClient pub(f.floor(), "pub", ProtocolVersion::kV311);
-  pub.connect(0, true);
-  f.run(20);
-  pub.poll();
+  auto owned = f.client("pub", ProtocolVersion::kV311, 0, true);
+  peregrine::sim::SimClient& pub = *owned;
   for (const char* topic : {"a", "a/b", "a/b/c", "$SYS/x", "b/a", "c"}) {
     pub.publish(topic, "retained", 1, true);
   }

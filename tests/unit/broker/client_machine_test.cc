@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "src/base/log.h"
 #include "src/io/timer_wheel.h"
 #include "src/mqtt/codec.h"
 
@@ -143,7 +144,10 @@ std::vector<mqtt::Packet> packets(ProtocolVersion version, const std::string& ou
 
 class ClientMachineTest : public ::testing::Test {
  protected:
-  ClientMachineTest() : broker(config()), client(&broker, sink) { client.begin(); }
+  ClientMachineTest() : broker(config()), client(&broker, sink) {
+    base::set_log_level(base::LogLevel::kWarn);
+    client.begin();
+  }
   ~ClientMachineTest() override {
     if (client.session() != nullptr) {
       client.on_closed(0);
