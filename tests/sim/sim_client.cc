@@ -295,4 +295,24 @@ void SimClient::on_ack(const mqtt::Ack& ack) {
   }
 }
 
+bool settle(SimFloor& floor, std::initializer_list<SimClient*> clients) {
+  for (int round = 0; round < 20; ++round) {
+    if (!floor.settle(5000)) {
+      return false;
+    }
+    for (SimClient* c : clients) {
+      c->poll();
+    }
+  }
+  return true;
+}
+
+std::vector<std::string> payloads(const SimClient& client) {
+  std::vector<std::string> out;
+  for (const Received& r : client.messages) {
+    out.push_back(r.payload);
+  }
+  return out;
+}
+
 }  // namespace peregrine::sim

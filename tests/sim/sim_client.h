@@ -114,4 +114,10 @@ class SimClient {
   std::set<uint16_t> _pending_control;         // SUBSCRIBE/UNSUBSCRIBE ids in flight
 };
 
+// Steps `floor` and lets every client read and answer, round after round, until nothing
+// moves; false if the floor did not go quiet.
+bool settle(SimFloor& floor, std::initializer_list<SimClient*> clients);
+// The payloads a client received, in order.
+std::vector<std::string> payloads(const SimClient& client);
+
 }  // namespace peregrine::sim

@@ -24,21 +24,8 @@ FloorOptions options(uint16_t shards = 2) {
 }
 
 // Steps the floor and lets every client read and answer, until nothing moves.
-void settle(SimFloor& floor, std::initializer_list<SimClient*> clients) {
-  for (int round = 0; round < 20; ++round) {
-    ASSERT_TRUE(floor.settle(5000));
-    for (SimClient* c : clients) {
-      c->poll();
-    }
-  }
-}
-
-std::vector<std::string> payloads(const SimClient& c) {
-  std::vector<std::string> out;
-  for (const Received& r : c.messages) {
-    out.push_back(r.payload);
-  }
-  return out;
+void run_until_quiet(SimFloor& floor, std::initializer_list<SimClient*> clients) {
+  ASSERT_TRUE(sim::settle(floor, clients));
 }
 
 class BrokerFloorTest : public ::testing::Test {
@@ -51,13 +38,13 @@ TEST_F(BrokerFloorTest, AQoS1MessageCrossesShardsToASubscriberThatGotItsSuback) 
   SimClient pub(floor, id_homed("pub", 1, 2), ProtocolVersion::kV311);
   sub.connect(1, true);  // accepted on shard 1, lives on shard 0
   pub.connect(0, true);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   ASSERT_TRUE(sub.connected());
   ASSERT_TRUE(pub.connected());
   sub.subscribe("a/+", 1);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   pub.publish("a/b", "hello", 1);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   EXPECT_EQ(pub.unacked(), 0u);
   ASSERT_EQ(sub.messages.size(), 1u);
   EXPECT_EQ(sub.messages[0].topic, "a/b");
@@ -68,7 +55,7 @@ TEST_F(BrokerFloorTest, AQoS1MessageCrossesShardsToASubscriberThatGotItsSuback) 
 TEST_F(BrokerFloorTest, SubackWaitsUntilTheOtherShardAppliedTheRoute) {
   SimClient sub(floor, id_homed("sub", 0, 2), ProtocolVersion::kV5);
   sub.connect(0, true);
-  settle(floor, {&sub});
+  run_until_quiet(floor, {&sub});
   ASSERT_TRUE(sub.connected());
   uint16_t suback_for = 0;
   struct : ClientEvents {
@@ -78,7 +65,7 @@ TEST_F(BrokerFloorTest, SubackWaitsUntilTheOtherShardAppliedTheRoute) {
   events.got = &suback_for;
   SimClient watched(floor, sub.id(), ProtocolVersion::kV5, &events);
   watched.connect(0, false);  // takes the session over, with the listener
-  settle(floor, {&sub, &watched});
+  run_until_quiet(floor, {&sub, &watched});
   ASSERT_TRUE(watched.connected());
   const uint16_t id = watched.subscribe("x/#", 1);
   for (int i = 0; i < 200; ++i) {  // shard 1 holds the route change: no SUBACK yet
@@ -86,7 +73,7 @@ TEST_F(BrokerFloorTest, SubackWaitsUntilTheOtherShardAppliedTheRoute) {
     watched.poll();
   }
   EXPECT_EQ(suback_for, 0) << "SUBACK left before shard 1 applied the route";
-  settle(floor, {&watched});
+  run_until_quiet(floor, {&watched});
   EXPECT_EQ(suback_for, id);
 }
 
@@ -95,9 +82,9 @@ TEST_F(BrokerFloorTest, QoS2IsDeliveredOnceThoughTheSubscriberDroppedBeforePubre
   SimClient pub(floor, id_homed("pub", 0, 2), ProtocolVersion::kV5);
   sub.connect(0, false);  // a persistent session (3.1.1, clean session 0)
   pub.connect(1, true);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   sub.subscribe("q/2", 2);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   pub.publish("q/2", "once", 2);
   // Run until the subscriber has the PUBLISH, then drop before its PUBREC is read.
   for (int i = 0; i < 2000 && sub.messages.empty(); ++i) {
@@ -106,9 +93,9 @@ TEST_F(BrokerFloorTest, QoS2IsDeliveredOnceThoughTheSubscriberDroppedBeforePubre
   }
   ASSERT_EQ(sub.messages.size(), 1u);
   sub.drop();
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   sub.connect(1, false);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   ASSERT_TRUE(sub.connected());
   EXPECT_TRUE(sub.last_connack->session_present);
   EXPECT_EQ(payloads(sub), std::vector<std::string>{"once"});
@@ -120,19 +107,19 @@ TEST_F(BrokerFloorTest, APersistentSessionGetsWhatWasPublishedWhileItWasAway) {
   SimClient pub(floor, id_homed("pub", 1, 2), ProtocolVersion::kV5);
   sub.connect(1, true, 3600);
   pub.connect(0, true);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   sub.subscribe("away/#", 1);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   sub.disconnect();
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   for (int i = 0; i < 5; ++i) {
     pub.publish("away/" + std::to_string(i), std::to_string(i), 1);
   }
   pub.publish("away/q0", "not queued", 0);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   EXPECT_EQ(pub.unacked(), 0u);
   sub.connect(0, false, 3600);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   EXPECT_TRUE(sub.last_connack->session_present);
   EXPECT_EQ(payloads(sub), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
 }
@@ -142,11 +129,11 @@ TEST_F(BrokerFloorTest, ATakeoverDisconnectsTheOldConnectionWithSessionTakenOver
   SimClient first(floor, id, ProtocolVersion::kV5);
   SimClient second(floor, id, ProtocolVersion::kV5);
   first.connect(0, false, 600);
-  settle(floor, {&first});
+  run_until_quiet(floor, {&first});
   first.subscribe("t", 1);
-  settle(floor, {&first});
+  run_until_quiet(floor, {&first});
   second.connect(0, false, 600);
-  settle(floor, {&first, &second});
+  run_until_quiet(floor, {&first, &second});
   ASSERT_TRUE(first.last_disconnect.has_value());
   EXPECT_EQ(first.last_disconnect->reason, ReasonCode::kSessionTakenOver);
   EXPECT_FALSE(first.connection_open());
@@ -154,26 +141,26 @@ TEST_F(BrokerFloorTest, ATakeoverDisconnectsTheOldConnectionWithSessionTakenOver
   EXPECT_TRUE(second.last_connack->session_present);
   SimClient pub(floor, id_homed("p", 0, 2), ProtocolVersion::kV311);
   pub.connect(1, true);
-  settle(floor, {&pub, &second});
+  run_until_quiet(floor, {&pub, &second});
   pub.publish("t", "to the new one", 1);
-  settle(floor, {&pub, &second});
+  run_until_quiet(floor, {&pub, &second});
   EXPECT_EQ(payloads(second), std::vector<std::string>{"to the new one"});
 }
 
 TEST_F(BrokerFloorTest, AWillIsPublishedOnADropAndNotOnADisconnect) {
   SimClient watcher(floor, id_homed("w", 0, 2), ProtocolVersion::kV5);
   watcher.connect(0, true);
-  settle(floor, {&watcher});
+  run_until_quiet(floor, {&watcher});
   watcher.subscribe("wills/#", 1);
-  settle(floor, {&watcher});
+  run_until_quiet(floor, {&watcher});
   SimClient dropper(floor, id_homed("d", 1, 2), ProtocolVersion::kV311);
   SimClient leaver(floor, id_homed("l", 1, 2), ProtocolVersion::kV5);
   dropper.connect(1, true, 0, WillSpec{"wills/d", "gone", 1, false});
   leaver.connect(1, true, 0, WillSpec{"wills/l", "gone", 1, false});
-  settle(floor, {&watcher, &dropper, &leaver});
+  run_until_quiet(floor, {&watcher, &dropper, &leaver});
   dropper.drop();
   leaver.disconnect();
-  settle(floor, {&watcher, &dropper, &leaver});
+  run_until_quiet(floor, {&watcher, &dropper, &leaver});
   ASSERT_EQ(watcher.messages.size(), 1u);
   EXPECT_EQ(watcher.messages[0].topic, "wills/d");
 }
@@ -181,16 +168,16 @@ TEST_F(BrokerFloorTest, AWillIsPublishedOnADropAndNotOnADisconnect) {
 TEST_F(BrokerFloorTest, ARetainedMessageReachesALaterWildcardSubscriberFromItsOwnerShard) {
   SimClient pub(floor, id_homed("p", 0, 2), ProtocolVersion::kV5);
   pub.connect(0, true);
-  settle(floor, {&pub});
+  run_until_quiet(floor, {&pub});
   for (int i = 0; i < 6; ++i) {  // topics owned by both shards
     pub.publish("r/" + std::to_string(i), "kept " + std::to_string(i), 1, true);
   }
-  settle(floor, {&pub});
+  run_until_quiet(floor, {&pub});
   SimClient sub(floor, id_homed("s", 1, 2), ProtocolVersion::kV311);
   sub.connect(1, true);
-  settle(floor, {&sub});
+  run_until_quiet(floor, {&sub});
   sub.subscribe("r/#", 1);
-  settle(floor, {&sub});
+  run_until_quiet(floor, {&sub});
   std::vector<std::string> got = payloads(sub);
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, (std::vector<std::string>{"kept 0", "kept 1", "kept 2", "kept 3", "kept 4",
@@ -207,14 +194,14 @@ TEST_F(BrokerFloorTest, ASharedGroupGetsEachMessageOnceAcrossShards) {
   a.connect(0, true);
   b.connect(1, true);
   pub.connect(1, true);
-  settle(floor, {&a, &b, &pub});
+  run_until_quiet(floor, {&a, &b, &pub});
   a.subscribe("$share/g/jobs/+", 1);
   b.subscribe("$share/g/jobs/+", 1);
-  settle(floor, {&a, &b, &pub});
+  run_until_quiet(floor, {&a, &b, &pub});
   for (int i = 0; i < 20; ++i) {
     pub.publish("jobs/" + std::to_string(i), std::to_string(i), 1);
   }
-  settle(floor, {&a, &b, &pub});
+  run_until_quiet(floor, {&a, &b, &pub});
   std::vector<std::string> all = payloads(a);
   const std::vector<std::string> got_b = payloads(b);
   EXPECT_FALSE(all.empty());
@@ -234,15 +221,15 @@ TEST_F(BrokerFloorTest, NothingArrivesAfterUnsuback) {
   SimClient pub(floor, id_homed("p", 1, 2), ProtocolVersion::kV5);
   sub.connect(0, true);
   pub.connect(1, true);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   sub.subscribe("u", 1);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   pub.publish("u", "before", 1);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   sub.unsubscribe("u");
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   pub.publish("u", "after", 1);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   EXPECT_EQ(payloads(sub), std::vector<std::string>{"before"});
 }
 
@@ -251,12 +238,12 @@ TEST_F(BrokerFloorTest, AnOverlappingSubscriptionDeliversOnceAtTheHigherQoSWithE
   SimClient pub(floor, id_homed("p", 1, 2), ProtocolVersion::kV5);
   sub.connect(0, true);
   pub.connect(0, true);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   sub.subscribe("o/#", 0, 7);
   sub.subscribe("o/+", 1, 9);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   pub.publish("o/x", "one", 2);
-  settle(floor, {&sub, &pub});
+  run_until_quiet(floor, {&sub, &pub});
   ASSERT_EQ(sub.messages.size(), 1u);
   EXPECT_EQ(sub.messages[0].qos, 1);
   std::vector<uint32_t> ids = sub.messages[0].subscription_ids;
@@ -270,10 +257,10 @@ TEST_F(BrokerFloorTest, ASecondConnectWithAnUnknownLevelIsAProtocolErrorNotA0x84
   // (ours among them) refused the packet.
   SimClient c(floor, id_homed("c", 0, 2), ProtocolVersion::kV5);
   c.connect(1, true);
-  settle(floor, {&c});
+  run_until_quiet(floor, {&c});
   ASSERT_TRUE(c.connected());
   c.send_raw(std::string("\x10\x0d\x00\x04MQTT\x06\x02\x00\x00\x00\x01x", 15));
-  settle(floor, {&c});
+  run_until_quiet(floor, {&c});
   ASSERT_TRUE(c.last_disconnect.has_value());  // decoded: a well-formed DISCONNECT
   EXPECT_EQ(c.last_disconnect->reason, ReasonCode::kProtocolError);
   EXPECT_FALSE(c.connection_open());

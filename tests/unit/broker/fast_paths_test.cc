@@ -28,19 +28,7 @@ class FastPathsTest : public ::testing::Test {
     return o;
   }
   void settle(std::initializer_list<SimClient*> clients) {
-    for (int round = 0; round < 20; ++round) {
-      ASSERT_TRUE(floor.settle(5000));
-      for (SimClient* c : clients) {
-        c->poll();
-      }
-    }
-  }
-  std::vector<std::string> payloads(const SimClient& c) {
-    std::vector<std::string> out;
-    for (const Received& r : c.messages) {
-      out.push_back(r.payload);
-    }
-    return out;
+    ASSERT_TRUE(sim::settle(floor, clients));
   }
   SimFloor floor{3, options()};
 };
