@@ -61,7 +61,7 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // The shard's clock and timers, for its connections and sessions alike.
   io::TimerWheel& wheel() override = 0;
   uint64_t now_ms() const override = 0;
-  virtual uint16_t shard_id() const = 0;
+  uint16_t shard_id() const override = 0;
   // The shard's overflow towards other shards is at its bound: stop reading PUBLISH
   // (asked once a PUBLISH: a plain read of the shard's count).
   bool backpressured() const {

@@ -2,6 +2,7 @@
 
 #include "src/base/assert.h"
 #include "src/base/log.h"
+#include "src/base/owner.h"
 #include "src/io/ring.h"
 
 namespace peregrine::broker {
@@ -94,6 +95,7 @@ void Client::start_with_pending() {
 }
 
 void Client::on_bytes(std::span<const uint8_t> bytes) {
+  PG_DASSERT_OWNER(broker().shard_id());
   broker().stats().bytes_in += bytes.size();
   take_input(bytes);
 }
@@ -696,6 +698,7 @@ bool Client::over_outbound_limit(size_t size) {
 }
 
 void Client::send_publish(const Delivery& delivery, uint16_t packet_id, bool dup) {
+  PG_DASSERT_OWNER(broker().shard_id());
   const Message* message = delivery.message;
   const bool plain = !message->has_properties() &&
                      (!is_v5(_version) ||
@@ -744,6 +747,7 @@ void Client::send_qos0(const Delivery& delivery) {
 
 void Client::send_qos0_within(std::span<const uint8_t> head, std::span<const uint8_t> payload,
                               io::SharedBuffer* shared) {
+  PG_DASSERT_OWNER(broker().shard_id());
   if (_phase != Phase::kConnected) {
     return;
   }

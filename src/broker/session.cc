@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "src/base/assert.h"
+#include "src/base/owner.h"
 
 namespace peregrine::broker {
 
@@ -44,6 +45,7 @@ void Session::release(Delivery& delivery) {
 }
 
 void Session::attach(ClientLink* client, uint16_t window) {
+  PG_DASSERT_OWNER(_host->shard_id());
   PG_ASSERT(_client == nullptr);
   _client = client;
   _window = window == 0 ? 1 : window;
@@ -62,6 +64,7 @@ void Session::detach() {
 }
 
 void Session::resume() {
+  PG_DASSERT_OWNER(_host->shard_id());
   PG_ASSERT(_client != nullptr);
   // [MQTT-4.4.0-1]: unacknowledged PUBLISH again with DUP, PUBREL again, in order.
   for (Inflight& entry : _inflight) {
@@ -101,6 +104,7 @@ void Session::send_publish(Inflight& entry, bool dup) {
 }
 
 void Session::deliver(Delivery delivery) {
+  PG_DASSERT_OWNER(_host->shard_id());
   PG_DASSERT(delivery.message != nullptr);
   if (!_host->may_read(*this, delivery.message->topic())) {
     _host->stats().read_denied++;
@@ -162,6 +166,7 @@ void Session::pump() {
 }
 
 void Session::on_puback(uint16_t packet_id) {
+  PG_DASSERT_OWNER(_host->shard_id());
   auto it = find_inflight(packet_id);
   if (it == _inflight.end() || it->released || it->delivery.qos != 1) {
     return;  // unknown or not a QoS 1 flow: nothing to complete

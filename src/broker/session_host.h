@@ -17,6 +17,8 @@ class Session;
 
 class SessionHost {
  public:
+  // The shard it runs on (ownership checks in debug builds).
+  virtual uint16_t shard_id() const = 0;
   virtual const Limits& limits() const = 0;
   virtual BrokerStats& stats() = 0;
   virtual io::TimerWheel& wheel() = 0;

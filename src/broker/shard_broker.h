@@ -196,10 +196,14 @@ class ShardBroker final : public shard::ShardService,
   static constexpr size_t kMaxPooledQueueBytes = 256 * 1024;
   std::vector<std::unique_ptr<net::OutQueue>> _free_queues;
   std::unique_ptr<MessageReclaimer> _reclaimer;  // installed on this shard's thread
+  // Connections written to this turn, flushed at its end: at most one entry each.
   std::vector<net::Connection*> _dirty;
-  std::vector<uint64_t> _paused_clients;  // connection ids paused by back-pressure
+  // Connection ids paused by back-pressure, resumed once the overflow drains: at most
+  // one entry each (a paused connection reads no PUBLISH until resumed).
+  std::vector<uint64_t> _paused_clients;
 
-  // Connections waiting for a session that is leaving this shard (rehoming).
+  // Connections waiting for a session that is leaving this shard (rehoming): bounded by
+  // the connections sent here for it in the one hand-over; all go on when it has left.
   std::vector<ClientConnection*> _parked_connects;
 
   std::unique_ptr<SysPublisher> _sys;

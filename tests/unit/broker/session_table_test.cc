@@ -29,6 +29,7 @@ class Shard final : public SessionHost, public SessionEvents {
     now += seconds * 1000;
     timers.advance(now);
   }
+  uint16_t shard_id() const override { return 0; }
   const Limits& limits() const override { return config_limits; }
   BrokerStats& stats() override { return counters; }
   io::TimerWheel& wheel() override { return timers; }
