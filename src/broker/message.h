@@ -88,7 +88,7 @@ class Message final : public io::SharedBuffer {
 // thread's arena under that arena's lock, which its owner takes for every malloc: state
 // shared across shards on the message path. A shard installs one reclaimer on its thread;
 // a message of another shard dying there is linked into the list for its home, which the
-// shard hands back once a turn (ShardBroker's kReclaim envelope) for the home to free.
+// shard hands back once a turn (a mail::Reclaim) for the home to free.
 // Off shard threads (tests, teardown) a message is freed where it dies. Bounded by the
 // messages in flight: a list holds only messages its home allocated and sent over.
 class MessageReclaimer {

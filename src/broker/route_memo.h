@@ -1,10 +1,10 @@
 // What the shard's filters matched for a publisher's last topic (with that message's QoS
-// and retain flag), kept so the next such message skips match_filters(): a publisher
+// and retain flag), kept so the next such message skips FanOut::match(): a publisher
 // mostly sends to one topic over and over. TopicTrie's own cache already saves the walk;
 // this saves what remains of a match, per publisher and without hashing the topic: the
 // cache's hash and lookup, the walk when that set was evicted, and the loop over each
 // matched entry's subscribers (No Local, QoS, overlapping subscriptions). In pairs
-// (callgrind) match_filters() and its callees were ~250 of ~1,750 instructions a message
+// (callgrind) the match (then match_filters()) and its callees were ~250 of ~1,750 instructions a message
 // and a replay is ~90; the head kept for the QoS 0 in-place path saves ~100 more.
 //
 // Owned by one Client on the shard that made it. Valid while the shard's filter epoch
@@ -29,7 +29,7 @@ class Session;
 struct RouteMemo {
   static constexpr size_t kMaxSessions = 64;
 
-  // One matched session with what match_filters() set on it for this message.
+  // One matched session with the QoS and retain flag the match gave it.
   struct Match {
     Session* session;
     uint8_t qos;
@@ -57,7 +57,7 @@ struct RouteMemo {
   uint16_t shard = 0;
   uint8_t qos = 0;      // the message's
   bool retain = false;  // the message's
-  uint64_t shards = 0;  // match_filters()' result: shards with a matching filter
+  uint64_t shards = 0;  // the match's shards with a matching filter
   std::string topic;
   std::vector<Match> matched;  // on this shard, in match order
   Head heads[2];               // [0] v3.1/3.1.1, [1] v5; for `topic`

@@ -662,11 +662,7 @@ void ShardBroker::handle(const mail::BatchBack& m, uint16_t from) {
 }
 
 void ShardBroker::handle(const mail::RouteChangeMail& m, uint16_t from) {
-  std::string_view group;
-  std::string_view inner;
-  if (mqtt::parse_shared_filter(m.change->filter, group, inner)) {
-    _shared->apply(*m.change, from);
-  } else {
+  if (!_shared->apply(*m.change, from)) {
     _routes->apply(*m.change, from);
   }
   _routes->ack(m, from);

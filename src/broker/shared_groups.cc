@@ -71,12 +71,14 @@ void SharedGroups::remove_member(Session* session, std::string_view group,
   _routing.broadcast(shared_filter(group, inner), count > 0, count, key);
 }
 
-void SharedGroups::apply(const RouteChange& change, uint16_t from) {
+bool SharedGroups::apply(const RouteChange& change, uint16_t from) {
   std::string_view group;
   std::string_view inner;
-  const bool shared = mqtt::parse_shared_filter(change.filter, group, inner);
-  PG_ASSERT(shared);
+  if (!mqtt::parse_shared_filter(change.filter, group, inner)) {
+    return false;
+  }
   set_route(group, inner, from, change.members, change.group_key);
+  return true;
 }
 
 void SharedGroups::set_route(std::string_view group, std::string_view inner, uint16_t shard,

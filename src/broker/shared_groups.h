@@ -40,8 +40,9 @@ class SharedGroups {
   void add_member(Session* session, std::string_view group, std::string_view inner,
                   const SubscriptionOptions& options);
   void remove_member(Session* session, std::string_view group, std::string_view inner);
-  // A peer's member count changed (a route change for a $share/ filter).
-  void apply(const RouteChange& change, uint16_t from);
+  // A peer's member count changed, if `change` is for a $share/ filter: applied, true;
+  // else false (a plain filter's, for the routing table).
+  bool apply(const RouteChange& change, uint16_t from);
 
   // Sends `message` to one member of each group whose filter matches its topic.
   void route(Message* message);

@@ -80,11 +80,7 @@ class Floor {
     return o;
   }
   void handle(PerShard& at, const mail::RouteChangeMail& m, uint16_t from, uint16_t) {
-    std::string_view group;
-    std::string_view inner;
-    if (mqtt::parse_shared_filter(m.change->filter, group, inner)) {
-      at.shared->apply(*m.change, from);
-    } else {
+    if (!at.shared->apply(*m.change, from)) {
       at.routes->apply(*m.change, from);
     }
     at.routes->ack(m, from);
