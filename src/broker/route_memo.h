@@ -4,8 +4,8 @@
 // this saves what remains of a match, per publisher and without hashing the topic: the
 // cache's hash and lookup, the walk when that set was evicted, and the loop over each
 // matched entry's subscribers (No Local, QoS, overlapping subscriptions). In pairs
-// (callgrind) the match (then match_filters()) and its callees were ~250 of ~1,750 instructions a message
-// and a replay is ~90; the head kept for the QoS 0 in-place path saves ~100 more.
+// (callgrind) the match and its callees were ~250 of ~1,750 instructions a message and a
+// replay is ~90; the head kept for the QoS 0 in-place path saves ~100 more.
 //
 // Owned by one Client on the shard that made it. Valid while the shard's filter epoch
 // (bumped by every change to its trie: subscribe, unsubscribe, a route from another
