@@ -86,6 +86,7 @@ void RetainedRouter::on_scan(const mail::RetainScan& mail, uint64_t now_ms) {
 
 void RetainedRouter::finish(Session* session) {
   if (session->active_scans > 0 && --session->active_scans == 0) {
+    PG_DEBUG("retained scans done client_id=%s", session->client_id().c_str());
     session->forget_live();
   }
 }

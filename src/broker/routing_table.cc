@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "src/base/assert.h"
+#include "src/base/log.h"
 #include "src/base/owner.h"
 
 namespace peregrine::broker {
@@ -77,6 +78,8 @@ void RoutingTable::apply(const RouteChange& change, uint16_t from) {
     route->shards &= ~bit;
     _filters.erase_if_empty(change.filter);
   }
+  PG_DEBUG("route %s filter=%s shard=%u", change.add ? "added" : "removed",
+           change.filter.c_str(), from);
 }
 
 void RoutingTable::ack(const mail::RouteChangeMail& mail, uint16_t from) {

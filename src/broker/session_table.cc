@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "src/base/assert.h"
+#include "src/base/log.h"
 #include "src/base/owner.h"
 
 namespace peregrine::broker {
@@ -189,6 +190,7 @@ void SessionTable::gone(uint64_t ticket) {
   auto away = _away.find(it->second);
   PG_ASSERT(away != _away.end());
   PG_ASSERT(away->second.ticket == ticket);
+  PG_DEBUG("session ended away client_id=%s", away->first.c_str());
   _away.erase(away);
   _away_by_ticket.erase(it);
 }

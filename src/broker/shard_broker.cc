@@ -578,6 +578,7 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
 
 void ShardBroker::write_suback(Client* client, RoutingTable::HeldSuback& suback) {
   client->write(suback.packet);
+  PG_DEBUG("suback sent client_id=%s", client->client_id().c_str());
   if (!suback.retained.empty() && client->session() != nullptr) {
     _retained->start_scans(client->session(), suback.retained);
   }

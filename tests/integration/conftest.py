@@ -163,6 +163,19 @@ class Broker:
                                      f"/{regex}/ was logged:\n{self.log_text()[-3000:]}")
             time.sleep(0.02)
 
+    def wait_input_read(self, timeout=10.0):
+        """Waits until the broker has read every byte sent to its listening port (each of
+        its accepted sockets shows an empty receive queue in `ss`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            out = subprocess.run(["ss", "-Htn", "state", "established", f"sport = :{self.port}"],
+                                 capture_output=True, text=True, check=True).stdout
+            queued = [int(line.split()[0]) for line in out.splitlines() if line.strip()]
+            if not any(queued):
+                return
+            assert time.monotonic() < deadline, f"unread input after {timeout}s: {out}"
+            time.sleep(0.02)
+
     def shard_of(self, client_id, since=0, timeout=10.0):
         """The home shard logged for `client_id`'s CONNECT (first one after `since`)."""
         m = self.wait_for_log(CONNECTED_RE.format(id=re.escape(client_id)) + r"\b",

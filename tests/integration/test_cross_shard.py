@@ -1,5 +1,6 @@
 """With --shards 2, messages cross shards completely and in order."""
 
+import re
 import time
 
 import pytest
@@ -10,18 +11,9 @@ from mqtt_raw import V311, V5
 COUNT = 1000
 
 
-def connect_on_shard(b, prefix, version, want, exclude=None):
-    """Connects clients `prefix0`, `prefix1`, ... until one lands on shard `want` (or on
-    any shard other than `exclude`); returns (client, id, shard). Others are closed."""
-    for i in range(64):
-        cid = f"{prefix}{i}"
-        pos = b.log_pos()
-        c = m.connected(b.port, cid, version)
-        shard = b.shard_of(cid, since=pos)
-        if (want is None or shard == want) and (exclude is None or shard != exclude):
-            return c, cid, shard
-        c.disconnect()
-    raise AssertionError(f"no client id {prefix}N hashed to the wanted shard in 64 tries")
+def wait_scans_done(b, client_id, since):
+    """Waits until every retained scan owed to `client_id` for its subscriptions is back."""
+    b.wait_for_log(rf"retained scans done client_id={re.escape(client_id)}$", since=since)
 
 
 def pump(b, sub, pub, topic, repeat=3):
@@ -37,9 +29,9 @@ def pump(b, sub, pub, topic, repeat=3):
 def test_subscriber_on_other_shard_gets_every_message_in_order(broker, sub_version,
                                                               pub_version):
     b = broker(shards=2)
-    sub, _, sub_shard = connect_on_shard(b, "xs-sub", sub_version, want=None)
+    sub, _, sub_shard = b.client_on_shard("xs-sub", sub_version)
     sub.subscribe("xs/#")
-    pub, _, pub_shard = connect_on_shard(b, "xs-pub", pub_version, want=None,
+    pub, _, pub_shard = b.client_on_shard("xs-pub", pub_version,
                                          exclude=sub_shard)
     assert pub_shard != sub_shard
     pump(b, sub, pub, "xs/data")
@@ -50,9 +42,9 @@ def test_subscriber_on_other_shard_gets_every_message_in_order(broker, sub_versi
 
 def test_subscriber_on_same_shard_gets_every_message_in_order(broker):
     b = broker(shards=2)
-    sub, _, shard = connect_on_shard(b, "ss-sub", V5, want=None)
+    sub, _, shard = b.client_on_shard("ss-sub", V5)
     sub.subscribe("ss/#")
-    pub, _, pub_shard = connect_on_shard(b, "ss-pub", V311, want=shard)
+    pub, _, pub_shard = b.client_on_shard("ss-pub", V311, want=shard)
     assert pub_shard == shard
     pump(b, sub, pub, "ss/data")
 
@@ -63,19 +55,21 @@ def test_qos0_for_the_publishers_own_shard_goes_out_in_place_under_every_rule(br
     as on the message path, and a subscriber that needs its own head (a subscription
     identifier) sends the message back to that path."""
     b = broker(shards=2)
-    v3, _, shard = connect_on_shard(b, "ip-v3-", V311, want=None)
+    pos = b.log_pos()
+    v3, v3_id, shard = b.client_on_shard("ip-v3-", V311)
     v3.subscribe("ip/#")
-    v5, _, _ = connect_on_shard(b, "ip-v5-", V5, want=shard)
+    v5, v5_id, _ = b.client_on_shard("ip-v5-", V5, want=shard)
     v5.subscribe("ip/#")
-    tiny, _, _ = b.client_on_shard("ip-tiny-", V5, want=shard,
-                                   properties=[(m.MAXIMUM_PACKET_SIZE, 40)])
+    tiny, tiny_id, _ = b.client_on_shard("ip-tiny-", V5, want=shard,
+                                         properties=[(m.MAXIMUM_PACKET_SIZE, 40)])
     tiny.subscribe("ip/#")
-    pub, _, _ = b.client_on_shard("ip-pub-", V5, want=shard)
+    pub, pub_id, _ = b.client_on_shard("ip-pub-", V5, want=shard)
     pub.subscribe(("ip/#", m.sub_options(no_local=True)))
     # Each SUBACK goes before its retained scan (of both shards, for a wildcard) is back,
     # and a session with a scan running takes messages through the Message path (it
-    # must see their ids). A round trip between idle shards is well under a millisecond.
-    time.sleep(0.3)
+    # must see their ids).
+    for cid in (v3_id, v5_id, tiny_id, pub_id):
+        wait_scans_done(b, cid, pos)
     pub.publish("ip/small", b"s")
     pub.publish("ip/big", b"b" * 100)
     for c in (v3, v5):
@@ -108,11 +102,11 @@ def test_qos0_batched_for_another_shard_keeps_its_place_among_other_messages(bro
     QoS 1, a payload too large for a batch record. The subscriber sees one stream, in
     the order sent, each message whole."""
     b = broker(shards=2, config="rehome_publishers = false\n")
-    sub, _, sub_shard = connect_on_shard(b, "bt-sub", V5, want=None)
+    pos = b.log_pos()
+    sub, sub_id, sub_shard = b.client_on_shard("bt-sub", V5)
     sub.subscribe("bt/#")
-    pub, _, _ = connect_on_shard(b, "bt-pub", V5, want=None, exclude=sub_shard)
-    # An idle broker is a round trip from the route reaching the publisher's shard.
-    time.sleep(0.3)
+    pub, _, _ = b.client_on_shard("bt-pub", V5, exclude=sub_shard)
+    wait_scans_done(b, sub_id, pos)  # till then the subscriber takes Messages, not batches
     sent, wire, plain = [], [], 0
     for i in range(1200):
         kind = i % 6
@@ -145,10 +139,11 @@ def test_batches_come_back_so_batching_goes_on(broker):
     once read. 200 bursts, each sealing a batch, all go batched when each is read before
     the next leaves."""
     b = broker(shards=2, config="rehome_publishers = false\n")
-    sub, _, sub_shard = connect_on_shard(b, "bb-sub", V311, want=None)
+    pos = b.log_pos()
+    sub, sub_id, sub_shard = b.client_on_shard("bb-sub", V311)
     sub.subscribe("bb/#")
-    pub, _, _ = connect_on_shard(b, "bb-pub", V311, want=None, exclude=sub_shard)
-    time.sleep(0.3)
+    pub, _, _ = b.client_on_shard("bb-pub", V311, exclude=sub_shard)
+    wait_scans_done(b, sub_id, pos)
     for i in range(200):
         payload = f"{i:06d}".encode()
         pub.send(m.publish("bb/data", payload, V311))
@@ -164,9 +159,9 @@ def test_a_turn_of_output_larger_than_the_early_send_size_arrives_whole(broker, 
     size at which it is sent before the turn ends (Connection::kEarlySendBytes, 128 KiB),
     so it leaves in several sends; every message arrives once, in order, intact."""
     b = broker(shards=2)
-    sub, _, shard = connect_on_shard(b, "es-sub", V311, want=None)
+    sub, _, shard = b.client_on_shard("es-sub", V311)
     sub.subscribe("es/#")
-    pub, _, _ = connect_on_shard(b, "es-pub", V311, want=shard if same_shard else None,
+    pub, _, _ = b.client_on_shard("es-pub", V311, want=shard if same_shard else None,
                                  exclude=None if same_shard else shard)
     pump(b, sub, pub, "es/data", repeat=100)
 
@@ -203,15 +198,15 @@ def test_client_ids_one_letter_apart_are_not_kept_apart(broker):
 
 def test_both_shards_are_used(broker):
     b = broker(shards=2)
-    a, _, s0 = connect_on_shard(b, "use-a", V311, want=0)
-    c, _, s1 = connect_on_shard(b, "use-b", V311, want=1)
+    a, _, s0 = b.client_on_shard("use-a", V311, want=0)
+    c, _, s1 = b.client_on_shard("use-b", V311, want=1)
     assert (s0, s1) == (0, 1)
 
 
 def test_fan_out_to_subscribers_on_both_shards(broker):
     b = broker(shards=2)
-    subs = [connect_on_shard(b, "fan-a", V5, want=0)[0],
-            connect_on_shard(b, "fan-b", V311, want=1)[0]]
+    subs = [b.client_on_shard("fan-a", V5, want=0)[0],
+            b.client_on_shard("fan-b", V311, want=1)[0]]
     for s in subs:
         s.subscribe("fan/+")
     pub = m.connected(b.port, "fan-pub", V311)

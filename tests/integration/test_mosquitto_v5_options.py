@@ -55,9 +55,8 @@ def test_shared_subscription_with_mosquitto_sub(broker):
                                "5", "-t", "$share/grp/mq/sh", "-W", "6", "-F", "%p", "-i",
                                f"mq-sh{i}"], stdout=subprocess.PIPE, text=True)
              for i in range(2)]
-    b.wait_for_log(r"client connected client_id=mq-sh1")
-    b.wait_for_log(r"client connected client_id=mq-sh0")
-    time.sleep(1.0)  # both SUBACKs (mosquitto_sub subscribes right after CONNACK)
+    b.wait_for_log(r"suback sent client_id=mq-sh1")
+    b.wait_for_log(r"suback sent client_id=mq-sh0")
     for i in range(20):
         pub(b.port, "-t", "mq/sh", "-m", str(i))
     outs = [p.communicate(timeout=20)[0].split() for p in procs]

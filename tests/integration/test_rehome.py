@@ -156,8 +156,9 @@ def test_a_persistent_rehomed_session_resumes_and_subscribes_where_it_lives(brok
 def test_an_ended_rehomed_session_starts_again_at_its_home(broker):
     b = broker(shards=2)
     sub, pub, pub_id, _, pub_shard = rehomed_pair(b, "rh4")
-    pub.disconnect()  # clean session: it ends on the shard it moved to
-    time.sleep(0.2)   # its home hears of the end
+    pos = b.log_pos()
+    pub.disconnect()  # clean session: it ends on the shard it moved to; its home hears
+    b.wait_for_log(rf"session ended away client_id={re.escape(pub_id)}$", since=pos)
     pos = b.log_pos()
     again = m.RawClient(b.port, V311)
     assert not again.connect(pub_id).session_present
@@ -220,8 +221,9 @@ def test_a_rehomed_publisher_moves_back_home_when_its_messages_go_there(broker):
         b, "rh9", pub_version=V5, clean=False, properties=((SESSION_EXPIRY, 300),))
     home_sub, _, _ = b.client_on_shard("rh9-home", V5, want=pub_shard)
     home_sub.subscribe(("rh9/#", m.sub_options(qos=0)))
-    sub.disconnect()
-    time.sleep(0.2)  # the first subscriber's route is gone from every shard
+    pos = b.log_pos()
+    sub.disconnect()  # the first subscriber's route goes from the other shard
+    b.wait_for_log(rf"route removed filter=rh9/# shard={sub_shard}$", since=pos)
     pos = b.log_pos()
     sent = warm_up(b, home_sub, pub, "rh9/back")
     back = b.wait_for_log(REHOMED_RE.format(id=re.escape(pub_id)), since=pos)

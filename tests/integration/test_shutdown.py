@@ -48,15 +48,21 @@ def test_idle_broker_shuts_down_cleanly_and_logs_counters(broker):
 
 
 def test_half_open_and_mid_packet_connections_do_not_block_shutdown(broker):
+    """Connections stuck before or inside a packet do not hold the broker: it exits 0
+    within its shutdown bound, and the v5 client that completed CONNECT is told why
+    before its socket closes. (Whether the broker or the kernel at exit closes the other
+    two cannot be told apart from outside; what matters is that they do not delay exit.)"""
     b = broker()
     idle = m.RawClient(b.port)                         # never sent anything
     partial = m.RawClient(b.port)
     partial.send(m.connect("half", V5)[:6])            # half a CONNECT
     mid = m.connected(b.port, "mid", V5)
     mid.send(b"\x30\x20" + m.utf8("mid/t"))            # half a PUBLISH
-    time.sleep(0.1)
-    assert b.stop() == 0
-    for c in (idle, partial):
-        assert c.expect_closed(5)
-    # The v5 client that had completed CONNECT is told why.
+    b.wait_input_read()
+    b.proc.send_signal(signal.SIGTERM)
+    # Read while the broker shuts down, not after: the DISCONNECT must come from it.
     assert m.Disconnect(mid.read_packet(timeout=5)).reason == 0x8B
+    assert mid.expect_closed(5)
+    assert b.proc.wait(5) == 0
+    for c in (idle, partial):
+        assert c.expect_closed(1)

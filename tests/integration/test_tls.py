@@ -33,8 +33,7 @@ def pub(port, certs, topic, message, *extra, version="mqttv311"):
 
 
 def wait_subscribed(b, client_id_prefix="", since=0):
-    b.wait_for_log(r"client connected client_id=" + client_id_prefix, since=since)
-    time.sleep(0.2)  # the SUBSCRIBE follows CONNACK
+    b.wait_for_log(r"suback sent client_id=" + client_id_prefix, since=since)
 
 
 def s_client(port, *args, input_=b"", linger=0.0, timeout=15):
