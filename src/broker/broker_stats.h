@@ -34,6 +34,7 @@ namespace peregrine::broker {
   X(qos0_dropped, "QoS 0 not sent: the reader was over its outbound limit")             \
   X(mailbox_dropped, "QoS 0 not posted: the mailbox to a shard was full")               \
   X(oversize_dropped, "not sent: larger than the client's Maximum Packet Size")         \
+  X(oversize_closed, "closed: a packet owed to the client exceeds its Maximum Packet Size") \
   X(queue_dropped, "QoS 1/2 not queued: the session's queue was full")                  \
   X(expired_dropped, "not sent: Message Expiry Interval ran out")                       \
   X(sys_publish_denied, "client PUBLISH to $SYS/... dropped")                           \

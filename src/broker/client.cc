@@ -269,9 +269,10 @@ bool Client::handle_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     return handle_ack(ack);
   }
   mqtt::Packet packet;
-  const ReasonCode rc = mqtt::decode(_version, header, body, packet);
+  const char* fault = "undecodable packet";
+  const ReasonCode rc = mqtt::decode(_version, header, body, packet, &fault);
   if (rc != ReasonCode::kSuccess) {
-    return fail(rc, "undecodable packet");
+    return fail(rc, fault);
   }
   switch (header.type) {
     case PacketType::kSubscribe:
@@ -310,6 +311,8 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (rc != ReasonCode::kSuccess) {
     return fail(rc, "malformed CONNECT");
   }
+  // From here every packet to the client, a refusing CONNACK too, fits its limit.
+  _max_packet_size = connect.properties.maximum_packet_size.value_or(0);
   if (!check_connect(connect)) {
     return false;
   }
@@ -400,7 +403,7 @@ bool Client::handle_auth(const mqtt::Auth& auth) {
   } else if (auth.reason == ReasonCode::kReAuthenticate) {
     const EnhancedAuthMethod* m = broker().auth_method(_enhanced->method);
     PG_ASSERT(m != nullptr);
-    exchange = m->begin();  // [MQTT-4.12.1-?]: re-authentication with the same method
+    exchange = m->begin();  // §4.12.1: re-authentication with the same method
   } else {
     return fail(ReasonCode::kProtocolError, "AUTH out of sequence");
   }
@@ -430,7 +433,6 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
     return fail(ReasonCode::kServerUnavailable, "session moved during authentication");
   }
   _keep_alive = connect.keep_alive;
-  _max_packet_size = connect.properties.maximum_packet_size.value_or(0);
   _requested_expiry = connect.properties.session_expiry_interval.value_or(0);
   if (is_v5(_version)) {
     const mqtt::Properties& p = connect.properties;
@@ -447,6 +449,22 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
       _out_aliases = std::make_unique<OutboundAliases>(out);
     }
   }
+  // v5: the requested expiry, clamped; 3.1.1 without clean session: persistent, for
+  // as long as the broker keeps sessions [MQTT-3.1.2-4..6].
+  uint32_t expiry = 0;
+  if (is_v5(_version)) {
+    expiry = std::min(_requested_expiry, limits.max_session_expiry);
+  } else if (!connect.clean_start) {
+    expiry = limits.max_session_expiry;
+  }
+  // A CONNACK that cannot fit the client's Maximum Packet Size is not sent, and then no
+  // session is opened or taken over: the connection just closes [MQTT-3.1.2-24].
+  std::vector<uint8_t>& probe = broker().scratch();
+  probe.clear();
+  if (!encode_connack(ReasonCode::kSuccess, &connect, false, nullptr, expiry, probe)) {
+    close_oversize();
+    return false;
+  }
   if (connect.will) {
     mqtt::Publish will;
     will.qos = connect.will->qos;
@@ -457,14 +475,6 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
     _will_delay = will.properties.will_delay_interval.value_or(0);
     will.properties.will_delay_interval.reset();
     _will = Message::create(will, _sink.connection_id(), _sink.now_ms());
-  }
-  // v5: the requested expiry, clamped; 3.1.1 without clean session: persistent, for
-  // as long as the broker keeps sessions [MQTT-3.1.2-4..6].
-  uint32_t expiry = 0;
-  if (is_v5(_version)) {
-    expiry = std::min(_requested_expiry, limits.max_session_expiry);
-  } else if (!connect.clean_start) {
-    expiry = limits.max_session_expiry;
   }
   _phase = Phase::kConnected;
   bool present = false;
@@ -486,6 +496,18 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
 
 void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool present,
                           const char* why) {
+  std::vector<uint8_t>& out = broker().scratch();
+  out.clear();
+  const uint32_t expiry = _session != nullptr ? _session->expiry_interval : _requested_expiry;
+  if (!encode_connack(reason, connect, present, why, expiry, out)) {
+    close_oversize();
+    return;
+  }
+  _sink.write(out);
+}
+
+bool Client::encode_connack(ReasonCode reason, const mqtt::Connect* connect, bool present,
+                            const char* why, uint32_t expiry, std::vector<uint8_t>& out) const {
   mqtt::Connack connack;
   std::string response_topic_prefix;  // outlives the encoding below
   connack.reason = reason;
@@ -519,13 +541,12 @@ void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool 
       if (_id_assigned) {
         p.assigned_client_identifier = client_id();
       }
-      if (connect != nullptr && _session != nullptr &&
-          _session->expiry_interval != _requested_expiry) {
-        p.session_expiry_interval = _session->expiry_interval;  // clamped: say so
+      if (connect != nullptr && expiry != _requested_expiry) {
+        p.session_expiry_interval = expiry;  // clamped: say so
       }
     }
   }
-  send_packet(connack);
+  return encode_within_limit(connack, out);
 }
 
 bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
@@ -533,6 +554,10 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   const ReasonCode rc = mqtt::decode_publish(_version, header.flags, body, publish);
   if (rc != ReasonCode::kSuccess) {
     return fail(rc, "bad PUBLISH");
+  }
+  if (!publish.properties.subscription_identifiers.empty()) {
+    return fail(ReasonCode::kProtocolError,
+                "Subscription Identifier in a PUBLISH to the server [MQTT-3.3.4-6]");
   }
   if (publish.properties.topic_alias && !resolve_topic_alias(publish)) {
     return false;
@@ -569,7 +594,7 @@ bool Client::refuse_publish(const mqtt::Publish& publish) {
   if (broker().config().acl.disconnect_on_denied_publish) {
     return fail(ReasonCode::kNotAuthorized, "PUBLISH denied");
   }
-  // v5 says why in the ack [MQTT-3.4.2-?]; v3 has no negative ack: it is acknowledged
+  // v5 says why in the ack (§3.4.2.1); v3 has no negative ack: it is acknowledged
   // and dropped.
   const ReasonCode reason = is_v5(_version) ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
   mqtt::Properties why;
@@ -593,14 +618,14 @@ bool Client::refuse_publish(const mqtt::Publish& publish) {
 bool Client::resolve_topic_alias(mqtt::Publish& publish) {
   const uint16_t alias = *publish.properties.topic_alias;
   if (_in_aliases == nullptr || !_in_aliases->valid(alias)) {
-    return fail(ReasonCode::kTopicAliasInvalid, "topic alias 0 or above our maximum");
+    return fail(ReasonCode::kTopicAliasInvalid, "topic alias 0 or above our maximum [MQTT-3.3.2-8], [MQTT-3.3.2-9]");
   }
   if (!publish.topic.empty()) {
     _in_aliases->set(alias, publish.topic);
   } else if (const std::string* topic = _in_aliases->get(alias)) {
     publish.topic = *topic;
   } else {
-    return fail(ReasonCode::kProtocolError, "topic alias never set [MQTT-3.3.2-8]");
+    return fail(ReasonCode::kProtocolError, "topic alias not set on this connection (§3.3.2.3.4)");
   }
   publish.properties.topic_alias.reset();  // the alias belongs to this connection only
   return true;
@@ -776,6 +801,8 @@ void Client::send_qos0_copy(std::span<const uint8_t> head, std::span<const uint8
 }
 
 void Client::send_success_ack(PacketType type, uint16_t packet_id) {
+  // Its CONNACK fitted (5 bytes at least), so these 4 bytes do.
+  PG_DASSERT(_max_packet_size == 0 || _max_packet_size >= mqtt::kSuccessAckSize);
   uint8_t ack[mqtt::kSuccessAckSize];
   mqtt::encode_success_ack(type, packet_id, ack);
   _sink.write(std::span<const uint8_t>(ack, sizeof ack));
@@ -784,8 +811,42 @@ void Client::send_success_ack(PacketType type, uint16_t packet_id) {
 void Client::send_packet(const mqtt::Packet& packet) {
   std::vector<uint8_t>& out = broker().scratch();
   out.clear();
-  mqtt::encode(_version, packet, out);
+  if (!encode_within_limit(packet, out)) {
+    close_oversize();
+    return;
+  }
   _sink.write(out);
+}
+
+bool Client::encode_within_limit(const mqtt::Packet& packet, std::vector<uint8_t>& out) const {
+  const size_t start = out.size();
+  mqtt::encode(_version, packet, out);
+  if (_max_packet_size == 0 || out.size() - start <= _max_packet_size) {
+    return true;
+  }
+  mqtt::Packet bare = packet;
+  std::visit(
+      [](auto& p) {
+        if constexpr (requires { p.properties; }) {
+          p.properties.reason_string.reset();
+          p.properties.user_properties.clear();
+        }
+      },
+      bare);
+  out.resize(start);
+  mqtt::encode(_version, bare, out);
+  if (out.size() - start <= _max_packet_size) {
+    return true;
+  }
+  out.resize(start);
+  return false;
+}
+
+void Client::close_oversize() {
+  broker().stats().oversize_closed++;
+  PG_DEBUG("closing client_id=%s: a packet owed to it exceeds its Maximum Packet Size %u",
+           client_id().c_str(), _max_packet_size);
+  _sink.close_after_flush();
 }
 
 void Client::disconnect(ReasonCode reason, const char* why) {

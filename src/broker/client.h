@@ -91,12 +91,20 @@ class Client final : public ClientLink {
   bool input_paused() const { return _sink.input_paused(); }
   // Bytes written as they are (a SUBACK encoded ahead of time).
   void write(std::span<const uint8_t> bytes) { _sink.write(bytes); }
+  // Encodes `packet` into `out` within the client's Maximum Packet Size [MQTT-3.1.2-24],
+  // leaving out its Reason String and User Properties first if they make it too large
+  // [MQTT-3.1.2-25]. False when even the bare packet is too large: it must not be sent,
+  // and the caller closes the connection (close_oversize) instead.
+  bool encode_within_limit(const mqtt::Packet& packet, std::vector<uint8_t>& out) const;
+  // Closes without the packet that did not fit, counted.
+  void close_oversize();
 
   // ClientLink: what its session and fan-out use.
   uint64_t connection_id() const override { return _sink.connection_id(); }
   size_t queued_bytes() const override { return _sink.queued_bytes(); }
   bool copies_shared(size_t size) const override { return _sink.copies_shared(size); }
-  // Sends `packet` encoded for this client's version.
+  // Sends `packet` encoded for this client's version and within its Maximum Packet Size;
+  // closes without it if it cannot fit.
   void send_packet(const mqtt::Packet& packet) override;
   // PUBACK, PUBREC, PUBREL or PUBCOMP with reason Success and no properties.
   void send_success_ack(mqtt::PacketType type, uint16_t packet_id) override;
@@ -146,6 +154,10 @@ class Client final : public ClientLink {
   bool check_connect(const mqtt::Connect& connect);
   void send_connack(mqtt::ReasonCode reason, const mqtt::Connect* connect, bool present,
                     const char* why = nullptr);
+  // The CONNACK send_connack() would send, encoded within the client's limit (false if
+  // it cannot fit); `expiry` is the session's expiry as granted.
+  bool encode_connack(mqtt::ReasonCode reason, const mqtt::Connect* connect, bool present,
+                      const char* why, uint32_t expiry, std::vector<uint8_t>& out) const;
   bool handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body);
   bool handle_ack(const mqtt::Ack& ack);
   // The PUBLISH a delivery becomes on this connection (per-subscriber fields filled in).

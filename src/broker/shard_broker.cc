@@ -552,7 +552,7 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
                                 subscription_id};
     const bool is_new = add_subscription(session, request.filter, options);
     // Retain Handling 0: send retained; 1: only for a new subscription; 2: never. Shared
-    // subscriptions get no retained messages on subscribe [MQTT-4.8.2-?].
+    // subscriptions get no retained messages on subscribe (§4.8.2).
     if (!shared &&
         (options.retain_handling == 0 || (options.retain_handling == 1 && is_new))) {
       ack.retained.push_back({std::string(request.filter), options});
@@ -570,7 +570,10 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
   if (v5 && refused && client->problem_information()) {
     suback.properties.reason_string = "one or more topic filters refused";  // [MQTT-3.1.2-29]
   }
-  mqtt::encode(client->version(), suback, ack.packet);
+  if (!client->encode_within_limit(suback, ack.packet)) {
+    client->close_oversize();  // its subscriptions stay, as if the SUBACK were lost
+    return;
+  }
   if (_routes->hold_suback(ack)) {  // else held until every shard applied its routes
     write_suback(client, ack);
   }

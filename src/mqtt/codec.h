@@ -101,8 +101,10 @@ ReasonCode decode_connect(uint8_t flags, Bytes body, Connect& out);
 // Decodes any packet of an established connection of version `version`. `header` must come
 // from read_frame(); `body` is exactly header.remaining_length bytes.
 // CONNECT is decoded too (via decode_connect, a second CONNECT is the caller's business).
+// On failure, `fault` (if given) may be set to a static description of the rule broken
+// (SUBSCRIBE and UNSUBSCRIBE say which; other packets leave it unchanged).
 ReasonCode decode(ProtocolVersion version, const FixedHeader& header, Bytes body,
-                  Packet& out);
+                  Packet& out, const char** fault = nullptr);
 
 // Fast path for the broker: decode a PUBLISH body with the fixed header's flags.
 ReasonCode decode_publish(ProtocolVersion version, uint8_t flags, Bytes body, Publish& out);
@@ -169,6 +171,14 @@ bool valid_topic_name(std::string_view topic);
 // level, '+' alone in its level [MQTT-4.7.1-1..3]. `$share/{group}/{filter}` is accepted
 // when group is non-empty without '+', '#' or '/', and filter is itself valid.
 bool valid_topic_filter(std::string_view filter);
+
+// Why `filter` breaks the syntax every topic filter has (§4.7: non-empty, '#' alone in the
+// last level, '+' alone in its level), or null if it does not. The whole string is read,
+// a `$share/` prefix included. A SUBSCRIBE or UNSUBSCRIBE carrying such a filter is a
+// protocol error that closes the connection [MQTT-4.8.0-1] (3.1.1), [MQTT-4.13.1-1]
+// (5.0); valid_topic_filter() adds the rules a filter may break and still be answered
+// (shared subscription names).
+const char* filter_syntax_fault(std::string_view filter);
 
 // Splits `$share/{group}/{filter}`: returns true and fills group/filter when it is one.
 bool parse_shared_filter(std::string_view filter, std::string_view& group,

@@ -231,33 +231,41 @@ ReasonCode decode_ack(bool v5, PacketType type, Bytes body, Ack& out) {
 }
 
 // One subscription's options byte (spec §3.8.3.1).
-ReasonCode read_options(uint8_t opts, bool v5, SubscriptionRequest& sub) {
+ReasonCode read_options(uint8_t opts, bool v5, SubscriptionRequest& sub, const char*& fault) {
   sub.max_qos = opts & 0x03;
   if (!v5) {
     // 3.1.1 numbers this [MQTT-3-8.3-4]: QoS 3 or any upper bit is malformed.
-    return sub.max_qos == 3 || (opts & 0xFC) != 0 ? kMalformed : kOk;
+    if (sub.max_qos == 3 || (opts & 0xFC) != 0) {
+      fault = "QoS 3 or reserved bits in a requested QoS [MQTT-3-8.3-4]";
+      return kMalformed;
+    }
+    return kOk;
   }
   if ((opts & 0xC0) != 0) {
-    return kMalformed;  // reserved bits [MQTT-3.8.3-5]
+    fault = "reserved bits in subscription options [MQTT-3.8.3-5]";
+    return kMalformed;
   }
   if (sub.max_qos == 3) {
-    return kProtocol;  // 5.0 §3.8.3.1 calls this a Protocol Error
+    fault = "Maximum QoS 3 in subscription options";  // 5.0 §3.8.3.1: a Protocol Error
+    return kProtocol;
   }
   sub.no_local = (opts & 0x04) != 0;
   sub.retain_as_published = (opts & 0x08) != 0;
   sub.retain_handling = (opts >> 4) & 0x03;
   if (sub.retain_handling == 3) {
+    fault = "Retain Handling 3 in subscription options";  // §3.8.3.1: a Protocol Error
     return kProtocol;
   }
   std::string_view group;
   std::string_view inner;
   if (sub.no_local && parse_shared_filter(sub.filter, group, inner)) {
-    return kProtocol;  // [MQTT-3.8.3-4]
+    fault = "No Local on a shared subscription [MQTT-3.8.3-4]";
+    return kProtocol;
   }
   return kOk;
 }
 
-ReasonCode decode_subscribe(bool v5, Bytes body, Subscribe& out) {
+ReasonCode decode_subscribe(bool v5, Bytes body, Subscribe& out, const char*& fault) {
   out = Subscribe{};
   Reader r(body);
   if (!read_packet_id(r, out.packet_id)) {
@@ -275,13 +283,21 @@ ReasonCode decode_subscribe(bool v5, Bytes body, Subscribe& out) {
     if (!r.utf8(sub.filter) || !r.u8(opts)) {
       return kMalformed;
     }
-    const ReasonCode rc = read_options(opts, v5, sub);
+    if (const char* syntax = filter_syntax_fault(sub.filter)) {
+      fault = syntax;
+      return kProtocol;
+    }
+    const ReasonCode rc = read_options(opts, v5, sub, fault);
     if (rc != kOk) {
       return rc;
     }
     out.subscriptions.push_back(sub);
   }
-  return out.subscriptions.empty() ? kProtocol : kOk;  // [MQTT-3.8.3-2]
+  if (out.subscriptions.empty()) {
+    fault = "SUBSCRIBE without a topic filter [MQTT-3.8.3-2]";
+    return kProtocol;
+  }
+  return kOk;
 }
 
 // SUBACK and UNSUBACK payloads: one reason per filter, never empty.
@@ -311,7 +327,7 @@ ReasonCode decode_suback(bool v5, Bytes body, Suback& out) {
   return read_reasons(r, v5 ? kSubackReasons : kSubackV3Reasons, out.reasons);
 }
 
-ReasonCode decode_unsubscribe(bool v5, Bytes body, Unsubscribe& out) {
+ReasonCode decode_unsubscribe(bool v5, Bytes body, Unsubscribe& out, const char*& fault) {
   out = Unsubscribe{};
   Reader r(body);
   if (!read_packet_id(r, out.packet_id)) {
@@ -327,8 +343,16 @@ ReasonCode decode_unsubscribe(bool v5, Bytes body, Unsubscribe& out) {
     if (!r.utf8(out.filters.emplace_back())) {
       return kMalformed;
     }
+    if (const char* syntax = filter_syntax_fault(out.filters.back())) {
+      fault = syntax;
+      return kProtocol;
+    }
   }
-  return out.filters.empty() ? kProtocol : kOk;  // [MQTT-3.10.3-2]
+  if (out.filters.empty()) {
+    fault = "UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]";
+    return kProtocol;
+  }
+  return kOk;
 }
 
 ReasonCode decode_unsuback(bool v5, Bytes body, Unsuback& out) {
@@ -462,7 +486,9 @@ ReasonCode decode_ack(ProtocolVersion version, const FixedHeader& header, Bytes 
 }
 
 ReasonCode decode(ProtocolVersion version, const FixedHeader& header, Bytes body,
-                  Packet& out) {
+                  Packet& out, const char** fault) {
+  const char* unused = nullptr;
+  const char*& why = fault != nullptr ? *fault : unused;
   PG_ASSERT(body.size() == header.remaining_length);
   if (!flags_valid(header.type, header.flags)) {
     return kMalformed;
@@ -478,9 +504,11 @@ ReasonCode decode(ProtocolVersion version, const FixedHeader& header, Bytes body
     case PacketType::kPubrel:
     case PacketType::kPubcomp:
       return decode_ack(v5, header.type, body, reuse<Ack>(out));
-    case PacketType::kSubscribe: return decode_subscribe(v5, body, reuse<Subscribe>(out));
+    case PacketType::kSubscribe:
+      return decode_subscribe(v5, body, reuse<Subscribe>(out), why);
     case PacketType::kSuback: return decode_suback(v5, body, reuse<Suback>(out));
-    case PacketType::kUnsubscribe: return decode_unsubscribe(v5, body, reuse<Unsubscribe>(out));
+    case PacketType::kUnsubscribe:
+      return decode_unsubscribe(v5, body, reuse<Unsubscribe>(out), why);
     case PacketType::kUnsuback: return decode_unsuback(v5, body, reuse<Unsuback>(out));
     case PacketType::kPingreq:
       out.emplace<Pingreq>();

@@ -49,7 +49,7 @@ struct UserProperty {
 };
 
 // Every v5 property. Absent properties are nullopt/empty. Only the properties allowed on
-// a packet type are decoded for it; any other is a Malformed Packet [MQTT-2.2.2-?].
+// a packet type are decoded for it; any other is a Malformed Packet (§2.2.2.2).
 struct Properties {
   std::optional<uint8_t> payload_format_indicator;
   std::optional<uint32_t> message_expiry_interval;

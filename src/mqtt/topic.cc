@@ -11,31 +11,28 @@ namespace {
 constexpr std::string_view kSharePrefix = "$share/";
 
 // Filter syntax without the $share/ form.
-bool valid_plain_filter(std::string_view filter) {
+bool valid_plain_filter(std::string_view filter) { return filter_syntax_fault(filter) == nullptr; }
+
+}  // namespace
+
+const char* filter_syntax_fault(std::string_view filter) {
   if (filter.empty()) {
-    return false;
+    return "empty topic filter [MQTT-4.7.3-1]";
   }
   const size_t n = filter.size();
   for (size_t i = 0; i < n; ++i) {
     const char c = filter[i];
     const bool level_start = i == 0 || filter[i - 1] == '/';
     const bool level_end = i + 1 == n || filter[i + 1] == '/';
-    if (c == '#') {
-      // Alone in its level and the last character [MQTT-4.7.1-1].
-      if (!level_start || i + 1 != n) {
-        return false;
-      }
-    } else if (c == '+') {
-      // Alone in its level [MQTT-4.7.1-2].
-      if (!level_start || !level_end) {
-        return false;
-      }
+    if (c == '#' && (!level_start || i + 1 != n)) {
+      return "'#' not alone in the last level of a topic filter [MQTT-4.7.1-1]";
+    }
+    if (c == '+' && (!level_start || !level_end)) {
+      return "'+' not alone in its level of a topic filter [MQTT-4.7.1-2]";
     }
   }
-  return true;
+  return nullptr;
 }
-
-}  // namespace
 
 bool valid_topic_name(std::string_view topic) {
   // Non-empty [MQTT-4.7.3-1], UTF-8, and no wildcards [MQTT-3.3.2-2].

@@ -132,3 +132,68 @@ def test_message_over_the_clients_maximum_packet_size_is_not_sent_to_it(broker, 
     assert [(x.topic, len(x.payload)) for x in got] == \
         [("cmps/x", 500), ("cmps/y", fits), ("cmps/end", 0)]
     assert b.counters()["oversize_dropped"] == 1
+
+
+def wire_size(pkt):
+    return 1 + len(m.varint(len(pkt.body))) + len(pkt.body)
+
+
+def test_a_client_too_small_for_any_connack_is_closed_without_one(broker):
+    """Maximum Packet Size 2: no CONNACK fits (5 bytes at least), so none is sent
+    [MQTT-3.1.2-24]; the connection closes. The issue's exact CONNECT."""
+    b = broker()
+    c = m.RawClient(b.port, V5)
+    c.send(bytes.fromhex("10130004 4d515454 0502000a 05270000 00020001 70"))
+    assert c.expect_closed(5)
+    assert c.buf == b"", f"sent to a client that takes 2 bytes: {c.buf.hex()}"
+    assert b.counters()["oversize_closed"] == 1
+
+
+def test_a_refusing_connack_leaves_its_reason_string_out_to_fit(broker):
+    """Maximum Packet Size 8 and a refused CONNECT (a will on $SYS): CONNACK 0x87 comes
+    bare, 5 bytes, not with its Reason String [MQTT-3.2.2-19]."""
+    b = broker()
+    c = m.RawClient(b.port, V5)
+    c.send(m.connect("tiny-refused", V5, properties=[(m.MAXIMUM_PACKET_SIZE, 8)],
+                     will=dict(topic="$SYS/will", payload=b"x")))
+    pkt = c.read_packet()
+    ack = m.Connack(pkt, V5)
+    assert (ack.code, ack.props, wire_size(pkt)) == (0x87, {}, 5)
+    assert c.expect_closed(5)
+
+
+def test_suback_and_disconnect_fit_the_clients_limit(broker):
+    """Maximum Packet Size 20: a SUBACK that refuses a filter comes without its Reason
+    String [MQTT-3.9.2-1], and the DISCONNECT for a protocol error without its own
+    [MQTT-3.14.2-3]."""
+    b = broker()
+    c = m.connected(b.port, "tiny-sub", V5, properties=[(m.MAXIMUM_PACKET_SIZE, 20)])
+    c.send(m.subscribe(1, ["ok/x", "$share//x"], V5))
+    pkt = c.read_packet()
+    sub = m.Suback(pkt, V5)
+    assert (sub.codes, sub.props) == ([0x00, 0x8F], {})
+    assert wire_size(pkt) <= 20
+    # A client with room gets the reason string: the limit is what took it out.
+    roomy = m.connected(b.port, "roomy-sub", V5)
+    roomy.send(m.subscribe(1, ["ok/x", "$share//x"], V5))
+    assert m.REASON_STRING in m.Suback(roomy.read_packet(), V5).props
+    c.send(m.publish("t", b"p", V5, qos=1, packet_id=1,
+                     properties=[(m.SUBSCRIPTION_IDENTIFIER, 1)]))
+    pkt = c.read_packet()
+    assert (m.Disconnect(pkt).reason, m.Disconnect(pkt).props) == (0x82, {})
+    assert wire_size(pkt) <= 20
+    assert c.expect_closed(5)
+
+
+def test_a_subscription_identifier_in_a_clients_publish_is_a_protocol_error(broker):
+    """[MQTT-3.3.4-6]: the issue's PUBLISH (QoS 1, two Subscription Identifiers) gets
+    DISCONNECT 0x82, no PUBACK, and the message goes nowhere."""
+    b = broker()
+    sub = m.connected(b.port, "sid-sub", V311)
+    sub.subscribe("topic")
+    c = m.connected(b.port, "sid-pub", V5)
+    c.send(bytes.fromhex("3215 0005 746f7069 63 04d2 04 0b010b01 7061796c6f6164"))
+    pkt = c.read_packet()
+    assert m.Disconnect(pkt).reason == 0x82, pkt
+    assert c.expect_closed(5)
+    sub.no_packet()

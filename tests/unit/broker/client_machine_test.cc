@@ -230,5 +230,44 @@ TEST_F(ClientMachineTest, SilenceBeyondOneAndAHalfKeepAlivesDisconnects) {
   EXPECT_TRUE(sink.lingering);
 }
 
+// [MQTT-3.1.2-24]: nothing larger than the client's Maximum Packet Size is sent.
+TEST_F(ClientMachineTest, AClientTooSmallForItsConnackIsClosedWithoutSessionOrConnack) {
+  mqtt::Connect c = connect_packet(ProtocolVersion::kV5);
+  c.properties.maximum_packet_size = 8;  // a success CONNACK carries more than 8 bytes
+  feed(encoded(ProtocolVersion::kV5, c), 64);
+  EXPECT_TRUE(sink.out.empty());
+  EXPECT_TRUE(sink.lingering);
+  EXPECT_TRUE(broker.sessions.empty());
+  EXPECT_NE(client.phase(), Client::Phase::kConnected);
+  EXPECT_EQ(broker.stats().oversize_closed, 1u);
+}
+
+TEST_F(ClientMachineTest, ARefusingConnackDropsItsReasonStringToFit) {
+  mqtt::Connect c = connect_packet(ProtocolVersion::kV5);
+  c.properties.maximum_packet_size = 8;
+  const uint8_t payload[] = {'x'};
+  c.will = mqtt::Will{0, false, "$SYS/x", mqtt::Bytes(payload), {}};
+  feed(encoded(ProtocolVersion::kV5, c), 64);
+  ASSERT_EQ(sink.out.size(), 5u);  // [MQTT-3.2.2-19]: bare, where it had a Reason String
+  const auto out = packets(ProtocolVersion::kV5, sink.out);
+  EXPECT_EQ(std::get<mqtt::Connack>(out[0]).reason, ReasonCode::kNotAuthorized);
+  EXPECT_FALSE(std::get<mqtt::Connack>(out[0]).properties.reason_string.has_value());
+}
+
+TEST_F(ClientMachineTest, ASubscriptionIdentifierFromAClientIsAProtocolError) {
+  feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5)), 64);
+  mqtt::Publish p;
+  p.topic = "a/b";
+  p.qos = 1;
+  p.packet_id = 9;
+  p.properties.subscription_identifiers = {11};
+  feed(encoded(ProtocolVersion::kV5, p), 64);
+  EXPECT_TRUE(broker.published.empty());  // [MQTT-3.3.4-6]
+  const auto out = packets(ProtocolVersion::kV5, sink.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<mqtt::Disconnect>(out[1]).reason, ReasonCode::kProtocolError);
+  EXPECT_TRUE(sink.lingering);
+}
+
 }  // namespace
 }  // namespace peregrine::broker

@@ -155,6 +155,28 @@ TEST(TopicFilter, Table) {
   }
 }
 
+// The syntax every filter has (§4.7), which closes the connection when broken, against
+// the shared-subscription rules that are answered in SUBACK instead.
+TEST(TopicFilter, SyntaxFaultsSayWhichRule) {
+  EXPECT_STREQ(filter_syntax_fault(""), "empty topic filter [MQTT-4.7.3-1]");
+  EXPECT_NE(std::string_view(filter_syntax_fault("a/#b")).find("MQTT-4.7.1-1"),
+            std::string_view::npos);
+  EXPECT_NE(std::string_view(filter_syntax_fault("ab/+e")).find("MQTT-4.7.1-2"),
+            std::string_view::npos);
+  for (std::string_view bad : {"a#", "a/#/b", "#/", "a+", "+a", "##", "$share/g+/a",
+                               "$share/g/a#"}) {
+    EXPECT_NE(filter_syntax_fault(bad), nullptr) << bad;
+    EXPECT_FALSE(valid_topic_filter(bad)) << bad;
+  }
+  for (std::string_view shared_only : {"$share//a", "$share/g", "$share/g/"}) {
+    EXPECT_EQ(filter_syntax_fault(shared_only), nullptr) << shared_only;
+    EXPECT_FALSE(valid_topic_filter(shared_only)) << shared_only;
+  }
+  for (std::string_view good : {"#", "+", "a/+/b/#", "/", "$share/g/a/#"}) {
+    EXPECT_EQ(filter_syntax_fault(good), nullptr) << good;
+  }
+}
+
 TEST(SharedFilter, Parsing) {
   std::string_view group;
   std::string_view inner;
