@@ -197,6 +197,21 @@ void ShardBroker::release_out_queue(net::OutQueue* queue) {
   }
 }
 
+bool ShardBroker::begin_linger() {
+  if (_lingering >= kMaxLingering) {
+    _stats.linger_refused++;
+    return false;
+  }
+  _lingering++;
+  _stats.linger_started++;
+  return true;
+}
+
+void ShardBroker::end_linger() {
+  PG_ASSERT(_lingering > 0);
+  _lingering--;
+}
+
 void ShardBroker::count_transport_event(net::TransportEvent event) {
   switch (event) {
     case net::TransportEvent::kTlsHandshakeFailed: _stats.tls_handshake_failed++; break;

@@ -84,6 +84,8 @@ class ShardBroker final : public shard::ShardService,
   net::OutQueue* acquire_out_queue() override;
   void release_out_queue(net::OutQueue* queue) override;
   void count_bytes_out(size_t bytes) override { _stats.bytes_out += bytes; }
+  bool begin_linger() override;
+  void end_linger() override;
 
   // BrokerPort: for the clients of this shard.
   uint16_t shard_id() const override { return _shard->id(); }
@@ -190,6 +192,11 @@ class ShardBroker final : public shard::ShardService,
   std::unique_ptr<RetainedRouter> _retained;
   std::unique_ptr<FanOut> _fan_out;
   std::unique_ptr<RehomePlanner> _rehome;
+  // Connections lingering after their goodbye (net::Connection::close_after_flush): at
+  // most kMaxLingering per shard, so a flood of misbehaving clients cannot hold sockets
+  // open; past it a connection closes as soon as its output is written (counted).
+  static constexpr uint32_t kMaxLingering = 1024;
+  uint32_t _lingering = 0;
   // Empty send queues for reuse: at most kMaxPooledQueues, none that grew past
   // kMaxPooledQueueBytes (a slow reader's big arena goes back to the allocator).
   static constexpr size_t kMaxPooledQueues = 1024;

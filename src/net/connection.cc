@@ -1,6 +1,9 @@
 #include "src/net/connection.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <atomic>
 #include <cerrno>
@@ -93,15 +96,37 @@ void Connection::flush() {
     release_out_if_idle();
     if (_linger) {
       _linger = false;
-      _host->ring().stop(this);
+      start_draining();
     }
     return;
   }
   _host->ring().send(this, _out->send_header());
 }
 
+void Connection::start_draining() {
+  PG_ASSERT(_state == State::kClosing);
+  if (ring_state.stopping || !_host->begin_linger()) {
+    _host->ring().stop(this);
+    return;
+  }
+  _draining = true;
+  // FIN after what was sent; the receive side stays open for what the peer still sends.
+  shutdown(fd(), SHUT_WR);
+  if (_input_paused) {
+    _input_paused = false;
+    _host->ring().resume_recv(this);
+  }
+}
+
 void Connection::on_recv(std::span<const uint8_t> data) {
   if (_state == State::kClosing) {
+    // Input after our goodbye is discarded; while draining, up to a bound.
+    if (_draining) {
+      _drained_bytes += static_cast<uint32_t>(std::min<size_t>(data.size(), kLingerBytes));
+      if (_drained_bytes >= kLingerBytes) {
+        close_now();
+      }
+    }
     return;
   }
   if (_stack) {
@@ -156,8 +181,10 @@ void Connection::close_after_flush() {
     _stack->closing(out());  // WebSocket Close, TLS close_notify after what is queued
   }
   _host->wheel().cancel(*this);
-  // A reader that never drains must not hold the slot forever.
-  _host->wheel().arm(*this, _host->now_ms() + 2000);
+  // A reader that never drains, or a peer that never stops sending, must not hold the
+  // slot forever: the timer ends both the flush and the linger (a subclass's on_timer
+  // calls close_now() when closing()).
+  _host->wheel().arm(*this, _host->now_ms() + kLingerMs);
   _host->mark_dirty(this);
 }
 
@@ -235,6 +262,10 @@ void Connection::on_quiesced() {
     return;
   }
   PG_ASSERT(_state == State::kClosing);
+  if (_draining) {
+    _draining = false;
+    _host->end_linger();
+  }
   _host->wheel().cancel(*this);
   if (_stack) {
     _stack->stop_timers(_host->wheel());

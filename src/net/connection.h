@@ -39,6 +39,11 @@ class ConnectionHost {
   virtual void count_bytes_out(size_t bytes) { (void)bytes; }
   // A transport layer failed or refused a connection (for statistics).
   virtual void count_transport_event(TransportEvent event) { (void)event; }
+  // Lingering closes (close_after_flush): a connection asks before it lingers, reading
+  // and discarding its peer's input, and says when it is done. A host bounds how many
+  // linger at once; refused, the connection closes as soon as its output is written.
+  virtual bool begin_linger() { return true; }
+  virtual void end_linger() {}
   // Send queues: a connection holds one only while it has output, so an idle connection
   // costs a pointer; a host may keep released queues for reuse.
   virtual OutQueue* acquire_out_queue() { return new OutQueue(); }
@@ -75,8 +80,14 @@ class Connection : public io::Socket, public io::Timer {
   }
   // Sends what is queued (called by the host once per loop turn for dirty connections).
   void flush();
-  // Closes after queued output is written (bounded by the linger timeout).
+  // Closes after queued output is written, then lingers: our side is shut down for
+  // writing and the peer's input is read and discarded until it closes, kLingerBytes
+  // arrive, or the linger timeout (kLingerMs from this call) passes. A peer still
+  // sending when we close would otherwise get a reset, and a reset lets its kernel
+  // drop what we sent last (a DISCONNECT with its reason code) before it is read.
   void close_after_flush();
+  static constexpr uint64_t kLingerMs = 2000;
+  static constexpr size_t kLingerBytes = 256 * 1024;
   // Closes now, dropping queued output.
   void close_now();
   // Back-pressure: stop and restart reading from the socket.
@@ -130,6 +141,8 @@ class Connection : public io::Socket, public io::Timer {
   void on_send_done(int result) override;
   void on_quiesced() override;
   void begin_close(int error);
+  // Output written after close_after_flush(): drain the peer's input, or close now.
+  void start_draining();
 
   ConnectionHost* _host;
   PeerAddress _peer;
@@ -138,6 +151,8 @@ class Connection : public io::Socket, public io::Timer {
   uint64_t _id;
   State _state = State::kOpen;
   bool _linger = false;          // close once the queue is written
+  bool _draining = false;        // written and shut down for writing: discarding input
+  uint32_t _drained_bytes = 0;   // input discarded while draining (up to kLingerBytes)
   bool _close_reported = false;  // on_transport_closed() has been called
   bool _input_paused = false;
 };

@@ -7,7 +7,6 @@ import re
 
 import mqtt_raw as m
 from mqtt_raw import V311, V5
-from test_cross_shard import connect_on_shard
 
 # Rehoming off: the publisher must stay on the other shard for its mailbox to fill.
 CONFIG = """
@@ -22,9 +21,9 @@ COUNT = 3000
 def test_qos1_burst_across_shards_pauses_input_and_loses_nothing(broker):
     before = m.RawClient.sent_total
     b = broker(config=CONFIG, shards=2)
-    sub, _, sub_shard = connect_on_shard(b, "bp-sub", V5, want=None)
+    sub, _, sub_shard = b.client_on_shard("bp-sub", V5)
     assert sub.subscribe(("bp/#", 1)) == [1]
-    pub, _, _ = connect_on_shard(b, "bp-pub", V311, want=None, exclude=sub_shard)
+    pub, _, _ = b.client_on_shard("bp-pub", V311, exclude=sub_shard)
     pub.send(b"".join(m.publish("bp/x", str(i).encode(), V311, qos=1, packet_id=i + 1)
                       for i in range(COUNT)))
     got = []

@@ -7,7 +7,6 @@ import pytest
 
 import mqtt_raw as m
 from mqtt_raw import V311, V5
-from test_cross_shard import connect_on_shard
 
 COUNT = 300
 
@@ -27,9 +26,9 @@ def drain(client, topic_prefix, end_topic, timeout=10.0):
 @pytest.mark.parametrize("qos", [0, 1])
 def test_each_message_goes_to_exactly_one_member_across_shards(broker, qos):
     b = broker(shards=2)
-    a, _, shard_a = connect_on_shard(b, "sh-a", V5, want=0)
-    c, _, shard_c = connect_on_shard(b, "sh-c", V311, want=1)
-    d, _, _ = connect_on_shard(b, "sh-d", V5, want=1)
+    a, _, shard_a = b.client_on_shard("sh-a", V5, want=0)
+    c, _, shard_c = b.client_on_shard("sh-c", V311, want=1)
+    d, _, _ = b.client_on_shard("sh-d", V5, want=1)
     for member in (a, c, d):
         assert member.subscribe(("$share/workers/jobs/+", 1)) == [1]
         member.subscribe("end/#")  # a plain subscription for the end marker
