@@ -25,6 +25,15 @@ struct Limits {
   // (topic + payload). Beyond either, new messages are dropped and counted.
   uint32_t max_queued_messages = 1000;
   uint64_t max_queued_bytes = 64 << 20;
+  // QoS 1/2 bytes one session holds (topic + payload), in flight until acknowledged and
+  // queued: beyond, new messages for it are dropped and counted (one message is always
+  // taken by a session holding nothing). The default keeps 1,000 sessions that stopped
+  // reading within 4 GiB.
+  uint64_t max_session_bytes = 4 << 20;
+  // All sessions' held bytes, broker-wide (each shard an equal share): at the bound,
+  // sessions holding more than their fair share lose new QoS 1/2 messages (counted);
+  // publishers are unaffected (src/broker/held_budget.h). 0: no budget.
+  uint64_t held_bytes_budget = uint64_t{1} << 30;
   // Longest session expiry granted (seconds); longer requests are clamped and told in
   // CONNACK. 3.1.1 persistent sessions get this.
   uint32_t max_session_expiry = 7 * 24 * 3600;

@@ -42,6 +42,7 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   const BrokerConfig& config() const { return _config; }
   const Limits& limits() const final { return _config.limits; }
   BrokerStats& stats() final { return _stats; }
+  HeldBudget& held_budget() final { return _held; }
   const BrokerStats& stats() const { return _stats; }
   // Encoding scratch for the packet being written.
   std::vector<uint8_t>& scratch() { return _scratch; }
@@ -91,6 +92,7 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   BrokerConfig _config;
   const size_t* _overflow_size = &kNoOverflow;  // the shard's (Shard::overflow_size())
   BrokerStats _stats;
+  HeldBudget _held;  // declared before any session can exist: a base outlives its members
   std::vector<uint8_t> _scratch;
   mqtt::Publish _inbound_publish;
   mqtt::Ack _inbound_ack;

@@ -36,6 +36,8 @@ namespace peregrine::broker {
   X(oversize_dropped, "not sent: larger than the client's Maximum Packet Size")         \
   X(oversize_closed, "closed: a packet owed to the client exceeds its Maximum Packet Size") \
   X(queue_dropped, "QoS 1/2 not queued: the session's queue was full")                  \
+  X(session_bytes_dropped, "QoS 1/2 dropped: the session held max_session_bytes")       \
+  X(budget_dropped, "QoS 1/2 dropped: its shard held its share of held_bytes_budget")   \
   X(expired_dropped, "not sent: Message Expiry Interval ran out")                       \
   X(sys_publish_denied, "client PUBLISH to $SYS/... dropped")                           \
   X(wills_published, "will messages published")                                         \

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "src/base/assert.h"
+#include "src/base/log.h"
 #include "src/base/owner.h"
 
 namespace peregrine::broker {
@@ -13,11 +14,12 @@ Session::Session(SessionHost* host, std::string client_id)
 Session::~Session() {
   PG_ASSERT(_client == nullptr);
   for (Inflight& entry : _inflight) {
-    release(entry.delivery);
+    let_go(entry.delivery);
   }
   for (Delivery& delivery : _queue) {
-    release(delivery);
+    let_go(delivery);
   }
+  PG_ASSERT(_held_bytes == 0);
 }
 
 // Not cancelled here: at shutdown the wheel is gone before the sessions; at run time the
@@ -41,6 +43,60 @@ void Session::release(Delivery& delivery) {
   if (delivery.message != nullptr) {
     delivery.message->unref();
     delivery.message = nullptr;
+  }
+}
+
+bool Session::admit(uint64_t size) {
+  const Limits& limits = _host->limits();
+  if (_held_bytes != 0 && _held_bytes + size > limits.max_session_bytes) {
+    _host->stats().session_bytes_dropped++;
+    if (!_over_bytes) {
+      _over_bytes = true;
+      PG_INFO("session client_id=%s holds %llu bytes (max_session_bytes %llu): new QoS 1/2 "
+              "messages for it are dropped until it catches up",
+              _client_id.c_str(), static_cast<unsigned long long>(_held_bytes),
+              static_cast<unsigned long long>(limits.max_session_bytes));
+    }
+    return false;
+  }
+  HeldBudget& budget = _host->held_budget();
+  if (!budget.admits(_held_bytes)) {
+    _host->stats().budget_dropped++;
+    if (!budget.over) {
+      budget.over = true;
+      PG_WARN("sessions on this shard hold %llu bytes, its share of held_bytes_budget: new "
+              "QoS 1/2 messages for the %u sessions' largest holders are dropped",
+              static_cast<unsigned long long>(budget.bytes), budget.holders);
+    }
+    return false;
+  }
+  return true;
+}
+
+void Session::hold(uint64_t size) {
+  _host->held_budget().grew(_held_bytes, size);
+  _held_bytes += size;
+}
+
+void Session::let_go(Delivery& delivery) {
+  if (delivery.message == nullptr) {
+    return;  // a QoS 2 message let go at PUBREC: only its id is kept
+  }
+  const uint64_t size = held_size(*delivery.message);
+  PG_DASSERT(size <= _held_bytes);
+  HeldBudget& budget = _host->held_budget();
+  budget.shrank(_held_bytes, size);
+  _held_bytes -= size;
+  release(delivery);
+  // Episodes end with room to spare, so that a session at the edge logs once, not per
+  // message.
+  if (_over_bytes && _held_bytes < _host->limits().max_session_bytes / 2) {
+    _over_bytes = false;
+  }
+  if (budget.over && budget.bytes < budget.limit - budget.limit / 8) {
+    budget.over = false;
+    PG_INFO("sessions on this shard hold %llu bytes, back under their share of "
+            "held_bytes_budget", static_cast<unsigned long long>(budget.bytes));
   }
 }
 
@@ -128,19 +184,25 @@ void Session::deliver(Delivery delivery) {
     release(delivery);  // offline sessions do not queue QoS 0
     return;
   }
+  const uint64_t size = held_size(*delivery.message);
+  if (!admit(size)) {
+    release(delivery);
+    return;
+  }
   if (_queue.empty() && window_open()) {
+    hold(size);
     _inflight.push_back({allocate_packet_id(), false, std::move(delivery)});
     send_publish(_inflight.back(), false);
     return;
   }
   const Limits& limits = _host->limits();
-  const size_t size = delivery.message->payload().size() + delivery.message->topic().size();
   if (_queue.size() >= limits.max_queued_messages ||
       _queue_bytes + size > limits.max_queued_bytes) {
     _host->stats().queue_dropped++;
     release(delivery);
     return;
   }
+  hold(size);
   _queue_bytes += size;
   _queue.push_back(std::move(delivery));
 }
@@ -149,15 +211,15 @@ void Session::pump() {
   while (!_queue.empty() && window_open()) {
     Delivery delivery = std::move(_queue.front());
     _queue.pop_front();
-    _queue_bytes -= delivery.message->payload().size() + delivery.message->topic().size();
+    _queue_bytes -= held_size(*delivery.message);
     if (expired(*delivery.message)) {
       _host->stats().expired_dropped++;
-      release(delivery);
+      let_go(delivery);
       continue;
     }
     if (!_client->fits(delivery)) {
       _host->stats().oversize_dropped++;
-      release(delivery);
+      let_go(delivery);
       continue;
     }
     _inflight.push_back({allocate_packet_id(), false, std::move(delivery)});
@@ -171,7 +233,7 @@ void Session::on_puback(uint16_t packet_id) {
   if (it == _inflight.end() || it->released || it->delivery.qos != 1) {
     return;  // unknown or not a QoS 1 flow: nothing to complete
   }
-  release(it->delivery);
+  let_go(it->delivery);
   if (it == _inflight.begin()) {
     _inflight.pop_front();  // the usual case; erase() takes its general path for it
   } else {
@@ -197,7 +259,7 @@ void Session::on_pubrec(uint16_t packet_id) {
     return;
   }
   it->released = true;
-  release(it->delivery);  // the message is delivered; only the id is kept until PUBCOMP
+  let_go(it->delivery);  // the message is delivered; only the id is kept until PUBCOMP
   _client->send_success_ack(mqtt::PacketType::kPubrel, packet_id);
 }
 

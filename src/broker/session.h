@@ -6,7 +6,11 @@
 // to it are discrete events (subscribe, enqueue, ack) so that a store can record them.
 // Bounds: inflight ≤ the window (client's Receive Maximum, capped by limits); queue ≤
 // max_queued_messages and max_queued_bytes (beyond: the new message is dropped, counted);
-// inbound QoS 2 ids awaiting PUBREL ≤ our Receive Maximum (beyond: DISCONNECT 0x93).
+// held bytes (in flight until acknowledged, plus queued; topic + payload) ≤
+// max_session_bytes, a session holding nothing always taking one message (beyond: the
+// new message is dropped, counted, logged once per episode), and at the shard's budget
+// its fair share of it (held_budget.h); inbound QoS 2 ids awaiting PUBREL ≤ our Receive
+// Maximum (beyond: DISCONNECT 0x93).
 #pragma once
 
 #include <cstdint>
@@ -148,6 +152,8 @@ class Session final {
 
   size_t queued() const { return _queue.size(); }
   size_t inflight() const { return _inflight.size(); }
+  // QoS 1/2 bytes it holds: in flight and not yet acknowledged, and queued.
+  uint64_t held_bytes() const { return _held_bytes; }
   // Connected, with less than `out_bytes` waiting to be written to its connection and
   // fewer than `queued` messages queued.
   bool has_room_for(size_t out_bytes, size_t queued) const;
@@ -169,6 +175,14 @@ class Session final {
   void pump();
   LazyDeque<Inflight>::iterator find_inflight(uint16_t packet_id);
   void release(Delivery& delivery);
+  // Held bytes: what a message counts, whether one more may be held (dropping and
+  // counting it if not), and the accounting as messages are taken and let go.
+  static uint64_t held_size(const Message& message) {
+    return message.payload().size() + message.topic().size();
+  }
+  bool admit(uint64_t size);
+  void hold(uint64_t size);
+  void let_go(Delivery& delivery);  // release() of a held delivery
 
   SessionHost* _host;
   std::string _client_id;
@@ -178,8 +192,10 @@ class Session final {
   LazyDeque<Inflight> _inflight;  // send order
   LazyDeque<Delivery> _queue;
   size_t _queue_bytes = 0;
+  uint64_t _held_bytes = 0;
   uint16_t _next_packet_id = 1;
   bool _packet_ids_wrapped = false;
+  bool _over_bytes = false;  // an episode over max_session_bytes is running (logged once)
   std::unique_ptr<std::vector<uint16_t>> _inbound_qos2;  // ids awaiting PUBREL, if any
   std::unique_ptr<std::vector<uint64_t>> _live_ids;      // while retained scans run
   std::unique_ptr<Offline> _offline;

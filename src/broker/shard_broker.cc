@@ -92,6 +92,7 @@ void ShardBroker::on_start(shard::Shard& shard) {
   _overflow_size = &shard.overflow_size_counter();
   PG_ASSERT(shard.count() <= kMaxShards);
   _outbox = std::make_unique<Outbox>(shard, _stats);
+  _held.limit = _config.limits.held_bytes_budget / shard.count();
   _sessions = std::make_unique<SessionTable>(shard.id(), shard.count(), *this, *this);
   _routes = std::make_unique<RoutingTable>(*_outbox);
   _shared = std::make_unique<SharedGroups>(*_outbox, *_routes, _stats);

@@ -112,7 +112,7 @@ class ShardBroker final : public shard::ShardService,
   // SysHost
   uint16_t shard_count() const override { return _shard->count(); }
   SysSnapshot take_snapshot() const override {
-    return {_stats, _clients_now, _subscriptions_now, _retained->size()};
+    return {_stats, _clients_now, _subscriptions_now, _retained->size(), _held.bytes};
   }
   void send_sys_snapshot(SysSnapshot* snapshot) override;
   void publish_internal(const std::string& topic, std::string_view payload,

@@ -99,6 +99,7 @@ void SysPublisher::publish_statistics() {
     total.clients_now += s.clients_now;
     total.subscriptions_now += s.subscriptions_now;
     total.retained_now += s.retained_now;
+    total.held_bytes_now += s.held_bytes_now;
   }
   const BrokerStats& t = total.stats;
   const uint64_t uptime_s = (_broker.now_ms() - _started_ms) / 1000;
@@ -112,7 +113,12 @@ void SysPublisher::publish_statistics() {
   put("messages/received", t.messages_in);
   put("messages/sent", t.messages_out);
   put("publish/messages/dropped",
-      t.qos0_dropped + t.mailbox_dropped + t.queue_dropped + t.oversize_dropped);
+      t.qos0_dropped + t.mailbox_dropped + t.queue_dropped + t.oversize_dropped +
+          t.session_bytes_dropped + t.budget_dropped);
+  // Memory held for slow or offline subscribers, and what its bounds dropped.
+  put("sessions/held/bytes", total.held_bytes_now);
+  put("sessions/held/dropped/session_limit", t.session_bytes_dropped);
+  put("sessions/held/dropped/budget", t.budget_dropped);
   put("bytes/received", t.bytes_in);
   put("bytes/sent", t.bytes_out);
   put("subscriptions/count", total.subscriptions_now);

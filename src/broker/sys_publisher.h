@@ -24,6 +24,7 @@ struct SysSnapshot {
   uint64_t clients_now = 0;
   uint64_t subscriptions_now = 0;
   uint64_t retained_now = 0;
+  uint64_t held_bytes_now = 0;  // QoS 1/2 bytes sessions hold (held_budget.h)
 };
 
 // What the publisher uses of its shard (ShardBroker implements it).

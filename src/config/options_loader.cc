@@ -114,6 +114,10 @@ bool read_limits(const std::string& path, const toml::table& table, Limits& limi
       ok = read_integer(path, name, node, 0, 100'000'000, limits.max_queued_messages, error);
     } else if (name == "max_queued_bytes") {
       ok = read_integer(path, name, node, 0, uint64_t{1} << 40, limits.max_queued_bytes, error);
+    } else if (name == "max_session_bytes") {
+      ok = read_integer(path, name, node, 1, uint64_t{1} << 40, limits.max_session_bytes, error);
+    } else if (name == "held_bytes_budget") {
+      ok = read_integer(path, name, node, 0, uint64_t{1} << 44, limits.held_bytes_budget, error);
     } else if (name == "max_session_expiry") {
       ok = read_integer(path, name, node, 0, 0xFFFFFFFFu, limits.max_session_expiry, error);
     } else if (name == "max_retained_messages") {

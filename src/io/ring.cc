@@ -1,5 +1,7 @@
 #include "src/io/ring.h"
 
+#include <sys/socket.h>
+
 #include <cerrno>
 
 #include "src/io/epoll_ring.h"
@@ -32,5 +34,7 @@ std::unique_ptr<Ring> Ring::create(Backend backend, const RingOptions& options,
 }
 
 bool Ring::uring_available(std::string* why) { return UringRing::probe(why); }
+
+void Ring::shutdown_write(Socket* socket) { ::shutdown(socket->fd(), SHUT_WR); }
 
 }  // namespace peregrine::io

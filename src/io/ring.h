@@ -75,6 +75,9 @@ class Ring {
   // Stop receiving (a send in flight completes or is cancelled); on_quiesced() follows
   // once no operation names the socket. The fd stays open: closing it is the owner's job.
   virtual void stop(Socket* socket) = 0;
+  // Ends the socket's sending side after what was sent (the peer reads end of stream);
+  // receiving goes on. Done at once: shutdown(2) does not block.
+  virtual void shutdown_write(Socket* socket);
   // Gathered write; at most one per socket in flight. `msg` and the iovecs it names must
   // stay valid until on_send_done() (the caller's send queue holds them, so an idle
   // socket carries no header).

@@ -111,7 +111,7 @@ void Connection::start_draining() {
   }
   _draining = true;
   // FIN after what was sent; the receive side stays open for what the peer still sends.
-  shutdown(fd(), SHUT_WR);
+  _host->ring().shutdown_write(this);
   if (_input_paused) {
     _input_paused = false;
     _host->ring().resume_recv(this);

@@ -144,7 +144,9 @@ void SimClient::drop() {
 void SimClient::lost_connection() {
   ++closed_by_broker;
   _pipe->client_closed = true;
-  _floor.net().forget(_pipe);
+  if (_pipe->broker_closed) {
+    _floor.net().forget(_pipe);  // else the broker still drains its end (lingering close)
+  }
   _pipe = nullptr;
   _connected = false;
   _events->on_closed();
@@ -173,8 +175,8 @@ void SimClient::poll() {
     return;
   }
   _in.erase(0, pos);
-  if (_pipe->broker_closed && _pipe->to_client.empty()) {
-    lost_connection();
+  if ((_pipe->broker_closed || _pipe->broker_shut_write) && _pipe->to_client.empty()) {
+    lost_connection();  // end of stream: as a real client does, it closes too
   }
 }
 

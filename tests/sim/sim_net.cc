@@ -88,6 +88,12 @@ void SimRing::stop(io::Socket* socket) {
   _stopped.push_back(socket);
 }
 
+void SimRing::shutdown_write(io::Socket* socket) {
+  SimPipe* pipe = _net.pipe_for(socket->fd());
+  PG_ASSERT(pipe != nullptr);
+  pipe->broker_shut_write = true;
+}
+
 void SimRing::send(io::Socket* socket, msghdr* msg) {
   auto& st = socket->ring_state;
   PG_ASSERT(!st.send_pending);

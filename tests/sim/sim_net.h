@@ -37,6 +37,7 @@ struct SimPipe {
   std::string to_client;
   bool client_closed = false;   // the client's FIN (or reset): read ends after to_broker
   bool broker_closed = false;   // the broker closed its end
+  bool broker_shut_write = false;  // the broker's FIN: the client reads end after to_client
   uint64_t bytes_to_client = 0;
 };
 
@@ -79,6 +80,7 @@ class SimRing final : public io::Ring {
   void pause_recv(io::Socket* socket) override;
   void resume_recv(io::Socket* socket) override;
   void stop(io::Socket* socket) override;
+  void shutdown_write(io::Socket* socket) override;
   void send(io::Socket* socket, msghdr* msg) override;
   void poll(int timeout_ms) override;
   void wake() override {}

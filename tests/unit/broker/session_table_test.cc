@@ -16,6 +16,7 @@ namespace {
 class Shard final : public SessionHost, public SessionEvents {
  public:
   explicit Shard(uint16_t self = 0, uint16_t count = 2) : table(self, count, *this, *this) {}
+  HeldBudget budget;  // before the table: its sessions give their bytes back as they go
   SessionTable table;
   Limits config_limits;
   BrokerStats counters;
@@ -32,6 +33,7 @@ class Shard final : public SessionHost, public SessionEvents {
   uint16_t shard_id() const override { return 0; }
   const Limits& limits() const override { return config_limits; }
   BrokerStats& stats() override { return counters; }
+  HeldBudget& held_budget() override { return budget; }
   io::TimerWheel& wheel() override { return timers; }
   uint64_t now_ms() const override { return now; }
   bool may_read(const Session&, std::string_view) const override { return true; }
@@ -252,6 +254,109 @@ TEST(SessionTable, ASessionEndingAwayTellsItsHomeByItsTicket) {
   session->away_ticket = 77;
   away.table.connection_gone(session, nullptr, 0, false);
   EXPECT_EQ(away.told_home, std::vector<uint64_t>{77});
+}
+
+// ---- held bytes (held_budget.h) -----------------------------------------------------
+
+// A QoS 1 delivery of `payload_bytes` on topic "t" (held size: payload + 1).
+Delivery qos1_of(size_t payload_bytes) {
+  mqtt::Publish publish;
+  publish.topic = "t";
+  const std::vector<uint8_t> payload(payload_bytes, 'x');
+  publish.payload = mqtt::Bytes(payload);
+  return Delivery{Message::create(publish, 9, 0), 1, false, {}};
+}
+
+TEST(SessionHeldBytes, ASessionThatStopsAckingHoldsAtMostItsLimit) {
+  Shard shard;
+  shard.config_limits.max_session_bytes = 10'000;
+  Link link(shard, 1);
+  Session* session = open(shard, link, "slow", false, 600);
+  for (int i = 0; i < 50; ++i) {
+    session->deliver(qos1_of(999));  // 1,000 bytes held each
+  }
+  EXPECT_EQ(session->held_bytes(), 10'000u);
+  EXPECT_EQ(shard.budget.bytes, 10'000u);
+  EXPECT_EQ(shard.counters.session_bytes_dropped, 40u);
+  // Acknowledged, room again: in flight ids 1..10 (the window is wide).
+  session->on_puback(1);
+  session->on_puback(2);
+  EXPECT_EQ(session->held_bytes(), 8'000u);
+  session->deliver(qos1_of(999));
+  EXPECT_EQ(session->held_bytes(), 9'000u);
+  shard.table.connection_gone(session, nullptr, 0, false);  // expiry 600: it stays, held
+  EXPECT_EQ(shard.budget.bytes, 9'000u);
+}
+
+TEST(SessionHeldBytes, ASessionHoldingNothingTakesOneMessageLargerThanItsLimit) {
+  Shard shard;
+  shard.config_limits.max_session_bytes = 100;
+  Link link(shard, 1);
+  Session* session = open(shard, link, "big", true, 0);
+  session->deliver(qos1_of(5'000));
+  EXPECT_EQ(session->held_bytes(), 5'001u);
+  session->deliver(qos1_of(10));
+  EXPECT_EQ(shard.counters.session_bytes_dropped, 1u);
+  session->on_puback(1);
+  EXPECT_EQ(session->held_bytes(), 0u);
+  EXPECT_EQ(shard.budget.holders, 0u);
+  shard.table.connection_gone(session, nullptr, 0, false);
+}
+
+TEST(SessionHeldBytes, AtTheShardsBudgetOnlyTheLargestHoldersLoseMessages) {
+  Shard shard;
+  shard.budget.limit = 20'000;
+  Link a_link(shard, 1);
+  Link b_link(shard, 2);
+  Session* a = open(shard, a_link, "a", true, 0);
+  Session* b = open(shard, b_link, "b", true, 0);
+  for (int i = 0; i < 19; ++i) {
+    a->deliver(qos1_of(999));  // a: 19,000
+  }
+  b->deliver(qos1_of(999));  // b: 1,000; the shard is at its budget
+  EXPECT_TRUE(shard.budget.at_bound());
+  EXPECT_EQ(shard.budget.holders, 2u);
+  a->deliver(qos1_of(999));  // a is over its fair share (10,000): dropped
+  EXPECT_EQ(shard.counters.budget_dropped, 1u);
+  EXPECT_EQ(a->held_bytes(), 19'000u);
+  for (int i = 0; i < 9; ++i) {
+    b->deliver(qos1_of(999));  // b under its share: taken, up to the share
+  }
+  EXPECT_EQ(b->held_bytes(), 10'000u);
+  b->deliver(qos1_of(999));
+  EXPECT_EQ(shard.counters.budget_dropped, 2u);
+  // a catches up: the shard drops under its budget and everyone takes messages again.
+  for (uint16_t id = 1; id <= 19; ++id) {
+    a->on_puback(id);
+  }
+  EXPECT_FALSE(shard.budget.at_bound());
+  EXPECT_FALSE(shard.budget.over);  // the episode ended
+  a->deliver(qos1_of(999));
+  EXPECT_EQ(a->held_bytes(), 1'000u);
+  shard.table.connection_gone(a, nullptr, 0, false);
+  shard.table.connection_gone(b, nullptr, 0, false);
+  EXPECT_EQ(shard.budget.bytes, 0u);  // ended sessions gave their bytes back
+  EXPECT_EQ(shard.budget.holders, 0u);
+}
+
+TEST(SessionHeldBytes, AQoS2MessageIsLetGoAtPubrecAndQueuedOnesCountToo) {
+  Shard shard;
+  Link link(shard, 1);
+  Session* session = open(shard, link, "q2", true, 0);
+  session->detach();  // offline: deliveries queue
+  Delivery d = qos1_of(99);
+  d.qos = 2;
+  session->deliver(std::move(d));
+  EXPECT_EQ(session->queued(), 1u);
+  EXPECT_EQ(session->held_bytes(), 100u);
+  session->attach(&link, 10);
+  session->resume();  // queue → in flight: still held
+  EXPECT_EQ(session->held_bytes(), 100u);
+  session->on_pubrec(1);
+  EXPECT_EQ(session->held_bytes(), 0u);
+  EXPECT_EQ(shard.budget.bytes, 0u);
+  session->on_pubcomp(1);
+  shard.table.connection_gone(session, nullptr, 0, false);
 }
 
 }  // namespace
