@@ -242,9 +242,13 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 4 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   peregrine::Options options;
-  if (auto exit_code = peregrine::config::load_options(argc, argv, options)) {
+  std::vector<std::string> warnings;
+  if (auto exit_code = peregrine::config::load_options(argc, argv, options, &warnings)) {
     return *exit_code;
   }
   peregrine::base::set_log_level(*peregrine::base::parse_log_level(options.log_level));
+  for (const std::string& warning : warnings) {
+    PG_WARN("%s", warning.c_str());
+  }
   return run(std::move(options));
 }

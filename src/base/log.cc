@@ -1,5 +1,8 @@
 #include "src/base/log.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <cstdio>
 #include <ctime>
 
@@ -28,12 +31,19 @@ void set_log_level(LogLevel level) {
 }
 
 std::optional<LogLevel> parse_log_level(std::string_view name) {
+  // Without case: "INFO" is what an operator writing a unit file often types.
+  auto same = [&](std::string_view known) {
+    return name.size() == known.size() &&
+           std::equal(name.begin(), name.end(), known.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
   for (int i = 0; i <= static_cast<int>(LogLevel::kOff); ++i) {
-    if (name == level_name(static_cast<LogLevel>(i))) {
+    if (same(level_name(static_cast<LogLevel>(i)))) {
       return static_cast<LogLevel>(i);
     }
   }
-  if (name == "warning") {
+  if (same("warning")) {
     return LogLevel::kWarn;
   }
   return std::nullopt;

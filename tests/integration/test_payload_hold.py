@@ -74,7 +74,8 @@ def test_large_payloads_arrive_intact_on_their_shard_and_the_other(broker):
 
 
 def test_a_subscriber_that_stops_reading_neither_starves_the_ring_nor_loses_bytes(broker):
-    b = broker(shards=1)
+    # Room for all it is sent (6.5 MB; the default max_session_bytes is 4 MiB).
+    b = broker(shards=1, config="[limits]\nmax_session_bytes = 16777216\n")
     slow = m.RawClient(b.port, V311, rcvbuf=4096)
     slow.connect("ph-slow")
     slow.subscribe(("ph/slow", 1))

@@ -283,16 +283,41 @@ def test_sighup_reloads_certificates_for_new_connections_only(broker, certs, tmp
     TlsMqtt(port, fresh).connect("still-fresh")
 
 
-def test_unusable_certificate_files_stop_the_broker_with_a_reason(certs, tmp_path):
+def test_unusable_certificate_files_are_configuration_errors(certs, tmp_path):
+    """Refused before start-up (exit 2) with the key, where it was set and why; a key that
+    does not match its certificate is refused even with no TLS listener to use it."""
     from conftest import free_port, run_cli
     port = free_port()
-    r = run_cli("--listen", f"mqtts://127.0.0.1:{port}", "--tls-cert", str(tmp_path / "none.pem"),
+    missing = tmp_path / "none.pem"
+    r = run_cli("--listen", f"mqtts://127.0.0.1:{port}", "--tls-cert", str(missing),
                 "--tls-key", str(certs / "server.key"))
-    assert r.returncode == 1
-    assert "cannot read certificate chain" in r.stderr and "No such file" in r.stderr
+    assert r.returncode == 2
+    assert f"--tls-cert: 'tls.cert_file': cannot read '{missing}': No such file or " \
+           "directory" in r.stderr, r.stderr
     r = run_cli("--listen", f"mqtts://127.0.0.1:{port}", "--tls-cert", str(certs / "server.key"),
                 "--tls-key", str(certs / "server.key"))
-    assert r.returncode == 1 and "cannot load certificate chain" in r.stderr
-    r = run_cli("--listen", f"mqtts://127.0.0.1:{port}", "--tls-cert", str(certs / "server.pem"),
+    assert r.returncode == 2 and "cannot load certificate chain" in r.stderr, r.stderr
+    r = run_cli("--listen", f"mqtt://127.0.0.1:{port}", "--tls-cert", str(certs / "server.pem"),
                 "--tls-key", str(certs / "client.key"))
-    assert r.returncode == 1 and "does not match" in r.stderr, r.stderr
+    assert r.returncode == 2 and "does not match" in r.stderr, r.stderr
+    config = tmp_path / "missing-cert.toml"
+    config.write_text(f'listen = ["mqtt://127.0.0.1:{port}"]\n[tls]\n'
+                      f'cert_file = "{missing}"\nkey_file = "{certs / "server.key"}"\n')
+    r = run_cli("--config", str(config))
+    assert r.returncode == 2
+    assert f"{config}:3:13: 'tls.cert_file': cannot read" in r.stderr, r.stderr
+
+
+def test_secret_files_others_may_read_are_warned_about(broker, certs, tmp_path):
+    key = tmp_path / "open.key"
+    key.write_bytes((certs / "server.key").read_bytes())
+    key.chmod(0o644)
+    config = tmp_path / "open.toml"
+    config.write_text(f'[tls]\ncert_file = "{certs / "server.pem"}"\nkey_file = "{key}"\n'
+                      '[[auth.scram_sha256]]\nusername = "u"\npassword = "p"\n')
+    config.chmod(0o644)
+    b = broker(args=["--config", str(config)])
+    log = b.log_text()
+    assert f"TLS key '{key}' is readable by group or others (mode 0644)" in log, log
+    assert f"configuration file '{config}' holds SCRAM passwords" in log, log
+    assert "password = " not in log and '"p"' not in log

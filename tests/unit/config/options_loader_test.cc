@@ -70,8 +70,72 @@ TEST(OptionsLoader, ReadsTransportSections) {
   EXPECT_EQ(options.http.request_timeout_ms, 900u);
   EXPECT_EQ(options.http.idle_timeout_ms, 5000u);
   EXPECT_EQ(options.http.sse_keepalive_ms, 1000u);
-  EXPECT_TRUE(validate_options(options, &error)) << error;
+  // The files do not exist: validation names the key, where it was set, and why.
+  Origins origins;
+  Options again;
+  ASSERT_TRUE(load_config_file(path, again, &error, &origins)) << error;
+  EXPECT_FALSE(validate_options(again, &error, &origins));
+  EXPECT_EQ(error, path + ":3:13: 'tls.cert_file': cannot read 's.pem': No such file or "
+                          "directory");
   unlink(path.c_str());
+}
+
+TEST(OptionsLoader, AMissingFileSaysWhyInWords) {
+  Options options;
+  std::string error;
+  EXPECT_FALSE(load_config_file("/nonexistent/peregrine.toml", options, &error));
+  EXPECT_EQ(error, "/nonexistent/peregrine.toml: cannot read the configuration file: No such "
+                   "file or directory");
+}
+
+TEST(OptionsLoader, ListenersAndLogLevelAreCheckedWhereTheyStand) {
+  const std::string path = write_temp(
+      "log_level = \"INFO\"\nlisten = [\"mqtt://127.0.0.1:1\",\n  \"tcp://x:1\"]\n");
+  Options options;
+  Origins origins;
+  std::string error;
+  ASSERT_TRUE(load_config_file(path, options, &error, &origins)) << error;
+  EXPECT_EQ(options.log_level, "info");  // without case, stored as the level's name
+  EXPECT_FALSE(validate_options(options, &error, &origins));
+  EXPECT_EQ(error.rfind(path + ":3:3: bad listener 'tcp://x:1'", 0), 0u) << error;
+  const std::string loud = write_temp("\nlog_level = \"loud\"\n");
+  EXPECT_FALSE(load_config_file(loud, options, &error));
+  EXPECT_EQ(error, loud + ":2:13: 'log_level' is trace, debug, info, warn, warning, error or "
+                          "off, not 'loud'");
+  unlink(path.c_str());
+  unlink(loud.c_str());
+}
+
+TEST(OptionsLoader, EveryKeyInTheTableReadsAValueOfItsKind) {
+  // One table drives the loader: each integer, boolean, string and choice key takes a
+  // value of its kind, and refuses one of another kind at the key's line.
+  for (const ConfigKey& key : config_keys()) {
+    if (key.kind == KeyKind::kCustom) {
+      continue;
+    }
+    const size_t dot = key.name.find('.');
+    const std::string section =
+        dot == std::string_view::npos ? "" : "[" + std::string(key.name.substr(0, dot)) + "]\n";
+    const std::string leaf(dot == std::string_view::npos ? key.name : key.name.substr(dot + 1));
+    std::string good;
+    switch (key.kind) {
+      case KeyKind::kInteger: good = std::to_string(key.check ? 128 : key.low); break;
+      case KeyKind::kBoolean: good = "true"; break;
+      case KeyKind::kString: good = "\"x\""; break;
+      case KeyKind::kChoice: good = "\"" + std::string(key.choices.back()) + "\""; break;
+      case KeyKind::kCustom: break;
+    }
+    const std::string ok = write_temp(section + leaf + " = " + good + "\n");
+    Options options;
+    std::string error;
+    EXPECT_TRUE(load_config_file(ok, options, &error)) << key.name << ": " << error;
+    const std::string bad = write_temp(section + leaf + " = [1]\n");
+    EXPECT_FALSE(load_config_file(bad, options, &error)) << key.name;
+    EXPECT_NE(error.find("'" + std::string(key.name) + "'"), std::string::npos) << error;
+    EXPECT_EQ(find_config_key(key.name), &key);
+    unlink(ok.c_str());
+    unlink(bad.c_str());
+  }
 }
 
 TEST(OptionsLoader, TransportValuesAreChecked) {

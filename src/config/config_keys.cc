@@ -1,0 +1,279 @@
+#include "src/config/config_keys.h"
+
+#include <toml++/toml.h>
+
+#include "src/mqtt/codec.h"
+
+namespace peregrine::config {
+
+namespace {
+
+constexpr uint64_t kTiB = uint64_t{1} << 40;
+
+constexpr std::string_view kIo[] = {"auto", "uring", "epoll"};
+constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn",
+                                           "warning", "error", "off"};
+constexpr std::string_view kClientAuth[] = {"off", "optional", "required"};
+constexpr std::string_view kIdentity[] = {"none", "username", "client_id"};
+constexpr std::string_view kIdentityField[] = {"cn", "san"};
+constexpr std::string_view kTlsVersions[] = {"1.2", "1.3"};
+
+const char* power_of_two_or_zero(uint64_t v) {
+  return v == 0 || (v > 1 && (v & (v - 1)) == 0) ? nullptr : "must be 0 or a power of two";
+}
+
+const char* denied_code(uint64_t v) {
+  return v == 0x80 || v == 0x87 ? nullptr : "is 0x80 (128) or 0x87 (135)";
+}
+
+std::string location(const std::string& path, const toml::source_region& source) {
+  return path + ":" + std::to_string(source.begin.line) + ":" +
+         std::to_string(source.begin.column);
+}
+
+bool read_string_of(const toml::node& node, std::string& out) {
+  const auto* value = node.as_string();
+  if (value == nullptr) {
+    return false;
+  }
+  out = value->get();
+  return true;
+}
+
+// listen = ["URL", ...]: each URL checked where it stands.
+bool read_listen(const std::string& path, const toml::node& node, Options& options,
+                 Origins* origins, std::string* error) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    *error = "expects an array of listener URLs";
+    return false;
+  }
+  options.listen.clear();
+  for (const toml::node& item : *array) {
+    std::string url;
+    if (!read_string_of(item, url)) {
+      *error = location(path, item.source()) + ": 'listen' entries are strings";
+      return false;
+    }
+    if (origins != nullptr) {
+      (*origins)["listen[" + std::to_string(options.listen.size()) + "]"] =
+          location(path, item.source());
+    }
+    options.listen.push_back(std::move(url));
+  }
+  return true;
+}
+
+bool read_acl_rule(const std::string& path, const toml::node& node, AclRule& rule,
+                   std::string* error) {
+  const auto* table = node.as_table();
+  if (table == nullptr) {
+    *error = location(path, node.source()) + ": 'acl.deny' entries are tables";
+    return false;
+  }
+  std::string access = "readwrite";
+  for (auto&& [key, value] : *table) {
+    const std::string_view name = key.str();
+    std::string* field = name == "topic"       ? &rule.topic
+                         : name == "access"    ? &access
+                         : name == "client_id" ? &rule.client_id
+                         : name == "username"  ? &rule.username
+                                               : nullptr;
+    if (field == nullptr) {
+      *error = location(path, key.source()) + ": unknown key 'acl.deny." + std::string(name) +
+               "'";
+      return false;
+    }
+    if (!read_string_of(value, *field)) {
+      *error = location(path, value.source()) + ": 'acl.deny." + std::string(name) +
+               "' expects a string";
+      return false;
+    }
+  }
+  if (rule.topic.empty() || !mqtt::valid_topic_filter(rule.topic)) {
+    *error = location(path, node.source()) + ": 'acl.deny' needs a valid 'topic' filter";
+    return false;
+  }
+  if (access != "read" && access != "write" && access != "readwrite") {
+    *error = location(path, node.source()) + ": 'access' is read, write or readwrite";
+    return false;
+  }
+  rule.read = access != "write";
+  rule.write = access != "read";
+  return true;
+}
+
+// [[acl.deny]] tables.
+bool read_acl_deny(const std::string& path, const toml::node& node, Options& options, Origins*,
+                   std::string* error) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    *error = "expects [[acl.deny]] tables";
+    return false;
+  }
+  for (const toml::node& item : *array) {
+    AclRule rule;
+    if (!read_acl_rule(path, item, rule, error)) {
+      return false;
+    }
+    options.acl.deny.push_back(std::move(rule));
+  }
+  return true;
+}
+
+// [[auth.scram_sha256]] tables: username, password, iterations.
+bool read_scram_users(const std::string& path, const toml::node& node, Options& options,
+                      Origins*, std::string* error) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    *error = "expects [[auth.scram_sha256]] tables";
+    return false;
+  }
+  for (const toml::node& item : *array) {
+    const auto* user = item.as_table();
+    if (user == nullptr) {
+      *error = location(path, item.source()) + ": 'auth.scram_sha256' entries are tables";
+      return false;
+    }
+    ScramUser entry;
+    for (auto&& [field, value] : *user) {
+      const std::string_view f = field.str();
+      const std::string where = location(path, value.source());
+      if (f == "username" || f == "password") {
+        if (!read_string_of(value, f == "username" ? entry.username : entry.password)) {
+          *error = where + ": 'auth.scram_sha256." + std::string(f) + "' expects a string";
+          return false;
+        }
+      } else if (f == "iterations") {
+        const auto* n = value.as_integer();
+        if (n == nullptr || n->get() < 4096 || n->get() > 10'000'000) {
+          *error = where + ": 'auth.scram_sha256.iterations' expects an integer in [4096, "
+                           "10000000]";
+          return false;
+        }
+        entry.iterations = static_cast<uint32_t>(n->get());
+      } else {
+        *error = location(path, field.source()) + ": unknown key 'auth.scram_sha256." +
+                 std::string(f) + "'";
+        return false;
+      }
+    }
+    if (entry.username.empty() || entry.password.empty()) {
+      *error = location(path, item.source()) + ": a SCRAM user needs username and password";
+      return false;
+    }
+    options.auth.scram_sha256.push_back(std::move(entry));
+  }
+  return true;
+}
+
+#define TARGET(member) [](Options& o) -> KeyTarget { return &o.member; }
+
+// Reloadable: what a running broker could take without a restart (read per connection or
+// per event). Listeners, shards, the io backend, pinning and the mailboxes are fixed for a
+// process's life.
+constexpr bool kReload = true;
+constexpr bool kRestart = false;
+
+const ConfigKey kKeys[] = {
+    {"shards", KeyKind::kInteger, kRestart, TARGET(shards), 1, 64},
+    {"io", KeyKind::kChoice, kRestart, TARGET(io), 0, 0, kIo},
+    {"log_level", KeyKind::kChoice, kReload, TARGET(log_level), 0, 0, kLogLevels},
+    {"rehome_publishers", KeyKind::kBoolean, kReload, TARGET(rehome_publishers)},
+    {"pin_shards", KeyKind::kBoolean, kRestart, TARGET(pin_shards)},
+    {"listen", KeyKind::kCustom, kRestart, nullptr, 0, 0, {}, nullptr, read_listen},
+
+    {"limits.max_packet_size", KeyKind::kInteger, kReload, TARGET(limits.max_packet_size), 64,
+     268'435'460},
+    {"limits.connect_timeout_ms", KeyKind::kInteger, kReload, TARGET(limits.connect_timeout_ms),
+     1, 3'600'000},
+    {"limits.outbound_buffer_bytes", KeyKind::kInteger, kReload,
+     TARGET(limits.outbound_buffer_bytes), 1024, kTiB},
+    {"limits.max_inflight", KeyKind::kInteger, kReload, TARGET(limits.max_inflight), 1, 65535},
+    {"limits.receive_maximum", KeyKind::kInteger, kReload, TARGET(limits.receive_maximum), 1,
+     65535},
+    {"limits.max_queued_messages", KeyKind::kInteger, kReload,
+     TARGET(limits.max_queued_messages), 0, 100'000'000},
+    {"limits.max_queued_bytes", KeyKind::kInteger, kReload, TARGET(limits.max_queued_bytes), 0,
+     kTiB},
+    {"limits.max_session_bytes", KeyKind::kInteger, kReload, TARGET(limits.max_session_bytes),
+     1, kTiB},
+    {"limits.held_bytes_budget", KeyKind::kInteger, kReload, TARGET(limits.held_bytes_budget),
+     0, kTiB * 16},
+    {"limits.max_session_expiry", KeyKind::kInteger, kReload,
+     TARGET(limits.max_session_expiry), 0, 0xFFFFFFFFu},
+    {"limits.max_retained_messages", KeyKind::kInteger, kReload,
+     TARGET(limits.max_retained_messages), 1, 1'000'000'000},
+    {"limits.max_retained_bytes", KeyKind::kInteger, kReload, TARGET(limits.max_retained_bytes),
+     0, kTiB},
+    {"limits.topic_alias_maximum", KeyKind::kInteger, kReload,
+     TARGET(limits.topic_alias_maximum), 0, 65535},
+    {"limits.outbound_topic_aliases", KeyKind::kInteger, kReload,
+     TARGET(limits.outbound_topic_aliases), 0, 65535},
+    {"limits.max_keep_alive", KeyKind::kInteger, kReload, TARGET(limits.max_keep_alive), 0,
+     65535},
+    {"limits.mailbox_capacity", KeyKind::kInteger, kRestart, TARGET(limits.mailbox_capacity), 0,
+     1 << 20, {}, power_of_two_or_zero},
+    {"limits.mailbox_overflow_limit", KeyKind::kInteger, kRestart,
+     TARGET(limits.mailbox_overflow_limit), 1, 1 << 24},
+
+    {"sys.broker_id", KeyKind::kString, kReload, TARGET(sys.broker_id)},
+    {"sys.interval_ms", KeyKind::kInteger, kReload, TARGET(sys.interval_ms), 0, 86'400'000},
+    {"sys.heartbeat_ms", KeyKind::kInteger, kReload, TARGET(sys.heartbeat_ms), 0, 86'400'000},
+    {"sys.events", KeyKind::kBoolean, kReload, TARGET(sys.events)},
+
+    {"acl.deny", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr, read_acl_deny},
+    {"acl.subscribe_denied_code", KeyKind::kInteger, kReload, TARGET(acl.subscribe_denied_code),
+     0x80, 0x87, {}, denied_code},
+    {"acl.disconnect_on_denied_publish", KeyKind::kBoolean, kReload,
+     TARGET(acl.disconnect_on_denied_publish)},
+
+    {"auth.scram_sha256", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr,
+     read_scram_users},
+
+    {"tls.cert_file", KeyKind::kString, kReload, TARGET(tls.cert_file)},
+    {"tls.key_file", KeyKind::kString, kReload, TARGET(tls.key_file)},
+    {"tls.ca_file", KeyKind::kString, kReload, TARGET(tls.ca_file)},
+    {"tls.client_auth", KeyKind::kChoice, kReload, TARGET(tls.client_auth), 0, 0, kClientAuth},
+    {"tls.identity", KeyKind::kChoice, kReload, TARGET(tls.identity), 0, 0, kIdentity},
+    {"tls.identity_field", KeyKind::kChoice, kReload, TARGET(tls.identity_field), 0, 0,
+     kIdentityField},
+    {"tls.min_version", KeyKind::kChoice, kReload, TARGET(tls.min_version), 0, 0, kTlsVersions},
+    {"tls.ciphers", KeyKind::kString, kReload, TARGET(tls.ciphers)},
+    {"tls.session_tickets", KeyKind::kBoolean, kReload, TARGET(tls.session_tickets)},
+    {"tls.handshake_timeout_ms", KeyKind::kInteger, kReload, TARGET(tls.handshake_timeout_ms),
+     100, 3'600'000},
+
+    {"websocket.max_frame_bytes", KeyKind::kInteger, kReload, TARGET(websocket.max_frame_bytes),
+     1024, uint64_t{1} << 32},
+    {"websocket.max_message_bytes", KeyKind::kInteger, kReload,
+     TARGET(websocket.max_message_bytes), 1024, uint64_t{1} << 32},
+
+    {"http.max_head_bytes", KeyKind::kInteger, kReload, TARGET(http.max_head_bytes), 512,
+     1 << 20},
+    {"http.max_body_bytes", KeyKind::kInteger, kReload, TARGET(http.max_body_bytes), 0,
+     uint64_t{1} << 32},
+    {"http.request_timeout_ms", KeyKind::kInteger, kReload, TARGET(http.request_timeout_ms), 100,
+     3'600'000},
+    {"http.idle_timeout_ms", KeyKind::kInteger, kReload, TARGET(http.idle_timeout_ms), 100,
+     86'400'000},
+    {"http.sse_keepalive_ms", KeyKind::kInteger, kReload, TARGET(http.sse_keepalive_ms), 100,
+     3'600'000},
+};
+
+#undef TARGET
+
+}  // namespace
+
+std::span<const ConfigKey> config_keys() { return kKeys; }
+
+const ConfigKey* find_config_key(std::string_view dotted) {
+  for (const ConfigKey& key : kKeys) {
+    if (key.name == dotted) {
+      return &key;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace peregrine::config
