@@ -6,7 +6,7 @@
 namespace peregrine::broker {
 
 RehomePlanner::RehomePlanner(Outbox& outbox, bool enabled)
-    : _outbox(outbox), _enabled(enabled && outbox.count() > 1), _peer_load(outbox.count(), 0) {}
+    : _outbox(outbox), _enabled(enabled && outbox.count() > 1), _peer_load(outbox.count(), 0), _peer_load_ms(outbox.count(), 0) {}
 
 uint16_t RehomePlanner::note(PublishRun& run, uint64_t shards, uint64_t rx_ms) {
   // The time its bytes were read, not the clock: a clock read a message was 6 % of the

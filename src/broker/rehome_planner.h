@@ -37,13 +37,29 @@ class RehomePlanner {
   bool admit(uint16_t target, uint16_t home, uint64_t now_ms, uint32_t own_busy_permille);
   // Tells the peers this shard's load when it changed enough (turn end).
   void tell_load(uint64_t now_ms, uint32_t busy_permille);
-  void on_load(const mail::Load& load, uint16_t from) { _peer_load[from] = load.permille; }
+  void on_load(const mail::Load& load, uint16_t from, uint64_t now_ms) {
+    _peer_load[from] = load.permille;
+    _peer_load_ms[from] = now_ms;
+  }
+  // The busiest peer's load as last told (thousandths), counting a peer that has told
+  // nothing for two repeat periods as idle: a shard that turns tells its load at least
+  // once a period, and one that does not turn is waiting.
+  uint32_t busiest_peer(uint64_t now_ms) const {
+    uint32_t most = 0;
+    for (size_t i = 0; i < _peer_load.size(); ++i) {
+      if (now_ms - _peer_load_ms[i] <= 2 * kLoadRepeatMs) {
+        most = _peer_load[i] > most ? _peer_load[i] : most;
+      }
+    }
+    return most;
+  }
 
  private:
   Outbox& _outbox;
   const bool _enabled;
   RehomeRules _rules;
-  std::vector<uint32_t> _peer_load;  // by shard, as last told
+  std::vector<uint32_t> _peer_load;     // by shard, as last told
+  std::vector<uint64_t> _peer_load_ms;  // when it was told
   uint64_t _load_sent_ms = 0;
   uint32_t _load_sent = 0;
   uint64_t _window_ms = 0;

@@ -72,14 +72,44 @@ void RoutingTable::apply(const RouteChange& change, uint16_t from) {
   PG_DASSERT(from != _outbox.self());
   ++_epoch;
   const uint64_t bit = uint64_t{1} << from;
-  if (change.add) {
-    _filters.insert(change.filter).shards |= bit;
-  } else if (FilterEntry* route = _filters.find(change.filter)) {
-    route->shards &= ~bit;
-    _filters.erase_if_empty(change.filter);
+  if (TopicTrie<FilterEntry>::has_wildcard(change.filter)) {
+    if (change.add) {
+      _filters.insert(change.filter).shards |= bit;
+    } else if (FilterEntry* route = _filters.find(change.filter)) {
+      route->shards &= ~bit;
+      _filters.erase_if_empty(change.filter);
+    }
+  } else {
+    apply_exact(route_hash(change.filter), from, change.add);
   }
   PG_DEBUG("route %s filter=%s shard=%u", change.add ? "added" : "removed",
            change.filter.c_str(), from);
+}
+
+void RoutingTable::apply_exact(uint64_t hash, uint16_t from, bool add) {
+  const uint64_t bit = uint64_t{1} << from;
+  if (add) {
+    uint64_t& shards = _remote_exact[hash];
+    if ((shards & bit) != 0) {
+      _remote_extra[{hash, from}]++;  // another filter of `from` with this hash
+    }
+    shards |= bit;
+    return;
+  }
+  auto extra = _remote_extra.find({hash, from});
+  if (extra != _remote_extra.end()) {
+    if (--extra->second == 0) {
+      _remote_extra.erase(extra);
+    }
+    return;  // `from` still has a filter with this hash
+  }
+  auto it = _remote_exact.find(hash);
+  // A removal follows its addition from the same shard (FIFO mailboxes).
+  PG_ASSERT(it != _remote_exact.end() && (it->second & bit) != 0);
+  it->second &= ~bit;
+  if (it->second == 0) {
+    _remote_exact.erase(it);
+  }
 }
 
 void RoutingTable::ack(const mail::RouteChangeMail& mail, uint16_t from) {

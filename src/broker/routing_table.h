@@ -8,9 +8,16 @@
 // Lives on its shard's thread. Invariants: acks from one shard arrive in sequence order
 // (FIFO mailboxes) and never name a change not yet made; a RouteChange is read by every
 // other shard, comes back with each ack, and is freed on its maker when the last is back.
+// The replica of other shards' filters without wildcards is kept by the filter's 64-bit
+// hash alone (`_remote_exact`: hash → shards, ~20 bytes a filter where a keyed entry is
+// ~90, and every shard keeps one per filter of every other): a topic whose hash meets a
+// filter it is not sends its message to a shard that finds no subscriber there and drops
+// it, a false positive that costs one mail, never a lost message. Two filters of one
+// shard with one hash count in `_remote_extra`, so that removing one keeps the route.
 // Bounds: the trie holds the filters its shard's sessions subscribe plus the replica of
-// others'; held SUBACKs are one per SUBSCRIBE waiting for acks, bounded by the clients'
-// packets in flight and freed when their connection is gone.
+// others' wildcard filters, `_remote_exact` one entry per other shards' exact filter;
+// held SUBACKs are one per SUBSCRIBE waiting for acks, bounded by the clients' packets in
+// flight and freed when their connection is gone.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +26,9 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/hash/hash.h"
 #include "src/broker/outbox.h"
 #include "src/broker/session.h"
 #include "src/broker/shard_mail.h"
@@ -48,7 +58,8 @@ class RoutingTable {
     SubscriptionOptions options;
   };
   struct FilterEntry {
-    std::vector<Subscriber> subscribers;  // on this shard
+    // On this shard; most filters have one subscriber here, held without an allocation.
+    absl::InlinedVector<Subscriber, 1> subscribers;
     uint64_t shards = 0;                  // shards with subscribers (this one's bit too)
     bool empty() const { return subscribers.empty() && shards == 0; }
   };
@@ -67,11 +78,25 @@ class RoutingTable {
   void add(Session* session, std::string_view filter, const SubscriptionOptions& options);
   bool remove(Session* session, std::string_view filter);
 
-  // `visit(FilterEntry&)` for each filter matching `topic`.
+  // `visit(FilterEntry&)` for each filter matching `topic`; other shards' exact filters
+  // come as one entry with their shards and no subscribers.
   template <typename Visit>
   void match(std::string_view topic, Visit&& visit) {
     _filters.match(topic, visit);
+    if (!_remote_exact.empty()) {
+      auto it = _remote_exact.find(route_hash(topic));
+      if (it != _remote_exact.end()) {
+        _remote_hit.shards = it->second;
+        visit(_remote_hit);
+      }
+    }
   }
+  // The hash other shards' exact filters are kept under (the same on every shard).
+  static uint64_t route_hash(std::string_view topic) {
+    return absl::Hash<std::string_view>{}(topic);
+  }
+  // Other shards' exact filters known here (tests, $SYS).
+  size_t remote_exact_routes() const { return _remote_exact.size(); }
   // Bumped by every change to the trie: what a RouteMemo was made under (route_memo.h).
   uint64_t epoch() const { return _epoch; }
 
@@ -103,11 +128,20 @@ class RoutingTable {
   // Whether a SUBACK for `connection_id` waits here.
   bool holds_suback_for(uint64_t connection_id) const;
 
+  // A route change from `from` to an exact filter with `hash` (apply()'s; public so that
+  // tests can put two filters on one hash).
+  void apply_exact(uint64_t hash, uint16_t from, bool add);
+
  private:
   uint64_t min_acked() const;
 
   Outbox& _outbox;
-  TopicTrie<FilterEntry> _filters;
+  TopicTrie<FilterEntry> _filters;  // local subscribers; other shards' wildcard filters
+  absl::flat_hash_map<uint64_t, uint64_t> _remote_exact;  // route_hash → other shards
+  // (route_hash, shard) pairs added more than once (distinct filters, one hash): how many
+  // more times. Almost always empty.
+  absl::flat_hash_map<std::pair<uint64_t, uint16_t>, uint32_t> _remote_extra;
+  FilterEntry _remote_hit;  // what match() shows of _remote_exact
   uint64_t _epoch = 1;
   // This shard's broadcasts are numbered; _acked[s]: the highest shard s acked.
   uint64_t _seq = 0;

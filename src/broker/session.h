@@ -19,15 +19,16 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "include/peregrine/authorizer.h"
 #include "src/base/assert.h"
 #include "src/base/optional_string.h"
 #include "src/broker/client_link.h"
 #include "src/broker/lazy_deque.h"
 #include "src/broker/message.h"
+#include "src/broker/packed_string.h"
 #include "src/broker/session_host.h"
 #include "src/io/timer_wheel.h"
 #include "src/mqtt/packets.h"
@@ -68,7 +69,28 @@ class Session final {
   const std::string& client_id() const { return _client_id; }
   ClientIdentity identity() const { return {_client_id, username.view()}; }
   ClientLink* client() const { return _client; }
-  using Subscriptions = std::unordered_map<std::string, SubscriptionOptions>;
+  // Filter → options, in a set of records keyed by the filter: packed keys (8 bytes and
+  // one exact allocation each, where a std::string is 32 and a second allocation past 15
+  // characters), since a session may hold thousands. Searched by string_view.
+  struct Subscription {
+    PackedString filter;
+    mutable SubscriptionOptions options;  // not part of the key
+  };
+  struct SubscriptionHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view f) const { return PackedStringHash{}(f); }
+    size_t operator()(const Subscription& s) const { return PackedStringHash{}(s.filter); }
+  };
+  struct SubscriptionEq {
+    using is_transparent = void;
+    static std::string_view f(std::string_view v) { return v; }
+    static std::string_view f(const Subscription& s) { return s.filter.view(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return f(a) == f(b);
+    }
+  };
+  using Subscriptions = absl::flat_hash_set<Subscription, SubscriptionHash, SubscriptionEq>;
   // Filter → options; allocated at the first subscription (an idle session has none).
   Subscriptions& subscriptions() {
     if (_subscriptions == nullptr) {

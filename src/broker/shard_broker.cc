@@ -107,6 +107,13 @@ void ShardBroker::on_start(shard::Shard& shard) {
   }
   _sys = std::make_unique<SysPublisher>(*this, _config.sys);
   _sys->start();
+  if (shard.id() == 0) {
+    _trimmer = std::make_unique<MemoryTrimmer>(
+        wheel(), _stats,
+        [this] { return std::max(_shard->busy_permille(), _rehome->busiest_peer(now_ms())); },
+        [this] { return now_ms(); });
+    _trimmer->start();
+  }
 }
 
 void ShardBroker::publish_internal(const std::string& topic, std::string_view payload,
@@ -609,7 +616,7 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
   unsuback.packet_id = unsubscribe.packet_id;
   std::string removed_json = "[";
   for (std::string_view filter : unsubscribe.filters) {
-    auto it = session->subscriptions().find(std::string(filter));
+    auto it = session->subscriptions().find(filter);
     const bool existed = it != session->subscriptions().end();
     if (existed) {
       remove_subscription(session, filter);
@@ -630,8 +637,13 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
 
 bool ShardBroker::add_subscription(Session* session, std::string_view filter,
                                    const SubscriptionOptions& options) {
-  auto [it, is_new] = session->subscriptions().try_emplace(std::string(filter), options);
-  it->second = options;  // a repeated filter replaces the old options [MQTT-3.8.4-3]
+  Session::Subscriptions& subscriptions = session->subscriptions();
+  auto it = subscriptions.find(filter);
+  const bool is_new = it == subscriptions.end();
+  if (is_new) {
+    it = subscriptions.insert(Session::Subscription{PackedString(filter), options}).first;
+  }
+  it->options = options;  // a repeated filter replaces the old options [MQTT-3.8.4-3]
   if (is_new) {
     _subscriptions_now++;
   }
@@ -704,7 +716,9 @@ void ShardBroker::handle(const mail::Rehome& m, uint16_t) { rehome_in(m.connecti
 
 void ShardBroker::handle(const mail::SessionGone& m, uint16_t) { _sessions->gone(m.ticket); }
 
-void ShardBroker::handle(const mail::Load& m, uint16_t from) { _rehome->on_load(m, from); }
+void ShardBroker::handle(const mail::Load& m, uint16_t from) {
+  _rehome->on_load(m, from, now_ms());
+}
 
 void ShardBroker::handle(const mail::RetainStore& m, uint16_t) { _retained->on_store(m); }
 
@@ -754,6 +768,9 @@ std::string ShardBroker::check_bounds() const {
 void ShardBroker::on_stop_requested() {
   _stopping = true;
   _sys->stop();
+  if (_trimmer != nullptr) {
+    _trimmer->stop();
+  }
   _retained->stop();
   for (auto& acceptor : _acceptors) {
     wheel().cancel(*acceptor);

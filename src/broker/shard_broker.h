@@ -24,6 +24,7 @@
 #include "src/broker/broker_port.h"
 #include "src/broker/broker_stats.h"
 #include "src/broker/fan_out.h"
+#include "src/broker/memory_trimmer.h"
 #include "src/broker/keyed_set.h"
 #include "src/broker/message.h"
 #include "src/broker/outbox.h"
@@ -214,6 +215,7 @@ class ShardBroker final : public shard::ShardService,
   std::vector<ClientConnection*> _parked_connects;
 
   std::unique_ptr<SysPublisher> _sys;
+  std::unique_ptr<MemoryTrimmer> _trimmer;  // shard 0 only
   uint64_t _clients_now = 0;
   uint64_t _subscriptions_now = 0;
   uint64_t _assigned_ids = 0;

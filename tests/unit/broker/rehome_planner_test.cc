@@ -60,7 +60,7 @@ TEST_F(RehomePlannerTest, NotWhileMailToAThirdShardWaitsAndNotPastTheWindowsBudg
 }
 
 TEST_F(RehomePlannerTest, NotToABusierShard) {
-  planner.on_load(mail::Load{990}, 1);
+  planner.on_load(mail::Load{990}, 1, 0);
   EXPECT_FALSE(planner.admit(1, 0, 1000, 100));
   EXPECT_TRUE(planner.admit(1, 0, 1000, 985));  // within the slack of our own load
 }

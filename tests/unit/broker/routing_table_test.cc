@@ -210,5 +210,31 @@ TEST(SharedGroups, AMessageGoesToTheShardOfTheGroupUnderItsKeyThere) {
   message->unref();
 }
 
+TEST(RoutingTable, OtherShardsExactFiltersAreKeptByHashAndSurviveACollision) {
+  Floor floor(3);
+  Session session(nullptr, "sub");
+  floor.routes(1).add(&session, "dev/7/t", {});
+  floor.routes(2).add(&session, "dev/+/t", {});
+  floor.deliver_all();
+  RoutingTable& at0 = floor.routes(0);
+  EXPECT_EQ(at0.remote_exact_routes(), 1u);  // the wildcard one stays in the trie
+  EXPECT_EQ(shards_for(at0, "dev/7/t"), 0b110u);
+  EXPECT_EQ(shards_for(at0, "dev/8/t"), 0b100u);
+  // Two filters of shard 1 on one hash: removing one keeps the route for the other.
+  const uint64_t h = RoutingTable::route_hash("x/y");
+  at0.apply_exact(h, 1, true);
+  at0.apply_exact(h, 1, true);
+  at0.apply_exact(h, 1, false);
+  EXPECT_EQ(shards_for(at0, "x/y"), 0b10u);
+  at0.apply_exact(h, 1, false);
+  EXPECT_EQ(shards_for(at0, "x/y"), 0u);
+  EXPECT_EQ(at0.remote_exact_routes(), 1u);
+  floor.routes(1).remove(&session, "dev/7/t");
+  floor.routes(2).remove(&session, "dev/+/t");
+  floor.deliver_all();
+  EXPECT_EQ(at0.remote_exact_routes(), 0u);
+  EXPECT_EQ(shards_for(at0, "dev/7/t"), 0u);
+}
+
 }  // namespace
 }  // namespace peregrine::broker

@@ -176,7 +176,7 @@ TEST(SessionTable, ATakeoverKeepsTheSessionAndACleanStartReplacesIt) {
   bool present = true;
   Session* session = open(shard, first, "c", false, 600, &present);
   EXPECT_FALSE(present);
-  session->subscriptions()["a/#"] = {};
+  session->subscriptions().insert({PackedString("a/#"), {}});
   EXPECT_EQ(open(shard, second, "c", false, 600, &present), session);
   EXPECT_TRUE(present);
   EXPECT_EQ(first.taken_over, 1);
@@ -222,7 +222,7 @@ TEST(SessionTable, AnExpiredSessionEndsAndSendsAWillStillWaiting) {
   Shard shard;
   Link link(shard, 1);
   Session* session = open(shard, link, "c", false, 30);
-  session->subscriptions()["x"] = {};
+  session->subscriptions().insert({PackedString("x"), {}});
   shard.table.connection_gone(session, will_on("w/after"), 120, false);
   shard.advance_s(29);
   EXPECT_NE(shard.table.find("c"), nullptr);

@@ -159,5 +159,36 @@ TEST(TopicTrie, TwoTopicsOfOneCacheSetBothStayCached) {
   EXPECT_EQ(trie.cache_hits(), 18u);  // all but the first match of each
 }
 
+TEST(TopicTrie, ExactAndWildcardFiltersMatchTogetherAndComeAndGo) {
+  // Filters without wildcards live apart from the trie (ExactFilters): a topic finds
+  // both kinds, each kind's entries erase on their own, and the match cache sees it all.
+  TopicTrie<Names> trie;
+  trie.insert("dev/1/t").names.push_back("dev/1/t");
+  trie.insert("dev/+/t").names.push_back("dev/+/t");
+  trie.insert("$SYS/x").names.push_back("$SYS/x");
+  EXPECT_EQ(trie.size(), 3u);
+  EXPECT_EQ(matches(trie, "dev/1/t"), (V{"dev/+/t", "dev/1/t"}));
+  EXPECT_EQ(matches(trie, "dev/2/t"), (V{"dev/+/t"}));
+  EXPECT_EQ(matches(trie, "$SYS/x"), (V{"$SYS/x"}));  // exact: the '$' rule is for wildcards
+  trie.insert("dev/2/t").names.push_back("dev/2/t");  // after a cached match of dev/2/t
+  EXPECT_EQ(matches(trie, "dev/2/t"), (V{"dev/+/t", "dev/2/t"}));
+  trie.find("dev/1/t")->names.clear();
+  trie.erase_if_empty("dev/1/t");
+  trie.erase_if_empty("dev/+/t");  // not empty: stays
+  EXPECT_EQ(trie.find("dev/1/t"), nullptr);
+  EXPECT_EQ(matches(trie, "dev/1/t"), (V{"dev/+/t"}));
+  trie.find("dev/+/t")->names.clear();
+  trie.erase_if_empty("dev/+/t");
+  EXPECT_EQ(matches(trie, "dev/1/t"), V{});
+  EXPECT_EQ(matches(trie, "dev/2/t"), (V{"dev/2/t"}));
+  EXPECT_EQ(trie.size(), 2u);
+  // A long key and an empty level are keys like any other.
+  const std::string long_topic(300, 'k');
+  trie.insert(long_topic).names.push_back("long");
+  trie.insert("a//b").names.push_back("a//b");
+  EXPECT_EQ(matches(trie, long_topic), (V{"long"}));
+  EXPECT_EQ(matches(trie, "a//b"), (V{"a//b"}));
+}
+
 }  // namespace
 }  // namespace peregrine::broker
