@@ -54,6 +54,10 @@ struct Limits {
   // 0: by shard count, 65,536 for two shards down to 4,096 from 32 shards (a loop turn
   // can read thousands of messages for one shard; QoS 0 beyond a full mailbox is dropped).
   uint32_t mailbox_capacity = 0;
+  // Connections that may linger after their goodbye on one shard (net::Connection::
+  // close_after_flush: reading and discarding what the peer still sends for up to 2 s, so
+  // that it reads our last packet); past it a connection closes as soon as it is written.
+  uint32_t max_lingering = 1024;
   uint32_t mailbox_overflow_limit = 8192;
 };
 

@@ -206,7 +206,7 @@ void ShardBroker::release_out_queue(net::OutQueue* queue) {
 }
 
 bool ShardBroker::begin_linger() {
-  if (_lingering >= kMaxLingering) {
+  if (_lingering >= _config.limits.max_lingering) {
     _stats.linger_refused++;
     return false;
   }

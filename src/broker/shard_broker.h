@@ -194,9 +194,8 @@ class ShardBroker final : public shard::ShardService,
   std::unique_ptr<FanOut> _fan_out;
   std::unique_ptr<RehomePlanner> _rehome;
   // Connections lingering after their goodbye (net::Connection::close_after_flush): at
-  // most kMaxLingering per shard, so a flood of misbehaving clients cannot hold sockets
-  // open; past it a connection closes as soon as its output is written (counted).
-  static constexpr uint32_t kMaxLingering = 1024;
+  // most limits.max_lingering per shard, so a flood of misbehaving clients cannot hold
+  // sockets open; past it a connection closes as soon as its output is written (counted).
   uint32_t _lingering = 0;
   // Empty send queues for reuse: at most kMaxPooledQueues, none that grew past
   // kMaxPooledQueueBytes (a slow reader's big arena goes back to the allocator).

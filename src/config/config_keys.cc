@@ -214,6 +214,8 @@ const ConfigKey kKeys[] = {
      65535},
     {"limits.mailbox_capacity", KeyKind::kInteger, kRestart, TARGET(limits.mailbox_capacity), 0,
      1 << 20, {}, power_of_two_or_zero},
+    {"limits.max_lingering", KeyKind::kInteger, kReload, TARGET(limits.max_lingering), 0,
+     1 << 20},
     {"limits.mailbox_overflow_limit", KeyKind::kInteger, kRestart,
      TARGET(limits.mailbox_overflow_limit), 1, 1 << 24},
 

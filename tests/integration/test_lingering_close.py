@@ -91,3 +91,19 @@ def test_a_client_that_neither_reads_nor_closes_is_let_go_after_the_linger(broke
         time.sleep(0.05)
     assert time.monotonic() - start > 1.5, "closed before the linger ran out"
     s.close()
+
+
+def test_lingering_is_bounded_per_shard(broker):
+    """[limits] max_lingering = 2 on one shard: three clients that misbehave and never
+    close; two linger, the third is closed as soon as its DISCONNECT is written."""
+    b = broker(shards=1, config="[limits]\nmax_lingering = 2\n")
+    clients = [raw_connected(b.port, f"mute-{i}") for i in range(3)]
+    for s in clients:
+        s.sendall(bytes.fromhex("e005000000000000"))  # DISCONNECT with trailing bytes
+    for s in clients:
+        s.settimeout(5)
+        assert s.recv(100)[:1] == b"\xe0"  # each is told why, lingering or not
+    counters = b.counters()
+    assert (counters["linger_started"], counters["linger_refused"]) == (2, 1), counters
+    for s in clients:
+        s.close()
