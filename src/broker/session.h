@@ -105,27 +105,36 @@ class Session final {
   base::OptionalString username;  // of the last connection (for read checks)
   uint32_t expiry_interval = 0;  // seconds after the connection ends
 
-  // Retained scans running for this session, and the ids of messages it got live
-  // meanwhile: a message published after SUBACK may reach the owner before the scan does,
-  // and must not arrive twice. Bounded by kMaxLiveIds (beyond: not recorded).
+  // Retained scans running for this session, and the ids of retained messages it got
+  // live meanwhile: one published after SUBACK may reach the owner's store before the scan
+  // reads it, and must not arrive twice. Only messages published with RETAIN can be in
+  // the store, so only they are noted (live traffic without it costs nothing here). At
+  // most kMaxLiveIds a scan: past that a duplicate is possible and counted
+  // (retained_scan_ids_full), which takes more than 65,536 retained messages on the
+  // session's new filters delivered to it live while one scan runs.
   static constexpr size_t kMaxLiveIds = 65536;
   uint32_t active_scans = 0;
   void note_live(const Message* message) {
-    if (active_scans == 0) {
+    if (active_scans == 0 || !message->retain()) {
       return;
     }
     if (_live_ids == nullptr) {
-      _live_ids = std::make_unique<std::vector<uint64_t>>();
+      _live_ids = std::make_unique<absl::flat_hash_set<uint64_t>>();
     }
     if (_live_ids->size() < kMaxLiveIds) {
-      _live_ids->push_back(message->id());
+      _live_ids->insert(message->id());
+    } else if (!_live_ids_full) {
+      _live_ids_full = true;
+      _host->stats().retained_scan_ids_full++;
     }
   }
   bool got_live(const Message* message) const {
-    return _live_ids != nullptr &&
-           std::find(_live_ids->begin(), _live_ids->end(), message->id()) != _live_ids->end();
+    return _live_ids != nullptr && _live_ids->contains(message->id());
   }
-  void forget_live() { _live_ids.reset(); }
+  void forget_live() {
+    _live_ids.reset();
+    _live_ids_full = false;
+  }
 
   // Moved, with its connection, to the shard `host` runs (rehoming: a publisher with
   // nothing in flight, no subscriptions and no timer armed).
@@ -218,8 +227,9 @@ class Session final {
   uint16_t _next_packet_id = 1;
   bool _packet_ids_wrapped = false;
   bool _over_bytes = false;  // an episode over max_session_bytes is running (logged once)
+  bool _live_ids_full = false;  // kMaxLiveIds reached during the running scans
   std::unique_ptr<std::vector<uint16_t>> _inbound_qos2;  // ids awaiting PUBREL, if any
-  std::unique_ptr<std::vector<uint64_t>> _live_ids;      // while retained scans run
+  std::unique_ptr<absl::flat_hash_set<uint64_t>> _live_ids;  // while retained scans run
   std::unique_ptr<Offline> _offline;
 };
 

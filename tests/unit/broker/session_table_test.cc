@@ -359,5 +359,40 @@ TEST(SessionHeldBytes, AQoS2MessageIsLetGoAtPubrecAndQueuedOnesCountToo) {
   shard.table.connection_gone(session, nullptr, 0, false);
 }
 
+TEST(SessionRetainedScan, OnlyRetainedMessagesAreNotedAndTheBoundIsCounted) {
+  // Live messages a retained scan must not repeat: only those published with RETAIN can
+  // be in the store, so live traffic without it is not noted and cannot fill the ids.
+  Shard shard;
+  Link link(shard, 1);
+  Session* session = open(shard, link, "scan", true, 0);
+  session->active_scans = 1;
+  mqtt::Publish plain;
+  plain.topic = "t";
+  Message* live = Message::create(plain, 9, 0);
+  for (size_t i = 0; i < Session::kMaxLiveIds + 10; ++i) {
+    session->note_live(live);
+  }
+  EXPECT_FALSE(session->got_live(live));
+  EXPECT_EQ(shard.counters.retained_scan_ids_full, 0u);
+  mqtt::Publish retained = plain;
+  retained.retain = true;
+  std::vector<Message*> kept;
+  for (size_t i = 0; i <= Session::kMaxLiveIds; ++i) {
+    kept.push_back(Message::create(retained, 9, 0));
+    session->note_live(kept.back());
+  }
+  EXPECT_TRUE(session->got_live(kept.front()));
+  EXPECT_FALSE(session->got_live(kept.back()));  // past the bound: counted, once
+  EXPECT_EQ(shard.counters.retained_scan_ids_full, 1u);
+  session->forget_live();
+  EXPECT_FALSE(session->got_live(kept.front()));
+  live->unref();
+  for (Message* message : kept) {
+    message->unref();
+  }
+  session->active_scans = 0;
+  shard.table.connection_gone(session, nullptr, 0, false);
+}
+
 }  // namespace
 }  // namespace peregrine::broker
