@@ -15,6 +15,7 @@
 #include "include/peregrine/enhanced_auth.h"
 #include "include/peregrine/options.h"
 #include "src/broker/broker_stats.h"
+#include "src/broker/retain_outcome.h"
 #include "src/broker/session_host.h"
 #include "src/mqtt/packets.h"
 #include "src/net/connection.h"
@@ -80,7 +81,11 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // [MQTT-3.2.2-2].
   virtual Session* open_session(Client* client, const mqtt::Connect& connect,
                                 bool* present) = 0;
-  virtual void publish(Client* from, const mqtt::Publish& publish) = 0;
+  // Routes `publish`. A retained one whose outcome the acknowledgement needs passes an
+  // `answer_token` (non-zero): the outcome is returned now, or kLater and then given to
+  // `from->retain_answer(answer_token, stored)` from this shard.
+  virtual RetainOutcome publish(Client* from, const mqtt::Publish& publish,
+                                uint32_t answer_token = 0) = 0;
   virtual void subscribe(Client* client, const mqtt::Subscribe& subscribe) = 0;
   virtual void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) = 0;
   // A connected client's transport ended: its will and its session's fate.

@@ -24,6 +24,10 @@ constexpr size_t kPausedSlack =
 
 bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
 
+// Reason strings of refused PUBLISHes (v5, with problem information).
+constexpr const char* kRetainRefused = "retained message refused: retained limits reached";
+constexpr const char* kPublishDenied = "not authorized to publish to this topic";
+
 }  // namespace
 
 Client::Client(BrokerPort* broker, ClientSink& sink) : _broker(broker), _sink(sink) {}
@@ -566,6 +570,18 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (authorizer != nullptr && !authorizer->allow_publish(_session->identity(), publish.topic)) {
     return refuse_publish(publish);
   }
+  // A v5 publisher learns whether its retained message was kept: 0x97 Quota exceeded when
+  // the retained limits refused it (it still went to the subscribers).
+  uint32_t token = 0;
+  if (publish.retain && publish.qos > 0 && is_v5(_version)) {
+    if (_held_acks == nullptr) {
+      _held_acks = std::make_unique<HeldAcks>();
+    }
+    token = _held_acks->next_token;
+    _held_acks->next_token = token == 0x7FFFFFFF ? 1 : token + 1;
+  }
+  const PacketType ack = publish.qos == 2 ? PacketType::kPubrec : PacketType::kPuback;
+  RetainOutcome outcome = RetainOutcome::kNone;
   if (publish.qos == 2) {
     const std::optional<bool> fresh =
         _session->begin_inbound_qos2(publish.packet_id, static_cast<uint16_t>(std::min<uint32_t>(
@@ -575,16 +591,89 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
       return fail(ReasonCode::kReceiveMaximumExceeded, "QoS 2 beyond our Receive Maximum");
     }
     if (*fresh) {
-      broker().publish(this, publish);  // a resend of a known id is not routed again
+      outcome = broker().publish(this, publish, token);  // a resend is not routed again
     }
-    send_success_ack(PacketType::kPubrec, publish.packet_id);
-    return true;
+  } else {
+    outcome = broker().publish(this, publish, token);
+    if (publish.qos == 0) {
+      return true;
+    }
   }
-  broker().publish(this, publish);
-  if (publish.qos == 1) {
-    send_success_ack(PacketType::kPuback, publish.packet_id);
+  switch (outcome) {
+    case RetainOutcome::kLater:
+      if (_held_acks->acks.size() >= broker().limits().receive_maximum) {
+        return fail(ReasonCode::kReceiveMaximumExceeded,
+                    "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum");
+      }
+      _held_acks->acks.push_back({ack, publish.packet_id, token, ReasonCode::kSuccess, false});
+      return true;
+    case RetainOutcome::kRefused: {
+      mqtt::Properties why;
+      if (_problem_information) {
+        why.reason_string = kRetainRefused;
+      }
+      acknowledge(ack, publish.packet_id, ReasonCode::kQuotaExceeded, why);
+      return _sink.open();
+    }
+    case RetainOutcome::kNone:
+    case RetainOutcome::kStored:
+      acknowledge(ack, publish.packet_id, ReasonCode::kSuccess);
+      return _sink.open();
   }
   return true;
+}
+
+void Client::acknowledge(PacketType type, uint16_t packet_id, ReasonCode reason,
+                         const mqtt::Properties& properties) {
+  if (_held_acks != nullptr && !_held_acks->acks.empty()) {
+    if (_held_acks->acks.size() >= broker().limits().receive_maximum) {
+      fail(ReasonCode::kReceiveMaximumExceeded,
+           "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum");
+      return;
+    }
+    _held_acks->acks.push_back(
+        {type, packet_id, 0, reason, properties.reason_string.has_value()});
+    return;
+  }
+  send_ack_now(type, packet_id, reason, properties);
+}
+
+void Client::send_ack_now(PacketType type, uint16_t packet_id, ReasonCode reason,
+                          const mqtt::Properties& properties) {
+  if (reason == ReasonCode::kSuccess && properties.empty()) {
+    send_success_ack(type, packet_id);
+    return;
+  }
+  send_packet(mqtt::Ack{type, packet_id, reason, properties});
+  if (type == PacketType::kPubrec && is_error(reason) && _session != nullptr) {
+    _session->release_inbound_qos2(packet_id);  // the flow ends here: no PUBREL comes
+  }
+}
+
+void Client::retain_answer(uint32_t token, bool stored) {
+  PG_DASSERT_OWNER(broker().shard_id());
+  if (_held_acks == nullptr || _phase != Phase::kConnected) {
+    return;
+  }
+  std::deque<HeldAck>& acks = _held_acks->acks;
+  auto it = std::find_if(acks.begin(), acks.end(),
+                         [&](const HeldAck& a) { return a.token == token; });
+  if (it == acks.end()) {
+    return;
+  }
+  it->token = 0;
+  it->reason = stored ? ReasonCode::kSuccess : ReasonCode::kQuotaExceeded;
+  it->why = !stored && _problem_information;
+  while (!acks.empty() && acks.front().token == 0 && _sink.open()) {
+    const HeldAck next = acks.front();
+    acks.pop_front();
+    mqtt::Properties properties;
+    if (next.why) {
+      properties.reason_string =
+          next.reason == ReasonCode::kQuotaExceeded ? kRetainRefused : kPublishDenied;
+    }
+    send_ack_now(next.type, next.packet_id, next.reason, properties);
+  }
 }
 
 bool Client::refuse_publish(const mqtt::Publish& publish) {
@@ -599,18 +688,16 @@ bool Client::refuse_publish(const mqtt::Publish& publish) {
   const ReasonCode reason = is_v5(_version) ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
   mqtt::Properties why;
   if (is_v5(_version) && _problem_information) {
-    why.reason_string = "not authorized to publish to this topic";
+    why.reason_string = kPublishDenied;
   }
   if (publish.qos == 1) {
-    send_packet(mqtt::Ack{PacketType::kPuback, publish.packet_id, reason, why});
+    acknowledge(PacketType::kPuback, publish.packet_id, reason, why);
   } else if (publish.qos == 2) {
-    if (is_v5(_version)) {
-      send_packet(mqtt::Ack{PacketType::kPubrec, publish.packet_id, reason, why});
-    } else {
+    if (!is_v5(_version)) {
       // v3 continues the flow: PUBREL will come and gets its PUBCOMP.
       _session->begin_inbound_qos2(publish.packet_id, 65535);
-      send_packet(mqtt::Ack{PacketType::kPubrec, publish.packet_id, reason, {}});
     }
+    acknowledge(PacketType::kPubrec, publish.packet_id, reason, why);
   }
   return true;
 }

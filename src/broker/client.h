@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,6 +70,12 @@ class Client final : public ClientLink {
   uint64_t last_rx_ms() const { return _last_rx_ms; }
   // The match of its last PUBLISH's topic (nullptr until the broker keeps one).
   std::unique_ptr<RouteMemo>& route_memo() { return _route_memo; }
+  // A retained message's owner shard answered (RetainOutcome::kLater): the acknowledgement
+  // waiting under `token` goes out, with those behind it, in the order the PUBLISHes
+  // came [MQTT-4.6.0-2/3].
+  void retain_answer(uint32_t token, bool stored);
+  // Acknowledgements wait for such an answer (the client must not move shards meanwhile).
+  bool awaits_retain_answers() const { return _held_acks != nullptr && !_held_acks->acks.empty(); }
 
   void begin();  // accepted: arm the connect timeout, start reading
   // Arrived, before CONNECT was accepted, on the shard its session lives on (or its home).
@@ -166,6 +173,12 @@ class Client final : public ClientLink {
                          bool assign_alias);
   bool resolve_topic_alias(mqtt::Publish& publish);
   bool refuse_publish(const mqtt::Publish& publish);
+  // PUBACK or PUBREC for a PUBLISH, after any still waiting for a retained answer; an
+  // error reason ends a QoS 2 flow (its packet id is free again).
+  void acknowledge(mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode reason,
+                   const mqtt::Properties& properties = {});
+  void send_ack_now(mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode reason,
+                    const mqtt::Properties& properties);
   // Enhanced authentication (v5 §4.12): at CONNECT, and re-authentication after it.
   bool begin_enhanced_auth(const mqtt::FixedHeader& header, mqtt::Bytes body,
                            const mqtt::Connect& connect);
@@ -226,6 +239,21 @@ class Client final : public ClientLink {
   std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases
   Session* _session = nullptr;
   std::unique_ptr<RouteMemo> _route_memo;  // allocated on its first PUBLISH
+  // Acknowledgements held behind one that waits for a retained answer from another
+  // shard, in PUBLISH order. Bounded by our Receive Maximum (beyond: DISCONNECT 0x93, as
+  // the client may not have more unacknowledged); allocated on the first wait.
+  struct HeldAck {
+    mqtt::PacketType type;
+    uint16_t packet_id;
+    uint32_t token;  // 0: decided, `reason` holds the answer
+    mqtt::ReasonCode reason;
+    bool why;  // a Reason String goes with it (v5 problem information)
+  };
+  struct HeldAcks {
+    std::deque<HeldAck> acks;
+    uint32_t next_token = 1;  // below 2^31 (RetainAnswer carries 31 bits)
+  };
+  std::unique_ptr<HeldAcks> _held_acks;
   Message* _will = nullptr;
   PendingInput _in;
   uint64_t _last_rx_ms = 0;

@@ -36,21 +36,26 @@ uint16_t RetainedRouter::owner(std::string_view topic) const {
   return shard_for(topic, _outbox.count());
 }
 
-void RetainedRouter::store(Message* message) {
+RetainOutcome RetainedRouter::store(Message* message, uint64_t connection, uint32_t token) {
   PG_DASSERT_OWNER(_outbox.self());
   const uint16_t to = owner(message->topic());
   if (to != _outbox.self()) {
-    _outbox.post(to, mail::RetainStore{message});
-    return;
+    _outbox.post(to, mail::RetainStore{message, connection, token});
+    return token != 0 ? RetainOutcome::kLater : RetainOutcome::kNone;
   }
-  on_store({message});
+  return on_store({message, 0, 0}, to);
 }
 
-void RetainedRouter::on_store(const mail::RetainStore& mail) {
-  if (_store.store(mail.message) == RetainedStore::StoreResult::kRefused) {
+RetainOutcome RetainedRouter::on_store(const mail::RetainStore& mail, uint16_t from) {
+  const bool stored = _store.store(mail.message) != RetainedStore::StoreResult::kRefused;
+  if (!stored) {
     _stats.retained_refused++;
     PG_DEBUG("retained message refused: retained limits reached");
   }
+  if (mail.token != 0) {
+    _outbox.post(from, mail::RetainAnswer{mail.connection, mail.token, stored});
+  }
+  return stored ? RetainOutcome::kStored : RetainOutcome::kRefused;
 }
 
 void RetainedRouter::start_scans(Session* session,

@@ -20,6 +20,7 @@
 #include "src/broker/broker_stats.h"
 #include "src/broker/message.h"
 #include "src/broker/outbox.h"
+#include "src/broker/retain_outcome.h"
 #include "src/broker/retained_store.h"
 #include "src/broker/session.h"
 #include "src/broker/session_table.h"
@@ -63,8 +64,12 @@ class RetainedRouter {
   size_t size() const { return _store.size(); }
 
   // Stores `message` (one reference taken over) on its topic's owner.
-  void store(Message* message);
-  void on_store(const mail::RetainStore& mail);
+  // Stores `message` (one reference) on its owner shard. With a `token`, the publisher's
+  // connection `connection` wants to know the outcome: told now when this shard owns the
+  // topic, else by a RetainAnswer mail back to this shard (kLater).
+  RetainOutcome store(Message* message, uint64_t connection = 0, uint32_t token = 0);
+  // The owner: keeps it (or refuses it at the limits), answering `from` if asked.
+  RetainOutcome on_store(const mail::RetainStore& mail, uint16_t from);
 
   // Starts the scans `session` is owed for its new subscriptions (after its SUBACK).
   void start_scans(Session* session, const std::vector<RetainedRequest>& requests);

@@ -295,7 +295,8 @@ void ShardBroker::follow_traffic(Client* from, uint64_t shards) {
   }
   // A publisher only: nothing of it is tied to this shard's trie, scans or acks.
   if (session->has_subscriptions() || session->inflight() != 0 || session->queued() != 0 ||
-      session->active_scans != 0 || _shared->any() || _routes->holds_suback_for(from->id())) {
+      session->active_scans != 0 || _shared->any() || _routes->holds_suback_for(from->id()) ||
+      from->awaits_retain_answers()) {
     return;
   }
   if (_rehome->admit(target, home_shard(session->client_id()), now_ms(),
@@ -459,14 +460,15 @@ void ShardBroker::publish_will(Message* will) {
 
 // ---- publish -------------------------------------------------------------------------------
 
-void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
+RetainOutcome ShardBroker::publish(Client* from, const mqtt::Publish& publish,
+                                   uint32_t answer_token) {
   _stats.messages_in++;
   if (mqtt::is_sys_topic(publish.topic)) {
     _stats.sys_publish_denied++;
     PG_DEBUG("PUBLISH to %.*s from %s dropped: $SYS is the broker's",
              static_cast<int>(publish.topic.size()), publish.topic.data(),
              from->client_id().c_str());
-    return;
+    return RetainOutcome::kNone;
   }
   // QoS 0 for subscribers on the publisher's own shard only: matched first, such a
   // message is copied from the read buffer to them and never becomes a Message (no
@@ -481,7 +483,7 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
     if ((shards & ~self) == 0 && _fan_out->deliver_in_place(pass, publish)) {
       _stats.published_in_place++;
       follow_traffic(from, shards);
-      return;
+      return RetainOutcome::kNone;
     }
     // Bound for one other shard only: a record in that shard's batch, no Message.
     if (shards != 0 && (shards & self) == 0 && (shards & (shards - 1)) == 0 &&
@@ -489,22 +491,24 @@ void ShardBroker::publish(Client* from, const mqtt::Publish& publish) {
         _outbox->append_to_batch(static_cast<uint16_t>(__builtin_ctzll(shards)), from->id(),
                                  publish.topic, publish.payload)) {
       follow_traffic(from, shards);
-      return;
+      return RetainOutcome::kNone;
     }
     route_matched(Message::create(publish, from->id(), now_ms(), hold_payload(publish)), pass);
     follow_traffic(from, shards);
-    return;
+    return RetainOutcome::kNone;
   }
   Message* message = Message::create(publish, from->id(), now_ms(), hold_payload(publish));
+  RetainOutcome outcome = RetainOutcome::kNone;
   if (publish.retain) {
     message->ref();
-    store_retained(message);
+    outcome = _retained->store(message, from->id(), answer_token);
   }
   FanOutPass& pass = _fan_out->match_publish(from->route_memo(), from->id(), message->topic(),
                                              message->qos(), message->retain());
   const uint64_t shards = pass.shards;
   route_matched(message, pass);
   follow_traffic(from, shards);
+  return outcome;
 }
 
 io::RecvHold* ShardBroker::hold_payload(const mqtt::Publish& publish) {
@@ -720,7 +724,15 @@ void ShardBroker::handle(const mail::Load& m, uint16_t from) {
   _rehome->on_load(m, from, now_ms());
 }
 
-void ShardBroker::handle(const mail::RetainStore& m, uint16_t) { _retained->on_store(m); }
+void ShardBroker::handle(const mail::RetainStore& m, uint16_t from) {
+  _retained->on_store(m, from);
+}
+
+void ShardBroker::handle(const mail::RetainAnswer& m, uint16_t) {
+  if (ClientConnection* connection = find_client(m.connection)) {
+    connection->client().retain_answer(m.token, m.stored);
+  }  // else the publisher is gone: nobody waits for the acknowledgement
+}
 
 void ShardBroker::handle(const mail::RetainScan& m, uint16_t) { _retained->on_scan(m, now_ms()); }
 

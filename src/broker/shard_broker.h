@@ -94,7 +94,8 @@ class ShardBroker final : public shard::ShardService,
   std::string assign_client_id() override;
   bool connects_here(std::string_view client_id) const override;
   Session* open_session(Client* client, const mqtt::Connect& connect, bool* present) override;
-  void publish(Client* from, const mqtt::Publish& publish) override;
+  RetainOutcome publish(Client* from, const mqtt::Publish& publish,
+                        uint32_t answer_token) override;
   void subscribe(Client* client, const mqtt::Subscribe& subscribe) override;
   void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) override;
   void client_gone(Client* client) override;
@@ -148,6 +149,7 @@ class ShardBroker final : public shard::ShardService,
   void handle(const mail::SessionGone& mail, uint16_t from);
   void handle(const mail::Load& mail, uint16_t from);
   void handle(const mail::RetainStore& mail, uint16_t from);
+  void handle(const mail::RetainAnswer& mail, uint16_t from);
   void handle(const mail::RetainScan& mail, uint16_t from);
   void handle(const mail::RetainBatch& mail, uint16_t from);
   void handle(const mail::SharedPublish& mail, uint16_t from);

@@ -41,6 +41,7 @@ enum class Kind : uint16_t {
   kRetainStore,
   kRetainScan,
   kRetainBatch,
+  kRetainAnswer,
   kSharedPublish,
   kSysSnapshot,
   kSysSnapshotBack,
@@ -158,14 +159,36 @@ struct Load {
   void discard() const {}
 };
 
-// A retained message for its topic's owner shard.
+// A retained message for its topic's owner shard. With a token, the publisher's
+// connection waits for the owner's answer (RetainAnswer) before its PUBACK/PUBREC.
 struct RetainStore {
   static constexpr Kind kKind = Kind::kRetainStore;
-  Message* message;  // one reference
+  Message* message;     // one reference
+  uint64_t connection;  // the publisher's connection, when it waits for the answer
+  uint32_t token;       // 0: nobody waits
   shard::Delivery delivery() const { return shard::Delivery::kRequired; }
-  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, message}; }
-  static RetainStore open(const shard::Envelope& e) { return {static_cast<Message*>(e.ptr)}; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, token, connection, message}; }
+  static RetainStore open(const shard::Envelope& e) {
+    return {static_cast<Message*>(e.ptr), e.value, e.arg};
+  }
   void discard() const { message->unref(); }
+};
+
+// From a retained message's owner shard back to its publisher's: stored or refused (the
+// retained limits), for the acknowledgement waiting under `token`.
+struct RetainAnswer {
+  static constexpr Kind kKind = Kind::kRetainAnswer;
+  uint64_t connection;
+  uint32_t token;  // below 2^31
+  bool stored;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const {
+    return {wire(kKind), 0, (token << 1) | (stored ? 1u : 0u), connection, nullptr};
+  }
+  static RetainAnswer open(const shard::Envelope& e) {
+    return {e.value, e.arg >> 1, (e.arg & 1) != 0};
+  }
+  void discard() const {}
 };
 
 // A retained scan (retained_router.h) to its owner shard: fill the next batch.
@@ -242,7 +265,7 @@ struct KindList {};
 // Every kind, the busiest first (open() tries them in this order).
 using AllKinds = KindList<Publish, PublishBatchMail, Reclaim, BatchBack, SharedPublish,
                           RouteChangeMail, RouteAck, Migrate, Rehome, SessionGone, Load,
-                          RetainStore, RetainScan, RetainBatch, SysSnapshotMail,
+                          RetainStore, RetainScan, RetainBatch, RetainAnswer, SysSnapshotMail,
                           SysSnapshotBack>;
 
 namespace detail {

@@ -255,3 +255,38 @@ def test_max_retained_bytes_refuses_what_does_not_fit(broker):
     # 1000 bytes a shard, 100-byte payloads (plus topic and overhead): at most 20.
     assert 2 <= len(kept) <= 20 and len(set(kept)) == len(kept), kept
     assert b.counters()["retained_refused"] == 30 - len(kept)
+
+
+def test_a_refused_retained_message_is_acknowledged_0x97_in_publish_order(broker):
+    """max_retained_messages = 2 over two shards (one topic each): a v5 publisher's
+    retained PUBLISH that its owner shard refuses is acknowledged 0x97 Quota exceeded
+    (with a reason string), after the owner has answered, and every acknowledgement still
+    comes in PUBLISH order; the message still reaches the subscribers. 3.1.1 has no code
+    for it: success."""
+    b = broker(shards=2, config="[limits]\nmax_retained_messages = 2\n")
+    sub = m.connected(b.port, "rq-sub", V311)
+    sub.subscribe("rq/#")
+    pub = m.connected(b.port, "rq-v5", V5)
+    wire = []
+    for i in range(20):
+        wire.append(m.publish(f"rq/t{i}", b"r", V5, qos=1, packet_id=2 * i + 1, retain=True))
+        wire.append(m.publish(f"rq/p{i}", b"p", V5, qos=1, packet_id=2 * i + 2))
+    pub.send(b"".join(wire))
+    acks = [m.Ack(pub.read_packet(), PUBACK) for _ in range(40)]
+    assert [a.packet_id for a in acks] == list(range(1, 41)), "acknowledged out of order"
+    assert all(a.reason == 0 for a in acks[1::2])
+    retained = acks[0::2]
+    kept = [i for i, a in enumerate(retained) if a.reason == 0]
+    assert len(kept) == 2, [hex(a.reason) for a in retained]
+    for a in retained:
+        if a.reason:
+            assert a.reason == 0x97 and "retained" in a.props[m.REASON_STRING], a
+    got = [x.topic for x in sub.messages_until("rq/p19")]
+    assert len(got) == 40  # refused retained messages are delivered all the same
+    # A topic the store holds is replaced, not refused.
+    assert pub.publish_qos1(f"rq/t{kept[0]}", b"again", retain=True).reason == 0
+    v3 = m.connected(b.port, "rq-v3", V311)
+    assert v3.publish_qos1("rq/v3", b"x", retain=True).reason == 0
+    counters = b.counters()
+    assert counters["retained_refused"] == 19, counters
+

@@ -97,7 +97,13 @@ class Broker final : public BrokerPort {
     *present = false;
     return sessions.back().get();
   }
-  void publish(Client*, const mqtt::Publish& p) override { published.emplace_back(p.topic); }
+  RetainOutcome publish(Client*, const mqtt::Publish& p, uint32_t token) override {
+    published.emplace_back(p.topic);
+    tokens.push_back(token);
+    return p.retain && token != 0 ? retain_outcome : RetainOutcome::kNone;
+  }
+  std::vector<uint32_t> tokens;
+  RetainOutcome retain_outcome = RetainOutcome::kStored;
   void subscribe(Client*, const mqtt::Subscribe&) override {}
   void unsubscribe(Client*, const mqtt::Unsubscribe&) override {}
   void client_gone(Client* client) override {
@@ -267,6 +273,72 @@ TEST_F(ClientMachineTest, ASubscriptionIdentifierFromAClientIsAProtocolError) {
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(std::get<mqtt::Disconnect>(out[1]).reason, ReasonCode::kProtocolError);
   EXPECT_TRUE(sink.lingering);
+}
+
+// A retained PUBLISH whose topic another shard owns: its PUBACK waits for that shard's
+// answer, and those of later PUBLISHes wait behind it [MQTT-4.6.0-2].
+TEST_F(ClientMachineTest, AcknowledgementsWaitInOrderForARetainedAnswer) {
+  feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5)), 64);
+  broker.retain_outcome = RetainOutcome::kLater;
+  mqtt::Publish retained;
+  retained.topic = "r/t";
+  retained.qos = 1;
+  retained.retain = true;
+  retained.packet_id = 1;
+  feed(encoded(ProtocolVersion::kV5, retained), 64);
+  mqtt::Publish plain;
+  plain.topic = "p/t";
+  plain.qos = 1;
+  plain.packet_id = 2;
+  feed(encoded(ProtocolVersion::kV5, plain), 64);
+  ASSERT_EQ(packets(ProtocolVersion::kV5, sink.out).size(), 1u);  // the CONNACK only
+  EXPECT_TRUE(client.awaits_retain_answers());
+  ASSERT_EQ(broker.tokens.size(), 2u);
+  EXPECT_NE(broker.tokens[0], 0u);
+  EXPECT_EQ(broker.tokens[1], 0u);  // not retained: nothing to answer
+  client.retain_answer(broker.tokens[0], /*stored=*/false);
+  const auto out = packets(ProtocolVersion::kV5, sink.out);
+  ASSERT_EQ(out.size(), 3u);
+  const auto& first = std::get<mqtt::Ack>(out[1]);
+  EXPECT_EQ(first.packet_id, 1);
+  EXPECT_EQ(first.reason, ReasonCode::kQuotaExceeded);
+  EXPECT_TRUE(first.properties.reason_string.has_value());
+  EXPECT_EQ(std::get<mqtt::Ack>(out[2]).packet_id, 2);
+  EXPECT_EQ(std::get<mqtt::Ack>(out[2]).reason, ReasonCode::kSuccess);
+  EXPECT_FALSE(client.awaits_retain_answers());
+}
+
+TEST_F(ClientMachineTest, ARefusedRetainedQoS2EndsItsFlowWithPubrec0x97) {
+  feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5)), 64);
+  broker.retain_outcome = RetainOutcome::kRefused;
+  mqtt::Publish retained;
+  retained.topic = "r/t";
+  retained.qos = 2;
+  retained.retain = true;
+  retained.packet_id = 7;
+  feed(encoded(ProtocolVersion::kV5, retained), 64);
+  auto out = packets(ProtocolVersion::kV5, sink.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<mqtt::Ack>(out[1]).type, mqtt::PacketType::kPubrec);
+  EXPECT_EQ(std::get<mqtt::Ack>(out[1]).reason, ReasonCode::kQuotaExceeded);
+  // The id is free again: the same id is a new message, routed again.
+  feed(encoded(ProtocolVersion::kV5, retained), 64);
+  EXPECT_EQ(broker.published.size(), 2u);
+}
+
+TEST_F(ClientMachineTest, AV311PublisherIsNotAskedAboutItsRetainedMessage) {
+  feed(encoded(ProtocolVersion::kV311, connect_packet(ProtocolVersion::kV311)), 64);
+  broker.retain_outcome = RetainOutcome::kRefused;
+  mqtt::Publish retained;
+  retained.topic = "r/t";
+  retained.qos = 1;
+  retained.retain = true;
+  retained.packet_id = 3;
+  feed(encoded(ProtocolVersion::kV311, retained), 64);
+  EXPECT_EQ(broker.tokens, std::vector<uint32_t>{0});  // 3.1.1 has no code to say it with
+  const auto out = packets(ProtocolVersion::kV311, sink.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<mqtt::Ack>(out[1]).reason, ReasonCode::kSuccess);
 }
 
 }  // namespace
