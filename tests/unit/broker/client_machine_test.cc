@@ -175,6 +175,16 @@ class ClientMachineTest : public ::testing::Test {
   Client client;
 };
 
+// A PUBLISH of `qos` on `topic` with packet id `id`, retained or not.
+mqtt::Publish publish_of(const char* topic, uint8_t qos, uint16_t id, bool retain) {
+  mqtt::Publish p;
+  p.topic = topic;
+  p.qos = qos;
+  p.packet_id = id;
+  p.retain = retain;
+  return p;
+}
+
 TEST_F(ClientMachineTest, AConnectReadAByteAtATimeIsAnsweredWithOneConnack) {
   EXPECT_EQ(sink.timer_at, sink.now + 5000);  // the connect deadline
   feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5)));
@@ -213,11 +223,7 @@ TEST_F(ClientMachineTest, AWillInSysIsRefusedWithNotAuthorized) {
 
 TEST_F(ClientMachineTest, AQoS1PublishIsHandedToTheBrokerAndAcknowledged) {
   feed(encoded(ProtocolVersion::kV311, connect_packet(ProtocolVersion::kV311)), 64);
-  mqtt::Publish p;
-  p.topic = "a/b";
-  p.qos = 1;
-  p.packet_id = 9;
-  feed(encoded(ProtocolVersion::kV311, p), 3);
+  feed(encoded(ProtocolVersion::kV311, publish_of("a/b", 1, 9, false)), 3);
   EXPECT_EQ(broker.published, std::vector<std::string>{"a/b"});
   const auto out = packets(ProtocolVersion::kV311, sink.out);
   ASSERT_EQ(out.size(), 2u);
@@ -262,10 +268,7 @@ TEST_F(ClientMachineTest, ARefusingConnackDropsItsReasonStringToFit) {
 
 TEST_F(ClientMachineTest, ASubscriptionIdentifierFromAClientIsAProtocolError) {
   feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5)), 64);
-  mqtt::Publish p;
-  p.topic = "a/b";
-  p.qos = 1;
-  p.packet_id = 9;
+  mqtt::Publish p = publish_of("a/b", 1, 9, false);
   p.properties.subscription_identifiers = {11};
   feed(encoded(ProtocolVersion::kV5, p), 64);
   EXPECT_TRUE(broker.published.empty());  // [MQTT-3.3.4-6]
@@ -280,16 +283,9 @@ TEST_F(ClientMachineTest, ASubscriptionIdentifierFromAClientIsAProtocolError) {
 TEST_F(ClientMachineTest, AcknowledgementsWaitInOrderForARetainedAnswer) {
   feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5)), 64);
   broker.retain_outcome = RetainOutcome::kLater;
-  mqtt::Publish retained;
-  retained.topic = "r/t";
-  retained.qos = 1;
-  retained.retain = true;
-  retained.packet_id = 1;
+  const mqtt::Publish retained = publish_of("r/t", 1, 1, true);
   feed(encoded(ProtocolVersion::kV5, retained), 64);
-  mqtt::Publish plain;
-  plain.topic = "p/t";
-  plain.qos = 1;
-  plain.packet_id = 2;
+  const mqtt::Publish plain = publish_of("p/t", 1, 2, false);
   feed(encoded(ProtocolVersion::kV5, plain), 64);
   ASSERT_EQ(packets(ProtocolVersion::kV5, sink.out).size(), 1u);  // the CONNACK only
   EXPECT_TRUE(client.awaits_retain_answers());
@@ -311,11 +307,7 @@ TEST_F(ClientMachineTest, AcknowledgementsWaitInOrderForARetainedAnswer) {
 TEST_F(ClientMachineTest, ARefusedRetainedQoS2EndsItsFlowWithPubrec0x97) {
   feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5)), 64);
   broker.retain_outcome = RetainOutcome::kRefused;
-  mqtt::Publish retained;
-  retained.topic = "r/t";
-  retained.qos = 2;
-  retained.retain = true;
-  retained.packet_id = 7;
+  const mqtt::Publish retained = publish_of("r/t", 2, 7, true);
   feed(encoded(ProtocolVersion::kV5, retained), 64);
   auto out = packets(ProtocolVersion::kV5, sink.out);
   ASSERT_EQ(out.size(), 2u);
@@ -329,11 +321,7 @@ TEST_F(ClientMachineTest, ARefusedRetainedQoS2EndsItsFlowWithPubrec0x97) {
 TEST_F(ClientMachineTest, AV311PublisherIsNotAskedAboutItsRetainedMessage) {
   feed(encoded(ProtocolVersion::kV311, connect_packet(ProtocolVersion::kV311)), 64);
   broker.retain_outcome = RetainOutcome::kRefused;
-  mqtt::Publish retained;
-  retained.topic = "r/t";
-  retained.qos = 1;
-  retained.retain = true;
-  retained.packet_id = 3;
+  const mqtt::Publish retained = publish_of("r/t", 1, 3, true);
   feed(encoded(ProtocolVersion::kV311, retained), 64);
   EXPECT_EQ(broker.tokens, std::vector<uint32_t>{0});  // 3.1.1 has no code to say it with
   const auto out = packets(ProtocolVersion::kV311, sink.out);
