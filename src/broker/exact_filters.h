@@ -99,7 +99,9 @@ class ExactFilters {
     Node* node = new (memory) Node();
     char* tail = reinterpret_cast<char*>(node + 1);
     std::memcpy(tail, &size, sizeof size);
-    std::memcpy(tail + sizeof size, filter.data(), filter.size());
+    if (size != 0) {  // an empty view's data() may be null
+      std::memcpy(tail + sizeof size, filter.data(), filter.size());
+    }
     return node;
   }
   static void destroy(Node* node) {

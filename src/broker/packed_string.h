@@ -29,7 +29,9 @@ class PackedString {
     }
     const auto size = static_cast<uint32_t>(text.size());
     std::memcpy(_data, &size, sizeof size);
-    std::memcpy(_data + sizeof size, text.data(), text.size());
+    if (size != 0) {  // an empty view's data() may be null, which memcpy may not take
+      std::memcpy(_data + sizeof size, text.data(), text.size());
+    }
   }
   ~PackedString() { std::free(_data); }
   PackedString(PackedString&& other) noexcept : _data(other._data) { other._data = nullptr; }
