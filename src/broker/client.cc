@@ -612,39 +612,40 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
       if (_problem_information) {
         why.reason_string = kRetainRefused;
       }
-      acknowledge(ack, publish.packet_id, ReasonCode::kQuotaExceeded, why);
+      acknowledge(ack, publish.packet_id, ReasonCode::kQuotaExceeded, &why);
       return _sink.open();
     }
     case RetainOutcome::kNone:
     case RetainOutcome::kStored:
-      acknowledge(ack, publish.packet_id, ReasonCode::kSuccess);
+      acknowledge(ack, publish.packet_id, ReasonCode::kSuccess, nullptr);
       return _sink.open();
   }
   return true;
 }
 
 void Client::acknowledge(PacketType type, uint16_t packet_id, ReasonCode reason,
-                         const mqtt::Properties& properties) {
-  if (_held_acks != nullptr && !_held_acks->acks.empty()) {
+                         const mqtt::Properties* properties) {
+  if (_held_acks != nullptr && !_held_acks->acks.empty()) [[unlikely]] {
     if (_held_acks->acks.size() >= broker().limits().receive_maximum) {
       fail(ReasonCode::kReceiveMaximumExceeded,
            "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum");
       return;
     }
-    _held_acks->acks.push_back(
-        {type, packet_id, 0, reason, properties.reason_string.has_value()});
+    _held_acks->acks.push_back({type, packet_id, 0, reason,
+                                properties != nullptr && properties->reason_string.has_value()});
     return;
   }
   send_ack_now(type, packet_id, reason, properties);
 }
 
 void Client::send_ack_now(PacketType type, uint16_t packet_id, ReasonCode reason,
-                          const mqtt::Properties& properties) {
-  if (reason == ReasonCode::kSuccess && properties.empty()) {
-    send_success_ack(type, packet_id);
+                          const mqtt::Properties* properties) {
+  if (properties == nullptr && reason == ReasonCode::kSuccess) {
+    send_success_ack(type, packet_id);  // the usual case: 4 bytes, nothing built
     return;
   }
-  send_packet(mqtt::Ack{type, packet_id, reason, properties});
+  send_packet(mqtt::Ack{type, packet_id, reason, properties != nullptr ? *properties
+                                                                      : mqtt::Properties{}});
   if (type == PacketType::kPubrec && is_error(reason) && _session != nullptr) {
     _session->release_inbound_qos2(packet_id);  // the flow ends here: no PUBREL comes
   }
@@ -672,7 +673,7 @@ void Client::retain_answer(uint32_t token, bool stored) {
       properties.reason_string =
           next.reason == ReasonCode::kQuotaExceeded ? kRetainRefused : kPublishDenied;
     }
-    send_ack_now(next.type, next.packet_id, next.reason, properties);
+    send_ack_now(next.type, next.packet_id, next.reason, next.why ? &properties : nullptr);
   }
 }
 
@@ -691,13 +692,13 @@ bool Client::refuse_publish(const mqtt::Publish& publish) {
     why.reason_string = kPublishDenied;
   }
   if (publish.qos == 1) {
-    acknowledge(PacketType::kPuback, publish.packet_id, reason, why);
+    acknowledge(PacketType::kPuback, publish.packet_id, reason, &why);
   } else if (publish.qos == 2) {
     if (!is_v5(_version)) {
       // v3 continues the flow: PUBREL will come and gets its PUBCOMP.
       _session->begin_inbound_qos2(publish.packet_id, 65535);
     }
-    acknowledge(PacketType::kPubrec, publish.packet_id, reason, why);
+    acknowledge(PacketType::kPubrec, publish.packet_id, reason, &why);
   }
   return true;
 }

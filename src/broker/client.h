@@ -175,10 +175,11 @@ class Client final : public ClientLink {
   bool refuse_publish(const mqtt::Publish& publish);
   // PUBACK or PUBREC for a PUBLISH, after any still waiting for a retained answer; an
   // error reason ends a QoS 2 flow (its packet id is free again).
+  // `properties`: nullptr for none (a success then costs no Properties at all).
   void acknowledge(mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode reason,
-                   const mqtt::Properties& properties = {});
+                   const mqtt::Properties* properties);
   void send_ack_now(mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode reason,
-                    const mqtt::Properties& properties);
+                    const mqtt::Properties* properties);
   // Enhanced authentication (v5 §4.12): at CONNECT, and re-authentication after it.
   bool begin_enhanced_auth(const mqtt::FixedHeader& header, mqtt::Bytes body,
                            const mqtt::Connect& connect);
