@@ -49,7 +49,8 @@ namespace peregrine::broker {
   X(read_denied, "deliveries withheld by the authorizer")                               \
   X(auth_failed, "enhanced authentication exchanges that failed")                       \
   X(input_paused, "connections paused: mailbox overflow at its bound (back-pressure)")   \
-  X(retained_scan_ids_full, "retained scans past the live ids they can compare (a duplicate possible)") \
+  X(retained_scan_live, "retained messages a scan found and skipped: they came live")   \
+  X(retained_scan_ids_full, "subscribe windows past the live ids they can note (a duplicate possible)") \
   X(memory_trims, "quiet times freed memory was given back to the system (malloc_trim)") \
   X(linger_started, "closes that drained the peer's input after our last bytes")         \
   X(linger_refused, "closes at once: the shard's bound on lingering connections was reached") \

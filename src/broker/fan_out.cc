@@ -184,6 +184,7 @@ std::span<const uint8_t> FanOut::in_place_head(FanOutPass& pass, mqtt::ProtocolV
 
 bool FanOut::deliver_in_place(FanOutPass& pass, const mqtt::Publish& publish,
                               bool transient_payload) {
+  PG_DASSERT(!publish.retain);
   if (!pass.ids.empty()) {
     return false;  // subscription identifiers: per-session heads
   }
@@ -191,9 +192,6 @@ bool FanOut::deliver_in_place(FanOutPass& pass, const mqtt::Publish& publish,
   for (const FanOutPass::Match& match : pass.matched) {
     if (!takes_shared_qos0(match)) {
       return false;
-    }
-    if (match.session->active_scans != 0) {
-      return false;  // a retained scan must see the message's id (Session::note_live)
     }
     // A lone subscriber takes a small payload copied however full the turn's copy arena
     // (a transient one whatever its size): a Message would copy it as well, allocate,
@@ -255,8 +253,8 @@ void FanOut::deliver_batch(const PublishBatch& batch, uint64_t now_ms) {
     publish.payload = record.payload;
     FanOutPass& pass = match(record.topic, 0, false, record.origin_connection);
     if (!deliver_in_place(pass, publish, /*transient_payload=*/true)) {
-      // A subscriber here needs a Message (identifiers, a retained scan, a referenced
-      // payload): made here, from the record.
+      // A subscriber here needs a Message (identifiers, a referenced payload): made
+      // here, from the record.
       Message* message = Message::create(publish, record.origin_connection, now_ms);
       deliver(pass, message);
       message->unref();

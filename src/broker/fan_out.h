@@ -84,7 +84,8 @@ class FanOut {
   FanOutPass& match_publish(std::unique_ptr<RouteMemo>& memo, uint64_t origin,
                             std::string_view topic, uint8_t qos, bool retain);
 
-  // A plain QoS 0 PUBLISH whose matched subscribers are all on this shard and all take
+  // A plain QoS 0 PUBLISH (never RETAIN: a retained scan has nothing to note of it)
+  // whose matched subscribers are all on this shard and all take
   // the QoS 0 fast path with copied payloads: sends it to them straight from `publish`'s
   // bytes and returns true. Returns false, having sent nothing, when any of them needs a
   // Message. `transient_payload`: the bytes are gone once this returns (a batch record),

@@ -1,6 +1,5 @@
 #include "src/broker/message.h"
 
-#include <atomic>
 #include <cstring>
 #include <new>
 
@@ -32,20 +31,7 @@ class Copier {
   uint8_t* _cursor;
 };
 
-// Per thread: a prefix drawn once from a process-wide counter, then a local count. No
-// shared write per message.
-std::atomic<uint64_t> g_next_prefix{1};
-thread_local uint64_t t_prefix = 0;
-thread_local uint64_t t_count = 0;
-
 thread_local MessageReclaimer* t_reclaimer = nullptr;
-
-uint64_t next_message_id() {
-  if (t_prefix == 0) {
-    t_prefix = g_next_prefix.fetch_add(1, std::memory_order_relaxed) << 40;
-  }
-  return t_prefix | ++t_count;
-}
 
 size_t bytes_size(const mqtt::Publish& in, bool with_properties, bool payload_held) {
   size_t size = in.topic.size() + (payload_held ? 0 : in.payload.size());
@@ -92,7 +78,6 @@ Message* Message::create(const mqtt::Publish& in, uint64_t origin_connection,
   auto* block = reinterpret_cast<uint8_t*>(message) + sizeof(Message);
   message->_origin_connection = origin_connection;
   message->_received_ms = received_ms;
-  message->_id = next_message_id();
   message->_qos = in.qos;
   message->_retain = in.retain;
   message->_home = t_reclaimer != nullptr ? t_reclaimer->_shard : kNoHome;

@@ -52,8 +52,18 @@ class Message final : public io::SharedBuffer {
   // views point into this object.
   mqtt::Publish to_publish() const;
   uint64_t origin_connection() const { return _origin_connection; }
-  // Unique in the process: names the message without its address (addresses come back).
-  uint64_t id() const { return _id; }
+  // The shard that routed it and its place in that shard's routing order: every message
+  // a shard routes is stamped first, before another shard can see it, with a number
+  // greater than any it stamped before (a will again when it is published). The pair
+  // names the message in the process; the order is what a retained scan is cut by
+  // (scan_cut.h). Unstamped: kNoOrigin and 0 (a message no shard routes).
+  static constexpr uint16_t kNoOrigin = 0xFFFF;
+  void stamp(uint16_t origin, uint64_t seq) {
+    _origin = origin;
+    _seq = seq;
+  }
+  uint16_t origin() const { return _origin; }
+  uint64_t seq() const { return _seq; }
   uint64_t received_ms() const { return _received_ms; }
   // Seconds of Message Expiry Interval left at `now_ms` [MQTT-3.3.2-6]; nullopt: none set.
   // 0 means expired.
@@ -76,10 +86,11 @@ class Message final : public io::SharedBuffer {
   mqtt::Properties* _properties = nullptr;
   uint64_t _origin_connection = 0;
   uint64_t _received_ms = 0;
-  uint64_t _id = 0;
+  uint64_t _seq = 0;
   Message* _next_dead = nullptr;  // in a MessageReclaimer's list, once unreferenced
   io::RecvHold* _payload_hold = nullptr;  // the receive buffer _payload lies in, if held
   uint16_t _home = kNoHome;       // the shard whose thread allocated it
+  uint16_t _origin = kNoOrigin;   // the shard that routed it (stamp())
   uint8_t _qos = 0;
   bool _retain = false;
 };

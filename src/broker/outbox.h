@@ -77,6 +77,7 @@ class Outbox {
   // The mail this shard posted itself, oldest first: `handle(envelope)` for what was
   // queued before this call, at most kMaxSelfMail of it.
   static constexpr size_t kMaxSelfMail = 1024;
+  bool has_self_mail() const { return !_self_mail.empty(); }
   template <typename Handle>
   void take_self_mail(Handle&& handle) {
     for (size_t n = std::min(_self_mail.size(), kMaxSelfMail); n > 0; --n) {

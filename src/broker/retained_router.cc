@@ -59,15 +59,17 @@ RetainOutcome RetainedRouter::on_store(const mail::RetainStore& mail, uint16_t f
 }
 
 void RetainedRouter::start_scans(Session* session,
-                                 const std::vector<RetainedRequest>& requests) {
+                                 const std::vector<RetainedRequest>& requests,
+                                 std::shared_ptr<const ScanCut> cut) {
   PG_DASSERT_OWNER(_outbox.self());
+  PG_ASSERT(cut != nullptr && cut->home == _outbox.self());
   for (const RetainedRequest& request : requests) {
     const bool wildcard = has_wildcard(request.filter);
     const uint16_t first = wildcard ? 0 : owner(request.filter);
     const uint16_t last = wildcard ? _outbox.count() - 1 : first;
     for (uint16_t to = first; to <= last; ++to) {
       auto* scan = new RetainedScan{_outbox.self(), to, session->id, request.filter,
-                                    request.options, {}, false, {}};
+                                    request.options, {}, false, {}, cut};
       session->active_scans++;
       _outbox.post(to, mail::RetainScan{scan});
     }
@@ -90,9 +92,9 @@ void RetainedRouter::on_scan(const mail::RetainScan& mail, uint64_t now_ms) {
 }
 
 void RetainedRouter::finish(Session* session) {
-  if (session->active_scans > 0 && --session->active_scans == 0) {
+  session->end_scan();
+  if (session->active_scans == 0) {
     PG_DEBUG("retained scans done client_id=%s", session->client_id().c_str());
-    session->forget_live();
   }
 }
 
@@ -107,8 +109,11 @@ void RetainedRouter::on_batch(RetainedScan* scan) {
     return;
   }
   for (Message* message : scan->batch) {
-    if (session->got_live(message)) {
-      message->unref();  // it came live after SUBACK: once is enough
+    const ScanCut::Verdict verdict = scan->cut->judge(*message);
+    if (verdict == ScanCut::Verdict::kLive ||
+        (verdict == ScanCut::Verdict::kUnlessNoted && session->got_live(message))) {
+      _stats.retained_scan_live++;
+      message->unref();  // it came, or comes, live after the subscription: once is enough
       continue;
     }
     // Retained on subscribe: RETAIN set [MQTT-3.3.1-8], QoS the lower of the two.

@@ -5,13 +5,16 @@
 // the topic's owner otherwise), each bouncing between the subscriber's home and the owner
 // — the owner fills a batch of at most kScanBatch after examining at most kScanExamined
 // entries, the home delivers it and asks for more only while the session has room. So a
-// large scan is time-sliced and paced by the subscriber.
+// large scan is time-sliced and paced by the subscriber. What a scan finds that also
+// comes live is delivered once: its SUBSCRIBE's ScanCut (scan_cut.h) says which path
+// owns each message, however long the scan runs and in whichever order the two arrive.
 // Lives on its shard's thread; a RetainedScan is made at the subscriber's home and dies
 // there (or, never handled, when its mail is discarded). Bounds: the store's count and
 // bytes (its share of the broker's limits); parked scans: at most one per running scan.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +25,7 @@
 #include "src/broker/outbox.h"
 #include "src/broker/retain_outcome.h"
 #include "src/broker/retained_store.h"
+#include "src/broker/scan_cut.h"
 #include "src/broker/session.h"
 #include "src/broker/session_table.h"
 #include "src/broker/shard_mail.h"
@@ -38,6 +42,7 @@ struct RetainedScan {
   std::string cursor;
   bool done = false;
   std::vector<Message*> batch;  // a reference each
+  std::shared_ptr<const ScanCut> cut;  // touched on home's thread only
 
   ~RetainedScan() {
     for (Message* message : batch) {
@@ -71,8 +76,10 @@ class RetainedRouter {
   // The owner: keeps it (or refuses it at the limits), answering `from` if asked.
   RetainOutcome on_store(const mail::RetainStore& mail, uint16_t from);
 
-  // Starts the scans `session` is owed for its new subscriptions (after its SUBACK).
-  void start_scans(Session* session, const std::vector<RetainedRequest>& requests);
+  // Starts the scans `session` is owed for its new subscriptions (after its SUBACK),
+  // cut by `cut`.
+  void start_scans(Session* session, const std::vector<RetainedRequest>& requests,
+                   std::shared_ptr<const ScanCut> cut);
   // The owner: fill the scan's next batch.
   void on_scan(const mail::RetainScan& mail, uint64_t now_ms);
   // Home: deliver a batch and ask for more while the session has room.

@@ -11,7 +11,8 @@ namespace peregrine::broker {
 void mail::RouteChangeMail::discard() const { RoutingTable::release(change); }
 void mail::RouteAck::discard() const { RoutingTable::release(change); }
 
-RoutingTable::RoutingTable(Outbox& outbox) : _outbox(outbox), _acked(outbox.count(), 0) {
+RoutingTable::RoutingTable(Outbox& outbox)
+    : _outbox(outbox), _acked(outbox.count(), 0), _acked_routed(outbox.count(), 0) {
   PG_ASSERT(outbox.count() <= kMaxShards);
 }
 
@@ -62,9 +63,9 @@ void RoutingTable::broadcast(std::string_view filter, bool add, uint32_t members
     return;
   }
   ++_seq;
-  auto* change = new RouteChange{_outbox.self(), static_cast<uint32_t>(count - 1), add,
-                                 members, group_key, std::string(filter)};
-  _outbox.post_to_others(mail::RouteChangeMail{change, _seq});
+  auto* change = new RouteChange{_outbox.self(), static_cast<uint32_t>(count - 1), _seq,
+                                 add, members, group_key, std::string(filter)};
+  _outbox.post_to_others(mail::RouteChangeMail{change});
 }
 
 void RoutingTable::apply(const RouteChange& change, uint16_t from) {
@@ -112,17 +113,20 @@ void RoutingTable::apply_exact(uint64_t hash, uint16_t from, bool add) {
   }
 }
 
-void RoutingTable::ack(const mail::RouteChangeMail& mail, uint16_t from) {
+void RoutingTable::ack(const mail::RouteChangeMail& mail, uint16_t from, uint64_t routed) {
   // The change goes back with the ack: its maker frees it once every shard read it.
-  _outbox.post(from, mail::RouteAck{mail.change, mail.seq});
+  _outbox.post(from, mail::RouteAck{mail.change, routed});
 }
 
 void RoutingTable::on_ack(const mail::RouteAck& ack, uint16_t from) {
   PG_DASSERT(ack.change->home == _outbox.self());
   // One mailbox per pair is FIFO and each change is acked once: in order, never ahead.
-  PG_ASSERT(ack.seq > _acked[from]);
-  PG_ASSERT(ack.seq <= _seq);
-  _acked[from] = ack.seq;
+  const uint64_t seq = ack.change->seq;
+  PG_ASSERT(seq > _acked[from]);
+  PG_ASSERT(seq <= _seq);
+  PG_ASSERT(ack.routed >= _acked_routed[from]);  // a shard's numbers only grow
+  _acked[from] = seq;
+  _acked_routed[from] = ack.routed;
   release(ack.change);
 }
 

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/hash/hash.h"
 #include "src/broker/outbox.h"
+#include "src/broker/scan_cut.h"
 #include "src/broker/session.h"
 #include "src/broker/shard_mail.h"
 #include "src/broker/topic_trie.h"
@@ -45,6 +47,7 @@ inline constexpr uint16_t kMaxShards = 64;
 struct RouteChange {
   uint16_t home;         // the shard that made it, and frees it
   uint32_t outstanding;  // receivers whose ack has not come back; home's thread only
+  uint64_t seq;          // home's route sequence number for it
   bool add;
   uint32_t members;
   uint64_t group_key;
@@ -69,6 +72,8 @@ class RoutingTable {
     uint64_t seq;
     std::vector<uint8_t> packet;
     std::vector<RetainedRequest> retained;  // owed once it is sent
+    uint64_t session_id = 0;                // with `retained`: whose scan window it holds
+    std::shared_ptr<ScanCut> cut;           // with `retained`: completed when it is sent
   };
 
   explicit RoutingTable(Outbox& outbox);
@@ -105,8 +110,9 @@ class RoutingTable {
                  uint64_t group_key = 0);
   // A change from shard `from` to a plain filter's replica.
   void apply(const RouteChange& change, uint16_t from);
-  // After a change from `from` was applied (to this trie or the shared groups): acks it.
-  void ack(const mail::RouteChangeMail& mail, uint16_t from);
+  // After a change from `from` was applied (to this trie or the shared groups): acks it,
+  // with `routed`, the last number this shard stamped on a message (scan_cut.h).
+  void ack(const mail::RouteChangeMail& mail, uint16_t from, uint64_t routed);
   // An ack from `from`; returns the change to its maker's count.
   void on_ack(const mail::RouteAck& ack, uint16_t from);
   // Frees `change` once no receiver holds it (an ack back, or a discarded mail).
@@ -127,6 +133,8 @@ class RoutingTable {
   }
   // Whether a SUBACK for `connection_id` waits here.
   bool holds_suback_for(uint64_t connection_id) const;
+  // What shard `from` had routed when it sent the last ack that came here.
+  uint64_t acked_routed(uint16_t from) const { return _acked_routed[from]; }
 
   // A route change from `from` to an exact filter with `hash` (apply()'s; public so that
   // tests can put two filters on one hash).
@@ -146,6 +154,7 @@ class RoutingTable {
   // This shard's broadcasts are numbered; _acked[s]: the highest shard s acked.
   uint64_t _seq = 0;
   std::vector<uint64_t> _acked;
+  std::vector<uint64_t> _acked_routed;  // by shard: the `routed` of its last ack
   std::deque<HeldSuback> _held;
 };
 

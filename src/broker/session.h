@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -105,35 +106,45 @@ class Session final {
   base::OptionalString username;  // of the last connection (for read checks)
   uint32_t expiry_interval = 0;  // seconds after the connection ends
 
-  // Retained scans running for this session, and the ids of retained messages it got
-  // live meanwhile: one published after SUBACK may reach the owner's store before the scan
-  // reads it, and must not arrive twice. Only messages published with RETAIN can be in
-  // the store, so only they are noted (live traffic without it costs nothing here). At
-  // most kMaxLiveIds a scan: past that a duplicate is possible and counted
-  // (retained_scan_ids_full), which takes more than 65,536 retained messages on the
-  // session's new filters delivered to it live while one scan runs.
+  // Retained scans (scan_cut.h). From a SUBSCRIBE that owes retained messages until its
+  // SUBACK leaves — its window, one route round trip to the other shards — the retained
+  // messages other shards route here are noted as they reach the session: the cut cannot
+  // tell, for those, whether they came live. Outside every window nothing is noted, and
+  // the notes are forgotten once the window's scans are done. Only messages published
+  // with RETAIN can be in the store, so only they are noted. At most kMaxLiveIds: past
+  // that (counted in retained_scan_ids_full) a message of the window that the scan also
+  // finds may come twice, which takes more than 65,536 retained messages from other
+  // shards reaching one session between its SUBSCRIBE and its SUBACK.
   static constexpr size_t kMaxLiveIds = 65536;
-  uint32_t active_scans = 0;
+  uint32_t scan_windows = 0;  // SUBACKs owing retained messages, held
+  uint32_t active_scans = 0;  // scans running (RetainedRouter)
   void note_live(const Message* message) {
-    if (active_scans == 0 || !message->retain()) {
+    if (scan_windows == 0 || !message->retain()) {
       return;
     }
     if (_live_ids == nullptr) {
-      _live_ids = std::make_unique<absl::flat_hash_set<uint64_t>>();
+      _live_ids = std::make_unique<absl::flat_hash_set<std::pair<uint16_t, uint64_t>>>();
     }
     if (_live_ids->size() < kMaxLiveIds) {
-      _live_ids->insert(message->id());
+      _live_ids->insert({message->origin(), message->seq()});
     } else if (!_live_ids_full) {
       _live_ids_full = true;
       _host->stats().retained_scan_ids_full++;
     }
   }
   bool got_live(const Message* message) const {
-    return _live_ids != nullptr && _live_ids->contains(message->id());
+    return _live_ids != nullptr && _live_ids->contains({message->origin(), message->seq()});
   }
-  void forget_live() {
-    _live_ids.reset();
-    _live_ids_full = false;
+  // A window closed (its SUBACK left, or will never) or a scan ended.
+  void close_scan_window() {
+    PG_ASSERT(scan_windows > 0);
+    --scan_windows;
+    forget_live_if_done();
+  }
+  void end_scan() {
+    PG_ASSERT(active_scans > 0);
+    --active_scans;
+    forget_live_if_done();
   }
 
   // Moved, with its connection, to the shard `host` runs (rehoming: a publisher with
@@ -217,6 +228,13 @@ class Session final {
 
   SessionHost* _host;
   std::string _client_id;
+  void forget_live_if_done() {
+    if (scan_windows == 0 && active_scans == 0) {
+      _live_ids.reset();
+      _live_ids_full = false;
+    }
+  }
+
   ClientLink* _client = nullptr;
   uint16_t _window = 0;
   std::unique_ptr<Subscriptions> _subscriptions;
@@ -227,9 +245,10 @@ class Session final {
   uint16_t _next_packet_id = 1;
   bool _packet_ids_wrapped = false;
   bool _over_bytes = false;  // an episode over max_session_bytes is running (logged once)
-  bool _live_ids_full = false;  // kMaxLiveIds reached during the running scans
+  bool _live_ids_full = false;  // kMaxLiveIds reached since the notes were last forgotten
   std::unique_ptr<std::vector<uint16_t>> _inbound_qos2;  // ids awaiting PUBREL, if any
-  std::unique_ptr<absl::flat_hash_set<uint64_t>> _live_ids;  // while retained scans run
+  // (origin, seq) of retained messages noted in a window (note_live)
+  std::unique_ptr<absl::flat_hash_set<std::pair<uint16_t, uint64_t>>> _live_ids;
   std::unique_ptr<Offline> _offline;
 };
 

@@ -95,6 +95,7 @@ void ShardBroker::on_start(shard::Shard& shard) {
   _held.limit = _config.limits.held_bytes_budget / shard.count();
   _sessions = std::make_unique<SessionTable>(shard.id(), shard.count(), *this, *this);
   _routes = std::make_unique<RoutingTable>(*_outbox);
+  _arrived.assign(shard.count(), {});
   _shared = std::make_unique<SharedGroups>(*_outbox, *_routes, _stats);
   _retained = std::make_unique<RetainedRouter>(*_outbox, *_sessions, _stats, _config.limits);
   _fan_out = std::make_unique<FanOut>(*_routes, _stats, _config.authorizer, shard.id());
@@ -122,7 +123,7 @@ void ShardBroker::publish_internal(const std::string& topic, std::string_view pa
   publish.topic = topic;
   publish.payload = mqtt::as_bytes(payload);
   publish.retain = retain;
-  Message* message = Message::create(publish, 0, now_ms());
+  Message* message = stamped(Message::create(publish, 0, now_ms()));
   if (retain) {
     message->ref();
     store_retained(message);
@@ -295,7 +296,8 @@ void ShardBroker::follow_traffic(Client* from, uint64_t shards) {
   }
   // A publisher only: nothing of it is tied to this shard's trie, scans or acks.
   if (session->has_subscriptions() || session->inflight() != 0 || session->queued() != 0 ||
-      session->active_scans != 0 || _shared->any() || _routes->holds_suback_for(from->id()) ||
+      session->active_scans != 0 || session->scan_windows != 0 || _shared->any() ||
+      _routes->holds_suback_for(from->id()) ||
       from->awaits_retain_answers()) {
     return;
   }
@@ -451,6 +453,7 @@ void ShardBroker::ended_away(uint16_t home, uint64_t ticket) {
 
 void ShardBroker::publish_will(Message* will) {
   _stats.wills_published++;
+  stamped(will);  // made at its CONNECT, maybe on another shard: routed from here, now
   if (will->retain()) {
     will->ref();
     store_retained(will);
@@ -493,11 +496,13 @@ RetainOutcome ShardBroker::publish(Client* from, const mqtt::Publish& publish,
       follow_traffic(from, shards);
       return RetainOutcome::kNone;
     }
-    route_matched(Message::create(publish, from->id(), now_ms(), hold_payload(publish)), pass);
+    route_matched(
+        stamped(Message::create(publish, from->id(), now_ms(), hold_payload(publish))), pass);
     follow_traffic(from, shards);
     return RetainOutcome::kNone;
   }
-  Message* message = Message::create(publish, from->id(), now_ms(), hold_payload(publish));
+  Message* message =
+      stamped(Message::create(publish, from->id(), now_ms(), hold_payload(publish)));
   RetainOutcome outcome = RetainOutcome::kNone;
   if (publish.retain) {
     message->ref();
@@ -526,6 +531,7 @@ io::RecvHold* ShardBroker::hold_payload(const mqtt::Publish& publish) {
 
 void ShardBroker::route_matched(Message* message, FanOutPass& pass) {
   const uint16_t self = shard_id();
+  PG_DASSERT(message->origin() == self && message->seq() == _routed);  // stamped just now
   for (uint64_t shards = pass.shards, to = 0; shards != 0; ++to, shards >>= 1) {
     if ((shards & 1) == 0 || to == self) {
       continue;
@@ -601,16 +607,55 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
     client->close_oversize();  // its subscriptions stay, as if the SUBACK were lost
     return;
   }
+  if (!ack.retained.empty()) {
+    ack.session_id = session->id;
+    ack.cut = begin_scan_cut();
+    session->scan_windows++;  // closed as the SUBACK leaves
+  }
   if (_routes->hold_suback(ack)) {  // else held until every shard applied its routes
     write_suback(client, ack);
   }
 }
 
+std::shared_ptr<ScanCut> ShardBroker::begin_scan_cut() const {
+  auto cut = std::make_shared<ScanCut>();
+  cut->home = shard_id();
+  cut->origins = _arrived;
+  ScanCut::Origin& here = cut->origins[shard_id()];
+  here.before[0] = here.before[1] = here.acked = _routed;
+  return cut;
+}
+
 void ShardBroker::write_suback(Client* client, RoutingTable::HeldSuback& suback) {
   client->write(suback.packet);
   PG_DEBUG("suback sent client_id=%s", client->client_id().c_str());
-  if (!suback.retained.empty() && client->session() != nullptr) {
-    _retained->start_scans(client->session(), suback.retained);
+  if (suback.retained.empty()) {
+    return;
+  }
+  // Every other shard has applied the routes (hold_suback): what each had routed at its
+  // last ack here completes the cut.
+  ScanCut& cut = *suback.cut;
+  for (uint16_t from = 0; from < cut.origins.size(); ++from) {
+    if (from != shard_id()) {
+      cut.origins[from].acked = _routes->acked_routed(from);
+    }
+  }
+  Session* session = client->session();
+  PG_ASSERT(session != nullptr && session->id == suback.session_id);
+  _retained->start_scans(session, suback.retained, std::move(suback.cut));
+  session->close_scan_window();  // after the scans count: the notes stay for them
+}
+
+void ShardBroker::release_suback(RoutingTable::HeldSuback& suback) {
+  ClientConnection* connection = find_client(suback.connection_id);
+  if (connection != nullptr && connection->client().phase() == Client::Phase::kConnected) {
+    write_suback(&connection->client(), suback);
+    return;
+  }
+  if (!suback.retained.empty()) {  // nobody to send it to: its scans are not owed
+    if (Session* session = _sessions->find(suback.session_id)) {
+      session->close_scan_window();
+    }
   }
 }
 
@@ -681,7 +726,13 @@ uint32_t ShardBroker::on_envelope(const shard::Envelope& envelope) {
 
 void ShardBroker::discard_envelope(const shard::Envelope& envelope) { mail::discard(envelope); }
 
-void ShardBroker::handle(const mail::Publish& m, uint16_t) {
+void ShardBroker::handle(const mail::Publish& m, uint16_t from) {
+  // In order within a delivery class (scan_cut.h): this is the last of its class from
+  // `from` so far.
+  PG_DASSERT(m.message->origin() == from);
+  uint64_t& arrived = _arrived[from].before[ScanCut::class_of(m.message->qos())];
+  PG_DASSERT(m.message->seq() > arrived);
+  arrived = m.message->seq();
   _fan_out->deliver(_fan_out->match(*m.message), m.message);
   m.message->unref();
 }
@@ -701,17 +752,13 @@ void ShardBroker::handle(const mail::RouteChangeMail& m, uint16_t from) {
   if (!_shared->apply(*m.change, from)) {
     _routes->apply(*m.change, from);
   }
-  _routes->ack(m, from);
+  _routes->ack(m, from, _routed);
 }
 
 void ShardBroker::handle(const mail::RouteAck& m, uint16_t from) {
   _routes->on_ack(m, from);
-  _routes->release_subacks([this](RoutingTable::HeldSuback& suback) {
-    ClientConnection* connection = find_client(suback.connection_id);
-    if (connection != nullptr && connection->client().phase() == Client::Phase::kConnected) {
-      write_suback(&connection->client(), suback);
-    }
-  });
+  _routes->release_subacks(
+      [this](RoutingTable::HeldSuback& suback) { release_suback(suback); });
 }
 
 void ShardBroker::handle(const mail::Migrate& m, uint16_t) { adopt(m.connection); }

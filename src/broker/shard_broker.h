@@ -70,6 +70,8 @@ class ShardBroker final : public shard::ShardService,
   // Its reclaimer is the thread's while it runs (the simulation runs every shard on one).
   void on_turn_begin() override { _reclaimer->install(); }
   void on_turn_end() override;
+  // Mail to itself waits (a retained scan's next slice here): handled next turn, at once.
+  bool wants_turn() const override { return _outbox != nullptr && _outbox->has_self_mail(); }
   void on_stop_requested() override;
   bool finished() const override;
   void discard_envelope(const shard::Envelope& envelope) override;
@@ -178,6 +180,15 @@ class ShardBroker final : public shard::ShardService,
   void release_parked(std::string_view client_id, uint16_t to);
   void adopt(ClientConnection* client);
   void write_suback(Client* client, RoutingTable::HeldSuback& suback);
+  // A held SUBACK leaves: to its connection if still here; its scan window closes.
+  void release_suback(RoutingTable::HeldSuback& suback);
+  // The cut for a SUBSCRIBE owing retained messages, as of now (scan_cut.h).
+  std::shared_ptr<ScanCut> begin_scan_cut() const;
+  // Stamps `message`, before any other shard can see it, as the next this shard routes.
+  Message* stamped(Message* message) {
+    message->stamp(shard_id(), ++_routed);
+    return message;
+  }
   // Stores a retained message (one reference taken over) on its topic's owner.
   void store_retained(Message* message) { _retained->store(message); }
 
@@ -217,6 +228,10 @@ class ShardBroker final : public shard::ShardService,
 
   std::unique_ptr<SysPublisher> _sys;
   std::unique_ptr<MemoryTrimmer> _trimmer;  // shard 0 only
+  // Messages stamped here (stamped()), and by shard the last one of each delivery class
+  // that shard's Publish mail brought here (ScanCut::Origin::before).
+  uint64_t _routed = 0;
+  std::vector<ScanCut::Origin> _arrived;
   uint64_t _clients_now = 0;
   uint64_t _subscriptions_now = 0;
   uint64_t _assigned_ids = 0;

@@ -91,23 +91,23 @@ struct BatchBack {
 // A filter gained its first or lost its last subscriber on the sender (routing_table.h).
 struct RouteChangeMail {
   static constexpr Kind kKind = Kind::kRouteChange;
-  RouteChange* change;  // shared by every receiver; comes back with each one's ack
-  uint64_t seq;         // the sender's route sequence number
+  RouteChange* change;  // shared by every receiver, read-only; comes back with each ack
   shard::Delivery delivery() const { return shard::Delivery::kRequired; }
-  shard::Envelope envelope() const { return {wire(kKind), 0, 0, seq, change}; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, change}; }
   static RouteChangeMail open(const shard::Envelope& e) {
-    return {static_cast<RouteChange*>(e.ptr), e.value};
+    return {static_cast<RouteChange*>(e.ptr)};
   }
   void discard() const;  // routing_table.cc
 };
 
-// The receiver applied every route change up to `seq`; `change` goes back to its maker.
+// The receiver applied every route change up to `change`, which goes back to its maker;
+// `routed` is the last number the receiver had stamped on a message (scan_cut.h).
 struct RouteAck {
   static constexpr Kind kKind = Kind::kRouteAck;
   RouteChange* change;
-  uint64_t seq;
+  uint64_t routed;
   shard::Delivery delivery() const { return shard::Delivery::kRequired; }
-  shard::Envelope envelope() const { return {wire(kKind), 0, 0, seq, change}; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, routed, change}; }
   static RouteAck open(const shard::Envelope& e) {
     return {static_cast<RouteChange*>(e.ptr), e.value};
   }

@@ -254,7 +254,7 @@ int Shard::turn() {
   if (_stopping && _service->finished()) {
     return kFinished;
   }
-  int timeout = drained ? 0 : _wheel->next_timeout_ms(_now_ms);
+  int timeout = drained || _service->wants_turn() ? 0 : _wheel->next_timeout_ms(_now_ms);
   if (_stopping && (timeout < 0 || timeout > 50)) {
     timeout = 50;
   }

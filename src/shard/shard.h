@@ -38,6 +38,9 @@ class ShardService {
   virtual void on_turn_begin() {}
   // End of a loop turn: flush output, retry work held back.
   virtual void on_turn_end() = 0;
+  // After on_turn_end(): work is left that needs no I/O, timer or mail to wake it (mail
+  // the service sent itself), so the next turn must not wait.
+  virtual bool wants_turn() const { return false; }
   // Shutdown was requested: stop accepting, say goodbye, close.
   virtual void on_stop_requested() = 0;
   // True once shutdown has finished and the loop may exit.

@@ -227,7 +227,23 @@ void Actor::on_message(const Received& r) {
               client->id() + " that had no subscription for it");
   }
   if (r.retain) {
-    return;  // retained on subscribe: may come again, and out of order
+    // Retained on subscribe (no subscription here asks Retain As Published): it may come
+    // again and out of order, but only for a subscription whose SUBACK it was published
+    // before. One published after is the live path's alone (scan_cut.h): a scan that
+    // delivered it would deliver it twice.
+    bool before_suback = false;
+    for (const SubInterval& sub : subs) {
+      if (sub.epoch == epoch && sub.sent_at <= now && mqtt::topic_matches(sub.filter, r.topic) &&
+          (sub.suback_at == kNever || m.sent_at <= sub.suback_at)) {
+        before_suback = true;
+        break;
+      }
+    }
+    if (!before_suback) {
+      sim->fail("retained copy of m" + std::to_string(index) + " on " + r.topic + " reached " +
+                client->id() + ", published after the SUBACK of each subscription for it");
+    }
+    return;
   }
   if (r.qos == 2 && !seen_qos2.insert(index).second) {
     sim->fail("QoS 2 message m" + std::to_string(index) + " delivered twice to " +

@@ -95,8 +95,8 @@ bool SimFloor::quiet() const {
     }
   }
   for (uint16_t from = 0; from < _options.shards; ++from) {
-    if (!_group->shard(from).all_outbound_drained()) {
-      return false;
+    if (!_group->shard(from).all_outbound_drained() || _brokers[from]->wants_turn()) {
+      return false;  // mail waits in a mailbox, or in a shard's mail to itself
     }
   }
   return true;

@@ -72,6 +72,7 @@ class Floor {
     std::unique_ptr<RoutingTable> routes;
     std::unique_ptr<SharedGroups> shared;
     std::vector<uint64_t> shared_keys;
+    uint64_t routed = 0;  // stands for the shard's message count: one more per ack
   };
   static shard::ShardGroupOptions options(uint16_t shards) {
     shard::ShardGroupOptions o;
@@ -83,7 +84,7 @@ class Floor {
     if (!at.shared->apply(*m.change, from)) {
       at.routes->apply(*m.change, from);
     }
-    at.routes->ack(m, from);
+    at.routes->ack(m, from, ++at.routed);
   }
   void handle(PerShard& at, const mail::RouteAck& m, uint16_t from, uint16_t) {
     at.routes->on_ack(m, from);
@@ -130,6 +131,9 @@ TEST(RoutingTable, ASubackWaitsUntilEveryOtherShardAppliedTheRoute) {
   EXPECT_EQ(floor.deliver(0, 1), 1u);  // shard 1 applies and acks
   EXPECT_EQ(floor.deliver(1, 0), 1u);
   EXPECT_TRUE(released(floor.routes(0)).empty()) << "shard 2 has not applied it yet";
+  // The ack says what shard 1 had routed (its first: 1); shard 2's has not come.
+  EXPECT_EQ(floor.routes(0).acked_routed(1), 1u);
+  EXPECT_EQ(floor.routes(0).acked_routed(2), 0u);
   // A publish on shard 1 now finds shard 0; on shard 2 it would not yet.
   EXPECT_EQ(shards_for(floor.routes(1), "a/x"), 1u);
   EXPECT_EQ(shards_for(floor.routes(2), "a/x"), 0u);
@@ -182,8 +186,8 @@ TEST(RoutingTableDeathTest, AnAckForAChangeNeverMadeStops) {
   Floor floor(2);
   Session session(nullptr, "s");
   floor.routes(0).add(&session, "t", {});  // change 1
-  auto* forged = new RouteChange{0, 1, true, 0, 0, "t"};
-  EXPECT_DEATH(floor.routes(0).on_ack(mail::RouteAck{forged, 2}, 1), "ack.seq <= _seq");
+  auto* forged = new RouteChange{0, 1, 2, true, 0, 0, "t"};
+  EXPECT_DEATH(floor.routes(0).on_ack(mail::RouteAck{forged, 0}, 1), "seq <= _seq");
   delete forged;
   floor.routes(0).remove(&session, "t");
 }

@@ -359,38 +359,54 @@ TEST(SessionHeldBytes, AQoS2MessageIsLetGoAtPubrecAndQueuedOnesCountToo) {
   shard.table.connection_gone(session, nullptr, 0, false);
 }
 
-TEST(SessionRetainedScan, OnlyRetainedMessagesAreNotedAndTheBoundIsCounted) {
-  // Live messages a retained scan must not repeat: only those published with RETAIN can
-  // be in the store, so live traffic without it is not noted and cannot fill the ids.
+TEST(SessionRetainedScan, OnlyRetainedMessagesInAWindowAreNotedAndTheBoundIsCounted) {
+  // Live messages a retained scan must not repeat are noted between a SUBSCRIBE and its
+  // SUBACK only (scan_cut.h), and only those published with RETAIN: live traffic without
+  // it cannot be in the store and cannot fill the notes.
   Shard shard;
   Link link(shard, 1);
   Session* session = open(shard, link, "scan", true, 0);
-  session->active_scans = 1;
   mqtt::Publish plain;
   plain.topic = "t";
+  mqtt::Publish retained = plain;
+  retained.retain = true;
+  Message* outside = Message::create(retained, 9, 0);
+  outside->stamp(1, 1);
+  session->note_live(outside);  // no window open: nothing to note
+  session->scan_windows = 1;
+  EXPECT_FALSE(session->got_live(outside));
   Message* live = Message::create(plain, 9, 0);
+  live->stamp(1, 2);
   for (size_t i = 0; i < Session::kMaxLiveIds + 10; ++i) {
     session->note_live(live);
   }
   EXPECT_FALSE(session->got_live(live));
   EXPECT_EQ(shard.counters.retained_scan_ids_full, 0u);
-  mqtt::Publish retained = plain;
-  retained.retain = true;
   std::vector<Message*> kept;
-  for (size_t i = 0; i <= Session::kMaxLiveIds; ++i) {
+  for (uint64_t i = 0; i <= Session::kMaxLiveIds; ++i) {
     kept.push_back(Message::create(retained, 9, 0));
+    kept.back()->stamp(1, 3 + i);
     session->note_live(kept.back());
   }
   EXPECT_TRUE(session->got_live(kept.front()));
   EXPECT_FALSE(session->got_live(kept.back()));  // past the bound: counted, once
   EXPECT_EQ(shard.counters.retained_scan_ids_full, 1u);
-  session->forget_live();
+  // Another shard's message with the same number is another message.
+  Message* other = Message::create(retained, 9, 0);
+  other->stamp(2, 3);
+  EXPECT_FALSE(session->got_live(other));
+  // The notes outlive the window while its scans run, and go with the last of them.
+  session->active_scans = 1;
+  session->close_scan_window();
+  EXPECT_TRUE(session->got_live(kept.front()));
+  session->end_scan();
   EXPECT_FALSE(session->got_live(kept.front()));
-  live->unref();
+  for (Message* message : {outside, live, other}) {
+    message->unref();
+  }
   for (Message* message : kept) {
     message->unref();
   }
-  session->active_scans = 0;
   shard.table.connection_gone(session, nullptr, 0, false);
 }
 
