@@ -20,6 +20,7 @@
 #include "src/io/ring.h"
 #include "src/net/listener.h"
 #include "src/net/tls_context.h"
+#include "src/net/tls_library.h"
 #include "src/net/transport_stack.h"
 #include "src/shard/shard.h"
 
@@ -216,6 +217,7 @@ int run(Options options) {
   for (const std::string& url : options.listen) {
     PG_INFO("listening on %s", url.c_str());
   }
+  PG_INFO("tls: %s", net::describe(net::tls_library()).c_str());
 
   const int sig =
       daemon::wait_for_shutdown_signal([&] { reload_tls(options, transports); });

@@ -21,6 +21,7 @@
 #include "src/mqtt/codec.h"
 #include "src/net/listener.h"
 #include "src/net/tls_context.h"
+#include "src/net/tls_library.h"
 
 namespace peregrine::config {
 
@@ -351,7 +352,8 @@ std::optional<int> load_options(int argc, char** argv, Options& out,
       return 0;
     }
     if (arg == "--version") {
-      std::printf("peregrine %s\n", PEREGRINE_VERSION);
+      std::printf("peregrine %s\ntls: %s\n", PEREGRINE_VERSION,
+                  net::describe(net::tls_library()).c_str());
       return 0;
     }
     if (matches(arg, "--config")) {

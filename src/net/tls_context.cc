@@ -13,18 +13,11 @@
 #include <string>
 
 #include "src/base/assert.h"
+#include "src/net/tls_library.h"
 
 namespace peregrine::net {
 
 namespace {
-
-// Debian's wolfSSL has no AES-NI: ChaCha20-Poly1305 first, AES-GCM for clients without
-// it (DESIGN §8). Server order wins.
-constexpr const char* kDefaultCiphers =
-    "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
 
 // wolfSSL's loaders return WOLFSSL_FAILURE (0) or a negative code; 0 would print "ok".
 std::string wolf_error(int code) {
@@ -144,7 +137,9 @@ bool configure(WOLFSSL_CTX* ctx, const TlsOptions& options, std::string* why) {
     *why = "private key " + options.key_file + " does not match " + options.cert_file;
     return false;
   }
-  const std::string ciphers = options.ciphers.empty() ? kDefaultCiphers : options.ciphers;
+  // Server order wins: the cipher this machine runs fastest first (tls_library.h).
+  const std::string ciphers =
+      options.ciphers.empty() ? default_ciphers(tls_library()) : options.ciphers;
   if (wolfSSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != WOLFSSL_SUCCESS) {
     *why = "bad cipher list: " + ciphers;
     return false;

@@ -329,6 +329,21 @@ def certs(tmp_path_factory):
     return out
 
 
+def tls_library_line():
+    """What the binary says of its wolfSSL (`peregrine --version`'s "tls:" line)."""
+    out = subprocess.run([BINARY, "--version"], capture_output=True, text=True,
+                         timeout=10).stdout
+    for line in out.splitlines():
+        if line.startswith("tls: "):
+            return line[len("tls: "):]
+    raise AssertionError(f"no tls: line in --version output: {out!r}")
+
+
+def tls_aes_first():
+    """Whether the server's cipher order puts AES-GCM first (fast wolfSSL, AES-NI CPU)."""
+    return "AES-GCM first" in tls_library_line()
+
+
 def start_transport_broker(broker, certs, schemes, *, shards=2, extra_args=(), config=None,
                            log_level="debug"):
     """A broker listening on one free port per scheme in `schemes` (e.g. ["mqtts", "wss"],
