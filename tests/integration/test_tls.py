@@ -4,6 +4,7 @@ SNI, mutual TLS with the certificate as identity, bad records and handshake time
 harm no other client, session tickets, and SIGHUP certificate reloads."""
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -327,3 +328,33 @@ def test_secret_files_others_may_read_are_warned_about(broker, certs, tmp_path):
     assert f"TLS key '{key}' is readable by group or others (mode 0644)" in log, log
     assert f"configuration file '{config}' holds SCRAM passwords" in log, log
     assert "password = " not in log and '"p"' not in log
+
+
+def test_large_and_small_messages_interleaved_arrive_whole_over_tls(broker, certs):
+    """Payloads below, at and across the TLS record size, and far beyond it, between
+    small ones: a large payload goes to wolfSSL where it lies while the small ones are
+    gathered into records (transport_stack.cc). QoS 0 and 1, subscriber on TLS and the
+    publisher on TLS or plain TCP; byte-exact and in order."""
+    b, ports = start_transport_broker(broker, certs, ["mqtts", "mqtt"])
+    sub = TlsMqtt(ports["mqtts"], certs, version=mqtt_raw.V5)
+    sub.connect("big-sub")
+    assert sub.subscribe(("big/#", 1)) == [1]
+    sizes = [10, 4095, 4096, 5000, 16383, 16384, 16385, 3, 40000, 1023, 1024, 1025,
+             100_000, 17, 32768, 65536 + 7]
+    rng = random.Random(28)
+    for pub in (TlsMqtt(ports["mqtts"], certs, version=mqtt_raw.V5),
+                mqtt_raw.RawClient(ports["mqtt"], version=mqtt_raw.V5)):
+        pub.connect("")
+        sent = []
+        for i, size in enumerate(sizes):
+            payload = bytes(rng.getrandbits(8) for _ in range(size))
+            sent.append((f"big/{i}", payload))
+            if i % 2:
+                pub.publish_qos1(f"big/{i}", payload)
+            else:
+                pub.publish(f"big/{i}", payload)
+        pub.publish_qos1("big/end", b"end")
+        got = [(m.topic, m.payload) for m in sub.messages_until("big/end", timeout=20)]
+        assert got[:-1] == sent, [(t, len(p)) for t, p in got]
+        pub.disconnect()
+    sub.disconnect()
