@@ -23,7 +23,9 @@ def io_name(backend):
 def test_version_prints_name_and_version():
     r = run_cli("--version")
     assert r.returncode == 0, r.stderr
-    assert re.fullmatch(r"peregrine \d+\.\d+\.\d+\S*\n?", r.stdout), repr(r.stdout)
+    # The name and version, then which wolfSSL the binary runs (test_tls_library.py).
+    assert re.fullmatch(r"peregrine \d+\.\d+\.\d+\S*\ntls: wolfSSL [^\n]+\n?", r.stdout), \
+        repr(r.stdout)
     meson = re.search(r"^\s*version\s*:\s*'([^']+)'", (REPO / "meson.build").read_text(),
                       re.MULTILINE)
     if meson:
