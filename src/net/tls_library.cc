@@ -30,7 +30,7 @@ TlsLibrary tls_library() {
   library.asm_built = true;
 #endif
 #if defined(__x86_64__) || defined(__i386__)
-  // wolfSSL's AES-GCM needs both (its Check_CPU_support_AES asks cpuid the same).
+  // AES-GCM in hardware takes both: AES-NI for the cipher, carry-less multiply for GHASH.
   library.cpu_aesni = __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
   library.cpu_avx2 = __builtin_cpu_supports("avx2");
 #endif
