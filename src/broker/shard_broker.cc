@@ -641,7 +641,11 @@ void ShardBroker::write_suback(Client* client, RoutingTable::HeldSuback& suback)
     }
   }
   Session* session = client->session();
-  PG_ASSERT(session != nullptr && session->id == suback.session_id);
+  PG_DASSERT(session != nullptr && session->id == suback.session_id);
+  if (session == nullptr || session->id != suback.session_id) {
+    close_scan_window(suback);  // a connection always keeps its session: not expected
+    return;
+  }
   _retained->start_scans(session, suback.retained, std::move(suback.cut));
   session->close_scan_window();  // after the scans count: the notes stay for them
 }
@@ -652,10 +656,15 @@ void ShardBroker::release_suback(RoutingTable::HeldSuback& suback) {
     write_suback(&connection->client(), suback);
     return;
   }
-  if (!suback.retained.empty()) {  // nobody to send it to: its scans are not owed
-    if (Session* session = _sessions->find(suback.session_id)) {
-      session->close_scan_window();
-    }
+  close_scan_window(suback);  // nobody to send it to: its scans are not owed
+}
+
+void ShardBroker::close_scan_window(const RoutingTable::HeldSuback& suback) {
+  if (suback.retained.empty()) {
+    return;
+  }
+  if (Session* session = _sessions->find(suback.session_id)) {
+    session->close_scan_window();
   }
 }
 

@@ -182,6 +182,8 @@ class ShardBroker final : public shard::ShardService,
   void write_suback(Client* client, RoutingTable::HeldSuback& suback);
   // A held SUBACK leaves: to its connection if still here; its scan window closes.
   void release_suback(RoutingTable::HeldSuback& suback);
+  // The scan window `suback` opened closes without scans (its session's, if it lives).
+  void close_scan_window(const RoutingTable::HeldSuback& suback);
   // The cut for a SUBSCRIBE owing retained messages, as of now (scan_cut.h).
   std::shared_ptr<ScanCut> begin_scan_cut() const;
   // Stamps `message`, before any other shard can see it, as the next this shard routes.
