@@ -64,17 +64,29 @@ struct SubackSeen : ClientEvents {
   void on_suback(uint16_t, const std::vector<mqtt::ReasonCode>&) override { seen = true; }
 };
 
+// A v5 subscriber (its SUBACKs seen) homed and connected on `sub_shard`, and a 3.1.1
+// publisher on `pub_shard`, on a floor of `shards` whose turns the test scripts.
+struct SubscriberAndPublisher {
+  SubscriberAndPublisher(uint16_t shards, uint16_t sub_shard, uint16_t pub_shard)
+      : floor(1, exact(shards)),
+        sub(floor, id_homed("s", sub_shard, shards), ProtocolVersion::kV5, &suback),
+        pub(floor, id_homed("p", pub_shard, shards), ProtocolVersion::kV311) {
+    sub.connect(sub_shard, true);
+    pub.connect(pub_shard, true);
+  }
+  SimFloor floor;
+  SubackSeen suback;
+  SimClient sub;
+  SimClient pub;
+};
+
 TEST(RetainedScan, AMessageTheScanBringsBeforeItsLiveCopyIsNotDeliveredTwice) {
   // Shard 0 owns the topic, the publisher lives on 1, the subscriber on 2. The publish
   // reaches the owner before the scan does, and the scan's batch reaches the subscriber
   // before the live copy (shard 2 takes shard 0's mail before shard 1's).
-  SimFloor floor(1, exact(3));
+  SubscriberAndPublisher clients(3, 2, 1);
+  auto& [floor, suback, sub, pub] = clients;
   const std::string topic = owned_by("t", 0, 3);
-  SubackSeen suback;
-  SimClient sub(floor, id_homed("s", 2, 3), ProtocolVersion::kV5, &suback);
-  SimClient pub(floor, id_homed("p", 1, 3), ProtocolVersion::kV311);
-  sub.connect(2, true);
-  pub.connect(1, true);
   ASSERT_TRUE(settle(floor, {&sub, &pub}));
   sub.subscribe(topic, 1);
   floor.step_only(2);  // reads the SUBSCRIBE: the route change goes to 0 and 1
@@ -102,12 +114,8 @@ TEST(RetainedScan, AMessageThatCameLiveBetweenSubscribeAndSubackIsNotRepeatedByT
   // The subscriber (shard 0) has w/x; it adds w/#. The publisher's shard (1) routes a
   // retained w/x by the old route before it applies the new one: the message reaches the
   // subscriber live before the SUBACK, and the scan later finds it in the store.
-  SimFloor floor(1, exact(2));
-  SubackSeen suback;
-  SimClient sub(floor, id_homed("s", 0, 2), ProtocolVersion::kV5, &suback);
-  SimClient pub(floor, id_homed("p", 1, 2), ProtocolVersion::kV311);
-  sub.connect(0, true);
-  pub.connect(1, true);
+  SubscriberAndPublisher clients(2, 0, 1);
+  auto& [floor, suback, sub, pub] = clients;
   ASSERT_TRUE(settle(floor, {&sub, &pub}));
   sub.subscribe("w/x", 1);
   ASSERT_TRUE(settle(floor, {&sub, &pub}));
