@@ -68,7 +68,6 @@ class RetainedRouter {
   // Retained messages held here (the topics this shard owns).
   size_t size() const { return _store.size(); }
 
-  // Stores `message` (one reference taken over) on its topic's owner.
   // Stores `message` (one reference) on its owner shard. With a `token`, the publisher's
   // connection `connection` wants to know the outcome: told now when this shard owns the
   // topic, else by a RetainAnswer mail back to this shard (kLater).
