@@ -5,13 +5,28 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace peregrine {
+
+// What a verified token's topic claims allow (topicAcl, x-fastly-read/-write, Peregrine's
+// own lists): topic filters, '+' and '#' as in MQTT. A publish is allowed when its topic
+// matches one of `publish`; a subscription when one of `subscribe` covers its filter
+// (mqtt::filter_covers). Checked by the broker before the Authorizer is asked.
+struct TopicGrant {
+  std::vector<std::string> publish;
+  std::vector<std::string> subscribe;
+};
 
 struct ClientIdentity {
   std::string_view client_id;
   std::optional<std::string_view> username;
+  // The client id and username were proven (token, password, SCRAM or certificate)
+  // rather than merely claimed; rules keyed on them apply to verified identities only.
+  bool verified = false;
+  const TopicGrant* grant = nullptr;  // nullptr: the credential limits no topics
 };
 
 class Authorizer {

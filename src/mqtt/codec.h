@@ -188,6 +188,11 @@ bool parse_shared_filter(std::string_view filter, std::string_view& group,
 // A filter's wildcard characters in `topic` are taken literally.
 bool topic_matches(std::string_view filter, std::string_view topic);
 
+// True if every topic `inner` matches is matched by `outer` (both filters): what a grant
+// of `outer` must be to allow subscribing to `inner`. "a/#" covers "a/+" and "a"; "a/+"
+// does not cover "a/#"; a leading wildcard covers no filter that starts with '$'.
+bool filter_covers(std::string_view outer, std::string_view inner);
+
 // Whether a v5 packet of `type` (CONNACK, PUBACK/PUBREC, PUBREL/PUBCOMP, SUBACK, UNSUBACK,
 // DISCONNECT, AUTH) may carry `reason` (spec §2.4): the decoder refuses any other.
 bool reason_allowed(PacketType type, ReasonCode reason);

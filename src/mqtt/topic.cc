@@ -107,4 +107,37 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
   }
 }
 
+bool filter_covers(std::string_view outer, std::string_view inner) {
+  if (!inner.empty() && inner.front() == '$' && !outer.empty() &&
+      (outer.front() == '+' || outer.front() == '#')) {
+    return false;  // [MQTT-4.7.2-1]: a leading wildcard matches no $ topic
+  }
+  size_t o = 0;
+  size_t i = 0;
+  while (true) {
+    const size_t o_end = outer.find('/', o);
+    const std::string_view level =
+        outer.substr(o, o_end == std::string_view::npos ? std::string_view::npos : o_end - o);
+    if (level == "#") {
+      return true;
+    }
+    const size_t i_end = inner.find('/', i);
+    const std::string_view part =
+        inner.substr(i, i_end == std::string_view::npos ? std::string_view::npos : i_end - i);
+    if (part == "#" || (level != "+" && (part == "+" || level != part))) {
+      return false;  // inner reaches topics this level of outer does not
+    }
+    const bool outer_last = o_end == std::string_view::npos;
+    const bool inner_last = i_end == std::string_view::npos;
+    if (outer_last || inner_last) {
+      if (outer_last && inner_last) {
+        return true;
+      }
+      return inner_last && outer.substr(o_end + 1) == "#";
+    }
+    o = o_end + 1;
+    i = i_end + 1;
+  }
+}
+
 }  // namespace peregrine::mqtt

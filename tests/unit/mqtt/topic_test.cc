@@ -231,5 +231,31 @@ TEST(ReasonCode, NamesAndErrors) {
   EXPECT_FALSE(is_error(ReasonCode::kGrantedQos2));
 }
 
+TEST(FilterCovers, Table) {
+  struct Row {
+    const char* outer;
+    const char* inner;
+    bool covers;
+  };
+  const Row rows[] = {
+      {"#", "a/b", true},           {"#", "#", true},           {"#", "+/x", true},
+      {"a/#", "a", true},           {"a/#", "a/+", true},       {"a/#", "a/#", true},
+      {"a/#", "b/#", false},        {"a/+", "a/b", true},       {"a/+", "a/+", true},
+      {"a/+", "a/#", false},        {"a/+", "a/b/c", false},    {"a/b", "a/+", false},
+      {"a/b", "a/b", true},         {"a/b", "a", false},        {"a", "a/b", false},
+      {"+/b", "+/b", true},         {"+", "a", true},           {"+", "#", false},
+      {"#", "$SYS/x", false},       {"+/x", "$SYS/x", false},   {"$SYS/#", "$SYS/x", true},
+      {"a/+/c", "a/b/c", true},     {"a/+/c", "a/+/+", false},  {"a//b", "a/+/b", false},
+      {"a/+/#", "a/x", true},       {"a/b/#", "a/#", false},
+  };
+  for (const Row& row : rows) {
+    EXPECT_EQ(filter_covers(row.outer, row.inner), row.covers) << row.outer << " over " << row.inner;
+    // What a filter covers it also matches, read as a topic without wildcards.
+    if (row.covers && std::string_view(row.inner).find_first_of("+#") == std::string_view::npos) {
+      EXPECT_TRUE(topic_matches(row.outer, row.inner)) << row.outer << " " << row.inner;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace peregrine::mqtt
