@@ -4,6 +4,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -12,6 +13,8 @@
 
 #include "include/peregrine/options.h"
 #include "src/auth/acl_authorizer.h"
+#include "src/auth/connect_authenticator.h"
+#include "src/auth/key_files.h"
 #include "src/auth/scram_sha256.h"
 #include "src/base/log.h"
 #include "src/broker/shard_broker.h"
@@ -155,6 +158,50 @@ void reload_tls(const Options& options, Transports& transports) {
   PG_INFO("SIGHUP: TLS certificates reloaded for new connections");
 }
 
+// Anonymous access unless configured: only when no listener is reachable from another
+// host (Mosquitto 2's rule).
+bool anonymous_allowed(const Options& options) {
+  switch (options.auth.allow_anonymous) {
+    case AnonymousAccess::kAllowed: return true;
+    case AnonymousAccess::kRefused: return false;
+    case AnonymousAccess::kLoopbackListeners: break;
+  }
+  return std::all_of(options.listen.begin(), options.listen.end(), [](const std::string& text) {
+    std::string why;
+    const auto url = net::parse_listen_url(text, &why);
+    return url && url->loopback();
+  });
+}
+
+bool make_authenticator(const Options& options,
+                        std::unique_ptr<auth::ConnectAuthenticatorFactory>& out) {
+  auth::AuthSettings settings;
+  settings.allow_anonymous = anonymous_allowed(options);
+  std::string why;
+  if (!auth::load_key_files(options.auth.jwt, settings.jwt_keys, why)) {
+    PG_ERROR("auth.jwt.keys: %s", why.c_str());
+    return false;
+  }
+  settings.jwt_policy.leeway_s = options.auth.jwt.leeway_s;
+  settings.jwt_policy.issuer = options.auth.jwt.issuer;
+  settings.jwt_policy.audience = options.auth.jwt.audience;
+  settings.token_cache_entries = options.auth.jwt.cache_entries;
+  std::string kids;
+  for (const auth::JwsKey& key : settings.jwt_keys) {
+    kids += std::string(kids.empty() ? "" : ", ") + key.kid + " (" +
+            std::string(auth::algorithm_name(key.alg)) + ")";
+  }
+  PG_INFO("auth: anonymous clients %s; JWT keys: %s",
+          settings.allow_anonymous
+              ? (options.auth.allow_anonymous == AnonymousAccess::kAllowed
+                     ? "allowed (auth.allow_anonymous)"
+                     : "allowed (every listener is on loopback)")
+              : "refused",
+          kids.empty() ? "none" : kids.c_str());
+  out = std::make_unique<auth::ConnectAuthenticatorFactory>(std::move(settings));
+  return true;
+}
+
 int run(Options options) {
   if (options.listen.empty()) {
     options.listen.push_back("mqtt://127.0.0.1:1883");
@@ -193,6 +240,12 @@ int run(Options options) {
     }
     config.auth_methods.push_back(scram.get());
   }
+  // Authentication: tokens and the anonymous policy; each shard makes its own checker.
+  std::unique_ptr<auth::ConnectAuthenticatorFactory> authenticator;
+  if (!make_authenticator(options, authenticator)) {
+    return 1;
+  }
+  config.authenticator = authenticator.get();
   std::vector<std::unique_ptr<broker::ShardBroker>> brokers;
   std::vector<shard::ShardService*> services;
   for (uint16_t s = 0; s < shards; ++s) {

@@ -96,8 +96,34 @@ struct ScramUser {
   uint32_t iterations = 4096;
 };
 
+// A JWT verification key: a PEM public key, JWK or JWKS file, or an HS256 secret file.
+struct JwtKeyFile {
+  std::string kid;          // empty: the JWK's own, else the key's RFC 7638 thumbprint
+  std::string alg;          // EdDSA | ES256 | RS256 | PS256 | HS256; pins the key
+  std::string file;         // PEM, JWK or JWKS
+  std::string secret_file;  // HS256: the secret's bytes (one trailing newline dropped)
+};
+
+// Tokens in the CONNECT password and the HTTP bearer (src/auth/jwt.h).
+struct JwtOptions {
+  std::vector<JwtKeyFile> keys;  // none: tokens are not verified (nor accepted)
+  uint32_t leeway_s = 0;         // clock skew allowed on exp and nbf
+  std::string issuer;            // non-empty: iss must be it
+  std::string audience;          // non-empty: aud must name it
+  uint32_t cache_entries = 4096;  // verified tokens remembered per shard
+};
+
+// Anonymous access: a client that proves nothing (no token, certificate or SCRAM).
+enum class AnonymousAccess : uint8_t {
+  kLoopbackListeners,  // the default: allowed only if every listener is on loopback
+  kAllowed,
+  kRefused,
+};
+
 struct Authentication {
   std::vector<ScramUser> scram_sha256;
+  AnonymousAccess allow_anonymous = AnonymousAccess::kLoopbackListeners;
+  JwtOptions jwt;
 };
 
 // TLS for mqtts://, wss:// and https:// listeners (one configuration shared by all of

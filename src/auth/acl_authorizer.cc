@@ -11,6 +11,11 @@ AclAuthorizer::AclAuthorizer(Acl acl) : _acl(std::move(acl)) {
 }
 
 bool AclAuthorizer::applies(const AclRule& rule, const ClientIdentity& client) const {
+  // A rule that names a client applies to one that proved it is that client: an id or
+  // username merely claimed matches no named rule (unnamed rules apply to everyone).
+  if ((!rule.client_id.empty() || !rule.username.empty()) && !client.verified) {
+    return false;
+  }
   if (!rule.client_id.empty() && rule.client_id != client.client_id) {
     return false;
   }

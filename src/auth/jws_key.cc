@@ -260,10 +260,14 @@ bool key_from_jwk(const picojson::object& jwk, std::optional<JwsAlgorithm> alg,
       if (!decoded_member(jwk, "x", key.material, error) || !decoded_member(jwk, "y", y, error)) {
         return false;
       }
-      if (key.material.size() != 32 || y.size() != 32) {
+      // RFC 7518 §6.2.1.2 wants each coordinate at its full 32 bytes, but some writers
+      // (PyJWT before 2.8) drop leading zero bytes; padding back is unambiguous.
+      if (key.material.size() > 32 || y.size() > 32 || key.material.empty() || y.empty()) {
         error = "P-256 coordinates are 32 bytes each";
         return false;
       }
+      key.material.insert(0, 32 - key.material.size(), '\0');
+      y.insert(0, 32 - y.size(), '\0');
       key.material += y;
       break;
     }

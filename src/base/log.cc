@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <ctime>
+#include <string>
 
 namespace peregrine::base {
 
@@ -52,11 +53,23 @@ std::optional<LogLevel> parse_log_level(std::string_view name) {
 void set_log_shard(int shard) { t_shard = shard; }
 
 void log_line(LogLevel level, const char* fmt, ...) {
-  char message[1024];
+  // Most lines fit the stack buffer; a longer one (the counters at shutdown) is formatted
+  // again into one of its size rather than cut.
+  char buffer[1024];
+  std::string long_line;
+  const char* message = buffer;
   va_list args;
   va_start(args, fmt);
-  std::vsnprintf(message, sizeof message, fmt, args);
+  va_list again;
+  va_copy(again, args);
+  const int size = std::vsnprintf(buffer, sizeof buffer, fmt, args);
   va_end(args);
+  if (size >= static_cast<int>(sizeof buffer)) {
+    long_line.resize(static_cast<size_t>(size) + 1);
+    std::vsnprintf(long_line.data(), long_line.size(), fmt, again);
+    message = long_line.c_str();
+  }
+  va_end(again);
 
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "include/peregrine/authenticator.h"
 #include "include/peregrine/authorizer.h"
 #include "include/peregrine/enhanced_auth.h"
 #include "include/peregrine/options.h"
@@ -31,6 +33,9 @@ struct BrokerConfig {
   Acl acl;                                // the answers to denials
   const Authorizer* authorizer = nullptr;  // nullptr: allow everything; shared, read-only
   std::vector<const EnhancedAuthMethod*> auth_methods;  // shared, read-only
+  // Makes each shard's Authenticator (nullptr: everyone anonymous, as embedders and
+  // the simulated floor have it); shared, read-only, outlives the shards.
+  const AuthenticatorFactory* authenticator = nullptr;
   // Move a publisher-only session to the one shard its messages go to (rehome_policy.h).
   bool rehome_publishers = true;
 };
@@ -38,7 +43,9 @@ struct BrokerConfig {
 class BrokerPort : public net::ConnectionHost, public SessionHost {
  public:
   static constexpr size_t kNoOverflow = 0;
-  explicit BrokerPort(const BrokerConfig& config) : _config(config) {}
+  explicit BrokerPort(const BrokerConfig& config)
+      : _config(config),
+        _authenticator(config.authenticator != nullptr ? config.authenticator->make() : nullptr) {}
 
   const BrokerConfig& config() const { return _config; }
   const Limits& limits() const final { return _config.limits; }
@@ -51,6 +58,8 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // and destroys a Publish (~400 bytes); valid until that client's next PUBLISH.
   mqtt::Publish& inbound_publish() { return _inbound_publish; }
   mqtt::Ack& inbound_ack() { return _inbound_ack; }  // decoded into again for each ack
+  // This shard's own (nullptr: no authentication configured).
+  Authenticator* authenticator() const { return _authenticator.get(); }
   const EnhancedAuthMethod* auth_method(std::string_view name) const {
     for (const EnhancedAuthMethod* method : _config.auth_methods) {
       if (method->name() == name) {
@@ -95,6 +104,7 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   ~BrokerPort() = default;
 
   BrokerConfig _config;
+  std::unique_ptr<Authenticator> _authenticator;
   const size_t* _overflow_size = &kNoOverflow;  // the shard's (Shard::overflow_size())
   BrokerStats _stats;
   HeldBudget _held;  // declared before any session can exist: a base outlives its members

@@ -11,6 +11,23 @@ void BrokerStats::add(const BrokerStats& o) {
   }
 }
 
+uint64_t& BrokerStats::refused(AuthRefusal refusal) {
+  switch (refusal) {
+    case AuthRefusal::kNoCredentials: return auth_no_credentials;
+    case AuthRefusal::kTokenMalformed: return auth_token_malformed;
+    case AuthRefusal::kTokenKey: return auth_token_key;
+    case AuthRefusal::kTokenSignature: return auth_token_signature;
+    case AuthRefusal::kTokenExpired: return auth_token_expired;
+    case AuthRefusal::kTokenNotYetValid: return auth_token_not_yet_valid;
+    case AuthRefusal::kTokenClaims: return auth_token_claims;
+    case AuthRefusal::kTokenRevoked: return auth_token_revoked;
+    case AuthRefusal::kSubjectMismatch: return auth_subject_mismatch;
+    case AuthRefusal::kBadPassword:
+    case AuthRefusal::kNone: break;
+  }
+  return auth_bad_password;
+}
+
 std::string BrokerStats::format() const {
   std::string out;
   auto put = [&](const std::string& name, uint64_t value) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "include/peregrine/authenticator.h"
 #include "src/mqtt/reason_code.h"
 
 namespace peregrine::broker {
@@ -48,6 +49,19 @@ namespace peregrine::broker {
   X(subscribe_denied, "subscription filters refused by the authorizer")                 \
   X(read_denied, "deliveries withheld by the authorizer")                               \
   X(auth_failed, "enhanced authentication exchanges that failed")                       \
+  X(auth_verified, "CONNECTs whose token proved who the client is")                     \
+  X(auth_no_credentials, "CONNECT refused 0x86: nothing presented, anonymous access off") \
+  X(auth_token_malformed, "CONNECT refused 0x86: token not readable (shape, JSON, header)") \
+  X(auth_token_key, "CONNECT refused 0x86: token alg none/unknown/not its key's, or no such kid") \
+  X(auth_token_signature, "CONNECT refused 0x86: token signature does not verify")      \
+  X(auth_token_expired, "CONNECT refused 0x86: token past its exp")                     \
+  X(auth_token_not_yet_valid, "CONNECT refused 0x86: token before its nbf")             \
+  X(auth_token_claims, "CONNECT refused 0x86: token claims of the wrong type, iss or aud") \
+  X(auth_token_revoked, "CONNECT refused 0x86: token revoked")                          \
+  X(auth_subject_mismatch, "CONNECT refused 0x87: client id or username is not the token's sub") \
+  X(auth_bad_password, "CONNECT refused 0x86: known user, wrong or missing password")   \
+  X(auth_will_denied, "CONNECT refused 0x87: will topic outside the token's topic claims") \
+  X(auth_expired_disconnects, "connections closed when their token expired (v5: 0xA0)") \
   X(input_paused, "connections paused: mailbox overflow at its bound (back-pressure)")   \
   X(retained_scan_live, "retained messages a scan found and skipped: they came live")   \
   X(retained_scan_ids_full, "subscribe windows past the live ids they can note (a duplicate possible)") \
@@ -69,6 +83,8 @@ struct BrokerStats {
   std::array<uint64_t, 256> rejected{};
 
   void add(const BrokerStats& other);
+  // The counter of a refused CONNECT's reason.
+  uint64_t& refused(AuthRefusal refusal);
   // "name=value ..." for the shutdown log line.
   std::string format() const;
 };

@@ -28,6 +28,24 @@ bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
 constexpr const char* kRetainRefused = "retained message refused: retained limits reached";
 constexpr const char* kPublishDenied = "not authorized to publish to this topic";
 
+// The Reason String of a refused CONNECT: what was wrong, never the credential.
+const char* refusal_text(AuthRefusal refusal) {
+  switch (refusal) {
+    case AuthRefusal::kNoCredentials: return "credentials required";
+    case AuthRefusal::kTokenMalformed: return "token malformed";
+    case AuthRefusal::kTokenKey: return "token algorithm or key not accepted";
+    case AuthRefusal::kTokenSignature: return "token signature invalid";
+    case AuthRefusal::kTokenExpired: return "token expired";
+    case AuthRefusal::kTokenNotYetValid: return "token not yet valid";
+    case AuthRefusal::kTokenClaims: return "token claims not accepted";
+    case AuthRefusal::kTokenRevoked: return "token revoked";
+    case AuthRefusal::kSubjectMismatch: return "client id or username is not the token's subject";
+    case AuthRefusal::kBadPassword: return "bad user name or password";
+    case AuthRefusal::kNone: break;
+  }
+  return "credentials refused";
+}
+
 }  // namespace
 
 Client::Client(BrokerPort* broker, ClientSink& sink) : _broker(broker), _sink(sink) {}
@@ -320,10 +338,16 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (!check_connect(connect)) {
     return false;
   }
+  if (!_authenticated && (!authenticate(connect) || !check_will_grant(connect))) {
+    return false;
+  }
   apply_tls_identity(connect);
   if (!_client_id) {
     if (connect.client_id.empty()) {
-      _client_id = broker().assign_client_id();
+      // A token's subject is the client id: an empty one is assigned it (Cloudflare's
+      // rule), told in CONNACK to a v5 client.
+      const bool bound = _proven != nullptr && !_proven->subject.empty();
+      _client_id = bound ? _proven->subject : broker().assign_client_id();
       _id_assigned = true;
     } else {
       _client_id = connect.client_id;
@@ -337,6 +361,59 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     return begin_enhanced_auth(header, body, connect);
   }
   return accept_connect(connect);
+}
+
+bool Client::authenticate(const mqtt::Connect& connect) {
+  _authenticated = true;
+  const bool certificate =
+      !_sink.peer_identity().empty() && _sink.tls_identity() != net::TlsIdentity::kNone;
+  if (certificate) {
+    _proven = std::make_unique<ProvenIdentity>();
+  }
+  Authenticator* authenticator = broker().authenticator();
+  if (authenticator == nullptr) {
+    return true;
+  }
+  Credentials credentials;
+  credentials.client_id = connect.client_id;
+  credentials.username = connect.username;
+  if (connect.password) {
+    credentials.password = mqtt::as_string_view(*connect.password);
+  }
+  credentials.certificate = certificate;
+  credentials.enhanced = connect.properties.authentication_method.has_value();
+  AuthResult result = authenticator->authenticate(credentials);
+  if (result.refused()) {
+    broker().stats().refused(result.refusal)++;
+    return fail(result.outcome == AuthResult::Outcome::kBadCredentials
+                    ? ReasonCode::kBadUserNameOrPassword
+                    : ReasonCode::kNotAuthorized,
+                refusal_text(result.refusal));
+  }
+  if (result.outcome != AuthResult::Outcome::kVerified) {
+    return true;
+  }
+  broker().stats().auth_verified++;
+  auto proven = std::make_unique<ProvenIdentity>();
+  proven->subject = std::move(result.subject);
+  proven->token_id = std::move(result.token_id);
+  proven->grant = std::move(result.grant);
+  if (result.expires_at_s != 0) {
+    // Seconds left on the wall clock, as a deadline on the shard's own clock.
+    const int64_t left_s = std::max<int64_t>(result.expires_at_s - authenticator->now_s(), 0);
+    proven->deadline_ms = _sink.now_ms() + static_cast<uint64_t>(left_s) * 1000;
+  }
+  if (!result.username.empty()) {
+    _auth_username = result.username;
+  }
+  _proven = std::move(proven);
+  return true;
+}
+
+uint64_t Client::credential_deadline_ms() const {
+  const ProvenIdentity* proven =
+      _session != nullptr ? _session->proven.get() : _proven.get();
+  return proven != nullptr ? proven->deadline_ms : 0;
 }
 
 bool Client::begin_enhanced_auth(const mqtt::FixedHeader& header, mqtt::Bytes body,
@@ -376,6 +453,9 @@ bool Client::finish_enhanced_auth(AuthStep step) {
   }
   _enhanced->exchange.reset();
   _auth_username = step.username;
+  if (_proven == nullptr && !reauth) {
+    _proven = std::make_unique<ProvenIdentity>();  // the exchange proved the username
+  }
   if (reauth) {
     mqtt::Auth auth{ReasonCode::kSuccess, {}};
     auth.properties.authentication_method = _enhanced->method;
@@ -424,6 +504,18 @@ bool Client::check_connect(const mqtt::Connect& connect) {
   }
   if (connect.will && mqtt::is_sys_topic(connect.will->topic)) {
     return fail(ReasonCode::kNotAuthorized, "will topic in $SYS");
+  }
+  return true;
+}
+
+bool Client::check_will_grant(const mqtt::Connect& connect) {
+  if (connect.will && _proven != nullptr && _proven->grant) {
+    ClientIdentity identity;
+    identity.grant = &*_proven->grant;
+    if (!grant_allows_publish(identity, connect.will->topic)) {
+      broker().stats().auth_will_denied++;
+      return fail(ReasonCode::kNotAuthorized, "will topic outside the token's topic claims");
+    }
   }
   return true;
 }
@@ -487,6 +579,7 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
   if (_auth_username) {
     _session->username = _auth_username;  // the authenticated identity wins
   }
+  _session->proven = std::move(_proven);  // this connection's, or nothing
   _session->expiry_interval = expiry;
   send_connack(ReasonCode::kSuccess, &connect, present);
   broker().stats().clients_connected++;
@@ -566,8 +659,10 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   if (publish.properties.topic_alias && !resolve_topic_alias(publish)) {
     return false;
   }
+  const ClientIdentity identity = _session->identity();
   const Authorizer* authorizer = broker().config().authorizer;
-  if (authorizer != nullptr && !authorizer->allow_publish(_session->identity(), publish.topic)) {
+  if (!grant_allows_publish(identity, publish.topic) ||
+      (authorizer != nullptr && !authorizer->allow_publish(identity, publish.topic))) {
     return refuse_publish(publish);
   }
   // A v5 publisher learns whether its retained message was kept: 0x97 Quota exceeded when
@@ -971,10 +1066,12 @@ bool Client::fail(ReasonCode reason, const char* what) {
   }
   if (_phase == Phase::kAwaitConnect || _phase == Phase::kAuthenticating) {
     // Before CONNACK: v5 gets a CONNACK with the reason; v3 a return code where one fits
-    // (1: protocol level, 2: identifier); otherwise, and for a first packet that is not
+    // (1: protocol level, 2: identifier, 4: credentials, 5: not authorized); otherwise, and for a first packet that is not
     // CONNECT, the connection just closes.
     const bool v3_code = reason == ReasonCode::kUnsupportedProtocolVersion ||
-                         reason == ReasonCode::kClientIdentifierNotValid;
+                         reason == ReasonCode::kClientIdentifierNotValid ||
+                         reason == ReasonCode::kBadUserNameOrPassword ||
+                         reason == ReasonCode::kNotAuthorized;
     if (_version_known && (is_v5(_version) || v3_code)) {
       send_connack(reason, nullptr, false, what);
     }
@@ -1020,12 +1117,17 @@ void Client::apply_tls_identity(const mqtt::Connect& connect) {
 }
 
 void Client::arm_keep_alive() {
-  if (_keep_alive == 0) {
+  // [MQTT-3.1.2-24]: one and a half times the keep alive; sooner if the credential
+  // expires first.
+  uint64_t deadline = _keep_alive != 0 ? _last_rx_ms + uint64_t{_keep_alive} * 1500 : 0;
+  if (const uint64_t expires = credential_deadline_ms(); expires != 0) {
+    deadline = deadline != 0 ? std::min(deadline, expires) : expires;
+  }
+  if (deadline == 0) {
     _sink.cancel_timer();
     return;
   }
-  // [MQTT-3.1.2-24]: one and a half times the keep alive.
-  _sink.arm_timer(_last_rx_ms + uint64_t{_keep_alive} * 1500);
+  _sink.arm_timer(deadline);
 }
 
 void Client::on_timer() {
@@ -1036,11 +1138,17 @@ void Client::on_timer() {
     _sink.close_now();
     return;
   }
-  if (_phase != Phase::kConnected || _keep_alive == 0) {
+  if (_phase != Phase::kConnected) {
+    return;
+  }
+  if (const uint64_t expires = credential_deadline_ms(); expires != 0 && now >= expires) {
+    broker().stats().auth_expired_disconnects++;
+    PG_DEBUG("credential expired client_id=%s", client_id().c_str());
+    disconnect(ReasonCode::kMaximumConnectTime, "token expired");
     return;
   }
   const uint64_t limit = uint64_t{_keep_alive} * 1500;
-  if (now - _last_rx_ms < limit) {
+  if (_keep_alive == 0 || now - _last_rx_ms < limit) {
     arm_keep_alive();  // traffic since the timer was set: re-arm lazily
     return;
   }

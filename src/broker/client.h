@@ -159,6 +159,13 @@ class Client final : public ClientLink {
   bool handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body);
   bool accept_connect(const mqtt::Connect& connect);
   bool check_connect(const mqtt::Connect& connect);
+  // Asks the shard's Authenticator once (the home shard reads a migrated CONNECT again):
+  // refuses (CONNACK 0x86/0x87, counted by reason) or records what was proven.
+  bool authenticate(const mqtt::Connect& connect);
+  // The credential's expiry (shard clock), or 0.
+  uint64_t credential_deadline_ms() const;
+  // A will must be a message the credential could publish (0x87 otherwise).
+  bool check_will_grant(const mqtt::Connect& connect);
   void send_connack(mqtt::ReasonCode reason, const mqtt::Connect* connect, bool present,
                     const char* why = nullptr);
   // The CONNACK send_connack() would send, encoded within the client's limit (false if
@@ -236,6 +243,8 @@ class Client final : public ClientLink {
   base::OptionalString _client_id;  // until the session holds it
   std::unique_ptr<EnhancedAuth> _enhanced;
   base::OptionalString _auth_username;
+  // What authentication proved, until the session takes it at CONNACK.
+  std::unique_ptr<ProvenIdentity> _proven;
   std::unique_ptr<InboundAliases> _in_aliases;    // v5 with aliases on only
   std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases
   Session* _session = nullptr;
@@ -273,6 +282,7 @@ class Client final : public ClientLink {
   bool _problem_information : 1 = true;    // v5 Request Problem Information
   bool _response_information : 1 = false;  // v5 Request Response Information
   bool _taken_over : 1 = false;
+  bool _authenticated : 1 = false;  // the Authenticator was asked (at most once)
 };
 
 }  // namespace peregrine::broker

@@ -30,6 +30,7 @@
 #include "src/broker/lazy_deque.h"
 #include "src/broker/message.h"
 #include "src/broker/packed_string.h"
+#include "src/broker/proven_identity.h"
 #include "src/broker/session_host.h"
 #include "src/io/timer_wheel.h"
 #include "src/mqtt/packets.h"
@@ -68,7 +69,10 @@ class Session final {
   Session& operator=(const Session&) = delete;
 
   const std::string& client_id() const { return _client_id; }
-  ClientIdentity identity() const { return {_client_id, username.view()}; }
+  ClientIdentity identity() const {
+    return {_client_id, username.view(), proven != nullptr,
+            proven != nullptr && proven->grant ? &*proven->grant : nullptr};
+  }
   ClientLink* client() const { return _client; }
   // Filter → options, in a set of records keyed by the filter: packed keys (8 bytes and
   // one exact allocation each, where a std::string is 32 and a second allocation past 15
@@ -104,6 +108,9 @@ class Session final {
   uint64_t id = 0;               // unique on its shard; names it in mail
   uint64_t away_ticket = 0;      // lent by its home to another shard (session_table.h)
   base::OptionalString username;  // of the last connection (for read checks)
+  // What the last connection's credential proved; nullptr: nothing (anonymous, or a
+  // username merely claimed).
+  std::unique_ptr<const ProvenIdentity> proven;
   uint32_t expiry_interval = 0;  // seconds after the connection ends
 
   // Retained scans (scan_cut.h). From a SUBSCRIBE that owes retained messages until its

@@ -572,8 +572,9 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
     }
     const bool shared = mqtt::parse_shared_filter(request.filter, group, inner);
     const Authorizer* authorizer = _config.authorizer;
-    if (authorizer != nullptr && !authorizer->allow_subscribe(session->identity(),
-                                                              request.filter)) {
+    const ClientIdentity identity = session->identity();
+    if (!grant_allows_subscribe(identity, request.filter) ||
+        (authorizer != nullptr && !authorizer->allow_subscribe(identity, request.filter))) {
       _stats.subscribe_denied++;
       suback.reasons.push_back(
           v5 ? static_cast<mqtt::ReasonCode>(_config.acl.subscribe_denied_code)

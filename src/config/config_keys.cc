@@ -167,6 +167,70 @@ bool read_scram_users(const std::string& path, const toml::node& node, Options& 
   return true;
 }
 
+// allow_anonymous = true | false (unset: only when every listener is on loopback).
+bool read_allow_anonymous(const std::string&, const toml::node& node, Options& options,
+                          Origins*, std::string* error) {
+  const auto* value = node.as_boolean();
+  if (value == nullptr) {
+    *error = "expects true or false";
+    return false;
+  }
+  options.auth.allow_anonymous = value->get() ? AnonymousAccess::kAllowed : AnonymousAccess::kRefused;
+  return true;
+}
+
+// [[auth.jwt.keys]] tables: kid, alg, and file or secret_file. The files are read at
+// start-up (src/auth/key_files.h), where a bad key stops the broker.
+bool read_jwt_keys(const std::string& path, const toml::node& node, Options& options, Origins*,
+                   std::string* error) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    *error = "expects [[auth.jwt.keys]] tables";
+    return false;
+  }
+  for (const toml::node& item : *array) {
+    const auto* table = item.as_table();
+    const std::string where = location(path, item.source());
+    if (table == nullptr) {
+      *error = where + ": 'auth.jwt.keys' entries are tables";
+      return false;
+    }
+    JwtKeyFile key;
+    for (auto&& [name, value] : *table) {
+      const std::string_view f = name.str();
+      std::string* field = f == "kid"           ? &key.kid
+                           : f == "alg"         ? &key.alg
+                           : f == "file"        ? &key.file
+                           : f == "secret_file" ? &key.secret_file
+                                                : nullptr;
+      if (field == nullptr) {
+        *error = location(path, name.source()) + ": unknown key 'auth.jwt.keys." + std::string(f) + "'";
+        return false;
+      }
+      if (!read_string_of(value, *field)) {
+        *error = location(path, value.source()) + ": 'auth.jwt.keys." + std::string(f) +
+                 "' expects a string";
+        return false;
+      }
+    }
+    if (key.file.empty() == key.secret_file.empty()) {
+      *error = where + ": an 'auth.jwt.keys' entry has one of 'file' or 'secret_file'";
+      return false;
+    }
+    if (!key.alg.empty() && key.alg != "EdDSA" && key.alg != "ES256" && key.alg != "RS256" &&
+        key.alg != "PS256" && key.alg != "HS256") {
+      *error = where + ": 'auth.jwt.keys.alg' is EdDSA, ES256, RS256, PS256 or HS256";
+      return false;
+    }
+    if (!key.secret_file.empty() && key.alg != "HS256") {
+      *error = where + ": a 'secret_file' key has alg = \"HS256\"";
+      return false;
+    }
+    options.auth.jwt.keys.push_back(std::move(key));
+  }
+  return true;
+}
+
 #define TARGET(member) [](Options& o) -> KeyTarget { return &o.member; }
 
 // Reloadable: what a running broker could take without a restart (read per connection or
@@ -232,6 +296,14 @@ const ConfigKey kKeys[] = {
 
     {"auth.scram_sha256", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr,
      read_scram_users},
+    {"auth.allow_anonymous", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr,
+     read_allow_anonymous},
+    {"auth.jwt.keys", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr, read_jwt_keys},
+    {"auth.jwt.leeway_s", KeyKind::kInteger, kReload, TARGET(auth.jwt.leeway_s), 0, 86'400},
+    {"auth.jwt.issuer", KeyKind::kString, kReload, TARGET(auth.jwt.issuer)},
+    {"auth.jwt.audience", KeyKind::kString, kReload, TARGET(auth.jwt.audience)},
+    {"auth.jwt.cache_entries", KeyKind::kInteger, kReload, TARGET(auth.jwt.cache_entries), 0,
+     1'000'000},
 
     {"tls.cert_file", KeyKind::kString, kReload, TARGET(tls.cert_file)},
     {"tls.key_file", KeyKind::kString, kReload, TARGET(tls.key_file)},

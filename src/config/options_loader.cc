@@ -196,21 +196,12 @@ bool matches(std::string_view arg, std::string_view flag) {
 
 const char* usage_text() { return kUsage; }
 
-bool load_config_file(const std::string& path, Options& out, std::string* error,
-                      Origins* origins) {
-  if (auto why = unreadable(path)) {
-    *error = path + ": cannot read the configuration file: " + *why;
-    return false;
-  }
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    *error = where(path, e.source()) + ": " + std::string(e.description());
-    return false;
-  }
-  for (auto&& [key, node] : root) {
-    const std::string name(key.str());
+// The keys of `table`, whose dotted names start with `prefix`: a key of the table of keys
+// is read; a name that prefixes keys ([auth], [auth.jwt]) is a section, read in turn.
+static bool read_table(const std::string& path, const std::string& prefix, const toml::table& table,
+                Options& out, std::string* error, Origins* origins) {
+  for (auto&& [key, node] : table) {
+    const std::string name = prefix + std::string(key.str());
     if (const ConfigKey* entry = find_config_key(name)) {
       if (!read_key(path, *entry, node, out, origins, error)) {
         return false;
@@ -225,24 +216,32 @@ bool load_config_file(const std::string& path, Options& out, std::string* error,
       *error = where(path, key.source()) + ": unknown key '" + name + "'";
       return false;
     }
-    const auto* table = node.as_table();
-    if (table == nullptr) {
+    const auto* inner = node.as_table();
+    if (inner == nullptr) {
       *error = where(path, node.source()) + ": '" + name + "' expects a table";
       return false;
     }
-    for (auto&& [inner, value] : *table) {
-      const std::string dotted = name + "." + std::string(inner.str());
-      const ConfigKey* entry = find_config_key(dotted);
-      if (entry == nullptr) {
-        *error = where(path, inner.source()) + ": unknown key '" + dotted + "'";
-        return false;
-      }
-      if (!read_key(path, *entry, value, out, origins, error)) {
-        return false;
-      }
+    if (!read_table(path, name + ".", *inner, out, error, origins)) {
+      return false;
     }
   }
   return true;
+}
+
+bool load_config_file(const std::string& path, Options& out, std::string* error,
+                      Origins* origins) {
+  if (auto why = unreadable(path)) {
+    *error = path + ": cannot read the configuration file: " + *why;
+    return false;
+  }
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    *error = where(path, e.source()) + ": " + std::string(e.description());
+    return false;
+  }
+  return read_table(path, "", root, out, error, origins);
 }
 
 bool validate_options(const Options& options, std::string* error, const Origins* origins,

@@ -14,6 +14,10 @@
 
 namespace peregrine::net {
 
+bool ListenUrl::loopback() const {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why) {
   static constexpr std::pair<std::string_view, Scheme> kSchemes[] = {
       {"mqtt://", Scheme::kMqtt}, {"mqtts://", Scheme::kMqtts},

@@ -26,6 +26,8 @@ struct ListenUrl {
   }
   bool websocket() const { return scheme == Scheme::kWs || scheme == Scheme::kWss; }
   bool http_api() const { return scheme == Scheme::kHttp || scheme == Scheme::kHttps; }
+  // Bound to a loopback address (127.0.0.0/8, ::1, localhost): only this host reaches it.
+  bool loopback() const;
 };
 
 // Parses `SCHEME://HOST:PORT[/PATH]` for the schemes above (HOST may be a name, an IPv4

@@ -15,7 +15,7 @@ class PahoClient:
     """A paho client with a background network loop and a queue of received messages."""
 
     def __init__(self, port, client_id, version=4, keepalive=60, timeout=10.0, clean=True,
-                 session_expiry=None, will=None):
+                 session_expiry=None, will=None, username=None, password=None):
         """will: dict(topic=, payload=, qos=, retain=, delay=) (delay: v5 Will Delay)."""
         self.version = version
         self.session_present = None
@@ -54,6 +54,8 @@ class PahoClient:
                 will_props.WillDelayInterval = will["delay"]
             self.client.will_set(will["topic"], will.get("payload", b""), will.get("qos", 0),
                                  will.get("retain", False), properties=will_props)
+        if username is not None or password is not None:
+            self.client.username_pw_set(username, password)
         self.client.connect("127.0.0.1", port, keepalive=keepalive, **connect_kw)
         self.client.loop_start()
         if not self._connected.wait(timeout):
@@ -172,10 +174,13 @@ class MosquittoSub:
         return self.proc.returncode, msgs
 
 
-def mosquitto_pub(port, topic, message, version, client_id=None, timeout=20):
+def mosquitto_pub(port, topic, message, version, client_id=None, timeout=20, password=None,
+                  qos=0):
     cmd = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port),
-           "-V", MOSQUITTO_VERSIONS[version], "-t", topic, "-m", message]
+           "-V", MOSQUITTO_VERSIONS[version], "-t", topic, "-m", message, "-q", str(qos)]
     if client_id:
         cmd += ["-i", client_id]
+    if password is not None:
+        cmd += ["-P", password]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"mosquitto_pub failed ({r.returncode}): {r.stderr}"

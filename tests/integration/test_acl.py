@@ -6,6 +6,7 @@ import pytest
 
 import mqtt_raw as m
 from mqtt_raw import V311, V5
+from tokens import KeySet
 
 ACL = """
 [[acl.deny]]
@@ -61,12 +62,17 @@ def test_denied_publish_is_acked_with_0x87_and_not_delivered(broker, version):
     assert [x.topic for x in sub.messages_until("end")] == ["end"]
 
 
-def test_rules_can_name_one_client(broker):
-    b = broker(config=ACL)
-    guest = m.connected(b.port, "guest", V5)
+def test_rules_can_name_one_client(broker, tmp_path):
+    # A rule naming a client applies to one that proved who it is (here with a token);
+    # a client id merely claimed is matched by no named rule.
+    keys = KeySet(tmp_path)
+    b = broker(config=ACL + keys.config())
+    guest = m.connected(b.port, "guest", V5, password=keys.token(sub="guest"))
     assert guest.subscribe("admin/x") == [0x87]
-    staff = m.connected(b.port, "staff", V5)
+    staff = m.connected(b.port, "staff", V5, password=keys.token(sub="staff"))
     assert staff.subscribe("admin/x") == [0x00]
+    claimed = m.connected(b.port, "guest", V5)
+    assert claimed.subscribe("admin/x") == [0x00]
 
 
 def test_disconnect_on_denied_publish(broker):

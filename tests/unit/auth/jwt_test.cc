@@ -173,6 +173,29 @@ TEST(JwsKeys, LoadsPemJwksAndRefusesWeakOrMismatchedKeys) {
   EXPECT_EQ(hmac.public_jwk(), "");  // a secret is never published
 }
 
+TEST(JwsKeys, EcCoordinatesWrittenWithoutLeadingZerosArePaddedBack) {
+  // Find a key whose x starts with a zero byte (1 in 256), write its JWK the way PyJWT
+  // before 2.8 does (minimal big-endian), and load it back to the same point.
+  for (int tries = 0; tries < 4000; tries++) {
+    TokenForge forge;
+    const JwsKey key = forge.ec_key("ec");
+    if (key.material[0] != 0) {
+      continue;
+    }
+    const std::string x = key.material.substr(0, 32);
+    const std::string y = key.material.substr(32);
+    const std::string jwk = R"({"kty":"EC","crv":"P-256","x":")" +
+                            base64url_encode(std::string_view(x).substr(1)) + R"(","y":")" +
+                            base64url_encode(y) + "\"}";
+    const JwsKey loaded = load_one(jwk, JwsAlgorithm::kES256, "ec");
+    EXPECT_EQ(loaded.material, key.material);
+    EXPECT_EQ(check(forge.es256(R"({"alg":"ES256","kid":"ec"})", R"({"sub":"a"})"), {loaded}),
+              TokenRefusal::kNone);
+    return;
+  }
+  FAIL() << "no key with a leading zero byte in 4000 tries";
+}
+
 TEST(JwsAlgorithms, EachVerifiesItsOwnSignatureOnly) {
   TokenForge forge;
   const std::string claims = R"({"sub":"c1","jti":"t1","iat":900,"exp":2000})";

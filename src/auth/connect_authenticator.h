@@ -1,0 +1,46 @@
+// The built-in Authenticator: JWTs in the CONNECT password (tokens), and the anonymous
+// policy. One per shard (ConnectAuthenticatorFactory::make), each with its own wolfCrypt
+// keys and token cache; the factory's settings are immutable and shared read-only.
+//
+// Decision, in order:
+//  1. A password shaped like a JWT (two dots) while keys are configured is a token: it
+//     verifies (or CONNACK 0x86) and its subject must match the client id and the
+//     username when those are given (or 0x87).
+//  2. A TLS certificate identity, or an enhanced authentication exchange, proves the
+//     client by other means: let through (the exchange still has to succeed).
+//  3. Anything else is anonymous: allowed by `allow_anonymous`, otherwise 0x86 (a client
+//     that presented nothing is asked for credentials: HTTP 401).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "include/peregrine/authenticator.h"
+#include "src/auth/jws_key.h"
+#include "src/auth/jwt.h"
+
+namespace peregrine::auth {
+
+struct AuthSettings {
+  bool allow_anonymous = true;
+  std::vector<JwsKey> jwt_keys;
+  JwtPolicy jwt_policy;
+  uint32_t token_cache_entries = 4096;  // per shard; 0: no cache
+  int64_t (*clock)() = nullptr;         // seconds since the epoch; nullptr: the real one
+};
+
+class ConnectAuthenticatorFactory final : public AuthenticatorFactory {
+ public:
+  explicit ConnectAuthenticatorFactory(AuthSettings settings) : _settings(std::move(settings)) {}
+  std::unique_ptr<Authenticator> make() const override;
+  const AuthSettings& settings() const { return _settings; }
+
+ private:
+  AuthSettings _settings;
+};
+
+// How one token check went, for counters: the refusal a TokenRefusal becomes.
+AuthRefusal auth_refusal(TokenRefusal refusal);
+
+}  // namespace peregrine::auth

@@ -1,0 +1,72 @@
+#include "src/auth/key_files.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace peregrine::auth {
+
+namespace {
+
+constexpr size_t kMaxKeyFileBytes = 1 << 20;
+
+bool read_file(const std::string& path, std::string& out, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot read";
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  if (out.size() > kMaxKeyFileBytes) {
+    error = path + ": larger than 1 MiB";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool load_key_files(const JwtOptions& options, std::vector<JwsKey>& out, std::string& error) {
+  std::vector<JwsKey> keys;
+  for (const JwtKeyFile& entry : options.keys) {
+    std::string text;
+    if (!read_file(entry.file.empty() ? entry.secret_file : entry.file, text, error)) {
+      return false;
+    }
+    std::string why;
+    if (!entry.secret_file.empty()) {
+      // One trailing newline is the editor's, not the secret's.
+      if (text.ends_with("\r\n")) {
+        text.resize(text.size() - 2);
+      } else if (text.ends_with('\n')) {
+        text.pop_back();
+      }
+      JwsKey key;
+      if (!hmac_key(text, entry.kid, key, why)) {
+        error = entry.secret_file + ": " + why;
+        return false;
+      }
+      keys.push_back(std::move(key));
+      continue;
+    }
+    const std::optional<JwsAlgorithm> alg =
+        entry.alg.empty() ? std::nullopt : jws_algorithm(entry.alg);
+    if (!load_jws_keys(text, alg, entry.kid, keys, why)) {
+      error = entry.file + ": " + why;
+      return false;
+    }
+  }
+  std::set<std::string> kids;
+  for (const JwsKey& key : keys) {
+    if (!kids.insert(key.kid).second) {
+      error = "two JWT keys have the kid '" + key.kid + "': a token could not choose";
+      return false;
+    }
+  }
+  out = std::move(keys);
+  return true;
+}
+
+}  // namespace peregrine::auth

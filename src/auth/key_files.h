@@ -1,0 +1,16 @@
+// The configured JWT keys, read from their files at start-up (main thread, blocking
+// reads before any shard runs): [[auth.jwt.keys]] → JwsKeys. A key that cannot be read
+// or loaded, or two keys with one kid, is an error that stops the broker.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "include/peregrine/options.h"
+#include "src/auth/jws_key.h"
+
+namespace peregrine::auth {
+
+bool load_key_files(const JwtOptions& options, std::vector<JwsKey>& out, std::string& error);
+
+}  // namespace peregrine::auth
