@@ -186,17 +186,33 @@ bool make_authenticator(const Options& options,
   settings.jwt_policy.issuer = options.auth.jwt.issuer;
   settings.jwt_policy.audience = options.auth.jwt.audience;
   settings.token_cache_entries = options.auth.jwt.cache_entries;
+  for (const ScramUser& user : options.auth.scram_sha256) {
+    settings.scram_users.push_back(user.username);
+  }
+  if (!options.auth.password_file.empty()) {
+    std::string text;
+    if (!auth::read_small_file(options.auth.password_file, text, why)) {
+      PG_ERROR("auth.password_file: %s", why.c_str());
+      return false;
+    }
+    settings.passwords = auth::PasswordFile::parse(text, why);
+    if (!settings.passwords) {
+      PG_ERROR("auth.password_file: %s:%s", options.auth.password_file.c_str(), why.c_str());
+      return false;
+    }
+  }
   std::string kids;
   for (const auth::JwsKey& key : settings.jwt_keys) {
     kids += std::string(kids.empty() ? "" : ", ") + key.kid + " (" +
             std::string(auth::algorithm_name(key.alg)) + ")";
   }
-  PG_INFO("auth: anonymous clients %s; JWT keys: %s",
+  PG_INFO("auth: anonymous clients %s; password file users: %zu; JWT keys: %s",
           settings.allow_anonymous
               ? (options.auth.allow_anonymous == AnonymousAccess::kAllowed
                      ? "allowed (auth.allow_anonymous)"
                      : "allowed (every listener is on loopback)")
               : "refused",
+          settings.passwords ? settings.passwords->size() : size_t{0},
           kids.empty() ? "none" : kids.c_str());
   out = std::make_unique<auth::ConnectAuthenticatorFactory>(std::move(settings));
   return true;

@@ -22,6 +22,9 @@ broker and protocol (emqtt_bench names where they overlap)
   -p PORT                 broker port (default 1883)
   -V 3|4|5                MQTT 3.1, 3.1.1 or 5.0 (default 4)
   -k SECONDS              keep alive (default 300)
+  -u USER                 username in CONNECT
+  -P PASSWORD             password in CONNECT (a token, say)
+  --passwords FILE        one password per line, used in turn by connection number
 transport (the broker's listener must match)
   --transport T           tcp | tls | ws | wss (default tcp); ws and wss upgrade with
                           subprotocol mqtt and send each write batch as one masked frame
@@ -73,6 +76,33 @@ process
 
 scenarios
 )";
+
+// The non-empty lines of a file (one password or token each).
+std::vector<std::string> read_lines(std::string_view flag, std::string_view path) {
+  std::vector<std::string> lines;
+  FILE* file = std::fopen(std::string(path).c_str(), "r");
+  if (file == nullptr) {
+    std::fprintf(stderr, "peregrine-bench: %.*s: cannot read %.*s\n", static_cast<int>(flag.size()),
+                 flag.data(), static_cast<int>(path.size()), path.data());
+    std::exit(2);
+  }
+  std::string line;
+  for (int ch = std::fgetc(file); ch != EOF; ch = std::fgetc(file)) {
+    if (ch == '\n') {
+      if (!line.empty()) {
+        lines.push_back(std::move(line));
+      }
+      line.clear();
+    } else if (ch != '\r') {
+      line.push_back(static_cast<char>(ch));
+    }
+  }
+  if (!line.empty()) {
+    lines.push_back(std::move(line));
+  }
+  std::fclose(file);
+  return lines;
+}
 
 [[noreturn]] void usage_exit(int status) {
   std::fputs(kUsage, status == 0 ? stdout : stderr);
@@ -288,6 +318,12 @@ BenchConfig parse_bench_config(int argc, char** argv) {
       c.tls_ciphers = value();
     } else if (flag == "--ws-path") {
       c.ws_path = value();
+    } else if (flag == "-u" || flag == "--username") {
+      c.username = value();
+    } else if (flag == "-P" || flag == "--password") {
+      c.passwords = {std::string(value())};
+    } else if (flag == "--passwords") {
+      c.passwords = read_lines(f, value());
     } else if (flag == "-c" || flag == "--count") {
       d.clients = count(f, value(), 1, 1e7);
     } else if (flag == "--pubs") {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "src/mqtt/packets.h"
 
@@ -53,6 +54,11 @@ struct BenchConfig {
   std::string tls_server_name = "localhost";   // SNI, and the name verified with ca_file
   std::string tls_ciphers;                     // wolfSSL cipher list; "" = wolfSSL's default
   std::string ws_path = "/mqtt";
+  // Credentials in CONNECT: a username ("" = none), and passwords used in turn by
+  // connection number (empty = none): one from -P, or one per line of --passwords FILE
+  // (distinct tokens measure verification; one token measures the broker's cache).
+  std::string username;
+  std::vector<std::string> passwords;
 
   uint32_t publishers = 10;
   uint32_t subscribers = 10;

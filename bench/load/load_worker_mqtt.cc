@@ -44,6 +44,14 @@ void LoadWorker::stage_connect(Connection& c) {
   connect.clean_start = true;
   connect.keep_alive = _config.keep_alive_s;
   connect.client_id = id;  // encoded before `id` goes out of scope
+  if (!_config.username.empty()) {
+    connect.username = _config.username;
+  }
+  if (!_config.passwords.empty()) {
+    const std::string& password = _config.passwords[c.global_id % _config.passwords.size()];
+    connect.password = mqtt::Bytes(reinterpret_cast<const uint8_t*>(password.data()),
+                                   password.size());
+  }
   stage(c, connect);
 }
 

@@ -123,6 +123,7 @@ enum class AnonymousAccess : uint8_t {
 struct Authentication {
   std::vector<ScramUser> scram_sha256;
   AnonymousAccess allow_anonymous = AnonymousAccess::kLoopbackListeners;
+  std::string password_file;  // Mosquitto's format ($7$, $6$); empty: none
   JwtOptions jwt;
 };
 

@@ -4,10 +4,55 @@
 
 namespace peregrine::auth {
 
+namespace {
+
+// The rule's topic with %u and %c replaced level by level; "+" for a name the client did
+// not prove (or does not have).
+std::string substitute(std::string_view topic, const ClientIdentity& client) {
+  std::string out;
+  size_t start = 0;
+  while (true) {
+    const size_t end = topic.find('/', start);
+    const std::string_view level =
+        topic.substr(start, end == std::string_view::npos ? end : end - start);
+    if (level == "%u") {
+      out += client.verified && client.username ? *client.username : std::string_view("+");
+    } else if (level == "%c") {
+      out += client.verified ? client.client_id : std::string_view("+");
+    } else {
+      out += level;
+    }
+    if (end == std::string_view::npos) {
+      return out;
+    }
+    out += '/';
+    start = end + 1;
+  }
+}
+
+bool has_pattern(std::string_view topic) {
+  return topic == "%u" || topic == "%c" || topic.starts_with("%u/") ||
+         topic.starts_with("%c/") || topic.ends_with("/%u") || topic.ends_with("/%c") ||
+         topic.find("/%u/") != std::string_view::npos ||
+         topic.find("/%c/") != std::string_view::npos;
+}
+
+}  // namespace
+
 AclAuthorizer::AclAuthorizer(Acl acl) : _acl(std::move(acl)) {
   for (const AclRule& rule : _acl.deny) {
     _denies_reads = _denies_reads || rule.read;
+    _patterned.push_back(has_pattern(rule.topic));
   }
+}
+
+bool AclAuthorizer::covers(const AclRule& rule, const ClientIdentity& client,
+                           std::string_view target) const {
+  const size_t index = static_cast<size_t>(&rule - _acl.deny.data());
+  if (!_patterned[index]) {
+    return mqtt::topic_matches(rule.topic, target);
+  }
+  return mqtt::topic_matches(substitute(rule.topic, client), target);
 }
 
 bool AclAuthorizer::applies(const AclRule& rule, const ClientIdentity& client) const {
@@ -27,7 +72,7 @@ bool AclAuthorizer::applies(const AclRule& rule, const ClientIdentity& client) c
 
 bool AclAuthorizer::allow_publish(const ClientIdentity& client, std::string_view topic) const {
   for (const AclRule& rule : _acl.deny) {
-    if (rule.write && applies(rule, client) && mqtt::topic_matches(rule.topic, topic)) {
+    if (rule.write && applies(rule, client) && covers(rule, client, topic)) {
       return false;
     }
   }
@@ -44,7 +89,7 @@ bool AclAuthorizer::allow_subscribe(const ClientIdentity& client,
     filter = inner;
   }
   for (const AclRule& rule : _acl.deny) {
-    if (rule.read && applies(rule, client) && mqtt::topic_matches(rule.topic, filter)) {
+    if (rule.read && applies(rule, client) && covers(rule, client, filter)) {
       return false;
     }
   }
@@ -53,7 +98,7 @@ bool AclAuthorizer::allow_subscribe(const ClientIdentity& client,
 
 bool AclAuthorizer::allow_read(const ClientIdentity& client, std::string_view topic) const {
   for (const AclRule& rule : _acl.deny) {
-    if (rule.read && applies(rule, client) && mqtt::topic_matches(rule.topic, topic)) {
+    if (rule.read && applies(rule, client) && covers(rule, client, topic)) {
       return false;
     }
   }

@@ -1,6 +1,15 @@
 // The built-in Authorizer: the config file's deny rules ([[acl.deny]]), first match wins,
 // everything else allowed. Immutable after construction; shared read-only by all shards.
+//
+// Identity: a rule naming a client_id or username applies to clients that proved it
+// (token, password, SCRAM, certificate); a claimed name matches no named rule. A topic
+// may hold Mosquitto's patterns %u (username) and %c (client id), one whole level each:
+// for a proven client they are its own names; for one that proved nothing they match
+// any level, so that no claimed name slips past a rule.
 #pragma once
+
+#include <string_view>
+#include <vector>
 
 #include "include/peregrine/authorizer.h"
 #include "include/peregrine/options.h"
@@ -18,8 +27,12 @@ class AclAuthorizer final : public Authorizer {
 
  private:
   bool applies(const AclRule& rule, const ClientIdentity& client) const;
+  // Whether `rule`'s topic matches `target` (a topic, or a filter as written) for
+  // `client`, its patterns substituted first.
+  bool covers(const AclRule& rule, const ClientIdentity& client, std::string_view target) const;
 
   Acl _acl;
+  std::vector<bool> _patterned;  // per rule: its topic holds %u or %c
   bool _denies_reads = false;
 };
 

@@ -1,6 +1,9 @@
 #include "src/auth/connect_authenticator.h"
 
+#include <algorithm>
 #include <ctime>
+#include <deque>
+#include <unordered_set>
 
 #include "src/auth/jws_verifier.h"
 #include "src/auth/token_cache.h"
@@ -34,6 +37,9 @@ class ConnectAuthenticator final : public Authenticator {
   int64_t now_s() const override { return _clock(); }
 
   AuthResult authenticate(const Credentials& c) override {
+    if (c.username && known_user(*c.username)) {
+      return check_password(c);
+    }
     if (!_verifier.empty() && c.password && token_shaped(*c.password)) {
       return check_token(c);
     }
@@ -78,9 +84,56 @@ class ConnectAuthenticator final : public Authenticator {
     return result;
   }
 
+  bool known_user(std::string_view username) const {
+    return (_settings.passwords && _settings.passwords->knows(username)) ||
+           std::find(_settings.scram_users.begin(), _settings.scram_users.end(), username) !=
+               _settings.scram_users.end();
+  }
+
+  AuthResult check_password(const Credentials& c) {
+    if (c.enhanced) {
+      return {};  // the AUTH exchange decides (a SCRAM user, usually)
+    }
+    const std::string_view user = *c.username;
+    if (!c.password || !_settings.passwords || !_settings.passwords->knows(user)) {
+      return refuse(AuthResult::Outcome::kBadCredentials, AuthRefusal::kBadPassword);
+    }
+    // Successful checks are remembered by SHA-256 of user and password, so a client
+    // reconnecting costs a hash rather than a PBKDF2; failures are never remembered.
+    std::string both(user);
+    both.push_back('\0');
+    both.append(*c.password);
+    const TokenCache::Digest key = TokenCache::digest(both);
+    if (!_good_passwords.contains(key)) {
+      if (!_settings.passwords->check(user, *c.password)) {
+        return refuse(AuthResult::Outcome::kBadCredentials, AuthRefusal::kBadPassword);
+      }
+      remember_password(key);
+    }
+    AuthResult result;
+    result.outcome = AuthResult::Outcome::kVerified;
+    result.username = std::string(user);
+    return result;
+  }
+
+  void remember_password(const TokenCache::Digest& key) {
+    if (_settings.token_cache_entries == 0) {
+      return;
+    }
+    _good_passwords.insert(key);
+    _password_order.push_back(key);
+    if (_password_order.size() > _settings.token_cache_entries) {
+      _good_passwords.erase(_password_order.front());
+      _password_order.pop_front();
+    }
+  }
+
   const AuthSettings& _settings;
   JwsVerifier _verifier;
   TokenCache _cache;
+  // Passwords that checked out, bounded like the token cache (oldest out first).
+  std::unordered_set<TokenCache::Digest, TokenCache::DigestHash> _good_passwords;
+  std::deque<TokenCache::Digest> _password_order;
   int64_t (*_clock)();
 };
 

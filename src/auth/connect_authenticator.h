@@ -1,14 +1,19 @@
-// The built-in Authenticator: JWTs in the CONNECT password (tokens), and the anonymous
-// policy. One per shard (ConnectAuthenticatorFactory::make), each with its own wolfCrypt
-// keys and token cache; the factory's settings are immutable and shared read-only.
+// The built-in Authenticator: password files, JWTs in the CONNECT password (tokens), and
+// the anonymous policy. One per shard (ConnectAuthenticatorFactory::make), each with its
+// own wolfCrypt keys and caches; the factory's settings are immutable, shared read-only,
+// and outlive every authenticator made from them.
 //
 // Decision, in order:
-//  1. A password shaped like a JWT (two dots) while keys are configured is a token: it
-//     verifies (or CONNACK 0x86) and its subject must match the client id and the
-//     username when those are given (or 0x87).
-//  2. A TLS certificate identity, or an enhanced authentication exchange, proves the
+//  1. A username the broker knows (password file, SCRAM user) must come with its
+//     password (or CONNACK 0x86), even where anonymous access is allowed: a credential
+//     the broker can check is checked. SCRAM users prove themselves only through the
+//     AUTH exchange.
+//  2. A password shaped like a JWT (two dots) while keys are configured is a token: it
+//     verifies (or 0x86) and its subject must match the client id and the username when
+//     those are given (or 0x87).
+//  3. A TLS certificate identity, or an enhanced authentication exchange, proves the
 //     client by other means: let through (the exchange still has to succeed).
-//  3. Anything else is anonymous: allowed by `allow_anonymous`, otherwise 0x86 (a client
+//  4. Anything else is anonymous: allowed by `allow_anonymous`, otherwise 0x86 (a client
 //     that presented nothing is asked for credentials: HTTP 401).
 #pragma once
 
@@ -19,6 +24,7 @@
 #include "include/peregrine/authenticator.h"
 #include "src/auth/jws_key.h"
 #include "src/auth/jwt.h"
+#include "src/auth/password_file.h"
 
 namespace peregrine::auth {
 
@@ -27,6 +33,8 @@ struct AuthSettings {
   std::vector<JwsKey> jwt_keys;
   JwtPolicy jwt_policy;
   uint32_t token_cache_entries = 4096;  // per shard; 0: no cache
+  std::optional<PasswordFile> passwords;
+  std::vector<std::string> scram_users;  // known users that must use SCRAM
   int64_t (*clock)() = nullptr;         // seconds since the epoch; nullptr: the real one
 };
 

@@ -10,7 +10,9 @@ namespace {
 
 constexpr size_t kMaxKeyFileBytes = 1 << 20;
 
-bool read_file(const std::string& path, std::string& out, std::string& error) {
+}  // namespace
+
+bool read_small_file(const std::string& path, std::string& out, std::string& error) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = path + ": cannot read";
@@ -26,13 +28,11 @@ bool read_file(const std::string& path, std::string& out, std::string& error) {
   return true;
 }
 
-}  // namespace
-
 bool load_key_files(const JwtOptions& options, std::vector<JwsKey>& out, std::string& error) {
   std::vector<JwsKey> keys;
   for (const JwtKeyFile& entry : options.keys) {
     std::string text;
-    if (!read_file(entry.file.empty() ? entry.secret_file : entry.file, text, error)) {
+    if (!read_small_file(entry.file.empty() ? entry.secret_file : entry.file, text, error)) {
       return false;
     }
     std::string why;

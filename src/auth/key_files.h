@@ -13,4 +13,7 @@ namespace peregrine::auth {
 
 bool load_key_files(const JwtOptions& options, std::vector<JwsKey>& out, std::string& error);
 
+// A whole file of at most 1 MiB (keys, secrets, password files); false with `error`.
+bool read_small_file(const std::string& path, std::string& out, std::string& error);
+
 }  // namespace peregrine::auth

@@ -37,7 +37,6 @@ class TokenCache {
   size_t size() const { return _entries.size(); }
   static bool lasting(TokenRefusal refusal);
 
- private:
   struct DigestHash {
     size_t operator()(const Digest& d) const {
       size_t h;
@@ -47,6 +46,7 @@ class TokenCache {
     }
   };
 
+ private:
   size_t _capacity;
   std::unordered_map<Digest, Entry, DigestHash> _entries;
   std::deque<Digest> _order;  // insertion order, for eviction; same size as _entries

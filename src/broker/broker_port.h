@@ -99,6 +99,9 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   virtual void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) = 0;
   // A connected client's transport ended: its will and its session's fate.
   virtual void client_gone(Client* client) = 0;
+  // A resumed session's subscriptions that its new credential's grant does not cover
+  // are dropped (made under an earlier, broader credential).
+  virtual void drop_ungranted(Session* session) = 0;
 
  protected:
   ~BrokerPort() = default;

@@ -49,7 +49,7 @@ namespace peregrine::broker {
   X(subscribe_denied, "subscription filters refused by the authorizer")                 \
   X(read_denied, "deliveries withheld by the authorizer")                               \
   X(auth_failed, "enhanced authentication exchanges that failed")                       \
-  X(auth_verified, "CONNECTs whose token proved who the client is")                     \
+  X(auth_verified, "CONNECTs whose token or password proved who the client is")         \
   X(auth_no_credentials, "CONNECT refused 0x86: nothing presented, anonymous access off") \
   X(auth_token_malformed, "CONNECT refused 0x86: token not readable (shape, JSON, header)") \
   X(auth_token_key, "CONNECT refused 0x86: token alg none/unknown/not its key's, or no such kid") \

@@ -580,6 +580,9 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
     _session->username = _auth_username;  // the authenticated identity wins
   }
   _session->proven = std::move(_proven);  // this connection's, or nothing
+  if (present) {
+    broker().drop_ungranted(_session);
+  }
   _session->expiry_interval = expiry;
   send_connack(ReasonCode::kSuccess, &connect, present);
   broker().stats().clients_connected++;

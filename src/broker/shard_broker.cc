@@ -447,6 +447,26 @@ void ShardBroker::drop_subscription(Session* session, std::string_view filter) {
   remove_subscription(session, filter);
 }
 
+void ShardBroker::drop_ungranted(Session* session) {
+  const ClientIdentity identity = session->identity();
+  if (identity.grant == nullptr || !session->has_subscriptions()) {
+    return;
+  }
+  std::vector<std::string> ungranted;
+  for (const Session::Subscription& subscription : session->subscriptions()) {
+    if (!grant_allows_subscribe(identity, subscription.filter)) {
+      ungranted.emplace_back(subscription.filter);
+    }
+  }
+  for (const std::string& filter : ungranted) {
+    remove_subscription(session, filter);
+    session->subscriptions().erase(session->subscriptions().find(filter));
+    _stats.subscribe_denied++;
+    PG_DEBUG("subscription %s dropped: not granted to client_id=%s", filter.c_str(),
+             session->client_id().c_str());
+  }
+}
+
 void ShardBroker::ended_away(uint16_t home, uint64_t ticket) {
   _outbox->post(home, mail::SessionGone{ticket});
 }

@@ -111,6 +111,7 @@ class ShardBroker final : public shard::ShardService,
   // SessionEvents: what the session table asks of this shard.
   void publish_will(Message* will) override;
   void drop_subscription(Session* session, std::string_view filter) override;
+  void drop_ungranted(Session* session) override;
   void ended_away(uint16_t home, uint64_t ticket) override;
 
   // SysHost

@@ -298,6 +298,7 @@ const ConfigKey kKeys[] = {
      read_scram_users},
     {"auth.allow_anonymous", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr,
      read_allow_anonymous},
+    {"auth.password_file", KeyKind::kString, kReload, TARGET(auth.password_file)},
     {"auth.jwt.keys", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr, read_jwt_keys},
     {"auth.jwt.leeway_s", KeyKind::kInteger, kReload, TARGET(auth.jwt.leeway_s), 0, 86'400},
     {"auth.jwt.issuer", KeyKind::kString, kReload, TARGET(auth.jwt.issuer)},

@@ -154,6 +154,26 @@ def test_topic_claims_bound_publish_and_subscribe(jwt_broker, keys):
               will={"topic": "elsewhere", "payload": b"x"})
 
 
+def test_resumed_session_keeps_only_what_the_new_token_grants(jwt_broker, keys):
+    port = jwt_broker.port
+    SESSION_EXPIRY = 0x11
+    c = m.connected(port, "dev", V5, clean=False, properties=[(SESSION_EXPIRY, 300)],
+                    password=keys.token(sub="dev"))
+    assert c.subscribe(("a/#", 1), ("b/#", 1)) == [1, 1]
+    c.close()
+    c = m.RawClient(port, V5)
+    ack = c.connect("dev", clean=False, properties=[(SESSION_EXPIRY, 300)],
+                    password=keys.token(sub="dev", topicAcl="a/#"))
+    assert ack.session_present
+    pub = m.connected(port, "pub", V5, password=keys.token(sub="pub"))
+    pub.publish("b/x", b"no", qos=1, packet_id=1)
+    pub.read_packet()
+    pub.publish("a/x", b"yes", qos=1, packet_id=2)
+    pub.read_packet()
+    msg = c.next_message()
+    assert (msg.topic, msg.payload) == ("a/x", b"yes")
+
+
 def test_expiring_token_closes_the_connection(jwt_broker, keys):
     v5 = m.connected(jwt_broker.port, "short5", V5, password=keys.token(sub="short5", lifetime=2))
     v3 = m.connected(jwt_broker.port, "short3", V311, username="short3",
@@ -232,11 +252,12 @@ def test_http_bearer_and_auth_query(broker, keys):
                         f"http://127.0.0.1:{port}/events?topic=no/1&auth={good}"],
                        capture_output=True, text=True, timeout=15)
     assert r.stdout == "403", r.stdout
+    since = b.log_pos()
     proc = subprocess.Popen(["curl", "-sS", "-N", "-m", "10",
                              f"http://127.0.0.1:{port}/events?topic=ok/2&auth={good}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        b.wait_for_log(r"suback sent")
+        b.wait_for_log(r"suback sent", since=since)
         assert post("ok/2", "-H", f"Authorization: Bearer {good}") == 200
         out = b""
         deadline = time.monotonic() + 10

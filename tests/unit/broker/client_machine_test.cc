@@ -105,6 +105,7 @@ class Broker final : public BrokerPort {
   std::vector<uint32_t> tokens;
   RetainOutcome retain_outcome = RetainOutcome::kStored;
   void subscribe(Client*, const mqtt::Subscribe&) override {}
+  void drop_ungranted(Session*) override {}
   void unsubscribe(Client*, const mqtt::Unsubscribe&) override {}
   void client_gone(Client* client) override {
     ++gone;

@@ -80,6 +80,39 @@ TEST(OptionsLoader, ReadsTransportSections) {
   unlink(path.c_str());
 }
 
+TEST(OptionsLoader, ReadsNestedAuthSections) {
+  const std::string path = write_temp(
+      "[auth]\nallow_anonymous = false\npassword_file = \"pw\"\n"
+      "[auth.jwt]\nleeway_s = 30\nissuer = \"me\"\naudience = \"us\"\ncache_entries = 10\n"
+      "[[auth.jwt.keys]]\nkid = \"a\"\nalg = \"EdDSA\"\nfile = \"a.pem\"\n"
+      "[[auth.jwt.keys]]\nalg = \"HS256\"\nsecret_file = \"s\"\n");
+  Options options;
+  std::string error;
+  ASSERT_TRUE(load_config_file(path, options, &error)) << error;
+  EXPECT_EQ(options.auth.allow_anonymous, AnonymousAccess::kRefused);
+  EXPECT_EQ(options.auth.password_file, "pw");
+  EXPECT_EQ(options.auth.jwt.leeway_s, 30u);
+  EXPECT_EQ(options.auth.jwt.issuer, "me");
+  EXPECT_EQ(options.auth.jwt.audience, "us");
+  EXPECT_EQ(options.auth.jwt.cache_entries, 10u);
+  ASSERT_EQ(options.auth.jwt.keys.size(), 2u);
+  EXPECT_EQ(options.auth.jwt.keys[0].kid, "a");
+  EXPECT_EQ(options.auth.jwt.keys[0].file, "a.pem");
+  EXPECT_EQ(options.auth.jwt.keys[1].secret_file, "s");
+  unlink(path.c_str());
+  for (const char* bad : {"[[auth.jwt.keys]]\nalg = \"none\"\nfile = \"x\"\n",
+                          "[[auth.jwt.keys]]\nalg = \"EdDSA\"\n",
+                          "[[auth.jwt.keys]]\nalg = \"EdDSA\"\nsecret_file = \"x\"\n",
+                          "[[auth.jwt.keys]]\nfile = \"x\"\nurl = \"https://x\"\n",
+                          "[auth]\nallow_anonymous = \"yes\"\n", "[auth.jwt]\nbogus = 1\n"}) {
+    const std::string p = write_temp(bad);
+    Options o;
+    EXPECT_FALSE(load_config_file(p, o, &error)) << bad;
+    EXPECT_NE(error.find(p), std::string::npos) << error;
+    unlink(p.c_str());
+  }
+}
+
 TEST(OptionsLoader, AMissingFileSaysWhyInWords) {
   Options options;
   std::string error;
