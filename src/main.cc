@@ -2,17 +2,22 @@
 #include <malloc.h>
 #include <sched.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "include/peregrine/options.h"
 #include "src/auth/acl_authorizer.h"
+#include "src/auth/base64url.h"
 #include "src/auth/connect_authenticator.h"
 #include "src/auth/key_files.h"
 #include "src/auth/scram_sha256.h"
@@ -26,6 +31,7 @@
 #include "src/net/tls_library.h"
 #include "src/net/transport_stack.h"
 #include "src/shard/shard.h"
+#include "src/store/control_file_store.h"
 
 namespace {
 
@@ -75,6 +81,7 @@ uint32_t default_mailbox_capacity(uint16_t shards) {
 struct Transports {
   net::TlsContextSlot tls;
   std::vector<std::unique_ptr<net::TransportConfig>> configs;
+  std::string admin_token;  // the admin API's bearer token ("": no admin API)
 };
 
 // The transport layers of a listener (nullptr for plain MQTT over TCP).
@@ -97,6 +104,11 @@ const net::TransportConfig* transport_for(const net::ListenUrl& url, const Optio
   bridge.idle_timeout_ms = options.http.idle_timeout_ms;
   bridge.sse_keepalive_ms = options.http.sse_keepalive_ms;
   bridge.max_packet_size = options.limits.max_packet_size;
+  // The admin API: on loopback listeners, or every HTTP one when allowed.
+  if (url.http_api() && !transports.admin_token.empty() &&
+      (url.loopback() || options.admin.allow_remote)) {
+    bridge.admin_token = &transports.admin_token;
+  }
   const uint64_t packet_room = uint64_t{options.limits.max_packet_size} + 65536;
   const WebSocketOptions& ws = options.websocket;
   config->websocket_limits.max_frame_bytes = ws.max_frame_bytes ? ws.max_frame_bytes : packet_room;
@@ -218,9 +230,58 @@ bool make_authenticator(const Options& options,
   return true;
 }
 
+// state_dir: the option, else systemd's $STATE_DIRECTORY, else ./peregrine-state; made
+// 0700 if missing.
+bool prepare_state_dir(Options& options) {
+  if (options.state_dir.empty()) {
+    const char* systemd = std::getenv("STATE_DIRECTORY");
+    options.state_dir = systemd != nullptr && systemd[0] != '\0' ? systemd : "./peregrine-state";
+  }
+  if (::mkdir(options.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    PG_ERROR("state_dir %s: %s", options.state_dir.c_str(), std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+// The admin API's bearer token: admin.token_file's first line, else state_dir/admin.token,
+// made on first start (32 random bytes, base64url, mode 0600). Never logged.
+bool load_admin_token(const Options& options, std::string& token) {
+  std::string why;
+  const std::string path = !options.admin.token_file.empty()
+                               ? options.admin.token_file
+                               : options.state_dir + "/admin.token";
+  if (options.admin.token_file.empty() && ::access(path.c_str(), F_OK) != 0) {
+    std::string random(32, '\0');
+    if (getrandom(random.data(), random.size(), 0) != static_cast<ssize_t>(random.size())) {
+      PG_ERROR("cannot draw an admin token");
+      return false;
+    }
+    if (!store::StateWriter::write_atomically(path, auth::base64url_encode(random) + "\n", &why)) {
+      PG_ERROR("admin token: %s", why.c_str());
+      return false;
+    }
+    PG_INFO("admin API token made in %s (mode 0600)", path.c_str());
+  }
+  std::string text;
+  if (!auth::read_small_file(path, text, why)) {
+    PG_ERROR("admin token: %s", why.c_str());
+    return false;
+  }
+  token = text.substr(0, text.find_first_of("\r\n"));
+  if (token.size() < 16) {
+    PG_ERROR("admin token in %s: shorter than 16 characters", path.c_str());
+    return false;
+  }
+  return true;
+}
+
 int run(Options options) {
   if (options.listen.empty()) {
     options.listen.push_back("mqtt://127.0.0.1:1883");
+  }
+  if (!prepare_state_dir(options)) {
+    return 1;
   }
   io::Backend backend = io::Backend::kEpoll;
   if (!choose_backend(options.io, &backend)) {
@@ -229,6 +290,9 @@ int run(Options options) {
   const uint16_t shards = options.shards != 0 ? options.shards : available_cpus();
   std::vector<std::vector<broker::ShardListener>> listeners;
   Transports transports;  // outlives the shards
+  if (!load_admin_token(options, transports.admin_token)) {
+    return 1;
+  }
   if (!open_listeners(options, shards, transports, listeners)) {
     return 1;
   }
@@ -262,6 +326,23 @@ int run(Options options) {
     return 1;
   }
   config.authenticator = authenticator.get();
+  // The control plane's state: revoked tokens, saved in state_dir by shard 0 through the
+  // store's writer thread. A damaged file stops the start: revoked tokens must stay so.
+  store::ControlFileStore control_store(options.state_dir);
+  {
+    std::string why;
+    if (!control_store.load_revocations(config.revoked, why)) {
+      PG_ERROR("revocations: %s (fix or remove the file; tokens it revoked would work again)",
+               why.c_str());
+      return 1;
+    }
+  }
+  config.max_revocations = options.auth.max_revocations;
+  config.control_store = &control_store;
+  if (config.revoked.size() > options.auth.max_revocations) {
+    PG_WARN("%zu revoked tokens, more than auth.max_revocations (%u): no more can be added",
+            config.revoked.size(), options.auth.max_revocations);
+  }
   std::vector<std::unique_ptr<broker::ShardBroker>> brokers;
   std::vector<shard::ShardService*> services;
   for (uint16_t s = 0; s < shards; ++s) {
@@ -293,6 +374,7 @@ int run(Options options) {
   PG_INFO("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
   group.request_stop();
   group.join();
+  control_store.stop();
   broker::BrokerStats total;
   for (auto& b : brokers) {
     total.add(b->stats());

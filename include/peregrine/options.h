@@ -124,6 +124,8 @@ struct Authentication {
   std::vector<ScramUser> scram_sha256;
   AnonymousAccess allow_anonymous = AnonymousAccess::kLoopbackListeners;
   std::string password_file;  // Mosquitto's format ($7$, $6$); empty: none
+  // Revoked tokens kept (by jti); beyond, a revocation is refused until some are removed.
+  uint32_t max_revocations = 10'000;
   JwtOptions jwt;
 };
 
@@ -160,11 +162,23 @@ struct HttpOptions {
   uint32_t sse_keepalive_ms = 15'000;    // SSE comment lines while no event flows
 };
 
+// The admin API under /admin/ on http(s):// listeners (revocations today).
+struct AdminOptions {
+  // The bearer token it requires: this file's first line; empty: state_dir/admin.token,
+  // made (random, mode 0600) on first start.
+  std::string token_file;
+  // Served on every HTTP listener; false: only on those bound to loopback.
+  bool allow_remote = false;
+};
+
 struct Options {
   std::vector<std::string> listen;  // listener URLs; empty → mqtt://127.0.0.1:1883
   uint16_t shards = 0;              // 0 → one per CPU available to the process
   std::string io = "auto";          // auto | uring | epoll
   std::string log_level = "info";   // trace | debug | info | warn | error | off
+  // Where state that outlives the process lives (revocations, the admin token); empty:
+  // $STATE_DIRECTORY (systemd's StateDirectory=), else ./peregrine-state. Made 0700.
+  std::string state_dir;
   // Move a connected publisher (no subscriptions, nothing in flight) with its session to
   // the one shard all its recent messages went to, so they stop crossing shards.
   bool rehome_publishers = true;
@@ -181,6 +195,7 @@ struct Options {
   TlsOptions tls;
   WebSocketOptions websocket;
   HttpOptions http;
+  AdminOptions admin;
 };
 
 }  // namespace peregrine

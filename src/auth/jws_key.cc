@@ -89,6 +89,7 @@ bool finish_key(JwsKey& key, std::string_view kid, std::string& error) {
                                  nullptr, ECC_SECP256R1) == 0 &&
           wc_ecc_check_key(&ecc) == 0;
       wc_ecc_free(&ecc);
+      wc_ecc_fp_free();  // the loading thread's fixed-point cache (FP_ECC), not kept
       if (!on_curve) {
         error = "the EC key is not a point on P-256";
         return false;

@@ -45,6 +45,13 @@ std::array<uint8_t, WC_SHA256_DIGEST_SIZE> sha256(std::string_view data) {
   return digest;
 }
 
+// wolfSSL's fixed-point ECC cache (FP_ECC in Debian's build) is per thread: a shard
+// thread that verified ES256 frees its cache when it ends (as TLS does, tls_layer.cc).
+struct EccCacheRelease {
+  ~EccCacheRelease() { wc_ecc_fp_free(); }
+};
+thread_local EccCacheRelease t_ecc_cache_release;
+
 bool constant_time_equal(const uint8_t* a, const uint8_t* b, size_t size) {
   uint8_t diff = 0;
   for (size_t i = 0; i < size; i++) {
@@ -154,6 +161,7 @@ bool JwsVerifier::verify(size_t index, std::string_view signing_input,
         return false;
       }
       const auto digest = sha256(signing_input);
+      (void)&t_ecc_cache_release;  // constructed in this thread, so released at its end
       int valid = 0;
       return wc_ecc_verify_hash(der, der_size, digest.data(), digest.size(), &valid, &k.ecc) ==
                  0 &&

@@ -17,8 +17,10 @@
 #include "include/peregrine/enhanced_auth.h"
 #include "include/peregrine/options.h"
 #include "src/broker/broker_stats.h"
+#include "include/peregrine/control_store.h"
 #include "src/broker/retain_outcome.h"
 #include "src/broker/session_host.h"
+#include "src/http/admin_call.h"
 #include "src/mqtt/packets.h"
 #include "src/net/connection.h"
 
@@ -36,6 +38,11 @@ struct BrokerConfig {
   // Makes each shard's Authenticator (nullptr: everyone anonymous, as embedders and
   // the simulated floor have it); shared, read-only, outlives the shards.
   const AuthenticatorFactory* authenticator = nullptr;
+  // The control plane (control_plane.h): revoked token ids at start, their bound, and
+  // where shard 0 saves changes (nullptr: kept in memory only). Outlives the shards.
+  std::vector<std::string> revoked;
+  uint32_t max_revocations = 10'000;
+  ControlStore* control_store = nullptr;
   // Move a publisher-only session to the one shard its messages go to (rehome_policy.h).
   bool rehome_publishers = true;
 };
@@ -102,6 +109,13 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // A resumed session's subscriptions that its new credential's grant does not cover
   // are dropped (made under an earlier, broader credential).
   virtual void drop_ungranted(Session* session) = 0;
+  // Whether the token with this jti has been revoked (the control plane's replica).
+  virtual bool token_revoked(std::string_view token_id) const = 0;
+  // `client` is connected here with its session's credential: a token's holder is
+  // closed when the token is revoked (until client_gone, or it rehomes).
+  virtual void credential_in_use(Client* client) = 0;
+  // An admin API call from `connection`'s HTTP front, answered in a later turn.
+  virtual void admin_call(net::Connection* connection, const http::AdminCall& call) = 0;
 
  protected:
   ~BrokerPort() = default;

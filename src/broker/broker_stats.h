@@ -62,6 +62,7 @@ namespace peregrine::broker {
   X(auth_bad_password, "CONNECT refused 0x86: known user, wrong or missing password")   \
   X(auth_will_denied, "CONNECT refused 0x87: will topic outside the token's topic claims") \
   X(auth_expired_disconnects, "connections closed when their token expired (v5: 0xA0)") \
+  X(auth_revoked_disconnects, "connections closed when their token was revoked (v5: 0x98)") \
   X(input_paused, "connections paused: mailbox overflow at its bound (back-pressure)")   \
   X(retained_scan_live, "retained messages a scan found and skipped: they came live")   \
   X(retained_scan_ids_full, "subscribe windows past the live ids they can note (a duplicate possible)") \

@@ -383,6 +383,10 @@ bool Client::authenticate(const mqtt::Connect& connect) {
   credentials.certificate = certificate;
   credentials.enhanced = connect.properties.authentication_method.has_value();
   AuthResult result = authenticator->authenticate(credentials);
+  if (!result.refused() && !result.token_id.empty() && broker().token_revoked(result.token_id)) {
+    result.outcome = AuthResult::Outcome::kBadCredentials;
+    result.refusal = AuthRefusal::kTokenRevoked;
+  }
   if (result.refused()) {
     broker().stats().refused(result.refusal)++;
     return fail(result.outcome == AuthResult::Outcome::kBadCredentials
@@ -522,6 +526,12 @@ bool Client::check_will_grant(const mqtt::Connect& connect) {
 
 bool Client::accept_connect(const mqtt::Connect& connect) {
   const Limits& limits = broker().limits();
+  if (_proven != nullptr && !_proven->token_id.empty() &&
+      broker().token_revoked(_proven->token_id)) {
+    // Revoked between the accepting shard's check and this one (the session's).
+    broker().stats().auth_token_revoked++;
+    return fail(ReasonCode::kBadUserNameOrPassword, refusal_text(AuthRefusal::kTokenRevoked));
+  }
   if (_enhanced != nullptr && !broker().connects_here(*_client_id)) {
     // The session left this shard during the AUTH exchange (rehomed, or ended away from
     // its home): opening one here would make two. Rare; the client retries.
@@ -580,6 +590,7 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
     _session->username = _auth_username;  // the authenticated identity wins
   }
   _session->proven = std::move(_proven);  // this connection's, or nothing
+  broker().credential_in_use(this);
   if (present) {
     broker().drop_ungranted(_session);
   }

@@ -40,6 +40,7 @@ class Client final : public ClientLink {
   Client& operator=(const Client&) = delete;
 
   Phase phase() const { return _phase; }
+  BrokerPort& broker() const { return *_broker; }  // of the shard it is on now
   mqtt::ProtocolVersion version() const override { return _version; }
   // Its session's once CONNECT is accepted (the client keeps no copy of its own then).
   const std::string& client_id() const {
@@ -205,7 +206,6 @@ class Client final : public ClientLink {
   // A verified TLS client certificate's identity, applied as client id or username.
   void apply_tls_identity(const mqtt::Connect& connect);
 
-  BrokerPort& broker() const { return *_broker; }  // of the shard it is on now
 
   // Enhanced authentication (v5 §4.12), allocated only for a client that uses it: the
   // running exchange, the method, the CONNECT it holds back (copied, decoded again on

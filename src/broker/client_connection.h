@@ -67,6 +67,7 @@ class ClientConnection final : public net::Connection, public ClientSink {
   void on_data(std::span<const uint8_t> bytes) override { _client.on_bytes(bytes); }
   void on_transport_closed(int error) override { _client.on_closed(error); }
   void on_timer() override;
+  void on_admin(const http::AdminCall& call) override { _client.broker().admin_call(this, call); }
 
   uint64_t _handshake_deadline_ms = 0;  // TLS; 0: none
   Client _client;

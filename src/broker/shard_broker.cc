@@ -100,6 +100,13 @@ void ShardBroker::on_start(shard::Shard& shard) {
   _retained = std::make_unique<RetainedRouter>(*_outbox, *_sessions, _stats, _config.limits);
   _fan_out = std::make_unique<FanOut>(*_routes, _stats, _config.authorizer, shard.id());
   _rehome = std::make_unique<RehomePlanner>(*_outbox, _config.rehome_publishers);
+  _control = std::make_unique<ControlPlane>(shard.id(), shard.count(), *_outbox, *this,
+                                            _config.control_store, _config.max_revocations,
+                                            _config.revoked);
+  if (shard.id() == ControlPlane::kLeader && _config.control_store != nullptr) {
+    io::Ring* leader = &ring();
+    _config.control_store->set_wake([leader] { leader->wake(); });
+  }
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
   for (auto& listener : _listeners) {
@@ -313,6 +320,7 @@ void ShardBroker::rehome_out(ClientConnection* client) {
   const std::string client_id = session->client_id();
   _sessions->release(session);  // the session travels with its client
   _clients_now--;
+  release_token(&client->client());
   if (_sessions->is_home(client_id)) {
     session->away_ticket = _sessions->lend(client_id, target);
   }  // else it goes home, which forgets that it was away when it arrives (rehome_in)
@@ -339,6 +347,7 @@ void ShardBroker::rehome_in(ClientConnection* client) {
   _sessions->insert(std::unique_ptr<Session>(session));
   _clients.insert(client);
   _clients_now++;
+  credential_in_use(&client->client());
   if (_stopping) {
     client->attach(this);
     client->client().rehome_done();
@@ -346,6 +355,11 @@ void ShardBroker::rehome_in(ClientConnection* client) {
     return;
   }
   client->adopt_rehomed(this);
+  // Revoked while it travelled (the revocation reached this shard first): closed now.
+  if (session->proven != nullptr && !session->proven->token_id.empty() &&
+      token_revoked(session->proven->token_id)) {
+    disconnect_token_holders(session->proven->token_id);
+  }
 }
 
 void ShardBroker::adopt(ClientConnection* client) {
@@ -366,7 +380,17 @@ void ShardBroker::paused(Client* client) {
   _paused_clients.push_back(client->id());
 }
 
+void ShardBroker::on_turn_begin() {
+  _reclaimer->install();
+  _control->on_turn_begin();
+}
+
 void ShardBroker::on_turn_end() {
+  // Admin answers due (from mail, a call, or a finished save) go out with this turn's
+  // output: given here, never inside the HTTP bridge's own call.
+  if (_control->has_answers()) {
+    _control->flush_answers();
+  }
   if (!_paused_clients.empty() && !backpressured()) {
     std::vector<uint64_t> paused;
     paused.swap(_paused_clients);
@@ -436,12 +460,65 @@ void ShardBroker::client_gone(Client* client) {
     return;
   }
   _clients_now--;
+  release_token(client);
   _sys->client_disconnected(client->client_id());
   const uint32_t will_delay = client->will_delay();
   _sessions->connection_gone(session, client->take_will(), will_delay, client->taken_over());
 }
 
 void ShardBroker::session_timer(Session* session) { _sessions->timer(session); }
+
+// ---- control plane -------------------------------------------------------------------------
+
+void ShardBroker::admin_call(net::Connection* connection, const http::AdminCall& call) {
+  _control->call(static_cast<ClientConnection*>(connection)->id(), call);
+}
+
+void ShardBroker::answer_admin(uint64_t waiter, int status, std::string body) {
+  if (ClientConnection* connection = find_client(waiter)) {
+    connection->answer_admin(status, body);
+  }
+}
+
+void ShardBroker::credential_in_use(Client* client) {
+  const Session* session = client->session();
+  if (session == nullptr || session->proven == nullptr || session->proven->token_id.empty()) {
+    return;
+  }
+  const std::string& token_id = session->proven->token_id;
+  if (_held_tokens.emplace(client, token_id).second) {
+    _token_holders[token_id].push_back(client);
+  }
+}
+
+void ShardBroker::release_token(Client* client) {
+  const auto held = _held_tokens.find(client);
+  if (held == _held_tokens.end()) {
+    return;
+  }
+  const auto holders = _token_holders.find(held->second);
+  PG_ASSERT(holders != _token_holders.end());
+  std::erase(holders->second, client);
+  if (holders->second.empty()) {
+    _token_holders.erase(holders);
+  }
+  _held_tokens.erase(held);
+}
+
+void ShardBroker::disconnect_token_holders(std::string_view token_id) {
+  const auto holders = _token_holders.find(std::string(token_id));
+  if (holders == _token_holders.end()) {
+    return;
+  }
+  // Each DISCONNECT closes its connection; client_gone() releases it from the index
+  // later, so the list is copied first.
+  const std::vector<Client*> clients = holders->second;
+  for (Client* client : clients) {
+    _stats.auth_revoked_disconnects++;
+    PG_DEBUG("token revoked: closing client_id=%s", client->client_id().c_str());
+    client->disconnect(mqtt::ReasonCode::kAdministrativeAction, "token revoked");
+  }
+}
 
 void ShardBroker::drop_subscription(Session* session, std::string_view filter) {
   remove_subscription(session, filter);
@@ -825,6 +902,16 @@ void ShardBroker::handle(const mail::SysSnapshotMail& m, uint16_t from) {
 void ShardBroker::handle(const mail::SysSnapshotBack& m, uint16_t) {
   _sys->snapshot_back(m.snapshot);
 }
+
+void ShardBroker::handle(const mail::AdminForward& m, uint16_t) { _control->on_forward(m.op); }
+
+void ShardBroker::handle(const mail::AdminDone& m, uint16_t) { _control->on_done(m.op); }
+
+void ShardBroker::handle(const mail::ControlChangeMail& m, uint16_t from) {
+  _control->on_change(m.change, from);
+}
+
+void ShardBroker::handle(const mail::ControlAck& m, uint16_t) { _control->on_ack(m.change); }
 
 void ShardBroker::handle(const mail::Reclaim& m, uint16_t) {
   MessageReclaimer::free_list(m.dead);

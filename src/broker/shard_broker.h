@@ -23,6 +23,7 @@
 #include "include/peregrine/options.h"
 #include "src/broker/broker_port.h"
 #include "src/broker/broker_stats.h"
+#include "src/broker/control_plane.h"
 #include "src/broker/fan_out.h"
 #include "src/broker/memory_trimmer.h"
 #include "src/broker/keyed_set.h"
@@ -59,6 +60,7 @@ struct ShardListener {
 class ShardBroker final : public shard::ShardService,
                           public BrokerPort,
                           public SessionEvents,
+                          public ControlEvents,
                           public SysHost {
  public:
   ShardBroker(const BrokerConfig& config, std::vector<ShardListener> listeners);
@@ -68,10 +70,12 @@ class ShardBroker final : public shard::ShardService,
   void on_start(shard::Shard& shard) override;
   uint32_t on_envelope(const shard::Envelope& envelope) override;
   // Its reclaimer is the thread's while it runs (the simulation runs every shard on one).
-  void on_turn_begin() override { _reclaimer->install(); }
+  void on_turn_begin() override;
   void on_turn_end() override;
   // Mail to itself waits (a retained scan's next slice here): handled next turn, at once.
-  bool wants_turn() const override { return _outbox != nullptr && _outbox->has_self_mail(); }
+  bool wants_turn() const override {
+    return _outbox != nullptr && (_outbox->has_self_mail() || _control->has_answers());
+  }
   void on_stop_requested() override;
   bool finished() const override;
   void discard_envelope(const shard::Envelope& envelope) override;
@@ -101,6 +105,12 @@ class ShardBroker final : public shard::ShardService,
   void subscribe(Client* client, const mqtt::Subscribe& subscribe) override;
   void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) override;
   void client_gone(Client* client) override;
+  void drop_ungranted(Session* session) override;
+  bool token_revoked(std::string_view token_id) const override {
+    return _control->revoked(token_id);
+  }
+  void credential_in_use(Client* client) override;
+  void admin_call(net::Connection* connection, const http::AdminCall& call) override;
 
   // SessionHost: for the sessions of this shard.
   bool may_read(const Session& session, std::string_view topic) const override {
@@ -111,8 +121,11 @@ class ShardBroker final : public shard::ShardService,
   // SessionEvents: what the session table asks of this shard.
   void publish_will(Message* will) override;
   void drop_subscription(Session* session, std::string_view filter) override;
-  void drop_ungranted(Session* session) override;
   void ended_away(uint16_t home, uint64_t ticket) override;
+
+  // ControlEvents: what the control plane asks of this shard.
+  void answer_admin(uint64_t waiter, int status, std::string body) override;
+  void disconnect_token_holders(std::string_view token_id) override;
 
   // SysHost
   uint16_t shard_count() const override { return _shard->count(); }
@@ -159,6 +172,10 @@ class ShardBroker final : public shard::ShardService,
   void handle(const mail::SysSnapshotMail& mail, uint16_t from);
   void handle(const mail::SysSnapshotBack& mail, uint16_t from);
   void handle(const mail::Reclaim& mail, uint16_t from);
+  void handle(const mail::AdminForward& mail, uint16_t from);
+  void handle(const mail::AdminDone& mail, uint16_t from);
+  void handle(const mail::ControlChangeMail& mail, uint16_t from);
+  void handle(const mail::ControlAck& mail, uint16_t from);
 
   // Publishes `message` from this shard (consumes the caller's reference): to this
   // shard's matched sessions, one mail per other shard with subscribers, shared groups.
@@ -209,6 +226,12 @@ class ShardBroker final : public shard::ShardService,
   std::unique_ptr<RetainedRouter> _retained;
   std::unique_ptr<FanOut> _fan_out;
   std::unique_ptr<RehomePlanner> _rehome;
+  std::unique_ptr<ControlPlane> _control;
+  // Connected clients by the jti of the token they proved themselves with, to close them
+  // when it is revoked; one entry per such client (released at its end or rehoming).
+  std::unordered_map<std::string, std::vector<Client*>> _token_holders;
+  std::unordered_map<const Client*, std::string> _held_tokens;
+  void release_token(Client* client);
   // Connections lingering after their goodbye (net::Connection::close_after_flush): at
   // most limits.max_lingering per shard, so a flood of misbehaving clients cannot hold
   // sockets open; past it a connection closes as soon as its output is written (counted).

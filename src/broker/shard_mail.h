@@ -21,7 +21,9 @@
 
 namespace peregrine::broker {
 
+struct AdminOp;
 class ClientConnection;
+struct ControlChange;
 struct RetainedScan;
 struct RouteChange;
 struct SysSnapshot;
@@ -46,6 +48,10 @@ enum class Kind : uint16_t {
   kSysSnapshot,
   kSysSnapshotBack,
   kReclaim,
+  kAdminForward,
+  kAdminDone,
+  kControlChange,
+  kControlAck,
 };
 
 constexpr uint16_t wire(Kind kind) { return static_cast<uint16_t>(kind); }
@@ -259,6 +265,48 @@ struct Reclaim {
   void discard() const { MessageReclaimer::free_list(dead); }
 };
 
+// An admin call that changes control-plane state, to the leader (shard 0); it comes back
+// answered in AdminDone (control_plane.h).
+struct AdminForward {
+  static constexpr Kind kKind = Kind::kAdminForward;
+  AdminOp* op;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, op}; }
+  static AdminForward open(const shard::Envelope& e) { return {static_cast<AdminOp*>(e.ptr)}; }
+  void discard() const;  // control_plane.cc
+};
+
+struct AdminDone {
+  static constexpr Kind kKind = Kind::kAdminDone;
+  AdminOp* op;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, op}; }
+  static AdminDone open(const shard::Envelope& e) { return {static_cast<AdminOp*>(e.ptr)}; }
+  void discard() const;  // control_plane.cc
+};
+
+// A change of the revocation list from the leader to every other shard; each acks it,
+// and the last ack frees it on the leader.
+struct ControlChangeMail {
+  static constexpr Kind kKind = Kind::kControlChange;
+  ControlChange* change;  // shared by every receiver, read-only
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, change}; }
+  static ControlChangeMail open(const shard::Envelope& e) {
+    return {static_cast<ControlChange*>(e.ptr)};
+  }
+  void discard() const;  // control_plane.cc
+};
+
+struct ControlAck {
+  static constexpr Kind kKind = Kind::kControlAck;
+  ControlChange* change;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, change}; }
+  static ControlAck open(const shard::Envelope& e) { return {static_cast<ControlChange*>(e.ptr)}; }
+  void discard() const;  // control_plane.cc
+};
+
 template <typename... Kinds>
 struct KindList {};
 
@@ -266,7 +314,8 @@ struct KindList {};
 using AllKinds = KindList<Publish, PublishBatchMail, Reclaim, BatchBack, SharedPublish,
                           RouteChangeMail, RouteAck, Migrate, Rehome, SessionGone, Load,
                           RetainStore, RetainScan, RetainBatch, RetainAnswer, SysSnapshotMail,
-                          SysSnapshotBack>;
+                          SysSnapshotBack, AdminForward, AdminDone, ControlChangeMail,
+                          ControlAck>;
 
 namespace detail {
 
@@ -300,7 +349,7 @@ constexpr bool kinds_distinct(KindList<Kinds...>) {
       }
     }
   }
-  return sizeof...(Kinds) == wire(Kind::kReclaim);  // and every kind is listed
+  return sizeof...(Kinds) == wire(Kind::kControlAck);  // and every kind is listed (the last)
 }
 static_assert(kinds_distinct(AllKinds{}), "each mail kind listed once, all of them");
 

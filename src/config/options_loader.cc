@@ -32,7 +32,8 @@ constexpr uint32_t kMaxShards = 64;
 const char kUsage[] =
     "usage: peregrine [--config FILE] [--listen URL]... [--shards N]\n"
     "                 [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]\n"
-    "                 [--io auto|uring|epoll] [--log-level LEVEL] [--version] [--help]\n"
+    "                 [--io auto|uring|epoll] [--log-level LEVEL] [--state-dir DIR]\n"
+    "                 [--version] [--help]\n"
     "\n"
     "  --config FILE      TOML configuration file (flags override it)\n"
     "  --listen URL       listener, repeatable: mqtt://HOST:PORT, mqtts://HOST:PORT,\n"
@@ -46,6 +47,8 @@ const char kUsage[] =
     "  --shards N         shard threads, 1-64 (default: CPUs available to the process)\n"
     "  --io BACKEND       auto (io_uring, else epoll), uring or epoll (default: auto)\n"
     "  --log-level LEVEL  trace, debug, info, warn, error or off (default: info)\n"
+    "  --state-dir DIR    state that outlives the process (default: $STATE_DIRECTORY,\n"
+    "                     else ./peregrine-state)\n"
     "  --version          print the version and exit\n"
     "  --help             print this help and exit\n";
 
@@ -411,6 +414,12 @@ std::optional<int> load_options(int argc, char** argv, Options& out,
       }
       out.log_level = value;
       origins["log_level"] = "--log-level";
+    } else if (matches(arg, "--state-dir")) {
+      if (!need("--state-dir")) {
+        return 2;
+      }
+      out.state_dir = value;
+      origins["state_dir"] = "--state-dir";
     } else {
       std::fprintf(stderr, "peregrine: unknown argument '%s'\n%s", argv[i], kUsage);
       return 2;

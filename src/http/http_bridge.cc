@@ -205,6 +205,9 @@ void HttpBridge::dispatch(const Request& request) {
     respond(200, "{\"status\":\"ok\"}", _keep_alive);
     return request_done(_keep_alive);
   }
+  if (request.path.starts_with("/admin/")) {
+    return start_admin(request);
+  }
   if (request.path != "/events") {
     return fail(404, "no such path");
   }
@@ -215,6 +218,61 @@ void HttpBridge::dispatch(const Request& request) {
     return start_publish(request);
   }
   fail(405, "GET or POST");
+}
+
+void HttpBridge::admin_refuse(int status, int code, const std::string& message) {
+  _sink.refused(status, message.c_str());
+  respond(status, admin_error(code, message), _keep_alive);
+  request_done(_keep_alive);
+}
+
+void HttpBridge::start_admin(const Request& request) {
+  if (_config.admin_token == nullptr) {
+    return fail(404, "no admin API on this listener");
+  }
+  // Its own credential, never an MQTT token: the bearer must be the admin token.
+  const std::string* header = request.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  const std::string& expected = *_config.admin_token;
+  bool match = header != nullptr && header->size() == kBearer.size() + expected.size() &&
+               header->starts_with(kBearer);
+  uint8_t diff = match ? 0 : 1;
+  for (size_t i = 0; match && i < expected.size(); i++) {
+    diff |= static_cast<uint8_t>((*header)[kBearer.size() + i] ^ expected[i]);
+  }
+  if (diff != 0) {
+    return admin_refuse(401, 10001, "the admin API needs its bearer token");
+  }
+  if (request.path != "/admin/revocations") {
+    return admin_refuse(404, 10002, "no such admin resource");
+  }
+  AdminCall call;
+  if (request.method == "GET") {
+    call.op = AdminCall::Op::kListRevocations;
+  } else if (request.method == "POST" || request.method == "DELETE") {
+    call.op = request.method == "POST" ? AdminCall::Op::kRevoke : AdminCall::Op::kUnrevoke;
+    for (const std::string_view jti : request.query_values("jti")) {
+      if (jti.empty() || jti.size() > kMaxTokenIdBytes) {
+        return admin_refuse(400, 10003, "a jti is 1 to 256 bytes");
+      }
+      call.token_ids.emplace_back(jti);
+    }
+    if (call.token_ids.empty() || call.token_ids.size() > kMaxTokenIdsPerCall) {
+      return admin_refuse(400, 10004, "give 1 to 1000 jti query parameters");
+    }
+  } else {
+    return admin_refuse(405, 10005, "GET, POST or DELETE");
+  }
+  _stage = Stage::kAwaitAdmin;
+  _sink.admin(call);
+}
+
+void HttpBridge::admin_answer(int status, std::string_view json_body) {
+  if (_stage != Stage::kAwaitAdmin) {
+    return;
+  }
+  respond(status, json_body, _keep_alive);
+  request_done(_keep_alive);
 }
 
 bool HttpBridge::ensure_session(const Request& request) {

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "src/http/admin_call.h"
 #include "src/http/request_parser.h"
 
 namespace peregrine::http {
@@ -32,6 +33,9 @@ struct BridgeConfig {
   uint32_t idle_timeout_ms = 60'000;     // keep-alive between requests (MQTT keep alive)
   uint32_t sse_keepalive_ms = 15'000;    // comment lines on a quiet event stream
   uint32_t max_packet_size = 1 << 20;    // of the MQTT output it parses
+  // The admin API (/admin/...): served when set, to requests that carry it as a bearer
+  // token (compared in constant time); nullptr: 404 on this listener. Shared, read-only.
+  const std::string* admin_token = nullptr;
 };
 
 // Where the bridge's output goes; implemented by the transport stack.
@@ -49,6 +53,9 @@ class BridgeSink {
   virtual uint64_t now_ms() const = 0;
   // A request was refused with an HTTP error (for counters and debug logs).
   virtual void refused(int status, const char* why) = 0;
+  // An authenticated admin API call for the broker; its answer comes back through
+  // HttpBridge::admin_answer() (now or in a later turn). Nothing else is read meanwhile.
+  virtual void admin(const AdminCall& call) = 0;
 };
 
 class HttpBridge {
@@ -64,6 +71,8 @@ class HttpBridge {
   // Bytes the MQTT layer wrote.
   void on_protocol_bytes(std::span<const uint8_t> bytes);
   void on_timer();
+  // The broker's answer to the admin call in progress (ignored if none is).
+  void admin_answer(int status, std::string_view json_body);
 
   // The SSE event id of a message: stable for the same topic and payload, so that a
   // stream resumed with Last-Event-ID skips the retained message it already had.
@@ -75,6 +84,7 @@ class HttpBridge {
     kAwaitSubscribe,  // GET /events sent SUBSCRIBE; SUBACK pending
     kStreaming,      // SSE events flow until the connection ends
     kAwaitPuback,    // POST /events sent PUBLISH; PUBACK pending
+    kAwaitAdmin,     // an admin call is with the broker
     kDone,           // a response that ends the connection was written
   };
 
@@ -82,6 +92,8 @@ class HttpBridge {
   void dispatch(const Request& request);
   void start_events(const Request& request);
   void start_publish(const Request& request);
+  void start_admin(const Request& request);
+  void admin_refuse(int status, int code, const std::string& message);
   bool ensure_session(const Request& request);
   void on_mqtt_packet(uint8_t first_byte, std::span<const uint8_t> body);
   void on_connack(std::span<const uint8_t> body);

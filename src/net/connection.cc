@@ -240,6 +240,16 @@ void Connection::attach(ConnectionHost* host) {
   }
 }
 
+void Connection::on_admin(const http::AdminCall&) {
+  close_after_flush();  // nothing here serves the admin API
+}
+
+void Connection::answer_admin(int status, std::string_view json_body) {
+  if (_stack != nullptr) {
+    _stack->answer_admin(status, json_body);
+  }
+}
+
 void Connection::stack_failed(TransportEvent event, const std::string& why) {
   _host->count_transport_event(event);
   PG_DEBUG("transport failure from %s: %s: %s", peer().c_str(), transport_event_name(event),

@@ -67,6 +67,8 @@ class Connection : public io::Socket, public io::Timer {
   }
   // The transport layers, if any (facts learned in their handshakes).
   const TransportStack* transport() const { return _stack.get(); }
+  // Answers this connection's admin call (see on_admin); dropped if it closed meanwhile.
+  void answer_admin(int status, std::string_view json_body);
 
   void start();  // begin receiving on the current host's ring
   void write(std::span<const uint8_t> bytes);
@@ -109,6 +111,9 @@ class Connection : public io::Socket, public io::Timer {
   virtual void on_data(std::span<const uint8_t> bytes) = 0;
   // The transport ended (peer closed, error, or close_*()); called once, before release.
   virtual void on_transport_closed(int error) = 0;
+  // An admin API call from the HTTP front, authenticated; answered later (never from
+  // within this call) with answer_admin(). Without an override: 404.
+  virtual void on_admin(const http::AdminCall& call);
 
  private:
   enum class State : uint8_t { kOpen, kDetaching, kClosing };
@@ -117,6 +122,7 @@ class Connection : public io::Socket, public io::Timer {
   friend class TransportStack;
   OutQueue& wire() { return out(); }
   void stack_deliver(std::span<const uint8_t> bytes) { on_data(bytes); }
+  void stack_admin(const http::AdminCall& call) { on_admin(call); }
   void stack_wrote() { _host->mark_dirty(this); }
   void stack_finished() { close_after_flush(); }
   void stack_failed(TransportEvent event, const std::string& why);

@@ -354,6 +354,16 @@ void TransportStack::refused(int status, const char* why) {
   PG_DEBUG("http from %s refused with %d: %s", _connection.peer().c_str(), status, why);
 }
 
+void TransportStack::admin(const http::AdminCall& call) { _connection.stack_admin(call); }
+
+void TransportStack::answer_admin(int status, std::string_view json_body) {
+  if (_bridge && !_in_bridge && !_connection.closing()) {
+    _in_bridge = true;
+    _bridge->admin_answer(status, json_body);
+    _in_bridge = false;
+  }
+}
+
 void TransportStack::BridgeTimer::on_timer() {
   wanted_ms = 0;
   if (_stack._bridge && !_stack._in_bridge && !_stack._connection.closing()) {

@@ -81,6 +81,8 @@ class TransportStack final : private PlaintextSink,
   // TLS handshake deadline in ms after accept (0: none).
   uint32_t handshake_timeout_ms() const;
   TlsIdentity tls_identity() const;
+  // The broker's answer to the admin call this connection's HTTP front made.
+  void answer_admin(int status, std::string_view json_body);
   // The connection leaves its shard's wheel (a move, or the end) and joins another.
   void stop_timers(io::TimerWheel& wheel);
   void resume_timers(io::TimerWheel& wheel);
@@ -110,6 +112,7 @@ class TransportStack final : private PlaintextSink,
   void arm(uint64_t deadline_ms) override;
   uint64_t now_ms() const override;
   void refused(int status, const char* why) override;
+  void admin(const http::AdminCall& call) override;
 
   // Bytes above TLS (or from the socket when there is no TLS).
   void above_tls(std::span<const uint8_t> bytes);

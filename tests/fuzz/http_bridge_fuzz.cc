@@ -1,7 +1,9 @@
 // libFuzzer target for the HTTP↔MQTT bridge: the input is what an HTTP client sends,
 // cut into feeds by byte 0. A broker stand-in answers every synthesized MQTT packet the
 // way the real one would (CONNACK, SUBACK, PUBACK with a reason picked by the input, a
-// PUBLISH for each SUBSCRIBE) and fires the timer between feeds. Checks: the bridge only
+// PUBLISH for each SUBSCRIBE), answers admin calls in the next feed (the admin token is
+// "fuzz-admin-token" on half the inputs) and fires the timer between feeds. Checks: the
+// bridge only hands the broker admin calls with 1-1000 jti of 1-256 bytes; it only
 // ever synthesizes well-formed v5 packets, a CONNECT first and only once, never writes to
 // the client after finishing, and every response starts with a status line.
 #include <cstddef>
@@ -38,9 +40,23 @@ class BrokerStandIn final : public BridgeSink {
   void refused(int status, const char*) override {
     PG_ASSERT(status >= 400 && status <= 599);
   }
+  void admin(const peregrine::http::AdminCall& call) override {
+    PG_ASSERT(!_admin_pending);
+    if (call.op != peregrine::http::AdminCall::Op::kListRevocations) {
+      PG_ASSERT(!call.token_ids.empty() && call.token_ids.size() <= 1000);
+      for (const std::string& id : call.token_ids) {
+        PG_ASSERT(!id.empty() && id.size() <= 256);
+      }
+    }
+    _admin_pending = true;
+  }
 
-  // Decodes what the bridge synthesized and answers it.
+  // Decodes what the bridge synthesized and answers it (and a pending admin call).
   void answer(HttpBridge& bridge) {
+    if (_admin_pending) {
+      _admin_pending = false;
+      bridge.admin_answer(_reason_seed % 2 ? 200 : 409, R"({"success":true})");
+    }
     std::vector<uint8_t> in;
     in.swap(pending);
     size_t pos = 0;
@@ -102,6 +118,7 @@ class BrokerStandIn final : public BridgeSink {
   }
   uint8_t _reason_seed;
   bool _connected = false;
+  bool _admin_pending = false;
 };
 
 }  // namespace
@@ -116,6 +133,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.limits.max_head_bytes = (control & 2) ? 256 : 8192;
   config.limits.max_body_bytes = (control & 4) ? 64 : 4096;
   config.max_packet_size = (control & 8) ? 128 : 1 << 20;
+  static const std::string kAdminToken = "fuzz-admin-token";
+  config.admin_token = (control & 16) ? &kAdminToken : nullptr;
   BrokerStandIn sink(control);
   HttpBridge bridge(config, sink);
   const size_t piece = 1 + (control >> 4) * 7;

@@ -2,11 +2,12 @@
 // a bearer token, and key files. Byte 0 picks what the rest is:
 //   0-3: a token, verified against RFC keys of each algorithm (RFC 7515 A.1-A.3, RFC 8037);
 //   4:   key text (PEM, JWK, JWKS), loaded with and without a pinned algorithm;
-//   5-7: JSON and base64url text.
+//   5-7: JSON, base64url and password-file text.
 // Checks: no crash or leak (ASan); verification is deterministic; an accepted token's
 // grant holds only valid filters; base64url is canonical both ways (what decodes
 // re-encodes to the same text, and every byte string round-trips); a loaded key's
-// public JWK loads back to the same key.
+// public JWK loads back to the same key; a password file that parses knows only users
+// whose lines it read, and checks a password without crashing.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -15,6 +16,7 @@
 #include "src/auth/base64url.h"
 #include "src/auth/jws_verifier.h"
 #include "src/auth/jwt.h"
+#include "src/auth/password_file.h"
 #include "src/auth/strict_json.h"
 #include "src/base/assert.h"
 #include "src/mqtt/codec.h"
@@ -87,6 +89,13 @@ void fuzz_text(std::string_view text) {
     PG_ASSERT(base64url_encode(*bytes) == text);
   }
   PG_ASSERT(base64url_decode(base64url_encode(text)) == std::string(text));
+  std::string error;
+  if (const std::optional<PasswordFile> file = PasswordFile::parse(text, error)) {
+    PG_ASSERT(file->size() == 0 || text.find(':') != std::string_view::npos);
+    (void)file->check(text.substr(0, text.find(':')), "password");
+  } else {
+    PG_ASSERT(!error.empty());
+  }
 }
 
 }  // namespace

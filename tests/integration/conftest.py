@@ -95,6 +95,10 @@ class Broker:
                 cmd += ["--listen", f"mqtt://127.0.0.1:{p}"]
             cmd += ["--shards", str(shards), "--io", backend, "--log-level", log_level]
         cmd += list(args)
+        # Each broker keeps its state (admin token, revocations) in its own directory,
+        # never the repository's ./peregrine-state.
+        if "--state-dir" not in cmd and "state_dir" not in (config or ""):
+            cmd += ["--state-dir", str(self.workdir / "state")]
         self.cmd = cmd
 
         full_env = dict(os.environ)

@@ -106,6 +106,9 @@ class Broker final : public BrokerPort {
   RetainOutcome retain_outcome = RetainOutcome::kStored;
   void subscribe(Client*, const mqtt::Subscribe&) override {}
   void drop_ungranted(Session*) override {}
+  bool token_revoked(std::string_view) const override { return false; }
+  void credential_in_use(Client*) override {}
+  void admin_call(net::Connection*, const http::AdminCall&) override {}
   void unsubscribe(Client*, const mqtt::Unsubscribe&) override {}
   void client_gone(Client* client) override {
     ++gone;

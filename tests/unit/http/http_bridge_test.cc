@@ -33,6 +33,7 @@ class RecordingSink final : public BridgeSink {
   void arm(uint64_t deadline_ms) override { deadline = deadline_ms; }
   uint64_t now_ms() const override { return now; }
   void refused(int status, const char*) override { refusals.push_back(status); }
+  void admin(const AdminCall& call) override { admin_calls.push_back(call); }
 
   // The MQTT packets synthesized so far, decoded as v5 (consumed).
   std::vector<mqtt::Packet> packets() {
@@ -62,6 +63,7 @@ class RecordingSink final : public BridgeSink {
   std::vector<uint8_t> protocol;
   std::vector<std::vector<uint8_t>> kept;
   std::vector<int> refusals;
+  std::vector<AdminCall> admin_calls;
   bool finished = false;
   uint64_t deadline = 0;
   uint64_t now = 1000;
@@ -324,6 +326,74 @@ TEST(BridgeEventId, StableAndDistinct) {
   EXPECT_NE(HttpBridge::event_id("a", bytes_of("x")), HttpBridge::event_id("a", bytes_of("y")));
   EXPECT_NE(HttpBridge::event_id("ax", bytes_of("")), HttpBridge::event_id("a", bytes_of("x")));
   EXPECT_EQ(HttpBridge::event_id("a", bytes_of("x")).size(), 16u);
+}
+
+TEST(HttpBridgeAdmin, AuthenticatesParsesAndWaitsForTheAnswer) {
+  const std::string token = "admin-secret-0123456789";
+  BridgeConfig config;
+  config.admin_token = &token;
+  RecordingSink sink;
+  HttpBridge bridge(config, sink);
+  std::span<const uint8_t> rest;
+  const std::string auth = "Authorization: Bearer " + token + "\r\n";
+  bridge.on_client_bytes(bytes_of("POST /admin/revocations?jti=a&jti=b HTTP/1.1\r\nHost: x\r\n" + auth +
+                                  "Content-Length: 0\r\n\r\n"
+                                  "GET /admin/revocations HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n"),
+                         &rest);
+  ASSERT_EQ(sink.admin_calls.size(), 1u) << sink.client;  // the second waits for the first's answer
+  EXPECT_EQ(sink.admin_calls[0].op, AdminCall::Op::kRevoke);
+  EXPECT_EQ(sink.admin_calls[0].token_ids, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(sink.client.empty());
+  bridge.admin_answer(200, R"({"success":true,"result":["a","b"]})");
+  EXPECT_NE(sink.client.find("HTTP/1.1 200"), std::string::npos) << sink.client;
+  ASSERT_EQ(sink.admin_calls.size(), 2u);
+  EXPECT_EQ(sink.admin_calls[1].op, AdminCall::Op::kListRevocations);
+  bridge.admin_answer(200, R"({"success":true,"result":[]})");
+  EXPECT_FALSE(sink.finished);  // kept alive
+  bridge.admin_answer(500, "{}");  // none pending: ignored
+}
+
+TEST(HttpBridgeAdmin, RefusesWithoutItsTokenOrOffItsListeners) {
+  const std::string token = "admin-secret-0123456789";
+  for (const std::string request :
+       {"GET /admin/revocations HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /admin/revocations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-secret-012345678\r\n\r\n",
+        "GET /admin/revocations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-secret-0123456789x\r\n\r\n",
+        "GET /admin/revocations HTTP/1.1\r\nHost: x\r\nAuthorization: bearer admin-secret-0123456789\r\n\r\n"}) {
+    BridgeConfig config;
+    config.admin_token = &token;
+    RecordingSink sink;
+    HttpBridge bridge(config, sink);
+    std::span<const uint8_t> rest;
+    bridge.on_client_bytes(bytes_of(request), &rest);
+    EXPECT_TRUE(sink.admin_calls.empty()) << request;
+    EXPECT_NE(sink.client.find("HTTP/1.1 401"), std::string::npos) << sink.client;
+    EXPECT_NE(sink.client.find(R"("code":10001)"), std::string::npos) << sink.client;
+  }
+  struct Case {
+    std::string request;
+    int status;
+  };
+  const std::string auth = "Authorization: Bearer " + token + "\r\n";
+  for (const Case& c : {Case{"POST /admin/revocations HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 400},
+                        Case{"DELETE /admin/revocations?jti= HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 400},
+                        Case{"PUT /admin/revocations?jti=a HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 405},
+                        Case{"GET /admin/keys HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 404}}) {
+    BridgeConfig config;
+    config.admin_token = &token;
+    RecordingSink sink;
+    HttpBridge bridge(config, sink);
+    std::span<const uint8_t> rest;
+    bridge.on_client_bytes(bytes_of(c.request), &rest);
+    EXPECT_TRUE(sink.admin_calls.empty()) << c.request;
+    EXPECT_EQ(sink.client.substr(0, 12), "HTTP/1.1 " + std::to_string(c.status)) << c.request;
+  }
+  BridgeConfig off;  // no admin token: this listener has no admin API
+  RecordingSink sink;
+  HttpBridge bridge(off, sink);
+  std::span<const uint8_t> rest;
+  bridge.on_client_bytes(bytes_of("GET /admin/revocations HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n"), &rest);
+  EXPECT_EQ(sink.client.substr(0, 12), "HTTP/1.1 404");
 }
 
 }  // namespace
