@@ -235,6 +235,25 @@ TEST_F(ClientMachineTest, AQoS1PublishIsHandedToTheBrokerAndAcknowledged) {
   EXPECT_EQ(std::get<mqtt::Ack>(out[1]).packet_id, 9);
 }
 
+// A packet with no body whose fixed header completes with the last byte a read brought
+// (a PINGREQ cut between its two bytes by a receive buffer's end) is handled at once, not
+// when more bytes come: a client waiting for its PINGRESP sends none (bench/memory's
+// stuck-qos0 stalled 60 s on it, about once in 40 runs).
+TEST_F(ClientMachineTest, APacketWithoutBodyCutInItsHeaderIsHandledWhenItsLastByteComes) {
+  feed(encoded(ProtocolVersion::kV311, connect_packet(ProtocolVersion::kV311)), 64);
+  std::vector<uint8_t> first = encoded(ProtocolVersion::kV311, publish_of("a/b", 0, 0, false));
+  first.push_back(0xC0);  // PINGREQ's first byte
+  feed(first, first.size());
+  feed({0x00}, 1);
+  const auto out = packets(ProtocolVersion::kV311, sink.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<mqtt::Pingresp>(out[1]));
+  // And a DISCONNECT cut the same way ends the connection.
+  feed({0xE0}, 1);
+  feed({0x00}, 1);
+  EXPECT_TRUE(sink.closing());
+}
+
 TEST_F(ClientMachineTest, SilenceBeyondOneAndAHalfKeepAlivesDisconnects) {
   feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5, 10)), 64);
   EXPECT_EQ(sink.timer_at, sink.now + 15'000);  // [MQTT-3.1.2-24]
