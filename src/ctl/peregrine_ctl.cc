@@ -1,0 +1,339 @@
+// peregrine-ctl: the operator's command line. Verbs after `wrangler pubsub broker`'s
+// (revoke, unrevoke, show-revocations) talk to a running broker's admin API; `passwd`
+// edits a Mosquitto-format password file. Human output by default, --json for the API's
+// own answer. Exit status: 0 done, 1 refused or failed, 2 bad usage.
+#include <picojson.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "src/auth/key_files.h"
+#include "src/auth/password_file.h"
+#include "src/ctl/admin_client.h"
+#include "src/store/state_writer.h"
+
+namespace {
+
+using namespace peregrine;
+
+constexpr const char* kUsage = R"(usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] VERB [ARGS]
+
+Talks to a running broker's admin API (an http:// listener on loopback), or edits files.
+
+verbs
+  revoke --jti JTI [--jti JTI]...     revoke tokens by their jti: new CONNECTs with them are
+                                      refused and live connections using them are closed
+  unrevoke --jti JTI [--jti JTI]...   take revocations back
+  show-revocations                    list the revoked token ids
+  passwd FILE USER                    add or change USER in a Mosquitto-format password
+                                      file ($7$, PBKDF2-SHA512); the password is asked for
+                                      twice on a terminal, or read as one line from stdin
+  passwd -D FILE USER                 remove USER
+  help [VERB]                         this text, or one verb's
+
+options
+  --url URL          the admin API, http://HOST:PORT (default: $PEREGRINE_ADMIN_URL)
+  --token-file FILE  its bearer token (default: $PEREGRINE_ADMIN_TOKEN_FILE, else
+                     $STATE_DIRECTORY/admin.token, else ./peregrine-state/admin.token)
+  --json             print the API's JSON answer as it came
+)";
+
+struct VerbHelp {
+  const char* verb;
+  const char* text;
+};
+constexpr VerbHelp kVerbs[] = {
+    {"revoke",
+     "usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] revoke --jti JTI [--jti JTI]...\n"
+     "Revokes tokens by jti on every shard of the broker, and saves the list in its\n"
+     "state_dir: a CONNECT with one gets 0x86 (HTTP 401), live connections that used one\n"
+     "are closed (v5: DISCONNECT 0x98). Prints the ids newly revoked.\n"},
+    {"unrevoke",
+     "usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] unrevoke --jti JTI [--jti JTI]...\n"
+     "Takes revocations back; prints the ids no longer revoked.\n"},
+    {"show-revocations",
+     "usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] show-revocations\n"
+     "Lists the revoked token ids, one a line, oldest first.\n"},
+    {"passwd",
+     "usage: peregrine-ctl passwd FILE USER | passwd -D FILE USER\n"
+     "Adds or changes USER in FILE (made if missing, written atomically with mode 0600) with\n"
+     "a $7$ PBKDF2-SHA512 hash (101 iterations, as mosquitto_passwd), which peregrine's\n"
+     "auth.password_file and Mosquitto both read. The password is asked for twice on a\n"
+     "terminal, or read as one line from stdin. -D removes USER.\n"},
+};
+
+[[noreturn]] void usage_exit(const std::string& why) {
+  if (!why.empty()) {
+    std::fprintf(stderr, "peregrine-ctl: %s\n", why.c_str());
+  }
+  std::fputs(kUsage, stderr);
+  std::exit(2);
+}
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+std::string admin_token(const std::string& token_file) {
+  std::string path = token_file;
+  if (path.empty()) {
+    path = env("PEREGRINE_ADMIN_TOKEN_FILE");
+  }
+  if (path.empty()) {
+    const std::string state = env("STATE_DIRECTORY");
+    path = (state.empty() ? std::string("./peregrine-state") : state) + "/admin.token";
+  }
+  std::string text;
+  std::string error;
+  if (!auth::read_small_file(path, text, error)) {
+    std::fprintf(stderr, "peregrine-ctl: admin token: %s (give --token-file)\n", error.c_str());
+    std::exit(1);
+  }
+  return text.substr(0, text.find_first_of("\r\n"));
+}
+
+// The API's answer: its JSON printed with --json; otherwise `human` prints the result.
+template <typename Human>
+int show(const ctl::Reply& reply, bool json, Human human) {
+  if (reply.status == 0) {
+    std::fprintf(stderr, "peregrine-ctl: %s\n", reply.error.c_str());
+    return 1;
+  }
+  if (json) {
+    std::fputs(reply.body.c_str(), stdout);
+    std::fputc('\n', stdout);
+    return reply.status < 400 ? 0 : 1;
+  }
+  picojson::value root;
+  const std::string parse_error = picojson::parse(root, reply.body);
+  if (!parse_error.empty() || !root.is<picojson::object>()) {
+    std::fprintf(stderr, "peregrine-ctl: HTTP %d and no JSON answer\n", reply.status);
+    return 1;
+  }
+  const picojson::object& o = root.get<picojson::object>();
+  if (reply.status >= 400) {
+    std::string message = "HTTP " + std::to_string(reply.status);
+    const auto errors = o.find("errors");
+    if (errors != o.end() && errors->second.is<picojson::array>() &&
+        !errors->second.get<picojson::array>().empty()) {
+      message += ": " + errors->second.get<picojson::array>()[0].get("message").to_str();
+    }
+    std::fprintf(stderr, "peregrine-ctl: %s\n", message.c_str());
+    return 1;
+  }
+  const auto result = o.find("result");
+  std::vector<std::string> ids;
+  if (result != o.end() && result->second.is<picojson::array>()) {
+    for (const picojson::value& v : result->second.get<picojson::array>()) {
+      ids.push_back(v.to_str());
+    }
+  }
+  human(ids);
+  return 0;
+}
+
+int revocations(const std::string& verb, const std::vector<std::string>& args,
+                const std::string& url, const std::string& token_file, bool json) {
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < args.size(); i++) {
+    if (args[i] == "--jti" && i + 1 < args.size()) {
+      ids.push_back(args[++i]);
+    } else if (args[i].starts_with("--jti=")) {
+      ids.push_back(args[i].substr(6));
+    } else {
+      usage_exit(verb + ": unexpected '" + args[i] + "'");
+    }
+  }
+  if (url.empty()) {
+    usage_exit("give --url (or set PEREGRINE_ADMIN_URL)");
+  }
+  const std::string token = admin_token(token_file);
+  if (verb == "show-revocations") {
+    if (!ids.empty()) {
+      usage_exit("show-revocations takes no --jti");
+    }
+    return show(ctl::admin_request(url, "GET", "/admin/revocations", token), json,
+                [](const std::vector<std::string>& all) {
+                  for (const std::string& id : all) {
+                    std::printf("%s\n", id.c_str());
+                  }
+                });
+  }
+  if (ids.empty()) {
+    usage_exit(verb + " needs --jti");
+  }
+  std::string target = "/admin/revocations";
+  for (size_t i = 0; i < ids.size(); i++) {
+    target += (i == 0 ? "?jti=" : "&jti=") + ctl::query_escape(ids[i]);
+  }
+  const bool revoke = verb == "revoke";
+  return show(ctl::admin_request(url, revoke ? "POST" : "DELETE", target, token), json,
+              [&](const std::vector<std::string>& changed) {
+                std::printf("%s %zu token%s%s", revoke ? "revoked" : "unrevoked",
+                            changed.size(), changed.size() == 1 ? "" : "s",
+                            changed.empty() ? "" : ":");
+                for (const std::string& id : changed) {
+                  std::printf(" %s", id.c_str());
+                }
+                if (changed.size() < ids.size()) {
+                  std::printf(" (%zu already %s)", ids.size() - changed.size(),
+                              revoke ? "revoked" : "not revoked");
+                }
+                std::printf("\n");
+              });
+}
+
+std::string read_password() {
+  if (!::isatty(STDIN_FILENO)) {
+    std::string line;
+    std::getline(std::cin, line);
+    if (!line.empty() && line.back() == '\r') {
+      line.pop_back();
+    }
+    return line;
+  }
+  termios saved{};
+  ::tcgetattr(STDIN_FILENO, &saved);
+  termios quiet = saved;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  std::string first;
+  std::string second;
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  std::fprintf(stderr, "Password: ");
+  std::getline(std::cin, first);
+  std::fprintf(stderr, "\nReenter password: ");
+  std::getline(std::cin, second);
+  std::fprintf(stderr, "\n");
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+  if (first != second) {
+    std::fprintf(stderr, "peregrine-ctl: the passwords differ\n");
+    std::exit(1);
+  }
+  return first;
+}
+
+int passwd(std::vector<std::string> args) {
+  bool remove = false;
+  if (!args.empty() && args[0] == "-D") {
+    remove = true;
+    args.erase(args.begin());
+  }
+  if (args.size() != 2) {
+    usage_exit("passwd FILE USER");
+  }
+  const std::string& path = args[0];
+  const std::string& user = args[1];
+  if (user.empty() || user.find_first_of(":\r\n") != std::string::npos) {
+    usage_exit("a user name is not empty and holds no ':' or line break");
+  }
+  std::string text;
+  std::string error;
+  if (::access(path.c_str(), F_OK) == 0 && !auth::read_small_file(path, text, error)) {
+    std::fprintf(stderr, "peregrine-ctl: %s\n", error.c_str());
+    return 1;
+  }
+  // Every other line is kept as it was (comments too); the user's is replaced in place.
+  std::string out;
+  bool found = false;
+  std::string line_hash;
+  if (!remove) {
+    const std::string password = read_password();
+    if (password.empty()) {
+      std::fprintf(stderr, "peregrine-ctl: an empty password\n");
+      return 1;
+    }
+    line_hash = user + ":" + auth::PasswordFile::hash(password) + "\n";
+  }
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    end = end == std::string::npos ? text.size() : end + 1;
+    const std::string line = text.substr(start, end - start);
+    if (line.starts_with(user + ":")) {
+      found = true;
+      out += line_hash;  // empty when removing
+    } else {
+      out += line;
+      if (!line.ends_with('\n')) {
+        out += '\n';
+      }
+    }
+    start = end;
+  }
+  if (remove && !found) {
+    std::fprintf(stderr, "peregrine-ctl: no user '%s' in %s\n", user.c_str(), path.c_str());
+    return 1;
+  }
+  if (!found) {
+    out += line_hash;
+  }
+  std::string check_error;
+  if (!auth::PasswordFile::parse(out, check_error)) {
+    std::fprintf(stderr, "peregrine-ctl: %s would not load (line %s); left unchanged\n",
+                 path.c_str(), check_error.c_str());
+    return 1;
+  }
+  if (!store::StateWriter::write_atomically(path, out, &error)) {
+    std::fprintf(stderr, "peregrine-ctl: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("%s %s in %s\n", remove ? "removed" : found ? "changed" : "added", user.c_str(),
+              path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string url = env("PEREGRINE_ADMIN_URL");
+  std::string token_file;
+  bool json = false;
+  int i = 1;
+  for (; i < argc; i++) {
+    const std::string arg = argv[i];
+    if (arg == "--url" && i + 1 < argc) {
+      url = argv[++i];
+    } else if (arg == "--token-file" && i + 1 < argc) {
+      token_file = argv[++i];
+    } else if (arg == "--json") {
+      json = true;
+    } else if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg.starts_with("-")) {
+      usage_exit("unknown option '" + arg + "'");
+    } else {
+      break;
+    }
+  }
+  if (i == argc) {
+    usage_exit("");
+  }
+  const std::string verb = argv[i];
+  std::vector<std::string> args(argv + i + 1, argv + argc);
+  const bool wants_help = !args.empty() && (args[0] == "--help" || args[0] == "-h");
+  if (verb == "help" || wants_help) {
+    const std::string about = verb == "help" ? (args.empty() ? "" : args[0]) : verb;
+    for (const VerbHelp& v : kVerbs) {
+      if (about == v.verb) {
+        std::fputs(v.text, stdout);
+        return 0;
+      }
+    }
+    std::fputs(kUsage, stdout);
+    return about.empty() ? 0 : 2;
+  }
+  if (verb == "revoke" || verb == "unrevoke" || verb == "show-revocations") {
+    return revocations(verb, args, url, token_file, json);
+  }
+  if (verb == "passwd") {
+    return passwd(args);
+  }
+  usage_exit("unknown verb '" + verb + "'");
+}
