@@ -1,5 +1,6 @@
 #include "src/auth/jws_key.h"
 
+#include <picojson.h>
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/ecc.h>
@@ -8,7 +9,6 @@
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include <array>
-#include <memory>
 
 #include "src/auth/base64url.h"
 #include "src/auth/strict_json.h"
@@ -29,17 +29,8 @@ std::string strip_leading_zeros(std::string s) {
   return first == std::string::npos ? std::string() : s.substr(first);
 }
 
-// JSON string literal for our own JWK output: base64url text and kids we checked.
-std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-    }
-    out += c;
-  }
-  return out + "\"";
-}
+// A JSON string literal (base64url text, names, a kid): picojson's escaping.
+std::string quoted(std::string_view text) { return picojson::value(std::string(text)).serialize(); }
 
 // The members RFC 7638 §3.2 requires for each key type, in its lexicographic order.
 std::string required_members(const JwsKey& key) {

@@ -14,10 +14,10 @@
 
 #include "include/peregrine/authenticator.h"
 #include "include/peregrine/authorizer.h"
+#include "include/peregrine/control_store.h"
 #include "include/peregrine/enhanced_auth.h"
 #include "include/peregrine/options.h"
 #include "src/broker/broker_stats.h"
-#include "include/peregrine/control_store.h"
 #include "src/broker/retain_outcome.h"
 #include "src/broker/session_host.h"
 #include "src/http/admin_call.h"
