@@ -1,5 +1,7 @@
 #include "bench/load/run_report.h"
 
+#include <picojson.h>
+
 #include <cstdio>
 #include <string>
 
@@ -31,14 +33,7 @@ const char* verdict_name(Verdict v) {
 }
 
 std::string json_string(const char* text) {
-  std::string out = "\"";
-  for (const char* p = text; *p != '\0'; p++) {
-    if (*p == '"' || *p == '\\') {
-      out += '\\';
-    }
-    out += static_cast<unsigned char>(*p) < 0x20 ? ' ' : *p;
-  }
-  return out + "\"";
+  return picojson::value(std::string(text)).serialize();
 }
 
 double us(uint64_t ns) { return static_cast<double>(ns) / 1e3; }

@@ -1,5 +1,6 @@
 #include "src/broker/sys_publisher.h"
 
+#include <picojson.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -130,20 +131,7 @@ void SysPublisher::publish(const std::string& topic, std::string_view payload, b
 }
 
 std::string SysPublisher::json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + '"';
+  return picojson::value(std::string(s)).serialize();
 }
 
 void SysPublisher::client_connected(std::string_view client_id) {

@@ -1,5 +1,6 @@
 #include "src/http/http_bridge.h"
 
+#include <picojson.h>
 #include <wolfssl/options.h>
 #include <wolfssl/wolfcrypt/coding.h>
 
@@ -21,20 +22,7 @@ constexpr size_t kMaxEarlyEventBytes = 4 << 20;
 
 // A JSON string literal (the error texts are ours, but topics come from clients).
 std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+  return picojson::value(std::string(text)).serialize();
 }
 
 bool base64url_segment(std::string_view s) {

@@ -46,8 +46,10 @@ async function main() {
     if (topic === allowed) resolve(payload.toString());
   }));
   await client.publishAsync(allowed, 'hello', { qos: 1 });
-  const payload = await Promise.race([got, new Promise((_, reject) =>
-    setTimeout(() => reject(new Error('own message not received')), 5000))]);
+  let timer;
+  const payload = await Promise.race([got, new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('own message not received')), 5000);
+  })]).finally(() => clearTimeout(timer));  // a pending timer would hold node 5 s
   if (payload !== 'hello') throw new Error(`got ${payload}`);
   let refused = false;
   try {
