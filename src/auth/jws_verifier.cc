@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "src/base/assert.h"
+#include "src/base/constant_time.h"
 
 namespace peregrine::auth {
 
@@ -52,13 +53,6 @@ struct EccCacheRelease {
 };
 thread_local EccCacheRelease t_ecc_cache_release;
 
-bool constant_time_equal(const uint8_t* a, const uint8_t* b, size_t size) {
-  uint8_t diff = 0;
-  for (size_t i = 0; i < size; i++) {
-    diff |= a[i] ^ b[i];
-  }
-  return diff == 0;
-}
 
 }  // namespace
 
@@ -178,7 +172,7 @@ bool JwsVerifier::verify(size_t index, std::string_view signing_input,
       std::array<byte, 1024> plain{};
       const int size = wc_RsaSSL_Verify(sig, sig_size, plain.data(), plain.size(), &k.rsa);
       return size == static_cast<int>(expected.size()) &&
-             constant_time_equal(plain.data(), expected.data(), expected.size());
+             base::constant_time_equal(plain.data(), expected.data(), expected.size());
     }
     case JwsAlgorithm::kPS256: {
       if (signature.size() != k.spec.material.size()) {
@@ -205,7 +199,7 @@ bool JwsVerifier::verify(size_t index, std::string_view signing_input,
               0 &&
           wc_HmacFinal(&h, mac.data()) == 0;
       wc_HmacFree(&h);
-      return ok && constant_time_equal(mac.data(), sig, mac.size());
+      return ok && base::constant_time_equal(mac.data(), sig, mac.size());
     }
   }
   return false;

@@ -11,6 +11,8 @@
 #include <charconv>
 #include <vector>
 
+#include "src/base/constant_time.h"
+
 namespace peregrine::auth {
 
 namespace {
@@ -135,11 +137,7 @@ bool PasswordFile::check(std::string_view username, std::string_view password) c
   }
   const Entry& entry = it->second;
   const std::array<byte, kHashBytes> got = digest(password, entry.salt, entry.iterations);
-  uint8_t diff = 0;
-  for (size_t i = 0; i < kHashBytes; i++) {
-    diff |= got[i] ^ static_cast<uint8_t>(entry.hash[i]);
-  }
-  return diff == 0;
+  return base::constant_time_equal(got.data(), entry.hash.data(), kHashBytes);
 }
 
 std::string PasswordFile::hash(std::string_view password, uint32_t iterations) {

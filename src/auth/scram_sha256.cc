@@ -9,6 +9,8 @@
 
 #include <string_view>
 
+#include "src/base/constant_time.h"
+
 namespace peregrine::auth {
 
 namespace {
@@ -97,11 +99,7 @@ bool decode_name(std::string_view in, std::string& out) {
 }
 
 bool equal_constant_time(const Digest& a, const Digest& b) {
-  uint8_t diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff |= static_cast<uint8_t>(a[i] ^ b[i]);
-  }
-  return diff == 0;
+  return base::constant_time_equal(a.data(), b.data(), a.size());
 }
 
 std::vector<uint8_t> as_vector(std::string_view s) { return {s.begin(), s.end()}; }

@@ -69,9 +69,10 @@ class Session final {
   Session& operator=(const Session&) = delete;
 
   const std::string& client_id() const { return _client_id; }
-  ClientIdentity identity() const {
-    return {_client_id, username.view(), proven != nullptr,
-            proven != nullptr && proven->grant ? &*proven->grant : nullptr};
+  ClientIdentity identity() const { return {_client_id, username.view(), proven != nullptr, grant()}; }
+  // The last connection's topic grant; nullptr: none (the common case, one test).
+  const TopicGrant* grant() const {
+    return proven != nullptr && proven->grant ? &*proven->grant : nullptr;
   }
   ClientLink* client() const { return _client; }
   // Filter → options, in a set of records keyed by the filter: packed keys (8 bytes and

@@ -531,7 +531,7 @@ void ShardBroker::drop_ungranted(Session* session) {
   }
   std::vector<std::string> ungranted;
   for (const Session::Subscription& subscription : session->subscriptions()) {
-    if (!grant_allows_subscribe(identity, subscription.filter)) {
+    if (!grant_allows_subscribe(identity.grant, subscription.filter)) {
       ungranted.emplace_back(subscription.filter);
     }
   }
@@ -670,7 +670,7 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
     const bool shared = mqtt::parse_shared_filter(request.filter, group, inner);
     const Authorizer* authorizer = _config.authorizer;
     const ClientIdentity identity = session->identity();
-    if (!grant_allows_subscribe(identity, request.filter) ||
+    if (!grant_allows_subscribe(identity.grant, request.filter) ||
         (authorizer != nullptr && !authorizer->allow_subscribe(identity, request.filter))) {
       _stats.subscribe_denied++;
       suback.reasons.push_back(

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "src/base/assert.h"
+#include "src/base/constant_time.h"
 #include "src/http/status.h"
 #include "src/mqtt/codec.h"
 
@@ -221,14 +222,9 @@ void HttpBridge::start_admin(const Request& request) {
   // Its own credential, never an MQTT token: the bearer must be the admin token.
   const std::string* header = request.header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
-  const std::string& expected = *_config.admin_token;
-  bool match = header != nullptr && header->size() == kBearer.size() + expected.size() &&
-               header->starts_with(kBearer);
-  uint8_t diff = match ? 0 : 1;
-  for (size_t i = 0; match && i < expected.size(); i++) {
-    diff |= static_cast<uint8_t>((*header)[kBearer.size() + i] ^ expected[i]);
-  }
-  if (diff != 0) {
+  if (header == nullptr || !header->starts_with(kBearer) ||
+      !base::constant_time_equal(std::string_view(*header).substr(kBearer.size()),
+                                 *_config.admin_token)) {
     return admin_refuse(401, 10001, "the admin API needs its bearer token");
   }
   if (request.path != "/admin/revocations") {
