@@ -20,6 +20,7 @@
 #include "src/auth/base64url.h"
 #include "src/auth/connect_authenticator.h"
 #include "src/auth/key_files.h"
+#include "src/auth/token_issuer.h"
 #include "src/auth/scram_sha256.h"
 #include "src/base/log.h"
 #include "src/broker/shard_broker.h"
@@ -331,17 +332,35 @@ int run(Options options) {
   store::ControlFileStore control_store(options.state_dir);
   {
     std::string why;
-    if (!control_store.load_revocations(config.revoked, why)) {
+    if (!control_store.load_revocations(config.control.revoked, why)) {
       PG_ERROR("revocations: %s (fix or remove the file; tokens it revoked would work again)",
                why.c_str());
       return 1;
     }
   }
-  config.max_revocations = options.auth.max_revocations;
-  config.control_store = &control_store;
-  if (config.revoked.size() > options.auth.max_revocations) {
+  config.control.max_revocations = options.auth.max_revocations;
+  config.control.store = &control_store;
+  if (config.control.revoked.size() > options.auth.max_revocations) {
     PG_WARN("%zu revoked tokens, more than auth.max_revocations (%u): no more can be added",
-            config.revoked.size(), options.auth.max_revocations);
+            config.control.revoked.size(), options.auth.max_revocations);
+  }
+  // The broker's own signing keys (made through the admin API): a damaged or exposed
+  // key file stops the start, as tokens it signed are out there.
+  auth::Ed25519TokenIssuer issuer(authenticator->settings().jwt_policy);
+  {
+    std::string why;
+    if (!auth::load_broker_key_file(control_store.broker_keys_path(),
+                                    config.control.broker_keys, why)) {
+      PG_ERROR("signing keys: %s", why.c_str());
+      return 1;
+    }
+  }
+  config.control.issuer = &issuer;
+  for (const auth::JwsKey& key : authenticator->settings().jwt_keys) {
+    config.control.configured_keys.emplace_back(key.kid, auth::algorithm_name(key.alg));
+  }
+  if (!config.control.broker_keys.empty()) {
+    PG_INFO("auth: %zu signing key(s) of the broker's own", config.control.broker_keys.size());
   }
   std::vector<std::unique_ptr<broker::ShardBroker>> brokers;
   std::vector<shard::ShardService*> services;

@@ -11,8 +11,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "include/peregrine/authorizer.h"
+#include "include/peregrine/token_issuer.h"
 
 namespace peregrine {
 
@@ -55,6 +57,9 @@ struct AuthResult {
   std::string subject;   // verified: the client id the credential is for ("" when none)
   std::string username;  // verified: the username to act as ("" when none)
   std::string token_id;  // jti, for revocation
+  // The broker key (token_issuer.h) that signed the token; "" for any other credential.
+  // Deleting that key closes the connection.
+  std::string broker_key_id;
   int64_t expires_at_s = 0;  // the credential's end (seconds since the epoch); 0: none
   std::optional<TopicGrant> grant;  // topic claims, when the credential has any
 
@@ -69,6 +74,10 @@ class Authenticator {
   virtual AuthResult authenticate(const Credentials& credentials) = 0;
   // Seconds since the epoch, the clock expiry is judged by.
   virtual int64_t now_s() const = 0;
+  // The broker's own signing keys changed (public halves; the whole set): tokens they
+  // sign verify from now on, and those of a key no longer in the set do not, even if
+  // seen before. Called on the authenticator's shard, at start and after each change.
+  virtual void use_broker_keys(const std::vector<BrokerKey>& keys) { (void)keys; }
 };
 
 class AuthenticatorFactory {

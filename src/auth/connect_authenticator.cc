@@ -7,6 +7,7 @@
 
 #include "src/auth/jws_verifier.h"
 #include "src/auth/token_cache.h"
+#include "src/auth/token_issuer.h"
 
 namespace peregrine::auth {
 
@@ -30,17 +31,29 @@ class ConnectAuthenticator final : public Authenticator {
  public:
   explicit ConnectAuthenticator(const AuthSettings& settings)
       : _settings(settings),
-        _verifier(settings.jwt_keys),
+        _verifier(std::make_unique<JwsVerifier>(settings.jwt_keys)),
         _cache(settings.token_cache_entries),
         _clock(settings.clock != nullptr ? settings.clock : real_clock) {}
 
   int64_t now_s() const override { return _clock(); }
 
+  void use_broker_keys(const std::vector<BrokerKey>& keys) override {
+    std::vector<JwsKey> named_only;
+    _broker_kids.clear();
+    for (const BrokerKey& key : keys) {
+      named_only.push_back(verification_key(key));
+      _broker_kids.insert(key.kid);
+    }
+    _verifier = std::make_unique<JwsVerifier>(_settings.jwt_keys, std::move(named_only));
+    // A remembered verdict may rest on a key that is gone, or on one that was missing.
+    _cache.clear();
+  }
+
   AuthResult authenticate(const Credentials& c) override {
     if (c.username && known_user(*c.username)) {
       return check_password(c);
     }
-    if (!_verifier.empty() && c.password && token_shaped(*c.password)) {
+    if (c.password && token_shaped(*c.password)) {
       return check_token(c);
     }
     if (c.certificate || c.enhanced) {
@@ -63,7 +76,7 @@ class ConnectAuthenticator final : public Authenticator {
       refusal = seen->refusal;
       claims = seen->claims;
     } else {
-      refusal = verify_jwt(token, _verifier, _settings.jwt_policy, now, claims);
+      refusal = verify_jwt(token, *_verifier, _settings.jwt_policy, now, claims);
       _cache.remember(key, refusal, claims);
     }
     if (refusal != TokenRefusal::kNone) {
@@ -79,6 +92,9 @@ class ConnectAuthenticator final : public Authenticator {
     result.subject = claims.subject;
     result.username = claims.subject;
     result.token_id = std::move(claims.token_id);
+    if (_broker_kids.contains(claims.key_id)) {
+      result.broker_key_id = std::move(claims.key_id);
+    }
     result.expires_at_s = claims.expires_at.value_or(0);
     result.grant = std::move(claims.grant);
     return result;
@@ -129,7 +145,8 @@ class ConnectAuthenticator final : public Authenticator {
   }
 
   const AuthSettings& _settings;
-  JwsVerifier _verifier;
+  std::unique_ptr<JwsVerifier> _verifier;  // the configured keys, then the broker's own
+  std::unordered_set<std::string> _broker_kids;
   TokenCache _cache;
   // Passwords that checked out, bounded like the token cache (oldest out first).
   std::unordered_set<TokenCache::Digest, TokenCache::DigestHash> _good_passwords;

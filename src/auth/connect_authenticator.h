@@ -8,9 +8,10 @@
 //     password (or CONNACK 0x86), even where anonymous access is allowed: a credential
 //     the broker can check is checked. SCRAM users prove themselves only through the
 //     AUTH exchange.
-//  2. A password shaped like a JWT (two dots) while keys are configured is a token: it
-//     verifies (or 0x86) and its subject must match the client id and the username when
-//     those are given (or 0x87).
+//  2. A password shaped like a JWT (two dots) is a token: it verifies with a configured
+//     key or one of the broker's own (or 0x86, also when there is no key at all: a token
+//     whose key was deleted must not pass as anonymous) and its subject must match the
+//     client id and the username when those are given (or 0x87).
 //  3. A TLS certificate identity, or an enhanced authentication exchange, proves the
 //     client by other means: let through (the exchange still has to succeed).
 //  4. Anything else is anonymous: allowed by `allow_anonymous`, otherwise 0x86 (a client

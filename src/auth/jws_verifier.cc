@@ -68,6 +68,7 @@ struct JwsVerifier::Loaded {
   }
   enum class Kind : uint8_t { kNone, kEd25519, kEcc, kRsa } kind = Kind::kNone;
   JwsKey spec;
+  bool named_only = false;
   union {
     ed25519_key ed;
     ecc_key ecc;
@@ -75,40 +76,49 @@ struct JwsVerifier::Loaded {
   };
 };
 
-JwsVerifier::JwsVerifier(std::vector<JwsKey> keys) {
+JwsVerifier::JwsVerifier(std::vector<JwsKey> keys, std::vector<JwsKey> named_only) {
   for (JwsKey& spec : keys) {
-    auto loaded = std::make_unique<Loaded>(std::move(spec));
-    const JwsKey& key = loaded->spec;
-    int rc = 0;
-    switch (key.alg) {
-      case JwsAlgorithm::kEdDSA:
-        wc_ed25519_init(&loaded->ed);
-        loaded->kind = Loaded::Kind::kEd25519;
-        rc = wc_ed25519_import_public(bytes_of(key.material),
-                                      static_cast<word32>(key.material.size()), &loaded->ed);
-        break;
-      case JwsAlgorithm::kES256:
-        wc_ecc_init(&loaded->ecc);
-        loaded->kind = Loaded::Kind::kEcc;
-        rc = wc_ecc_import_unsigned(&loaded->ecc, bytes_of(key.material),
-                                    bytes_of(key.material) + 32, nullptr, ECC_SECP256R1);
-        break;
-      case JwsAlgorithm::kRS256:
-      case JwsAlgorithm::kPS256:
-        wc_InitRsaKey(&loaded->rsa, nullptr);
-        loaded->kind = Loaded::Kind::kRsa;
-        rc = wc_RsaPublicKeyDecodeRaw(bytes_of(key.material),
-                                      static_cast<word32>(key.material.size()),
-                                      bytes_of(key.exponent),
-                                      static_cast<word32>(key.exponent.size()), &loaded->rsa);
-        break;
-      case JwsAlgorithm::kHS256:
-        break;
-    }
-    // load_jws_keys() checked every key; one that fails here is a bug.
-    PG_ASSERT(rc == 0);
-    _keys.push_back(std::move(loaded));
+    load(std::move(spec), false);
   }
+  for (JwsKey& spec : named_only) {
+    load(std::move(spec), true);
+  }
+}
+
+void JwsVerifier::load(JwsKey spec, bool named_only) {
+  auto loaded = std::make_unique<Loaded>(std::move(spec));
+  loaded->named_only = named_only;
+  _unnamed_choices += named_only ? 0 : 1;
+  const JwsKey& key = loaded->spec;
+  int rc = 0;
+  switch (key.alg) {
+    case JwsAlgorithm::kEdDSA:
+      wc_ed25519_init(&loaded->ed);
+      loaded->kind = Loaded::Kind::kEd25519;
+      rc = wc_ed25519_import_public(bytes_of(key.material),
+                                    static_cast<word32>(key.material.size()), &loaded->ed);
+      break;
+    case JwsAlgorithm::kES256:
+      wc_ecc_init(&loaded->ecc);
+      loaded->kind = Loaded::Kind::kEcc;
+      rc = wc_ecc_import_unsigned(&loaded->ecc, bytes_of(key.material),
+                                  bytes_of(key.material) + 32, nullptr, ECC_SECP256R1);
+      break;
+    case JwsAlgorithm::kRS256:
+    case JwsAlgorithm::kPS256:
+      wc_InitRsaKey(&loaded->rsa, nullptr);
+      loaded->kind = Loaded::Kind::kRsa;
+      rc = wc_RsaPublicKeyDecodeRaw(bytes_of(key.material),
+                                    static_cast<word32>(key.material.size()),
+                                    bytes_of(key.exponent),
+                                    static_cast<word32>(key.exponent.size()), &loaded->rsa);
+      break;
+    case JwsAlgorithm::kHS256:
+      break;
+  }
+  // load_jws_keys() checked every key; one that fails here is a bug.
+  PG_ASSERT(rc == 0);
+  _keys.push_back(std::move(loaded));
 }
 
 JwsVerifier::~JwsVerifier() = default;
@@ -117,7 +127,15 @@ const JwsKey& JwsVerifier::key(size_t index) const { return _keys[index]->spec; 
 
 std::optional<size_t> JwsVerifier::select(std::optional<std::string_view> kid) const {
   if (!kid) {
-    return _keys.size() == 1 ? std::optional<size_t>(0) : std::nullopt;
+    if (_unnamed_choices != 1) {
+      return std::nullopt;
+    }
+    for (size_t i = 0; i < _keys.size(); i++) {
+      if (!_keys[i]->named_only) {
+        return i;
+      }
+    }
+    return std::nullopt;
   }
   for (size_t i = 0; i < _keys.size(); i++) {
     if (_keys[i]->spec.kid == *kid) {

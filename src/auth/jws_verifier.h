@@ -17,14 +17,16 @@ namespace peregrine::auth {
 
 class JwsVerifier {
  public:
-  explicit JwsVerifier(std::vector<JwsKey> keys);
+  // `named_only` keys are chosen by their kid alone (the broker's own keys: adding one
+  // must not make the configured single key's kid-less tokens ambiguous).
+  explicit JwsVerifier(std::vector<JwsKey> keys, std::vector<JwsKey> named_only = {});
   ~JwsVerifier();
   JwsVerifier(const JwsVerifier&) = delete;
   JwsVerifier& operator=(const JwsVerifier&) = delete;
 
   bool empty() const { return _keys.empty(); }
   // The key a header names: by kid, compared exactly; without a kid, the only key there
-  // is (a second key makes a kid necessary). nullopt: none.
+  // is that is not named_only (a second one makes a kid necessary). nullopt: none.
   std::optional<size_t> select(std::optional<std::string_view> kid) const;
   const JwsKey& key(size_t index) const;
   // Whether `signature` is the key's signature of `signing_input`, with the exact
@@ -33,7 +35,9 @@ class JwsVerifier {
 
  private:
   struct Loaded;
+  void load(JwsKey spec, bool named_only);
   std::vector<std::unique_ptr<Loaded>> _keys;
+  size_t _unnamed_choices = 0;  // keys a kid-less header may choose
 };
 
 }  // namespace peregrine::auth

@@ -215,6 +215,7 @@ TokenRefusal verify_jwt(std::string_view token, JwsVerifier& verifier, const Jwt
   if (!body) {
     return TokenRefusal::kMalformed;
   }
+  claims.key_id = verifier.key(*key).kid;
   return read_claims(*body, policy, now_s, claims);
 }
 

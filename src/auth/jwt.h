@@ -55,6 +55,7 @@ struct JwtPolicy {
 struct TokenClaims {
   std::string subject;   // sub: the client id the token is for ("" when absent)
   std::string token_id;  // jti: what revocation names ("" when absent)
+  std::string key_id;    // the kid of the key that verified it
   std::optional<int64_t> expires_at;  // exp, seconds since the epoch
   std::optional<int64_t> issued_at;   // iat
   // Set when any topic claim is present: Cloudflare's "topicAcl" (both ways), Fastly's

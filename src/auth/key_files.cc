@@ -1,5 +1,12 @@
 #include "src/auth/key_files.h"
 
+#include "src/auth/token_issuer.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -66,6 +73,39 @@ bool load_key_files(const JwtOptions& options, std::vector<JwsKey>& out, std::st
     }
   }
   out = std::move(keys);
+  return true;
+}
+
+}  // namespace peregrine::auth
+
+namespace peregrine::auth {
+
+bool load_broker_key_file(const std::string& path, std::vector<BrokerKey>& out,
+                          std::string& error) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      out.clear();
+      return true;
+    }
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  // Private keys: refused, as ssh refuses them, when others may read them.
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    error = path + ": private keys readable by others (mode " + mode + "): chmod 600 it";
+    return false;
+  }
+  std::string text;
+  if (!read_small_file(path, text, error)) {
+    return false;
+  }
+  if (!decode_key_file(text, out, error)) {
+    error = path + ": " + error;
+    return false;
+  }
   return true;
 }
 

@@ -7,11 +7,17 @@
 #include <vector>
 
 #include "include/peregrine/options.h"
+#include "include/peregrine/token_issuer.h"
 #include "src/auth/jws_key.h"
 
 namespace peregrine::auth {
 
 bool load_key_files(const JwtOptions& options, std::vector<JwsKey>& out, std::string& error);
+
+// The broker's own keys (state_dir/signing-keys.json, token_issuer.h); a missing file
+// is no keys. Refused: a file others may read or write, a damaged one.
+bool load_broker_key_file(const std::string& path, std::vector<BrokerKey>& out,
+                          std::string& error);
 
 // A whole file of at most 1 MiB (keys, secrets, password files); false with `error`.
 bool read_small_file(const std::string& path, std::string& out, std::string& error);

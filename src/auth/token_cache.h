@@ -35,6 +35,10 @@ class TokenCache {
   void remember(const Digest& key, TokenRefusal refusal, const TokenClaims& claims);
 
   size_t size() const { return _entries.size(); }
+  void clear() {
+    _entries.clear();
+    _order.clear();
+  }
   static bool lasting(TokenRefusal refusal);
 
   struct DigestHash {

@@ -15,6 +15,7 @@
 #include "include/peregrine/authenticator.h"
 #include "include/peregrine/authorizer.h"
 #include "include/peregrine/control_store.h"
+#include "src/broker/control_plane.h"
 #include "include/peregrine/enhanced_auth.h"
 #include "include/peregrine/options.h"
 #include "src/broker/broker_stats.h"
@@ -38,11 +39,9 @@ struct BrokerConfig {
   // Makes each shard's Authenticator (nullptr: everyone anonymous, as embedders and
   // the simulated floor have it); shared, read-only, outlives the shards.
   const AuthenticatorFactory* authenticator = nullptr;
-  // The control plane (control_plane.h): revoked token ids at start, their bound, and
-  // where shard 0 saves changes (nullptr: kept in memory only). Outlives the shards.
-  std::vector<std::string> revoked;
-  uint32_t max_revocations = 10'000;
-  ControlStore* control_store = nullptr;
+  // The control plane (control_plane.h): revocations and the broker's keys at start,
+  // their bounds, where shard 0 saves changes and who signs. Outlives the shards.
+  ControlSettings control;
   // Move a publisher-only session to the one shard its messages go to (rehome_policy.h).
   bool rehome_publishers = true;
 };

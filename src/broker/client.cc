@@ -408,6 +408,7 @@ bool Client::authenticate(const mqtt::Connect& connect) {
   auto proven = std::make_unique<ProvenIdentity>();
   proven->subject = std::move(result.subject);
   proven->token_id = std::move(result.token_id);
+  proven->broker_key_id = std::move(result.broker_key_id);
   proven->grant = std::move(result.grant);
   if (result.expires_at_s != 0) {
     // Seconds left on the wall clock, as a deadline on the shard's own clock.

@@ -16,6 +16,7 @@ namespace peregrine::broker {
 struct ProvenIdentity {
   std::string subject;   // the client id the credential is for ("": any)
   std::string token_id;  // jti ("": none, or not a token)
+  std::string broker_key_id;  // the broker key that signed the token ("": another)
   uint64_t deadline_ms = 0;  // the shard clock's time the credential expires; 0: never
   std::optional<TopicGrant> grant;
 };

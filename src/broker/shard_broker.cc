@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -101,11 +102,13 @@ void ShardBroker::on_start(shard::Shard& shard) {
   _fan_out = std::make_unique<FanOut>(*_routes, _stats, _config.authorizer, shard.id());
   _rehome = std::make_unique<RehomePlanner>(*_outbox, _config.rehome_publishers);
   _control = std::make_unique<ControlPlane>(shard.id(), shard.count(), *_outbox, *this,
-                                            _config.control_store, _config.max_revocations,
-                                            _config.revoked);
-  if (shard.id() == ControlPlane::kLeader && _config.control_store != nullptr) {
+                                            _config.control);
+  if (shard.id() == ControlPlane::kLeader && _config.control.store != nullptr) {
     io::Ring* leader = &ring();
-    _config.control_store->set_wake([leader] { leader->wake(); });
+    _config.control.store->set_wake([leader] { leader->wake(); });
+  }
+  if (authenticator() != nullptr && !_config.control.broker_keys.empty()) {
+    authenticator()->use_broker_keys(_control->public_keys());
   }
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
@@ -355,10 +358,15 @@ void ShardBroker::rehome_in(ClientConnection* client) {
     return;
   }
   client->adopt_rehomed(this);
-  // Revoked while it travelled (the revocation reached this shard first): closed now.
+  // Revoked, or its key deleted, while it travelled (the change reached this shard
+  // first): closed now.
   if (session->proven != nullptr && !session->proven->token_id.empty() &&
       token_revoked(session->proven->token_id)) {
     disconnect_token_holders(session->proven->token_id);
+  }
+  if (session->proven != nullptr && !session->proven->broker_key_id.empty() &&
+      !_control->has_broker_key(session->proven->broker_key_id)) {
+    disconnect_key_holders(session->proven->broker_key_id);
   }
 }
 
@@ -518,6 +526,40 @@ void ShardBroker::disconnect_token_holders(std::string_view token_id) {
     PG_DEBUG("token revoked: closing client_id=%s", client->client_id().c_str());
     client->disconnect(mqtt::ReasonCode::kAdministrativeAction, "token revoked");
   }
+}
+
+void ShardBroker::broker_keys_changed(const std::vector<BrokerKey>& keys,
+                                      std::string_view removed_key) {
+  if (authenticator() != nullptr) {
+    authenticator()->use_broker_keys(keys);
+  }
+  if (!removed_key.empty()) {
+    disconnect_key_holders(removed_key);
+  }
+}
+
+void ShardBroker::disconnect_key_holders(std::string_view kid) {
+  // Every token a broker key signs has a jti, so its holders are all in the token index;
+  // collected first, as each DISCONNECT changes the index later.
+  std::vector<Client*> holders;
+  for (const auto& [client, token_id] : _held_tokens) {
+    const Session* session = client->session();
+    if (session != nullptr && session->proven != nullptr &&
+        session->proven->broker_key_id == kid) {
+      holders.push_back(client);
+    }
+  }
+  for (Client* client : holders) {
+    _stats.auth_revoked_disconnects++;
+    PG_DEBUG("signing key deleted: closing client_id=%s", client->client_id().c_str());
+    client->disconnect(mqtt::ReasonCode::kAdministrativeAction, "signing key deleted");
+  }
+}
+
+int64_t ShardBroker::wall_clock_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void ShardBroker::drop_subscription(Session* session, std::string_view filter) {

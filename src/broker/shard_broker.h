@@ -126,6 +126,9 @@ class ShardBroker final : public shard::ShardService,
   // ControlEvents: what the control plane asks of this shard.
   void answer_admin(uint64_t waiter, int status, std::string body) override;
   void disconnect_token_holders(std::string_view token_id) override;
+  void broker_keys_changed(const std::vector<BrokerKey>& keys,
+                           std::string_view removed_key) override;
+  int64_t wall_clock_ms() const override;
 
   // SysHost
   uint16_t shard_count() const override { return _shard->count(); }
@@ -230,8 +233,9 @@ class ShardBroker final : public shard::ShardService,
   // Connected clients by the jti of the token they proved themselves with, to close them
   // when it is revoked; one entry per such client (released at its end or rehoming).
   std::unordered_map<std::string, std::vector<Client*>> _token_holders;
-  std::unordered_map<const Client*, std::string> _held_tokens;
+  std::unordered_map<Client*, std::string> _held_tokens;
   void release_token(Client* client);
+  void disconnect_key_holders(std::string_view kid);
   // Connections lingering after their goodbye (net::Connection::close_after_flush): at
   // most limits.max_lingering per shard, so a flood of misbehaving clients cannot hold
   // sockets open; past it a connection closes as soon as its output is written (counted).

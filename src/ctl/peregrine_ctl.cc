@@ -1,5 +1,6 @@
 // peregrine-ctl: the operator's command line. Verbs after `wrangler pubsub broker`'s
-// (revoke, unrevoke, show-revocations) talk to a running broker's admin API; `passwd`
+// (issue, revoke, unrevoke, show-revocations, public-keys) and `keys` talk to a running
+// broker's admin API; `passwd`
 // edits a Mosquitto-format password file. Human output by default, --json for the API's
 // own answer. Exit status: 0 done, 1 refused or failed, 2 bad usage.
 #include <picojson.h>
@@ -26,6 +27,15 @@ constexpr const char* kUsage = R"(usage: peregrine-ctl [--url URL] [--token-file
 Talks to a running broker's admin API (an http:// listener on loopback), or edits files.
 
 verbs
+  issue [--number N] [--expiration D] [--client-id ID]... [--topic-acl FILTER]...
+        [--pub FILTER]... [--sub FILTER]... [--kid KID]
+                                      issue tokens signed by the broker's newest key:
+                                      prints "CLIENT_ID TOKEN" lines
+  keys create                         make a new Ed25519 signing key (kept in state_dir)
+  keys list                           the broker's keys and the configured ones
+  keys delete KID                     delete a key: tokens it signed stop working and
+                                      live connections using them are closed
+  public-keys                         the broker's public keys as a JWKS
   revoke --jti JTI [--jti JTI]...     revoke tokens by their jti: new CONNECTs with them are
                                       refused and live connections using them are closed
   unrevoke --jti JTI [--jti JTI]...   take revocations back
@@ -48,6 +58,33 @@ struct VerbHelp {
   const char* text;
 };
 constexpr VerbHelp kVerbs[] = {
+    {"issue",
+     "usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] issue [--number N]\n"
+     "         [--expiration D] [--client-id ID]... [--topic-acl FILTER]...\n"
+     "         [--pub FILTER]... [--sub FILTER]... [--kid KID]\n"
+     "Issues up to 100 tokens (JWTs signed with EdDSA by the broker's newest key, or KID),\n"
+     "one per --client-id given, else --number of them (default 1) for client ids the\n"
+     "broker makes (23 characters of 0-9A-Z). Each token has sub (its client id), a fresh\n"
+     "jti (for revoke), iat, and exp when --expiration is given: seconds, or a number with\n"
+     "s, m, h, d or w (48h, 7d); without it, or with -1, the token does not expire.\n"
+     "--topic-acl limits publish and subscribe to the filters given (Cloudflare's\n"
+     "topicAcl); --pub and --sub limit one direction each; with none the token limits no\n"
+     "topics. Prints \"CLIENT_ID TOKEN\" lines; --json prints the API's answer, a map of\n"
+     "client id to token as Cloudflare's credentials call gives. A client connects with\n"
+     "the client id and the token as its password (the username, if given, must be the\n"
+     "client id).\n"},
+    {"keys",
+     "usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] keys create|list|delete KID\n"
+     "create: makes an Ed25519 signing key, saved in the broker's state_dir\n"
+     "(signing-keys.json, mode 0600) before it is used; at most 16.\n"
+     "list: the broker's keys (source broker) and the [[auth.jwt.keys]] of its config\n"
+     "(source config, which only the config file changes).\n"
+     "delete KID: deletes a broker key on every shard: tokens it signed are refused from\n"
+     "then on, and live connections that used one are closed (v5: DISCONNECT 0x98).\n"},
+    {"public-keys",
+     "usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] public-keys\n"
+     "Prints the broker's public keys as a JWKS (RFC 7517), for anyone who verifies the\n"
+     "tokens it issues.\n"},
     {"revoke",
      "usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] revoke --jti JTI [--jti JTI]...\n"
      "Revokes tokens by jti on every shard of the broker, and saves the list in its\n"
@@ -128,14 +165,130 @@ int show(const ctl::Reply& reply, bool json, Human human) {
     return 1;
   }
   const auto result = o.find("result");
-  std::vector<std::string> ids;
-  if (result != o.end() && result->second.is<picojson::array>()) {
-    for (const picojson::value& v : result->second.get<picojson::array>()) {
-      ids.push_back(v.to_str());
+  human(result != o.end() ? result->second : picojson::value());
+  return 0;
+}
+
+std::vector<std::string> strings_of(const picojson::value& result) {
+  std::vector<std::string> out;
+  if (result.is<picojson::array>()) {
+    for (const picojson::value& v : result.get<picojson::array>()) {
+      out.push_back(v.to_str());
     }
   }
-  human(ids);
-  return 0;
+  return out;
+}
+
+// What every API verb needs: the URL and the token.
+std::string require_token(const std::string& url, const std::string& token_file) {
+  if (url.empty()) {
+    usage_exit("give --url (or set PEREGRINE_ADMIN_URL)");
+  }
+  return admin_token(token_file);
+}
+
+// `--name VALUE` or `--name=VALUE` at args[i]; true with `value` (and i moved past it).
+bool option(const std::vector<std::string>& args, size_t& i, const std::string& name,
+            std::string& value) {
+  if (args[i] == name && i + 1 < args.size()) {
+    value = args[++i];
+    return true;
+  }
+  if (args[i].starts_with(name + "=")) {
+    value = args[i].substr(name.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+int issue(const std::vector<std::string>& args, const std::string& url,
+          const std::string& token_file, bool json) {
+  std::string query;
+  auto add = [&](const char* key, const std::string& value) {
+    query += (query.empty() ? "?" : "&") + std::string(key) + "=" + ctl::query_escape(value);
+  };
+  for (size_t i = 0; i < args.size(); i++) {
+    std::string value;
+    if (option(args, i, "--number", value)) {
+      add("number", value);
+    } else if (option(args, i, "--expiration", value)) {
+      add("expiration", value);
+    } else if (option(args, i, "--client-id", value)) {
+      add("clientid", value);
+    } else if (option(args, i, "--topic-acl", value)) {
+      add("topicAcl", value);
+    } else if (option(args, i, "--pub", value)) {
+      add("pub", value);
+    } else if (option(args, i, "--sub", value)) {
+      add("sub", value);
+    } else if (option(args, i, "--kid", value)) {
+      add("kid", value);
+    } else {
+      usage_exit("issue: unexpected '" + args[i] + "'");
+    }
+  }
+  const std::string token = require_token(url, token_file);
+  return show(ctl::admin_request(url, "POST", "/admin/credentials" + query, token), json,
+              [](const picojson::value& result) {
+                if (!result.is<picojson::object>()) {
+                  return;
+                }
+                for (const auto& [client_id, jwt] : result.get<picojson::object>()) {
+                  std::printf("%s %s\n", client_id.c_str(), jwt.to_str().c_str());
+                }
+              });
+}
+
+int keys(const std::vector<std::string>& args, const std::string& url,
+         const std::string& token_file, bool json) {
+  const std::string what = args.empty() ? "" : args[0];
+  if (what == "create" && args.size() == 1) {
+    const std::string token = require_token(url, token_file);
+    return show(ctl::admin_request(url, "POST", "/admin/keys", token), json,
+                [](const picojson::value& key) {
+                  std::printf("created key %s (%s)\n", key.get("kid").to_str().c_str(),
+                              key.get("alg").to_str().c_str());
+                });
+  }
+  if (what == "list" && args.size() == 1) {
+    const std::string token = require_token(url, token_file);
+    return show(ctl::admin_request(url, "GET", "/admin/keys", token), json,
+                [](const picojson::value& result) {
+                  if (!result.is<picojson::array>()) {
+                    return;
+                  }
+                  std::printf("%-44s %-6s %-7s %s\n", "KID", "ALG", "SOURCE", "CREATED");
+                  for (const picojson::value& key : result.get<picojson::array>()) {
+                    const picojson::value& created = key.get("created_on");
+                    std::printf("%-44s %-6s %-7s %s\n", key.get("kid").to_str().c_str(),
+                                key.get("alg").to_str().c_str(),
+                                key.get("source").to_str().c_str(),
+                                created.is<std::string>() ? created.to_str().c_str() : "-");
+                  }
+                });
+  }
+  if (what == "delete" && args.size() == 2) {
+    const std::string token = require_token(url, token_file);
+    return show(
+        ctl::admin_request(url, "DELETE", "/admin/keys?kid=" + ctl::query_escape(args[1]), token),
+        json, [](const picojson::value& key) {
+          std::printf("deleted key %s: its tokens no longer work\n",
+                      key.get("kid").to_str().c_str());
+        });
+  }
+  usage_exit("keys create | keys list | keys delete KID");
+}
+
+int public_keys(const std::vector<std::string>& args, const std::string& url,
+                const std::string& token_file, bool json) {
+  if (!args.empty()) {
+    usage_exit("public-keys takes no arguments");
+  }
+  const std::string token = require_token(url, token_file);
+  return show(ctl::admin_request(url, "GET", "/admin/publickeys", token), json,
+              [](const picojson::value& jwks) {
+                std::printf("%s\n", jwks.serialize(true).c_str());
+              });
 }
 
 int revocations(const std::string& verb, const std::vector<std::string>& args,
@@ -150,17 +303,14 @@ int revocations(const std::string& verb, const std::vector<std::string>& args,
       usage_exit(verb + ": unexpected '" + args[i] + "'");
     }
   }
-  if (url.empty()) {
-    usage_exit("give --url (or set PEREGRINE_ADMIN_URL)");
-  }
-  const std::string token = admin_token(token_file);
+  const std::string token = require_token(url, token_file);
   if (verb == "show-revocations") {
     if (!ids.empty()) {
       usage_exit("show-revocations takes no --jti");
     }
     return show(ctl::admin_request(url, "GET", "/admin/revocations", token), json,
-                [](const std::vector<std::string>& all) {
-                  for (const std::string& id : all) {
+                [](const picojson::value& result) {
+                  for (const std::string& id : strings_of(result)) {
                     std::printf("%s\n", id.c_str());
                   }
                 });
@@ -174,7 +324,8 @@ int revocations(const std::string& verb, const std::vector<std::string>& args,
   }
   const bool revoke = verb == "revoke";
   return show(ctl::admin_request(url, revoke ? "POST" : "DELETE", target, token), json,
-              [&](const std::vector<std::string>& changed) {
+              [&](const picojson::value& result) {
+                const std::vector<std::string> changed = strings_of(result);
                 std::printf("%s %zu token%s%s", revoke ? "revoked" : "unrevoked",
                             changed.size(), changed.size() == 1 ? "" : "s",
                             changed.empty() ? "" : ":");
@@ -316,7 +467,21 @@ int main(int argc, char** argv) {
     usage_exit("");
   }
   const std::string verb = argv[i];
-  std::vector<std::string> args(argv + i + 1, argv + argc);
+  // The options are taken after the verb too ("issue --json"), except by passwd, whose
+  // arguments are file and user names.
+  std::vector<std::string> args;
+  for (int j = i + 1; j < argc; j++) {
+    const std::string arg = argv[j];
+    if (verb == "passwd") {
+      args.push_back(arg);
+    } else if (arg == "--json") {
+      json = true;
+    } else if ((arg == "--url" || arg == "--token-file") && j + 1 < argc) {
+      (arg == "--url" ? url : token_file) = argv[++j];
+    } else {
+      args.push_back(arg);
+    }
+  }
   const bool wants_help = !args.empty() && (args[0] == "--help" || args[0] == "-h");
   if (verb == "help" || wants_help) {
     const std::string about = verb == "help" ? (args.empty() ? "" : args[0]) : verb;
@@ -334,6 +499,15 @@ int main(int argc, char** argv) {
   }
   if (verb == "passwd") {
     return passwd(args);
+  }
+  if (verb == "issue") {
+    return issue(args, url, token_file, json);
+  }
+  if (verb == "keys") {
+    return keys(args, url, token_file, json);
+  }
+  if (verb == "public-keys") {
+    return public_keys(args, url, token_file, json);
   }
   usage_exit("unknown verb '" + verb + "'");
 }

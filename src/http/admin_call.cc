@@ -17,3 +17,45 @@ std::string admin_error(int code, const std::string& message) {
 }
 
 }  // namespace peregrine::http
+
+namespace peregrine::http {
+
+bool parse_expiration(std::string_view text, std::optional<int64_t>& out) {
+  if (text == "-1") {
+    out = std::nullopt;
+    return true;
+  }
+  int64_t unit = 1;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 's': unit = 1; break;
+      case 'm': unit = 60; break;
+      case 'h': unit = 3600; break;
+      case 'd': unit = 86400; break;
+      case 'w': unit = 7 * 86400; break;
+      default: unit = 0; break;
+    }
+    if (unit != 0) {
+      text.remove_suffix(1);
+    } else {
+      unit = 1;
+    }
+  }
+  if (text.empty() || text.size() > 12) {
+    return false;
+  }
+  int64_t value = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') {
+      return false;
+    }
+    value = value * 10 + (c - '0');
+  }
+  if (value == 0 || value > kMaxExpirationS / unit) {
+    return false;
+  }
+  out = value * unit;
+  return true;
+}
+
+}  // namespace peregrine::http

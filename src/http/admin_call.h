@@ -1,27 +1,50 @@
 // The admin API's calls as the HTTP bridge hands them to the broker, authenticated and
-// parsed: `/admin/revocations` (Cloudflare's revocations: list, revoke, unrevoke by jti).
-// Plain values; the answer comes back as an HTTP status and a JSON body.
+// parsed: `/admin/revocations` (Cloudflare's revocations: list, revoke, unrevoke by jti),
+// `/admin/keys` (the broker's own signing keys: list, create, delete by kid),
+// `/admin/publickeys` (their public halves as a JWKS) and `/admin/credentials` (tokens
+// issued with them). Plain values; the answer comes back as an HTTP status and a JSON
+// body.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "include/peregrine/token_issuer.h"
+
 namespace peregrine::http {
 
 struct AdminCall {
-  enum class Op : uint8_t { kListRevocations, kRevoke, kUnrevoke };
+  enum class Op : uint8_t {
+    kListRevocations,
+    kRevoke,
+    kUnrevoke,
+    kListKeys,
+    kCreateKey,
+    kDeleteKey,
+    kPublicKeys,
+    kIssue,
+  };
   Op op = Op::kListRevocations;
   std::vector<std::string> token_ids;  // jti values (kRevoke, kUnrevoke), each checked
+  std::string key_id;                  // kDeleteKey
+  CredentialRequest credentials;       // kIssue, checked
 };
 
 // Limits on what one call may carry.
 constexpr size_t kMaxTokenIdBytes = 256;
 constexpr size_t kMaxTokenIdsPerCall = 1000;
+constexpr size_t kMaxClientIdBytes = 256;           // an issued token's client id
+constexpr int64_t kMaxExpirationS = 100LL * 366 * 86400;
 
 // Cloudflare's API envelope: {"success":true,"errors":[],"messages":[],"result":RESULT}.
 std::string admin_success(const std::string& result_json);
 // {"success":false,"errors":[{"code":CODE,"message":MESSAGE}],"messages":[],"result":null}.
 std::string admin_error(int code, const std::string& message);
+
+// A duration as wrangler takes it: seconds ("3600"), or a number with one unit of s, m,
+// h, d or w ("48h", "7d"); "-1" means no expiry (nullopt inside). false: not one, zero,
+// or over kMaxExpirationS.
+bool parse_expiration(std::string_view text, std::optional<int64_t>& out);
 
 }  // namespace peregrine::http

@@ -227,28 +227,142 @@ void HttpBridge::start_admin(const Request& request) {
                                  *_config.admin_token)) {
     return admin_refuse(401, 10001, "the admin API needs its bearer token");
   }
-  if (request.path != "/admin/revocations") {
-    return admin_refuse(404, 10002, "no such admin resource");
-  }
   AdminCall call;
-  if (request.method == "GET") {
-    call.op = AdminCall::Op::kListRevocations;
-  } else if (request.method == "POST" || request.method == "DELETE") {
-    call.op = request.method == "POST" ? AdminCall::Op::kRevoke : AdminCall::Op::kUnrevoke;
-    for (const std::string_view jti : request.query_values("jti")) {
-      if (jti.empty() || jti.size() > kMaxTokenIdBytes) {
-        return admin_refuse(400, 10003, "a jti is 1 to 256 bytes");
+  const std::string_view method = request.method;
+  if (request.path == "/admin/revocations") {
+    if (method == "GET") {
+      call.op = AdminCall::Op::kListRevocations;
+    } else if (method == "POST" || method == "DELETE") {
+      call.op = method == "POST" ? AdminCall::Op::kRevoke : AdminCall::Op::kUnrevoke;
+      for (const std::string_view jti : request.query_values("jti")) {
+        if (jti.empty() || jti.size() > kMaxTokenIdBytes) {
+          return admin_refuse(400, 10003, "a jti is 1 to 256 bytes");
+        }
+        call.token_ids.emplace_back(jti);
       }
-      call.token_ids.emplace_back(jti);
+      if (call.token_ids.empty() || call.token_ids.size() > kMaxTokenIdsPerCall) {
+        return admin_refuse(400, 10004, "give 1 to 1000 jti query parameters");
+      }
+    } else {
+      return admin_refuse(405, 10005, "GET, POST or DELETE");
     }
-    if (call.token_ids.empty() || call.token_ids.size() > kMaxTokenIdsPerCall) {
-      return admin_refuse(400, 10004, "give 1 to 1000 jti query parameters");
+  } else if (request.path == "/admin/keys") {
+    if (method == "GET") {
+      call.op = AdminCall::Op::kListKeys;
+    } else if (method == "POST") {
+      call.op = AdminCall::Op::kCreateKey;
+    } else if (method == "DELETE") {
+      call.op = AdminCall::Op::kDeleteKey;
+      const std::vector<std::string_view> kids = request.query_values("kid");
+      if (kids.size() != 1 || kids[0].empty() || kids[0].size() > kMaxTokenIdBytes) {
+        return admin_refuse(400, 10020, "give one kid query parameter, 1 to 256 bytes");
+      }
+      call.key_id = std::string(kids[0]);
+    } else {
+      return admin_refuse(405, 10005, "GET, POST or DELETE");
+    }
+  } else if (request.path == "/admin/publickeys") {
+    if (method != "GET") {
+      return admin_refuse(405, 10005, "GET only");
+    }
+    call.op = AdminCall::Op::kPublicKeys;
+  } else if (request.path == "/admin/credentials") {
+    if (method != "GET" && method != "POST") {
+      return admin_refuse(405, 10005, "GET or POST");
+    }
+    call.op = AdminCall::Op::kIssue;
+    std::string why;
+    if (!parse_credential_request(request, call.credentials, why)) {
+      return admin_refuse(400, 10021, why);
     }
   } else {
-    return admin_refuse(405, 10005, "GET, POST or DELETE");
+    return admin_refuse(404, 10002, "no such admin resource");
   }
   _stage = Stage::kAwaitAdmin;
   _sink.admin(call);
+}
+
+bool HttpBridge::parse_credential_request(const Request& request, CredentialRequest& out,
+                                          std::string& why) {
+  // Cloudflare's query parameters (number, clientid, expiration, topicAcl, type) and
+  // ours (pub, sub, kid); anything else is a mistake worth a 400, not silence.
+  static constexpr std::string_view kKnown[] = {"number", "clientid", "expiration", "topicAcl",
+                                                "type",   "pub",      "sub",        "kid"};
+  for (const auto& [key, value] : request.query) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+      why = "unknown query parameter '" + key.substr(0, 64) + "'";
+      return false;
+    }
+  }
+  const std::vector<std::string_view> types = request.query_values("type");
+  if (types.size() > 1 || (types.size() == 1 && types[0] != "TOKEN")) {
+    why = "type is TOKEN (the only kind of credential)";
+    return false;
+  }
+  for (const std::string_view id : request.query_values("clientid")) {
+    if (id.empty() || id.size() > kMaxClientIdBytes || !mqtt::valid_utf8(id)) {
+      why = "a clientid is 1 to 256 bytes of UTF-8";
+      return false;
+    }
+    if (std::find(out.client_ids.begin(), out.client_ids.end(), id) != out.client_ids.end()) {
+      why = "a clientid given twice";
+      return false;
+    }
+    out.client_ids.emplace_back(id);
+  }
+  const std::vector<std::string_view> numbers = request.query_values("number");
+  if (numbers.size() > 1) {
+    why = "one number";
+    return false;
+  }
+  if (numbers.size() == 1) {
+    uint32_t n = 0;
+    const auto [end, ec] =
+        std::from_chars(numbers[0].data(), numbers[0].data() + numbers[0].size(), n);
+    if (ec != std::errc() || end != numbers[0].data() + numbers[0].size() || n == 0 ||
+        n > CredentialRequest::kMaxTokens) {
+      why = "number is 1 to 100";
+      return false;
+    }
+    if (!out.client_ids.empty() && n != out.client_ids.size()) {
+      why = "number and the count of clientid differ";
+      return false;
+    }
+    out.number = n;
+  }
+  if (out.client_ids.size() > CredentialRequest::kMaxTokens) {
+    why = "at most 100 clientid a call";
+    return false;
+  }
+  if (!out.client_ids.empty()) {
+    out.number = static_cast<uint32_t>(out.client_ids.size());
+  }
+  const std::vector<std::string_view> expirations = request.query_values("expiration");
+  if (expirations.size() > 1 ||
+      (expirations.size() == 1 && !parse_expiration(expirations[0], out.expires_in_s))) {
+    why = "expiration is seconds, or a number with s, m, h, d or w (\"48h\"), or -1 for none";
+    return false;
+  }
+  const std::pair<const char*, std::vector<std::string>*> lists[] = {
+      {"topicAcl", &out.topic_acl}, {"pub", &out.publish}, {"sub", &out.subscribe}};
+  for (const auto& [name, list] : lists) {
+    for (const std::string_view filter : request.query_values(name)) {
+      if (!mqtt::valid_topic_filter(filter) || list->size() >= CredentialRequest::kMaxFilters) {
+        why = std::string("each ") + name + " is a valid topic filter, at most 100 of them";
+        return false;
+      }
+      list->emplace_back(filter);
+    }
+  }
+  const std::vector<std::string_view> kids = request.query_values("kid");
+  if (kids.size() > 1 || (kids.size() == 1 && (kids[0].empty() || kids[0].size() > 256))) {
+    why = "one kid, 1 to 256 bytes";
+    return false;
+  }
+  if (kids.size() == 1) {
+    out.kid = std::string(kids[0]);
+  }
+  return true;
 }
 
 void HttpBridge::admin_answer(int status, std::string_view json_body) {

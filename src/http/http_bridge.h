@@ -94,6 +94,8 @@ class HttpBridge {
   void start_publish(const Request& request);
   void start_admin(const Request& request);
   void admin_refuse(int status, int code, const std::string& message);
+  static bool parse_credential_request(const Request& request, CredentialRequest& out,
+                                       std::string& why);
   bool ensure_session(const Request& request);
   void on_mqtt_packet(uint8_t first_byte, std::span<const uint8_t> body);
   void on_connack(std::span<const uint8_t> body);

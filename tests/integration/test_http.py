@@ -204,10 +204,12 @@ def test_post_errors_have_json_bodies(http_broker):
     assert post(ports["http"], "topic=a", b"x" * 70000)[0] == 413
     assert post(ports["http"], "topic=a", b"x", "-H", "Authorization: Basic Zm9vOmJhcg==")[0] == 401
     assert post(ports["http"], "topic=a&auth=not-a-token", b"x")[0] == 401
-    # A JWT-shaped token is accepted (verified once identity lands; anonymous rules now).
-    assert post(ports["http"], "topic=a&auth=eyJhbGciOiJIUzI1NiJ9.e30.c2ln", b"x")[0] == 200
+    # A JWT-shaped token is a token: with no key to verify it, it is refused, never taken
+    # as anonymous (which this loopback broker allows).
+    assert post(ports["http"], "topic=a&auth=eyJhbGciOiJIUzI1NiJ9.e30.c2ln", b"x")[0] == 401
+    assert post(ports["http"], "topic=a", b"x")[0] == 200
     counters = b.counters()
-    assert counters["http_refused"] == 6
+    assert counters["http_refused"] == 7
 
 
 def test_acl_applies_to_http_publish_and_subscribe(broker, certs):

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
+#include <tuple>
 #include <string_view>
 #include <vector>
 
@@ -378,7 +380,7 @@ TEST(HttpBridgeAdmin, RefusesWithoutItsTokenOrOffItsListeners) {
   for (const Case& c : {Case{"POST /admin/revocations HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 400},
                         Case{"DELETE /admin/revocations?jti= HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 400},
                         Case{"PUT /admin/revocations?jti=a HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 405},
-                        Case{"GET /admin/keys HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 404}}) {
+                        Case{"GET /admin/nokeys HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 404}}) {
     BridgeConfig config;
     config.admin_token = &token;
     RecordingSink sink;
@@ -394,6 +396,119 @@ TEST(HttpBridgeAdmin, RefusesWithoutItsTokenOrOffItsListeners) {
   std::span<const uint8_t> rest;
   bridge.on_client_bytes(bytes_of("GET /admin/revocations HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n"), &rest);
   EXPECT_EQ(sink.client.substr(0, 12), "HTTP/1.1 404");
+}
+
+// One admin request through a fresh bridge: the call it made, or the refusal it sent.
+struct AdminOutcome {
+  std::optional<AdminCall> call;
+  std::string client;
+};
+
+AdminOutcome admin_request(const std::string& method, const std::string& target) {
+  static const std::string token = "admin-secret-0123456789";
+  BridgeConfig config;
+  config.admin_token = &token;
+  RecordingSink sink;
+  HttpBridge bridge(config, sink);
+  std::span<const uint8_t> rest;
+  bridge.on_client_bytes(bytes_of(method + " " + target + " HTTP/1.1\r\nHost: x\r\n" +
+                                  "Authorization: Bearer " + token + "\r\n\r\n"),
+                         &rest);
+  AdminOutcome out;
+  if (!sink.admin_calls.empty()) {
+    out.call = sink.admin_calls[0];
+  }
+  out.client = sink.client;
+  return out;
+}
+
+TEST(HttpBridgeAdmin, KeysAndPublicKeys) {
+  EXPECT_EQ(admin_request("GET", "/admin/keys").call->op, AdminCall::Op::kListKeys);
+  EXPECT_EQ(admin_request("POST", "/admin/keys").call->op, AdminCall::Op::kCreateKey);
+  const AdminOutcome deleted = admin_request("DELETE", "/admin/keys?kid=abc%2Fd");
+  ASSERT_TRUE(deleted.call);
+  EXPECT_EQ(deleted.call->op, AdminCall::Op::kDeleteKey);
+  EXPECT_EQ(deleted.call->key_id, "abc/d");
+  EXPECT_EQ(admin_request("GET", "/admin/publickeys").call->op, AdminCall::Op::kPublicKeys);
+  for (const auto& [method, target, status] :
+       std::vector<std::tuple<std::string, std::string, int>>{
+           {"DELETE", "/admin/keys", 400},
+           {"DELETE", "/admin/keys?kid=a&kid=b", 400},
+           {"DELETE", "/admin/keys?kid=", 400},
+           {"PUT", "/admin/keys", 405},
+           {"POST", "/admin/publickeys", 405},
+           {"DELETE", "/admin/credentials", 405}}) {
+    const AdminOutcome out = admin_request(method, target);
+    EXPECT_FALSE(out.call) << target;
+    EXPECT_EQ(out.client.substr(0, 12), "HTTP/1.1 " + std::to_string(status)) << method << target;
+  }
+}
+
+TEST(HttpBridgeAdmin, CredentialRequestsAsCloudflareAsksThem) {
+  // Cloudflare's own query: number, type, topicAcl.
+  AdminOutcome out = admin_request("GET", "/admin/credentials?number=2&type=TOKEN&topicAcl=%23");
+  ASSERT_TRUE(out.call) << out.client;
+  EXPECT_EQ(out.call->op, AdminCall::Op::kIssue);
+  EXPECT_EQ(out.call->credentials.number, 2u);
+  EXPECT_EQ(out.call->credentials.topic_acl, (std::vector<std::string>{"#"}));
+  EXPECT_FALSE(out.call->credentials.expires_in_s);
+  out = admin_request("POST",
+                      "/admin/credentials?clientid=a&clientid=b&expiration=48h&pub=x/%2B&sub=y/%23"
+                      "&kid=k1");
+  ASSERT_TRUE(out.call) << out.client;
+  const CredentialRequest& c = out.call->credentials;
+  EXPECT_EQ(c.number, 2u);
+  EXPECT_EQ(c.client_ids, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(c.expires_in_s, 48 * 3600);
+  EXPECT_EQ(c.publish, (std::vector<std::string>{"x/+"}));
+  EXPECT_EQ(c.subscribe, (std::vector<std::string>{"y/#"}));
+  EXPECT_EQ(c.kid, "k1");
+  std::string hundred = "/admin/credentials?number=100";
+  EXPECT_TRUE(admin_request("GET", hundred).call);
+  std::string ids = "/admin/credentials?";
+  for (int i = 0; i < 101; i++) {
+    ids += "clientid=c" + std::to_string(i) + "&";
+  }
+  for (const std::string& target :
+       {std::string("/admin/credentials?number=0"), std::string("/admin/credentials?number=101"),
+        std::string("/admin/credentials?number=2x"), std::string("/admin/credentials?number=1&number=2"),
+        std::string("/admin/credentials?number=3&clientid=a"),
+        std::string("/admin/credentials?clientid=a&clientid=a"),
+        std::string("/admin/credentials?clientid="), std::string("/admin/credentials?clientid=%FF"),
+        std::string("/admin/credentials?type=PASSWORD"),
+        std::string("/admin/credentials?expiration=0"),
+        std::string("/admin/credentials?expiration=1y"),
+        std::string("/admin/credentials?topicAcl=a/%23/b"),
+        std::string("/admin/credentials?pub=a%2Bb"), std::string("/admin/credentials?kid="),
+        std::string("/admin/credentials?numbr=2"), ids}) {
+    const AdminOutcome refused = admin_request("GET", target);
+    EXPECT_FALSE(refused.call) << target;
+    EXPECT_EQ(refused.client.substr(0, 12), "HTTP/1.1 400") << target;
+    EXPECT_NE(refused.client.find(R"("code":10021)"), std::string::npos) << refused.client;
+  }
+}
+
+TEST(AdminCall, ExpirationsAsWranglerWritesThem) {
+  std::optional<int64_t> out;
+  ASSERT_TRUE(parse_expiration("3600", out));
+  EXPECT_EQ(out, 3600);
+  ASSERT_TRUE(parse_expiration("90s", out));
+  EXPECT_EQ(out, 90);
+  ASSERT_TRUE(parse_expiration("15m", out));
+  EXPECT_EQ(out, 900);
+  ASSERT_TRUE(parse_expiration("48h", out));
+  EXPECT_EQ(out, 172800);
+  ASSERT_TRUE(parse_expiration("7d", out));
+  EXPECT_EQ(out, 604800);
+  ASSERT_TRUE(parse_expiration("2w", out));
+  EXPECT_EQ(out, 1209600);
+  ASSERT_TRUE(parse_expiration("-1", out));
+  EXPECT_FALSE(out);
+  for (const char* bad : {"", "0", "0h", "h", "-2", "1.5h", "1 h", "1H", "99999999999999",
+                          "36601d", "+5", "5x"}) {
+    EXPECT_FALSE(parse_expiration(bad, out)) << bad;
+  }
+  ASSERT_TRUE(parse_expiration("36500d", out));  // a hundred years is the most
 }
 
 }  // namespace
