@@ -266,7 +266,7 @@ void ControlPlane::issue(AdminOp* op) {
                    : http::admin_error(10034, "no broker key has that kid");
     return finish(op);
   }
-  // At most CredentialRequest::kMaxTokens signatures (~25 µs each with Ed25519) in this
+  // At most CredentialRequest::kMaxTokens signatures (~12 µs each with Ed25519) in this
   // turn: bounded, and measured in bench/RESULTS.md.
   const int64_t now_ms = _events.wall_clock_ms();
   picojson::object tokens;

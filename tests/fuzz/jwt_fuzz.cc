@@ -2,12 +2,13 @@
 // a bearer token, and key files. Byte 0 picks what the rest is:
 //   0-3: a token, verified against RFC keys of each algorithm (RFC 7515 A.1-A.3, RFC 8037);
 //   4:   key text (PEM, JWK, JWKS), loaded with and without a pinned algorithm;
-//   5-7: JSON, base64url and password-file text.
+//   5-7: JSON, base64url, password-file and broker key-file text.
 // Checks: no crash or leak (ASan); verification is deterministic; an accepted token's
 // grant holds only valid filters; base64url is canonical both ways (what decodes
 // re-encodes to the same text, and every byte string round-trips); a loaded key's
 // public JWK loads back to the same key; a password file that parses knows only users
-// whose lines it read, and checks a password without crashing.
+// whose lines it read, and checks a password without crashing; a key file that loads
+// writes back to one that loads to the same keys.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -18,6 +19,7 @@
 #include "src/auth/jwt.h"
 #include "src/auth/password_file.h"
 #include "src/auth/strict_json.h"
+#include "src/auth/token_issuer.h"
 #include "src/base/assert.h"
 #include "src/mqtt/codec.h"
 
@@ -95,6 +97,18 @@ void fuzz_text(std::string_view text) {
     (void)file->check(text.substr(0, text.find(':')), "password");
   } else {
     PG_ASSERT(!error.empty());
+  }
+  std::vector<peregrine::BrokerKey> keys;
+  if (decode_key_file(text, keys, error)) {
+    static Ed25519TokenIssuer issuer({});
+    std::vector<peregrine::BrokerKey> back;
+    PG_ASSERT(decode_key_file(issuer.encode_key_file(keys), back, error));
+    PG_ASSERT(back.size() == keys.size());
+    for (size_t i = 0; i < keys.size(); i++) {
+      PG_ASSERT(back[i].kid == keys[i].kid && back[i].private_key == keys[i].private_key &&
+                back[i].public_key == keys[i].public_key &&
+                back[i].created_s == keys[i].created_s);
+    }
   }
 }
 
