@@ -1,11 +1,15 @@
 #include "src/ctl/admin_client.h"
 
 #include <netdb.h>
-#include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/error-ssl.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 
@@ -21,11 +25,6 @@ struct Fd {
     }
   }
 };
-
-bool wait_for(int fd, short events, int timeout_ms) {
-  pollfd p{fd, events, 0};
-  return ::poll(&p, 1, timeout_ms) == 1;
-}
 
 }  // namespace
 
@@ -45,20 +44,130 @@ std::string query_escape(const std::string& value) {
   return out;
 }
 
+namespace {
+
+// The bytes of one exchange, over the socket or through TLS on it.
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  // false with `error`.
+  virtual bool send_all(std::string_view bytes, std::string& error) = 0;
+  // > 0 bytes, 0 at the end, < 0 on error (`error` set).
+  virtual ssize_t receive(char* buffer, size_t size, std::string& error) = 0;
+};
+
+class PlainChannel final : public Channel {
+ public:
+  explicit PlainChannel(int fd) : _fd(fd) {}
+  bool send_all(std::string_view bytes, std::string& error) override {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) {
+        error = n < 0 && errno == EAGAIN ? "timed out sending" : std::string("send: ") + std::strerror(errno);
+        return false;
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  ssize_t receive(char* buffer, size_t size, std::string& error) override {
+    const ssize_t n = ::recv(_fd, buffer, size, 0);
+    if (n < 0) {
+      error = errno == EAGAIN ? "timed out waiting for the answer" : std::string("recv: ") + std::strerror(errno);
+    }
+    return n;
+  }
+
+ private:
+  int _fd;
+};
+
+// TLS with the server's certificate checked against `ca_file` and its name against the
+// host in the URL: the admin token never goes to a server that is not the broker.
+class TlsChannel final : public Channel {
+ public:
+  ~TlsChannel() override {
+    if (_ssl != nullptr) {
+      wolfSSL_free(_ssl);
+    }
+    if (_ctx != nullptr) {
+      wolfSSL_CTX_free(_ctx);
+    }
+  }
+  bool open(int fd, const std::string& host, const std::string& ca_file, std::string& error) {
+    wolfSSL_Init();
+    _ctx = wolfSSL_CTX_new(wolfTLS_client_method());
+    if (_ctx == nullptr) {
+      error = "TLS: no context";
+      return false;
+    }
+    wolfSSL_CTX_SetMinVersion(_ctx, WOLFSSL_TLSV1_2);
+    if (wolfSSL_CTX_load_verify_locations(_ctx, ca_file.c_str(), nullptr) != WOLFSSL_SUCCESS) {
+      error = "TLS: cannot load CA certificates from " + ca_file + " (give --ca-file)";
+      return false;
+    }
+    wolfSSL_CTX_set_verify(_ctx, WOLFSSL_VERIFY_PEER, nullptr);
+    _ssl = wolfSSL_new(_ctx);
+    if (_ssl == nullptr || wolfSSL_set_fd(_ssl, fd) != WOLFSSL_SUCCESS ||
+        wolfSSL_check_domain_name(_ssl, host.c_str()) != WOLFSSL_SUCCESS ||
+        wolfSSL_UseSNI(_ssl, WOLFSSL_SNI_HOST_NAME, host.data(),
+                       static_cast<unsigned short>(host.size())) != WOLFSSL_SUCCESS) {
+      error = "TLS: cannot set up the connection";
+      return false;
+    }
+    if (wolfSSL_connect(_ssl) != WOLFSSL_SUCCESS) {
+      char text[WOLFSSL_MAX_ERROR_SZ];
+      error = std::string("TLS handshake with ") + host + ": " +
+              wolfSSL_ERR_error_string(static_cast<unsigned long>(wolfSSL_get_error(_ssl, 0)), text);
+      return false;
+    }
+    return true;
+  }
+  bool send_all(std::string_view bytes, std::string& error) override {
+    while (!bytes.empty()) {
+      const int n = wolfSSL_write(_ssl, bytes.data(), static_cast<int>(bytes.size()));
+      if (n <= 0) {
+        error = "TLS: send failed";
+        return false;
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  ssize_t receive(char* buffer, size_t size, std::string& error) override {
+    const int n = wolfSSL_read(_ssl, buffer, static_cast<int>(size));
+    if (n > 0) {
+      return n;
+    }
+    const int code = wolfSSL_get_error(_ssl, n);
+    if (code == WOLFSSL_ERROR_ZERO_RETURN || code == SOCKET_PEER_CLOSED_E) {
+      return 0;  // close_notify, or the broker closed after its answer
+    }
+    error = "TLS: receive failed";
+    return -1;
+  }
+
+ private:
+  WOLFSSL_CTX* _ctx = nullptr;
+  WOLFSSL* _ssl = nullptr;
+};
+
+}  // namespace
+
 Reply admin_request(const std::string& url, const std::string& method, const std::string& target,
-                    const std::string& token, int timeout_ms) {
+                    const std::string& token, const std::string& ca_file, int timeout_ms) {
   Reply reply;
-  constexpr std::string_view kScheme = "http://";
-  if (!url.starts_with(kScheme)) {
-    reply.error = "the admin URL must be http://HOST:PORT (the admin API's loopback listener)";
+  const bool tls = url.starts_with("https://");
+  if (!tls && !url.starts_with("http://")) {
+    reply.error = "the admin URL must be http://HOST:PORT or https://HOST:PORT";
     return reply;
   }
-  std::string authority = url.substr(kScheme.size());
+  std::string authority = url.substr(tls ? 8 : 7);
   if (const size_t slash = authority.find('/'); slash != std::string::npos) {
     authority.resize(slash);
   }
   std::string host = authority;
-  std::string port = "80";
+  std::string port = tls ? "443" : "80";
   if (!host.empty() && host.front() == '[') {
     const size_t close = host.find(']');
     if (close == std::string::npos) {
@@ -96,33 +205,34 @@ Reply admin_request(const std::string& url, const std::string& method, const std
     reply.error = "cannot connect to " + url + ": " + std::strerror(errno);
     return reply;
   }
+  // Blocking, each send and receive bounded by the timeout (TLS included).
+  const timeval limit{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  ::setsockopt(sock.fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(sock.fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  std::unique_ptr<Channel> channel;
+  if (tls) {
+    auto secure = std::make_unique<TlsChannel>();
+    if (!secure->open(sock.fd, host, ca_file, reply.error)) {
+      return reply;
+    }
+    channel = std::move(secure);
+  } else {
+    channel = std::make_unique<PlainChannel>(sock.fd);
+  }
   const std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + authority +
                               "\r\nAuthorization: Bearer " + token +
                               "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-  size_t sent = 0;
-  while (sent < request.size()) {
-    if (!wait_for(sock.fd, POLLOUT, timeout_ms)) {
-      reply.error = "timed out sending to " + url;
-      return reply;
-    }
-    const ssize_t n = ::send(sock.fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) {
-      reply.error = std::string("send: ") + std::strerror(errno);
-      return reply;
-    }
-    sent += static_cast<size_t>(n);
+  if (!channel->send_all(request, reply.error)) {
+    reply.error += " (" + url + ")";
+    return reply;
   }
   // Connection: close: the answer ends when the broker closes.
   std::string response;
   char buffer[16384];
   while (true) {
-    if (!wait_for(sock.fd, POLLIN, timeout_ms)) {
-      reply.error = "timed out waiting for " + url;
-      return reply;
-    }
-    const ssize_t n = ::recv(sock.fd, buffer, sizeof buffer, 0);
+    const ssize_t n = channel->receive(buffer, sizeof buffer, reply.error);
     if (n < 0) {
-      reply.error = std::string("recv: ") + std::strerror(errno);
+      reply.error += " (" + url + ")";
       return reply;
     }
     if (n == 0) {

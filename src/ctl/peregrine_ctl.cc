@@ -24,7 +24,7 @@ using namespace peregrine;
 
 constexpr const char* kUsage = R"(usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] VERB [ARGS]
 
-Talks to a running broker's admin API (an http:// listener on loopback), or edits files.
+Talks to a running broker's admin API (an http:// or https:// listener), or edits files.
 
 verbs
   issue [--number N] [--expiration D] [--client-id ID]... [--topic-acl FILTER]...
@@ -47,7 +47,11 @@ verbs
   help [VERB]                         this text, or one verb's
 
 options
-  --url URL          the admin API, http://HOST:PORT (default: $PEREGRINE_ADMIN_URL)
+  --url URL          the admin API, http://HOST:PORT or https://HOST:PORT (default:
+                     $PEREGRINE_ADMIN_URL)
+  --ca-file FILE     CA certificates (PEM) an https:// broker's certificate is checked
+                     against, with its name against the URL's host (default:
+                     $PEREGRINE_ADMIN_CA_FILE, else /etc/ssl/certs/ca-certificates.crt)
   --token-file FILE  its bearer token (default: $PEREGRINE_ADMIN_TOKEN_FILE, else
                      $STATE_DIRECTORY/admin.token, else ./peregrine-state/admin.token)
   --json             print the API's JSON answer as it came
@@ -180,11 +184,24 @@ std::vector<std::string> strings_of(const picojson::value& result) {
 }
 
 // What every API verb needs: the URL and the token.
-std::string require_token(const std::string& url, const std::string& token_file) {
-  if (url.empty()) {
+// Where the admin API is and how to talk to it (the options before or after the verb).
+struct Api {
+  std::string url;
+  std::string token_file;
+  std::string ca_file;
+  bool json = false;
+};
+
+std::string require_token(const Api& api) {
+  if (api.url.empty()) {
     usage_exit("give --url (or set PEREGRINE_ADMIN_URL)");
   }
-  return admin_token(token_file);
+  return admin_token(api.token_file);
+}
+
+ctl::Reply call(const Api& api, const std::string& method, const std::string& target,
+                const std::string& token) {
+  return ctl::admin_request(api.url, method, target, token, api.ca_file);
 }
 
 // `--name VALUE` or `--name=VALUE` at args[i]; true with `value` (and i moved past it).
@@ -201,8 +218,7 @@ bool option(const std::vector<std::string>& args, size_t& i, const std::string& 
   return false;
 }
 
-int issue(const std::vector<std::string>& args, const std::string& url,
-          const std::string& token_file, bool json) {
+int issue(const std::vector<std::string>& args, const Api& api) {
   std::string query;
   auto add = [&](const char* key, const std::string& value) {
     query += (query.empty() ? "?" : "&") + std::string(key) + "=" + ctl::query_escape(value);
@@ -227,8 +243,8 @@ int issue(const std::vector<std::string>& args, const std::string& url,
       usage_exit("issue: unexpected '" + args[i] + "'");
     }
   }
-  const std::string token = require_token(url, token_file);
-  return show(ctl::admin_request(url, "POST", "/admin/credentials" + query, token), json,
+  const std::string token = require_token(api);
+  return show(call(api, "POST", "/admin/credentials" + query, token), api.json,
               [](const picojson::value& result) {
                 if (!result.is<picojson::object>()) {
                   return;
@@ -239,20 +255,19 @@ int issue(const std::vector<std::string>& args, const std::string& url,
               });
 }
 
-int keys(const std::vector<std::string>& args, const std::string& url,
-         const std::string& token_file, bool json) {
+int keys(const std::vector<std::string>& args, const Api& api) {
   const std::string what = args.empty() ? "" : args[0];
   if (what == "create" && args.size() == 1) {
-    const std::string token = require_token(url, token_file);
-    return show(ctl::admin_request(url, "POST", "/admin/keys", token), json,
+    const std::string token = require_token(api);
+    return show(call(api, "POST", "/admin/keys", token), api.json,
                 [](const picojson::value& key) {
                   std::printf("created key %s (%s)\n", key.get("kid").to_str().c_str(),
                               key.get("alg").to_str().c_str());
                 });
   }
   if (what == "list" && args.size() == 1) {
-    const std::string token = require_token(url, token_file);
-    return show(ctl::admin_request(url, "GET", "/admin/keys", token), json,
+    const std::string token = require_token(api);
+    return show(call(api, "GET", "/admin/keys", token), api.json,
                 [](const picojson::value& result) {
                   if (!result.is<picojson::array>()) {
                     return;
@@ -268,10 +283,10 @@ int keys(const std::vector<std::string>& args, const std::string& url,
                 });
   }
   if (what == "delete" && args.size() == 2) {
-    const std::string token = require_token(url, token_file);
+    const std::string token = require_token(api);
     return show(
-        ctl::admin_request(url, "DELETE", "/admin/keys?kid=" + ctl::query_escape(args[1]), token),
-        json, [](const picojson::value& key) {
+        call(api, "DELETE", "/admin/keys?kid=" + ctl::query_escape(args[1]), token),
+        api.json, [](const picojson::value& key) {
           std::printf("deleted key %s: its tokens no longer work\n",
                       key.get("kid").to_str().c_str());
         });
@@ -279,20 +294,18 @@ int keys(const std::vector<std::string>& args, const std::string& url,
   usage_exit("keys create | keys list | keys delete KID");
 }
 
-int public_keys(const std::vector<std::string>& args, const std::string& url,
-                const std::string& token_file, bool json) {
+int public_keys(const std::vector<std::string>& args, const Api& api) {
   if (!args.empty()) {
     usage_exit("public-keys takes no arguments");
   }
-  const std::string token = require_token(url, token_file);
-  return show(ctl::admin_request(url, "GET", "/admin/publickeys", token), json,
+  const std::string token = require_token(api);
+  return show(call(api, "GET", "/admin/publickeys", token), api.json,
               [](const picojson::value& jwks) {
                 std::printf("%s\n", jwks.serialize(true).c_str());
               });
 }
 
-int revocations(const std::string& verb, const std::vector<std::string>& args,
-                const std::string& url, const std::string& token_file, bool json) {
+int revocations(const std::string& verb, const std::vector<std::string>& args, const Api& api) {
   std::vector<std::string> ids;
   for (size_t i = 0; i < args.size(); i++) {
     if (args[i] == "--jti" && i + 1 < args.size()) {
@@ -303,12 +316,12 @@ int revocations(const std::string& verb, const std::vector<std::string>& args,
       usage_exit(verb + ": unexpected '" + args[i] + "'");
     }
   }
-  const std::string token = require_token(url, token_file);
+  const std::string token = require_token(api);
   if (verb == "show-revocations") {
     if (!ids.empty()) {
       usage_exit("show-revocations takes no --jti");
     }
-    return show(ctl::admin_request(url, "GET", "/admin/revocations", token), json,
+    return show(call(api, "GET", "/admin/revocations", token), api.json,
                 [](const picojson::value& result) {
                   for (const std::string& id : strings_of(result)) {
                     std::printf("%s\n", id.c_str());
@@ -323,7 +336,7 @@ int revocations(const std::string& verb, const std::vector<std::string>& args,
     target += (i == 0 ? "?jti=" : "&jti=") + ctl::query_escape(ids[i]);
   }
   const bool revoke = verb == "revoke";
-  return show(ctl::admin_request(url, revoke ? "POST" : "DELETE", target, token), json,
+  return show(call(api, revoke ? "POST" : "DELETE", target, token), api.json,
               [&](const picojson::value& result) {
                 const std::vector<std::string> changed = strings_of(result);
                 std::printf("%s %zu token%s%s", revoke ? "revoked" : "unrevoked",
@@ -442,9 +455,15 @@ int passwd(std::vector<std::string> args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string url = env("PEREGRINE_ADMIN_URL");
-  std::string token_file;
-  bool json = false;
+  Api api;
+  api.url = env("PEREGRINE_ADMIN_URL");
+  api.ca_file = env("PEREGRINE_ADMIN_CA_FILE");
+  if (api.ca_file.empty()) {
+    api.ca_file = ctl::kSystemCaFile;
+  }
+  std::string& url = api.url;
+  std::string& token_file = api.token_file;
+  bool& json = api.json;
   int i = 1;
   for (; i < argc; i++) {
     const std::string arg = argv[i];
@@ -452,6 +471,8 @@ int main(int argc, char** argv) {
       url = argv[++i];
     } else if (arg == "--token-file" && i + 1 < argc) {
       token_file = argv[++i];
+    } else if (arg == "--ca-file" && i + 1 < argc) {
+      api.ca_file = argv[++i];
     } else if (arg == "--json") {
       json = true;
     } else if (arg == "--help" || arg == "-h") {
@@ -476,8 +497,8 @@ int main(int argc, char** argv) {
       args.push_back(arg);
     } else if (arg == "--json") {
       json = true;
-    } else if ((arg == "--url" || arg == "--token-file") && j + 1 < argc) {
-      (arg == "--url" ? url : token_file) = argv[++j];
+    } else if ((arg == "--url" || arg == "--token-file" || arg == "--ca-file") && j + 1 < argc) {
+      (arg == "--url" ? url : arg == "--token-file" ? token_file : api.ca_file) = argv[++j];
     } else {
       args.push_back(arg);
     }
@@ -495,19 +516,19 @@ int main(int argc, char** argv) {
     return about.empty() ? 0 : 2;
   }
   if (verb == "revoke" || verb == "unrevoke" || verb == "show-revocations") {
-    return revocations(verb, args, url, token_file, json);
+    return revocations(verb, args, api);
   }
   if (verb == "passwd") {
     return passwd(args);
   }
   if (verb == "issue") {
-    return issue(args, url, token_file, json);
+    return issue(args, api);
   }
   if (verb == "keys") {
-    return keys(args, url, token_file, json);
+    return keys(args, api);
   }
   if (verb == "public-keys") {
-    return public_keys(args, url, token_file, json);
+    return public_keys(args, api);
   }
   usage_exit("unknown verb '" + verb + "'");
 }

@@ -190,3 +190,35 @@ def test_keys_and_tokens_survive_a_restart(broker, keys, tmp_path):
                        timeout=10, input="")
     assert r.returncode != 0
     assert "readable by others" in r.stderr + r.stdout
+
+
+def test_ctl_over_https_checks_the_broker_certificate(broker, certs, tmp_path):
+    """The admin token goes only to a broker whose certificate chains to --ca-file and
+    names the URL's host."""
+    state = tmp_path / "state"
+    port_a, port_b = free_ports(2)
+    broker(default_args=False, wait_ports=[port_a],
+           args=["--listen", f"https://127.0.0.1:{port_a}", "--tls-cert",
+                 str(certs / "server.pem"), "--tls-key", str(certs / "server.key"),
+                 "--state-dir", str(state), "--io", broker.backend])
+
+    def ctl(url, ca):
+        return subprocess.run([CTL, "--url", url, "--token-file", str(state / "admin.token"),
+                               "--ca-file", str(ca), "keys", "create"],
+                              capture_output=True, text=True, timeout=30)
+
+    r = ctl(f"https://localhost:{port_a}", certs / "ca.pem")
+    assert r.returncode == 0 and r.stdout.startswith("created key"), r.stderr
+    r = ctl(f"https://127.0.0.1:{port_a}", certs / "ca.pem")
+    assert r.returncode == 0, r.stderr
+    r = ctl(f"https://localhost:{port_a}", certs / "other-ca.pem")
+    assert r.returncode == 1 and "certificate verify failed" in r.stderr, r.stderr
+    # The same broker certificate on an address it does not name.
+    b = broker(default_args=False, wait_ports=[],
+               args=["--listen", f"https://127.0.0.2:{port_b}", "--tls-cert",
+                     str(certs / "server.pem"), "--tls-key", str(certs / "server.key"),
+                     "--state-dir", str(tmp_path / "state-b"), "--io", broker.backend])
+    b.wait_for_log(r"listening on https://127\.0\.0\.2", 10)
+    r = ctl(f"https://127.0.0.2:{port_b}", certs / "ca.pem")
+    assert r.returncode == 1 and "name mismatch" in r.stderr, r.stderr
+    assert len(json.loads((state / "signing-keys.json").read_text())["keys"]) == 2
