@@ -7,6 +7,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -223,25 +224,18 @@ int issue(const std::vector<std::string>& args, const Api& api) {
   auto add = [&](const char* key, const std::string& value) {
     query += (query.empty() ? "?" : "&") + std::string(key) + "=" + ctl::query_escape(value);
   };
+  // Each option and the credentials call's query parameter it becomes.
+  static constexpr std::pair<const char*, const char*> kOptions[] = {
+      {"--number", "number"}, {"--expiration", "expiration"}, {"--client-id", "clientid"},
+      {"--topic-acl", "topicAcl"}, {"--pub", "pub"}, {"--sub", "sub"}, {"--kid", "kid"}};
   for (size_t i = 0; i < args.size(); i++) {
     std::string value;
-    if (option(args, i, "--number", value)) {
-      add("number", value);
-    } else if (option(args, i, "--expiration", value)) {
-      add("expiration", value);
-    } else if (option(args, i, "--client-id", value)) {
-      add("clientid", value);
-    } else if (option(args, i, "--topic-acl", value)) {
-      add("topicAcl", value);
-    } else if (option(args, i, "--pub", value)) {
-      add("pub", value);
-    } else if (option(args, i, "--sub", value)) {
-      add("sub", value);
-    } else if (option(args, i, "--kid", value)) {
-      add("kid", value);
-    } else {
+    const auto* known = std::find_if(std::begin(kOptions), std::end(kOptions),
+                                     [&](const auto& o) { return option(args, i, o.first, value); });
+    if (known == std::end(kOptions)) {
       usage_exit("issue: unexpected '" + args[i] + "'");
     }
+    add(known->second, value);
   }
   const std::string token = require_token(api);
   return show(call(api, "POST", "/admin/credentials" + query, token), api.json,
