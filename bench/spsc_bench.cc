@@ -15,12 +15,12 @@
 #include <utility>
 
 #include "src/shard/envelope.h"
-#include "src/shard/spsc_queue.h"
+#include "src/base/spsc_queue.h"
 
 namespace {
 
 using peregrine::shard::Envelope;
-using peregrine::shard::SpscQueue;
+using peregrine::base::SpscQueue;
 
 // The first two CPUs this process may run on, or {-1, -1} when it has fewer than two.
 std::pair<int, int> two_cpus(const cpu_set_t& allowed) {

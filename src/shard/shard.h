@@ -18,9 +18,11 @@
 #include "src/io/ring.h"
 #include "src/io/timer_wheel.h"
 #include "src/shard/envelope.h"
-#include "src/shard/spsc_queue.h"
+#include "src/base/spsc_queue.h"
 
 namespace peregrine::shard {
+
+using base::SpscQueue;
 
 class Shard;
 

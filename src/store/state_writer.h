@@ -11,7 +11,7 @@
 #include <string>
 #include <thread>
 
-#include "src/shard/spsc_queue.h"
+#include "src/base/spsc_queue.h"
 
 namespace peregrine::store {
 
@@ -47,8 +47,8 @@ class StateWriter {
   };
   void run();
 
-  shard::SpscQueue<Job*> _jobs{kMaxJobs * 2};
-  shard::SpscQueue<Job*> _done{kMaxJobs * 2};
+  base::SpscQueue<Job*> _jobs{kMaxJobs * 2};
+  base::SpscQueue<Job*> _done{kMaxJobs * 2};
   uint32_t _outstanding = 0;  // producer side: submitted, not yet polled
   std::atomic<uint32_t> _signal{0};
   std::atomic<bool> _stop{false};

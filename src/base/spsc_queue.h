@@ -1,6 +1,6 @@
-// Bounded single-producer single-consumer queue (one per ordered pair of shards). The
-// producer stages pushes and makes them visible with publish() once per loop turn; the
-// consumer pops. Head and tail sit on their own cache lines; each side caches the other's
+// Bounded single-producer single-consumer queue: the shard mailboxes (one per ordered
+// pair of shards), and helper threads and the shard they serve. The producer stages
+// pushes and makes them visible with publish() once per loop turn; the consumer pops. Head and tail sit on their own cache lines; each side caches the other's
 // index to touch the shared line only when it must. At the bound, try_push() fails: the
 // caller's policy decides (drop QoS 0 with a counter, or hold control items aside).
 #pragma once
@@ -13,7 +13,7 @@
 
 #include "src/base/assert.h"
 
-namespace peregrine::shard {
+namespace peregrine::base {
 
 template <typename T>
 class SpscQueue {
@@ -106,4 +106,4 @@ class SpscQueue {
   uint64_t _cached_tail = 0;
 };
 
-}  // namespace peregrine::shard
+}  // namespace peregrine::base

@@ -1,10 +1,10 @@
-#include "src/shard/spsc_queue.h"
+#include "src/base/spsc_queue.h"
 
 #include <gtest/gtest.h>
 
 #include <thread>
 
-namespace peregrine::shard {
+namespace peregrine::base {
 namespace {
 
 TEST(SpscQueue, StagedItemsInvisibleUntilPublished) {
@@ -128,4 +128,4 @@ TEST(SpscQueue, TwoThreadsKeepFifoOrderPoppingBatches) {
 }
 
 }  // namespace
-}  // namespace peregrine::shard
+}  // namespace peregrine::base
