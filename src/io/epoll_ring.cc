@@ -5,12 +5,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <thread>
+#include <vector>
 
 #include "src/base/assert.h"
 #include "src/base/clock.h"
 #include "src/base/log.h"
+#include "src/base/spsc_queue.h"
 
 namespace peregrine::io {
 
@@ -23,7 +27,94 @@ constexpr int kAcceptsPerEvent = 64;  // bound the work one listener gets per tu
 uint64_t pack(const void* ptr, Tag tag) { return reinterpret_cast<uint64_t>(ptr) | tag; }
 }  // namespace
 
+// File writes for the epoll backend: one helper thread per ring does the blocking
+// pwritev and fdatasync, so the shard never waits on the disk. Jobs go in and come back
+// through two SPSC queues (bounded: kMaxFileWrites in flight); the helper sleeps on an
+// eventfd and wakes the ring when a job is done.
+class EpollRing::FileHelper {
+ public:
+  explicit FileHelper(EpollRing& ring) : _ring(ring) {
+    _work_fd = eventfd(0, EFD_CLOEXEC);
+    PG_ASSERT(_work_fd >= 0);
+    _thread = std::thread([this] { run(); });
+  }
+  ~FileHelper() {
+    _stop.store(true, std::memory_order_release);
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(_work_fd, &one, sizeof one);
+    _thread.join();
+    ::close(_work_fd);
+  }
+  void submit(FileWrite* write) {
+    PG_ASSERT(_in.try_push(write));
+    _in.publish();
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(_work_fd, &one, sizeof one);
+  }
+  bool take_done(FileWrite*& write) { return _out.try_pop(write); }
+
+ private:
+  void run() {
+    while (true) {
+      FileWrite* write = nullptr;
+      while (_in.try_pop(write)) {
+        perform(*write);
+        PG_ASSERT(_out.try_push(write));
+        _out.publish();
+        _ring.wake();
+      }
+      if (_stop.load(std::memory_order_acquire)) {
+        return;
+      }
+      uint64_t count = 0;
+      [[maybe_unused]] ssize_t n = ::read(_work_fd, &count, sizeof count);
+    }
+  }
+  static void perform(FileWrite& write) {
+    auto& state = write.ring_state;
+    std::vector<iovec> left(write.iov, write.iov + write.iovcnt);
+    size_t first = 0;
+    uint64_t offset = write.offset;
+    while (first < left.size()) {
+      const ssize_t n = ::pwritev(write.fd, left.data() + first,
+                                  static_cast<int>(left.size() - first),
+                                  static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        state.written = n < 0 ? -errno : -ENOSPC;
+        return;
+      }
+      state.written += n;
+      offset += static_cast<uint64_t>(n);
+      size_t moved = static_cast<size_t>(n);
+      while (first < left.size() && moved >= left[first].iov_len) {
+        moved -= left[first].iov_len;
+        first++;
+      }
+      if (first < left.size()) {
+        left[first].iov_base = static_cast<char*>(left[first].iov_base) + moved;
+        left[first].iov_len -= moved;
+      }
+    }
+    if (write.sync && ::fdatasync(write.fd) != 0) {
+      state.sync_result = -errno;
+    }
+  }
+
+  EpollRing& _ring;
+  int _work_fd = -1;
+  base::SpscQueue<FileWrite*> _in{kMaxFileWrites * 2};
+  base::SpscQueue<FileWrite*> _out{kMaxFileWrites * 2};
+  std::atomic<bool> _stop{false};
+  std::thread _thread;
+};
+
+EpollRing::EpollRing() = default;
+
 EpollRing::~EpollRing() {
+  _files.reset();  // joins the helper before the wake fd it uses goes
   if (_epoll_fd >= 0) {
     close(_epoll_fd);
   }
@@ -186,8 +277,35 @@ void EpollRing::accept_all(Acceptor* acceptor, int fd) {
   }
 }
 
+void EpollRing::write_file(FileWrite* write) {
+  PG_ASSERT(_file_writes < kMaxFileWrites);
+  _file_writes++;
+  auto& state = write->ring_state;
+  state = {};
+  for (int i = 0; i < write->iovcnt; i++) {
+    state.expected += write->iov[i].iov_len;
+  }
+  if (_files == nullptr) {
+    _files = std::make_unique<FileHelper>(*this);
+  }
+  _files->submit(write);
+}
+
 bool EpollRing::run_deferred() {
   bool ran = false;
+  FileWrite* written = nullptr;
+  while (_files != nullptr && _files->take_done(written)) {
+    ran = true;
+    _file_writes--;
+    const auto& state = written->ring_state;
+    int64_t outcome = state.written;
+    if (outcome >= 0 && static_cast<size_t>(outcome) != state.expected) {
+      outcome = -ENOSPC;
+    } else if (outcome >= 0 && state.sync_result < 0) {
+      outcome = state.sync_result;
+    }
+    written->on_file_written(outcome);
+  }
   while (!_send_done.empty() || !_quiesced.empty()) {
     ran = true;
     std::vector<std::pair<Socket*, int>> done;

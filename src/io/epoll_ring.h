@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -14,7 +15,7 @@ namespace peregrine::io {
 
 class EpollRing final : public Ring {
  public:
-  EpollRing() = default;
+  EpollRing();
   ~EpollRing() override;
   EpollRing(const EpollRing&) = delete;
   EpollRing& operator=(const EpollRing&) = delete;
@@ -29,6 +30,7 @@ class EpollRing final : public Ring {
   void pause_recv(Socket* socket) override;
   void resume_recv(Socket* socket) override;
   void send(Socket* socket, msghdr* msg) override;
+  void write_file(FileWrite* write) override;
   void poll(int timeout_ms) override;
   void wake() override;
   void wake_peer(Ring& peer) override { peer.wake(); }
@@ -39,6 +41,8 @@ class EpollRing final : public Ring {
   void try_send(Socket* socket);
   void accept_all(Acceptor* acceptor, int fd);
   bool run_deferred();  // true if it dispatched anything
+  class FileHelper;
+  std::unique_ptr<FileHelper> _files;  // made at the first write_file()
 
   // One read's most: every socket is read into the same buffer, which stays in cache.
   static constexpr size_t kReadBufferBytes = 256 * 1024;
@@ -49,6 +53,7 @@ class EpollRing final : public Ring {
   std::unordered_map<Acceptor*, int> _acceptors;     // owner → listening fd
   std::vector<std::pair<Socket*, int>> _send_done;   // completed sends to report
   std::vector<Socket*> _quiesced;                    // stopped sockets to notify
+  uint32_t _file_writes = 0;                         // in flight
 };
 
 }  // namespace peregrine::io

@@ -20,6 +20,31 @@ class RecvHold;  // src/io/recv_buffer_pool.h
 
 enum class Backend : uint8_t { kUring, kEpoll };
 
+// A write to a file in flight (the shard's log): positioned and gathered, and, when
+// `sync`, followed by fdatasync(2) of the file, reported once when all of it is done.
+// The caller owns it and keeps it, and the bytes `iov` names, until on_file_written().
+class FileWrite {
+ public:
+  virtual ~FileWrite() = default;
+  // Every byte written (and synced when asked): the byte count. Otherwise -errno; a write
+  // the file system cut short (a full disk) is -ENOSPC.
+  virtual void on_file_written(int64_t result) = 0;
+
+  int fd = -1;
+  const iovec* iov = nullptr;
+  int iovcnt = 0;
+  uint64_t offset = 0;
+  bool sync = false;
+
+  // Bookkeeping that belongs to the Ring implementations.
+  struct RingState {
+    size_t expected = 0;     // the bytes iov names
+    int64_t written = 0;     // the write's result
+    int sync_result = 0;     // the sync's
+    uint8_t pending = 0;     // completions still to come (io_uring)
+  } ring_state;
+};
+
 const char* backend_name(Backend backend);
 
 // Errors of accept() that mean "no room now" rather than "this connection failed".
@@ -82,6 +107,12 @@ class Ring {
   // stay valid until on_send_done() (the caller's send queue holds them, so an idle
   // socket carries no header).
   virtual void send(Socket* socket, msghdr* msg) = 0;
+
+  // Starts `write` (see FileWrite) without blocking this thread: io_uring does it in the
+  // kernel (write and sync linked), epoll hands it to the ring's one helper thread. At
+  // most kMaxFileWrites in flight per ring (the caller bounds its own: one log each).
+  static constexpr uint32_t kMaxFileWrites = 64;
+  virtual void write_file(FileWrite* write) = 0;
 
   // Starts what is queued now rather than at the next poll() (a send whose bytes are
   // still in cache). A no-op where operations start when they are queued (epoll).

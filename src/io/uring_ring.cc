@@ -20,7 +20,15 @@ namespace peregrine::io {
 
 namespace {
 
-enum Op : uint64_t { kOpRecv = 1, kOpSend = 2, kOpAccept = 3, kOpWake = 4, kOpIgnore = 5 };
+enum Op : uint64_t {
+  kOpRecv = 1,
+  kOpSend = 2,
+  kOpAccept = 3,
+  kOpWake = 4,
+  kOpIgnore = 5,
+  kOpFileWrite = 6,
+  kOpFileSync = 7,
+};
 constexpr uint64_t kTagMask = 7;
 constexpr uint16_t kBufferGroup = 1;
 // Kernel 6.12 ABI, newer than Debian 12's liburing 2.3 headers: the buffer ring flag (in
@@ -346,9 +354,60 @@ void UringRing::dispatch(io_uring_cqe* cqe) {
     case kOpWake:
       on_wake_cqe(cqe);
       break;
+    case kOpFileWrite:
+    case kOpFileSync:
+      on_file_cqe(static_cast<FileWrite*>(ptr), op == kOpFileSync, cqe->res);
+      break;
     default:
       break;
   }
+}
+
+void UringRing::write_file(FileWrite* write) {
+  PG_ASSERT(_file_writes < kMaxFileWrites);
+  _file_writes++;
+  auto& state = write->ring_state;
+  state = {};
+  for (int i = 0; i < write->iovcnt; i++) {
+    state.expected += write->iov[i].iov_len;
+  }
+  state.pending = write->sync ? 2 : 1;
+  if (write->sync && io_uring_sq_space_left(&_ring) < 2) {
+    io_uring_submit(&_ring);  // a link must not be split across two submissions
+  }
+  io_uring_sqe* sqe = get_sqe();
+  io_uring_prep_writev(sqe, write->fd, write->iov, static_cast<unsigned>(write->iovcnt),
+                       write->offset);
+  io_uring_sqe_set_data64(sqe, pack(write, kOpFileWrite));
+  if (write->sync) {
+    // Linked: the sync starts once the write has completed (and is cancelled if it
+    // failed or came up short).
+    sqe->flags |= IOSQE_IO_LINK;
+    io_uring_sqe* sync = get_sqe();
+    io_uring_prep_fsync(sync, write->fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(sync, pack(write, kOpFileSync));
+  }
+}
+
+void UringRing::on_file_cqe(FileWrite* write, bool sync, int result) {
+  auto& state = write->ring_state;
+  if (sync) {
+    state.sync_result = result;
+  } else {
+    state.written = result;
+  }
+  PG_ASSERT(state.pending > 0);
+  if (--state.pending > 0) {
+    return;
+  }
+  _file_writes--;
+  int64_t outcome = state.written;
+  if (outcome >= 0 && static_cast<size_t>(outcome) != state.expected) {
+    outcome = -ENOSPC;  // cut short: the file system had no room for the rest
+  } else if (outcome >= 0 && state.sync_result < 0) {
+    outcome = state.sync_result;
+  }
+  write->on_file_written(outcome);
 }
 
 void UringRing::on_wake_cqe(io_uring_cqe* cqe) {

@@ -38,6 +38,7 @@ class UringRing final : public Ring {
   void pause_recv(Socket* socket) override;
   void resume_recv(Socket* socket) override;
   void send(Socket* socket, msghdr* msg) override;
+  void write_file(FileWrite* write) override;
   void submit() override;
   void poll(int timeout_ms) override;
   void wake() override;
@@ -55,6 +56,7 @@ class UringRing final : public Ring {
   void on_recv_cqe(Socket* socket, io_uring_cqe* cqe);
   void on_accept_cqe(Acceptor* acceptor, io_uring_cqe* cqe);
   void on_wake_cqe(io_uring_cqe* cqe);
+  void on_file_cqe(FileWrite* write, bool sync, int result);
   void finish_op(Socket* socket);
   void notify_quiesced();
 
@@ -72,6 +74,7 @@ class UringRing final : public Ring {
   int _wake_fd = -1;
   std::unordered_map<Acceptor*, int> _acceptors;  // owner → listening fd
   std::vector<Socket*> _quiesced;                 // stopped sockets to notify in poll()
+  uint32_t _file_writes = 0;                      // in flight
 };
 
 }  // namespace peregrine::io

@@ -1,5 +1,7 @@
 #include "tests/sim/sim_net.h"
 
+#include <sys/uio.h>
+
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -170,7 +172,25 @@ void SimRing::deliver_reads() {
   }
 }
 
+void SimRing::write_file(io::FileWrite* write) {
+  size_t expected = 0;
+  for (int i = 0; i < write->iovcnt; i++) {
+    expected += write->iov[i].iov_len;
+  }
+  ssize_t n = ::pwritev(write->fd, write->iov, write->iovcnt, static_cast<off_t>(write->offset));
+  int64_t result = n < 0 ? -errno : static_cast<size_t>(n) != expected ? -ENOSPC : n;
+  if (result >= 0 && write->sync && ::fdatasync(write->fd) != 0) {
+    result = -errno;
+  }
+  _written.emplace_back(write, result);
+}
+
 void SimRing::poll(int) {
+  std::vector<std::pair<io::FileWrite*, int64_t>> written;
+  written.swap(_written);
+  for (auto [write, result] : written) {
+    write->on_file_written(result);
+  }
   std::vector<io::Socket*> sends = _sending;
   _sending.clear();
   shuffle(sends, _net.random());

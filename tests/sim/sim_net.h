@@ -82,6 +82,9 @@ class SimRing final : public io::Ring {
   void stop(io::Socket* socket) override;
   void shutdown_write(io::Socket* socket) override;
   void send(io::Socket* socket, msghdr* msg) override;
+  // The real file, written at once on this thread; reported at the next poll(), as a
+  // ring would. (A simulated disk with crash points is the durability issue's to add.)
+  void write_file(io::FileWrite* write) override;
   void poll(int timeout_ms) override;
   void wake() override {}
   void wake_peer(io::Ring&) override {}
@@ -101,6 +104,7 @@ class SimRing final : public io::Ring {
   std::vector<io::Socket*> _receiving;  // started, in the order they were
   std::vector<io::Socket*> _sending;    // a send waits to complete
   std::vector<io::Socket*> _stopped;    // to quiesce once no operation is in flight
+  std::vector<std::pair<io::FileWrite*, int64_t>> _written;  // to report at the next poll
 };
 
 }  // namespace peregrine::sim

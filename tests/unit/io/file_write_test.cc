@@ -1,0 +1,172 @@
+// Ring::write_file on both backends: gathered positioned writes, with and without the
+// linked sync, reported once from poll(); errors come back as -errno; a write to a file
+// that may not grow comes back -EFBIG or -ENOSPC, never as success.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "src/io/ring.h"
+
+namespace peregrine::io {
+namespace {
+
+struct Recorded final : FileWrite {
+  void on_file_written(int64_t r) override {
+    result = r;
+    calls++;
+  }
+  int64_t result = 0;
+  int calls = 0;
+};
+
+class FileWriteTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (GetParam() == Backend::kUring && !Ring::uring_available(&why)) {
+      GTEST_SKIP() << "io_uring unavailable: " << why;
+    }
+    ring = Ring::create(GetParam(), RingOptions{}, &why);
+    ASSERT_NE(ring, nullptr) << why;
+    char dir[] = "/tmp/pg-file-write-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    path = std::string(dir) + "/segment";
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+  }
+  void TearDown() override {
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink(path.c_str());
+      ::rmdir(path.substr(0, path.rfind('/')).c_str());
+    }
+  }
+  void wait_for(const std::vector<Recorded*>& writes) {
+    for (int i = 0; i < 2000; i++) {
+      bool all = true;
+      for (const Recorded* w : writes) {
+        all = all && w->calls > 0;
+      }
+      if (all) {
+        return;
+      }
+      ring->poll(5);
+    }
+    FAIL() << "a write never completed";
+  }
+  std::string contents() const {
+    std::string out(1 << 20, '\0');
+    const ssize_t n = ::pread(fd, out.data(), out.size(), 0);
+    out.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return out;
+  }
+
+  std::unique_ptr<Ring> ring;
+  std::string path;
+  int fd = -1;
+};
+
+TEST_P(FileWriteTest, GatheredWritesLandAtTheirOffsetsAndReportOnce) {
+  std::string a = "hello, ";
+  std::string b = "log";
+  iovec first[2] = {{a.data(), a.size()}, {b.data(), b.size()}};
+  std::string c = "!!";
+  iovec second[1] = {{c.data(), c.size()}};
+  Recorded w1;
+  w1.fd = fd;
+  w1.iov = first;
+  w1.iovcnt = 2;
+  w1.offset = 0;
+  w1.sync = true;
+  Recorded w2;
+  w2.fd = fd;
+  w2.iov = second;
+  w2.iovcnt = 1;
+  w2.offset = 10;
+  w2.sync = false;
+  ring->write_file(&w1);
+  ring->write_file(&w2);
+  EXPECT_EQ(w1.calls, 0);  // never from the call that started it
+  wait_for({&w1, &w2});
+  EXPECT_EQ(w1.result, 10);
+  EXPECT_EQ(w2.result, 2);
+  EXPECT_EQ(contents(), "hello, log!!");
+  ring->poll(0);
+  EXPECT_EQ(w1.calls, 1);
+  EXPECT_EQ(w2.calls, 1);
+}
+
+TEST_P(FileWriteTest, ALargeWriteIsWhole) {
+  std::string big(3 << 20, 'z');
+  iovec one[1] = {{big.data(), big.size()}};
+  Recorded w;
+  w.fd = fd;
+  w.iov = one;
+  w.iovcnt = 1;
+  w.sync = true;
+  ring->write_file(&w);
+  wait_for({&w});
+  EXPECT_EQ(w.result, static_cast<int64_t>(big.size()));
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(big.size()));
+}
+
+TEST_P(FileWriteTest, ErrorsComeBackAsNegativeErrno) {
+  const int read_only = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(read_only, 0);
+  std::string x = "x";
+  iovec one[1] = {{x.data(), 1}};
+  Recorded w;
+  w.fd = read_only;
+  w.iov = one;
+  w.iovcnt = 1;
+  w.sync = true;
+  ring->write_file(&w);
+  wait_for({&w});
+  EXPECT_EQ(w.result, -EBADF);
+  ::close(read_only);
+}
+
+TEST_P(FileWriteTest, AFileThatMayNotGrowIsNeverSuccess) {
+  // RLIMIT_FSIZE stands in for a full disk: the write past it is refused (EFBIG; the
+  // signal it would raise is ignored) or cut short (ENOSPC), and is reported as such.
+  struct sigaction ignore {};
+  struct sigaction saved {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGXFSZ, &ignore, &saved);
+  rlimit old{};
+  ::getrlimit(RLIMIT_FSIZE, &old);
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  std::string big(8192, 'y');
+  iovec one[1] = {{big.data(), big.size()}};
+  Recorded w;
+  w.fd = fd;
+  w.iov = one;
+  w.iovcnt = 1;
+  w.sync = true;
+  ring->write_file(&w);
+  wait_for({&w});
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::sigaction(SIGXFSZ, &saved, nullptr);
+  EXPECT_TRUE(w.result == -ENOSPC || w.result == -EFBIG) << w.result;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, FileWriteTest,
+                         ::testing::Values(Backend::kUring, Backend::kEpoll),
+                         [](const auto& info) {
+                           return std::string(info.param == Backend::kUring ? "uring" : "epoll");
+                         });
+
+}  // namespace
+}  // namespace peregrine::io
