@@ -28,12 +28,19 @@ uint32_t record_crc(uint8_t type, std::span<const uint8_t> body) {
 
 }  // namespace
 
-std::string segment_header(uint16_t shard) {
+std::string segment_header(uint16_t shard, uint64_t previous_valid) {
   std::string out(kMagic, sizeof kMagic);
   out.push_back(static_cast<char>(shard & 0xFF));
   out.push_back(static_cast<char>(shard >> 8));
   out.append(6, '\0');
+  put_u32(out, static_cast<uint32_t>(previous_valid));
+  put_u32(out, static_cast<uint32_t>(previous_valid >> 32));
   return out;
+}
+
+uint64_t previous_valid_length(std::span<const uint8_t> header) {
+  return static_cast<uint64_t>(get_u32(header.data() + 16)) |
+         static_cast<uint64_t>(get_u32(header.data() + 20)) << 32;
 }
 
 bool valid_segment_header(std::span<const uint8_t> bytes, uint16_t shard, std::string& why) {

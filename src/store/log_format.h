@@ -1,7 +1,8 @@
 // The shard log's on-disk format (issue 30). A shard appends records to segment files in
 // state_dir/shard-N/; a segment is a header, then records, never rewritten in place:
 //
-//   segment header  "PGLOG\0\0\1" (8 bytes), u16 shard, u16 reserved, u32 reserved (0)
+//   segment header  "PGLOG\0\0\1" (8 bytes), u16 shard, u16 reserved, u32 reserved (0),
+//                   u64 the previous segment's valid length (0: none)
 //   record          u32 body size, u32 CRC-32C of (type, body), u8 type, body
 //
 // All integers little-endian. A record is whole or absent for a reader: it takes records
@@ -13,7 +14,9 @@
 //            appends there;
 //   corrupt  a complete record whose checksum fails, or a size over kMaxRecordBody: the
 //            segment ends there and the rest is quarantined (the caller renames it).
-// Pure: bytes in, records out.
+// The previous segment's valid length in each header lets a writer that failed mid-batch
+// start a new segment and have the failed bytes in the old one ignored, without
+// rewriting it. Pure: bytes in, records out.
 #pragma once
 
 #include <cstddef>
@@ -24,13 +27,15 @@
 
 namespace peregrine::store {
 
-constexpr size_t kSegmentHeaderBytes = 16;
+constexpr size_t kSegmentHeaderBytes = 24;
 constexpr size_t kRecordHeaderBytes = 9;
 // Larger than any message the broker accepts (max_packet_size is at most 256 MiB in MQTT,
 // ours far less): a size above it is damage, not data.
 constexpr uint32_t kMaxRecordBody = 64u << 20;
 
-std::string segment_header(uint16_t shard);
+std::string segment_header(uint16_t shard, uint64_t previous_valid = 0);
+// The header's previous-segment length (valid_segment_header() first).
+uint64_t previous_valid_length(std::span<const uint8_t> header);
 
 // Appends one framed record to `out`.
 void append_record(std::string& out, uint8_t type, std::span<const uint8_t> body);

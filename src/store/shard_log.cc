@@ -1,0 +1,322 @@
+#include "src/store/shard_log.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "src/base/assert.h"
+#include "src/store/log_format.h"
+
+namespace peregrine::store {
+
+namespace {
+
+std::string segment_name(uint64_t number) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%016" PRIu64 ".log", number);
+  return name;
+}
+
+// The segment numbers in `dir`, in order ("0000000000000001.log", ...).
+std::vector<uint64_t> segment_numbers(const std::string& dir) {
+  std::vector<uint64_t> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    return out;
+  }
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() == 20 && name.ends_with(".log") &&
+        std::all_of(name.begin(), name.begin() + 16, [](char c) { return c >= '0' && c <= '9'; })) {
+      out.push_back(std::strtoull(name.c_str(), nullptr, 10));
+    }
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool read_whole(const std::string& path, std::string& out, std::string& error) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  out.clear();
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      error = path + ": " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return true;
+}
+
+bool write_new_file(const std::string& path, std::string_view bytes, std::string& error) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  bool ok = true;
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n <= 0) {
+      ok = false;
+      break;
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  ok = ok && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    error = path + ": " + std::strerror(errno);
+  }
+  return ok;
+}
+
+}  // namespace
+
+ShardLog::ShardLog(ShardLogOptions options, ShardLogListener& listener)
+    : _options(std::move(options)), _listener(listener) {
+  for (Batch& b : _batches) {
+    b.log = this;
+  }
+}
+
+ShardLog::~ShardLog() {
+  // A write still in flight names a batch of ours: the shard drains its log before it
+  // goes (ShardBroker waits for busy() to clear); asserted here.
+  PG_ASSERT(_in_flight == nullptr);
+  if (_fd >= 0) {
+    ::close(_fd);
+  }
+}
+
+bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& error) {
+  if (::mkdir(_options.dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    error = _options.dir + ": " + std::strerror(errno);
+    return false;
+  }
+  const std::vector<uint64_t> numbers = segment_numbers(_options.dir);
+  std::vector<std::string> paths;
+  for (const uint64_t number : numbers) {
+    paths.push_back(_options.dir + "/" + segment_name(number));
+  }
+  // Each header after the first says how much of the one before is valid.
+  std::string next;
+  std::string bytes;
+  if (!paths.empty() && !read_whole(paths[0], next, error)) {
+    return false;
+  }
+  for (size_t i = 0; i < paths.size(); i++) {
+    const std::string& path = paths[i];
+    bytes.swap(next);
+    next.clear();
+    if (i + 1 < paths.size() && !read_whole(paths[i + 1], next, error)) {
+      return false;
+    }
+    std::string why;
+    const auto next_bytes = std::span(reinterpret_cast<const uint8_t*>(next.data()), next.size());
+    if (i + 1 < paths.size() && valid_segment_header(next_bytes, _options.shard, why)) {
+      const uint64_t valid = previous_valid_length(next_bytes);
+      if (valid >= kSegmentHeaderBytes && valid < bytes.size()) {
+        recovery.notes.push_back(path + ": " + std::to_string(bytes.size() - valid) +
+                                 " bytes of a failed write after " + std::to_string(valid) +
+                                 " dropped");
+        bytes.resize(valid);
+        if (::truncate(path.c_str(), static_cast<off_t>(valid)) != 0) {
+          error = path + ": " + std::strerror(errno);
+          return false;
+        }
+      }
+    }
+    recovery.segments++;
+    const SegmentScan scan = scan_segment(
+        std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), _options.shard,
+        [&](uint8_t type, std::span<const uint8_t> body) {
+          replay(type, body);
+          return true;
+        });
+    recovery.records += scan.records;
+    switch (scan.end) {
+      case SegmentScan::End::kClean:
+        break;
+      case SegmentScan::End::kTorn:
+        recovery.torn++;
+        recovery.notes.push_back(path + ": torn tail of " +
+                                 std::to_string(bytes.size() - scan.good_bytes) +
+                                 " bytes cut at " + std::to_string(scan.good_bytes));
+        if (::truncate(path.c_str(), static_cast<off_t>(scan.good_bytes)) != 0) {
+          error = path + ": " + std::strerror(errno);
+          return false;
+        }
+        break;
+      case SegmentScan::End::kCorrupt:
+      case SegmentScan::End::kBadHeader: {
+        // Kept for whoever investigates, out of the log's way.
+        recovery.damaged++;
+        const std::string aside = path + ".damaged";
+        recovery.notes.push_back(path + ": " + scan.why + "; the " +
+                                 std::to_string(bytes.size() - scan.good_bytes) +
+                                 " bytes from " + std::to_string(scan.good_bytes) +
+                                 " moved to " + aside);
+        if (!write_new_file(aside, std::string_view(bytes).substr(scan.good_bytes), error) ||
+            ::truncate(path.c_str(), static_cast<off_t>(scan.good_bytes)) != 0) {
+          if (error.empty()) {
+            error = path + ": " + std::strerror(errno);
+          }
+          return false;
+        }
+        break;
+      }
+    }
+  }
+  _segment_number = numbers.empty() ? 0 : numbers.back();
+  _end = 0;  // the last old segment is complete as it is: nothing of it to cut
+  return open_segment(error);
+}
+
+bool ShardLog::open_segment(std::string& error) {
+  const std::string path = _options.dir + "/" + segment_name(_segment_number + 1);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    _open_errno = errno;
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  const std::string header = segment_header(_options.shard, _end);
+  const ssize_t n = ::write(fd, header.data(), header.size());
+  if (n != static_cast<ssize_t>(header.size()) || ::fsync(fd) != 0) {
+    _open_errno = n >= 0 && n != static_cast<ssize_t>(header.size()) ? ENOSPC : errno;
+    error = path + ": " + std::strerror(_open_errno);
+    ::close(fd);
+    ::unlink(path.c_str());  // no half-made segment for a reader to trip on
+    return false;
+  }
+  _segment_number++;
+  // The new name must survive a crash too.
+  const int dir = ::open(_options.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  if (_fd >= 0) {
+    ::close(_fd);
+  }
+  _fd = fd;
+  _end = header.size();
+  return true;
+}
+
+uint64_t ShardLog::append(uint8_t type, std::span<const uint8_t> body) {
+  Batch& batch = _batches[_fill];
+  if (batch.bytes.empty()) {
+    batch.ticket = _next_ticket++;
+  }
+  append_record(batch.bytes, type, body);
+  return batch.ticket;
+}
+
+void ShardLog::flush(io::Ring& ring, uint64_t now_ms) {
+  if (_in_flight != nullptr) {
+    return;  // the filled batch follows when this one completes
+  }
+  start(ring, now_ms);
+}
+
+void ShardLog::start(io::Ring& ring, uint64_t now_ms) {
+  PG_ASSERT(_in_flight == nullptr && _fd >= 0);
+  Batch& batch = _batches[_fill];
+  const bool interval_due = _options.fsync == FsyncPolicy::kInterval && _unsynced &&
+                            now_ms >= _unsynced_since_ms + _options.fsync_interval_ms;
+  if (batch.bytes.empty() && !interval_due) {
+    return;
+  }
+  const bool full = _end >= _options.segment_bytes;
+  // A full segment with unsynced data (interval policy) takes one more batch, synced, so
+  // nothing is left unsynced in a file this log no longer writes.
+  const bool last_in_full = full && !_broken && _unsynced;
+  if (!batch.bytes.empty() && (_broken || (full && !last_in_full))) {
+    std::string error;
+    if (now_ms < _retry_at_ms || !open_segment(error)) {
+      if (!error.empty()) {
+        _retry_at_ms = now_ms + kRetryMs;
+      }
+      fail_at_once(batch, _open_errno != 0 ? -_open_errno : -ENOSPC);
+      return;
+    }
+    _broken = false;
+    _unsynced = false;  // open_segment synced the new file; the old one's data stands
+  }
+  batch.fd = _fd;
+  batch.vec = {batch.bytes.data(), batch.bytes.size()};
+  batch.iov = &batch.vec;
+  batch.iovcnt = batch.bytes.empty() ? 0 : 1;  // a sync alone
+  batch.offset = _end;
+  batch.sync = _options.fsync == FsyncPolicy::kAlways || interval_due || last_in_full;
+  if (batch.sync) {
+    _unsynced = false;
+  } else if (!batch.bytes.empty() && !_unsynced) {
+    _unsynced = true;
+    _unsynced_since_ms = now_ms;
+  }
+  _in_flight = &batch;
+  _fill ^= 1;
+  _ring_for_next = &ring;
+  _now_for_next = now_ms;
+  ring.write_file(&batch);
+}
+
+void ShardLog::fail_at_once(Batch& batch, int error) {
+  // No segment to write into: refused without I/O, as if the write had failed.
+  _failures++;
+  const uint64_t ticket = batch.ticket;
+  batch.bytes.clear();
+  _listener.on_log_written(ticket, error);
+}
+
+void ShardLog::written(Batch& batch, int64_t result) {
+  PG_ASSERT(&batch == _in_flight);
+  _in_flight = nullptr;
+  const bool had_records = !batch.bytes.empty();
+  if (result >= 0) {
+    _end += batch.bytes.size();
+    _bytes_written += batch.bytes.size();
+    if (had_records) {
+      _written_through = batch.ticket;
+    }
+  } else {
+    _failures++;
+    _broken = true;  // whatever reached this segment of it must be ignored: a new one
+    _retry_at_ms = 0;
+  }
+  batch.bytes.clear();
+  if (had_records) {
+    _listener.on_log_written(batch.ticket, result >= 0 ? 0 : static_cast<int>(result));
+  }
+  // What was appended meanwhile goes now, not at the next turn's end.
+  if (_in_flight == nullptr && !_batches[_fill].bytes.empty()) {
+    start(*_ring_for_next, _now_for_next);
+  }
+}
+
+}  // namespace peregrine::store

@@ -1,0 +1,137 @@
+// One shard's append-only log (issue 30): what the shard made durable, as records
+// (log_format.h) in segment files under state_dir/shard-N/, written through the shard's
+// own ring so the shard never waits on the disk.
+//
+// Group commit: records appended during a loop turn go out together in one write at the
+// turn's end (flush()), with one fdatasync when the policy asks for it. A batch has a
+// ticket; the listener hears when a batch is on disk (or failed), and acknowledgements
+// that wait on it leave then. One batch is in flight at a time; what is appended
+// meanwhile forms the next one, written as soon as the first completes.
+//
+// Failure (a full disk, an I/O error): the batch is reported failed and dropped — never
+// retried, because what waited on it was refused (PUBACK 0x97) and must not reappear
+// after a restart. The next batch goes to a new segment whose header records how much of
+// the old one is valid, so whatever part of the failed batch reached the file is ignored
+// by every later reader. While segments cannot be made (the disk is still full), batches
+// fail at once, and a new attempt is made at most once a second: the shard recovers by
+// itself when space returns.
+//
+// A segment ends with the first batch that takes it past segment_bytes (64 MiB); then the
+// next one starts.
+//
+// Start-up (open()) reads every segment in order, hands each good record to the caller,
+// ignores what a later header declares invalid, truncates a torn tail, moves damage out
+// of the way (the rest of a segment after a bad record goes to a `.damaged` file beside
+// it, logged), and starts a new segment. It runs before the shard serves anything.
+//
+// Blocking calls on the shard: open() at start, and making a new segment (open, header,
+// fsync of file and directory) once per segment or per failure episode and second.
+// Every write of records goes through the ring.
+//
+// Single-threaded: the shard's thread, after open().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "src/io/ring.h"
+
+namespace peregrine::store {
+
+enum class FsyncPolicy : uint8_t {
+  kAlways,    // each batch synced before it counts as written: no loss on power failure
+  kInterval,  // written batches count (no loss on kill -9); synced every interval
+  kNever,     // the kernel syncs when it will
+};
+
+struct ShardLogOptions {
+  std::string dir;     // state_dir/shard-N, made 0700 if missing
+  uint16_t shard = 0;
+  FsyncPolicy fsync = FsyncPolicy::kInterval;
+  uint32_t fsync_interval_ms = 1000;
+  uint64_t segment_bytes = 64u << 20;  // a segment ends at the first batch past this
+};
+
+// What open() found, for the start-up log line and tests.
+struct LogRecovery {
+  size_t segments = 0;
+  size_t records = 0;
+  size_t torn = 0;       // segments whose torn tail was cut off
+  size_t damaged = 0;    // segments whose rest after a bad record was moved aside
+  std::vector<std::string> notes;  // one line per repair, for the log
+};
+
+class ShardLogListener {
+ public:
+  virtual ~ShardLogListener() = default;
+  // Batch `ticket` is on disk as the policy counts it (error 0), or it failed (`error`
+  // = -errno) and was dropped. Each batch is reported once, in ticket order.
+  virtual void on_log_written(uint64_t ticket, int error) = 0;
+};
+
+class ShardLog {
+ public:
+  static constexpr uint64_t kRetryMs = 1000;
+
+  ShardLog(ShardLogOptions options, ShardLogListener& listener);
+  ~ShardLog();
+  ShardLog(const ShardLog&) = delete;
+  ShardLog& operator=(const ShardLog&) = delete;
+
+  // Replays every good record in order through `replay` (type, body), repairs, and opens
+  // a new segment. False with `error` when the directory or a file cannot be used at
+  // all (damage is repaired, not an error).
+  using Replay = std::function<void(uint8_t type, std::span<const uint8_t> body)>;
+  bool open(const Replay& replay, LogRecovery& recovery, std::string& error);
+
+  // Adds a record to the batch this turn is filling; returns that batch's ticket.
+  uint64_t append(uint8_t type, std::span<const uint8_t> body);
+  // The turn's end: starts the filled batch's write if none is in flight, and a sync
+  // when the interval policy's time has come (`now_ms`: the shard's clock).
+  void flush(io::Ring& ring, uint64_t now_ms);
+
+  // The last batch written (0: none yet); failed ones are reported, not counted here.
+  uint64_t written_through() const { return _written_through; }
+  bool busy() const { return _in_flight != nullptr || !_batches[_fill].bytes.empty(); }
+  uint64_t bytes_written() const { return _bytes_written; }
+  uint64_t failures() const { return _failures; }
+
+ private:
+  struct Batch final : io::FileWrite {
+    void on_file_written(int64_t result) override { log->written(*this, result); }
+    ShardLog* log = nullptr;
+    std::string bytes;
+    iovec vec{};
+    uint64_t ticket = 0;
+  };
+  void written(Batch& batch, int64_t result);
+  void fail_at_once(Batch& batch, int error);
+  void start(io::Ring& ring, uint64_t now_ms);
+  // A new segment whose header says the current one is valid up to _end.
+  bool open_segment(std::string& error);
+
+  ShardLogOptions _options;
+  ShardLogListener& _listener;
+  int _fd = -1;
+  uint64_t _segment_number = 0;
+  uint64_t _end = 0;          // where the next batch is written in the segment
+  Batch _batches[2];
+  int _fill = 0;              // the batch appends go to (never the one in flight)
+  Batch* _in_flight = nullptr;
+  uint64_t _next_ticket = 1;
+  uint64_t _written_through = 0;
+  uint64_t _unsynced_since_ms = 0;  // interval policy: when unsynced bytes first went out
+  bool _unsynced = false;
+  bool _broken = false;             // a write failed: the next batch needs a new segment
+  uint64_t _retry_at_ms = 0;        // no new segment attempt before then
+  int _open_errno = 0;              // why the last new segment could not be made
+  io::Ring* _ring_for_next = nullptr;  // the ring the last batch went through
+  uint64_t _now_for_next = 0;
+  uint64_t _bytes_written = 0;
+  uint64_t _failures = 0;
+};
+
+}  // namespace peregrine::store
