@@ -33,6 +33,8 @@
 #include "src/net/transport_stack.h"
 #include "src/shard/shard.h"
 #include "src/store/control_file_store.h"
+#include "src/store/shard_layout.h"
+#include "src/store/shard_log.h"
 
 namespace {
 
@@ -361,6 +363,29 @@ int run(Options options) {
   }
   if (!config.control.broker_keys.empty()) {
     PG_INFO("auth: %zu signing key(s) of the broker's own", config.control.broker_keys.size());
+  }
+  // Durable state: each shard's log in state_dir/shard-N, checked here so that a shard
+  // never finds out at its start that it cannot write.
+  std::unique_ptr<store::ShardLogFactory> durable;
+  if (options.persistence) {
+    std::string why;
+    if (!store::prepare_shard_dirs(options.state_dir, shards, why)) {
+      PG_ERROR("persistence: %s", why.c_str());
+      return 1;
+    }
+    const store::FsyncPolicy fsync = options.fsync == "always"  ? store::FsyncPolicy::kAlways
+                                     : options.fsync == "never" ? store::FsyncPolicy::kNever
+                                                                : store::FsyncPolicy::kInterval;
+    durable = std::make_unique<store::ShardLogFactory>(options.state_dir, fsync,
+                                                       options.fsync_interval_ms);
+    config.durable_log = durable.get();
+    PG_INFO("persistence: retained messages in %s/shard-N (fsync %s%s)",
+            options.state_dir.c_str(), options.fsync.c_str(),
+            options.fsync == "interval"
+                ? (", every " + std::to_string(options.fsync_interval_ms) + " ms").c_str()
+                : "");
+  } else {
+    PG_INFO("persistence: off (state is kept in memory only)");
   }
   std::vector<std::unique_ptr<broker::ShardBroker>> brokers;
   std::vector<shard::ShardService*> services;

@@ -179,6 +179,14 @@ struct Options {
   // Where state that outlives the process lives (revocations, the admin token); empty:
   // $STATE_DIRECTORY (systemd's StateDirectory=), else ./peregrine-state. Made 0700.
   std::string state_dir;
+  // Durable state (state_dir/shard-N/): retained messages survive a restart and kill -9.
+  // false: a pure in-memory broker.
+  bool persistence = true;
+  // When a log write counts as done: "always" after fdatasync (nothing acknowledged is
+  // lost on power failure), "interval" once the kernel has it (nothing lost on kill -9;
+  // synced every fsync_interval_ms), "never" (the kernel syncs when it will).
+  std::string fsync = "interval";
+  uint32_t fsync_interval_ms = 1000;
   // Move a connected publisher (no subscriptions, nothing in flight) with its session to
   // the one shard all its recent messages went to, so they stop crossing shards.
   bool rehome_publishers = true;

@@ -15,6 +15,7 @@
 #include "include/peregrine/authenticator.h"
 #include "include/peregrine/authorizer.h"
 #include "include/peregrine/control_store.h"
+#include "include/peregrine/durable_log.h"
 #include "src/broker/control_plane.h"
 #include "include/peregrine/enhanced_auth.h"
 #include "include/peregrine/options.h"
@@ -42,6 +43,9 @@ struct BrokerConfig {
   // The control plane (control_plane.h): revocations and the broker's keys at start,
   // their bounds, where shard 0 saves changes and who signs. Outlives the shards.
   ControlSettings control;
+  // Opens each shard's durable log (persistence on); nullptr: a pure in-memory broker.
+  // Shared, read-only, outlives the shards.
+  const DurableLogFactory* durable_log = nullptr;
   // Move a publisher-only session to the one shard its messages go to (rehome_policy.h).
   bool rehome_publishers = true;
 };

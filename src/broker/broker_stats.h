@@ -44,6 +44,9 @@ namespace peregrine::broker {
   X(wills_published, "will messages published")                                         \
   X(sessions_expired, "sessions ended by their expiry interval")                        \
   X(retained_refused, "retained messages refused: retained limits reached")             \
+  X(retained_restored, "retained messages read back from the log at start")             \
+  X(retained_log_failed, "retained messages refused: their log write failed")           \
+  X(log_batches_failed, "log writes that failed (a full disk, an I/O error)")           \
   X(shared_dropped, "shared-subscription messages with no member left to take them")    \
   X(publish_denied, "PUBLISH refused by the authorizer")                                \
   X(subscribe_denied, "subscription filters refused by the authorizer")                 \

@@ -1,5 +1,7 @@
 #include "src/broker/retained_router.h"
 
+#include "src/broker/durable_records.h"
+
 #include <algorithm>
 
 #include "src/base/log.h"
@@ -30,6 +32,9 @@ RetainedRouter::~RetainedRouter() {
   for (RetainedScan* scan : _parked) {
     delete scan;
   }
+  for (const Pending& p : _pending) {
+    p.message->unref();  // the shard stopped before its write was reported
+  }
 }
 
 uint16_t RetainedRouter::owner(std::string_view topic) const {
@@ -43,19 +48,76 @@ RetainOutcome RetainedRouter::store(Message* message, uint64_t connection, uint3
     _outbox.post(to, mail::RetainStore{message, connection, token});
     return token != 0 ? RetainOutcome::kLater : RetainOutcome::kNone;
   }
-  return on_store({message, 0, 0}, to);
+  return on_store({message, connection, token}, to);
 }
 
 RetainOutcome RetainedRouter::on_store(const mail::RetainStore& mail, uint16_t from) {
-  const bool stored = _store.store(mail.message) != RetainedStore::StoreResult::kRefused;
+  if (_log != nullptr) {
+    // Kept once on disk: its age carried over to the wall clock, for its expiry.
+    Message* message = mail.message;
+    const uint64_t age_ms = _now_ms(_clock) - std::min(message->received_ms(), _now_ms(_clock));
+    const std::string body =
+        encode_retained(*message, _wall_ms(_clock) - static_cast<int64_t>(age_ms));
+    const uint64_t ticket = _log->append(
+        static_cast<uint8_t>(RecordType::kRetained),
+        std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+    _pending.push_back({ticket, message, from, mail.connection, mail.token});
+    return mail.token != 0 ? RetainOutcome::kLater : RetainOutcome::kNone;
+  }
+  const bool stored = keep(mail.message);
+  if (mail.token != 0 && from != _outbox.self()) {
+    answer(from, mail.connection, mail.token, stored);
+  }
+  return stored ? RetainOutcome::kStored : RetainOutcome::kRefused;
+}
+
+bool RetainedRouter::keep(Message* message) {
+  const bool stored = _store.store(message) != RetainedStore::StoreResult::kRefused;
   if (!stored) {
     _stats.retained_refused++;
     PG_DEBUG("retained message refused: retained limits reached");
   }
-  if (mail.token != 0) {
-    _outbox.post(from, mail::RetainAnswer{mail.connection, mail.token, stored});
+  return stored;
+}
+
+void RetainedRouter::answer(uint16_t from, uint64_t connection, uint32_t token, bool stored) {
+  _outbox.post(from, mail::RetainAnswer{connection, token, stored});
+}
+
+void RetainedRouter::use_log(DurableLog* log, uint64_t (*now_ms)(const void*),
+                             int64_t (*wall_ms)(const void*), const void* clock) {
+  _log = log;
+  _now_ms = now_ms;
+  _wall_ms = wall_ms;
+  _clock = clock;
+}
+
+void RetainedRouter::restore(Message* message) {
+  if (owner(message->topic()) != _outbox.self()) {
+    // Written by a broker with another shard count (main refuses to start so): not ours.
+    message->unref();
+    return;
   }
-  return stored ? RetainOutcome::kStored : RetainOutcome::kRefused;
+  keep(message);
+  _stats.retained_restored++;
+}
+
+void RetainedRouter::on_log_written(uint64_t ticket, int error) {
+  while (!_pending.empty() && _pending.front().ticket <= ticket) {
+    const Pending p = _pending.front();
+    _pending.pop_front();
+    PG_ASSERT(p.ticket == ticket);  // batches are reported in order, each once
+    bool stored = false;
+    if (error == 0) {
+      stored = keep(p.message);
+    } else {
+      _stats.retained_log_failed++;
+      p.message->unref();
+    }
+    if (p.token != 0) {
+      answer(p.from, p.connection, p.token, stored);
+    }
+  }
 }
 
 void RetainedRouter::start_scans(Session* session,

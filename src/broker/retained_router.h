@@ -11,14 +11,21 @@
 // Lives on its shard's thread; a RetainedScan is made at the subscriber's home and dies
 // there (or, never handled, when its mail is discarded). Bounds: the store's count and
 // bytes (its share of the broker's limits); parked scans: at most one per running scan.
+//
+// With a durable log (persistence on), the owner appends each retained message to its
+// shard's log and keeps it only once that write is on disk: then the store takes it and
+// the publisher's answer goes out (a failed write: refused, 0x97, as at the limits).
+// Pending messages wait in log order: at most what one turn of the shard appends.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "include/peregrine/durable_log.h"
 #include "include/peregrine/options.h"
 #include "src/broker/broker_stats.h"
 #include "src/broker/message.h"
@@ -72,8 +79,19 @@ class RetainedRouter {
   // connection `connection` wants to know the outcome: told now when this shard owns the
   // topic, else by a RetainAnswer mail back to this shard (kLater).
   RetainOutcome store(Message* message, uint64_t connection = 0, uint32_t token = 0);
-  // The owner: keeps it (or refuses it at the limits), answering `from` if asked.
+  // The owner: keeps it (or refuses it at the limits), answering `from` if asked; with a
+  // log, once its write is on disk (kLater).
   RetainOutcome on_store(const mail::RetainStore& mail, uint16_t from);
+
+  // Persistence: the shard's log, and the clocks a record's time is taken from (the
+  // shard's, and the wall clock in epoch milliseconds).
+  void use_log(DurableLog* log, uint64_t (*now_ms)(const void*), int64_t (*wall_ms)(const void*),
+               const void* clock);
+  // Start-up: a retained message replayed from the log (one reference).
+  void restore(Message* message);
+  // A log batch is on disk (error 0) or failed: its retained messages are kept or
+  // refused, and their publishers answered.
+  void on_log_written(uint64_t ticket, int error);
 
   // Starts the scans `session` is owed for its new subscriptions (after its SUBACK),
   // cut by `cut`.
@@ -97,6 +115,21 @@ class RetainedRouter {
   const Limits& _limits;
   RetainedStore _store;
   std::vector<RetainedScan*> _parked;  // waiting for their session to drain
+  // Persistence.
+  void answer(uint16_t from, uint64_t connection, uint32_t token, bool stored);
+  bool keep(Message* message);
+  DurableLog* _log = nullptr;
+  uint64_t (*_now_ms)(const void*) = nullptr;
+  int64_t (*_wall_ms)(const void*) = nullptr;
+  const void* _clock = nullptr;
+  struct Pending {
+    uint64_t ticket;
+    Message* message;  // one reference
+    uint16_t from;
+    uint64_t connection;
+    uint32_t token;
+  };
+  std::deque<Pending> _pending;  // in log order
   bool _stopping = false;
 };
 

@@ -16,6 +16,7 @@
 #include "src/base/owner.h"
 #include "src/broker/client.h"
 #include "src/broker/client_connection.h"
+#include "src/broker/durable_records.h"
 #include "src/broker/publish_batch.h"
 #include "src/broker/shard_for.h"
 #include "src/mqtt/codec.h"
@@ -109,6 +110,9 @@ void ShardBroker::on_start(shard::Shard& shard) {
   }
   if (authenticator() != nullptr && !_config.control.broker_keys.empty()) {
     authenticator()->use_broker_keys(_control->public_keys());
+  }
+  if (_config.durable_log != nullptr) {
+    open_log();
   }
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
@@ -393,6 +397,70 @@ void ShardBroker::on_turn_begin() {
   _control->on_turn_begin();
 }
 
+void ShardBroker::open_log() {
+  const int64_t wall_ms = wall_clock_ms();
+  const uint64_t now = now_ms();
+  std::string error;
+  const auto replay = [&](uint8_t type, std::span<const uint8_t> body) {
+    if (type != static_cast<uint8_t>(RecordType::kRetained)) {
+      // Written by a newer broker: dropping it would lose state silently.
+      PG_ERROR("shard %u: a log record of unknown type %u: state_dir was written by a newer "
+               "peregrine",
+               shard_id(), type);
+      std::_Exit(1);
+    }
+    DecodedRetained decoded = decode_retained(body, wall_ms, now);
+    switch (decoded.outcome) {
+      case DecodedRetained::Outcome::kMessage:
+        _retained->restore(decoded.message);
+        break;
+      case DecodedRetained::Outcome::kExpired:
+        break;
+      case DecodedRetained::Outcome::kMalformed:
+        // Its checksum held, so the broker wrote it: a bug, not damage. Logged, skipped.
+        PG_ERROR("shard %u: a retained record that does not read back: %s", shard_id(),
+                 decoded.why.c_str());
+        break;
+    }
+  };
+  _log = _config.durable_log->open(shard_id(), ring(), *this, replay, error);
+  if (_log == nullptr) {
+    // main checked state_dir before starting the shards: this is a disk gone bad at once.
+    PG_ERROR("shard %u: cannot open its log: %s", shard_id(), error.c_str());
+    std::_Exit(1);
+  }
+  _retained->use_log(
+      _log.get(), [](const void* self) { return static_cast<const ShardBroker*>(self)->now_ms(); },
+      [](const void* self) { return static_cast<const ShardBroker*>(self)->wall_clock_ms(); },
+      this);
+}
+
+void ShardBroker::flush_log() {
+  _log->flush(now_ms());
+  const uint64_t due = _log->next_flush_ms();
+  if (due != 0 && !_stopping &&
+      (!_log_sync_timer.armed() || _log_sync_timer.deadline_ms() > due)) {
+    wheel().arm(_log_sync_timer, due);
+  }
+}
+
+void ShardBroker::on_log_written(uint64_t ticket, int error) {
+  _retained->on_log_written(ticket, error);
+  if (error != 0) {
+    _stats.log_batches_failed++;
+    // Once per episode, not per batch: the first failure after a success.
+    if (!_log_failing) {
+      PG_ERROR("shard %u: log write failed: %s; retained messages are refused until it "
+               "succeeds again",
+               shard_id(), std::strerror(-error));
+    }
+    _log_failing = true;
+  } else if (_log_failing) {
+    _log_failing = false;
+    PG_WARN("shard %u: log writes succeed again", shard_id());
+  }
+}
+
 void ShardBroker::on_turn_end() {
   // Admin answers due (from mail, a call, or a finished save) go out with this turn's
   // output: given here, never inside the HTTP bridge's own call.
@@ -412,6 +480,10 @@ void ShardBroker::on_turn_end() {
   // turn, like that from other shards.
   _outbox->take_self_mail([this](const shard::Envelope& envelope) { on_envelope(envelope); });
   _retained->resume_parked();
+  // Everything this turn made durable goes out in one write (group commit).
+  if (_log != nullptr) {
+    flush_log();
+  }
   _rehome->tell_load(now_ms(), _shard->busy_permille());
   std::vector<net::Connection*> dirty;
   dirty.swap(_dirty);
@@ -993,6 +1065,7 @@ void ShardBroker::on_stop_requested() {
   for (auto& acceptor : _acceptors) {
     wheel().cancel(*acceptor);
   }
+  wheel().cancel(_log_sync_timer);  // what is unsynced is synced as the log drains
   for (auto& listener : _listeners) {
     ring().unlisten(listener.fd);
     ::close(listener.fd);
@@ -1014,7 +1087,8 @@ void ShardBroker::on_stop_requested() {
 }
 
 bool ShardBroker::finished() const {
-  return _stopping && _clients.empty() && _parked_connects.empty();
+  return _stopping && _clients.empty() && _parked_connects.empty() &&
+         (_log == nullptr || !_log->busy());
 }
 
 }  // namespace peregrine::broker

@@ -61,6 +61,7 @@ class ShardBroker final : public shard::ShardService,
                           public BrokerPort,
                           public SessionEvents,
                           public ControlEvents,
+                          public DurableLogListener,
                           public SysHost {
  public:
   ShardBroker(const BrokerConfig& config, std::vector<ShardListener> listeners);
@@ -129,6 +130,9 @@ class ShardBroker final : public shard::ShardService,
   void broker_keys_changed(const std::vector<BrokerKey>& keys,
                            std::string_view removed_key) override;
   int64_t wall_clock_ms() const override;
+
+  // DurableLogListener: a batch of this shard's log is on disk, or failed.
+  void on_log_written(uint64_t ticket, int error) override;
 
   // SysHost
   uint16_t shard_count() const override { return _shard->count(); }
@@ -230,6 +234,15 @@ class ShardBroker final : public shard::ShardService,
   std::unique_ptr<FanOut> _fan_out;
   std::unique_ptr<RehomePlanner> _rehome;
   std::unique_ptr<ControlPlane> _control;
+  // Persistence: this shard's log (nullptr: in memory only), and a timer that makes the
+  // shard turn when an interval sync falls due while it is idle.
+  void open_log();
+  void flush_log();
+  std::unique_ptr<DurableLog> _log;
+  bool _log_failing = false;  // since the last failed write (logged once an episode)
+  struct LogSyncTimer final : io::Timer {
+    void on_timer() override {}  // the turn it causes flushes the log
+  } _log_sync_timer;
   // Connected clients by the jti of the token they proved themselves with, to close them
   // when it is revoked; one entry per such client (released at its end or rehoming).
   std::unordered_map<std::string, std::vector<Client*>> _token_holders;

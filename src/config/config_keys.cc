@@ -11,6 +11,7 @@ namespace {
 constexpr uint64_t kTiB = uint64_t{1} << 40;
 
 constexpr std::string_view kIo[] = {"auto", "uring", "epoll"};
+constexpr std::string_view kFsync[] = {"always", "interval", "never"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn",
                                            "warning", "error", "off"};
 constexpr std::string_view kClientAuth[] = {"off", "optional", "required"};
@@ -244,6 +245,9 @@ const ConfigKey kKeys[] = {
     {"io", KeyKind::kChoice, kRestart, TARGET(io), 0, 0, kIo},
     {"log_level", KeyKind::kChoice, kReload, TARGET(log_level), 0, 0, kLogLevels},
     {"state_dir", KeyKind::kString, kRestart, TARGET(state_dir)},
+    {"persistence", KeyKind::kBoolean, kRestart, TARGET(persistence)},
+    {"fsync", KeyKind::kChoice, kRestart, TARGET(fsync), 0, 0, kFsync},
+    {"fsync_interval_ms", KeyKind::kInteger, kRestart, TARGET(fsync_interval_ms), 1, 3'600'000},
     {"rehome_publishers", KeyKind::kBoolean, kReload, TARGET(rehome_publishers)},
     {"pin_shards", KeyKind::kBoolean, kRestart, TARGET(pin_shards)},
     {"listen", KeyKind::kCustom, kRestart, nullptr, 0, 0, {}, nullptr, read_listen},

@@ -20,6 +20,9 @@ sigset_t handled_set() {
 
 void block_signals() {
   signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (ulimit -f) makes a log write fail with EFBIG, handled as a full
+  // disk, instead of killing the broker.
+  signal(SIGXFSZ, SIG_IGN);
   sigset_t set = handled_set();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "src/base/assert.h"
+#include "src/base/log.h"
 #include "src/store/log_format.h"
 
 namespace peregrine::store {
@@ -95,8 +96,8 @@ bool write_new_file(const std::string& path, std::string_view bytes, std::string
 
 }  // namespace
 
-ShardLog::ShardLog(ShardLogOptions options, ShardLogListener& listener)
-    : _options(std::move(options)), _listener(listener) {
+ShardLog::ShardLog(ShardLogOptions options, io::Ring& ring, DurableLogListener& listener)
+    : _options(std::move(options)), _ring(ring), _listener(listener) {
   for (Batch& b : _batches) {
     b.log = this;
   }
@@ -157,6 +158,13 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
           return true;
         });
     recovery.records += scan.records;
+    if (scan.records == 0 && scan.end == SegmentScan::End::kClean) {
+      // Nothing in it (a start with no writes after): its header's statement about the
+      // segment before was applied above, so it is not needed any more.
+      ::unlink(path.c_str());
+      recovery.segments--;
+      continue;
+    }
     switch (scan.end) {
       case SegmentScan::End::kClean:
         break;
@@ -236,14 +244,21 @@ uint64_t ShardLog::append(uint8_t type, std::span<const uint8_t> body) {
   return batch.ticket;
 }
 
-void ShardLog::flush(io::Ring& ring, uint64_t now_ms) {
+void ShardLog::flush(uint64_t now_ms) {
+  _now_for_next = now_ms;
   if (_in_flight != nullptr) {
     return;  // the filled batch follows when this one completes
   }
-  start(ring, now_ms);
+  start(now_ms);
 }
 
-void ShardLog::start(io::Ring& ring, uint64_t now_ms) {
+uint64_t ShardLog::next_flush_ms() const {
+  return _options.fsync == FsyncPolicy::kInterval && _unsynced
+             ? _unsynced_since_ms + _options.fsync_interval_ms
+             : 0;
+}
+
+void ShardLog::start(uint64_t now_ms) {
   PG_ASSERT(_in_flight == nullptr && _fd >= 0);
   Batch& batch = _batches[_fill];
   const bool interval_due = _options.fsync == FsyncPolicy::kInterval && _unsynced &&
@@ -281,9 +296,7 @@ void ShardLog::start(io::Ring& ring, uint64_t now_ms) {
   }
   _in_flight = &batch;
   _fill ^= 1;
-  _ring_for_next = &ring;
-  _now_for_next = now_ms;
-  ring.write_file(&batch);
+  _ring.write_file(&batch);
 }
 
 void ShardLog::fail_at_once(Batch& batch, int error) {
@@ -315,8 +328,30 @@ void ShardLog::written(Batch& batch, int64_t result) {
   }
   // What was appended meanwhile goes now, not at the next turn's end.
   if (_in_flight == nullptr && !_batches[_fill].bytes.empty()) {
-    start(*_ring_for_next, _now_for_next);
+    start(_now_for_next);
   }
+}
+
+std::unique_ptr<DurableLog> ShardLogFactory::open(uint16_t shard, io::Ring& ring,
+                                                  DurableLogListener& listener,
+                                                  const Replay& replay, std::string& error) const {
+  ShardLogOptions options;
+  options.dir = _state_dir + "/shard-" + std::to_string(shard);
+  options.shard = shard;
+  options.fsync = _fsync;
+  options.fsync_interval_ms = _interval_ms;
+  auto log = std::make_unique<ShardLog>(options, ring, listener);
+  LogRecovery recovery;
+  if (!log->open(replay, recovery, error)) {
+    return nullptr;
+  }
+  for (const std::string& note : recovery.notes) {
+    PG_WARN("log repaired: %s", note.c_str());
+  }
+  PG_INFO("log %s: %zu records replayed from %zu segments%s", options.dir.c_str(),
+          recovery.records, recovery.segments,
+          recovery.torn + recovery.damaged != 0 ? " (repaired: see above)" : "");
+  return log;
 }
 
 }  // namespace peregrine::store

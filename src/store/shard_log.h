@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "include/peregrine/durable_log.h"
 #include "src/io/ring.h"
 
 namespace peregrine::store {
@@ -64,20 +65,12 @@ struct LogRecovery {
   std::vector<std::string> notes;  // one line per repair, for the log
 };
 
-class ShardLogListener {
- public:
-  virtual ~ShardLogListener() = default;
-  // Batch `ticket` is on disk as the policy counts it (error 0), or it failed (`error`
-  // = -errno) and was dropped. Each batch is reported once, in ticket order.
-  virtual void on_log_written(uint64_t ticket, int error) = 0;
-};
-
-class ShardLog {
+class ShardLog final : public DurableLog {
  public:
   static constexpr uint64_t kRetryMs = 1000;
 
-  ShardLog(ShardLogOptions options, ShardLogListener& listener);
-  ~ShardLog();
+  ShardLog(ShardLogOptions options, io::Ring& ring, DurableLogListener& listener);
+  ~ShardLog() override;
   ShardLog(const ShardLog&) = delete;
   ShardLog& operator=(const ShardLog&) = delete;
 
@@ -88,14 +81,15 @@ class ShardLog {
   bool open(const Replay& replay, LogRecovery& recovery, std::string& error);
 
   // Adds a record to the batch this turn is filling; returns that batch's ticket.
-  uint64_t append(uint8_t type, std::span<const uint8_t> body);
+  uint64_t append(uint8_t type, std::span<const uint8_t> body) override;
   // The turn's end: starts the filled batch's write if none is in flight, and a sync
   // when the interval policy's time has come (`now_ms`: the shard's clock).
-  void flush(io::Ring& ring, uint64_t now_ms);
+  void flush(uint64_t now_ms) override;
+  uint64_t next_flush_ms() const override;
 
   // The last batch written (0: none yet); failed ones are reported, not counted here.
   uint64_t written_through() const { return _written_through; }
-  bool busy() const { return _in_flight != nullptr || !_batches[_fill].bytes.empty(); }
+  bool busy() const override { return _in_flight != nullptr || !_batches[_fill].bytes.empty(); }
   uint64_t bytes_written() const { return _bytes_written; }
   uint64_t failures() const { return _failures; }
 
@@ -109,12 +103,13 @@ class ShardLog {
   };
   void written(Batch& batch, int64_t result);
   void fail_at_once(Batch& batch, int error);
-  void start(io::Ring& ring, uint64_t now_ms);
+  void start(uint64_t now_ms);
   // A new segment whose header says the current one is valid up to _end.
   bool open_segment(std::string& error);
 
   ShardLogOptions _options;
-  ShardLogListener& _listener;
+  io::Ring& _ring;
+  DurableLogListener& _listener;
   int _fd = -1;
   uint64_t _segment_number = 0;
   uint64_t _end = 0;          // where the next batch is written in the segment
@@ -128,10 +123,23 @@ class ShardLog {
   bool _broken = false;             // a write failed: the next batch needs a new segment
   uint64_t _retry_at_ms = 0;        // no new segment attempt before then
   int _open_errno = 0;              // why the last new segment could not be made
-  io::Ring* _ring_for_next = nullptr;  // the ring the last batch went through
-  uint64_t _now_for_next = 0;
+  uint64_t _now_for_next = 0;  // the clock of the last flush (a batch started from a completion)
   uint64_t _bytes_written = 0;
   uint64_t _failures = 0;
+};
+
+// Makes each shard's ShardLog in state_dir/shard-N, logging what open() repaired.
+class ShardLogFactory final : public DurableLogFactory {
+ public:
+  ShardLogFactory(std::string state_dir, FsyncPolicy fsync, uint32_t fsync_interval_ms)
+      : _state_dir(std::move(state_dir)), _fsync(fsync), _interval_ms(fsync_interval_ms) {}
+  std::unique_ptr<DurableLog> open(uint16_t shard, io::Ring& ring, DurableLogListener& listener,
+                                   const Replay& replay, std::string& error) const override;
+
+ private:
+  std::string _state_dir;
+  FsyncPolicy _fsync;
+  uint32_t _interval_ms;
 };
 
 }  // namespace peregrine::store

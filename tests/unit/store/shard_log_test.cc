@@ -24,7 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Reports final : ShardLogListener {
+struct Reports final : DurableLogListener {
   void on_log_written(uint64_t ticket, int error) override { seen.emplace_back(ticket, error); }
   std::vector<std::pair<uint64_t, int>> seen;
 };
@@ -58,7 +58,7 @@ class ShardLogTest : public ::testing::TestWithParam<io::Backend> {
   std::vector<std::string> open() {
     log.reset();
     reports = std::make_unique<Reports>();
-    log = std::make_unique<ShardLog>(options, *reports);
+    log = std::make_unique<ShardLog>(options, *ring, *reports);
     std::vector<std::string> replayed;
     std::string error;
     recovery = {};
@@ -100,14 +100,14 @@ TEST_P(ShardLogTest, OneWriteATurnAndRecordsComeBackInOrder) {
   for (int i = 0; i < 100; i++) {
     EXPECT_EQ(log->append(1, bytes_of("m" + std::to_string(i))), 1u);
   }
-  log->flush(*ring, now_ms);
+  log->flush(now_ms);
   // Appended while the first is in flight: the next batch, started when it completes.
   EXPECT_EQ(log->append(2, bytes_of("later")), 2u);
-  log->flush(*ring, now_ms);
+  log->flush(now_ms);
   settle();
   EXPECT_EQ(reports->seen, (std::vector<std::pair<uint64_t, int>>{{1, 0}, {2, 0}}));
   EXPECT_EQ(log->written_through(), 2u);
-  log->flush(*ring, now_ms);  // nothing to do
+  log->flush(now_ms);  // nothing to do
   EXPECT_FALSE(log->busy());
 
   const std::vector<std::string> replayed = open();
@@ -117,7 +117,11 @@ TEST_P(ShardLogTest, OneWriteATurnAndRecordsComeBackInOrder) {
   EXPECT_EQ(replayed.back(), "2:later");
   EXPECT_EQ(recovery.segments, 1u);
   EXPECT_EQ(recovery.torn + recovery.damaged, 0u);
-  // Every start writes a new segment; the old ones stay until compaction.
+  // Every start writes a new segment; the old ones stay until compaction, except those
+  // with no records, which go at the next start.
+  EXPECT_EQ(segments().size(), 2u);
+  EXPECT_EQ(open().size(), 101u);
+  EXPECT_EQ(open().size(), 101u);
   EXPECT_EQ(segments().size(), 2u);
   const auto mode = fs::status(options.dir + "/" + segments()[0]).permissions() & fs::perms::all;
   EXPECT_EQ(mode, fs::perms::owner_read | fs::perms::owner_write);
@@ -128,7 +132,7 @@ TEST_P(ShardLogTest, SegmentsRotateAndReplayInOrder) {
   open();
   for (int turn = 0; turn < 10; turn++) {
     log->append(3, bytes_of(std::string(300, static_cast<char>('a' + turn))));
-    log->flush(*ring, now_ms);
+    log->flush(now_ms);
     settle();
   }
   // Three batches a segment: two to pass 600 bytes, one more to sync what the interval
@@ -144,7 +148,7 @@ TEST_P(ShardLogTest, SegmentsRotateAndReplayInOrder) {
 TEST_P(ShardLogTest, AFailedBatchIsNeverReplayedAndTheLogRecovers) {
   open();
   log->append(1, bytes_of("before"));
-  log->flush(*ring, now_ms);
+  log->flush(now_ms);
   settle();
   // The disk "fills" partway through the next batch: some of its records reach the file
   // whole, and the batch is reported failed.
@@ -160,7 +164,7 @@ TEST_P(ShardLogTest, AFailedBatchIsNeverReplayedAndTheLogRecovers) {
   for (int i = 0; i < 100; i++) {
     log->append(1, bytes_of("refused-" + std::string(40, 'r')));
   }
-  log->flush(*ring, now_ms);
+  log->flush(now_ms);
   settle();
   ASSERT_EQ(reports->seen.size(), 2u);
   EXPECT_LT(reports->seen[1].second, 0);
@@ -170,7 +174,7 @@ TEST_P(ShardLogTest, AFailedBatchIsNeverReplayedAndTheLogRecovers) {
   ::setrlimit(RLIMIT_FSIZE, &old);
   ::sigaction(SIGXFSZ, &saved, nullptr);
   log->append(1, bytes_of("after"));
-  log->flush(*ring, now_ms);
+  log->flush(now_ms);
   settle();
   ASSERT_EQ(reports->seen.size(), 3u);
   EXPECT_EQ(reports->seen[2].second, 0);
@@ -196,13 +200,13 @@ TEST_P(ShardLogTest, NoSegmentWhileTheDiskIsFullThenRecovery) {
   tiny.rlim_cur = 10;
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tiny), 0);
   log->append(1, bytes_of("x"));
-  log->flush(*ring, now_ms);
+  log->flush(now_ms);
   settle();
   log->append(1, bytes_of("y"));
-  log->flush(*ring, now_ms);  // a new segment: its header does not fit
+  log->flush(now_ms);  // a new segment: its header does not fit
   settle();
   log->append(1, bytes_of("z"));
-  log->flush(*ring, now_ms + 10);  // within the second: refused without trying
+  log->flush(now_ms + 10);  // within the second: refused without trying
   settle();
   ::setrlimit(RLIMIT_FSIZE, &old);
   ::sigaction(SIGXFSZ, &saved, nullptr);
@@ -211,11 +215,11 @@ TEST_P(ShardLogTest, NoSegmentWhileTheDiskIsFullThenRecovery) {
     EXPECT_LT(error, 0) << ticket;
   }
   log->append(1, bytes_of("w"));
-  log->flush(*ring, now_ms + 10);  // still within the second
+  log->flush(now_ms + 10);  // still within the second
   settle();
   EXPECT_LT(reports->seen.back().second, 0);
   log->append(1, bytes_of("v"));
-  log->flush(*ring, now_ms + ShardLog::kRetryMs + 10);
+  log->flush(now_ms + ShardLog::kRetryMs + 10);
   settle();
   EXPECT_EQ(reports->seen.back().second, 0);
   EXPECT_EQ(open(), (std::vector<std::string>{"1:v"}));
@@ -225,7 +229,7 @@ TEST_P(ShardLogTest, TornTailsAreCutAndDamageIsMovedAside) {
   open();
   log->append(5, bytes_of("one"));
   log->append(5, bytes_of("two"));
-  log->flush(*ring, now_ms);
+  log->flush(now_ms);
   settle();
   const std::string first = options.dir + "/" + segments()[0];
   // A torn record at the end.
@@ -256,7 +260,7 @@ TEST_P(ShardLogTest, TornTailsAreCutAndDamageIsMovedAside) {
   EXPECT_TRUE(fs::exists(first + ".damaged"));
   EXPECT_EQ(fs::file_size(first + ".damaged"), 2 * kRecordHeaderBytes + 6);
   log->append(5, bytes_of("fresh"));
-  log->flush(*ring, now_ms);
+  log->flush(now_ms);
   settle();
   EXPECT_EQ(open(), (std::vector<std::string>{"5:fresh"}));
 }

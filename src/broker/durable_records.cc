@@ -1,0 +1,77 @@
+#include "src/broker/durable_records.h"
+
+#include <vector>
+
+#include "src/mqtt/codec.h"
+
+namespace peregrine::broker {
+
+namespace {
+
+constexpr size_t kWallBytes = 8;
+
+}  // namespace
+
+std::string encode_retained(const Message& message, int64_t received_wall_ms) {
+  mqtt::Publish publish = message.to_publish();
+  publish.retain = true;
+  publish.dup = false;
+  publish.packet_id = publish.qos > 0 ? 1 : 0;
+  std::vector<uint8_t> head;
+  mqtt::encode_publish_head(mqtt::ProtocolVersion::kV5, publish, message.payload().size(), head);
+  std::string out;
+  out.reserve(kWallBytes + head.size() + message.payload().size());
+  const auto wall = static_cast<uint64_t>(received_wall_ms);
+  for (size_t i = 0; i < kWallBytes; i++) {
+    out.push_back(static_cast<char>(wall >> (8 * i)));
+  }
+  out.append(reinterpret_cast<const char*>(head.data()), head.size());
+  out.append(reinterpret_cast<const char*>(message.payload().data()), message.payload().size());
+  return out;
+}
+
+DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_ms,
+                                uint64_t now_ms) {
+  DecodedRetained out;
+  if (body.size() < kWallBytes) {
+    out.why = "shorter than its time";
+    return out;
+  }
+  uint64_t wall = 0;
+  for (size_t i = 0; i < kWallBytes; i++) {
+    wall |= static_cast<uint64_t>(body[i]) << (8 * i);
+  }
+  const mqtt::Bytes packet = body.subspan(kWallBytes);
+  const mqtt::Frame frame = mqtt::read_frame(packet, UINT32_MAX);
+  if (frame.status != mqtt::FrameStatus::kComplete ||
+      frame.header.type != mqtt::PacketType::kPublish ||
+      frame.header.total_length() != packet.size()) {
+    out.why = "not one whole PUBLISH packet";
+    return out;
+  }
+  mqtt::Publish publish;
+  if (mqtt::decode_publish(mqtt::ProtocolVersion::kV5, frame.header.flags,
+                           packet.subspan(frame.header.header_length), publish) !=
+          mqtt::ReasonCode::kSuccess ||
+      !publish.retain || publish.topic.empty() || !mqtt::valid_topic_name(publish.topic) ||
+      publish.properties.topic_alias.has_value()) {
+    out.why = "a PUBLISH that is not a retained message";
+    return out;
+  }
+  if (publish.properties.message_expiry_interval) {
+    // What is left of the interval now; the clock may have gone back: nothing elapsed.
+    const int64_t elapsed_ms = std::max<int64_t>(0, now_wall_ms - static_cast<int64_t>(wall));
+    const int64_t left_s =
+        static_cast<int64_t>(*publish.properties.message_expiry_interval) - elapsed_ms / 1000;
+    if (left_s <= 0) {
+      out.outcome = DecodedRetained::Outcome::kExpired;
+      return out;
+    }
+    publish.properties.message_expiry_interval = static_cast<uint32_t>(left_s);
+  }
+  out.message = Message::create(publish, 0, now_ms);
+  out.outcome = DecodedRetained::Outcome::kMessage;
+  return out;
+}
+
+}  // namespace peregrine::broker

@@ -1,0 +1,38 @@
+// What the broker writes in its shards' durable logs (include/peregrine/durable_log.h):
+// the record types and their bodies. The store sees only bytes; this file is the one
+// place that gives them meaning, both ways. Pure.
+//
+//   kRetained  u64 LE wall-clock milliseconds the message was received at, then the
+//              message as a complete MQTT 5 PUBLISH packet (retain set; packet id 1 when
+//              QoS > 0; its properties; its payload). An empty payload clears the topic.
+//
+// Record types are never reused; a reader meeting one it does not know stops the start
+// (a newer broker wrote it) rather than drop state silently.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "src/broker/message.h"
+
+namespace peregrine::broker {
+
+enum class RecordType : uint8_t {
+  kRetained = 1,
+};
+
+// The body of a kRetained record for `message`, received `received_wall_ms` (epoch ms).
+std::string encode_retained(const Message& message, int64_t received_wall_ms);
+
+struct DecodedRetained {
+  enum class Outcome : uint8_t { kMessage, kExpired, kMalformed } outcome = Outcome::kMalformed;
+  Message* message = nullptr;  // kMessage: one reference, received "now" on the shard clock
+  std::string why;             // kMalformed
+};
+// A kRetained body back into a message as of `now_wall_ms`; its Message Expiry Interval,
+// if any, is what is left of it then (kExpired when nothing is).
+DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_ms,
+                                uint64_t now_ms);
+
+}  // namespace peregrine::broker
