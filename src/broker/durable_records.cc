@@ -60,7 +60,8 @@ DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_
   }
   if (publish.properties.message_expiry_interval) {
     // What is left of the interval now; the clock may have gone back: nothing elapsed.
-    const int64_t elapsed_ms = std::max<int64_t>(0, now_wall_ms - static_cast<int64_t>(wall));
+    const uint64_t now = static_cast<uint64_t>(std::max<int64_t>(now_wall_ms, 0));
+    const int64_t elapsed_ms = wall >= now ? 0 : static_cast<int64_t>(now - wall);
     const int64_t left_s =
         static_cast<int64_t>(*publish.properties.message_expiry_interval) - elapsed_ms / 1000;
     if (left_s <= 0) {
