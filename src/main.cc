@@ -376,8 +376,8 @@ int run(Options options) {
     const store::FsyncPolicy fsync = options.fsync == "always"  ? store::FsyncPolicy::kAlways
                                      : options.fsync == "never" ? store::FsyncPolicy::kNever
                                                                 : store::FsyncPolicy::kInterval;
-    durable = std::make_unique<store::ShardLogFactory>(options.state_dir, fsync,
-                                                       options.fsync_interval_ms);
+    durable = std::make_unique<store::ShardLogFactory>(
+        options.state_dir, fsync, options.fsync_interval_ms, options.log_compact_bytes);
     config.durable_log = durable.get();
     PG_INFO("persistence: retained messages in %s/shard-N (fsync %s%s)",
             options.state_dir.c_str(), options.fsync.c_str(),

@@ -37,6 +37,22 @@ class DurableLog {
   virtual uint64_t next_flush_ms() const = 0;
   // A write is in flight or records wait: the shard must not end yet.
   virtual bool busy() const = 0;
+
+  // Compaction: a snapshot of the live state replaces every segment written before it,
+  // so the log stays bounded by the live state, not by the traffic.
+  // The segments since the last snapshot have outgrown their bound.
+  virtual bool wants_snapshot() const = 0;
+  // Starts one: records appended from now on go to a new segment. False when one runs,
+  // or it cannot start now (tried again later).
+  virtual bool begin_snapshot() = 0;
+  // The new segment has begun: every record before it is reported (and so applied to the
+  // live state): the caller may now add the live state, in slices, turn after turn.
+  virtual bool snapshot_ready() const = 0;
+  virtual void append_snapshot(uint8_t type, std::span<const uint8_t> body) = 0;
+  // All of it is added: once written and synced, it replaces the older segments.
+  virtual void end_snapshot() = 0;
+  // Begun and not yet finished or abandoned (a write failed: the caller stops adding).
+  virtual bool snapshot_running() const = 0;
 };
 
 class DurableLogFactory {

@@ -187,6 +187,9 @@ struct Options {
   // synced every fsync_interval_ms), "never" (the kernel syncs when it will).
   std::string fsync = "interval";
   uint32_t fsync_interval_ms = 1000;
+  // A shard's log is compacted (a snapshot of its live state replaces what came before)
+  // once what it wrote since the last snapshot passes this and twice that snapshot.
+  uint64_t log_compact_bytes = uint64_t{256} << 20;
   // Move a connected publisher (no subscriptions, nothing in flight) with its session to
   // the one shard all its recent messages went to, so they stop crossing shards.
   bool rehome_publishers = true;

@@ -51,13 +51,26 @@ RetainOutcome RetainedRouter::store(Message* message, uint64_t connection, uint3
   return on_store({message, connection, token}, to);
 }
 
+std::string RetainedRouter::record_of(const Message& message) const {
+  // Its age carried over to the wall clock, for its expiry.
+  const uint64_t now = _now_ms(_clock);
+  const uint64_t age_ms = now - std::min(message.received_ms(), now);
+  return encode_retained(message, _wall_ms(_clock) - static_cast<int64_t>(age_ms));
+}
+
+bool RetainedRouter::snapshot_slice(std::string& cursor, size_t max) {
+  return _store.each(cursor, max, [&](const Message& message) {
+    const std::string body = record_of(message);
+    _log->append_snapshot(static_cast<uint8_t>(RecordType::kRetained),
+                          std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
+  });
+}
+
 RetainOutcome RetainedRouter::on_store(const mail::RetainStore& mail, uint16_t from) {
   if (_log != nullptr) {
-    // Kept once on disk: its age carried over to the wall clock, for its expiry.
+    // Kept once on disk.
     Message* message = mail.message;
-    const uint64_t age_ms = _now_ms(_clock) - std::min(message->received_ms(), _now_ms(_clock));
-    const std::string body =
-        encode_retained(*message, _wall_ms(_clock) - static_cast<int64_t>(age_ms));
+    const std::string body = record_of(*message);
     const uint64_t ticket = _log->append(
         static_cast<uint8_t>(RecordType::kRetained),
         std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));

@@ -92,6 +92,9 @@ class RetainedRouter {
   // A log batch is on disk (error 0) or failed: its retained messages are kept or
   // refused, and their publishers answered.
   void on_log_written(uint64_t ticket, int error);
+  // Compaction: adds up to `max` retained messages after `cursor` to the log's snapshot;
+  // true once every one was added.
+  bool snapshot_slice(std::string& cursor, size_t max);
 
   // Starts the scans `session` is owed for its new subscriptions (after its SUBACK),
   // cut by `cut`.
@@ -117,6 +120,7 @@ class RetainedRouter {
   std::vector<RetainedScan*> _parked;  // waiting for their session to drain
   // Persistence.
   void answer(uint16_t from, uint64_t connection, uint32_t token, bool stored);
+  std::string record_of(const Message& message) const;
   bool keep(Message* message);
   DurableLog* _log = nullptr;
   uint64_t (*_now_ms)(const void*) = nullptr;

@@ -37,6 +37,19 @@ class RetainedStore {
   bool scan(std::string_view filter, std::string& cursor, size_t max_examined,
             size_t max_results, uint64_t now_ms, std::vector<Message*>& out);
 
+  // Calls `visit` for up to `max` messages after `cursor` (exclusive; empty: from the
+  // start), every topic, $-topics too, in topic order; true when the end was reached.
+  // For a snapshot of the store; `cursor` is updated to resume.
+  template <typename Visit>
+  bool each(std::string& cursor, size_t max, Visit&& visit) const {
+    auto it = cursor.empty() ? _messages.begin() : _messages.upper_bound(cursor);
+    for (size_t n = 0; it != _messages.end() && n < max; ++it, ++n) {
+      cursor = it->first;
+      visit(*it->second);
+    }
+    return it == _messages.end();
+  }
+
   // The message retained on exactly `topic` (a reference taken), or nullptr.
   Message* lookup(std::string_view topic, uint64_t now_ms);
 

@@ -436,6 +436,21 @@ void ShardBroker::open_log() {
 }
 
 void ShardBroker::flush_log() {
+  // Compaction, in slices: a snapshot of the retained store replaces the segments before
+  // it once the log has grown past its bound.
+  if (!_stopping && !_log->snapshot_running() && _log->wants_snapshot() &&
+      _log->begin_snapshot()) {
+    _snapshot_cursor.clear();
+  }
+  if (_log->snapshot_ready() && !_snapshot_done_adding) {
+    if (_retained->snapshot_slice(_snapshot_cursor, kSnapshotSlice)) {
+      _log->end_snapshot();
+      _snapshot_done_adding = true;
+    }
+  }
+  if (!_log->snapshot_running()) {
+    _snapshot_done_adding = false;
+  }
   _log->flush(now_ms());
   const uint64_t due = _log->next_flush_ms();
   if (due != 0 && !_stopping &&

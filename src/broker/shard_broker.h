@@ -240,6 +240,10 @@ class ShardBroker final : public shard::ShardService,
   void flush_log();
   std::unique_ptr<DurableLog> _log;
   bool _log_failing = false;  // since the last failed write (logged once an episode)
+  // A snapshot in the making: where its next slice starts, and whether all is added.
+  static constexpr size_t kSnapshotSlice = 512;  // retained messages a turn (~0.3 ms)
+  std::string _snapshot_cursor;
+  bool _snapshot_done_adding = false;
   struct LogSyncTimer final : io::Timer {
     void on_timer() override {}  // the turn it causes flushes the log
   } _log_sync_timer;

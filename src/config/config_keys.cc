@@ -248,6 +248,7 @@ const ConfigKey kKeys[] = {
     {"persistence", KeyKind::kBoolean, kRestart, TARGET(persistence)},
     {"fsync", KeyKind::kChoice, kRestart, TARGET(fsync), 0, 0, kFsync},
     {"fsync_interval_ms", KeyKind::kInteger, kRestart, TARGET(fsync_interval_ms), 1, 3'600'000},
+    {"log_compact_bytes", KeyKind::kInteger, kRestart, TARGET(log_compact_bytes), 4096, kTiB},
     {"rehome_publishers", KeyKind::kBoolean, kReload, TARGET(rehome_publishers)},
     {"pin_shards", KeyKind::kBoolean, kRestart, TARGET(pin_shards)},
     {"listen", KeyKind::kCustom, kRestart, nullptr, 0, 0, {}, nullptr, read_listen},

@@ -44,6 +44,31 @@ std::vector<uint64_t> segment_numbers(const std::string& dir) {
   return out;
 }
 
+// Snapshot numbers in `dir` ("snapshot-0000000000000007.snap"), in order; `.tmp` ones
+// (a snapshot a crash interrupted) are deleted.
+std::vector<uint64_t> snapshot_numbers(const std::string& dir) {
+  std::vector<uint64_t> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    return out;
+  }
+  std::vector<std::string> unfinished;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() == 30 && name.starts_with("snapshot-") && name.ends_with(".snap")) {
+      out.push_back(std::strtoull(name.c_str() + 9, nullptr, 10));
+    } else if (name.starts_with("snapshot-") && name.ends_with(".tmp")) {
+      unfinished.push_back(dir + "/" + name);
+    }
+  }
+  ::closedir(d);
+  for (const std::string& path : unfinished) {
+    ::unlink(path.c_str());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 bool read_whole(const std::string& path, std::string& out, std::string& error) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -101,12 +126,19 @@ ShardLog::ShardLog(ShardLogOptions options, io::Ring& ring, DurableLogListener& 
   for (Batch& b : _batches) {
     b.log = this;
   }
+  for (Batch* b : {&_snap.batch, &_snap.in_flight}) {
+    b->log = this;
+    b->snapshot = true;
+  }
 }
 
 ShardLog::~ShardLog() {
   // A write still in flight names a batch of ours: the shard drains its log before it
   // goes (ShardBroker waits for busy() to clear); asserted here.
-  PG_ASSERT(_in_flight == nullptr);
+  PG_ASSERT(_in_flight == nullptr && !_snap.writing);
+  if (_snap.running) {
+    abandon_snapshot("the shard stopped first", 0);
+  }
   if (_fd >= 0) {
     ::close(_fd);
   }
@@ -117,7 +149,46 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
     error = _options.dir + ": " + std::strerror(errno);
     return false;
   }
-  const std::vector<uint64_t> numbers = segment_numbers(_options.dir);
+  // The newest snapshot, then the segments from its number on; what it replaced (a crash
+  // came between its rename and their deletion) and older snapshots go now.
+  const std::vector<uint64_t> snapshots = snapshot_numbers(_options.dir);
+  std::vector<uint64_t> numbers = segment_numbers(_options.dir);
+  if (!snapshots.empty()) {
+    const uint64_t newest = snapshots.back();
+    for (size_t i = 0; i + 1 < snapshots.size(); i++) {
+      ::unlink(snapshot_path(snapshots[i], true).c_str());
+    }
+    std::string snap;
+    const std::string path = snapshot_path(newest, true);
+    if (!read_whole(path, snap, error)) {
+      return false;
+    }
+    const SegmentScan scan = scan_segment(
+        std::span(reinterpret_cast<const uint8_t*>(snap.data()), snap.size()), _options.shard,
+        [&](uint8_t type, std::span<const uint8_t> body) {
+          replay(type, body);
+          return true;
+        });
+    recovery.records += scan.records;
+    recovery.snapshot_records = scan.records;
+    if (scan.end != SegmentScan::End::kClean) {
+      // Synced before its rename, so this is damage after the fact: what it holds up to
+      // the damage is all there is.
+      recovery.damaged++;
+      recovery.notes.push_back(path + ": damaged at " + std::to_string(scan.good_bytes) +
+                               (scan.why.empty() ? "" : ": " + scan.why));
+    }
+    _last_snapshot_bytes = snap.size();
+    std::vector<uint64_t> kept;
+    for (const uint64_t number : numbers) {
+      if (number < newest) {
+        ::unlink((_options.dir + "/" + segment_name(number)).c_str());
+      } else {
+        kept.push_back(number);
+      }
+    }
+    numbers.swap(kept);
+  }
   std::vector<std::string> paths;
   for (const uint64_t number : numbers) {
     paths.push_back(_options.dir + "/" + segment_name(number));
@@ -151,6 +222,7 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
       }
     }
     recovery.segments++;
+    _bytes_since_snapshot += bytes.size();
     const SegmentScan scan = scan_segment(
         std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), _options.shard,
         [&](uint8_t type, std::span<const uint8_t> body) {
@@ -198,7 +270,7 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
       }
     }
   }
-  _segment_number = numbers.empty() ? 0 : numbers.back();
+  _segment_number = numbers.empty() ? (snapshots.empty() ? 0 : snapshots.back()) : numbers.back();
   _end = 0;  // the last old segment is complete as it is: nothing of it to cut
   return open_segment(error);
 }
@@ -246,6 +318,7 @@ uint64_t ShardLog::append(uint8_t type, std::span<const uint8_t> body) {
 
 void ShardLog::flush(uint64_t now_ms) {
   _now_for_next = now_ms;
+  write_snapshot();
   if (_in_flight != nullptr) {
     return;  // the filled batch follows when this one completes
   }
@@ -314,6 +387,7 @@ void ShardLog::written(Batch& batch, int64_t result) {
   if (result >= 0) {
     _end += batch.bytes.size();
     _bytes_written += batch.bytes.size();
+    _bytes_since_snapshot += batch.bytes.size();
     if (had_records) {
       _written_through = batch.ticket;
     }
@@ -326,10 +400,159 @@ void ShardLog::written(Batch& batch, int64_t result) {
   if (had_records) {
     _listener.on_log_written(batch.ticket, result >= 0 ? 0 : static_cast<int>(result));
   }
+  // A snapshot waited for this write: everything before the new segment is applied now.
+  if (_snap.running && !_snap.rotated) {
+    rotate_for_snapshot();
+  }
   // What was appended meanwhile goes now, not at the next turn's end.
   if (_in_flight == nullptr && !_batches[_fill].bytes.empty()) {
     start(_now_for_next);
   }
+}
+
+// ---- compaction ----------------------------------------------------------------------
+
+std::string ShardLog::snapshot_path(uint64_t number, bool done) const {
+  char name[40];
+  std::snprintf(name, sizeof name, "snapshot-%016" PRIu64 "%s", number, done ? ".snap" : ".tmp");
+  return _options.dir + "/" + name;
+}
+
+bool ShardLog::wants_snapshot() const {
+  return !_snap.running &&
+         _bytes_since_snapshot > std::max(_options.compact_min_bytes, 2 * _last_snapshot_bytes);
+}
+
+bool ShardLog::begin_snapshot() {
+  if (_snap.running || _fd < 0) {
+    return false;
+  }
+  _snap.running = true;
+  _snap.rotated = false;
+  _snap.ending = false;
+  _snap.syncing = false;
+  _snap.batch.bytes.clear();
+  if (_in_flight == nullptr) {
+    rotate_for_snapshot();  // else when the write in flight completes (written())
+  }
+  return _snap.running;
+}
+
+void ShardLog::rotate_for_snapshot() {
+  PG_ASSERT(_in_flight == nullptr && _snap.running && !_snap.rotated);
+  std::string error;
+  if (!open_segment(error)) {
+    return abandon_snapshot("no new segment", _open_errno);
+  }
+  _broken = false;
+  _unsynced = false;
+  _snap.number = _segment_number;
+  const std::string path = snapshot_path(_snap.number, false);
+  _snap.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const std::string header = segment_header(_options.shard);
+  if (_snap.fd < 0 ||
+      ::write(_snap.fd, header.data(), header.size()) != static_cast<ssize_t>(header.size())) {
+    return abandon_snapshot("cannot make its file", errno);
+  }
+  _snap.end = header.size();
+  _snap.rotated = true;
+  _bytes_since_snapshot = 0;
+}
+
+void ShardLog::append_snapshot(uint8_t type, std::span<const uint8_t> body) {
+  PG_ASSERT(snapshot_ready() && !_snap.ending);
+  append_record(_snap.batch.bytes, type, body);
+}
+
+void ShardLog::end_snapshot() {
+  PG_ASSERT(snapshot_ready());
+  _snap.ending = true;
+  write_snapshot();
+}
+
+void ShardLog::write_snapshot() {
+  if (!_snap.running || !_snap.rotated || _snap.writing) {
+    return;
+  }
+  Batch& batch = _snap.in_flight;
+  if (!_snap.batch.bytes.empty()) {
+    batch.bytes.swap(_snap.batch.bytes);
+    _snap.batch.bytes.clear();
+    batch.sync = false;
+  } else if (_snap.ending) {
+    batch.bytes.clear();
+    batch.sync = true;  // the last write: everything in it reaches the disk first
+    _snap.syncing = true;
+  } else {
+    return;
+  }
+  batch.fd = _snap.fd;
+  batch.vec = {batch.bytes.data(), batch.bytes.size()};
+  batch.iov = &batch.vec;
+  batch.iovcnt = batch.bytes.empty() ? 0 : 1;
+  batch.offset = _snap.end;
+  _snap.writing = true;
+  _ring.write_file(&batch);
+}
+
+void ShardLog::snapshot_written(Batch& batch, int64_t result) {
+  PG_ASSERT(&batch == &_snap.in_flight && _snap.writing);
+  _snap.writing = false;
+  if (result < 0) {
+    return abandon_snapshot("a write failed", static_cast<int>(-result));
+  }
+  if (_snap.syncing) {
+    return finish_snapshot();
+  }
+  _snap.end += batch.bytes.size();
+  batch.bytes.clear();
+  write_snapshot();  // more added meanwhile, or the final sync
+}
+
+void ShardLog::finish_snapshot() {
+  ::close(_snap.fd);
+  _snap.fd = -1;
+  const std::string done = snapshot_path(_snap.number, true);
+  if (::rename(snapshot_path(_snap.number, false).c_str(), done.c_str()) != 0) {
+    return abandon_snapshot("cannot rename it", errno);
+  }
+  const int dir = ::open(_options.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);  // the rename is durable before anything it replaces goes
+    ::close(dir);
+  }
+  // What it replaces: the segments before its number and the older snapshots.
+  for (const uint64_t number : segment_numbers(_options.dir)) {
+    if (number < _snap.number) {
+      ::unlink((_options.dir + "/" + segment_name(number)).c_str());
+    }
+  }
+  for (const uint64_t number : snapshot_numbers(_options.dir)) {
+    if (number < _snap.number) {
+      ::unlink(snapshot_path(number, true).c_str());
+    }
+  }
+  _last_snapshot_bytes = _snap.end;
+  _snapshots++;
+  _snap.running = false;
+  PG_INFO("log %s: snapshot %" PRIu64 " of %" PRIu64 " bytes replaces the segments before it",
+          _options.dir.c_str(), _snap.number, _snap.end);
+}
+
+void ShardLog::abandon_snapshot(const char* why, int error) {
+  if (_snap.fd >= 0) {
+    ::close(_snap.fd);
+    _snap.fd = -1;
+  }
+  if (_snap.rotated) {
+    ::unlink(snapshot_path(_snap.number, false).c_str());
+  }
+  if (error != 0) {
+    PG_WARN("log %s: snapshot abandoned: %s: %s", _options.dir.c_str(), why, std::strerror(error));
+  }
+  _snap.running = false;
+  _snap.rotated = false;
+  _snap.batch.bytes.clear();
 }
 
 std::unique_ptr<DurableLog> ShardLogFactory::open(uint16_t shard, io::Ring& ring,
@@ -340,6 +563,7 @@ std::unique_ptr<DurableLog> ShardLogFactory::open(uint16_t shard, io::Ring& ring
   options.shard = shard;
   options.fsync = _fsync;
   options.fsync_interval_ms = _interval_ms;
+  options.compact_min_bytes = _compact_bytes;
   auto log = std::make_unique<ShardLog>(options, ring, listener);
   LogRecovery recovery;
   if (!log->open(replay, recovery, error)) {

@@ -19,13 +19,23 @@
 // A segment ends with the first batch that takes it past segment_bytes (64 MiB); then the
 // next one starts.
 //
-// Start-up (open()) reads every segment in order, hands each good record to the caller,
+// Compaction: a snapshot (`snapshot-N.snap`, the segment format) holds the live state as
+// of the start of segment N and replaces every segment before N. The caller begins it
+// (the log moves to a new segment N once nothing is in flight, so everything before N
+// has been reported and applied), adds the live state in slices over its turns, and ends
+// it; the log writes it through the ring beside the segments, syncs it, renames it from
+// `.tmp` to `.snap` and deletes what it replaces. Replaying the snapshot and then the
+// segments from N gives the latest state: a value the snapshot took after N began is
+// one that a record in N or later sets again. A failed snapshot write abandons it.
+//
+// Start-up (open()) reads the newest snapshot, then every segment from its number, hands each good record to the caller,
 // ignores what a later header declares invalid, truncates a torn tail, moves damage out
 // of the way (the rest of a segment after a bad record goes to a `.damaged` file beside
 // it, logged), and starts a new segment. It runs before the shard serves anything.
 //
-// Blocking calls on the shard: open() at start, and making a new segment (open, header,
-// fsync of file and directory) once per segment or per failure episode and second.
+// Blocking calls on the shard: open() at start, making a new segment (open, header,
+// fsync of file and directory) once per segment or per failure episode and second, and
+// a snapshot's file operations (create, rename, unlink of what it replaces).
 // Every write of records goes through the ring.
 //
 // Single-threaded: the shard's thread, after open().
@@ -54,12 +64,16 @@ struct ShardLogOptions {
   FsyncPolicy fsync = FsyncPolicy::kInterval;
   uint32_t fsync_interval_ms = 1000;
   uint64_t segment_bytes = 64u << 20;  // a segment ends at the first batch past this
+  // A snapshot is wanted once the segments since the last one pass both this and twice
+  // the last snapshot's size.
+  uint64_t compact_min_bytes = 256u << 20;
 };
 
 // What open() found, for the start-up log line and tests.
 struct LogRecovery {
   size_t segments = 0;
   size_t records = 0;
+  size_t snapshot_records = 0;  // of them, from the snapshot
   size_t torn = 0;       // segments whose torn tail was cut off
   size_t damaged = 0;    // segments whose rest after a bad record was moved aside
   std::vector<std::string> notes;  // one line per repair, for the log
@@ -89,18 +103,54 @@ class ShardLog final : public DurableLog {
 
   // The last batch written (0: none yet); failed ones are reported, not counted here.
   uint64_t written_through() const { return _written_through; }
-  bool busy() const override { return _in_flight != nullptr || !_batches[_fill].bytes.empty(); }
+  bool busy() const override {
+    return _in_flight != nullptr || !_batches[_fill].bytes.empty() || _snap.writing;
+  }
   uint64_t bytes_written() const { return _bytes_written; }
+
+  bool wants_snapshot() const override;
+  bool begin_snapshot() override;
+  bool snapshot_ready() const override { return _snap.running && _snap.rotated; }
+  void append_snapshot(uint8_t type, std::span<const uint8_t> body) override;
+  void end_snapshot() override;
+  bool snapshot_running() const override { return _snap.running; }
+  uint64_t snapshots() const { return _snapshots; }
   uint64_t failures() const { return _failures; }
 
  private:
   struct Batch final : io::FileWrite {
-    void on_file_written(int64_t result) override { log->written(*this, result); }
+    void on_file_written(int64_t result) override {
+      if (snapshot) {
+        log->snapshot_written(*this, result);
+      } else {
+        log->written(*this, result);
+      }
+    }
     ShardLog* log = nullptr;
     std::string bytes;
     iovec vec{};
     uint64_t ticket = 0;
+    bool snapshot = false;
   };
+  // The snapshot being made, if any.
+  struct Snapshot {
+    bool running = false;
+    bool rotated = false;   // segment `number` has begun
+    bool ending = false;    // the caller added everything
+    bool syncing = false;   // the last write (the sync) is in flight
+    uint64_t number = 0;
+    int fd = -1;
+    uint64_t end = 0;
+    Batch batch;             // records added and not yet written
+    Batch in_flight;         // the one being written
+    bool writing = false;
+  };
+  void rotate_for_snapshot();
+  void write_snapshot();
+  void snapshot_written(Batch& batch, int64_t result);
+  void finish_snapshot();
+  void abandon_snapshot(const char* why, int error);
+  std::string snapshot_path(uint64_t number, bool done) const;
   void written(Batch& batch, int64_t result);
   void fail_at_once(Batch& batch, int error);
   void start(uint64_t now_ms);
@@ -126,13 +176,21 @@ class ShardLog final : public DurableLog {
   uint64_t _now_for_next = 0;  // the clock of the last flush (a batch started from a completion)
   uint64_t _bytes_written = 0;
   uint64_t _failures = 0;
+  Snapshot _snap;
+  uint64_t _bytes_since_snapshot = 0;  // in segments since the last snapshot
+  uint64_t _last_snapshot_bytes = 0;
+  uint64_t _snapshots = 0;
 };
 
 // Makes each shard's ShardLog in state_dir/shard-N, logging what open() repaired.
 class ShardLogFactory final : public DurableLogFactory {
  public:
-  ShardLogFactory(std::string state_dir, FsyncPolicy fsync, uint32_t fsync_interval_ms)
-      : _state_dir(std::move(state_dir)), _fsync(fsync), _interval_ms(fsync_interval_ms) {}
+  ShardLogFactory(std::string state_dir, FsyncPolicy fsync, uint32_t fsync_interval_ms,
+                  uint64_t compact_bytes)
+      : _state_dir(std::move(state_dir)),
+        _fsync(fsync),
+        _interval_ms(fsync_interval_ms),
+        _compact_bytes(compact_bytes) {}
   std::unique_ptr<DurableLog> open(uint16_t shard, io::Ring& ring, DurableLogListener& listener,
                                    const Replay& replay, std::string& error) const override;
 
@@ -140,6 +198,7 @@ class ShardLogFactory final : public DurableLogFactory {
   std::string _state_dir;
   FsyncPolicy _fsync;
   uint32_t _interval_ms;
+  uint64_t _compact_bytes;
 };
 
 }  // namespace peregrine::store

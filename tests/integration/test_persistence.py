@@ -161,3 +161,28 @@ def test_a_state_dir_it_cannot_use_stops_the_start(broker, tmp_path):
     b = start(broker, other, shards=1, wait=False, expect_exit=1)
     assert b.proc.wait(timeout=10) == 1
     assert "cannot make files there" in b.log_text() or "shard-0" in b.log_text()
+
+
+def test_compaction_keeps_the_log_bounded_by_live_state(broker, tmp_path):
+    state = tmp_path / "state"
+    config = "log_compact_bytes = 65536\n"
+    b = start(broker, state, shards=1, config=config)
+    pub = m.connected(b.port, "pub", V5)
+    for i in range(3000):
+        assert pub.publish_qos1(f"c/{i % 10}", f"value-{i}", retain=True).reason == 0
+    # Written: ~3000 records of ~40 bytes; live: 10 of them.
+    deadline = time.monotonic() + 5
+    while "snapshot" not in b.log_text():
+        assert time.monotonic() < deadline, "no snapshot"
+        time.sleep(0.1)
+    files = sorted(p.name for p in (state / "shard-0").iterdir())
+    assert any(f.endswith(".snap") for f in files), files
+    total = sum((state / "shard-0" / f).stat().st_size for f in files)
+    assert total < 3 * 65536, (total, files)
+    b.expect_exit = -signal.SIGKILL
+    os.kill(b.proc.pid, signal.SIGKILL)
+    b.proc.wait()
+    b = start(broker, state, shards=1, config=config)
+    got = retained(b.port)
+    assert {t: p for t, (p, _) in got.items()} == {
+        f"c/{k}": f"value-{2990 + k}".encode() for k in range(10)}

@@ -12,6 +12,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -263,6 +264,89 @@ TEST_P(ShardLogTest, TornTailsAreCutAndDamageIsMovedAside) {
   log->flush(now_ms);
   settle();
   EXPECT_EQ(open(), (std::vector<std::string>{"5:fresh"}));
+}
+
+TEST_P(ShardLogTest, ASnapshotReplacesTheSegmentsBeforeIt) {
+  options.compact_min_bytes = 300;
+  open();
+  // The live state: key → value, set by records "key=value".
+  std::map<std::string, std::string> state;
+  auto set = [&](const std::string& key, const std::string& value) {
+    state[key] = value;
+    log->append(7, bytes_of(key + "=" + value));
+  };
+  for (int i = 0; i < 40; i++) {
+    set("k" + std::to_string(i % 5), "v" + std::to_string(i));
+    log->flush(now_ms);
+    settle();
+  }
+  ASSERT_TRUE(log->wants_snapshot());
+  // Begun while a write is in flight: ready only once it has completed.
+  set("k1", "in-flight");
+  log->flush(now_ms);
+  ASSERT_TRUE(log->begin_snapshot());
+  EXPECT_FALSE(log->snapshot_ready());
+  EXPECT_FALSE(log->begin_snapshot());  // one at a time
+  settle();
+  ASSERT_TRUE(log->snapshot_ready());
+  set("k2", "after-begin");  // goes to the new segment
+  for (const auto& [key, value] : state) {
+    log->append_snapshot(7, bytes_of(key + "=" + value));
+  }
+  set("k3", "while-adding");
+  log->end_snapshot();
+  log->flush(now_ms);
+  settle();
+  EXPECT_FALSE(log->snapshot_running());
+  EXPECT_EQ(log->snapshots(), 1u);
+  EXPECT_FALSE(log->wants_snapshot());
+  const std::vector<std::string> files = segments();
+  ASSERT_EQ(files.size(), 2u) << files[0];
+  EXPECT_TRUE(files[0].ends_with(".log"));  // the segment it began
+  EXPECT_TRUE(files[1].starts_with("snapshot-") && files[1].ends_with(".snap"));
+  EXPECT_EQ(files[0].substr(0, 16), files[1].substr(9, 16));
+
+  // Replayed, the snapshot and then the newer segment give the latest state.
+  std::map<std::string, std::string> replayed;
+  for (const std::string& r : open()) {
+    const size_t eq = r.find('=');
+    replayed[r.substr(2, eq - 2)] = r.substr(eq + 1);
+  }
+  EXPECT_EQ(replayed, state);
+  EXPECT_EQ(recovery.snapshot_records, 5u);
+}
+
+TEST_P(ShardLogTest, AFailedSnapshotLeavesTheSegmentsAsTheyWere) {
+  options.compact_min_bytes = 100;
+  open();
+  for (int i = 0; i < 10; i++) {
+    log->append(7, bytes_of("record-" + std::to_string(i) + std::string(20, 'x')));
+    log->flush(now_ms);
+    settle();
+  }
+  ASSERT_TRUE(log->begin_snapshot());
+  ASSERT_TRUE(log->snapshot_ready());
+  struct sigaction ignore {};
+  struct sigaction saved {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGXFSZ, &ignore, &saved);
+  rlimit old{};
+  ::getrlimit(RLIMIT_FSIZE, &old);
+  rlimit small = old;
+  small.rlim_cur = 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  log->append_snapshot(7, bytes_of(std::string(200, 's')));
+  log->end_snapshot();
+  log->flush(now_ms);
+  settle();
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::sigaction(SIGXFSZ, &saved, nullptr);
+  EXPECT_FALSE(log->snapshot_running());
+  EXPECT_EQ(log->snapshots(), 0u);
+  for (const std::string& name : segments()) {
+    EXPECT_FALSE(name.starts_with("snapshot-")) << name;
+  }
+  EXPECT_EQ(open().size(), 10u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ShardLogTest,
