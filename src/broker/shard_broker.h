@@ -73,9 +73,12 @@ class ShardBroker final : public shard::ShardService,
   // Its reclaimer is the thread's while it runs (the simulation runs every shard on one).
   void on_turn_begin() override;
   void on_turn_end() override;
-  // Mail to itself waits (a retained scan's next slice here): handled next turn, at once.
+  // Mail to itself waits (a retained scan's next slice here), or a snapshot is being made
+  // in slices: the next turn comes at once.
   bool wants_turn() const override {
-    return _outbox != nullptr && (_outbox->has_self_mail() || _control->has_answers());
+    return _outbox != nullptr && (_outbox->has_self_mail() || _control->has_answers() ||
+                                  (_log != nullptr && _log->snapshot_ready() &&
+                                   !_snapshot_done_adding));
   }
   void on_stop_requested() override;
   bool finished() const override;
