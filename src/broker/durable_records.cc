@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "src/base/assert.h"
 #include "src/mqtt/codec.h"
 
 namespace peregrine::broker {
@@ -12,7 +13,9 @@ constexpr size_t kWallBytes = 8;
 
 }  // namespace
 
-std::string encode_retained(const Message& message, int64_t received_wall_ms) {
+std::string encode_retained(const Message& message, int64_t received_wall_ms,
+                            std::string_view tenant) {
+  PG_ASSERT(tenant.size() <= kMaxTenantNameBytes);
   mqtt::Publish publish = message.to_publish();
   publish.retain = true;
   publish.dup = false;
@@ -25,6 +28,9 @@ std::string encode_retained(const Message& message, int64_t received_wall_ms) {
   for (size_t i = 0; i < kWallBytes; i++) {
     out.push_back(static_cast<char>(wall >> (8 * i)));
   }
+  out.push_back(static_cast<char>(tenant.size() & 0xFF));
+  out.push_back(static_cast<char>(tenant.size() >> 8));
+  out.append(tenant);
   out.append(reinterpret_cast<const char*>(head.data()), head.size());
   out.append(reinterpret_cast<const char*>(message.payload().data()), message.payload().size());
   return out;
@@ -33,15 +39,26 @@ std::string encode_retained(const Message& message, int64_t received_wall_ms) {
 DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_ms,
                                 uint64_t now_ms) {
   DecodedRetained out;
-  if (body.size() < kWallBytes) {
-    out.why = "shorter than its time";
+  if (body.size() < kWallBytes + 2) {
+    out.why = "shorter than its time and tenant";
     return out;
   }
   uint64_t wall = 0;
   for (size_t i = 0; i < kWallBytes; i++) {
     wall |= static_cast<uint64_t>(body[i]) << (8 * i);
   }
-  const mqtt::Bytes packet = body.subspan(kWallBytes);
+  const size_t tenant_size = body[kWallBytes] | static_cast<size_t>(body[kWallBytes + 1]) << 8;
+  if (tenant_size > kMaxTenantNameBytes || body.size() < kWallBytes + 2 + tenant_size) {
+    out.why = "a tenant name over 255 bytes or past the end";
+    return out;
+  }
+  const mqtt::Bytes tenant = body.subspan(kWallBytes + 2, tenant_size);
+  if (!mqtt::valid_utf8(std::string_view(reinterpret_cast<const char*>(tenant.data()),
+                                         tenant.size()))) {
+    out.why = "a tenant name that is not UTF-8";
+    return out;
+  }
+  const mqtt::Bytes packet = body.subspan(kWallBytes + 2 + tenant_size);
   const mqtt::Frame frame = mqtt::read_frame(packet, UINT32_MAX);
   if (frame.status != mqtt::FrameStatus::kComplete ||
       frame.header.type != mqtt::PacketType::kPublish ||
@@ -71,6 +88,7 @@ DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_
     publish.properties.message_expiry_interval = static_cast<uint32_t>(left_s);
   }
   out.message = Message::create(publish, 0, now_ms);
+  out.tenant.assign(reinterpret_cast<const char*>(tenant.data()), tenant.size());
   out.outcome = DecodedRetained::Outcome::kMessage;
   return out;
 }

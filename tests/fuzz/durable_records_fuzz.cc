@@ -18,12 +18,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     PG_ASSERT(first.message == nullptr);
     return 0;
   }
-  const std::string again = encode_retained(*first.message, 1'700'000'000'000);
+  const std::string again = encode_retained(*first.message, 1'700'000'000'000, first.tenant);
   DecodedRetained second = decode_retained(
       std::span(reinterpret_cast<const uint8_t*>(again.data()), again.size()),
       1'700'000'000'000, 5);
   PG_ASSERT(second.outcome == DecodedRetained::Outcome::kMessage);
   PG_ASSERT(second.message->topic() == first.message->topic());
+  PG_ASSERT(second.tenant == first.tenant);
   PG_ASSERT(std::equal(second.message->payload().begin(), second.message->payload().end(),
                        first.message->payload().begin(), first.message->payload().end()));
   PG_ASSERT(second.message->qos() == first.message->qos());

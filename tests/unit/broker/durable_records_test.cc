@@ -72,6 +72,21 @@ TEST(DurableRecords, ExpiryCountsOnWhileOnDisk) {
   earlier.message->unref();
 }
 
+TEST(DurableRecords, RecordsNameTheirVirtualBroker) {
+  Message* m = make("t", "x", 0);
+  const std::string plain = encode_retained(*m, 1);
+  const std::string tenant = encode_retained(*m, 1, "staging.my-namespace");
+  m->unref();
+  DecodedRetained a = decode_retained(bytes_of(plain), 2, 0);
+  DecodedRetained b = decode_retained(bytes_of(tenant), 2, 0);
+  ASSERT_EQ(a.outcome, DecodedRetained::Outcome::kMessage);
+  ASSERT_EQ(b.outcome, DecodedRetained::Outcome::kMessage);
+  EXPECT_EQ(a.tenant, "");
+  EXPECT_EQ(b.tenant, "staging.my-namespace");
+  a.message->unref();
+  b.message->unref();
+}
+
 TEST(DurableRecords, AnEmptyPayloadIsAClear) {
   Message* m = make("t/clear", "", 2);
   const std::string body = encode_retained(*m, 1);
@@ -87,12 +102,16 @@ TEST(DurableRecords, BodiesThatAreNotOursAreRefused) {
   const std::string good = encode_retained(*m, 1);
   m->unref();
   std::string not_retained = good;
-  not_retained[8] = static_cast<char>(0x32);  // PUBLISH, QoS 1, retain clear
+  not_retained[10] = static_cast<char>(0x32);  // PUBLISH, QoS 1, retain clear
   std::string wildcard = good;
-  wildcard[8 + 4] = '#';                       // the topic "t" becomes "#"
-  for (const std::string& bad : {std::string(), good.substr(0, 7), good.substr(0, good.size() - 1),
-                                 good + "x", not_retained, wildcard,
-                                 std::string(8, '\0') + "\x20\x02\x00\x00"}) {
+  wildcard[10 + 4] = '#';                       // the topic "t" becomes "#"
+  std::string long_tenant = good;
+  long_tenant[9] = 1;                           // a 256-byte name
+  std::string past_end = good;
+  past_end[8] = static_cast<char>(200);         // a name longer than the body
+  for (const std::string& bad : {std::string(), good.substr(0, 9), good.substr(0, good.size() - 1),
+                                 good + "x", not_retained, wildcard, long_tenant, past_end,
+                                 std::string(10, '\0') + "\x20\x02\x00\x00"}) {
     const DecodedRetained r = decode_retained(bytes_of(bad), 1, 0);
     EXPECT_EQ(r.outcome, DecodedRetained::Outcome::kMalformed) << bad.size();
     EXPECT_FALSE(r.why.empty());
