@@ -67,7 +67,9 @@ bool RetainedRouter::snapshot_slice(std::string& cursor, size_t max) {
 }
 
 RetainOutcome RetainedRouter::on_store(const mail::RetainStore& mail, uint16_t from) {
-  if (_log != nullptr) {
+  // $SYS/ is the broker's own (clients may not publish there): made afresh by each
+  // process, never worth a write, and a stale one must not come back at a restart.
+  if (_log != nullptr && !mail.message->topic().starts_with("$SYS/")) {
     // Kept once on disk.
     Message* message = mail.message;
     const std::string body = record_of(*message);

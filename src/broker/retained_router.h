@@ -15,6 +15,7 @@
 // With a durable log (persistence on), the owner appends each retained message to its
 // shard's log and keeps it only once that write is on disk: then the store takes it and
 // the publisher's answer goes out (a failed write: refused, 0x97, as at the limits).
+// $SYS/ messages, the broker's own, are kept in memory only.
 // Pending messages wait in log order: at most what one turn of the shard appends.
 #pragma once
 

@@ -186,3 +186,18 @@ def test_compaction_keeps_the_log_bounded_by_live_state(broker, tmp_path):
     got = retained(b.port)
     assert {t: p for t, (p, _) in got.items()} == {
         f"c/{k}": f"value-{2990 + k}".encode() for k in range(10)}
+
+
+def test_sys_topics_are_not_kept(broker, tmp_path):
+    """$SYS/ retained messages are the running process's own: a restart must not bring
+    back the last one's uptime or counters."""
+    state = tmp_path / "state"
+    config = "[sys]\ninterval_ms = 100\n"
+    b = start(broker, state, shards=1, config=config)
+    c = m.connected(b.port, "s", V5)
+    c.subscribe(("$SYS/broker/uptime", 0))
+    c.next_message(timeout=5)
+    b.stop()
+    b = start(broker, state, shards=1, config="[sys]\ninterval_ms = 0\nevents = false\n")
+    assert not any(t.startswith("$SYS/broker/uptime") for t in retained(b.port, "$SYS/#"))
+    assert b.counters()["retained_restored"] == 0
