@@ -280,11 +280,7 @@ void EpollRing::accept_all(Acceptor* acceptor, int fd) {
 void EpollRing::write_file(FileWrite* write) {
   PG_ASSERT(_file_writes < kMaxFileWrites);
   _file_writes++;
-  auto& state = write->ring_state;
-  state = {};
-  for (int i = 0; i < write->iovcnt; i++) {
-    state.expected += write->iov[i].iov_len;
-  }
+  write->begin();
   if (_files == nullptr) {
     _files = std::make_unique<FileHelper>(*this);
   }
@@ -297,14 +293,7 @@ bool EpollRing::run_deferred() {
   while (_files != nullptr && _files->take_done(written)) {
     ran = true;
     _file_writes--;
-    const auto& state = written->ring_state;
-    int64_t outcome = state.written;
-    if (outcome >= 0 && static_cast<size_t>(outcome) != state.expected) {
-      outcome = -ENOSPC;
-    } else if (outcome >= 0 && state.sync_result < 0) {
-      outcome = state.sync_result;
-    }
-    written->on_file_written(outcome);
+    written->on_file_written(written->outcome());
   }
   while (!_send_done.empty() || !_quiesced.empty()) {
     ran = true;

@@ -7,6 +7,7 @@
 
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -43,6 +44,22 @@ class FileWrite {
     int sync_result = 0;     // the sync's
     uint8_t pending = 0;     // completions still to come (io_uring)
   } ring_state;
+
+  // For the Ring implementations: resets ring_state for a new write.
+  void begin() {
+    ring_state = {};
+    for (int i = 0; i < iovcnt; i++) {
+      ring_state.expected += iov[i].iov_len;
+    }
+  }
+  // For the Ring implementations: what on_file_written() is told once all is done.
+  int64_t outcome() const {
+    const int64_t written = ring_state.written;
+    if (written >= 0 && static_cast<size_t>(written) != ring_state.expected) {
+      return -ENOSPC;  // cut short: the file system had no room for the rest
+    }
+    return written >= 0 && ring_state.sync_result < 0 ? ring_state.sync_result : written;
+  }
 };
 
 const char* backend_name(Backend backend);

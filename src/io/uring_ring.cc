@@ -366,12 +366,8 @@ void UringRing::dispatch(io_uring_cqe* cqe) {
 void UringRing::write_file(FileWrite* write) {
   PG_ASSERT(_file_writes < kMaxFileWrites);
   _file_writes++;
-  auto& state = write->ring_state;
-  state = {};
-  for (int i = 0; i < write->iovcnt; i++) {
-    state.expected += write->iov[i].iov_len;
-  }
-  state.pending = write->sync ? 2 : 1;
+  write->begin();
+  write->ring_state.pending = write->sync ? 2 : 1;
   if (write->sync && io_uring_sq_space_left(&_ring) < 2) {
     io_uring_submit(&_ring);  // a link must not be split across two submissions
   }
@@ -401,13 +397,7 @@ void UringRing::on_file_cqe(FileWrite* write, bool sync, int result) {
     return;
   }
   _file_writes--;
-  int64_t outcome = state.written;
-  if (outcome >= 0 && static_cast<size_t>(outcome) != state.expected) {
-    outcome = -ENOSPC;  // cut short: the file system had no room for the rest
-  } else if (outcome >= 0 && state.sync_result < 0) {
-    outcome = state.sync_result;
-  }
-  write->on_file_written(outcome);
+  write->on_file_written(write->outcome());
 }
 
 void UringRing::on_wake_cqe(io_uring_cqe* cqe) {

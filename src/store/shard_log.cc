@@ -25,18 +25,23 @@ std::string segment_name(uint64_t number) {
   return name;
 }
 
-// The segment numbers in `dir`, in order ("0000000000000001.log", ...).
-std::vector<uint64_t> segment_numbers(const std::string& dir) {
+// The numbers in `dir`'s names of the form PREFIX + 16 digits + SUFFIX, in order.
+std::vector<uint64_t> numbered(const std::string& dir, std::string_view prefix,
+                               std::string_view suffix) {
   std::vector<uint64_t> out;
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) {
     return out;
   }
   while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.size() == 20 && name.ends_with(".log") &&
-        std::all_of(name.begin(), name.begin() + 16, [](char c) { return c >= '0' && c <= '9'; })) {
-      out.push_back(std::strtoull(name.c_str(), nullptr, 10));
+    const std::string_view name = e->d_name;
+    if (name.size() != prefix.size() + 16 + suffix.size() || !name.starts_with(prefix) ||
+        !name.ends_with(suffix)) {
+      continue;
+    }
+    const std::string_view digits = name.substr(prefix.size(), 16);
+    if (std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      out.push_back(std::strtoull(std::string(digits).c_str(), nullptr, 10));
     }
   }
   ::closedir(d);
@@ -44,29 +49,18 @@ std::vector<uint64_t> segment_numbers(const std::string& dir) {
   return out;
 }
 
-// Snapshot numbers in `dir` ("snapshot-0000000000000007.snap"), in order; `.tmp` ones
-// (a snapshot a crash interrupted) are deleted.
+// Segments ("0000000000000001.log").
+std::vector<uint64_t> segment_numbers(const std::string& dir) { return numbered(dir, "", ".log"); }
+
+// Snapshots ("snapshot-0000000000000007.snap"); `.tmp` ones (a snapshot a crash
+// interrupted) are deleted.
 std::vector<uint64_t> snapshot_numbers(const std::string& dir) {
-  std::vector<uint64_t> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) {
-    return out;
+  for (const uint64_t n : numbered(dir, "snapshot-", ".tmp")) {
+    char name[40];
+    std::snprintf(name, sizeof name, "/snapshot-%016" PRIu64 ".tmp", n);
+    ::unlink((dir + name).c_str());
   }
-  std::vector<std::string> unfinished;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.size() == 30 && name.starts_with("snapshot-") && name.ends_with(".snap")) {
-      out.push_back(std::strtoull(name.c_str() + 9, nullptr, 10));
-    } else if (name.starts_with("snapshot-") && name.ends_with(".tmp")) {
-      unfinished.push_back(dir + "/" + name);
-    }
-  }
-  ::closedir(d);
-  for (const std::string& path : unfinished) {
-    ::unlink(path.c_str());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return numbered(dir, "snapshot-", ".snap");
 }
 
 bool read_whole(const std::string& path, std::string& out, std::string& error) {
@@ -144,6 +138,14 @@ ShardLog::~ShardLog() {
   }
 }
 
+SegmentScan ShardLog::replay_file(const std::string& bytes, const Replay& replay) const {
+  return scan_segment(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+                      _options.shard, [&](uint8_t type, std::span<const uint8_t> body) {
+                        replay(type, body);
+                        return true;
+                      });
+}
+
 bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& error) {
   if (::mkdir(_options.dir.c_str(), 0700) != 0 && errno != EEXIST) {
     error = _options.dir + ": " + std::strerror(errno);
@@ -163,12 +165,7 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
     if (!read_whole(path, snap, error)) {
       return false;
     }
-    const SegmentScan scan = scan_segment(
-        std::span(reinterpret_cast<const uint8_t*>(snap.data()), snap.size()), _options.shard,
-        [&](uint8_t type, std::span<const uint8_t> body) {
-          replay(type, body);
-          return true;
-        });
+    const SegmentScan scan = replay_file(snap, replay);
     recovery.records += scan.records;
     recovery.snapshot_records = scan.records;
     if (scan.end != SegmentScan::End::kClean) {
@@ -223,12 +220,7 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
     }
     recovery.segments++;
     _bytes_since_snapshot += bytes.size();
-    const SegmentScan scan = scan_segment(
-        std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), _options.shard,
-        [&](uint8_t type, std::span<const uint8_t> body) {
-          replay(type, body);
-          return true;
-        });
+    const SegmentScan scan = replay_file(bytes, replay);
     recovery.records += scan.records;
     if (scan.records == 0 && scan.end == SegmentScan::End::kClean) {
       // Nothing in it (a start with no writes after): its header's statement about the

@@ -49,6 +49,7 @@
 
 #include "include/peregrine/durable_log.h"
 #include "src/io/ring.h"
+#include "src/store/log_format.h"
 
 namespace peregrine::store {
 
@@ -153,6 +154,7 @@ class ShardLog final : public DurableLog {
   std::string snapshot_path(uint64_t number, bool done) const;
   void written(Batch& batch, int64_t result);
   void fail_at_once(Batch& batch, int error);
+  SegmentScan replay_file(const std::string& bytes, const Replay& replay) const;
   void start(uint64_t now_ms);
   // A new segment whose header says the current one is valid up to _end.
   bool open_segment(std::string& error);

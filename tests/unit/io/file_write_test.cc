@@ -14,11 +14,19 @@
 #include <vector>
 
 #include "src/io/ring.h"
+#include "tests/unit/io/file_size_limit.h"
 
 namespace peregrine::io {
 namespace {
 
 struct Recorded final : FileWrite {
+  Recorded(int file, iovec* vectors, int count, uint64_t at, bool and_sync) {
+    fd = file;
+    iov = vectors;
+    iovcnt = count;
+    offset = at;
+    sync = and_sync;
+  }
   void on_file_written(int64_t r) override {
     result = r;
     calls++;
@@ -80,18 +88,8 @@ TEST_P(FileWriteTest, GatheredWritesLandAtTheirOffsetsAndReportOnce) {
   iovec first[2] = {{a.data(), a.size()}, {b.data(), b.size()}};
   std::string c = "!!";
   iovec second[1] = {{c.data(), c.size()}};
-  Recorded w1;
-  w1.fd = fd;
-  w1.iov = first;
-  w1.iovcnt = 2;
-  w1.offset = 0;
-  w1.sync = true;
-  Recorded w2;
-  w2.fd = fd;
-  w2.iov = second;
-  w2.iovcnt = 1;
-  w2.offset = 10;
-  w2.sync = false;
+  Recorded w1(fd, first, 2, 0, true);
+  Recorded w2(fd, second, 1, 10, false);
   ring->write_file(&w1);
   ring->write_file(&w2);
   EXPECT_EQ(w1.calls, 0);  // never from the call that started it
@@ -107,11 +105,7 @@ TEST_P(FileWriteTest, GatheredWritesLandAtTheirOffsetsAndReportOnce) {
 TEST_P(FileWriteTest, ALargeWriteIsWhole) {
   std::string big(3 << 20, 'z');
   iovec one[1] = {{big.data(), big.size()}};
-  Recorded w;
-  w.fd = fd;
-  w.iov = one;
-  w.iovcnt = 1;
-  w.sync = true;
+  Recorded w(fd, one, 1, 0, true);
   ring->write_file(&w);
   wait_for({&w});
   EXPECT_EQ(w.result, static_cast<int64_t>(big.size()));
@@ -125,11 +119,7 @@ TEST_P(FileWriteTest, ErrorsComeBackAsNegativeErrno) {
   ASSERT_GE(read_only, 0);
   std::string x = "x";
   iovec one[1] = {{x.data(), 1}};
-  Recorded w;
-  w.fd = read_only;
-  w.iov = one;
-  w.iovcnt = 1;
-  w.sync = true;
+  Recorded w(read_only, one, 1, 0, true);
   ring->write_file(&w);
   wait_for({&w});
   EXPECT_EQ(w.result, -EBADF);
@@ -139,26 +129,13 @@ TEST_P(FileWriteTest, ErrorsComeBackAsNegativeErrno) {
 TEST_P(FileWriteTest, AFileThatMayNotGrowIsNeverSuccess) {
   // RLIMIT_FSIZE stands in for a full disk: the write past it is refused (EFBIG; the
   // signal it would raise is ignored) or cut short (ENOSPC), and is reported as such.
-  struct sigaction ignore {};
-  struct sigaction saved {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGXFSZ, &ignore, &saved);
-  rlimit old{};
-  ::getrlimit(RLIMIT_FSIZE, &old);
-  rlimit small = old;
-  small.rlim_cur = 4096;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  testing::FileSizeLimit full(4096);
   std::string big(8192, 'y');
   iovec one[1] = {{big.data(), big.size()}};
-  Recorded w;
-  w.fd = fd;
-  w.iov = one;
-  w.iovcnt = 1;
-  w.sync = true;
+  Recorded w(fd, one, 1, 0, true);
   ring->write_file(&w);
   wait_for({&w});
-  ::setrlimit(RLIMIT_FSIZE, &old);
-  ::sigaction(SIGXFSZ, &saved, nullptr);
+  full.lift();
   EXPECT_TRUE(w.result == -ENOSPC || w.result == -EFBIG) << w.result;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "src/store/log_format.h"
+#include "tests/unit/io/file_size_limit.h"
 
 namespace peregrine::store {
 namespace {
@@ -153,15 +154,7 @@ TEST_P(ShardLogTest, AFailedBatchIsNeverReplayedAndTheLogRecovers) {
   settle();
   // The disk "fills" partway through the next batch: some of its records reach the file
   // whole, and the batch is reported failed.
-  struct sigaction ignore {};
-  struct sigaction saved {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGXFSZ, &ignore, &saved);
-  rlimit old{};
-  ::getrlimit(RLIMIT_FSIZE, &old);
-  rlimit small = old;
-  small.rlim_cur = 3000;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  testing::FileSizeLimit full(3000);
   for (int i = 0; i < 100; i++) {
     log->append(1, bytes_of("refused-" + std::string(40, 'r')));
   }
@@ -172,8 +165,7 @@ TEST_P(ShardLogTest, AFailedBatchIsNeverReplayedAndTheLogRecovers) {
   EXPECT_EQ(log->failures(), 1u);
   // Still full: the next batch needs a new segment, which fits (a header) but its write
   // does not; then space returns.
-  ::setrlimit(RLIMIT_FSIZE, &old);
-  ::sigaction(SIGXFSZ, &saved, nullptr);
+  full.lift();
   log->append(1, bytes_of("after"));
   log->flush(now_ms);
   settle();
@@ -191,15 +183,7 @@ TEST_P(ShardLogTest, NoSegmentWhileTheDiskIsFullThenRecovery) {
   const std::string dir = options.dir;
   // A failure, then a directory that refuses new files: batches fail at once, with a
   // new attempt at most once a second of the shard's clock.
-  struct sigaction ignore {};
-  struct sigaction saved {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGXFSZ, &ignore, &saved);
-  rlimit old{};
-  ::getrlimit(RLIMIT_FSIZE, &old);
-  rlimit tiny = old;
-  tiny.rlim_cur = 10;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tiny), 0);
+  testing::FileSizeLimit full(10);
   log->append(1, bytes_of("x"));
   log->flush(now_ms);
   settle();
@@ -209,8 +193,7 @@ TEST_P(ShardLogTest, NoSegmentWhileTheDiskIsFullThenRecovery) {
   log->append(1, bytes_of("z"));
   log->flush(now_ms + 10);  // within the second: refused without trying
   settle();
-  ::setrlimit(RLIMIT_FSIZE, &old);
-  ::sigaction(SIGXFSZ, &saved, nullptr);
+  full.lift();
   ASSERT_EQ(reports->seen.size(), 3u);
   for (const auto& [ticket, error] : reports->seen) {
     EXPECT_LT(error, 0) << ticket;
@@ -326,21 +309,12 @@ TEST_P(ShardLogTest, AFailedSnapshotLeavesTheSegmentsAsTheyWere) {
   }
   ASSERT_TRUE(log->begin_snapshot());
   ASSERT_TRUE(log->snapshot_ready());
-  struct sigaction ignore {};
-  struct sigaction saved {};
-  ignore.sa_handler = SIG_IGN;
-  ::sigaction(SIGXFSZ, &ignore, &saved);
-  rlimit old{};
-  ::getrlimit(RLIMIT_FSIZE, &old);
-  rlimit small = old;
-  small.rlim_cur = 64;
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  testing::FileSizeLimit full(64);
   log->append_snapshot(7, bytes_of(std::string(200, 's')));
   log->end_snapshot();
   log->flush(now_ms);
   settle();
-  ::setrlimit(RLIMIT_FSIZE, &old);
-  ::sigaction(SIGXFSZ, &saved, nullptr);
+  full.lift();
   EXPECT_FALSE(log->snapshot_running());
   EXPECT_EQ(log->snapshots(), 0u);
   for (const std::string& name : segments()) {
