@@ -35,6 +35,7 @@
 #include "src/store/control_file_store.h"
 #include "src/store/shard_layout.h"
 #include "src/store/shard_log.h"
+#include "src/store/state_dir_lock.h"
 
 namespace {
 
@@ -286,6 +287,16 @@ int run(Options options) {
   if (!prepare_state_dir(options)) {
     return 1;
   }
+  // One process per state_dir: two would write one set of files.
+  store::StateDirLock state_lock;
+  {
+    std::string why;
+    if (!state_lock.acquire(options.state_dir, why)) {
+      PG_ERROR("%s", why.c_str());
+      return 1;
+    }
+  }
+
   io::Backend backend = io::Backend::kEpoll;
   if (!choose_backend(options.io, &backend)) {
     return 1;

@@ -201,3 +201,17 @@ def test_sys_topics_are_not_kept(broker, tmp_path):
     b = start(broker, state, shards=1, config="[sys]\ninterval_ms = 0\nevents = false\n")
     assert not any(t.startswith("$SYS/broker/uptime") for t in retained(b.port, "$SYS/#"))
     assert b.counters()["retained_restored"] == 0
+
+
+def test_one_process_per_state_dir(broker, tmp_path):
+    """A second broker on the same state_dir would write the same logs: refused, naming
+    the first; the lock goes with the first process, kill -9 included."""
+    state = tmp_path / "state"
+    first = start(broker, state, shards=1)
+    second = start(broker, state, shards=1, wait=False, expect_exit=1)
+    assert second.proc.wait(timeout=10) == 1
+    assert f"in use by another peregrine (pid {first.proc.pid})" in second.log_text()
+    first.expect_exit = -signal.SIGKILL
+    os.kill(first.proc.pid, signal.SIGKILL)
+    first.proc.wait()
+    start(broker, state, shards=1)  # starts: the lock died with its holder
