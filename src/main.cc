@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -22,8 +23,11 @@
 #include "src/auth/key_files.h"
 #include "src/auth/token_issuer.h"
 #include "src/auth/scram_sha256.h"
+#include "src/base/clock.h"
 #include "src/base/log.h"
+#include "src/broker/durable_records.h"
 #include "src/broker/shard_broker.h"
+#include "src/broker/shard_for.h"
 #include "src/config/options_loader.h"
 #include "src/daemon/signals.h"
 #include "src/io/ring.h"
@@ -33,6 +37,7 @@
 #include "src/net/transport_stack.h"
 #include "src/shard/shard.h"
 #include "src/store/control_file_store.h"
+#include "src/store/redistribute.h"
 #include "src/store/shard_layout.h"
 #include "src/store/shard_log.h"
 #include "src/store/state_dir_lock.h"
@@ -248,6 +253,44 @@ bool prepare_state_dir(Options& options) {
   return true;
 }
 
+// Logs written with another shard count hold each retained topic in the shard that
+// owned it then: every record goes to its owner under `shards` before any shard starts.
+bool move_logs_to_shard_count(const std::string& state_dir, uint16_t shards,
+                              std::string& error) {
+  const uint16_t before = store::recorded_shard_count(state_dir);
+  if (before == 0 || before == shards) {
+    return true;
+  }
+  const int64_t now_wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  const auto owner = [&](uint8_t type, std::span<const uint8_t> body,
+                         std::string& stop) -> std::optional<uint16_t> {
+    if (type != static_cast<uint8_t>(broker::RecordType::kRetained)) {
+      stop = "a log record of unknown type " + std::to_string(type) +
+             ": state_dir was written by a newer peregrine";
+      return std::nullopt;
+    }
+    broker::DecodedRetained decoded = broker::decode_retained(body, now_wall_ms, 0);
+    if (decoded.outcome != broker::DecodedRetained::Outcome::kMessage) {
+      return std::nullopt;  // expired, or unreadable (logged when replayed as it is)
+    }
+    const uint16_t shard = broker::shard_for(decoded.message->topic(), shards);
+    decoded.message->unref();
+    return shard;
+  };
+  store::Redistribution report;
+  const uint64_t started = base::monotonic_ns();
+  if (!store::redistribute(state_dir, before, shards, owner, report, error)) {
+    return false;
+  }
+  PG_WARN("persistence: the logs of %u shards moved to %u in %.2f s: %zu records, %zu dropped "
+          "(expired)",
+          before, shards, static_cast<double>(base::monotonic_ns() - started) / 1e9,
+          report.records, report.dropped);
+  return true;
+}
+
 // The admin API's bearer token: admin.token_file's first line, else state_dir/admin.token,
 // made on first start (32 random bytes, base64url, mode 0600). Never logged.
 bool load_admin_token(const Options& options, std::string& token) {
@@ -380,7 +423,9 @@ int run(Options options) {
   std::unique_ptr<store::ShardLogFactory> durable;
   if (options.persistence) {
     std::string why;
-    if (!store::prepare_shard_dirs(options.state_dir, shards, why)) {
+    if (!store::finish_interrupted_redistribution(options.state_dir, why) ||
+        !move_logs_to_shard_count(options.state_dir, shards, why) ||
+        !store::prepare_shard_dirs(options.state_dir, shards, why)) {
       PG_ERROR("persistence: %s", why.c_str());
       return 1;
     }

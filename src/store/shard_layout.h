@@ -1,10 +1,7 @@
 // Start-up check of the shard logs' directories (main thread, before any shard runs):
 // state_dir/shard-0 … shard-(N-1) exist (0700) and take new files, and the logs there
-// were written with this shard count. A topic's retained message lives in the log of the
-// shard that owns the topic (hash of the topic, modulo the shard count), so logs written
-// with another count hold topics in the wrong shards; moving them is not built yet, and
-// starting anyway would lose or misplace state: refused with a message that says how to
-// start. `state_dir/layout.json` ({"version":1,"shards":N}) records the count.
+// were written with this shard count (logs of another count are moved first:
+// redistribute.h). `state_dir/layout.json` ({"version":1,"shards":N}) records the count.
 #pragma once
 
 #include <cstdint>

@@ -138,34 +138,58 @@ ShardLog::~ShardLog() {
   }
 }
 
-SegmentScan ShardLog::replay_file(const std::string& bytes, const Replay& replay) const {
+namespace {
+
+SegmentScan replay_file(const std::string& bytes, uint16_t shard,
+                        const DurableLogFactory::Replay& replay) {
   return scan_segment(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
-                      _options.shard, [&](uint8_t type, std::span<const uint8_t> body) {
+                      shard, [&](uint8_t type, std::span<const uint8_t> body) {
                         replay(type, body);
                         return true;
                       });
 }
+
+std::string snapshot_file(const std::string& dir, uint64_t number, bool done) {
+  char name[40];
+  std::snprintf(name, sizeof name, "/snapshot-%016" PRIu64 "%s", number, done ? ".snap" : ".tmp");
+  return dir + name;
+}
+
+}  // namespace
 
 bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& error) {
   if (::mkdir(_options.dir.c_str(), 0700) != 0 && errno != EEXIST) {
     error = _options.dir + ": " + std::strerror(errno);
     return false;
   }
+  if (!read_shard_log(_options.dir, _options.shard, replay, recovery, error)) {
+    return false;
+  }
+  _last_snapshot_bytes = recovery.last_snapshot_bytes;
+  _bytes_since_snapshot = recovery.bytes_since_snapshot;
+  _segment_number = recovery.last_number;
+  _end = 0;  // the last old segment is complete as it is: nothing of it to cut
+  return open_segment(error);
+}
+
+bool read_shard_log(const std::string& dir, uint16_t shard,
+                    const DurableLogFactory::Replay& replay, LogRecovery& recovery,
+                    std::string& error) {
   // The newest snapshot, then the segments from its number on; what it replaced (a crash
   // came between its rename and their deletion) and older snapshots go now.
-  const std::vector<uint64_t> snapshots = snapshot_numbers(_options.dir);
-  std::vector<uint64_t> numbers = segment_numbers(_options.dir);
+  const std::vector<uint64_t> snapshots = snapshot_numbers(dir);
+  std::vector<uint64_t> numbers = segment_numbers(dir);
   if (!snapshots.empty()) {
     const uint64_t newest = snapshots.back();
     for (size_t i = 0; i + 1 < snapshots.size(); i++) {
-      ::unlink(snapshot_path(snapshots[i], true).c_str());
+      ::unlink(snapshot_file(dir, snapshots[i], true).c_str());
     }
     std::string snap;
-    const std::string path = snapshot_path(newest, true);
+    const std::string path = snapshot_file(dir, newest, true);
     if (!read_whole(path, snap, error)) {
       return false;
     }
-    const SegmentScan scan = replay_file(snap, replay);
+    const SegmentScan scan = replay_file(snap, shard, replay);
     recovery.records += scan.records;
     recovery.snapshot_records = scan.records;
     if (scan.end != SegmentScan::End::kClean) {
@@ -175,11 +199,11 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
       recovery.notes.push_back(path + ": damaged at " + std::to_string(scan.good_bytes) +
                                (scan.why.empty() ? "" : ": " + scan.why));
     }
-    _last_snapshot_bytes = snap.size();
+    recovery.last_snapshot_bytes = snap.size();
     std::vector<uint64_t> kept;
     for (const uint64_t number : numbers) {
       if (number < newest) {
-        ::unlink((_options.dir + "/" + segment_name(number)).c_str());
+        ::unlink((dir + "/" + segment_name(number)).c_str());
       } else {
         kept.push_back(number);
       }
@@ -188,7 +212,7 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
   }
   std::vector<std::string> paths;
   for (const uint64_t number : numbers) {
-    paths.push_back(_options.dir + "/" + segment_name(number));
+    paths.push_back(dir + "/" + segment_name(number));
   }
   // Each header after the first says how much of the one before is valid.
   std::string next;
@@ -205,7 +229,7 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
     }
     std::string why;
     const auto next_bytes = std::span(reinterpret_cast<const uint8_t*>(next.data()), next.size());
-    if (i + 1 < paths.size() && valid_segment_header(next_bytes, _options.shard, why)) {
+    if (i + 1 < paths.size() && valid_segment_header(next_bytes, shard, why)) {
       const uint64_t valid = previous_valid_length(next_bytes);
       if (valid >= kSegmentHeaderBytes && valid < bytes.size()) {
         recovery.notes.push_back(path + ": " + std::to_string(bytes.size() - valid) +
@@ -219,8 +243,8 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
       }
     }
     recovery.segments++;
-    _bytes_since_snapshot += bytes.size();
-    const SegmentScan scan = replay_file(bytes, replay);
+    recovery.bytes_since_snapshot += bytes.size();
+    const SegmentScan scan = replay_file(bytes, shard, replay);
     recovery.records += scan.records;
     if (scan.records == 0 && scan.end == SegmentScan::End::kClean) {
       // Nothing in it (a start with no writes after): its header's statement about the
@@ -262,9 +286,9 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
       }
     }
   }
-  _segment_number = numbers.empty() ? (snapshots.empty() ? 0 : snapshots.back()) : numbers.back();
-  _end = 0;  // the last old segment is complete as it is: nothing of it to cut
-  return open_segment(error);
+  recovery.last_number =
+      numbers.empty() ? (snapshots.empty() ? 0 : snapshots.back()) : numbers.back();
+  return true;
 }
 
 bool ShardLog::open_segment(std::string& error) {
@@ -405,9 +429,7 @@ void ShardLog::written(Batch& batch, int64_t result) {
 // ---- compaction ----------------------------------------------------------------------
 
 std::string ShardLog::snapshot_path(uint64_t number, bool done) const {
-  char name[40];
-  std::snprintf(name, sizeof name, "snapshot-%016" PRIu64 "%s", number, done ? ".snap" : ".tmp");
-  return _options.dir + "/" + name;
+  return snapshot_file(_options.dir, number, done);
 }
 
 bool ShardLog::wants_snapshot() const {

@@ -78,7 +78,19 @@ struct LogRecovery {
   size_t torn = 0;       // segments whose torn tail was cut off
   size_t damaged = 0;    // segments whose rest after a bad record was moved aside
   std::vector<std::string> notes;  // one line per repair, for the log
+  // Where the log stands: its last segment's (or snapshot's) number, the bytes in
+  // segments since the snapshot, and the snapshot's size.
+  uint64_t last_number = 0;
+  uint64_t bytes_since_snapshot = 0;
+  uint64_t last_snapshot_bytes = 0;
 };
+
+// What ShardLog::open() does before it starts a segment: replays `dir`'s snapshot and
+// segments (of shard `shard`) through `replay`, repairing as it goes. Also for moving
+// logs to another shard count (redistribute.h).
+bool read_shard_log(const std::string& dir, uint16_t shard,
+                    const DurableLogFactory::Replay& replay, LogRecovery& recovery,
+                    std::string& error);
 
 class ShardLog final : public DurableLog {
  public:
@@ -154,7 +166,6 @@ class ShardLog final : public DurableLog {
   std::string snapshot_path(uint64_t number, bool done) const;
   void written(Batch& batch, int64_t result);
   void fail_at_once(Batch& batch, int error);
-  SegmentScan replay_file(const std::string& bytes, const Replay& replay) const;
   void start(uint64_t now_ms);
   // A new segment whose header says the current one is valid up to _end.
   bool open_segment(std::string& error);

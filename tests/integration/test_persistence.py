@@ -146,14 +146,47 @@ def test_a_full_disk_refuses_retained_and_recovers(broker, tmp_path):
     assert "big" not in got and "more" not in got  # refused: never replayed
 
 
-def test_a_state_dir_it_cannot_use_stops_the_start(broker, tmp_path):
+def test_another_shard_count_moves_the_logs(broker, tmp_path):
+    """Each retained topic lives in its owner shard's log; started with another shard
+    count, the broker moves every record to its new owner first."""
+    import json
     state = tmp_path / "state"
     b = start(broker, state, shards=2)
-    m.connected(b.port, "pub", V5).publish_qos1("t", "x", retain=True)
+    pub = m.connected(b.port, "pub", V5)
+    for i in range(60):
+        assert pub.publish_qos1(f"s/{i}", f"v{i}", retain=True).reason == 0
+    assert pub.publish_qos1("s/5", b"", retain=True).reason == 0  # a clear moves too
     b.stop()
-    b = start(broker, state, shards=3, wait=False, expect_exit=1)
-    assert b.proc.wait(timeout=10) == 1
-    assert "start with --shards 2" in b.log_text()
+    expected = {f"s/{i}": f"v{i}".encode() for i in range(60) if i != 5}
+    for shards in (3, 1, 2):
+        b = start(broker, state, shards=shards)
+        assert {t: p for t, (p, _) in retained(b.port).items()} == expected, shards
+        assert "moved to %d" % shards in b.log_text()
+        assert json.loads((state / "layout.json").read_text())["shards"] == shards
+        assert sorted(p.name for p in state.glob("shard-*")) == [
+            f"shard-{k}" for k in range(shards)]
+        assert not (state / "redistribute").exists()
+        b.stop()
+
+
+def test_an_interrupted_move_is_finished_or_undone(broker, tmp_path):
+    state = tmp_path / "state"
+    b = start(broker, state, shards=2)
+    pub = m.connected(b.port, "pub", V5)
+    for i in range(20):
+        pub.publish_qos1(f"i/{i}", f"v{i}", retain=True)
+    b.stop()
+    # A move a crash interrupted before it was done: its work is dropped, the old logs
+    # stand, and the start moves them again.
+    work = state / "redistribute" / "shard-0"
+    work.mkdir(parents=True)
+    (work / "0000000000000001.log").write_bytes(b"partial")
+    b = start(broker, state, shards=3)
+    assert len(retained(b.port)) == 20
+    b.stop()
+
+
+def test_a_state_dir_it_cannot_use_stops_the_start(broker, tmp_path):
     # A file where a shard's directory should be.
     other = tmp_path / "other"
     other.mkdir()
