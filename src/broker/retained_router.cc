@@ -34,6 +34,9 @@ RetainedRouter::~RetainedRouter() {
   }
   for (const Pending& p : _pending) {
     p.message->unref();  // the shard stopped before its write was reported
+    if (p.previous != nullptr) {
+      p.previous->unref();
+    }
   }
 }
 
@@ -58,6 +61,22 @@ std::string RetainedRouter::record_of(const Message& message) const {
   return encode_retained(message, _wall_ms(_clock) - static_cast<int64_t>(age_ms));
 }
 
+void RetainedRouter::undo(const Pending& failed) {
+  // A later message for the topic, still waiting for its own write, took over from this
+  // one: what it replaced is now what came before this one (which never happened).
+  for (Pending& later : _pending) {
+    if (later.message->topic() == failed.message->topic()) {
+      if (later.previous != nullptr) {
+        later.previous->unref();
+      }
+      later.previous = failed.previous;
+      return;
+    }
+  }
+  _store.undo(failed.message->topic(),
+              failed.message->payload().empty() ? nullptr : failed.message, failed.previous);
+}
+
 bool RetainedRouter::snapshot_slice(std::string& cursor, size_t max) {
   return _store.each(cursor, max, [&](const Message& message) {
     const std::string body = record_of(message);
@@ -70,13 +89,23 @@ RetainOutcome RetainedRouter::on_store(const mail::RetainStore& mail, uint16_t f
   // $SYS/ is the broker's own (clients may not publish there): made afresh by each
   // process, never worth a write, and a stale one must not come back at a restart.
   if (_log != nullptr && !mail.message->topic().starts_with("$SYS/")) {
-    // Kept once on disk.
     Message* message = mail.message;
+    message->ref();  // ours, for the write and a possible undo
+    Message* previous = nullptr;
+    if (_store.store(message, &previous) == RetainedStore::StoreResult::kRefused) {
+      _stats.retained_refused++;
+      PG_DEBUG("retained message refused: retained limits reached");
+      message->unref();
+      if (mail.token != 0 && from != _outbox.self()) {
+        answer(from, mail.connection, mail.token, false);
+      }
+      return RetainOutcome::kRefused;  // nothing kept: nothing to write
+    }
     const std::string body = record_of(*message);
     const uint64_t ticket = _log->append(
         static_cast<uint8_t>(RecordType::kRetained),
         std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
-    _pending.push_back({ticket, message, from, mail.connection, mail.token});
+    _pending.push_back({ticket, message, previous, from, mail.connection, mail.token});
     return mail.token != 0 ? RetainOutcome::kLater : RetainOutcome::kNone;
   }
   const bool stored = keep(mail.message);
@@ -122,13 +151,16 @@ void RetainedRouter::on_log_written(uint64_t ticket, int error) {
     const Pending p = _pending.front();
     _pending.pop_front();
     PG_ASSERT(p.ticket == ticket);  // batches are reported in order, each once
-    bool stored = false;
-    if (error == 0) {
-      stored = keep(p.message);
+    const bool stored = error == 0;
+    if (stored) {
+      if (p.previous != nullptr) {
+        p.previous->unref();
+      }
     } else {
       _stats.retained_log_failed++;
-      p.message->unref();
+      undo(p);
     }
+    p.message->unref();
     if (p.token != 0) {
       answer(p.from, p.connection, p.token, stored);
     }

@@ -12,10 +12,12 @@
 // there (or, never handled, when its mail is discarded). Bounds: the store's count and
 // bytes (its share of the broker's limits); parked scans: at most one per running scan.
 //
-// With a durable log (persistence on), the owner appends each retained message to its
-// shard's log and keeps it only once that write is on disk: then the store takes it and
-// the publisher's answer goes out (a failed write: refused, 0x97, as at the limits).
-// $SYS/ messages, the broker's own, are kept in memory only.
+// With a durable log (persistence on), the owner keeps each retained message at once (a
+// new subscriber sees it, as live ones already have) and appends it to its shard's log;
+// the publisher's answer goes out once that write is on disk. A failed write takes the
+// store back to what it held (unless a later message replaced it meanwhile) and answers
+// refused (0x97, as at the limits). $SYS/ messages, the broker's own, are kept in memory
+// only.
 // Pending messages wait in log order: at most what one turn of the shard appends.
 #pragma once
 
@@ -129,12 +131,14 @@ class RetainedRouter {
   const void* _clock = nullptr;
   struct Pending {
     uint64_t ticket;
-    Message* message;  // one reference
+    Message* message;   // one reference: what was stored (an empty payload: a delete)
+    Message* previous;  // what the topic held before (a reference), for an undo; or null
     uint16_t from;
     uint64_t connection;
     uint32_t token;
   };
   std::deque<Pending> _pending;  // in log order
+  void undo(const Pending& failed);
   bool _stopping = false;
 };
 

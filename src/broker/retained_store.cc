@@ -20,12 +20,21 @@ void RetainedStore::erase(std::map<std::string, Message*, std::less<>>::iterator
   _messages.erase(it);
 }
 
-RetainedStore::StoreResult RetainedStore::store(Message* message) {
+RetainedStore::StoreResult RetainedStore::store(Message* message, Message** replaced) {
   const std::string_view topic = message->topic();
   auto it = _messages.find(topic);
+  if (replaced != nullptr) {
+    *replaced = nullptr;
+  }
   if (message->payload().empty()) {
     if (it != _messages.end()) {
-      erase(it);
+      if (replaced != nullptr) {
+        *replaced = it->second;
+        _bytes -= cost(it->second);
+        _messages.erase(it);
+      } else {
+        erase(it);
+      }
     }
     message->unref();
     return StoreResult::kDeleted;
@@ -41,10 +50,32 @@ RetainedStore::StoreResult RetainedStore::store(Message* message) {
   if (new_topic) {
     _messages.emplace(std::string(topic), message);
   } else {
-    it->second->unref();
+    if (replaced != nullptr) {
+      *replaced = it->second;
+    } else {
+      it->second->unref();
+    }
     it->second = message;
   }
   return StoreResult::kStored;
+}
+
+void RetainedStore::undo(std::string_view topic, const Message* applied, Message* previous) {
+  auto it = _messages.find(topic);
+  const Message* now = it == _messages.end() ? nullptr : it->second;
+  if (now != applied) {
+    if (previous != nullptr) {
+      previous->unref();  // a later store() replaced it: that one stands
+    }
+    return;
+  }
+  if (it != _messages.end()) {
+    erase(it);
+  }
+  if (previous != nullptr) {
+    _bytes += cost(previous);
+    _messages.emplace(std::string(topic), previous);
+  }
 }
 
 bool RetainedStore::scan(std::string_view filter, std::string& cursor, size_t max_examined,

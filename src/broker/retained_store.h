@@ -28,7 +28,14 @@ class RetainedStore {
   RetainedStore& operator=(const RetainedStore&) = delete;
 
   // Stores (takes one reference) or, for an empty payload, deletes [MQTT-3.3.1-6..7].
-  StoreResult store(Message* message);
+  // With `replaced`, what the topic held before is handed back (its reference with it;
+  // nullptr when nothing) instead of released: for undo().
+  StoreResult store(Message* message, Message** replaced = nullptr);
+  // Takes back a store() whose write to the log failed: when `topic` still holds what that
+  // store left (`applied`; nullptr: nothing, it was a delete), it holds `previous` again
+  // (nullptr: nothing). Otherwise a later store() has replaced it and stays. Takes
+  // `previous`'s reference either way.
+  void undo(std::string_view topic, const Message* applied, Message* previous);
 
   // Appends up to `max_results` messages (each with a reference taken) whose topic matches
   // `filter`, examining at most `max_examined` entries after `cursor` (exclusive; empty:

@@ -127,6 +127,7 @@ def test_a_full_disk_refuses_retained_and_recovers(broker, tmp_path):
     subprocess.run(["prlimit", f"--pid={b.proc.pid}", "--fsize=4096:"], check=True)
     refused = pub.publish_qos1("big", "y" * 8000, retain=True)
     assert refused.reason == 0x97, refused
+    assert "big" not in retained(b.port, "big")  # taken back, not just left unwritten
     pub.publish("live/x", "flows")  # plain messages are not refused
     assert sub.next_message(timeout=5).payload == b"flows"
     assert pub.publish_qos1("more", "z" * 8000, retain=True).reason == 0x97

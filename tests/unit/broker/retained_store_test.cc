@@ -32,6 +32,58 @@ std::vector<std::string> topics(std::vector<Message*>& found) {
   return out;
 }
 
+std::string payload_of(RetainedStore& store, std::string_view topic) {
+  Message* m = store.lookup(topic, 0);
+  if (m == nullptr) {
+    return "(none)";
+  }
+  std::string out(m->payload().begin(), m->payload().end());
+  m->unref();
+  return out;
+}
+
+TEST(RetainedStore, AStoreWhoseWriteFailedIsTakenBack) {
+  RetainedStore store(10, 1000);
+  store.store(make("t", "old"));
+  // A replace handed back, then undone: the old one again.
+  Message* applied = make("t", "new");
+  applied->ref();  // the caller's, as the router keeps one
+  Message* previous = nullptr;
+  ASSERT_EQ(store.store(applied, &previous), RetainedStore::StoreResult::kStored);
+  ASSERT_NE(previous, nullptr);
+  EXPECT_EQ(payload_of(store, "t"), "new");
+  store.undo("t", applied, previous);
+  EXPECT_EQ(payload_of(store, "t"), "old");
+  EXPECT_EQ(store.bytes(), 4u);  // "t" + "old"
+  applied->unref();
+
+  // A delete undone: back again.
+  Message* clear = make("t", "");
+  clear->ref();
+  ASSERT_EQ(store.store(clear, &previous), RetainedStore::StoreResult::kDeleted);
+  EXPECT_EQ(payload_of(store, "t"), "(none)");
+  store.undo("t", nullptr, previous);
+  EXPECT_EQ(payload_of(store, "t"), "old");
+  clear->unref();
+
+  // A new topic undone: gone; and an undo that a later store overtook changes nothing.
+  Message* fresh = make("n", "1");
+  fresh->ref();
+  ASSERT_EQ(store.store(fresh, &previous), RetainedStore::StoreResult::kStored);
+  EXPECT_EQ(previous, nullptr);
+  store.undo("n", fresh, nullptr);
+  EXPECT_EQ(payload_of(store, "n"), "(none)");
+  fresh->unref();
+  Message* first = make("t", "first");
+  first->ref();
+  store.store(first, &previous);
+  store.store(make("t", "second"));
+  store.undo("t", first, previous);  // "second" stands
+  EXPECT_EQ(payload_of(store, "t"), "second");
+  first->unref();
+  EXPECT_EQ(store.size(), 1u);
+}
+
 TEST(RetainedStore, ReplaceDeleteAndLimits) {
   RetainedStore store(2, 1000);
   EXPECT_EQ(store.store(make("a", "1")), RetainedStore::StoreResult::kStored);
