@@ -138,7 +138,8 @@ void RetainedRouter::use_log(DurableLog* log, uint64_t (*now_ms)(const void*),
 
 void RetainedRouter::restore(Message* message) {
   if (owner(message->topic()) != _outbox.self()) {
-    // Written by a broker with another shard count (main refuses to start so): not ours.
+    // Not this shard's (main moves logs of another shard count before the shards start):
+    // never expected; dropped rather than kept where no lookup would find it.
     message->unref();
     return;
   }
