@@ -42,11 +42,35 @@ class BrokerStandIn final : public BridgeSink {
   }
   void admin(const peregrine::http::AdminCall& call) override {
     PG_ASSERT(!_admin_pending);
-    if (call.op != peregrine::http::AdminCall::Op::kListRevocations) {
+    using Op = peregrine::http::AdminCall::Op;
+    // What the bridge hands on is within its bounds, whatever the request said.
+    if (call.op == Op::kRevoke || call.op == Op::kUnrevoke) {
       PG_ASSERT(!call.token_ids.empty() && call.token_ids.size() <= 1000);
       for (const std::string& id : call.token_ids) {
         PG_ASSERT(!id.empty() && id.size() <= 256);
       }
+    } else {
+      PG_ASSERT(call.token_ids.empty());
+    }
+    if (call.op == Op::kDeleteKey) {
+      PG_ASSERT(!call.key_id.empty() && call.key_id.size() <= 256);
+    }
+    if (call.op == Op::kIssue) {
+      const peregrine::CredentialRequest& c = call.credentials;
+      PG_ASSERT(c.number >= 1 && c.number <= peregrine::CredentialRequest::kMaxTokens);
+      PG_ASSERT(c.client_ids.empty() || c.client_ids.size() == c.number);
+      for (const std::string& id : c.client_ids) {
+        PG_ASSERT(!id.empty() && id.size() <= 256 && peregrine::mqtt::valid_utf8(id));
+      }
+      for (const auto* list : {&c.topic_acl, &c.publish, &c.subscribe}) {
+        PG_ASSERT(list->size() <= peregrine::CredentialRequest::kMaxFilters);
+        for (const std::string& f : *list) {
+          PG_ASSERT(peregrine::mqtt::valid_topic_filter(f));
+        }
+      }
+      PG_ASSERT(c.kid.size() <= 256);
+      PG_ASSERT(!c.expires_in_s || (*c.expires_in_s > 0 &&
+                                    *c.expires_in_s <= peregrine::http::kMaxExpirationS));
     }
     _admin_pending = true;
   }
