@@ -355,7 +355,8 @@ bool HttpBridge::parse_credential_request(const Request& request, CredentialRequ
     }
   }
   const std::vector<std::string_view> kids = request.query_values("kid");
-  if (kids.size() > 1 || (kids.size() == 1 && (kids[0].empty() || kids[0].size() > 256))) {
+  if (kids.size() > 1 ||
+      (kids.size() == 1 && (kids[0].empty() || kids[0].size() > kMaxTokenIdBytes))) {
     why = "one kid, 1 to 256 bytes";
     return false;
   }

@@ -9,12 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 #include <vector>
 
-#include <picojson.h>
-
 #include "src/store/log_format.h"
+#include "src/store/shard_layout.h"
 #include "src/store/shard_log.h"
 #include "src/store/state_writer.h"
 
@@ -63,12 +61,6 @@ struct Output {
   }
 };
 
-bool write_layout(const std::string& state_dir, uint16_t shards, std::string& error) {
-  return StateWriter::write_atomically(
-      state_dir + "/layout.json",
-      "{\"version\":1,\"shards\":" + std::to_string(shards) + "}\n", &error);
-}
-
 // With the work marked done: old shard directories out, new ones in, the count recorded.
 // Every step may be repeated after a crash.
 bool swap_in(const std::string& state_dir, uint16_t to, std::string& error) {
@@ -93,7 +85,7 @@ bool swap_in(const std::string& state_dir, uint16_t to, std::string& error) {
     }
   }
   sync_path(state_dir);
-  if (!write_layout(state_dir, to, error)) {
+  if (!record_shard_count(state_dir, to, error)) {
     return false;
   }
   fs::remove_all(work, ec);
@@ -102,24 +94,6 @@ bool swap_in(const std::string& state_dir, uint16_t to, std::string& error) {
 }
 
 }  // namespace
-
-uint16_t recorded_shard_count(const std::string& state_dir) {
-  std::ifstream in(state_dir + "/layout.json");
-  if (!in) {
-    return 0;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  picojson::value root;
-  if (!picojson::parse(root, text.str()).empty() || !root.is<picojson::object>()) {
-    return 0;
-  }
-  const picojson::value& shards = root.get("shards");
-  if (!shards.is<double>() || shards.get<double>() < 1 || shards.get<double>() > 65535) {
-    return 0;
-  }
-  return static_cast<uint16_t>(shards.get<double>());
-}
 
 bool redistribute(const std::string& state_dir, uint16_t from, uint16_t to,
                   const RecordOwner& owner, Redistribution& report, std::string& error) {

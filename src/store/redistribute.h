@@ -30,9 +30,6 @@ using RecordOwner = std::function<std::optional<uint16_t>(uint8_t type,
                                                           std::span<const uint8_t> body,
                                                           std::string& error)>;
 
-// The shard count layout.json records (0: none).
-uint16_t recorded_shard_count(const std::string& state_dir);
-
 bool redistribute(const std::string& state_dir, uint16_t from, uint16_t to,
                   const RecordOwner& owner, Redistribution& report, std::string& error);
 

@@ -1,20 +1,44 @@
 #include "src/store/shard_layout.h"
 
 #include <fcntl.h>
+#include <picojson.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
-#include "src/store/redistribute.h"
 #include "src/store/state_writer.h"
 
 namespace peregrine::store {
 
+uint16_t recorded_shard_count(const std::string& state_dir) {
+  std::ifstream in(state_dir + "/layout.json");
+  if (!in) {
+    return 0;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  picojson::value root;
+  if (!picojson::parse(root, text.str()).empty() || !root.is<picojson::object>()) {
+    return 0;
+  }
+  const picojson::value& shards = root.get("shards");
+  if (!shards.is<double>() || shards.get<double>() < 1 || shards.get<double>() > 65535) {
+    return 0;
+  }
+  return static_cast<uint16_t>(shards.get<double>());
+}
+
+bool record_shard_count(const std::string& state_dir, uint16_t shards, std::string& error) {
+  return StateWriter::write_atomically(
+      state_dir + "/layout.json",
+      "{\"version\":1,\"shards\":" + std::to_string(shards) + "}\n", &error);
+}
 
 bool prepare_shard_dirs(const std::string& state_dir, uint16_t shards, std::string& error) {
-  const std::string layout = state_dir + "/layout.json";
   const uint16_t before = recorded_shard_count(state_dir);
   if (before != 0 && before != shards) {
     error = state_dir + " holds the logs of " + std::to_string(before) +
@@ -37,13 +61,7 @@ bool prepare_shard_dirs(const std::string& state_dir, uint16_t shards, std::stri
     ::close(fd);
     ::unlink(probe.c_str());
   }
-  if (before != shards) {
-    const std::string text = "{\"version\":1,\"shards\":" + std::to_string(shards) + "}\n";
-    if (!StateWriter::write_atomically(layout, text, &error)) {
-      return false;
-    }
-  }
-  return true;
+  return before == shards || record_shard_count(state_dir, shards, error);
 }
 
 }  // namespace peregrine::store

@@ -11,4 +11,8 @@ namespace peregrine::store {
 
 bool prepare_shard_dirs(const std::string& state_dir, uint16_t shards, std::string& error);
 
+// layout.json, read (0: none, or unreadable) and written (atomically, 0600).
+uint16_t recorded_shard_count(const std::string& state_dir);
+bool record_shard_count(const std::string& state_dir, uint16_t shards, std::string& error);
+
 }  // namespace peregrine::store

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "src/store/log_format.h"
+#include "src/store/shard_layout.h"
 #include "src/store/shard_log.h"
 #include "src/store/state_writer.h"
 
