@@ -253,8 +253,8 @@ bool prepare_state_dir(Options& options) {
   return true;
 }
 
-// Logs written with another shard count hold each retained topic in the shard that
-// owned it then: every record goes to its owner under `shards` before any shard starts.
+// Logs written with another shard count hold each retained topic and session in the shard
+// that owned it then: every record goes to its owner under `shards` before any shard starts.
 bool move_logs_to_shard_count(const std::string& state_dir, uint16_t shards,
                               std::string& error) {
   const uint16_t before = store::recorded_shard_count(state_dir);
@@ -266,18 +266,14 @@ bool move_logs_to_shard_count(const std::string& state_dir, uint16_t shards,
                                   .count();
   const auto owner = [&](uint8_t type, std::span<const uint8_t> body,
                          std::string& stop) -> std::optional<uint16_t> {
-    if (type != static_cast<uint8_t>(broker::RecordType::kRetained)) {
+    if (!broker::known_record_type(type)) {
+      // A newer broker's record: dropping it would lose state silently.
       stop = "a log record of unknown type " + std::to_string(type) +
              ": state_dir was written by a newer peregrine";
       return std::nullopt;
     }
-    broker::DecodedRetained decoded = broker::decode_retained(body, now_wall_ms, 0);
-    if (decoded.outcome != broker::DecodedRetained::Outcome::kMessage) {
-      return std::nullopt;  // expired, or unreadable (logged when replayed as it is)
-    }
-    const uint16_t shard = broker::shard_for(decoded.message->topic(), shards);
-    decoded.message->unref();
-    return shard;
+    std::string why;  // unreadable: logged when replayed as it is
+    return broker::record_owner(type, body, shards, now_wall_ms, why);
   };
   store::Redistribution report;
   const uint64_t started = base::monotonic_ns();
@@ -435,7 +431,7 @@ int run(Options options) {
     durable = std::make_unique<store::ShardLogFactory>(
         options.state_dir, fsync, options.fsync_interval_ms, options.log_compact_bytes);
     config.durable_log = durable.get();
-    PG_INFO("persistence: retained messages in %s/shard-N (fsync %s%s)",
+    PG_INFO("persistence: retained messages and sessions in %s/shard-N (fsync %s%s)",
             options.state_dir.c_str(), options.fsync.c_str(),
             options.fsync == "interval"
                 ? (", every " + std::to_string(options.fsync_interval_ms) + " ms").c_str()

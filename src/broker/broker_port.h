@@ -100,6 +100,9 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // [MQTT-3.2.2-2].
   virtual Session* open_session(Client* client, const mqtt::Connect& connect,
                                 bool* present) = 0;
+  // The CONNECT's session has its final expiry and identity (just before CONNACK): a
+  // persistent one is written to the shard's log.
+  virtual void session_opened(Session* session) = 0;
   // Routes `publish`. A retained one whose outcome the acknowledgement needs passes an
   // `answer_token` (non-zero): the outcome is returned now, or kLater and then given to
   // `from->retain_answer(answer_token, stored)` from this shard.

@@ -47,6 +47,9 @@ namespace peregrine::broker {
   X(retained_restored, "retained messages read back from the log at start")             \
   X(retained_log_failed, "retained messages refused: their log write failed")           \
   X(log_batches_failed, "log writes that failed (a full disk, an I/O error)")           \
+  X(sessions_rewritten, "persistent sessions written whole again after a failed write")  \
+  X(sessions_restored, "persistent sessions brought back from the log at start")        \
+  X(subscribe_log_failed, "SUBSCRIBEs refused: their log write failed")                 \
   X(shared_dropped, "shared-subscription messages with no member left to take them")    \
   X(publish_denied, "PUBLISH refused by the authorizer")                                \
   X(subscribe_denied, "subscription filters refused by the authorizer")                 \

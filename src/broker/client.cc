@@ -601,6 +601,7 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
     broker().drop_ungranted(_session);
   }
   _session->expiry_interval = expiry;
+  broker().session_opened(_session);
   send_connack(ReasonCode::kSuccess, &connect, present);
   broker().stats().clients_connected++;
   PG_INFO("client connected client_id=%s shard=%u protocol=%u clean_start=%d keep_alive=%u peer=%s",

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "src/base/assert.h"
+#include "src/broker/shard_for.h"
 #include "src/mqtt/codec.h"
 
 namespace peregrine::broker {
@@ -11,7 +12,269 @@ namespace {
 
 constexpr size_t kWallBytes = 8;
 
+// Little-endian fields and u16-length strings, written and read back.
+class FieldWriter {
+ public:
+  void u8(uint8_t v) { _out.push_back(static_cast<char>(v)); }
+  void u16(uint16_t v) {
+    u8(static_cast<uint8_t>(v));
+    u8(static_cast<uint8_t>(v >> 8));
+  }
+  void u32(uint32_t v) {
+    for (int i = 0; i < 4; i++) u8(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  void u64(uint64_t v) {
+    for (int i = 0; i < 8; i++) u8(static_cast<uint8_t>(v >> (8 * i)));
+  }
+  void str(std::string_view v) {
+    PG_ASSERT(v.size() <= 0xFFFF);  // MQTT strings are no longer
+    u16(static_cast<uint16_t>(v.size()));
+    _out.append(v);
+  }
+  void key(const SessionKey& key) {
+    str(key.tenant);
+    str(key.client_id);
+  }
+  std::string take() { return std::move(_out); }
+
+ private:
+  std::string _out;
+};
+
+class FieldReader {
+ public:
+  explicit FieldReader(std::span<const uint8_t> body) : _body(body) {}
+  bool u8(uint8_t& v) {
+    if (_at + 1 > _body.size()) return false;
+    v = _body[_at++];
+    return true;
+  }
+  bool u16(uint16_t& v) {
+    uint8_t lo = 0;
+    uint8_t hi = 0;
+    if (!u8(lo) || !u8(hi)) return false;
+    v = static_cast<uint16_t>(lo | hi << 8);
+    return true;
+  }
+  bool u32(uint32_t& v) {
+    uint64_t wide = 0;
+    if (!little(4, wide)) return false;
+    v = static_cast<uint32_t>(wide);
+    return true;
+  }
+  bool u64(uint64_t& v) { return little(8, v); }
+  bool str(std::string& v) {
+    uint16_t size = 0;
+    if (!u16(size) || _at + size > _body.size()) return false;
+    v.assign(reinterpret_cast<const char*>(_body.data() + _at), size);
+    _at += size;
+    return mqtt::valid_utf8(v);
+  }
+  bool key(SessionKey& key) {
+    return str(key.tenant) && key.tenant.size() <= kMaxTenantNameBytes && str(key.client_id) &&
+           !key.client_id.empty();
+  }
+  bool at_end() const { return _at == _body.size(); }
+
+ private:
+  bool little(size_t n, uint64_t& v) {
+    if (_at + n > _body.size()) return false;
+    v = 0;
+    for (size_t i = 0; i < n; i++) v |= static_cast<uint64_t>(_body[_at + i]) << (8 * i);
+    _at += n;
+    return true;
+  }
+  std::span<const uint8_t> _body;
+  size_t _at = 0;
+};
+
+// Identity flags in a kSession record.
+constexpr uint8_t kHasUsername = 1;
+constexpr uint8_t kProven = 2;
+constexpr uint8_t kHasGrant = 4;
+constexpr uint8_t kFullImage = 1;
+// At most this many filters on each side of a grant (a token's claims are far fewer).
+constexpr uint16_t kMaxGrantFilters = 4096;
+
+void write_filters(FieldWriter& w, const std::vector<std::string>& filters) {
+  PG_ASSERT(filters.size() <= kMaxGrantFilters);
+  w.u16(static_cast<uint16_t>(filters.size()));
+  for (const std::string& f : filters) w.str(f);
+}
+
+bool read_filters(FieldReader& r, std::vector<std::string>& filters) {
+  uint16_t count = 0;
+  if (!r.u16(count) || count > kMaxGrantFilters) return false;
+  filters.resize(count);
+  for (std::string& f : filters) {
+    if (!r.str(f)) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string encode_session(const SessionRecord& record) {
+  FieldWriter w;
+  w.u8(record.full_image ? kFullImage : 0);
+  w.key(record.key);
+  w.u32(record.expiry_interval);
+  w.u64(static_cast<uint64_t>(std::max<int64_t>(record.offline_since_wall_ms, 0)));
+  const SessionIdentity& id = record.identity;
+  w.u8(static_cast<uint8_t>((id.username ? kHasUsername : 0) | (id.proven ? kProven : 0) |
+                            (id.grant ? kHasGrant : 0)));
+  if (id.username) w.str(*id.username);
+  if (id.proven) {
+    w.str(id.subject);
+    w.str(id.token_id);
+    w.str(id.broker_key_id);
+  }
+  if (id.grant) {
+    write_filters(w, id.grant->publish);
+    write_filters(w, id.grant->subscribe);
+  }
+  return w.take();
+}
+
+bool decode_session(std::span<const uint8_t> body, SessionRecord& out, std::string& why) {
+  FieldReader r(body);
+  uint8_t flags = 0;
+  uint64_t offline = 0;
+  uint8_t id_flags = 0;
+  if (!r.u8(flags) || (flags & ~kFullImage) != 0 || !r.key(out.key) ||
+      !r.u32(out.expiry_interval) || !r.u64(offline) || !r.u8(id_flags) ||
+      (id_flags & ~(kHasUsername | kProven | kHasGrant)) != 0) {
+    why = "a session record whose fixed fields do not read";
+    return false;
+  }
+  out.full_image = (flags & kFullImage) != 0;
+  out.offline_since_wall_ms = static_cast<int64_t>(std::min<uint64_t>(offline, INT64_MAX));
+  SessionIdentity& id = out.identity;
+  if ((id_flags & kHasUsername) != 0 && !r.str(id.username.emplace())) {
+    why = "a session record whose username does not read";
+    return false;
+  }
+  id.proven = (id_flags & kProven) != 0;
+  if (id.proven && (!r.str(id.subject) || !r.str(id.token_id) || !r.str(id.broker_key_id))) {
+    why = "a session record whose proven identity does not read";
+    return false;
+  }
+  if ((id_flags & kHasGrant) != 0) {
+    TopicGrant& grant = id.grant.emplace();
+    if (!read_filters(r, grant.publish) || !read_filters(r, grant.subscribe)) {
+      why = "a session record whose topic grant does not read";
+      return false;
+    }
+  }
+  if (!r.at_end()) {
+    why = "a session record with bytes after its fields";
+    return false;
+  }
+  return true;
+}
+
+std::string encode_session_end(const SessionKey& key) {
+  FieldWriter w;
+  w.key(key);
+  return w.take();
+}
+
+bool decode_session_end(std::span<const uint8_t> body, SessionKey& out, std::string& why) {
+  FieldReader r(body);
+  if (!r.key(out) || !r.at_end()) {
+    why = "a session end record that does not read";
+    return false;
+  }
+  return true;
+}
+
+std::string encode_subscribe(const SessionKey& key, std::string_view filter,
+                             const SubscriptionOptions& options) {
+  FieldWriter w;
+  w.key(key);
+  w.u8(options.max_qos);
+  w.u8(static_cast<uint8_t>((options.no_local ? 1 : 0) | (options.retain_as_published ? 2 : 0) |
+                            (options.retain_handling & 3) << 2));
+  w.u32(options.subscription_id);
+  w.str(filter);
+  return w.take();
+}
+
+bool decode_subscribe(std::span<const uint8_t> body, SubscriptionRecord& out, std::string& why) {
+  FieldReader r(body);
+  uint8_t flags = 0;
+  if (!r.key(out.key) || !r.u8(out.options.max_qos) || out.options.max_qos > 2 ||
+      !r.u8(flags) || (flags & ~0x0F) != 0 || ((flags >> 2) & 3) == 3 ||
+      !r.u32(out.options.subscription_id) || out.options.subscription_id > 268435455 ||
+      !r.str(out.filter) || !mqtt::valid_topic_filter(out.filter) || !r.at_end()) {
+    why = "a subscription record that does not read";
+    return false;
+  }
+  out.options.no_local = (flags & 1) != 0;
+  out.options.retain_as_published = (flags & 2) != 0;
+  out.options.retain_handling = static_cast<uint8_t>((flags >> 2) & 3);
+  return true;
+}
+
+std::string encode_unsubscribe(const SessionKey& key, std::string_view filter) {
+  FieldWriter w;
+  w.key(key);
+  w.str(filter);
+  return w.take();
+}
+
+bool decode_unsubscribe(std::span<const uint8_t> body, SubscriptionRecord& out,
+                        std::string& why) {
+  FieldReader r(body);
+  if (!r.key(out.key) || !r.str(out.filter) || !mqtt::valid_topic_filter(out.filter) ||
+      !r.at_end()) {
+    why = "an unsubscribe record that does not read";
+    return false;
+  }
+  return true;
+}
+
+bool known_record_type(uint8_t type) {
+  return type >= static_cast<uint8_t>(RecordType::kRetained) &&
+         type <= static_cast<uint8_t>(RecordType::kUnsubscribe);
+}
+
+std::optional<uint16_t> record_owner(uint8_t type, std::span<const uint8_t> body,
+                                     uint16_t shards, int64_t now_wall_ms, std::string& why) {
+  // Every record of a session names its key first: its home owns it.
+  const auto home = [&](const SessionKey& key) -> std::optional<uint16_t> {
+    return shard_for(key.client_id, shards);
+  };
+  switch (static_cast<RecordType>(type)) {
+    case RecordType::kRetained: {
+      DecodedRetained decoded = decode_retained(body, now_wall_ms, 0);
+      if (decoded.outcome != DecodedRetained::Outcome::kMessage) {
+        return std::nullopt;  // expired, or unreadable (logged when replayed as it is)
+      }
+      const uint16_t shard = shard_for(decoded.message->topic(), shards);
+      decoded.message->unref();
+      return shard;
+    }
+    case RecordType::kSession: {
+      SessionRecord record;
+      return decode_session(body, record, why) ? home(record.key) : std::nullopt;
+    }
+    case RecordType::kSessionEnd: {
+      SessionKey key;
+      return decode_session_end(body, key, why) ? home(key) : std::nullopt;
+    }
+    case RecordType::kSubscribe: {
+      SubscriptionRecord record;
+      return decode_subscribe(body, record, why) ? home(record.key) : std::nullopt;
+    }
+    case RecordType::kUnsubscribe: {
+      SubscriptionRecord record;
+      return decode_unsubscribe(body, record, why) ? home(record.key) : std::nullopt;
+    }
+  }
+  why = "a log record of unknown type " + std::to_string(type);
+  return std::nullopt;
+}
 
 std::string encode_retained(const Message& message, int64_t received_wall_ms,
                             std::string_view tenant) {

@@ -74,6 +74,11 @@ class RoutingTable {
     std::vector<RetainedRequest> retained;  // owed once it is sent
     uint64_t session_id = 0;                // with `retained`: whose scan window it holds
     std::shared_ptr<ScanCut> cut;           // with `retained`: completed when it is sent
+    // Persistence: the log batch its subscriptions' records went into (0: none), the
+    // filters it added (taken back if that write fails), and its reason-code count.
+    uint64_t log_ticket = 0;
+    std::vector<std::string> added;
+    uint16_t reason_count = 0;
   };
 
   explicit RoutingTable(Outbox& outbox);
@@ -131,6 +136,8 @@ class RoutingTable {
       _held.pop_front();
     }
   }
+  // Every other shard has applied every change this one broadcast.
+  bool all_applied() const { return min_acked() >= _seq; }
   // Whether a SUBACK for `connection_id` waits here.
   bool holds_suback_for(uint64_t connection_id) const;
   // What shard `from` had routed when it sent the last ack that came here.

@@ -105,6 +105,7 @@ class Session final {
     return *_subscriptions;
   }
   bool has_subscriptions() const { return _subscriptions != nullptr && !_subscriptions->empty(); }
+  const Subscriptions* subscriptions_if_any() const { return _subscriptions.get(); }
 
   uint64_t id = 0;               // unique on its shard; names it in mail
   uint64_t away_ticket = 0;      // lent by its home to another shard (session_table.h)
@@ -113,6 +114,9 @@ class Session final {
   // username merely claimed).
   std::unique_ptr<const ProvenIdentity> proven;
   uint32_t expiry_interval = 0;  // seconds after the connection ends
+  // Its shard's log holds it (session_journal.h): persistent, at its home. Such a session
+  // never rehomes (its records stay in its home's log).
+  bool durable = false;
 
   // Retained scans (scan_cut.h). From a SUBSCRIBE that owes retained messages until its
   // SUBACK leaves — its window, one route round trip to the other shards — the retained

@@ -120,6 +120,7 @@ void SessionTable::end(Session* session, bool replaced) {
   if (Session::Offline* state = session->offline_if_any()) {
     _host.wheel().cancel(*state);
   }
+  _events.session_ending(session);
   const uint16_t home_shard = home(session->client_id());
   if (!replaced && home_shard != _self) {
     // A rehomed session: its home forgets where it was, so a new one starts there.
@@ -135,6 +136,16 @@ Session* SessionTable::insert(std::unique_ptr<Session> session) {
   raw->id = _next_id++;
   _by_id.insert(raw);
   _by_name.insert(std::move(session));
+  return raw;
+}
+
+Session* SessionTable::restore(std::unique_ptr<Session> session, uint64_t expiry_due_ms) {
+  PG_ASSERT(session->client() == nullptr);
+  Session* raw = insert(std::move(session));
+  if (expiry_due_ms != 0) {
+    raw->offline().expiry_due_ms = expiry_due_ms;
+    arm_timer(raw);
+  }
   return raw;
 }
 

@@ -35,6 +35,8 @@ class SessionEvents {
   virtual void drop_subscription(Session* session, std::string_view filter) = 0;
   // A session lent to this shard by its `home` (under `ticket`) ended here.
   virtual void ended_away(uint16_t home, uint64_t ticket) = 0;
+  // `session` ends now (its subscriptions already dropped): its log forgets it.
+  virtual void session_ending(Session* session) = 0;
 
  protected:
   ~SessionEvents() = default;
@@ -90,6 +92,9 @@ class SessionTable {
 
   // Takes `session` in (made here, or arrived with its client), under a new id.
   Session* insert(std::unique_ptr<Session> session);
+  // Start-up: a persistent session brought back from the log, offline, ending at
+  // `expiry_due_ms` on the shard clock (0: never).
+  Session* restore(std::unique_ptr<Session> session, uint64_t expiry_due_ms);
   // Lets `session` go with its client to another shard; the caller hands it on.
   Session* release(Session* session);
 

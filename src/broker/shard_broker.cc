@@ -116,9 +116,10 @@ void ShardBroker::on_start(shard::Shard& shard) {
   }
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
-  for (auto& listener : _listeners) {
-    _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.transport));
-    ring().listen(listener.fd, _acceptors.back().get());
+  if (_log == nullptr) {
+    start_listening();
+  } else {
+    tell_recovered();  // listening waits for every shard's restored routes
   }
   _sys = std::make_unique<SysPublisher>(*this, _config.sys);
   _sys->start();
@@ -309,7 +310,8 @@ void ShardBroker::follow_traffic(Client* from, uint64_t shards) {
     return;
   }
   // A publisher only: nothing of it is tied to this shard's trie, scans or acks.
-  if (session->has_subscriptions() || session->inflight() != 0 || session->queued() != 0 ||
+  if (session->durable || session->has_subscriptions() || session->inflight() != 0 ||
+      session->queued() != 0 ||
       session->active_scans != 0 || session->scan_windows != 0 || _shared->any() ||
       _routes->holds_suback_for(from->id()) ||
       from->awaits_retain_answers()) {
@@ -397,82 +399,14 @@ void ShardBroker::on_turn_begin() {
   _control->on_turn_begin();
 }
 
-void ShardBroker::open_log() {
-  const int64_t wall_ms = wall_clock_ms();
-  const uint64_t now = now_ms();
-  std::string error;
-  const auto replay = [&](uint8_t type, std::span<const uint8_t> body) {
-    if (type != static_cast<uint8_t>(RecordType::kRetained)) {
-      // Written by a newer broker: dropping it would lose state silently.
-      PG_ERROR("shard %u: a log record of unknown type %u: state_dir was written by a newer "
-               "peregrine",
-               shard_id(), type);
-      std::_Exit(1);
-    }
-    DecodedRetained decoded = decode_retained(body, wall_ms, now);
-    switch (decoded.outcome) {
-      case DecodedRetained::Outcome::kMessage:
-        _retained->restore(decoded.message);
-        break;
-      case DecodedRetained::Outcome::kExpired:
-        break;
-      case DecodedRetained::Outcome::kMalformed:
-        // Its checksum held, so the broker wrote it: a bug, not damage. Logged, skipped.
-        PG_ERROR("shard %u: a retained record that does not read back: %s", shard_id(),
-                 decoded.why.c_str());
-        break;
-    }
-  };
-  _log = _config.durable_log->open(shard_id(), ring(), *this, replay, error);
-  if (_log == nullptr) {
-    // main checked state_dir before starting the shards: this is a disk gone bad at once.
-    PG_ERROR("shard %u: cannot open its log: %s", shard_id(), error.c_str());
-    std::_Exit(1);
+void ShardBroker::start_listening() {
+  if (_listening || _stopping) {
+    return;
   }
-  _retained->use_log(
-      _log.get(), [](const void* self) { return static_cast<const ShardBroker*>(self)->now_ms(); },
-      [](const void* self) { return static_cast<const ShardBroker*>(self)->wall_clock_ms(); },
-      this);
-}
-
-void ShardBroker::flush_log() {
-  // Compaction, in slices: a snapshot of the retained store replaces the segments before
-  // it once the log has grown past its bound.
-  if (!_stopping && !_log->snapshot_running() && _log->wants_snapshot() &&
-      _log->begin_snapshot()) {
-    _snapshot_cursor.clear();
-  }
-  if (_log->snapshot_ready() && !_snapshot_done_adding) {
-    if (_retained->snapshot_slice(_snapshot_cursor, kSnapshotSlice)) {
-      _log->end_snapshot();
-      _snapshot_done_adding = true;
-    }
-  }
-  if (!_log->snapshot_running()) {
-    _snapshot_done_adding = false;
-  }
-  _log->flush(now_ms());
-  const uint64_t due = _log->next_flush_ms();
-  if (due != 0 && !_stopping &&
-      (!_log_sync_timer.armed() || _log_sync_timer.deadline_ms() > due)) {
-    wheel().arm(_log_sync_timer, due);
-  }
-}
-
-void ShardBroker::on_log_written(uint64_t ticket, int error) {
-  _retained->on_log_written(ticket, error);
-  if (error != 0) {
-    _stats.log_batches_failed++;
-    // Once per episode, not per batch: the first failure after a success.
-    if (!_log_failing) {
-      PG_ERROR("shard %u: log write failed: %s; retained messages are refused until it "
-               "succeeds again",
-               shard_id(), std::strerror(-error));
-    }
-    _log_failing = true;
-  } else if (_log_failing) {
-    _log_failing = false;
-    PG_WARN("shard %u: log writes succeed again", shard_id());
+  _listening = true;
+  for (auto& listener : _listeners) {
+    _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.transport));
+    ring().listen(listener.fd, _acceptors.back().get());
   }
 }
 
@@ -498,6 +432,7 @@ void ShardBroker::on_turn_end() {
   // Everything this turn made durable goes out in one write (group commit).
   if (_log != nullptr) {
     flush_log();
+    tell_recovered();
   }
   _rehome->tell_load(now_ms(), _shard->busy_permille());
   std::vector<net::Connection*> dirty;
@@ -540,6 +475,18 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
   return session;
 }
 
+void ShardBroker::session_opened(Session* session) {
+  if (_journal != nullptr) {
+    _journal->connected(*session);
+  }
+}
+
+void ShardBroker::session_ending(Session* session) {
+  if (_journal != nullptr) {
+    _journal->ended(*session);
+  }
+}
+
 void ShardBroker::client_gone(Client* client) {
   Session* session = client->session();
   if (session == nullptr) {
@@ -557,6 +504,9 @@ void ShardBroker::client_gone(Client* client) {
   _clients_now--;
   release_token(client);
   _sys->client_disconnected(client->client_id());
+  if (_journal != nullptr && !client->taken_over()) {
+    _journal->disconnected(*session);  // the new connection's record follows a takeover
+  }
   const uint32_t will_delay = client->will_delay();
   _sessions->connection_gone(session, client->take_will(), will_delay, client->taken_over());
 }
@@ -665,6 +615,9 @@ void ShardBroker::drop_ungranted(Session* session) {
     }
   }
   for (const std::string& filter : ungranted) {
+    if (_journal != nullptr) {
+      _journal->unsubscribed(*session, filter);
+    }
     remove_subscription(session, filter);
     session->subscriptions().erase(session->subscriptions().find(filter));
     _stats.subscribe_denied++;
@@ -811,6 +764,14 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
                                 request.retain_as_published, request.retain_handling,
                                 subscription_id};
     const bool is_new = add_subscription(session, request.filter, options);
+    if (_journal != nullptr) {
+      if (const uint64_t ticket = _journal->subscribed(*session, request.filter, options)) {
+        ack.log_ticket = ticket;
+        if (is_new) {
+          ack.added.emplace_back(request.filter);
+        }
+      }
+    }
     // Retain Handling 0: send retained; 1: only for a new subscription; 2: never. Shared
     // subscriptions get no retained messages on subscribe (§4.8.2).
     if (!shared &&
@@ -839,9 +800,8 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
     ack.cut = begin_scan_cut();
     session->scan_windows++;  // closed as the SUBACK leaves
   }
-  if (_routes->hold_suback(ack)) {  // else held until every shard applied its routes
-    write_suback(client, ack);
-  }
+  ack.reason_count = static_cast<uint16_t>(suback.reasons.size());
+  pass_log_gate(client, ack);  // its write, then every shard's routes
 }
 
 std::shared_ptr<ScanCut> ShardBroker::begin_scan_cut() const {
@@ -904,6 +864,9 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
     auto it = session->subscriptions().find(filter);
     const bool existed = it != session->subscriptions().end();
     if (existed) {
+      if (_journal != nullptr) {
+        _journal->unsubscribed(*session, filter);
+      }
       remove_subscription(session, filter);
       session->subscriptions().erase(it);
     }
@@ -1082,7 +1045,9 @@ void ShardBroker::on_stop_requested() {
   }
   wheel().cancel(_log_sync_timer);  // what is unsynced is synced as the log drains
   for (auto& listener : _listeners) {
-    ring().unlisten(listener.fd);
+    if (_listening) {
+      ring().unlisten(listener.fd);
+    }
     ::close(listener.fd);
     listener.fd = -1;
   }

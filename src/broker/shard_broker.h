@@ -35,6 +35,8 @@
 #include "src/broker/route_memo.h"
 #include "src/broker/routing_table.h"
 #include "src/broker/session.h"
+#include "src/broker/session_images.h"
+#include "src/broker/session_journal.h"
 #include "src/broker/session_table.h"
 #include "src/broker/shard_mail.h"
 #include "src/broker/shared_groups.h"
@@ -104,6 +106,7 @@ class ShardBroker final : public shard::ShardService,
   std::string assign_client_id() override;
   bool connects_here(std::string_view client_id) const override;
   Session* open_session(Client* client, const mqtt::Connect& connect, bool* present) override;
+  void session_opened(Session* session) override;
   RetainOutcome publish(Client* from, const mqtt::Publish& publish,
                         uint32_t answer_token) override;
   void subscribe(Client* client, const mqtt::Subscribe& subscribe) override;
@@ -126,6 +129,7 @@ class ShardBroker final : public shard::ShardService,
   void publish_will(Message* will) override;
   void drop_subscription(Session* session, std::string_view filter) override;
   void ended_away(uint16_t home, uint64_t ticket) override;
+  void session_ending(Session* session) override;
 
   // ControlEvents: what the control plane asks of this shard.
   void answer_admin(uint64_t waiter, int status, std::string body) override;
@@ -186,6 +190,7 @@ class ShardBroker final : public shard::ShardService,
   void handle(const mail::AdminDone& mail, uint16_t from);
   void handle(const mail::ControlChangeMail& mail, uint16_t from);
   void handle(const mail::ControlAck& mail, uint16_t from);
+  void handle(const mail::Recovered& mail, uint16_t from);
 
   // Publishes `message` from this shard (consumes the caller's reference): to this
   // shard's matched sessions, one mail per other shard with subscribers, shared groups.
@@ -237,16 +242,41 @@ class ShardBroker final : public shard::ShardService,
   std::unique_ptr<FanOut> _fan_out;
   std::unique_ptr<RehomePlanner> _rehome;
   std::unique_ptr<ControlPlane> _control;
-  // Persistence: this shard's log (nullptr: in memory only), and a timer that makes the
-  // shard turn when an interval sync falls due while it is idle.
+  // Persistence (shard_broker_log.cc): this shard's log (nullptr: in memory only), its
+  // persistent sessions' journal, and a timer that makes the shard turn when an interval
+  // sync falls due while it is idle.
   void open_log();
   void flush_log();
+  // Start-up: the sessions the log held come back offline, with their subscriptions.
+  void restore_sessions(const SessionImages& images);
+  // Listening starts once every shard has restored its sessions' routes (mail::Recovered).
+  void start_listening();
+  void tell_recovered();
+  // A SUBACK whose subscriptions were written waits for that write (in ticket order);
+  // then for the routes. A failed write refuses its filters and takes them back.
+  void pass_log_gate(Client* client, RoutingTable::HeldSuback& suback);
+  void release_log_gated(uint64_t ticket, int error);
+  void refuse_suback(RoutingTable::HeldSuback& suback);
+  void hold_for_routes(RoutingTable::HeldSuback& suback);
   std::unique_ptr<DurableLog> _log;
+  std::unique_ptr<SessionJournal> _journal;
   bool _log_failing = false;  // since the last failed write (logged once an episode)
+  // SUBACKs waiting for their write, in log order: at most one per SUBSCRIBE of the
+  // turns whose batches are not yet reported (the clients' packets in flight bound them).
+  std::deque<RoutingTable::HeldSuback> _log_gated;
   // A snapshot in the making: where its next slice starts, and whether all is added.
+  // Retained messages first, then sessions.
   static constexpr size_t kSnapshotSlice = 512;  // retained messages a turn (~0.3 ms)
+  static constexpr size_t kSnapshotSessions = 256;  // sessions a turn
   std::string _snapshot_cursor;
+  bool _snapshot_retained_done = false;
+  size_t _snapshot_session_cursor = 0;
   bool _snapshot_done_adding = false;
+  // Start-up barrier: shards that said Recovered (this one included), whether this one
+  // has, and whether its listeners are on.
+  uint16_t _recovered_shards = 0;
+  bool _told_recovered = false;
+  bool _listening = false;
   struct LogSyncTimer final : io::Timer {
     void on_timer() override {}  // the turn it causes flushes the log
   } _log_sync_timer;

@@ -52,6 +52,7 @@ enum class Kind : uint16_t {
   kAdminDone,
   kControlChange,
   kControlAck,
+  kRecovered,
 };
 
 constexpr uint16_t wire(Kind kind) { return static_cast<uint16_t>(kind); }
@@ -307,6 +308,17 @@ struct ControlAck {
   void discard() const;  // control_plane.cc
 };
 
+// Start-up with persistence: the sender restored its sessions, and every other shard has
+// applied the routes of their subscriptions. A shard listens once every shard said so, so
+// that no client's message can miss a restored subscriber (docs/architecture.md, persistence).
+struct Recovered {
+  static constexpr Kind kKind = Kind::kRecovered;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, nullptr}; }
+  static Recovered open(const shard::Envelope&) { return {}; }
+  void discard() const {}
+};
+
 template <typename... Kinds>
 struct KindList {};
 
@@ -315,7 +327,7 @@ using AllKinds = KindList<Publish, PublishBatchMail, Reclaim, BatchBack, SharedP
                           RouteChangeMail, RouteAck, Migrate, Rehome, SessionGone, Load,
                           RetainStore, RetainScan, RetainBatch, RetainAnswer, SysSnapshotMail,
                           SysSnapshotBack, AdminForward, AdminDone, ControlChangeMail,
-                          ControlAck>;
+                          ControlAck, Recovered>;
 
 namespace detail {
 
@@ -349,7 +361,7 @@ constexpr bool kinds_distinct(KindList<Kinds...>) {
       }
     }
   }
-  return sizeof...(Kinds) == wire(Kind::kControlAck);  // and every kind is listed (the last)
+  return sizeof...(Kinds) == wire(Kind::kRecovered);  // and every kind is listed (the last)
 }
 static_assert(kinds_distinct(AllKinds{}), "each mail kind listed once, all of them");
 

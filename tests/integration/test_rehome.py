@@ -130,7 +130,9 @@ def test_a_new_connection_takes_over_the_rehomed_session_where_it_lives(broker):
 
 
 def test_a_persistent_rehomed_session_resumes_and_subscribes_where_it_lives(broker):
-    b = broker(shards=2)
+    # In memory only: with persistence a persistent session stays at its home, where its
+    # records are (test_a_durable_session_stays_home).
+    b = broker(shards=2, config="persistence = false\n")
     sub, pub, pub_id, sub_shard, _ = rehomed_pair(
         b, "rh3", pub_version=V5, clean=False, properties=((SESSION_EXPIRY, 300),))
     pub.disconnect()
@@ -151,6 +153,18 @@ def test_a_persistent_rehomed_session_resumes_and_subscribes_where_it_lives(brok
     assert again.connect(pub_id, clean=False,
                          properties=((SESSION_EXPIRY, 300),)).session_present
     assert again.next_message().payload == b"while offline"
+
+
+def test_a_durable_session_stays_home(broker):
+    """With persistence on, a persistent publisher is not moved: its log is its home's."""
+    b = broker(shards=2)
+    sub, _, sub_shard = b.client_on_shard("rh10-sub", V5)
+    sub.subscribe(("rh10/#", 0))
+    pub, _, _ = b.client_on_shard("rh10-pub", V5, exclude=sub_shard, clean=False,
+                                  properties=((SESSION_EXPIRY, 300),))
+    sent = warm_up(b, sub, pub, "rh10/warm", count=20)
+    assert [sub.next_message().payload for _ in sent] == sent
+    assert b.counters()["sessions_rehomed"] == 0
 
 
 def test_an_ended_rehomed_session_starts_again_at_its_home(broker):
@@ -215,8 +229,9 @@ def test_three_shards_order_holds_for_a_subscriber_joining_elsewhere(broker):
 def test_a_rehomed_publisher_moves_back_home_when_its_messages_go_there(broker):
     """Its subscriber leaves and one on its home takes the topic: the publisher follows
     its messages back, in order, and its home holds it again (a new connection resumes it
-    there; had the home kept it as away, it would send the CONNECT after it)."""
-    b = broker(shards=2)
+    there; had the home kept it as away, it would send the CONNECT after it). In memory
+    only: with persistence a persistent session stays at its home."""
+    b = broker(shards=2, config="persistence = false\n")
     sub, pub, pub_id, sub_shard, pub_shard = rehomed_pair(
         b, "rh9", pub_version=V5, clean=False, properties=((SESSION_EXPIRY, 300),))
     home_sub, _, _ = b.client_on_shard("rh9-home", V5, want=pub_shard)

@@ -97,6 +97,7 @@ class Broker final : public BrokerPort {
     *present = false;
     return sessions.back().get();
   }
+  void session_opened(Session*) override {}
   RetainOutcome publish(Client*, const mqtt::Publish& p, uint32_t token) override {
     published.emplace_back(p.topic);
     tokens.push_back(token);

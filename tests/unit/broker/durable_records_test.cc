@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "src/broker/shard_for.h"
 #include "src/mqtt/codec.h"
 
 namespace peregrine::broker {
@@ -117,6 +118,131 @@ TEST(DurableRecords, BodiesThatAreNotOursAreRefused) {
     EXPECT_FALSE(r.why.empty());
     EXPECT_EQ(r.message, nullptr);
   }
+}
+
+}  // namespace
+}  // namespace peregrine::broker
+
+namespace peregrine::broker {
+namespace {
+
+SessionRecord full_session() {
+  SessionRecord r;
+  r.full_image = true;
+  r.key = {"", "device-7"};
+  r.expiry_interval = 3600;
+  r.offline_since_wall_ms = 1'700'000'000'123;
+  r.identity.username = "alice";
+  r.identity.proven = true;
+  r.identity.subject = "device-7";
+  r.identity.token_id = "jti-1";
+  r.identity.broker_key_id = "kid-9";
+  r.identity.grant = TopicGrant{{"a/#", "b/+"}, {"c/#"}};
+  return r;
+}
+
+TEST(SessionRecords, ASessionRoundTripsWithItsIdentity) {
+  const SessionRecord in = full_session();
+  const std::string body = encode_session(in);
+  SessionRecord out;
+  std::string why;
+  ASSERT_TRUE(decode_session(bytes_of(body), out, why)) << why;
+  EXPECT_TRUE(out.full_image);
+  EXPECT_EQ(out.key.client_id, "device-7");
+  EXPECT_EQ(out.expiry_interval, 3600u);
+  EXPECT_EQ(out.offline_since_wall_ms, in.offline_since_wall_ms);
+  EXPECT_EQ(out.identity.username, "alice");
+  EXPECT_TRUE(out.identity.proven);
+  EXPECT_EQ(out.identity.token_id, "jti-1");
+  EXPECT_EQ(out.identity.broker_key_id, "kid-9");
+  ASSERT_TRUE(out.identity.grant.has_value());
+  EXPECT_EQ(out.identity.grant->publish, (std::vector<std::string>{"a/#", "b/+"}));
+  EXPECT_EQ(out.identity.grant->subscribe, (std::vector<std::string>{"c/#"}));
+
+  // Nothing proven, no username: the smallest record.
+  SessionRecord bare;
+  bare.key = {"tenant-a", "x"};
+  bare.expiry_interval = 10;
+  SessionRecord back;
+  ASSERT_TRUE(decode_session(bytes_of(encode_session(bare)), back, why)) << why;
+  EXPECT_FALSE(back.full_image);
+  EXPECT_EQ(back.key.tenant, "tenant-a");
+  EXPECT_FALSE(back.identity.username.has_value());
+  EXPECT_FALSE(back.identity.proven);
+  EXPECT_FALSE(back.identity.grant.has_value());
+}
+
+TEST(SessionRecords, SubscriptionsRoundTripWithTheirOptions) {
+  const SubscriptionOptions options{2, true, true, 2, 268435455};
+  SubscriptionRecord out;
+  std::string why;
+  ASSERT_TRUE(decode_subscribe(bytes_of(encode_subscribe({"", "c"}, "$share/g/a/+", options)),
+                               out, why))
+      << why;
+  EXPECT_EQ(out.filter, "$share/g/a/+");
+  EXPECT_EQ(out.options.max_qos, 2);
+  EXPECT_TRUE(out.options.no_local);
+  EXPECT_TRUE(out.options.retain_as_published);
+  EXPECT_EQ(out.options.retain_handling, 2);
+  EXPECT_EQ(out.options.subscription_id, 268435455u);
+  SubscriptionRecord gone;
+  ASSERT_TRUE(decode_unsubscribe(bytes_of(encode_unsubscribe({"", "c"}, "a/#")), gone, why));
+  EXPECT_EQ(gone.filter, "a/#");
+  SessionKey key;
+  ASSERT_TRUE(decode_session_end(bytes_of(encode_session_end({"", "c"})), key, why));
+  EXPECT_EQ(key.client_id, "c");
+}
+
+TEST(SessionRecords, EveryTruncationAndBadFieldIsRefused) {
+  const std::string session = encode_session(full_session());
+  const std::string subscribe = encode_subscribe({"", "c"}, "a/b", {1, false, false, 0, 5});
+  const std::string unsubscribe = encode_unsubscribe({"", "c"}, "a/b");
+  const std::string end = encode_session_end({"", "c"});
+  std::string why;
+  for (size_t cut = 0; cut < session.size(); ++cut) {
+    SessionRecord out;
+    EXPECT_FALSE(decode_session(bytes_of(session).first(cut), out, why)) << cut;
+  }
+  for (size_t cut = 0; cut < subscribe.size(); ++cut) {
+    SubscriptionRecord out;
+    EXPECT_FALSE(decode_subscribe(bytes_of(subscribe).first(cut), out, why)) << cut;
+  }
+  for (size_t cut = 0; cut < unsubscribe.size(); ++cut) {
+    SubscriptionRecord out;
+    EXPECT_FALSE(decode_unsubscribe(bytes_of(unsubscribe).first(cut), out, why)) << cut;
+  }
+  for (size_t cut = 0; cut < end.size(); ++cut) {
+    SessionKey out;
+    EXPECT_FALSE(decode_session_end(bytes_of(end).first(cut), out, why)) << cut;
+  }
+  SubscriptionRecord sub;
+  std::string bad_qos = encode_subscribe({"", "c"}, "a/b", {1, false, false, 0, 0});
+  bad_qos[2 + 0 + 2 + 1] = 3;  // after the key (u16 "" , u16 "c"): QoS 3
+  EXPECT_FALSE(decode_subscribe(bytes_of(bad_qos), sub, why));
+  EXPECT_FALSE(decode_subscribe(bytes_of(encode_subscribe({"", "c"}, "a/#/b", {})), sub, why));
+  EXPECT_FALSE(decode_subscribe(bytes_of(encode_subscribe({"", ""}, "a", {})), sub, why))
+      << "a session has a client id";
+  std::string trailing = encode_session_end({"", "c"}) + "x";
+  SessionKey key;
+  EXPECT_FALSE(decode_session_end(bytes_of(trailing), key, why));
+}
+
+TEST(SessionRecords, EachRecordBelongsToItsSessionsHome) {
+  std::string why;
+  for (uint16_t shards : {1, 2, 3, 7}) {
+    for (const char* id : {"a", "device-7", "pg-0001"}) {
+      const uint16_t home = shard_for(id, shards);
+      EXPECT_EQ(record_owner(static_cast<uint8_t>(RecordType::kSubscribe),
+                             bytes_of(encode_subscribe({"", id}, "t", {})), shards, 0, why),
+                home);
+      EXPECT_EQ(record_owner(static_cast<uint8_t>(RecordType::kSessionEnd),
+                             bytes_of(encode_session_end({"", id})), shards, 0, why),
+                home);
+    }
+  }
+  EXPECT_FALSE(known_record_type(0));
+  EXPECT_FALSE(known_record_type(6));
+  EXPECT_FALSE(record_owner(6, {}, 2, 0, why).has_value());
 }
 
 }  // namespace

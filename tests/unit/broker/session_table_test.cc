@@ -46,6 +46,8 @@ class Shard final : public SessionHost, public SessionEvents {
     dropped.emplace_back(filter);
   }
   void ended_away(uint16_t, uint64_t ticket) override { told_home.push_back(ticket); }
+  void session_ending(Session* session) override { ending.push_back(session->client_id()); }
+  std::vector<std::string> ending;
 };
 
 // A connection attached to a session: taken over, it goes as a Client does, through

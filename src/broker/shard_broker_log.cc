@@ -1,0 +1,259 @@
+// ShardBroker's persistence (issue 30): opening and replaying the shard's log, bringing
+// back its persistent sessions, the group commit at each turn's end, compaction in
+// slices, the SUBACKs that wait for their write, and the start-up barrier that holds
+// listening until every shard's restored subscriptions are routed everywhere.
+#include <cstring>
+
+#include "src/base/assert.h"
+#include "src/base/log.h"
+#include "src/broker/client.h"
+#include "src/broker/client_connection.h"
+#include "src/broker/durable_records.h"
+#include "src/broker/shard_broker.h"
+
+namespace peregrine::broker {
+
+void ShardBroker::open_log() {
+  const int64_t wall_ms = wall_clock_ms();
+  const uint64_t now = now_ms();
+  std::string error;
+  SessionImages images;
+  const auto replay = [&](uint8_t type, std::span<const uint8_t> body) {
+    if (!known_record_type(type)) {
+      // Written by a newer broker: dropping it would lose state silently.
+      PG_ERROR("shard %u: a log record of unknown type %u: state_dir was written by a newer "
+               "peregrine",
+               shard_id(), type);
+      std::_Exit(1);
+    }
+    if (type != static_cast<uint8_t>(RecordType::kRetained)) {
+      std::string why;
+      if (!images.apply(static_cast<RecordType>(type), body, why)) {
+        // Its checksum held, so the broker wrote it: a bug, not damage. Logged, skipped.
+        PG_ERROR("shard %u: a session record that does not read back: %s", shard_id(),
+                 why.c_str());
+      }
+      return;
+    }
+    DecodedRetained decoded = decode_retained(body, wall_ms, now);
+    switch (decoded.outcome) {
+      case DecodedRetained::Outcome::kMessage:
+        _retained->restore(decoded.message);
+        break;
+      case DecodedRetained::Outcome::kExpired:
+        break;
+      case DecodedRetained::Outcome::kMalformed:
+        PG_ERROR("shard %u: a retained record that does not read back: %s", shard_id(),
+                 decoded.why.c_str());
+        break;
+    }
+  };
+  _log = _config.durable_log->open(shard_id(), ring(), *this, replay, error);
+  if (_log == nullptr) {
+    // main checked state_dir before starting the shards: this is a disk gone bad at once.
+    PG_ERROR("shard %u: cannot open its log: %s", shard_id(), error.c_str());
+    std::_Exit(1);
+  }
+  _retained->use_log(
+      _log.get(), [](const void* self) { return static_cast<const ShardBroker*>(self)->now_ms(); },
+      [](const void* self) { return static_cast<const ShardBroker*>(self)->wall_clock_ms(); },
+      this);
+  _journal = std::make_unique<SessionJournal>(
+      *_log, *_sessions, _stats,
+      [](const void* self) { return static_cast<const ShardBroker*>(self)->wall_clock_ms(); },
+      this);
+  if (images.orphans() != 0) {
+    PG_WARN("shard %u: %zu subscription records name no session (lost with a damaged "
+            "segment): skipped",
+            shard_id(), images.orphans());
+  }
+  restore_sessions(images);
+}
+
+void ShardBroker::restore_sessions(const SessionImages& images) {
+  const int64_t wall_now = wall_clock_ms();
+  const uint64_t now = now_ms();
+  size_t expired = 0;
+  size_t subscriptions = 0;
+  for (const auto& [key, image] : images.images()) {
+    const SessionRecord& record = image.session;
+    if (!_sessions->is_home(record.key.client_id)) {
+      // Logs are moved to their owners before the shards start: not expected.
+      PG_ERROR("shard %u: the log holds session %s of shard %u: skipped", shard_id(),
+               record.key.client_id.c_str(), _sessions->home(record.key.client_id));
+      continue;
+    }
+    uint64_t due = 0;
+    if (record.expiry_interval != Session::kNeverExpires) {
+      // Offline since its connection ended (or, connected then, since now); a clock that
+      // went back counts as no time.
+      const int64_t gone = record.offline_since_wall_ms == 0
+                               ? 0
+                               : std::max<int64_t>(0, wall_now - record.offline_since_wall_ms);
+      const int64_t left = int64_t{record.expiry_interval} * 1000 - gone;
+      if (left <= 0) {
+        expired++;
+        continue;  // forgotten by the next snapshot
+      }
+      due = now + static_cast<uint64_t>(left);
+    }
+    auto session = std::make_unique<Session>(this, record.key.client_id);
+    session->expiry_interval = record.expiry_interval;
+    session->durable = true;
+    const SessionIdentity& id = record.identity;
+    if (id.username) {
+      session->username = base::OptionalString(*id.username);
+    }
+    if (id.proven) {
+      auto proven = std::make_unique<ProvenIdentity>();
+      proven->subject = id.subject;
+      proven->token_id = id.token_id;
+      proven->broker_key_id = id.broker_key_id;
+      proven->grant = id.grant;
+      session->proven = std::move(proven);
+    }
+    Session* restored = _sessions->restore(std::move(session), due);
+    for (const auto& [filter, options] : image.subscriptions) {
+      add_subscription(restored, filter, options);
+      subscriptions++;
+    }
+    _stats.sessions_restored++;
+  }
+  if (_stats.sessions_restored != 0 || expired != 0) {
+    PG_INFO("shard %u: %llu persistent sessions restored with %zu subscriptions; %zu expired "
+            "while the broker was down",
+            shard_id(), static_cast<unsigned long long>(_stats.sessions_restored), subscriptions,
+            expired);
+  }
+}
+
+void ShardBroker::tell_recovered() {
+  // Once every other shard applied the routes of the restored subscriptions.
+  if (_told_recovered || !_routes->all_applied()) {
+    return;
+  }
+  _told_recovered = true;
+  _outbox->post_to_others(mail::Recovered{});
+  handle(mail::Recovered{}, shard_id());
+}
+
+void ShardBroker::handle(const mail::Recovered&, uint16_t) {
+  _recovered_shards++;
+  PG_ASSERT(_recovered_shards <= _shard->count());
+  if (_recovered_shards == _shard->count()) {
+    start_listening();
+  }
+}
+
+void ShardBroker::flush_log() {
+  // Compaction, in slices: a snapshot of the retained store and the persistent sessions
+  // replaces the segments before it once the log has grown past its bound.
+  if (!_stopping && !_log->snapshot_running() && _log->wants_snapshot() &&
+      _log->begin_snapshot()) {
+    _snapshot_cursor.clear();
+    _snapshot_retained_done = false;
+    _snapshot_session_cursor = 0;
+    _journal->begin_snapshot();
+  }
+  if (_log->snapshot_ready() && !_snapshot_done_adding) {
+    if (!_snapshot_retained_done) {
+      _snapshot_retained_done = _retained->snapshot_slice(_snapshot_cursor, kSnapshotSlice);
+    } else if (_journal->snapshot_slice(_snapshot_session_cursor, kSnapshotSessions)) {
+      _log->end_snapshot();
+      _snapshot_done_adding = true;
+    }
+  }
+  if (!_log->snapshot_running()) {
+    _snapshot_done_adding = false;
+  }
+  _journal->flush();
+  _log->flush(now_ms());
+  const uint64_t due = _log->next_flush_ms();
+  if (due != 0 && !_stopping &&
+      (!_log_sync_timer.armed() || _log_sync_timer.deadline_ms() > due)) {
+    wheel().arm(_log_sync_timer, due);
+  }
+}
+
+void ShardBroker::on_log_written(uint64_t ticket, int error) {
+  _retained->on_log_written(ticket, error);
+  _journal->on_log_written(ticket, error);
+  release_log_gated(ticket, error);
+  if (error != 0) {
+    _stats.log_batches_failed++;
+    // Once per episode, not per batch: the first failure after a success.
+    if (!_log_failing) {
+      PG_ERROR("shard %u: log write failed: %s; retained messages and subscriptions of "
+               "persistent sessions are refused until it succeeds again",
+               shard_id(), std::strerror(-error));
+    }
+    _log_failing = true;
+  } else if (_log_failing) {
+    _log_failing = false;
+    PG_WARN("shard %u: log writes succeed again", shard_id());
+  }
+}
+
+// ---- SUBACKs after their write ------------------------------------------------------------
+
+void ShardBroker::pass_log_gate(Client* client, RoutingTable::HeldSuback& suback) {
+  if (suback.log_ticket == 0) {
+    if (_routes->hold_suback(suback)) {  // else held until every shard applied its routes
+      write_suback(client, suback);
+    }
+    return;
+  }
+  PG_DASSERT(_log_gated.empty() || _log_gated.back().log_ticket <= suback.log_ticket);
+  _log_gated.push_back(std::move(suback));
+}
+
+void ShardBroker::release_log_gated(uint64_t ticket, int error) {
+  while (!_log_gated.empty() && _log_gated.front().log_ticket <= ticket) {
+    RoutingTable::HeldSuback suback = std::move(_log_gated.front());
+    _log_gated.pop_front();
+    if (error != 0 && suback.log_ticket == ticket) {
+      refuse_suback(suback);
+    }
+    hold_for_routes(suback);
+  }
+}
+
+void ShardBroker::hold_for_routes(RoutingTable::HeldSuback& suback) {
+  if (_routes->hold_suback(suback)) {
+    release_suback(suback);
+  }
+}
+
+void ShardBroker::refuse_suback(RoutingTable::HeldSuback& suback) {
+  _stats.subscribe_log_failed++;
+  // Every granted filter is refused (v5 0x83 Implementation specific error, 3.1.1 0x80):
+  // the reason codes are the packet's last bytes.
+  ClientConnection* connection = find_client(suback.connection_id);
+  const bool v5 = connection != nullptr &&
+                  connection->client().version() == mqtt::ProtocolVersion::kV5;
+  PG_ASSERT(suback.packet.size() >= suback.reason_count);
+  for (size_t i = suback.packet.size() - suback.reason_count; i < suback.packet.size(); ++i) {
+    if (suback.packet[i] < 0x80) {
+      suback.packet[i] = v5 ? 0x83 : 0x80;
+    }
+  }
+  close_scan_window(suback);  // no retained messages for refused filters
+  suback.retained.clear();
+  suback.cut.reset();
+  // The filters it added are taken back, and the session is written whole again, so that
+  // disk and memory agree whatever happened to it since.
+  Session* session = connection != nullptr ? connection->client().session() : nullptr;
+  if (session == nullptr) {
+    return;
+  }
+  for (const std::string& filter : suback.added) {
+    auto it = session->subscriptions().find(filter);
+    if (it != session->subscriptions().end()) {
+      remove_subscription(session, filter);
+      session->subscriptions().erase(it);
+    }
+  }
+  _journal->rewrite(*session);
+}
+
+}  // namespace peregrine::broker

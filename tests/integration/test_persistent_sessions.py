@@ -1,0 +1,207 @@
+"""Durable persistent sessions (issue 30), on both io backends: a v5 session with an
+expiry, or a 3.1.1 one without clean session, comes back after kill -9 and after a clean
+restart with its subscriptions and their options; its expiry keeps counting while the
+broker is down; sessions with expiry 0, ended by a clean start, or unsubscribed filters
+stay gone; a SUBSCRIBE whose write fails is refused and taken back; sessions follow
+their home when the shard count changes."""
+
+import os
+import signal
+import subprocess
+import time
+
+import mqtt_raw as m
+from mqtt_raw import V5, V311
+from test_persistence import start
+
+EXPIRY = m.SESSION_EXPIRY_INTERVAL
+
+
+def kill(b):
+    b.expect_exit = -signal.SIGKILL
+    os.kill(b.proc.pid, signal.SIGKILL)
+    b.proc.wait()
+
+
+def v5_session(port, client_id, expiry=3600, clean=True):
+    c = m.RawClient(port, V5)
+    ack = c.connect(client_id, clean=clean, properties=[(EXPIRY, expiry)])
+    return c, ack
+
+
+def resume(port, client_id, version=V5, expiry=3600):
+    """Reconnects with clean start 0; returns (client, session present)."""
+    c = m.RawClient(port, version)
+    if version == V5:
+        ack = c.connect(client_id, clean=False, properties=[(EXPIRY, expiry)])
+    else:
+        ack = c.connect(client_id, clean=False)
+    return c, ack.session_present
+
+
+def drain(c, quiet_s=0.4):
+    out = []
+    while True:
+        pkt = c.try_read_packet(quiet_s)
+        if pkt is None:
+            return out
+        msg = m.Message(pkt, c.version)
+        if msg.qos:
+            c.send_ack(m.PUBACK if msg.qos == 1 else m.PUBREC, msg.packet_id)
+        out.append(msg)
+
+
+def make_sessions(port):
+    """Sessions of every kind; returns the clients still connected."""
+    s1, _ = v5_session(port, "s1")
+    assert s1.subscribe(("a/#", m.sub_options(qos=1, no_local=True)),
+                        properties=[(m.SUBSCRIPTION_IDENTIFIER, 7)]) == [1]
+    s1.disconnect()
+    s2 = m.connected(port, "s2", V311, clean=False)
+    assert s2.subscribe(("b/+", 2)) == [2]  # left connected at the crash
+    s3, _ = v5_session(port, "s3")
+    assert s3.subscribe(("$share/g/c/#", 1)) == [1]
+    s3.disconnect()
+    gone, _ = v5_session(port, "gone", expiry=0)
+    gone.subscribe(("x", 1))
+    gone.disconnect()
+    short, _ = v5_session(port, "short", expiry=2)
+    short.subscribe(("y", 1))
+    short.disconnect()
+    u, _ = v5_session(port, "unsub")
+    assert u.subscribe(("u1", 1), ("u2", 1)) == [1, 1]
+    assert u.unsubscribe("u1") == [0]
+    u.disconnect()
+    old, _ = v5_session(port, "renewed")
+    old.subscribe(("z", 1))
+    old.disconnect()
+    new, _ = v5_session(port, "renewed")  # a clean start ends the old session
+    new.disconnect()
+    return [s2]
+
+
+def check_sessions(port):
+    pub = m.connected(port, "pub", V5)
+    for topic in ("a/1", "b/2", "c/3", "x", "y", "u1", "u2", "z"):
+        assert pub.publish_qos1(topic, f"to {topic}").reason in (0, 0x10), topic
+    pub.disconnect()
+    s1, present = resume(port, "s1")
+    assert present
+    got = drain(s1)
+    assert [(g.topic, g.qos) for g in got] == [("a/1", 1)]
+    assert got[0].props.get(m.SUBSCRIPTION_IDENTIFIER) in (7, [7])
+    s1.publish("a/own", "mine", qos=0)  # No Local came back too
+    assert drain(s1) == []
+    s2, present = resume(port, "s2", V311)
+    assert present
+    assert [(g.topic, g.qos) for g in drain(s2)] == [("b/2", 1)]  # min(publish, granted)
+    s3, present = resume(port, "s3")
+    assert present
+    assert [g.topic for g in drain(s3)] == ["c/3"]
+    for gone in ("gone", "short"):
+        c, present = resume(port, gone)
+        assert not present, gone
+        assert drain(c) == [], gone
+        c.disconnect()
+    c, present = resume(port, "renewed")  # the new session, without the old one's filter
+    assert present
+    assert drain(c) == []
+    c.disconnect()
+    u, present = resume(port, "unsub")
+    assert present
+    assert [g.topic for g in drain(u)] == ["u2"]
+    for c in (s1, s2, s3, u):
+        c.disconnect()
+
+
+def test_sessions_survive_kill_and_a_clean_restart(broker, tmp_path):
+    state = tmp_path / "state"
+    b = start(broker, state)
+    alive = make_sessions(b.port)
+    kill(b)
+    for c in alive:
+        c.close()
+    time.sleep(2.1)  # "short"'s 2 s run out while the broker is down
+    b = start(broker, state)
+    check_sessions(b.port)
+    assert b.counters()["sessions_restored"] >= 4  # stops it
+    # A clean restart the same (the sessions were resumed and left again above).
+    b = start(broker, state)
+    for client_id in ("s1", "s3", "unsub"):
+        c, present = resume(b.port, client_id)
+        assert present, client_id
+        c.disconnect()
+    c, present = resume(b.port, "s2", V311)
+    assert present
+    c.disconnect()
+
+
+def test_a_session_ending_while_down_or_by_expiry_0_is_gone(broker, tmp_path):
+    state = tmp_path / "state"
+    b = start(broker, state, shards=1)
+    c, _ = v5_session(b.port, "e")
+    c.subscribe(("t", 1))
+    c.disconnect()
+    c, present = resume(b.port, "e", expiry=0)  # resumed, now ending with its connection
+    assert present
+    kill(b)  # connected: it would have ended when this connection did
+    c.close()
+    b = start(broker, state, shards=1)
+    c, present = resume(b.port, "e")
+    assert not present
+
+
+def test_a_subscribe_whose_write_fails_is_refused_and_taken_back(broker, tmp_path):
+    """A file-size limit at the log's current size stands in for a full disk."""
+    state = tmp_path / "state"
+    b = start(broker, state, shards=1)
+    v5, _ = v5_session(b.port, "f5")
+    v3 = m.connected(b.port, "f3", V311, clean=False)
+    assert v5.subscribe(("kept", 1)) == [1]
+    clean = m.connected(b.port, "clean", V5)  # not persistent: nothing to write
+    size = max(p.stat().st_size for p in (state / "shard-0").glob("*.log"))
+    subprocess.run(["prlimit", f"--pid={b.proc.pid}", f"--fsize={size}:"], check=True)
+    assert v5.subscribe(("refused", 1), ("refused/too", 0)) == [0x83, 0x83]
+    assert v3.subscribe(("refused", 1)) == [0x80]
+    assert clean.subscribe(("refused", 1)) == [1]
+    pub = m.connected(b.port, "pub", V5)
+    pub.publish_qos1("refused", "r")
+    assert [g.topic for g in drain(clean)] == ["refused"]
+    assert drain(v5) == [] and drain(v3) == []  # taken back
+    subprocess.run(["prlimit", f"--pid={b.proc.pid}", "--fsize=unlimited:"], check=True)
+    deadline = time.monotonic() + 5
+    while v5.subscribe(("later", 1)) != [1]:
+        assert time.monotonic() < deadline, "the log did not recover"
+        time.sleep(0.2)
+    v5.disconnect()
+    v3.disconnect()
+    assert b.counters()["subscribe_log_failed"] >= 2  # stops it
+    b = start(broker, state, shards=1)
+    pub = m.connected(b.port, "pub", V5)
+    for topic in ("kept", "refused", "later"):
+        pub.publish_qos1(topic, topic)
+    c, present = resume(b.port, "f5")
+    assert present
+    assert sorted(g.topic for g in drain(c)) == ["kept", "later"]
+
+
+def test_sessions_move_with_the_shard_count(broker, tmp_path):
+    state = tmp_path / "state"
+    b = start(broker, state, shards=2)
+    ids = [f"mover-{i}" for i in range(12)]
+    for client_id in ids:
+        c, _ = v5_session(b.port, client_id)
+        assert c.subscribe((f"m/{client_id}", 1)) == [1]
+        c.disconnect()
+    b.stop()
+    for shards in (3, 1):
+        b = start(broker, state, shards=shards)
+        pub = m.connected(b.port, "pub", V5)
+        for client_id in ids:
+            pub.publish_qos1(f"m/{client_id}", f"{shards}")
+        for client_id in ids:
+            c, present = resume(b.port, client_id)
+            assert present, (shards, client_id)
+            assert [g.payload for g in drain(c, 0.2)] == [f"{shards}".encode()]
+            c.disconnect()
+        assert b.counters()["sessions_restored"] == len(ids), shards  # stops it
