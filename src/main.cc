@@ -265,7 +265,7 @@ bool move_logs_to_shard_count(const std::string& state_dir, uint16_t shards,
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
   const auto owner = [&](uint8_t type, std::span<const uint8_t> body,
-                         std::string& stop) -> std::optional<uint16_t> {
+                         std::string& stop) -> std::optional<uint64_t> {
     if (!broker::known_record_type(type)) {
       // A newer broker's record: dropping it would lose state silently.
       stop = "a log record of unknown type " + std::to_string(type) +
@@ -273,7 +273,7 @@ bool move_logs_to_shard_count(const std::string& state_dir, uint16_t shards,
       return std::nullopt;
     }
     std::string why;  // unreadable: logged when replayed as it is
-    return broker::record_owner(type, body, shards, now_wall_ms, why);
+    return broker::record_owners(type, body, shards, now_wall_ms, why);
   };
   store::Redistribution report;
   const uint64_t started = base::monotonic_ns();

@@ -90,6 +90,9 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   }
   // `client` stopped reading for back-pressure; resumed at a turn end once it drains.
   virtual void paused(Client* client) = 0;
+  // `client` stopped reading for a reason of its own that is over: resumed at the turn's
+  // end (once back-pressure allows), never from within the call that ended it.
+  virtual void resume_at_turn_end(Client* client) = 0;
   virtual std::string assign_client_id() = 0;
   // Whether a CONNECT for `client_id` is accepted on this shard: its session lives here
   // (and is not leaving), or none does anywhere and this is its home. Otherwise the
@@ -103,11 +106,18 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // The CONNECT's session has its final expiry and identity (just before CONNACK): a
   // persistent one is written to the shard's log.
   virtual void session_opened(Session* session) = 0;
-  // Routes `publish`. A retained one whose outcome the acknowledgement needs passes an
-  // `answer_token` (non-zero): the outcome is returned now, or kLater and then given to
-  // `from->retain_answer(answer_token, stored)` from this shard.
-  virtual RetainOutcome publish(Client* from, const mqtt::Publish& publish,
-                                uint32_t answer_token = 0) = 0;
+  // Routes `publish`. One whose acknowledgement waits for an outcome passes an
+  // `answer_token` (non-zero): a retained message's is returned now, or kLater and then
+  // given to `from->retain_answer(answer_token, stored)`; with persistence, durable_later
+  // says the writes of the durable sessions that took it are not all on disk yet, and
+  // `from->durable_answer(answer_token, written)` follows, from this shard.
+  virtual PublishOutcome publish(Client* from, const mqtt::Publish& publish,
+                                 uint32_t answer_token = 0) = 0;
+  // With persistence: the acknowledgement under `answer_token` (a PUBCOMP) waits for what
+  // was just written (true; durable_answer() follows), or nothing was (false).
+  virtual bool wait_for_log(Client* from, uint32_t answer_token) = 0;
+  // Persistence is on: QoS 1/2 acknowledgements may wait for writes.
+  bool persistent() const { return _config.durable_log != nullptr; }
   virtual void subscribe(Client* client, const mqtt::Subscribe& subscribe) = 0;
   virtual void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) = 0;
   // A connected client's transport ended: its will and its session's fate.

@@ -27,6 +27,7 @@ bool is_v5(ProtocolVersion version) { return version == ProtocolVersion::kV5; }
 // Reason strings of refused PUBLISHes (v5, with problem information).
 constexpr const char* kRetainRefused = "retained message refused: retained limits reached";
 constexpr const char* kPublishDenied = "not authorized to publish to this topic";
+constexpr const char* kLogFailed = "not stored: the log write failed";
 
 // The Reason String of a refused CONNECT: what was wrong, never the credential.
 const char* refusal_text(AuthRefusal refusal) {
@@ -216,6 +217,9 @@ void Client::resume_after_backpressure() {
 }
 
 void Client::start_migration_if_due() {
+  if (rehoming() && awaits_retain_answers()) {
+    return;  // its acknowledgements' answers come to this shard: it moves once they have
+  }
   if (moving() && _sink.open()) {
     _sink.detach();  // ShardBroker::detached() posts it onward once quiesced
   }
@@ -241,6 +245,14 @@ size_t Client::process(std::span<const uint8_t> data) {
       break;
     }
     const mqtt::FixedHeader& header = frame.header;
+    if (header.type == PacketType::kPublish && !is_v5(_version) && _held_acks != nullptr &&
+        _held_acks->acks.size() >= broker().limits().receive_maximum) {
+      // A 3.1.1 client knows no Receive Maximum: with this many acknowledgements waiting
+      // for writes, read no more PUBLISH until they drain (answered() resumes it).
+      _sink.pause_input();
+      _paused_for_acks = true;
+      break;
+    }
     if (header.type == PacketType::kPublish && broker().backpressured()) {
       // Mailboxes to other shards are full and their overflow is at its bound: read no
       // more PUBLISH until it drains; what is buffered waits here (bounded by _in's cap).
@@ -687,17 +699,14 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     return refuse_publish(publish);
   }
   // A v5 publisher learns whether its retained message was kept: 0x97 Quota exceeded when
-  // the retained limits refused it (it still went to the subscribers).
+  // the retained limits refused it (it still went to the subscribers). With persistence
+  // every QoS 1/2 acknowledgement may wait for the durable sessions' writes.
   uint32_t token = 0;
-  if (publish.retain && publish.qos > 0 && is_v5(_version)) {
-    if (_held_acks == nullptr) {
-      _held_acks = std::make_unique<HeldAcks>();
-    }
-    token = _held_acks->next_token;
-    _held_acks->next_token = token == 0x7FFFFFFF ? 1 : token + 1;
+  if (publish.qos > 0 && ((publish.retain && is_v5(_version)) || broker().persistent())) {
+    token = next_answer_token();
   }
   const PacketType ack = publish.qos == 2 ? PacketType::kPubrec : PacketType::kPuback;
-  RetainOutcome outcome = RetainOutcome::kNone;
+  PublishOutcome outcome;
   if (publish.qos == 2) {
     const std::optional<bool> fresh =
         _session->begin_inbound_qos2(publish.packet_id, static_cast<uint16_t>(std::min<uint32_t>(
@@ -715,59 +724,95 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
       return true;
     }
   }
-  switch (outcome) {
-    case RetainOutcome::kLater:
-      if (_held_acks->acks.size() >= broker().limits().receive_maximum) {
-        return fail(ReasonCode::kReceiveMaximumExceeded,
-                    "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum");
-      }
-      _held_acks->acks.push_back({ack, publish.packet_id, token, ReasonCode::kSuccess, false});
-      return true;
-    case RetainOutcome::kRefused: {
-      mqtt::Properties why;
-      if (_problem_information) {
-        why.reason_string = kRetainRefused;
-      }
-      acknowledge(ack, publish.packet_id, ReasonCode::kQuotaExceeded, &why);
-      return _sink.open();
+  const uint8_t waits = (outcome.retained == RetainOutcome::kLater ? 1 : 0) +
+                        (outcome.durable_later ? 1 : 0);
+  if (waits != 0) {
+    if (_held_acks->acks.size() >= broker().limits().receive_maximum) {
+      return fail(ReasonCode::kReceiveMaximumExceeded,
+                  "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum");
     }
-    case RetainOutcome::kNone:
-    case RetainOutcome::kStored:
-      acknowledge(ack, publish.packet_id, ReasonCode::kSuccess, nullptr);
-      return _sink.open();
+    _held_acks->acks.push_back(
+        {ack, publish.packet_id, token, ReasonCode::kSuccess, nullptr, waits});
+    if (outcome.retained == RetainOutcome::kRefused) {
+      answered_now(_held_acks->acks.back());
+    }
+    return true;
   }
-  return true;
+  if (outcome.retained == RetainOutcome::kRefused) {
+    acknowledge(ack, publish.packet_id, ReasonCode::kQuotaExceeded, kRetainRefused);
+  } else {
+    acknowledge(ack, publish.packet_id, ReasonCode::kSuccess, nullptr);
+  }
+  return _sink.open();
+}
+
+uint32_t Client::next_answer_token() {
+  if (_held_acks == nullptr) {
+    _held_acks = std::make_unique<HeldAcks>();
+  }
+  const uint32_t token = _held_acks->next_token;
+  _held_acks->next_token = token == 0x7FFFFFFF ? 1 : token + 1;
+  return token;
 }
 
 void Client::acknowledge(PacketType type, uint16_t packet_id, ReasonCode reason,
-                         const mqtt::Properties* properties) {
+                         const char* why) {
   if (_held_acks != nullptr && !_held_acks->acks.empty()) [[unlikely]] {
     if (_held_acks->acks.size() >= broker().limits().receive_maximum) {
       fail(ReasonCode::kReceiveMaximumExceeded,
            "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum");
       return;
     }
-    _held_acks->acks.push_back({type, packet_id, 0, reason,
-                                properties != nullptr && properties->reason_string.has_value()});
+    _held_acks->acks.push_back({type, packet_id, 0, reason, why, 0});
     return;
   }
-  send_ack_now(type, packet_id, reason, properties);
+  send_ack_now(type, packet_id, reason, why);
 }
 
 void Client::send_ack_now(PacketType type, uint16_t packet_id, ReasonCode reason,
-                          const mqtt::Properties* properties) {
-  if (properties == nullptr && reason == ReasonCode::kSuccess) {
+                          const char* why) {
+  if (reason == ReasonCode::kSuccess && why == nullptr) {
     send_success_ack(type, packet_id);  // the usual case: 4 bytes, nothing built
     return;
   }
-  send_packet(mqtt::Ack{type, packet_id, reason, properties != nullptr ? *properties
-                                                                      : mqtt::Properties{}});
+  mqtt::Properties properties;
+  if (why != nullptr && is_v5(_version) && _problem_information) {
+    properties.reason_string = why;
+  }
+  send_packet(mqtt::Ack{type, packet_id, reason, std::move(properties)});
   if (type == PacketType::kPubrec && is_error(reason) && _session != nullptr) {
     _session->release_inbound_qos2(packet_id);  // the flow ends here: no PUBREL comes
   }
 }
 
 void Client::retain_answer(uint32_t token, bool stored) {
+  answered(token, stored ? ReasonCode::kSuccess : ReasonCode::kQuotaExceeded, kRetainRefused);
+}
+
+void Client::durable_answer(uint32_t token, bool written) {
+  if (!written && _phase == Phase::kConnected && _held_acks != nullptr) {
+    broker().stats().publish_log_failed++;
+    const auto& acks = _held_acks->acks;
+    auto it = std::find_if(acks.begin(), acks.end(),
+                           [&](const HeldAck& a) { return a.token == token; });
+    // 3.1.1 has no way to say it, nor has a PUBCOMP: the connection closes, unanswered
+    // (the client sends the PUBLISH or PUBREL again when it comes back).
+    if (it != acks.end() && (!is_v5(_version) || it->type == PacketType::kPubcomp)) {
+      fail(ReasonCode::kUnspecifiedError, "its log write failed");
+      return;
+    }
+  }
+  answered(token, written ? ReasonCode::kSuccess : ReasonCode::kQuotaExceeded, kLogFailed);
+}
+
+void Client::answered_now(HeldAck& held) {
+  // A refusal known at once (the retained limits) for an acknowledgement that still
+  // waits for its writes.
+  held.reason = ReasonCode::kQuotaExceeded;
+  held.why = kRetainRefused;
+}
+
+void Client::answered(uint32_t token, ReasonCode refusal, const char* why) {
   PG_DASSERT_OWNER(broker().shard_id());
   if (_held_acks == nullptr || _phase != Phase::kConnected) {
     return;
@@ -778,18 +823,25 @@ void Client::retain_answer(uint32_t token, bool stored) {
   if (it == acks.end()) {
     return;
   }
-  it->token = 0;
-  it->reason = stored ? ReasonCode::kSuccess : ReasonCode::kQuotaExceeded;
-  it->why = !stored && _problem_information;
+  PG_DASSERT(it->waits > 0);
+  if (refusal != ReasonCode::kSuccess && it->reason == ReasonCode::kSuccess) {
+    it->reason = refusal;
+    it->why = why;
+  }
+  if (--it->waits == 0) {
+    it->token = 0;
+  }
   while (!acks.empty() && acks.front().token == 0 && _sink.open()) {
     const HeldAck next = acks.front();
     acks.pop_front();
-    mqtt::Properties properties;
-    if (next.why) {
-      properties.reason_string =
-          next.reason == ReasonCode::kQuotaExceeded ? kRetainRefused : kPublishDenied;
-    }
-    send_ack_now(next.type, next.packet_id, next.reason, next.why ? &properties : nullptr);
+    send_ack_now(next.type, next.packet_id, next.reason, next.why);
+  }
+  if (_paused_for_acks && acks.size() < broker().limits().receive_maximum / 2) {
+    _paused_for_acks = false;
+    broker().resume_at_turn_end(this);
+  }
+  if (acks.empty() && rehoming()) {
+    start_migration_if_due();  // it waited for these answers to move
   }
 }
 
@@ -803,18 +855,15 @@ bool Client::refuse_publish(const mqtt::Publish& publish) {
   // v5 says why in the ack (§3.4.2.1); v3 has no negative ack: it is acknowledged
   // and dropped.
   const ReasonCode reason = is_v5(_version) ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
-  mqtt::Properties why;
-  if (is_v5(_version) && _problem_information) {
-    why.reason_string = kPublishDenied;
-  }
+  const char* why = is_v5(_version) ? kPublishDenied : nullptr;
   if (publish.qos == 1) {
-    acknowledge(PacketType::kPuback, publish.packet_id, reason, &why);
+    acknowledge(PacketType::kPuback, publish.packet_id, reason, why);
   } else if (publish.qos == 2) {
     if (!is_v5(_version)) {
       // v3 continues the flow: PUBREL will come and gets its PUBCOMP.
       _session->begin_inbound_qos2(publish.packet_id, 65535);
     }
-    acknowledge(PacketType::kPubrec, publish.packet_id, reason, &why);
+    acknowledge(PacketType::kPubrec, publish.packet_id, reason, why);
   }
   return true;
 }
@@ -842,7 +891,7 @@ bool Client::handle_ack(const mqtt::Ack& ack) {
       return true;
     case PacketType::kPubrec:
       if (is_error(ack.reason)) {
-        _session->on_puback(ack.packet_id);  // refused by the client: the flow ends here
+        _session->on_pubrec_refused(ack.packet_id);  // the flow ends here
         return true;
       }
       _session->on_pubrec(ack.packet_id);
@@ -852,8 +901,18 @@ bool Client::handle_ack(const mqtt::Ack& ack) {
       return true;
     default: {
       const bool known = _session->release_inbound_qos2(ack.packet_id);
+      if (known && _session->durable) {
+        // Its release is written first: after PUBCOMP the client may use the id again,
+        // and a restart that still held it would take that new message for a resend.
+        const uint32_t token = next_answer_token();
+        if (broker().wait_for_log(this, token)) {
+          _held_acks->acks.push_back(
+              {PacketType::kPubcomp, ack.packet_id, token, ReasonCode::kSuccess, nullptr, 1});
+          return true;
+        }
+      }
       if (known || !is_v5(_version)) {
-        send_success_ack(PacketType::kPubcomp, ack.packet_id);
+        acknowledge(PacketType::kPubcomp, ack.packet_id, ReasonCode::kSuccess, nullptr);
       } else {
         send_packet(mqtt::Ack{PacketType::kPubcomp, ack.packet_id,
                               ReasonCode::kPacketIdentifierNotFound, {}});

@@ -75,7 +75,11 @@ class Client final : public ClientLink {
   // waiting under `token` goes out, with those behind it, in the order the PUBLISHes
   // came [MQTT-4.6.0-2/3].
   void retain_answer(uint32_t token, bool stored);
-  // Acknowledgements wait for such an answer (the client must not move shards meanwhile).
+  // The durable sessions' writes for the PUBLISH (or PUBREL) under `token` are on disk
+  // (`written`), or failed: a v5 client gets 0x97, a 3.1.1 client's connection closes.
+  void durable_answer(uint32_t token, bool written);
+  // Acknowledgements wait for such an answer, or for durable writes: a rehoming client
+  // moves only once they are answered (they come to this shard).
   bool awaits_retain_answers() const { return _held_acks != nullptr && !_held_acks->acks.empty(); }
 
   void begin();  // accepted: arm the connect timeout, start reading
@@ -183,11 +187,17 @@ class Client final : public ClientLink {
   bool refuse_publish(const mqtt::Publish& publish);
   // PUBACK or PUBREC for a PUBLISH, after any still waiting for a retained answer; an
   // error reason ends a QoS 2 flow (its packet id is free again).
-  // `properties`: nullptr for none (a success then costs no Properties at all).
+  // `why`: the Reason String (v5, when problem information is asked), or nullptr.
   void acknowledge(mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode reason,
-                   const mqtt::Properties* properties);
+                   const char* why);
   void send_ack_now(mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode reason,
-                    const mqtt::Properties* properties);
+                    const char* why);
+  // A token for an acknowledgement that waits (below 2^31: mail carries 31 bits).
+  uint32_t next_answer_token();
+  // One answer for the held acknowledgement under `token`; those decided go out in order.
+  void answered(uint32_t token, mqtt::ReasonCode refusal, const char* why);
+  struct HeldAck;
+  void answered_now(HeldAck& held);
   // Enhanced authentication (v5 §4.12): at CONNECT, and re-authentication after it.
   bool begin_enhanced_auth(const mqtt::FixedHeader& header, mqtt::Bytes body,
                            const mqtt::Connect& connect);
@@ -249,15 +259,17 @@ class Client final : public ClientLink {
   std::unique_ptr<OutboundAliases> _out_aliases;  // v5 client that accepts aliases
   Session* _session = nullptr;
   std::unique_ptr<RouteMemo> _route_memo;  // allocated on its first PUBLISH
-  // Acknowledgements held behind one that waits for a retained answer from another
-  // shard, in PUBLISH order. Bounded by our Receive Maximum (beyond: DISCONNECT 0x93, as
-  // the client may not have more unacknowledged); allocated on the first wait.
+  // Acknowledgements held behind one that waits for answers (a retained message's owner
+  // shard, the durable sessions' writes), in PUBLISH order. Bounded by our Receive
+  // Maximum (beyond: DISCONNECT 0x93, as the client may not have more unacknowledged);
+  // allocated on the first wait.
   struct HeldAck {
     mqtt::PacketType type;
     uint16_t packet_id;
     uint32_t token;  // 0: decided, `reason` holds the answer
     mqtt::ReasonCode reason;
-    bool why;  // a Reason String goes with it (v5 problem information)
+    const char* why;  // the Reason String that goes with it (v5 problem information)
+    uint8_t waits;    // answers still to come
   };
   struct HeldAcks {
     std::deque<HeldAck> acks;
@@ -282,6 +294,7 @@ class Client final : public ClientLink {
   bool _problem_information : 1 = true;    // v5 Request Problem Information
   bool _response_information : 1 = false;  // v5 Request Response Information
   bool _taken_over : 1 = false;
+  bool _paused_for_acks : 1 = false;  // 3.1.1: input stopped until held acks drain
   bool _authenticated : 1 = false;  // the Authenticator was asked (at most once)
 };
 

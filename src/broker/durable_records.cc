@@ -234,26 +234,130 @@ bool decode_unsubscribe(std::span<const uint8_t> body, SubscriptionRecord& out,
   return true;
 }
 
-bool known_record_type(uint8_t type) {
-  return type >= static_cast<uint8_t>(RecordType::kRetained) &&
-         type <= static_cast<uint8_t>(RecordType::kUnsubscribe);
+std::string encode_deliver(const DeliveryRecord& record) {
+  FieldWriter w;
+  w.key(record.key);
+  w.u64(record.seq);
+  w.u64(record.message.epoch);
+  w.u64(record.message.counter);
+  w.u8(record.qos);
+  w.u8(record.retain ? 1 : 0);
+  w.u16(record.packet_id);
+  PG_ASSERT(record.subscription_ids.size() <= 0xFFFF);
+  w.u16(static_cast<uint16_t>(record.subscription_ids.size()));
+  for (uint32_t id : record.subscription_ids) w.u32(id);
+  return w.take();
 }
 
-std::optional<uint16_t> record_owner(uint8_t type, std::span<const uint8_t> body,
-                                     uint16_t shards, int64_t now_wall_ms, std::string& why) {
+bool decode_deliver(std::span<const uint8_t> body, DeliveryRecord& out, std::string& why) {
+  FieldReader r(body);
+  uint8_t flags = 0;
+  uint16_t ids = 0;
+  if (!r.key(out.key) || !r.u64(out.seq) || out.seq == 0 || !r.u64(out.message.epoch) ||
+      !r.u64(out.message.counter) || !r.u8(out.qos) || out.qos < 1 || out.qos > 2 ||
+      !r.u8(flags) || (flags & ~1) != 0 || !r.u16(out.packet_id) || !r.u16(ids)) {
+    why = "a delivery record whose fixed fields do not read";
+    return false;
+  }
+  out.retain = (flags & 1) != 0;
+  out.subscription_ids.resize(ids);
+  for (uint32_t& id : out.subscription_ids) {
+    if (!r.u32(id) || id == 0 || id > 268435455) {
+      why = "a delivery record whose subscription identifiers do not read";
+      return false;
+    }
+  }
+  if (!r.at_end()) {
+    why = "a delivery record with bytes after its fields";
+    return false;
+  }
+  return true;
+}
+
+std::string encode_released(const SessionKey& key, uint64_t seq, uint16_t packet_id) {
+  FieldWriter w;
+  w.key(key);
+  w.u64(seq);
+  w.u16(packet_id);
+  return w.take();
+}
+
+std::string encode_done(const SessionKey& key, uint64_t seq) {
+  FieldWriter w;
+  w.key(key);
+  w.u64(seq);
+  return w.take();
+}
+
+bool decode_released(std::span<const uint8_t> body, DeliveryStep& out, std::string& why) {
+  FieldReader r(body);
+  if (!r.key(out.key) || !r.u64(out.seq) || out.seq == 0 || !r.u16(out.packet_id) ||
+      out.packet_id == 0 || !r.at_end()) {
+    why = "a released record that does not read";
+    return false;
+  }
+  return true;
+}
+
+bool decode_done(std::span<const uint8_t> body, DeliveryStep& out, std::string& why) {
+  FieldReader r(body);
+  if (!r.key(out.key) || !r.u64(out.seq) || out.seq == 0 || !r.at_end()) {
+    why = "a done record that does not read";
+    return false;
+  }
+  return true;
+}
+
+std::string encode_inbound(const SessionKey& key, uint16_t packet_id, bool awaiting_release) {
+  FieldWriter w;
+  w.key(key);
+  w.u16(packet_id);
+  w.u8(awaiting_release ? 1 : 0);
+  return w.take();
+}
+
+bool decode_inbound(std::span<const uint8_t> body, InboundRecord& out, std::string& why) {
+  FieldReader r(body);
+  uint8_t awaiting = 0;
+  if (!r.key(out.key) || !r.u16(out.packet_id) || out.packet_id == 0 || !r.u8(awaiting) ||
+      awaiting > 1 || !r.at_end()) {
+    why = "an inbound record that does not read";
+    return false;
+  }
+  out.awaiting_release = awaiting == 1;
+  return true;
+}
+
+bool known_record_type(uint8_t type) {
+  return type >= static_cast<uint8_t>(RecordType::kRetained) &&
+         type <= static_cast<uint8_t>(RecordType::kInbound);
+}
+
+std::optional<uint64_t> record_owners(uint8_t type, std::span<const uint8_t> body,
+                                      uint16_t shards, int64_t now_wall_ms, std::string& why) {
   // Every record of a session names its key first: its home owns it.
-  const auto home = [&](const SessionKey& key) -> std::optional<uint16_t> {
-    return shard_for(key.client_id, shards);
+  const auto home = [&](const SessionKey& key) -> std::optional<uint64_t> {
+    return uint64_t{1} << shard_for(key.client_id, shards);
   };
   switch (static_cast<RecordType>(type)) {
     case RecordType::kRetained: {
       DecodedRetained decoded = decode_retained(body, now_wall_ms, 0);
       if (decoded.outcome != DecodedRetained::Outcome::kMessage) {
+        why = decoded.why;
         return std::nullopt;  // expired, or unreadable (logged when replayed as it is)
       }
       const uint16_t shard = shard_for(decoded.message->topic(), shards);
       decoded.message->unref();
-      return shard;
+      return uint64_t{1} << shard;
+    }
+    case RecordType::kMessage: {
+      DecodedMessage decoded = decode_message(body, now_wall_ms, 0);
+      if (decoded.outcome != DecodedMessage::Outcome::kMessage) {
+        why = decoded.why;
+        return std::nullopt;
+      }
+      decoded.message->unref();
+      return ~uint64_t{0};  // any shard's sessions may hold it: each drops it if none do
     }
     case RecordType::kSession: {
       SessionRecord record;
@@ -271,40 +375,59 @@ std::optional<uint16_t> record_owner(uint8_t type, std::span<const uint8_t> body
       SubscriptionRecord record;
       return decode_unsubscribe(body, record, why) ? home(record.key) : std::nullopt;
     }
+    case RecordType::kDeliver: {
+      DeliveryRecord record;
+      return decode_deliver(body, record, why) ? home(record.key) : std::nullopt;
+    }
+    case RecordType::kReleased: {
+      DeliveryStep step;
+      return decode_released(body, step, why) ? home(step.key) : std::nullopt;
+    }
+    case RecordType::kDone: {
+      DeliveryStep step;
+      return decode_done(body, step, why) ? home(step.key) : std::nullopt;
+    }
+    case RecordType::kInbound: {
+      InboundRecord record;
+      return decode_inbound(body, record, why) ? home(record.key) : std::nullopt;
+    }
   }
   why = "a log record of unknown type " + std::to_string(type);
   return std::nullopt;
 }
 
-std::string encode_retained(const Message& message, int64_t received_wall_ms,
-                            std::string_view tenant) {
-  PG_ASSERT(tenant.size() <= kMaxTenantNameBytes);
-  mqtt::Publish publish = message.to_publish();
-  publish.retain = true;
+namespace {
+
+// The message as a v5 PUBLISH packet (packet id 1 when QoS > 0), appended to `out`.
+void append_packet(std::string& out, mqtt::Publish publish, std::span<const uint8_t> payload) {
   publish.dup = false;
   publish.packet_id = publish.qos > 0 ? 1 : 0;
   std::vector<uint8_t> head;
-  mqtt::encode_publish_head(mqtt::ProtocolVersion::kV5, publish, message.payload().size(), head);
-  std::string out;
-  out.reserve(kWallBytes + head.size() + message.payload().size());
-  const auto wall = static_cast<uint64_t>(received_wall_ms);
+  mqtt::encode_publish_head(mqtt::ProtocolVersion::kV5, publish, payload.size(), head);
+  out.append(reinterpret_cast<const char*>(head.data()), head.size());
+  out.append(reinterpret_cast<const char*>(payload.data()), payload.size());
+}
+
+void append_wall_and_tenant(std::string& out, int64_t wall_ms, std::string_view tenant) {
+  PG_ASSERT(tenant.size() <= kMaxTenantNameBytes);
+  const auto wall = static_cast<uint64_t>(wall_ms);
   for (size_t i = 0; i < kWallBytes; i++) {
     out.push_back(static_cast<char>(wall >> (8 * i)));
   }
   out.push_back(static_cast<char>(tenant.size() & 0xFF));
   out.push_back(static_cast<char>(tenant.size() >> 8));
   out.append(tenant);
-  out.append(reinterpret_cast<const char*>(head.data()), head.size());
-  out.append(reinterpret_cast<const char*>(message.payload().data()), message.payload().size());
-  return out;
 }
 
-DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_ms,
-                                uint64_t now_ms) {
-  DecodedRetained out;
+enum class Stored : uint8_t { kMessage, kExpired, kMalformed };
+
+// The wall time, tenant and PUBLISH of a stored message, its expiry what is left of it at
+// `now_wall_ms`. `publish` refers into `body`.
+Stored read_stored(std::span<const uint8_t> body, int64_t now_wall_ms, mqtt::Publish& publish,
+                   std::string& tenant, std::string& why) {
   if (body.size() < kWallBytes + 2) {
-    out.why = "shorter than its time and tenant";
-    return out;
+    why = "shorter than its time and tenant";
+    return Stored::kMalformed;
   }
   uint64_t wall = 0;
   for (size_t i = 0; i < kWallBytes; i++) {
@@ -312,31 +435,30 @@ DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_
   }
   const size_t tenant_size = body[kWallBytes] | static_cast<size_t>(body[kWallBytes + 1]) << 8;
   if (tenant_size > kMaxTenantNameBytes || body.size() < kWallBytes + 2 + tenant_size) {
-    out.why = "a tenant name over 255 bytes or past the end";
-    return out;
+    why = "a tenant name over 255 bytes or past the end";
+    return Stored::kMalformed;
   }
-  const mqtt::Bytes tenant = body.subspan(kWallBytes + 2, tenant_size);
-  if (!mqtt::valid_utf8(std::string_view(reinterpret_cast<const char*>(tenant.data()),
-                                         tenant.size()))) {
-    out.why = "a tenant name that is not UTF-8";
-    return out;
+  const mqtt::Bytes name = body.subspan(kWallBytes + 2, tenant_size);
+  tenant.assign(reinterpret_cast<const char*>(name.data()), name.size());
+  if (!mqtt::valid_utf8(tenant)) {
+    why = "a tenant name that is not UTF-8";
+    return Stored::kMalformed;
   }
   const mqtt::Bytes packet = body.subspan(kWallBytes + 2 + tenant_size);
   const mqtt::Frame frame = mqtt::read_frame(packet, UINT32_MAX);
   if (frame.status != mqtt::FrameStatus::kComplete ||
       frame.header.type != mqtt::PacketType::kPublish ||
       frame.header.total_length() != packet.size()) {
-    out.why = "not one whole PUBLISH packet";
-    return out;
+    why = "not one whole PUBLISH packet";
+    return Stored::kMalformed;
   }
-  mqtt::Publish publish;
   if (mqtt::decode_publish(mqtt::ProtocolVersion::kV5, frame.header.flags,
                            packet.subspan(frame.header.header_length), publish) !=
           mqtt::ReasonCode::kSuccess ||
-      !publish.retain || publish.topic.empty() || !mqtt::valid_topic_name(publish.topic) ||
+      publish.topic.empty() || !mqtt::valid_topic_name(publish.topic) ||
       publish.properties.topic_alias.has_value()) {
-    out.why = "a PUBLISH that is not a retained message";
-    return out;
+    why = "a PUBLISH that is not a stored message";
+    return Stored::kMalformed;
   }
   if (publish.properties.message_expiry_interval) {
     // What is left of the interval now; the clock may have gone back: nothing elapsed.
@@ -345,14 +467,89 @@ DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_
     const int64_t left_s =
         static_cast<int64_t>(*publish.properties.message_expiry_interval) - elapsed_ms / 1000;
     if (left_s <= 0) {
-      out.outcome = DecodedRetained::Outcome::kExpired;
-      return out;
+      return Stored::kExpired;
     }
     publish.properties.message_expiry_interval = static_cast<uint32_t>(left_s);
   }
+  return Stored::kMessage;
+}
+
+}  // namespace
+
+std::string encode_retained(const Message& message, int64_t received_wall_ms,
+                            std::string_view tenant) {
+  mqtt::Publish publish = message.to_publish();
+  publish.retain = true;
+  std::string out;
+  out.reserve(kWallBytes + 2 + tenant.size() + 64 + message.payload().size());
+  append_wall_and_tenant(out, received_wall_ms, tenant);
+  append_packet(out, std::move(publish), message.payload());
+  return out;
+}
+
+DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_ms,
+                                uint64_t now_ms) {
+  DecodedRetained out;
+  mqtt::Publish publish;
+  switch (read_stored(body, now_wall_ms, publish, out.tenant, out.why)) {
+    case Stored::kMalformed:
+      return out;
+    case Stored::kExpired:
+      out.outcome = DecodedRetained::Outcome::kExpired;
+      return out;
+    case Stored::kMessage:
+      break;
+  }
+  if (!publish.retain) {
+    out.why = "a PUBLISH that is not a retained message";
+    return out;
+  }
   out.message = Message::create(publish, 0, now_ms);
-  out.tenant.assign(reinterpret_cast<const char*>(tenant.data()), tenant.size());
   out.outcome = DecodedRetained::Outcome::kMessage;
+  return out;
+}
+
+std::string encode_message(const MessageKey& key, const Message& message, uint64_t now_ms,
+                           int64_t now_wall_ms, std::string_view tenant) {
+  mqtt::Publish publish = message.to_publish();
+  if (const std::optional<uint32_t> left = message.expiry_left(now_ms)) {
+    publish.properties.message_expiry_interval = std::max<uint32_t>(*left, 1);
+  }
+  std::string out;
+  out.reserve(16 + kWallBytes + 2 + tenant.size() + 64 + message.payload().size());
+  for (uint64_t v : {key.epoch, key.counter}) {
+    for (size_t i = 0; i < 8; i++) {
+      out.push_back(static_cast<char>(v >> (8 * i)));
+    }
+  }
+  append_wall_and_tenant(out, now_wall_ms, tenant);
+  append_packet(out, std::move(publish), message.payload());
+  return out;
+}
+
+DecodedMessage decode_message(std::span<const uint8_t> body, int64_t now_wall_ms,
+                              uint64_t now_ms) {
+  DecodedMessage out;
+  if (body.size() < 16) {
+    out.why = "shorter than its key";
+    return out;
+  }
+  for (size_t i = 0; i < 8; i++) {
+    out.key.epoch |= static_cast<uint64_t>(body[i]) << (8 * i);
+    out.key.counter |= static_cast<uint64_t>(body[8 + i]) << (8 * i);
+  }
+  mqtt::Publish publish;
+  switch (read_stored(body.subspan(16), now_wall_ms, publish, out.tenant, out.why)) {
+    case Stored::kMalformed:
+      return out;
+    case Stored::kExpired:
+      out.outcome = DecodedMessage::Outcome::kExpired;
+      return out;
+    case Stored::kMessage:
+      break;
+  }
+  out.message = Message::create(publish, 0, now_ms);
+  out.outcome = DecodedMessage::Outcome::kMessage;
   return out;
 }
 

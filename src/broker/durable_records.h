@@ -18,6 +18,20 @@
 //              Published, bits 2-3 Retain Handling), u32 LE Subscription Identifier (0:
 //              none), then the filter (as written, $share/ included).
 //   kUnsubscribe key, then the filter.
+//   kMessage   A message that durable sessions of this shard hold, stored once however
+//              many hold it: u64 LE epoch and u64 LE counter (its MessageKey: unique
+//              across the shards and starts of one state_dir), u64 LE wall-clock ms it
+//              was written at, tenant, then the message as a v5 PUBLISH packet (its
+//              Message Expiry Interval what was left of it then).
+//   kDeliver   A QoS 1/2 delivery a durable session holds (queued, or sent and not yet
+//              acknowledged): key, u64 LE seq (the session's numbering), the MessageKey,
+//              u8 QoS, u8 flags (bit 0 retain), u16 LE packet id (0: the one its seq
+//              gives), u16 LE count and u32 LE Subscription Identifiers.
+//   kReleased  key, u64 LE seq, u16 LE packet id: PUBREC came and PUBREL went; only the
+//              id is kept until PUBCOMP.
+//   kDone      key, u64 LE seq: the delivery is over (acknowledged, expired, dropped).
+//   kInbound   key, u16 LE packet id, u8 1 (a QoS 2 PUBLISH received, awaiting PUBREL)
+//              or 0 (released).
 //   A key is u16 LE length + virtual broker name, u16 LE length + client id; strings are
 //   u16 LE length + bytes (UTF-8).
 //
@@ -43,15 +57,21 @@ enum class RecordType : uint8_t {
   kSessionEnd = 3,
   kSubscribe = 4,
   kUnsubscribe = 5,
+  kMessage = 6,
+  kDeliver = 7,
+  kReleased = 8,
+  kDone = 9,
+  kInbound = 10,
 };
 
 bool known_record_type(uint8_t type);
 
-// The shard a record belongs to under `shards` shards (its retained topic's owner, its
-// session's home), as of `now_wall_ms`; nullopt: none (expired), with `why` set when the
-// body does not read (not ours, or a newer broker's type).
-std::optional<uint16_t> record_owner(uint8_t type, std::span<const uint8_t> body,
-                                     uint16_t shards, int64_t now_wall_ms, std::string& why);
+// The shards a record belongs to under `shards` shards, as a mask (its retained topic's
+// owner, its session's home; a stored message every shard, for the sessions of any may
+// hold it), as of `now_wall_ms`; nullopt: none (expired), with `why` set when the body
+// does not read (not ours, or a newer broker's type).
+std::optional<uint64_t> record_owners(uint8_t type, std::span<const uint8_t> body,
+                                      uint16_t shards, int64_t now_wall_ms, std::string& why);
 
 // The body of a kRetained record for `message`, received `received_wall_ms` (epoch ms),
 // of the virtual broker `tenant` ("": the default).
@@ -107,6 +127,61 @@ std::string encode_session_end(const SessionKey& key);
 std::string encode_subscribe(const SessionKey& key, std::string_view filter,
                              const SubscriptionOptions& options);
 std::string encode_unsubscribe(const SessionKey& key, std::string_view filter);
+
+// ---- QoS 1/2 state of durable sessions -------------------------------------------------
+
+struct MessageKey {
+  uint64_t epoch = 0;    // drawn at random when the shard's log is opened
+  uint64_t counter = 0;  // the shard's, since then
+  bool operator==(const MessageKey&) const = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const MessageKey& k) {
+    return H::combine(std::move(h), k.epoch, k.counter);
+  }
+};
+
+std::string encode_message(const MessageKey& key, const Message& message, uint64_t now_ms,
+                           int64_t now_wall_ms, std::string_view tenant = {});
+struct DecodedMessage {
+  enum class Outcome : uint8_t { kMessage, kExpired, kMalformed } outcome = Outcome::kMalformed;
+  MessageKey key;
+  Message* message = nullptr;  // kMessage: one reference, received "now" on the shard clock
+  std::string tenant;
+  std::string why;  // kMalformed
+};
+DecodedMessage decode_message(std::span<const uint8_t> body, int64_t now_wall_ms,
+                              uint64_t now_ms);
+
+struct DeliveryRecord {
+  SessionKey key;
+  uint64_t seq = 0;
+  MessageKey message;
+  uint8_t qos = 1;
+  bool retain = false;
+  uint16_t packet_id = 0;  // 0: the one its seq gives
+  std::vector<uint32_t> subscription_ids;
+};
+std::string encode_deliver(const DeliveryRecord& record);
+bool decode_deliver(std::span<const uint8_t> body, DeliveryRecord& out, std::string& why);
+
+// kReleased (with its packet id) and kDone.
+struct DeliveryStep {
+  SessionKey key;
+  uint64_t seq = 0;
+  uint16_t packet_id = 0;  // kReleased
+};
+std::string encode_released(const SessionKey& key, uint64_t seq, uint16_t packet_id);
+std::string encode_done(const SessionKey& key, uint64_t seq);
+bool decode_released(std::span<const uint8_t> body, DeliveryStep& out, std::string& why);
+bool decode_done(std::span<const uint8_t> body, DeliveryStep& out, std::string& why);
+
+struct InboundRecord {
+  SessionKey key;
+  uint16_t packet_id = 0;
+  bool awaiting_release = false;
+};
+std::string encode_inbound(const SessionKey& key, uint16_t packet_id, bool awaiting_release);
+bool decode_inbound(std::span<const uint8_t> body, InboundRecord& out, std::string& why);
 
 // Decoders: false (with `why`) for a body that is not one of ours.
 bool decode_session(std::span<const uint8_t> body, SessionRecord& out, std::string& why);

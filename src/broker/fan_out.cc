@@ -238,7 +238,7 @@ void FanOut::deliver(FanOutPass& pass, Message* message) {
       continue;
     }
     message->ref();
-    Delivery delivery{message, match.qos, match.retain, {}};
+    Delivery delivery{.message = message, .qos = match.qos, .retain = match.retain};
     for (; next_id < pass.ids.size() && pass.ids[next_id].first == index; ++next_id) {
       delivery.subscription_ids.push_back(pass.ids[next_id].second);
     }

@@ -12,6 +12,7 @@ template <typename T>
 class LazyDeque {
  public:
   using iterator = typename std::deque<T>::iterator;
+  using const_iterator = typename std::deque<T>::const_iterator;
 
   bool has_storage() const { return _items != nullptr; }
   bool empty() const { return !_items || _items->empty(); }
@@ -25,6 +26,8 @@ class LazyDeque {
   // which nobody modifies, so they compare equal and dereference nothing.
   iterator begin() { return _items ? _items->begin() : none().begin(); }
   iterator end() { return _items ? _items->end() : none().end(); }
+  const_iterator begin() const { return _items ? _items->cbegin() : none().cbegin(); }
+  const_iterator end() const { return _items ? _items->cend() : none().cend(); }
   iterator erase(iterator it) { return _items->erase(it); }
   // Gives the memory back once drained (a burst must not pin it for good).
   void trim() {

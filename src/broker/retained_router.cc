@@ -227,7 +227,9 @@ void RetainedRouter::on_batch(RetainedScan* scan) {
       continue;
     }
     // Retained on subscribe: RETAIN set [MQTT-3.3.1-8], QoS the lower of the two.
-    Delivery delivery{message, std::min(scan->options.max_qos, message->qos()), true, {}};
+    Delivery delivery{.message = message,
+                      .qos = std::min(scan->options.max_qos, message->qos()),
+                      .retain = true};
     if (scan->options.subscription_id != 0) {
       delivery.subscription_ids.push_back(scan->options.subscription_id);
     }

@@ -125,7 +125,9 @@ void Session::resume() {
   // [MQTT-4.4.0-1]: unacknowledged PUBLISH again with DUP, PUBREL again, in order.
   for (Inflight& entry : _inflight) {
     if (entry.released) {
-      _client->send_success_ack(mqtt::PacketType::kPubrel, entry.packet_id);
+      if (!entry.release_pending) {  // else it goes once written (release_written)
+        _client->send_success_ack(mqtt::PacketType::kPubrel, entry.packet_id);
+      }
     } else {
       send_publish(entry, true);
     }
@@ -189,11 +191,20 @@ void Session::deliver(Delivery delivery) {
     release(delivery);
     return;
   }
+  if (durable) {
+    delivery.seq = ++_last_seq;  // numbered once held (gaps where dropped below are harmless)
+  }
   if (_queue.empty() && window_open()) {
-    hold(size);
-    _inflight.push_back({allocate_packet_id(), false, std::move(delivery)});
-    send_publish(_inflight.back(), false);
-    return;
+    const uint16_t id = delivery.seq != 0 ? packet_id_for(delivery) : allocate_packet_id();
+    if (id != 0) {  // else its id is still in flight: it queues behind that
+      hold(size);
+      if (durable) {
+        log().taken(*this, delivery);
+      }
+      _inflight.push_back({id, false, std::move(delivery)});
+      send_publish(_inflight.back(), false);
+      return;
+    }
   }
   const Limits& limits = _host->limits();
   if (_queue.size() >= limits.max_queued_messages ||
@@ -204,27 +215,97 @@ void Session::deliver(Delivery delivery) {
   }
   hold(size);
   _queue_bytes += size;
+  if (durable) {
+    log().taken(*this, delivery);
+  }
   _queue.push_back(std::move(delivery));
+}
+
+uint16_t Session::packet_id_for(const Delivery& delivery) {
+  PG_DASSERT(delivery.seq != 0);
+  const uint16_t id = packet_id_of(delivery);
+  if (_inflight.empty()) {
+    return id;
+  }
+  // In flight in send order: ids fixed before numbering (and unnumbered ones) are the
+  // oldest. Without them, and within 65,535 of the oldest, no id in flight can be this.
+  const Delivery& oldest = _inflight.front().delivery;
+  if (delivery.packet_id == 0 && oldest.seq != 0 && oldest.packet_id == 0 &&
+      delivery.seq - oldest.seq < 65535) {
+    return id;
+  }
+  return find_inflight(id) == _inflight.end() ? id : 0;
 }
 
 void Session::pump() {
   while (!_queue.empty() && window_open()) {
-    Delivery delivery = std::move(_queue.front());
+    Delivery& front = _queue.front();
+    const bool is_expired = expired(*front.message);
+    const bool too_big = !is_expired && !_client->fits(front);
+    uint16_t id = 0;
+    if (!is_expired && !too_big) {
+      id = front.seq != 0 ? packet_id_for(front) : allocate_packet_id();
+      if (id == 0) {
+        break;  // its id is still in flight: it waits for that acknowledgement
+      }
+    }
+    Delivery delivery = std::move(front);
     _queue.pop_front();
     _queue_bytes -= held_size(*delivery.message);
-    if (expired(*delivery.message)) {
-      _host->stats().expired_dropped++;
+    if (is_expired || too_big) {
+      if (is_expired) {
+        _host->stats().expired_dropped++;
+      } else {
+        _host->stats().oversize_dropped++;
+      }
+      if (durable) {
+        log().done(*this, delivery.seq, delivery.message);
+      }
       let_go(delivery);
       continue;
     }
-    if (!_client->fits(delivery)) {
-      _host->stats().oversize_dropped++;
-      let_go(delivery);
-      continue;
-    }
-    _inflight.push_back({allocate_packet_id(), false, std::move(delivery)});
-    send_publish(_inflight.back(), false);
+    const bool dup = delivery.maybe_sent;  // restored: it may have reached the client
+    _inflight.push_back({id, false, std::move(delivery)});
+    send_publish(_inflight.back(), dup);
   }
+}
+
+void Session::number_deliveries() {
+  for (Inflight& entry : _inflight) {
+    if (entry.delivery.seq == 0) {
+      entry.delivery.seq = ++_last_seq;
+      entry.delivery.packet_id = entry.packet_id;  // sent under it already
+    }
+  }
+  for (Delivery& delivery : _queue) {
+    if (delivery.seq == 0) {
+      delivery.seq = ++_last_seq;
+    }
+  }
+}
+
+void Session::restore_delivery(Delivery delivery, bool released) {
+  PG_ASSERT(delivery.seq > _last_seq);  // in seq order
+  _last_seq = delivery.seq;
+  if (released) {
+    PG_ASSERT(delivery.message == nullptr);
+    const uint16_t id = packet_id_of(delivery);
+    _inflight.push_back({id, true, std::move(delivery)});
+    return;
+  }
+  PG_ASSERT(delivery.message != nullptr);
+  const uint64_t size = held_size(*delivery.message);
+  hold(size);
+  _queue_bytes += size;
+  delivery.maybe_sent = true;
+  _queue.push_back(std::move(delivery));
+}
+
+void Session::restore_inbound_qos2(uint16_t packet_id) {
+  if (_inbound_qos2 == nullptr) {
+    _inbound_qos2 = std::make_unique<std::vector<uint16_t>>();
+  }
+  _inbound_qos2->push_back(packet_id);
 }
 
 void Session::on_puback(uint16_t packet_id) {
@@ -232,6 +313,9 @@ void Session::on_puback(uint16_t packet_id) {
   auto it = find_inflight(packet_id);
   if (it == _inflight.end() || it->released || it->delivery.qos != 1) {
     return;  // unknown or not a QoS 1 flow: nothing to complete
+  }
+  if (durable) {
+    log().done(*this, it->delivery.seq, it->delivery.message);
   }
   let_go(it->delivery);
   if (it == _inflight.begin()) {
@@ -258,15 +342,55 @@ void Session::on_pubrec(uint16_t packet_id) {
                                    {}});
     return;
   }
+  if (it->released) {
+    // PUBREC again (its PUBREL was lost, or sent again after a restart): PUBREL again.
+    if (!it->release_pending) {
+      _client->send_success_ack(mqtt::PacketType::kPubrel, packet_id);
+    }
+    return;
+  }
   it->released = true;
+  if (durable) {
+    it->release_pending = true;
+    log().released(*this, it->delivery, packet_id);
+    let_go(it->delivery);
+    return;  // PUBREL once the release is on disk
+  }
   let_go(it->delivery);  // the message is delivered; only the id is kept until PUBCOMP
   _client->send_success_ack(mqtt::PacketType::kPubrel, packet_id);
+}
+
+void Session::release_written(uint16_t packet_id) {
+  auto it = find_inflight(packet_id);
+  if (it == _inflight.end() || !it->released || !it->release_pending) {
+    return;  // completed meanwhile, or the session was written whole since
+  }
+  it->release_pending = false;
+  if (_client != nullptr) {
+    _client->send_success_ack(mqtt::PacketType::kPubrel, packet_id);
+  }
+}
+
+void Session::on_pubrec_refused(uint16_t packet_id) {
+  auto it = find_inflight(packet_id);
+  if (it == _inflight.end() || it->released) {
+    return;
+  }
+  if (durable) {
+    log().done(*this, it->delivery.seq, it->delivery.message);
+  }
+  let_go(it->delivery);
+  _inflight.erase(it);
+  pump();
 }
 
 void Session::on_pubcomp(uint16_t packet_id) {
   auto it = find_inflight(packet_id);
   if (it == _inflight.end() || !it->released) {
     return;
+  }
+  if (durable) {
+    log().done(*this, it->delivery.seq, nullptr);
   }
   _inflight.erase(it);
   pump();
@@ -284,6 +408,9 @@ std::optional<bool> Session::begin_inbound_qos2(uint16_t packet_id, uint16_t lim
     return std::nullopt;
   }
   ids.push_back(packet_id);
+  if (durable) {
+    log().inbound(*this, packet_id, true);
+  }
   return true;
 }
 
@@ -298,6 +425,9 @@ bool Session::release_inbound_qos2(uint16_t packet_id) {
   }
   *it = ids.back();
   ids.pop_back();
+  if (durable) {
+    log().inbound(*this, packet_id, false);
+  }
   if (ids.empty()) {
     _inbound_qos2.reset();  // a burst must not pin it
   }

@@ -56,6 +56,12 @@ struct Delivery {
   Message* message = nullptr;  // one reference held by the delivery
   uint8_t qos = 0;
   bool retain = false;
+  // Durable sessions (persistence): its number in the session's log (0: none), a packet
+  // id fixed before it was numbered (0: the one its seq gives), and whether it may have
+  // been sent before a restart (its first PUBLISH then carries DUP).
+  bool maybe_sent = false;
+  uint16_t packet_id = 0;
+  uint64_t seq = 0;
   std::vector<uint32_t> subscription_ids;
 };
 
@@ -178,7 +184,11 @@ class Session final {
   void deliver(Delivery delivery);
   void on_puback(uint16_t packet_id);
   void on_pubrec(uint16_t packet_id);
+  // PUBREC with an error reason: the client refused it; the QoS 2 flow ends.
+  void on_pubrec_refused(uint16_t packet_id);
   void on_pubcomp(uint16_t packet_id);
+  // Durable: the release of `packet_id` is on disk: its PUBREL may go.
+  void release_written(uint16_t packet_id);
 
   // Inbound QoS 2: true if `packet_id` is new (route the message), false if a resend.
   // Returns nullopt when the id set is full (Receive Maximum exceeded).
@@ -204,6 +214,28 @@ class Session final {
   void set_will(Message* will, uint64_t due_ms);
   Message* take_will();
 
+  // Persistence (durable sessions). The packet id a numbered delivery is sent under: the
+  // same after a restart, so that a QoS 2 receiver recognises a PUBLISH it already has.
+  static uint16_t packet_id_of(const Delivery& delivery) {
+    return delivery.packet_id != 0 ? delivery.packet_id
+                                   : static_cast<uint16_t>((delivery.seq - 1) % 65535 + 1);
+  }
+  // Numbers every delivery it holds that has no number (it became durable now), fixing
+  // the packet id of those in flight.
+  void number_deliveries();
+  // `visit(const Delivery&, bool released, uint16_t packet_id)` for each delivery held,
+  // in flight first, in order.
+  template <typename Visit>
+  void for_each_delivery(Visit&& visit) const {
+    for (const Inflight& entry : _inflight) visit(entry.delivery, entry.released, entry.packet_id);
+    for (const Delivery& delivery : _queue) visit(delivery, false, packet_id_of(delivery));
+  }
+  const std::vector<uint16_t>* inbound_qos2() const { return _inbound_qos2.get(); }
+  // Start-up: a delivery the log held (numbered, in seq order), and a QoS 2 id awaiting
+  // PUBREL. A released one goes in flight (PUBREL again on resume); the others queue.
+  void restore_delivery(Delivery delivery, bool released);
+  void restore_inbound_qos2(uint16_t packet_id);
+
   size_t queued() const { return _queue.size(); }
   size_t inflight() const { return _inflight.size(); }
   // QoS 1/2 bytes it holds: in flight and not yet acknowledged, and queued.
@@ -217,6 +249,7 @@ class Session final {
     uint16_t packet_id;
     bool released;  // PUBREC received, PUBREL sent: waiting for PUBCOMP
     Delivery delivery;
+    bool release_pending = false;  // durable: PUBREL waits for the release's write
   };
 
   bool window_open() const { return _client != nullptr && _inflight.size() < _window; }
@@ -225,6 +258,12 @@ class Session final {
     return message.has_expiry() && message.expiry_left(_host->now_ms()) == 0u;
   }
   uint16_t allocate_packet_id();
+  // The packet id `delivery` goes out under, or 0 when that id is still in flight.
+  uint16_t packet_id_for(const Delivery& delivery);
+  DeliveryLog& log() const {
+    PG_DASSERT(durable && _host->delivery_log() != nullptr);
+    return *_host->delivery_log();
+  }
   void send_publish(Inflight& entry, bool dup);
   void pump();
   LazyDeque<Inflight>::iterator find_inflight(uint16_t packet_id);
@@ -255,6 +294,7 @@ class Session final {
   size_t _queue_bytes = 0;
   uint64_t _held_bytes = 0;
   uint16_t _next_packet_id = 1;
+  uint64_t _last_seq = 0;  // durable: the last delivery numbered
   bool _packet_ids_wrapped = false;
   bool _over_bytes = false;  // an episode over max_session_bytes is running (logged once)
   bool _live_ids_full = false;  // kMaxLiveIds reached since the notes were last forgotten

@@ -1,6 +1,6 @@
 // What a session uses of the shard it lives on: limits, counters, the held-bytes budget,
 // the timer wheel and
-// clock, the read check, and where its offline timer fires. ShardBroker implements it;
+// clock, the read check, where its offline timer fires, and the log of durable sessions. ShardBroker implements it;
 // the seeded simulation and unit tests can host sessions on their own. A session's host
 // changes only when it moves with its client (rehoming), always to the shard it runs on.
 #pragma once
@@ -16,6 +16,28 @@
 namespace peregrine::broker {
 
 class Session;
+struct Delivery;
+class Message;
+
+// What a durable session's QoS 1/2 state changes tell its shard's log
+// (session_journal.h). Called only for a session whose `durable` is set.
+class DeliveryLog {
+ public:
+  // `delivery` (seq assigned) is now held: queued or sent.
+  virtual void taken(Session& session, const Delivery& delivery) = 0;
+  // PUBREC came for `delivery` (sent under `packet_id`); its message is let go next. Its
+  // PUBREL waits for this record's write (the client forgets the id once it has PUBREL:
+  // a restart that had not written the release would send the message again as new):
+  // Session::release_written() follows.
+  virtual void released(Session& session, const Delivery& delivery, uint16_t packet_id) = 0;
+  // The delivery `seq` is over; `message` is what it held (nullptr once released).
+  virtual void done(Session& session, uint64_t seq, const Message* message) = 0;
+  // A QoS 2 PUBLISH `packet_id` was received (awaiting PUBREL), or released.
+  virtual void inbound(Session& session, uint16_t packet_id, bool awaiting_release) = 0;
+
+ protected:
+  ~DeliveryLog() = default;
+};
 
 class SessionHost {
  public:
@@ -31,6 +53,8 @@ class SessionHost {
   virtual bool may_read(const Session& session, std::string_view topic) const = 0;
   // `session`'s offline timer fired: its will delay or its expiry ran out.
   virtual void session_timer(Session* session) = 0;
+  // The shard's log for durable sessions' QoS 1/2 state (nullptr: no persistence).
+  virtual DeliveryLog* delivery_log() { return nullptr; }
 
  protected:
   ~SessionHost() = default;

@@ -2,9 +2,19 @@
 
 namespace peregrine::broker {
 
+SessionImages::~SessionImages() {
+  for (auto& [key, message] : _messages) {
+    message->unref();
+  }
+}
+
 SessionImage* SessionImages::find(const SessionKey& key) {
   auto it = _images.find({key.tenant, key.client_id});
-  return it == _images.end() ? nullptr : &it->second;
+  if (it == _images.end()) {
+    _orphans++;  // its session's records were lost with a damaged segment
+    return nullptr;
+  }
+  return &it->second;
 }
 
 bool SessionImages::apply(RecordType type, std::span<const uint8_t> body, std::string& why) {
@@ -17,6 +27,8 @@ bool SessionImages::apply(RecordType type, std::span<const uint8_t> body, std::s
       SessionImage& image = _images[{record.key.tenant, record.key.client_id}];
       if (record.full_image) {
         image.subscriptions.clear();
+        image.deliveries.clear();
+        image.inbound.clear();
       }
       image.session = std::move(record);
       return true;
@@ -37,15 +49,77 @@ bool SessionImages::apply(RecordType type, std::span<const uint8_t> body, std::s
       if (!read) {
         return false;
       }
-      SessionImage* image = find(record.key);
-      if (image == nullptr) {
-        _orphans++;  // its session's records were lost with a damaged segment
-        return true;
+      if (SessionImage* image = find(record.key)) {
+        if (type == RecordType::kUnsubscribe) {
+          image->subscriptions.erase(record.filter);
+        } else {
+          image->subscriptions[std::move(record.filter)] = record.options;
+        }
       }
-      if (type == RecordType::kUnsubscribe) {
-        image->subscriptions.erase(record.filter);
-      } else {
-        image->subscriptions[std::move(record.filter)] = record.options;
+      return true;
+    }
+    case RecordType::kMessage: {
+      DecodedMessage decoded = decode_message(body, _now_wall_ms, _now_ms);
+      switch (decoded.outcome) {
+        case DecodedMessage::Outcome::kMalformed:
+          why = decoded.why;
+          return false;
+        case DecodedMessage::Outcome::kExpired:
+          _expired++;
+          return true;
+        case DecodedMessage::Outcome::kMessage:
+          break;
+      }
+      Message*& slot = _messages[decoded.key];
+      if (slot != nullptr) {
+        slot->unref();  // written again after a failed write: the same message
+      }
+      slot = decoded.message;
+      return true;
+    }
+    case RecordType::kDeliver: {
+      DeliveryRecord record;
+      if (!decode_deliver(body, record, why)) {
+        return false;
+      }
+      if (SessionImage* image = find(record.key)) {
+        DeliveryImage& d = image->deliveries[record.seq];
+        d = {record.message, record.qos, record.retain, false, record.packet_id,
+             std::move(record.subscription_ids)};
+      }
+      return true;
+    }
+    case RecordType::kReleased:
+    case RecordType::kDone: {
+      DeliveryStep step;
+      const bool read = type == RecordType::kReleased ? decode_released(body, step, why)
+                                                      : decode_done(body, step, why);
+      if (!read) {
+        return false;
+      }
+      if (SessionImage* image = find(step.key)) {
+        if (type == RecordType::kDone) {
+          image->deliveries.erase(step.seq);
+        } else {
+          DeliveryImage& d = image->deliveries[step.seq];
+          d.qos = 2;
+          d.released = true;
+          d.packet_id = step.packet_id;
+        }
+      }
+      return true;
+    }
+    case RecordType::kInbound: {
+      InboundRecord record;
+      if (!decode_inbound(body, record, why)) {
+        return false;
+      }
+      if (SessionImage* image = find(record.key)) {
+        if (record.awaiting_release) {
+          image->inbound.insert(record.packet_id);
+        } else {
+          image->inbound.erase(record.packet_id);
+        }
       }
       return true;
     }

@@ -1,9 +1,30 @@
 #include "src/broker/session_journal.h"
 
+#include <sys/random.h>
+
 #include "src/base/assert.h"
 #include "src/base/log.h"
 
 namespace peregrine::broker {
+
+namespace {
+
+std::span<const uint8_t> bytes_of(const std::string& body) {
+  return {reinterpret_cast<const uint8_t*>(body.data()), body.size()};
+}
+
+}  // namespace
+
+SessionJournal::SessionJournal(DurableLog& log, const SessionTable& sessions, BrokerStats& stats,
+                               JournalClock clock)
+    : _log(log), _sessions(sessions), _stats(stats), _clock(clock) {
+  // Message keys must not repeat across the shards and starts of one state_dir (a move to
+  // another shard count brings several shards' messages into one log): a random epoch
+  // per log opened.
+  if (getrandom(&_epoch, sizeof _epoch, 0) != static_cast<ssize_t>(sizeof _epoch)) {
+    _epoch = static_cast<uint64_t>(_clock.wall_ms(_clock.self)) * 0x9E3779B97F4A7C15ull;
+  }
+}
 
 SessionRecord SessionJournal::record_of(const Session& session, bool full_image,
                                         int64_t offline) const {
@@ -28,9 +49,8 @@ SessionRecord SessionJournal::record_of(const Session& session, bool full_image,
 
 uint64_t SessionJournal::append(const Session& session, RecordType type,
                                 const std::string& body) {
-  const uint64_t ticket = _log.append(
-      static_cast<uint8_t>(type),
-      {reinterpret_cast<const uint8_t*>(body.data()), body.size()});
+  const uint64_t ticket = _log.append(static_cast<uint8_t>(type), bytes_of(body));
+  _touched = ticket;
   // One entry per session and batch: a failure rewrites the session whole anyway.
   if (_pending.empty() || _pending.back().ticket != ticket ||
       _pending.back().client_id != session.client_id()) {
@@ -39,21 +59,88 @@ uint64_t SessionJournal::append(const Session& session, RecordType type,
   return ticket;
 }
 
-void SessionJournal::append_image(const Session& session, bool snapshot) {
-  const int64_t offline = session.client() == nullptr ? _wall_ms(_clock) : 0;
-  const SessionKey key = key_of(session);
-  const auto put = [&](RecordType type, const std::string& body) {
-    if (snapshot) {
-      _log.append_snapshot(static_cast<uint8_t>(type),
-                           {reinterpret_cast<const uint8_t*>(body.data()), body.size()});
-    } else {
-      append(session, type, body);
-    }
+void SessionJournal::put(ImageFor why, const Session& session, RecordType type,
+                         const std::string& body) {
+  if (why == ImageFor::kSnapshot) {
+    _log.append_snapshot(static_cast<uint8_t>(type), bytes_of(body));
+  } else {
+    append(session, type, body);
+  }
+}
+
+MessageKey SessionJournal::hold_message(const Message* message, ImageFor why, bool count) {
+  auto [it, fresh] = _stored.try_emplace(message);
+  Stored& stored = it->second;
+  if (fresh) {
+    PG_ASSERT(count);  // an image of a durable session names only messages held already
+    stored.key = {_epoch, ++_counter};
+  }
+  if (count) {
+    stored.holders++;
+  }
+  const auto record = [&] {
+    return encode_message(stored.key, *message, _clock.now_ms(_clock.self),
+                          _clock.wall_ms(_clock.self));
   };
-  put(RecordType::kSession, encode_session(record_of(session, /*full_image=*/true, offline)));
+  if (why == ImageFor::kSnapshot) {
+    if (_snapshot_messages.insert(stored.key).second) {
+      _log.append_snapshot(static_cast<uint8_t>(RecordType::kMessage), bytes_of(record()));
+    }
+  } else if (fresh || stored.ticket == 0 || why == ImageFor::kRewrite) {
+    // First holder, or its record was lost with a failed batch: stored (again).
+    stored.ticket = _log.append(static_cast<uint8_t>(RecordType::kMessage), bytes_of(record()));
+    _touched = stored.ticket;
+  }
+  return stored.key;
+}
+
+void SessionJournal::let_go_message(const Message* message) {
+  auto it = _stored.find(message);
+  PG_ASSERT(it != _stored.end() && it->second.holders > 0);
+  if (--it->second.holders == 0) {
+    _stored.erase(it);  // its record goes with the next compaction
+  }
+}
+
+void SessionJournal::restored(const Message* message, const MessageKey& key) {
+  auto [it, fresh] = _stored.try_emplace(message);
+  if (fresh) {
+    it->second.key = key;
+    it->second.ticket = 1;  // on disk
+  }
+  PG_DASSERT(it->second.key == key);
+  it->second.holders++;
+}
+
+void SessionJournal::append_image(const Session& session, ImageFor why) {
+  const int64_t offline = session.client() == nullptr ? _clock.wall_ms(_clock.self) : 0;
+  const SessionKey key = key_of(session);
+  put(why, session, RecordType::kSession,
+      encode_session(record_of(session, /*full_image=*/true, offline)));
   if (const Session::Subscriptions* subscriptions = session.subscriptions_if_any()) {
     for (const Session::Subscription& sub : *subscriptions) {
-      put(RecordType::kSubscribe, encode_subscribe(key, sub.filter.view(), sub.options));
+      put(why, session, RecordType::kSubscribe,
+          encode_subscribe(key, sub.filter.view(), sub.options));
+    }
+  }
+  session.for_each_delivery([&](const Delivery& delivery, bool released, uint16_t packet_id) {
+    PG_DASSERT(delivery.seq != 0);
+    if (released) {
+      put(why, session, RecordType::kReleased, encode_released(key, delivery.seq, packet_id));
+      return;
+    }
+    DeliveryRecord record{key,
+                          delivery.seq,
+                          hold_message(delivery.message, why, why == ImageFor::kNewlyDurable),
+                          delivery.qos,
+                          delivery.retain,
+                          delivery.packet_id,
+                          delivery.subscription_ids};
+    put(why, session, RecordType::kDeliver, encode_deliver(record));
+  });
+  if (const std::vector<uint16_t>* inbound = session.inbound_qos2()) {
+    for (uint16_t packet_id : *inbound) {
+      put(why, session, RecordType::kInbound, encode_inbound(key, packet_id, true));
     }
   }
 }
@@ -73,7 +160,8 @@ void SessionJournal::connected(Session& session) {
   }
   if (!session.durable) {
     session.durable = true;
-    append_image(session, /*snapshot=*/false);
+    session.number_deliveries();
+    append_image(session, ImageFor::kNewlyDurable);
     return;
   }
   append(session, RecordType::kSession,
@@ -85,7 +173,7 @@ void SessionJournal::disconnected(Session& session) {
     return;  // ended() follows for expiry 0
   }
   append(session, RecordType::kSession,
-         encode_session(record_of(session, /*full_image=*/false, _wall_ms(_clock))));
+         encode_session(record_of(session, /*full_image=*/false, _clock.wall_ms(_clock.self))));
 }
 
 void SessionJournal::ended(Session& session) {
@@ -93,6 +181,11 @@ void SessionJournal::ended(Session& session) {
     return;
   }
   session.durable = false;
+  session.for_each_delivery([&](const Delivery& delivery, bool released, uint16_t) {
+    if (!released) {
+      let_go_message(delivery.message);
+    }
+  });
   append(session, RecordType::kSessionEnd, encode_session_end(key_of(session)));
 }
 
@@ -112,16 +205,85 @@ uint64_t SessionJournal::unsubscribed(Session& session, std::string_view filter)
   return append(session, RecordType::kUnsubscribe, encode_unsubscribe(key_of(session), filter));
 }
 
+void SessionJournal::taken(Session& session, const Delivery& delivery) {
+  PG_DASSERT(session.durable && delivery.seq != 0);
+  const MessageKey message = hold_message(delivery.message, ImageFor::kNewlyDurable, true);
+  append(session, RecordType::kDeliver,
+         encode_deliver({key_of(session), delivery.seq, message, delivery.qos, delivery.retain,
+                         delivery.packet_id, delivery.subscription_ids}));
+}
+
+void SessionJournal::released(Session& session, const Delivery& delivery, uint16_t packet_id) {
+  const uint64_t ticket = append(session, RecordType::kReleased,
+                                 encode_released(key_of(session), delivery.seq, packet_id));
+  let_go_message(delivery.message);
+  _release_waits.push_back({ticket, session.id, packet_id});
+}
+
+void SessionJournal::done(Session& session, uint64_t seq, const Message* message) {
+  append(session, RecordType::kDone, encode_done(key_of(session), seq));
+  if (message != nullptr) {
+    let_go_message(message);
+  }
+}
+
+void SessionJournal::inbound(Session& session, uint16_t packet_id, bool awaiting_release) {
+  append(session, RecordType::kInbound,
+         encode_inbound(key_of(session), packet_id, awaiting_release));
+}
+
 void SessionJournal::on_log_written(uint64_t ticket, int error) {
+  _reported = ticket;
+  while (!_release_waits.empty() && _release_waits.front().ticket <= ticket) {
+    const ReleaseWait done = _release_waits.front();
+    _release_waits.pop_front();
+    if (error != 0) {
+      _release_retry.push_back(done);  // after its session's rewrite (flush())
+    } else if (Session* session = _sessions.find(done.session_id)) {
+      session->release_written(done.packet_id);
+    }
+  }
   while (!_pending.empty() && _pending.front().ticket <= ticket) {
     if (error != 0) {
       _dirty.insert(std::move(_pending.front().client_id));
     }
     _pending.pop_front();
   }
+  if (error != 0) {
+    // Their records went with the batch: stored again with the next one (before its
+    // write: one batch is in flight at a time), wherever the deliveries naming them are.
+    for (auto& [message, stored] : _stored) {
+      if (stored.ticket == ticket) {
+        stored.ticket = _log.append(static_cast<uint8_t>(RecordType::kMessage),
+                                    bytes_of(encode_message(stored.key, *message,
+                                                            _clock.now_ms(_clock.self),
+                                                            _clock.wall_ms(_clock.self))));
+      }
+    }
+  }
 }
 
 void SessionJournal::flush() {
+  flush_dirty();
+  if (!_release_retry.empty()) {
+    // The rewrites just appended hold these releases: their PUBRELs wait for them.
+    const uint64_t ticket = _touched > _reported ? _touched : 0;
+    for (ReleaseWait& wait : _release_retry) {
+      Session* session = _sessions.find(wait.session_id);
+      if (ticket == 0 || session == nullptr || !session->durable) {
+        if (session != nullptr) {
+          session->release_written(wait.packet_id);  // nothing left to wait for
+        }
+        continue;
+      }
+      wait.ticket = ticket;
+      _release_waits.push_back(wait);
+    }
+    _release_retry.clear();
+  }
+}
+
+void SessionJournal::flush_dirty() {
   if (_dirty.empty()) {
     return;
   }
@@ -131,14 +293,12 @@ void SessionJournal::flush() {
     _stats.sessions_rewritten++;
     Session* session = _sessions.find(client_id);
     if (session != nullptr && session->durable) {
-      append_image(*session, /*snapshot=*/false);
+      append_image(*session, ImageFor::kRewrite);
     } else {
       // Ended, or no longer durable, while its records were lost: its end again (a
       // no-op on replay if the log never held it).
-      const std::string body = encode_session_end({"", client_id});
-      const uint64_t ticket = _log.append(
-          static_cast<uint8_t>(RecordType::kSessionEnd),
-          {reinterpret_cast<const uint8_t*>(body.data()), body.size()});
+      const uint64_t ticket = _log.append(static_cast<uint8_t>(RecordType::kSessionEnd),
+                                          bytes_of(encode_session_end({"", client_id})));
       _pending.push_back({ticket, client_id});
     }
   }
@@ -146,6 +306,7 @@ void SessionJournal::flush() {
 
 void SessionJournal::begin_snapshot() {
   _snapshot_ids.clear();
+  _snapshot_messages.clear();
   _sessions.for_each([&](const Session& session) {
     if (session.durable) {
       _snapshot_ids.push_back(session.id);
@@ -158,7 +319,7 @@ bool SessionJournal::snapshot_slice(size_t& cursor, size_t max) {
   for (; cursor < end; ++cursor) {
     const Session* session = _sessions.find(_snapshot_ids[cursor]);
     if (session != nullptr && session->durable) {  // else ended since: its end is logged
-      append_image(*session, /*snapshot=*/true);
+      append_image(*session, ImageFor::kSnapshot);
     }
   }
   if (cursor < _snapshot_ids.size()) {
@@ -166,6 +327,7 @@ bool SessionJournal::snapshot_slice(size_t& cursor, size_t max) {
   }
   _snapshot_ids.clear();
   _snapshot_ids.shrink_to_fit();
+  _snapshot_messages.clear();
   return true;
 }
 

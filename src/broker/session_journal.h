@@ -1,12 +1,16 @@
 // The persistent sessions of one shard, written to its durable log (issue 30): what makes
 // a session durable (expiry > 0 at its CONNECT, at its home), the records each change to
-// one appends (durable_records.h), and the repair of what a failed write lost. A session
-// the log holds is `durable`; one whose records were in a failed batch is written again,
-// whole (or its end again), in the next batch: the state on disk converges on the state
-// in memory whatever the failures in between, without replaying operations out of order.
-// Lives on its shard's thread. Bounds: pending records, one entry per session record
-// appended and not yet reported (one turn's, as one batch is in flight); the dirty set,
-// at most one entry per session of the shard.
+// one appends (durable_records.h) — its fields, subscriptions, QoS 1/2 deliveries both
+// ways — and the repair of what a failed write lost. A message its durable sessions hold
+// is stored once on this shard (kMessage), however many hold it, and named by its
+// MessageKey in their deliveries; it is forgotten (left to compaction) once none does.
+// A session whose records were in a failed batch is written again, whole (or its end
+// again), in the next batch, with the messages that batch held: the state on disk
+// converges on the state in memory whatever the failures in between, without replaying
+// operations out of order.
+// Lives on its shard's thread. Bounds: pending records, one entry per session and batch
+// not yet reported (one batch is in flight, one fills); the dirty set, at most one entry
+// per session of the shard; stored messages, one entry per message durable sessions hold.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "include/peregrine/durable_log.h"
 #include "src/broker/broker_stats.h"
@@ -24,12 +29,17 @@
 
 namespace peregrine::broker {
 
-class SessionJournal {
+// The clocks records take their times from: the shard's and the wall clock (epoch ms).
+struct JournalClock {
+  const void* self = nullptr;
+  uint64_t (*now_ms)(const void*) = nullptr;
+  int64_t (*wall_ms)(const void*) = nullptr;
+};
+
+class SessionJournal final : public DeliveryLog {
  public:
-  // `wall_ms(clock)`: the wall clock in epoch milliseconds (offline times).
   SessionJournal(DurableLog& log, const SessionTable& sessions, BrokerStats& stats,
-                 int64_t (*wall_ms)(const void*), const void* clock)
-      : _log(log), _sessions(sessions), _stats(stats), _wall_ms(wall_ms), _clock(clock) {}
+                 JournalClock clock);
   SessionJournal(const SessionJournal&) = delete;
   SessionJournal& operator=(const SessionJournal&) = delete;
 
@@ -46,10 +56,28 @@ class SessionJournal {
                       const SubscriptionOptions& options);
   uint64_t unsubscribed(Session& session, std::string_view filter);
 
+  // DeliveryLog: a durable session's QoS 1/2 state.
+  void taken(Session& session, const Delivery& delivery) override;
+  void released(Session& session, const Delivery& delivery, uint16_t packet_id) override;
+  void done(Session& session, uint64_t seq, const Message* message) override;
+  void inbound(Session& session, uint16_t packet_id, bool awaiting_release) override;
+
+  // The ticket of the batch holding what was appended since the last call (0: nothing):
+  // what an acknowledgement must wait for.
+  uint64_t take_touched() {
+    const uint64_t ticket = _touched > _reported ? _touched : 0;  // else on disk already
+    _touched = 0;
+    return ticket;
+  }
+
+  // Start-up: `message`, stored under `key`, is held by a restored delivery.
+  void restored(const Message* message, const MessageKey& key);
+
   // `session` is written whole again in the next batch (its memory changed in a way its
   // records do not say: a refused SUBSCRIBE taken back).
   void rewrite(const Session& session) { _dirty.insert(session.client_id()); }
-  // A batch is on disk or failed: the sessions it held records of are written again.
+  // A batch is on disk or failed: the sessions and messages it held records of are
+  // written again.
   void on_log_written(uint64_t ticket, int error);
   // Before the log's flush at the turn's end: the rewrites a failure asked for.
   void flush();
@@ -61,17 +89,24 @@ class SessionJournal {
 
   // The key a session's records carry (the default virtual broker until tenancy lands).
   static SessionKey key_of(const Session& session) { return {"", session.client_id()}; }
+  size_t stored_messages() const { return _stored.size(); }
 
  private:
+  enum class ImageFor : uint8_t { kNewlyDurable, kRewrite, kSnapshot };
   uint64_t append(const Session& session, RecordType type, const std::string& body);
-  void append_image(const Session& session, bool snapshot);
+  void put(ImageFor why, const Session& session, RecordType type, const std::string& body);
+  void append_image(const Session& session, ImageFor why);
+  void flush_dirty();
   SessionRecord record_of(const Session& session, bool full_image, int64_t offline) const;
+  // The key of `message`, stored (a kMessage appended) on its first holder; `count`: one
+  // more delivery holds it.
+  MessageKey hold_message(const Message* message, ImageFor why, bool count);
+  void let_go_message(const Message* message);
 
   DurableLog& _log;
   const SessionTable& _sessions;
   BrokerStats& _stats;
-  int64_t (*_wall_ms)(const void*);
-  const void* _clock;
+  JournalClock _clock;
   struct Pending {
     uint64_t ticket;
     std::string client_id;
@@ -79,6 +114,29 @@ class SessionJournal {
   std::deque<Pending> _pending;  // in log order
   absl::flat_hash_set<std::string> _dirty;
   std::vector<uint64_t> _snapshot_ids;  // session ids durable when the snapshot began
+  // Messages held by durable sessions' deliveries: its key, how many hold it, and the
+  // batch its kMessage record went in.
+  struct Stored {
+    MessageKey key;
+    uint32_t holders = 0;
+    uint64_t ticket = 0;
+  };
+  absl::flat_hash_map<const Message*, Stored> _stored;
+  // Releases whose PUBREL waits for their write, in ticket order (one per PUBREC of a
+  // durable session in the batches not yet reported), and those whose write failed,
+  // waiting for the rewrite of their session.
+  struct ReleaseWait {
+    uint64_t ticket;
+    uint64_t session_id;
+    uint16_t packet_id;
+  };
+  std::deque<ReleaseWait> _release_waits;
+  std::vector<ReleaseWait> _release_retry;
+  absl::flat_hash_set<MessageKey> _snapshot_messages;  // the messages the snapshot holds
+  uint64_t _epoch = 0;
+  uint64_t _counter = 0;
+  uint64_t _touched = 0;
+  uint64_t _reported = 0;  // the last batch reported written or failed
 };
 
 }  // namespace peregrine::broker

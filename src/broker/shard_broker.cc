@@ -313,8 +313,7 @@ void ShardBroker::follow_traffic(Client* from, uint64_t shards) {
   if (session->durable || session->has_subscriptions() || session->inflight() != 0 ||
       session->queued() != 0 ||
       session->active_scans != 0 || session->scan_windows != 0 || _shared->any() ||
-      _routes->holds_suback_for(from->id()) ||
-      from->awaits_retain_answers()) {
+      _routes->holds_suback_for(from->id())) {
     return;
   }
   if (_rehome->admit(target, home_shard(session->client_id()), now_ms(),
@@ -391,6 +390,10 @@ void ShardBroker::paused(Client* client) {
   // It publishes faster than the other shards take its messages: moving it would only
   // trade this back-pressure for the subscribers' queue bounds.
   client->publish_run() = {};
+  _paused_clients.push_back(client->id());
+}
+
+void ShardBroker::resume_at_turn_end(Client* client) {
   _paused_clients.push_back(client->id());
 }
 
@@ -642,15 +645,15 @@ void ShardBroker::publish_will(Message* will) {
 
 // ---- publish -------------------------------------------------------------------------------
 
-RetainOutcome ShardBroker::publish(Client* from, const mqtt::Publish& publish,
-                                   uint32_t answer_token) {
+PublishOutcome ShardBroker::publish(Client* from, const mqtt::Publish& publish,
+                                    uint32_t answer_token) {
   _stats.messages_in++;
   if (mqtt::is_sys_topic(publish.topic)) {
     _stats.sys_publish_denied++;
     PG_DEBUG("PUBLISH to %.*s from %s dropped: $SYS is the broker's",
              static_cast<int>(publish.topic.size()), publish.topic.data(),
              from->client_id().c_str());
-    return RetainOutcome::kNone;
+    return {};
   }
   // QoS 0 for subscribers on the publisher's own shard only: matched first, such a
   // message is copied from the read buffer to them and never becomes a Message (no
@@ -665,7 +668,7 @@ RetainOutcome ShardBroker::publish(Client* from, const mqtt::Publish& publish,
     if ((shards & ~self) == 0 && _fan_out->deliver_in_place(pass, publish)) {
       _stats.published_in_place++;
       follow_traffic(from, shards);
-      return RetainOutcome::kNone;
+      return {};
     }
     // Bound for one other shard only: a record in that shard's batch, no Message.
     if (shards != 0 && (shards & self) == 0 && (shards & (shards - 1)) == 0 &&
@@ -673,25 +676,39 @@ RetainOutcome ShardBroker::publish(Client* from, const mqtt::Publish& publish,
         _outbox->append_to_batch(static_cast<uint16_t>(__builtin_ctzll(shards)), from->id(),
                                  publish.topic, publish.payload)) {
       follow_traffic(from, shards);
-      return RetainOutcome::kNone;
+      return {};
     }
     route_matched(
         stamped(Message::create(publish, from->id(), now_ms(), hold_payload(publish))), pass);
     follow_traffic(from, shards);
-    return RetainOutcome::kNone;
+    return {};
   }
   Message* message =
       stamped(Message::create(publish, from->id(), now_ms(), hold_payload(publish)));
-  RetainOutcome outcome = RetainOutcome::kNone;
+  PublishOutcome outcome;
   if (publish.retain) {
     message->ref();
-    outcome = _retained->store(message, from->id(), answer_token);
+    outcome.retained = _retained->store(message, from->id(), answer_token);
   }
   FanOutPass& pass = _fan_out->match_publish(from->route_memo(), from->id(), message->topic(),
                                              message->qos(), message->retain());
   const uint64_t shards = pass.shards;
-  route_matched(message, pass);
-  follow_traffic(from, shards);
+  // With persistence the acknowledgement waits for what durable sessions here and on
+  // the other shards it goes to write for it (and for its own QoS 2 state).
+  const bool durable = _journal != nullptr && answer_token != 0 && publish.qos > 0;
+  const uint32_t wait = durable ? next_wait_id() : 0;
+  const uint32_t posted = route_matched(message, pass, wait);
+  if (durable) {
+    const uint64_t ticket = _journal->take_touched();
+    if (posted != 0 || ticket != 0) {
+      _waits[wait] = {from->id(), answer_token, posted + (ticket != 0 ? 1u : 0u), false};
+      if (ticket != 0) {
+        _log_waits.push_back({ticket, shard_id(), wait});
+      }
+      outcome.durable_later = true;
+    }
+  }
+  follow_traffic(from, shards);  // a move waits for the answers this PUBLISH waits for
   return outcome;
 }
 
@@ -708,25 +725,29 @@ io::RecvHold* ShardBroker::hold_payload(const mqtt::Publish& publish) {
   return hold;
 }
 
-void ShardBroker::route_matched(Message* message, FanOutPass& pass) {
+uint32_t ShardBroker::route_matched(Message* message, FanOutPass& pass, uint32_t wait) {
   const uint16_t self = shard_id();
+  uint32_t posted = 0;
   PG_DASSERT(message->origin() == self && message->seq() == _routed);  // stamped just now
   for (uint64_t shards = pass.shards, to = 0; shards != 0; ++to, shards >>= 1) {
     if ((shards & 1) == 0 || to == self) {
       continue;
     }
     message->ref();
-    const mail::Publish publish{message};
+    const mail::Publish publish{message, wait};
     if (!_outbox->post(static_cast<uint16_t>(to), publish)) {
       publish.discard();
       _stats.mailbox_dropped++;
+    } else {
+      posted++;
     }
   }
   _fan_out->deliver(pass, message);
   if (_shared->any()) {
-    _shared->route(message);
+    posted += _shared->route(message, wait);
   }
   message->unref();
+  return posted;
 }
 
 // ---- subscriptions -------------------------------------------------------------------------
@@ -934,6 +955,9 @@ void ShardBroker::handle(const mail::Publish& m, uint16_t from) {
   arrived = m.message->seq();
   _fan_out->deliver(_fan_out->match(*m.message), m.message);
   m.message->unref();
+  if (m.wait != 0) {
+    after_write(from, m.wait);
+  }
 }
 
 uint32_t ShardBroker::handle(const mail::PublishBatchMail& m, uint16_t from) {
@@ -984,7 +1008,12 @@ void ShardBroker::handle(const mail::RetainScan& m, uint16_t) { _retained->on_sc
 
 void ShardBroker::handle(const mail::RetainBatch& m, uint16_t) { _retained->on_batch(m.scan); }
 
-void ShardBroker::handle(const mail::SharedPublish& m, uint16_t) { _shared->deliver(m); }
+void ShardBroker::handle(const mail::SharedPublish& m, uint16_t from) {
+  _shared->deliver(m);
+  if (m.wait != 0) {
+    after_write(from, m.wait);
+  }
+}
 
 void ShardBroker::handle(const mail::SysSnapshotMail& m, uint16_t from) {
   _sys->on_snapshot(from, *m.snapshot);

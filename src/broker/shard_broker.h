@@ -103,12 +103,14 @@ class ShardBroker final : public shard::ShardService,
   // BrokerPort: for the clients of this shard.
   uint16_t shard_id() const override { return _shard->id(); }
   void paused(Client* client) override;
+  void resume_at_turn_end(Client* client) override;
   std::string assign_client_id() override;
   bool connects_here(std::string_view client_id) const override;
   Session* open_session(Client* client, const mqtt::Connect& connect, bool* present) override;
   void session_opened(Session* session) override;
-  RetainOutcome publish(Client* from, const mqtt::Publish& publish,
-                        uint32_t answer_token) override;
+  PublishOutcome publish(Client* from, const mqtt::Publish& publish,
+                         uint32_t answer_token) override;
+  bool wait_for_log(Client* from, uint32_t answer_token) override;
   void subscribe(Client* client, const mqtt::Subscribe& subscribe) override;
   void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) override;
   void client_gone(Client* client) override;
@@ -124,6 +126,7 @@ class ShardBroker final : public shard::ShardService,
     return _fan_out->may_read(session, topic);
   }
   void session_timer(Session* session) override;
+  DeliveryLog* delivery_log() override { return _journal.get(); }
 
   // SessionEvents: what the session table asks of this shard.
   void publish_will(Message* will) override;
@@ -191,11 +194,13 @@ class ShardBroker final : public shard::ShardService,
   void handle(const mail::ControlChangeMail& mail, uint16_t from);
   void handle(const mail::ControlAck& mail, uint16_t from);
   void handle(const mail::Recovered& mail, uint16_t from);
+  void handle(const mail::DurableAck& mail, uint16_t from);
 
   // Publishes `message` from this shard (consumes the caller's reference): to this
   // shard's matched sessions, one mail per other shard with subscribers, shared groups.
   void route(Message* message) { route_matched(message, _fan_out->match(*message)); }
-  void route_matched(Message* message, FanOutPass& pass);
+  // Returns the other shards it was posted to; with a `wait`, each answers it.
+  uint32_t route_matched(Message* message, FanOutPass& pass, uint32_t wait = 0);
   // A hold on the receive buffer of a large payload read just now, or nullptr: copy it.
   io::RecvHold* hold_payload(const mqtt::Publish& publish);
   bool add_subscription(Session* session, std::string_view filter,
@@ -258,6 +263,34 @@ class ShardBroker final : public shard::ShardService,
   void release_log_gated(uint64_t ticket, int error);
   void refuse_suback(RoutingTable::HeldSuback& suback);
   void hold_for_routes(RoutingTable::HeldSuback& suback);
+  // Acknowledgements that wait for durable writes (shard_broker_log.cc): a wait is one
+  // PUBLISH (or PUBREL) of a client here, answered once this shard and every other shard
+  // its message went to have written what they wrote for it. Bounded by the clients'
+  // unacknowledged packets (our Receive Maximum each).
+  uint32_t next_wait_id() {
+    _next_wait = (_next_wait + 1) & 0x7FFFFFFF;  // DurableAck carries 31 bits
+    return _next_wait != 0 ? _next_wait : (_next_wait = 1);
+  }
+  void answer_wait(uint32_t wait, bool written);
+  // What this shard appended for `shard`'s `wait` just now: answered once on disk (at
+  // once when nothing was).
+  void after_write(uint16_t shard, uint32_t wait);
+  struct OriginWait {
+    uint64_t connection;
+    uint32_t token;
+    uint32_t remaining;
+    bool failed;
+  };
+  absl::flat_hash_map<uint32_t, OriginWait> _waits;
+  uint32_t _next_wait = 0;
+  // This shard's writes that waits hold for, in ticket order: at most one per PUBLISH
+  // mail or PUBREL handled in the turns whose batches are not yet reported.
+  struct LogWait {
+    uint64_t ticket;
+    uint16_t shard;
+    uint32_t wait;
+  };
+  std::deque<LogWait> _log_waits;
   std::unique_ptr<DurableLog> _log;
   std::unique_ptr<SessionJournal> _journal;
   bool _log_failing = false;  // since the last failed write (logged once an episode)

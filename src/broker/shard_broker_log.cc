@@ -17,7 +17,7 @@ void ShardBroker::open_log() {
   const int64_t wall_ms = wall_clock_ms();
   const uint64_t now = now_ms();
   std::string error;
-  SessionImages images;
+  SessionImages images(wall_ms, now);
   const auto replay = [&](uint8_t type, std::span<const uint8_t> body) {
     if (!known_record_type(type)) {
       // Written by a newer broker: dropping it would lose state silently.
@@ -60,12 +60,15 @@ void ShardBroker::open_log() {
       this);
   _journal = std::make_unique<SessionJournal>(
       *_log, *_sessions, _stats,
-      [](const void* self) { return static_cast<const ShardBroker*>(self)->wall_clock_ms(); },
-      this);
+      JournalClock{this,
+                   [](const void* self) { return static_cast<const ShardBroker*>(self)->now_ms(); },
+                   [](const void* self) {
+                     return static_cast<const ShardBroker*>(self)->wall_clock_ms();
+                   }});
   if (images.orphans() != 0) {
-    PG_WARN("shard %u: %zu subscription records name no session (lost with a damaged "
-            "segment): skipped",
-            shard_id(), images.orphans());
+    PG_DEBUG("shard %u: %zu records name no session (ended before a snapshot, or lost with a "
+             "damaged segment): skipped",
+             shard_id(), images.orphans());
   }
   restore_sessions(images);
 }
@@ -75,6 +78,8 @@ void ShardBroker::restore_sessions(const SessionImages& images) {
   const uint64_t now = now_ms();
   size_t expired = 0;
   size_t subscriptions = 0;
+  size_t deliveries = 0;
+  size_t lost = 0;
   for (const auto& [key, image] : images.images()) {
     const SessionRecord& record = image.session;
     if (!_sessions->is_home(record.key.client_id)) {
@@ -117,13 +122,35 @@ void ShardBroker::restore_sessions(const SessionImages& images) {
       add_subscription(restored, filter, options);
       subscriptions++;
     }
+    for (const auto& [seq, d] : image.deliveries) {
+      Delivery delivery{.qos = d.qos, .retain = d.retain, .packet_id = d.packet_id, .seq = seq,
+                        .subscription_ids = d.subscription_ids};
+      if (d.released) {
+        restored->restore_delivery(std::move(delivery), /*released=*/true);
+        continue;
+      }
+      Message* message = images.message(d.message);
+      if (message == nullptr) {
+        lost++;  // expired while the broker was down (or lost with a damaged segment)
+        continue;
+      }
+      message->ref();
+      delivery.message = message;
+      _journal->restored(message, d.message);
+      restored->restore_delivery(std::move(delivery), /*released=*/false);
+      deliveries++;
+    }
+    for (uint16_t packet_id : image.inbound) {
+      restored->restore_inbound_qos2(packet_id);
+    }
     _stats.sessions_restored++;
   }
   if (_stats.sessions_restored != 0 || expired != 0) {
-    PG_INFO("shard %u: %llu persistent sessions restored with %zu subscriptions; %zu expired "
-            "while the broker was down",
+    PG_INFO("shard %u: %llu persistent sessions restored with %zu subscriptions and %zu QoS "
+            "1/2 messages (%zu stored once); %zu sessions and %zu messages expired while the "
+            "broker was down",
             shard_id(), static_cast<unsigned long long>(_stats.sessions_restored), subscriptions,
-            expired);
+            deliveries, _journal->stored_messages(), expired, lost);
   }
 }
 
@@ -179,6 +206,15 @@ void ShardBroker::on_log_written(uint64_t ticket, int error) {
   _retained->on_log_written(ticket, error);
   _journal->on_log_written(ticket, error);
   release_log_gated(ticket, error);
+  while (!_log_waits.empty() && _log_waits.front().ticket <= ticket) {
+    const LogWait done = _log_waits.front();
+    _log_waits.pop_front();
+    if (done.shard == shard_id()) {
+      answer_wait(done.wait, error == 0);
+    } else {
+      _outbox->post(done.shard, mail::DurableAck{done.wait, error == 0});
+    }
+  }
   if (error != 0) {
     _stats.log_batches_failed++;
     // Once per episode, not per batch: the first failure after a success.
@@ -192,6 +228,49 @@ void ShardBroker::on_log_written(uint64_t ticket, int error) {
     _log_failing = false;
     PG_WARN("shard %u: log writes succeed again", shard_id());
   }
+}
+
+// ---- acknowledgements after their writes ----------------------------------------------------
+
+bool ShardBroker::wait_for_log(Client* from, uint32_t answer_token) {
+  const uint64_t ticket = _journal != nullptr ? _journal->take_touched() : 0;
+  if (ticket == 0) {
+    return false;
+  }
+  const uint32_t wait = next_wait_id();
+  _waits[wait] = {from->id(), answer_token, 1, false};
+  _log_waits.push_back({ticket, shard_id(), wait});
+  return true;
+}
+
+void ShardBroker::after_write(uint16_t shard, uint32_t wait) {
+  const uint64_t ticket = _journal != nullptr ? _journal->take_touched() : 0;
+  if (ticket != 0) {
+    PG_DASSERT(_log_waits.empty() || _log_waits.back().ticket <= ticket);
+    _log_waits.push_back({ticket, shard, wait});
+    return;
+  }
+  _outbox->post(shard, mail::DurableAck{wait, true});  // nothing written here for it
+}
+
+void ShardBroker::handle(const mail::DurableAck& m, uint16_t) { answer_wait(m.wait, m.written); }
+
+void ShardBroker::answer_wait(uint32_t wait, bool written) {
+  auto it = _waits.find(wait);
+  PG_DASSERT(it != _waits.end());
+  if (it == _waits.end()) {
+    return;
+  }
+  OriginWait& origin = it->second;
+  origin.failed |= !written;
+  if (--origin.remaining != 0) {
+    return;
+  }
+  const OriginWait done = origin;
+  _waits.erase(it);
+  if (ClientConnection* connection = find_client(done.connection)) {
+    connection->client().durable_answer(done.token, !done.failed);
+  }  // else the publisher is gone: nobody waits for the acknowledgement
 }
 
 // ---- SUBACKs after their write ------------------------------------------------------------

@@ -53,6 +53,7 @@ enum class Kind : uint16_t {
   kControlChange,
   kControlAck,
   kRecovered,
+  kDurableAck,
 };
 
 constexpr uint16_t wire(Kind kind) { return static_cast<uint16_t>(kind); }
@@ -66,9 +67,14 @@ inline shard::Delivery by_qos(const Message* message) {
 struct Publish {
   static constexpr Kind kKind = Kind::kPublish;
   Message* message;  // one reference
+  // With persistence: the sender's wait its publisher's acknowledgement holds for (0:
+  // none), answered with a DurableAck once what the receiver wrote for it is on disk.
+  uint32_t wait = 0;
   shard::Delivery delivery() const { return by_qos(message); }
-  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, message}; }
-  static Publish open(const shard::Envelope& e) { return {static_cast<Message*>(e.ptr)}; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, wait, 0, message}; }
+  static Publish open(const shard::Envelope& e) {
+    return {static_cast<Message*>(e.ptr), e.arg};
+  }
   void discard() const { message->unref(); }
 };
 
@@ -225,10 +231,11 @@ struct SharedPublish {
   static constexpr Kind kKind = Kind::kSharedPublish;
   Message* message;  // one reference
   uint64_t group_key;
+  uint32_t wait = 0;  // as Publish's
   shard::Delivery delivery() const { return by_qos(message); }
-  shard::Envelope envelope() const { return {wire(kKind), 0, 0, group_key, message}; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, wait, group_key, message}; }
   static SharedPublish open(const shard::Envelope& e) {
-    return {static_cast<Message*>(e.ptr), e.value};
+    return {static_cast<Message*>(e.ptr), e.value, e.arg};
   }
   void discard() const { message->unref(); }
 };
@@ -319,6 +326,20 @@ struct Recovered {
   void discard() const {}
 };
 
+// Back to a publisher's shard: what this shard wrote for the message under `wait` is on
+// disk (`written`), or failed.
+struct DurableAck {
+  static constexpr Kind kKind = Kind::kDurableAck;
+  uint32_t wait;  // below 2^31
+  bool written;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const {
+    return {wire(kKind), 0, (wait << 1) | (written ? 1u : 0u), 0, nullptr};
+  }
+  static DurableAck open(const shard::Envelope& e) { return {e.arg >> 1, (e.arg & 1) != 0}; }
+  void discard() const {}
+};
+
 template <typename... Kinds>
 struct KindList {};
 
@@ -327,7 +348,7 @@ using AllKinds = KindList<Publish, PublishBatchMail, Reclaim, BatchBack, SharedP
                           RouteChangeMail, RouteAck, Migrate, Rehome, SessionGone, Load,
                           RetainStore, RetainScan, RetainBatch, RetainAnswer, SysSnapshotMail,
                           SysSnapshotBack, AdminForward, AdminDone, ControlChangeMail,
-                          ControlAck, Recovered>;
+                          ControlAck, Recovered, DurableAck>;
 
 namespace detail {
 
@@ -361,7 +382,7 @@ constexpr bool kinds_distinct(KindList<Kinds...>) {
       }
     }
   }
-  return sizeof...(Kinds) == wire(Kind::kRecovered);  // and every kind is listed (the last)
+  return sizeof...(Kinds) == wire(Kind::kDurableAck);  // and every kind is listed (the last)
 }
 static_assert(kinds_distinct(AllKinds{}), "each mail kind listed once, all of them");
 

@@ -105,8 +105,9 @@ void SharedGroups::set_route(std::string_view group, std::string_view inner, uin
   }
 }
 
-void SharedGroups::route(Message* message) {
+uint32_t SharedGroups::route(Message* message, uint32_t wait) {
   PG_DASSERT_OWNER(_outbox.self());
+  uint32_t posted = 0;
   _routes.match(message->topic(), [&](RouteEntry& entry) {
     for (Route& route : entry.groups) {
       // Weighted round robin: shard s gets members[s] of every `total` messages.
@@ -128,13 +129,16 @@ void SharedGroups::route(Message* message) {
         continue;
       }
       message->ref();
-      const mail::SharedPublish mail{message, key};
+      const mail::SharedPublish mail{message, key, wait};
       if (!_outbox.post(chosen, mail)) {
         mail.discard();
         _stats.mailbox_dropped++;
+      } else {
+        posted++;
       }
     }
   });
+  return posted;
 }
 
 void SharedGroups::deliver(const mail::SharedPublish& mail) {
@@ -163,8 +167,9 @@ bool SharedGroups::deliver_to(Group& group, Message* message) {
   group.next = pick + 1;
   const RoutingTable::Subscriber& member = group.members[pick];
   message->ref();
-  Delivery delivery{message, std::min(member.options.max_qos, message->qos()),
-                    member.options.retain_as_published && message->retain(), {}};
+  Delivery delivery{.message = message,
+                    .qos = std::min(member.options.max_qos, message->qos()),
+                    .retain = member.options.retain_as_published && message->retain()};
   if (member.options.subscription_id != 0) {
     delivery.subscription_ids.push_back(member.options.subscription_id);
   }

@@ -44,8 +44,9 @@ class SharedGroups {
   // else false (a plain filter's, for the routing table).
   bool apply(const RouteChange& change, uint16_t from);
 
-  // Sends `message` to one member of each group whose filter matches its topic.
-  void route(Message* message);
+  // Sends `message` to one member of each group whose filter matches its topic; a
+  // member on another shard gets it with `wait` (shard_mail.h). Returns the mails posted.
+  uint32_t route(Message* message, uint32_t wait = 0);
   // A message another shard chose this shard's group `group_key` for.
   void deliver(const mail::SharedPublish& mail);
 

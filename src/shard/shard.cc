@@ -156,11 +156,15 @@ void Shard::publish_outbound() {
     }
     auto& queue = _group.mailbox(_id, to);
     auto& overflow = _overflow[to];
+    bool from_overflow = false;
     while (!overflow.empty() && queue.try_push(overflow.front())) {
       overflow.pop_front();
       --_overflow_size;
+      from_overflow = true;
     }
-    const bool wake = _wake_wanted[to] != 0;
+    // What left the overflow now was posted turns ago, when its wake was spent on what
+    // fitted then: the consumer may have drained that and gone to sleep since.
+    const bool wake = _wake_wanted[to] != 0 || from_overflow;
     if (!queue.publish() || !wake) {
       continue;  // lazy envelopes alone: seen when the consumer next looks
     }

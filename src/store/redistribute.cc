@@ -93,6 +93,8 @@ bool swap_in(const std::string& state_dir, uint16_t to, std::string& error) {
   return true;
 }
 
+uint64_t mask_of(uint16_t shards) { return shards >= 64 ? ~uint64_t{0} : (uint64_t{1} << shards) - 1; }
+
 }  // namespace
 
 bool redistribute(const std::string& state_dir, uint16_t from, uint16_t to,
@@ -134,16 +136,21 @@ bool redistribute(const std::string& state_dir, uint16_t from, uint16_t to,
           if (!stop.empty()) {
             return;
           }
-          const std::optional<uint16_t> target = owner(type, body, stop);
-          if (!target) {
+          const std::optional<uint64_t> targets = owner(type, body, stop);
+          if (!targets || (*targets & mask_of(to)) == 0) {
             report.dropped += stop.empty() ? 1 : 0;
             return;
           }
-          Output& out = *outputs[*target % to];
-          append_record(out.pending, type, body);
           report.records++;
-          if (out.pending.size() >= kFlushBytes && !out.flush(stop)) {
-            return;
+          for (uint16_t k = 0; k < to; k++) {
+            if ((*targets >> k & 1) == 0) {
+              continue;
+            }
+            Output& out = *outputs[k];
+            append_record(out.pending, type, body);
+            if (out.pending.size() >= kFlushBytes && !out.flush(stop)) {
+              return;
+            }
           }
         },
         recovery, error);

@@ -1,8 +1,9 @@
 // Moving the shard logs to another shard count (start-up, main thread, before any shard
-// runs). Each record belongs to the shard its key hashes to (a retained topic's owner),
+// runs). Each record belongs to the shard its key hashes to (a retained topic's owner, a
+// session's home; a stored message to every shard, which drops it unless referred to),
 // so logs written with N shards hold records in the wrong places for M. This reads every
 // old shard's log (repairing as a start would) and writes each record, in replay order,
-// to the new shard `owner` names, into state_dir/redistribute/shard-K; once all of them
+// to the new shards `owner` names, into state_dir/redistribute/shard-K; once all of them
 // are synced it marks the work done (redistribute/done), then swaps the directories and
 // records the new count in layout.json.
 //
@@ -25,8 +26,10 @@ struct Redistribution {
   size_t dropped = 0;  // the owner gave none (expired, unreadable)
 };
 
-// The new shard a record goes to; nullopt drops it. `error` set: stop, keep the old logs.
-using RecordOwner = std::function<std::optional<uint16_t>(uint8_t type,
+// The new shards a record goes to, as a mask (bit k: shard k; a message that sessions on
+// any shard may refer to goes to all of them); nullopt drops it. `error` set: stop, keep
+// the old logs.
+using RecordOwner = std::function<std::optional<uint64_t>(uint8_t type,
                                                           std::span<const uint8_t> body,
                                                           std::string& error)>;
 

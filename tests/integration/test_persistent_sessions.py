@@ -45,6 +45,9 @@ def drain(c, quiet_s=0.4):
         pkt = c.try_read_packet(quiet_s)
         if pkt is None:
             return out
+        if pkt.type == m.PUBREL:
+            c.send_ack(m.PUBCOMP, int.from_bytes(pkt.body[:2], "big"))
+            continue
         msg = m.Message(pkt, c.version)
         if msg.qos:
             c.send_ack(m.PUBACK if msg.qos == 1 else m.PUBREC, msg.packet_id)
@@ -186,13 +189,19 @@ def test_a_subscribe_whose_write_fails_is_refused_and_taken_back(broker, tmp_pat
 
 
 def test_sessions_move_with_the_shard_count(broker, tmp_path):
+    """Sessions, their subscriptions and their queued messages (each stored once per
+    shard) follow their home to another shard count."""
     state = tmp_path / "state"
     b = start(broker, state, shards=2)
     ids = [f"mover-{i}" for i in range(12)]
     for client_id in ids:
         c, _ = v5_session(b.port, client_id)
-        assert c.subscribe((f"m/{client_id}", 1)) == [1]
+        assert c.subscribe((f"m/{client_id}", 1), ("m/all", 2)) == [1, 2]
         c.disconnect()
+    pub = m.connected(b.port, "pub", V5)
+    pub.publish_qos2("m/all", "queued for all")  # one message, every session holds it
+    for client_id in ids:
+        pub.publish_qos1(f"m/{client_id}", f"queued for {client_id}")
     b.stop()
     for shards in (3, 1):
         b = start(broker, state, shards=shards)
@@ -202,6 +211,11 @@ def test_sessions_move_with_the_shard_count(broker, tmp_path):
         for client_id in ids:
             c, present = resume(b.port, client_id)
             assert present, (shards, client_id)
-            assert [g.payload for g in drain(c, 0.2)] == [f"{shards}".encode()]
+            got = [g.payload for g in drain(c, 0.2)]
+            if shards == 3:
+                assert got == [b"queued for all", f"queued for {client_id}".encode(),
+                               b"3"], (client_id, got)
+            else:
+                assert got == [b"1"], (client_id, got)
             c.disconnect()
         assert b.counters()["sessions_restored"] == len(ids), shards  # stops it

@@ -89,6 +89,7 @@ class Broker final : public BrokerPort {
   void session_timer(Session*) override {}
   uint16_t shard_id() const override { return 0; }
   void paused(Client*) override {}
+  void resume_at_turn_end(Client*) override {}
   std::string assign_client_id() override { return "assigned"; }
   bool connects_here(std::string_view) const override { return true; }
   Session* open_session(Client* client, const mqtt::Connect& connect, bool* present) override {
@@ -98,11 +99,12 @@ class Broker final : public BrokerPort {
     return sessions.back().get();
   }
   void session_opened(Session*) override {}
-  RetainOutcome publish(Client*, const mqtt::Publish& p, uint32_t token) override {
+  PublishOutcome publish(Client*, const mqtt::Publish& p, uint32_t token) override {
     published.emplace_back(p.topic);
     tokens.push_back(token);
-    return p.retain && token != 0 ? retain_outcome : RetainOutcome::kNone;
+    return {p.retain && token != 0 ? retain_outcome : RetainOutcome::kNone};
   }
+  bool wait_for_log(Client*, uint32_t) override { return false; }
   std::vector<uint32_t> tokens;
   RetainOutcome retain_outcome = RetainOutcome::kStored;
   void subscribe(Client*, const mqtt::Subscribe&) override {}

@@ -232,17 +232,93 @@ TEST(SessionRecords, EachRecordBelongsToItsSessionsHome) {
   for (uint16_t shards : {1, 2, 3, 7}) {
     for (const char* id : {"a", "device-7", "pg-0001"}) {
       const uint16_t home = shard_for(id, shards);
-      EXPECT_EQ(record_owner(static_cast<uint8_t>(RecordType::kSubscribe),
-                             bytes_of(encode_subscribe({"", id}, "t", {})), shards, 0, why),
-                home);
-      EXPECT_EQ(record_owner(static_cast<uint8_t>(RecordType::kSessionEnd),
-                             bytes_of(encode_session_end({"", id})), shards, 0, why),
-                home);
+      EXPECT_EQ(record_owners(static_cast<uint8_t>(RecordType::kSubscribe),
+                              bytes_of(encode_subscribe({"", id}, "t", {})), shards, 0, why),
+                uint64_t{1} << home);
+      EXPECT_EQ(record_owners(static_cast<uint8_t>(RecordType::kSessionEnd),
+                              bytes_of(encode_session_end({"", id})), shards, 0, why),
+                uint64_t{1} << home);
+      EXPECT_EQ(record_owners(static_cast<uint8_t>(RecordType::kDone),
+                              bytes_of(encode_done({"", id}, 5)), shards, 0, why),
+                uint64_t{1} << home);
     }
   }
   EXPECT_FALSE(known_record_type(0));
-  EXPECT_FALSE(known_record_type(6));
-  EXPECT_FALSE(record_owner(6, {}, 2, 0, why).has_value());
+  EXPECT_FALSE(known_record_type(11));
+  EXPECT_FALSE(record_owners(11, {}, 2, 0, why).has_value());
+}
+
+}  // namespace
+}  // namespace peregrine::broker
+
+namespace peregrine::broker {
+namespace {
+
+TEST(DeliveryRecords, AStoredMessageKeepsItsKeyPropertiesAndWhatIsLeftOfItsExpiry) {
+  Message* message = make("q/1", "payload", 2, 100);
+  const MessageKey key{0xABCDEF0123456789ull, 42};
+  // Written 10 s after it was received (shard clock 1000 → 11000): 90 s left.
+  const std::string body = encode_message(key, *message, 11'000, 1'700'000'000'000);
+  DecodedMessage back = decode_message(bytes_of(body), 1'700'000'030'000, 5);  // 30 s later
+  ASSERT_EQ(back.outcome, DecodedMessage::Outcome::kMessage) << back.why;
+  EXPECT_EQ(back.key, key);
+  EXPECT_EQ(back.message->topic(), "q/1");
+  EXPECT_EQ(back.message->qos(), 2);
+  EXPECT_TRUE(back.message->retain());  // as published
+  EXPECT_EQ(back.message->expiry_left(5), 60u);
+  EXPECT_EQ(decode_message(bytes_of(body), 1'700'000'091'000, 5).outcome,
+            DecodedMessage::Outcome::kExpired);
+  EXPECT_EQ(decode_message(bytes_of(body).first(15), 0, 0).outcome,
+            DecodedMessage::Outcome::kMalformed);
+  back.message->unref();
+  message->unref();
+}
+
+TEST(DeliveryRecords, DeliveriesStepsAndInboundIdsRoundTrip) {
+  DeliveryRecord in{{"", "c"}, 77, {1, 2}, 2, true, 0x1234, {7, 268435455}};
+  DeliveryRecord out;
+  std::string why;
+  ASSERT_TRUE(decode_deliver(bytes_of(encode_deliver(in)), out, why)) << why;
+  EXPECT_EQ(out.seq, 77u);
+  EXPECT_EQ(out.message, (MessageKey{1, 2}));
+  EXPECT_EQ(out.qos, 2);
+  EXPECT_TRUE(out.retain);
+  EXPECT_EQ(out.packet_id, 0x1234);
+  EXPECT_EQ(out.subscription_ids, (std::vector<uint32_t>{7, 268435455}));
+  DeliveryStep step;
+  ASSERT_TRUE(decode_released(bytes_of(encode_released({"", "c"}, 9, 65535)), step, why));
+  EXPECT_EQ(step.seq, 9u);
+  EXPECT_EQ(step.packet_id, 65535);
+  ASSERT_TRUE(decode_done(bytes_of(encode_done({"", "c"}, 10)), step, why));
+  EXPECT_EQ(step.seq, 10u);
+  InboundRecord inbound;
+  ASSERT_TRUE(decode_inbound(bytes_of(encode_inbound({"", "c"}, 5, true)), inbound, why));
+  EXPECT_TRUE(inbound.awaiting_release);
+  EXPECT_EQ(inbound.packet_id, 5);
+  // What the broker never writes is refused: QoS 0, seq 0, packet id 0.
+  DeliveryRecord qos0 = in;
+  qos0.qos = 0;
+  EXPECT_FALSE(decode_deliver(bytes_of(encode_deliver(qos0)), out, why));
+  EXPECT_FALSE(decode_done(bytes_of(encode_done({"", "c"}, 0)), step, why));
+  EXPECT_FALSE(decode_inbound(bytes_of(encode_inbound({"", "c"}, 0, true)), inbound, why));
+  const std::string deliver = encode_deliver(in);
+  for (size_t cut = 0; cut < deliver.size(); ++cut) {
+    EXPECT_FALSE(decode_deliver(bytes_of(deliver).first(cut), out, why)) << cut;
+  }
+}
+
+TEST(DeliveryRecords, AStoredMessageGoesToEveryShardItsDeliveriesToTheirHome) {
+  Message* message = make("q/1", "x", 1);
+  std::string why;
+  const std::string stored = encode_message({1, 1}, *message, 1000, 0);
+  EXPECT_EQ(record_owners(static_cast<uint8_t>(RecordType::kMessage), bytes_of(stored), 3, 0,
+                          why),
+            ~uint64_t{0});
+  const std::string deliver = encode_deliver({{"", "device-7"}, 1, {1, 1}, 1, false, 0, {}});
+  EXPECT_EQ(record_owners(static_cast<uint8_t>(RecordType::kDeliver), bytes_of(deliver), 3, 0,
+                          why),
+            uint64_t{1} << shard_for("device-7", 3));
+  message->unref();
 }
 
 }  // namespace

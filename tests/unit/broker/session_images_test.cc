@@ -105,3 +105,62 @@ TEST(SessionImages, BodiesThatDoNotReadAreRefused) {
 
 }  // namespace
 }  // namespace peregrine::broker
+
+namespace peregrine::broker {
+namespace {
+
+std::string stored(const MessageKey& key, std::string_view payload) {
+  mqtt::Publish p;
+  p.topic = "t";
+  p.qos = 1;
+  p.packet_id = 1;
+  p.payload = {reinterpret_cast<const uint8_t*>(payload.data()), payload.size()};
+  Message* message = Message::create(p, 0, 0);
+  std::string body = encode_message(key, *message, 0, 1'700'000'000'000);
+  message->unref();
+  return body;
+}
+
+Record message_record(const MessageKey& key, std::string_view payload) {
+  return {RecordType::kMessage, stored(key, payload)};
+}
+Record deliver(std::string id, uint64_t seq, MessageKey key, uint8_t qos = 1) {
+  return {RecordType::kDeliver, encode_deliver({{"", std::move(id)}, seq, key, qos, false, 0, {}})};
+}
+Record released(std::string id, uint64_t seq, uint16_t packet_id) {
+  return {RecordType::kReleased, encode_released({"", std::move(id)}, seq, packet_id)};
+}
+Record done(std::string id, uint64_t seq) {
+  return {RecordType::kDone, encode_done({"", std::move(id)}, seq)};
+}
+Record inbound(std::string id, uint16_t packet_id, bool awaiting) {
+  return {RecordType::kInbound, encode_inbound({"", std::move(id)}, packet_id, awaiting)};
+}
+
+TEST(SessionImages, DeliveriesFollowTheirStepsAndNameMessagesStoredOnce) {
+  SessionImages images(1'700'000'000'000, 0);
+  const MessageKey m1{9, 1};
+  const MessageKey m2{9, 2};
+  // A delivery may come before its message's record (stored again after a failure).
+  apply(images, {session("a", 60, true), deliver("a", 1, m1), message_record(m1, "one"),
+                 message_record(m2, "two"), deliver("a", 2, m2, 2), deliver("a", 3, m1),
+                 released("a", 2, 77), done("a", 3), inbound("a", 5, true),
+                 inbound("a", 6, true), inbound("a", 5, false)});
+  const SessionImage& a = images.images().at({"", "a"});
+  ASSERT_EQ(a.deliveries.size(), 2u);
+  EXPECT_EQ(a.deliveries.at(1).message, m1);
+  EXPECT_FALSE(a.deliveries.at(1).released);
+  EXPECT_TRUE(a.deliveries.at(2).released);
+  EXPECT_EQ(a.deliveries.at(2).packet_id, 77);
+  EXPECT_EQ(a.inbound, (std::set<uint16_t>{6}));
+  ASSERT_NE(images.message(m1), nullptr);
+  EXPECT_EQ(images.message(m1)->payload().size(), 3u);
+  EXPECT_EQ(images.message(MessageKey{9, 3}), nullptr);
+  // A full image starts its deliveries and inbound ids again.
+  apply(images, {session("a", 60, true)});
+  EXPECT_TRUE(images.images().at({"", "a"}).deliveries.empty());
+  EXPECT_TRUE(images.images().at({"", "a"}).inbound.empty());
+}
+
+}  // namespace
+}  // namespace peregrine::broker

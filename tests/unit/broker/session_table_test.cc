@@ -266,7 +266,7 @@ Delivery qos1_of(size_t payload_bytes) {
   publish.topic = "t";
   const std::vector<uint8_t> payload(payload_bytes, 'x');
   publish.payload = mqtt::Bytes(payload);
-  return Delivery{Message::create(publish, 9, 0), 1, false, {}};
+  return Delivery{.message = Message::create(publish, 9, 0), .qos = 1};
 }
 
 TEST(SessionHeldBytes, ASessionThatStopsAckingHoldsAtMostItsLimit) {

@@ -62,18 +62,21 @@ class RedistributeTest : public ::testing::Test {
   std::string root;
 };
 
-// Owner by the key's first letter; "x..." records are dropped.
-std::optional<uint16_t> by_letter(uint16_t shards, std::span<const uint8_t> body) {
+// Owner by the key's first letter; "x..." records are dropped, "*..." go to every shard.
+std::optional<uint64_t> by_letter(uint16_t shards, std::span<const uint8_t> body) {
   if (body.empty() || body[0] == 'x') {
     return std::nullopt;
   }
-  return static_cast<uint16_t>((body[0] - 'a') % shards);
+  if (body[0] == '*') {
+    return ~uint64_t{0};
+  }
+  return uint64_t{1} << ((body[0] - 'a') % shards);
 }
 
 TEST_F(RedistributeTest, RecordsGoToTheirNewOwnersInOrder) {
   set_layout(2);
   write_shard(0, {"a=1", "c=1", "a=2", "x=gone"});
-  write_shard(1, {"b=1", "d=1", "b=2"});
+  write_shard(1, {"b=1", "*=all", "d=1", "b=2"});
   Redistribution report;
   std::string error;
   ASSERT_TRUE(redistribute(
@@ -81,12 +84,12 @@ TEST_F(RedistributeTest, RecordsGoToTheirNewOwnersInOrder) {
       [](uint8_t, std::span<const uint8_t> body, std::string&) { return by_letter(3, body); },
       report, error))
       << error;
-  EXPECT_EQ(report.records, 6u);
+  EXPECT_EQ(report.records, 7u);
   EXPECT_EQ(report.dropped, 1u);
   EXPECT_EQ(recorded_shard_count(root), 3);
-  EXPECT_EQ(read_shard(0), (std::vector<std::string>{"a=1", "a=2", "d=1"}));
-  EXPECT_EQ(read_shard(1), (std::vector<std::string>{"b=1", "b=2"}));
-  EXPECT_EQ(read_shard(2), (std::vector<std::string>{"c=1"}));
+  EXPECT_EQ(read_shard(0), (std::vector<std::string>{"a=1", "a=2", "*=all", "d=1"}));
+  EXPECT_EQ(read_shard(1), (std::vector<std::string>{"b=1", "*=all", "b=2"}));
+  EXPECT_EQ(read_shard(2), (std::vector<std::string>{"c=1", "*=all"}));
   EXPECT_FALSE(fs::exists(root + "/redistribute"));
   EXPECT_TRUE(finish_interrupted_redistribution(root, error));  // nothing to do
 }
@@ -99,7 +102,7 @@ TEST_F(RedistributeTest, AnOwnerThatStopsLeavesTheOldLogs) {
   std::string error;
   EXPECT_FALSE(redistribute(
       root, 2, 1,
-      [](uint8_t, std::span<const uint8_t>, std::string& stop) -> std::optional<uint16_t> {
+      [](uint8_t, std::span<const uint8_t>, std::string& stop) -> std::optional<uint64_t> {
         stop = "unknown record";
         return std::nullopt;
       },
