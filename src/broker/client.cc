@@ -758,7 +758,9 @@ uint32_t Client::next_answer_token() {
 void Client::acknowledge(PacketType type, uint16_t packet_id, ReasonCode reason,
                          const char* why) {
   if (_held_acks != nullptr && !_held_acks->acks.empty()) [[unlikely]] {
-    if (_held_acks->acks.size() >= broker().limits().receive_maximum) {
+    // PUBCOMPs are bounded by the QoS 2 ids awaiting PUBREL, not by this count.
+    if (type != PacketType::kPubcomp &&
+        _held_acks->acks.size() >= broker().limits().receive_maximum) {
       fail(ReasonCode::kReceiveMaximumExceeded,
            "more unacknowledged QoS 1/2 PUBLISH than our Receive Maximum");
       return;

@@ -75,6 +75,7 @@ class FieldReader {
            !key.client_id.empty();
   }
   bool at_end() const { return _at == _body.size(); }
+  size_t position() const { return _at; }
 
  private:
   bool little(size_t n, uint64_t& v) {
@@ -328,14 +329,51 @@ bool decode_inbound(std::span<const uint8_t> body, InboundRecord& out, std::stri
   return true;
 }
 
+std::string encode_will(const SessionKey& key, const Message* will, int64_t due_wall_ms,
+                        uint64_t now_ms, int64_t now_wall_ms) {
+  FieldWriter w;
+  w.key(key);
+  w.u8(will != nullptr ? 1 : 0);
+  if (will == nullptr) {
+    return w.take();
+  }
+  w.u64(static_cast<uint64_t>(std::max<int64_t>(due_wall_ms, 0)));
+  return w.take() + encode_message({}, *will, now_ms, now_wall_ms);
+}
+
+bool decode_will(std::span<const uint8_t> body, WillRecord& out, std::string& why) {
+  FieldReader r(body);
+  uint8_t set = 0;
+  if (!r.key(out.key) || !r.u8(set) || set > 1) {
+    why = "a will record that does not read";
+    return false;
+  }
+  out.set = set == 1;
+  if (!out.set) {
+    if (!r.at_end()) {
+      why = "a will record with bytes after its fields";
+      return false;
+    }
+    return true;
+  }
+  uint64_t due = 0;
+  if (!r.u64(due)) {
+    why = "a will record without its time";
+    return false;
+  }
+  out.due_wall_ms = static_cast<int64_t>(std::min<uint64_t>(due, INT64_MAX));
+  out.message = body.subspan(r.position());
+  return true;
+}
+
 bool known_record_type(uint8_t type) {
   return type >= static_cast<uint8_t>(RecordType::kRetained) &&
-         type <= static_cast<uint8_t>(RecordType::kInbound);
+         type <= static_cast<uint8_t>(RecordType::kWill);
 }
 
 std::optional<uint64_t> record_owners(uint8_t type, std::span<const uint8_t> body,
                                       uint16_t shards, int64_t now_wall_ms, std::string& why) {
-  // Every record of a session names its key first: its home owns it.
+  // Every record of a session belongs to its home.
   const auto home = [&](const SessionKey& key) -> std::optional<uint64_t> {
     return uint64_t{1} << shard_for(key.client_id, shards);
   };
@@ -359,37 +397,26 @@ std::optional<uint64_t> record_owners(uint8_t type, std::span<const uint8_t> bod
       decoded.message->unref();
       return ~uint64_t{0};  // any shard's sessions may hold it: each drops it if none do
     }
-    case RecordType::kSession: {
-      SessionRecord record;
-      return decode_session(body, record, why) ? home(record.key) : std::nullopt;
-    }
-    case RecordType::kSessionEnd: {
+    case RecordType::kSession:
+    case RecordType::kSessionEnd:
+    case RecordType::kSubscribe:
+    case RecordType::kUnsubscribe:
+    case RecordType::kDeliver:
+    case RecordType::kReleased:
+    case RecordType::kDone:
+    case RecordType::kInbound:
+    case RecordType::kWill: {
+      // Each names its session's key first (after kSession's flags byte); the rest is
+      // read when replayed where it lands.
+      FieldReader r(body);
+      uint8_t flags = 0;
       SessionKey key;
-      return decode_session_end(body, key, why) ? home(key) : std::nullopt;
-    }
-    case RecordType::kSubscribe: {
-      SubscriptionRecord record;
-      return decode_subscribe(body, record, why) ? home(record.key) : std::nullopt;
-    }
-    case RecordType::kUnsubscribe: {
-      SubscriptionRecord record;
-      return decode_unsubscribe(body, record, why) ? home(record.key) : std::nullopt;
-    }
-    case RecordType::kDeliver: {
-      DeliveryRecord record;
-      return decode_deliver(body, record, why) ? home(record.key) : std::nullopt;
-    }
-    case RecordType::kReleased: {
-      DeliveryStep step;
-      return decode_released(body, step, why) ? home(step.key) : std::nullopt;
-    }
-    case RecordType::kDone: {
-      DeliveryStep step;
-      return decode_done(body, step, why) ? home(step.key) : std::nullopt;
-    }
-    case RecordType::kInbound: {
-      InboundRecord record;
-      return decode_inbound(body, record, why) ? home(record.key) : std::nullopt;
+      if ((static_cast<RecordType>(type) == RecordType::kSession && !r.u8(flags)) ||
+          !r.key(key)) {
+        why = "a session record whose key does not read";
+        return std::nullopt;
+      }
+      return home(key);
     }
   }
   why = "a log record of unknown type " + std::to_string(type);

@@ -32,6 +32,9 @@
 //   kDone      key, u64 LE seq: the delivery is over (acknowledged, expired, dropped).
 //   kInbound   key, u16 LE packet id, u8 1 (a QoS 2 PUBLISH received, awaiting PUBREL)
 //              or 0 (released).
+//   kWill      key, u8 1 and u64 LE wall-clock ms it is due then the message (a kMessage
+//              body, its key unused): the delayed will of an offline session; or u8 0:
+//              none any more (sent, or dropped by a new connection).
 //   A key is u16 LE length + virtual broker name, u16 LE length + client id; strings are
 //   u16 LE length + bytes (UTF-8).
 //
@@ -62,6 +65,7 @@ enum class RecordType : uint8_t {
   kReleased = 8,
   kDone = 9,
   kInbound = 10,
+  kWill = 11,
 };
 
 bool known_record_type(uint8_t type);
@@ -182,6 +186,16 @@ struct InboundRecord {
 };
 std::string encode_inbound(const SessionKey& key, uint16_t packet_id, bool awaiting_release);
 bool decode_inbound(std::span<const uint8_t> body, InboundRecord& out, std::string& why);
+
+struct WillRecord {
+  SessionKey key;
+  bool set = false;
+  int64_t due_wall_ms = 0;
+  std::span<const uint8_t> message;  // set: a kMessage body (decode_message), into the body
+};
+std::string encode_will(const SessionKey& key, const Message* will, int64_t due_wall_ms,
+                        uint64_t now_ms, int64_t now_wall_ms);
+bool decode_will(std::span<const uint8_t> body, WillRecord& out, std::string& why);
 
 // Decoders: false (with `why`) for a body that is not one of ours.
 bool decode_session(std::span<const uint8_t> body, SessionRecord& out, std::string& why);

@@ -109,6 +109,9 @@ void Session::attach(ClientLink* client, uint16_t window) {
   // [MQTT-3.1.3-9].
   if (_offline != nullptr) {
     _host->wheel().cancel(*_offline);
+    if (durable && _offline->will != nullptr) {
+      log().will(*this, nullptr, 0);
+    }
     _offline.reset();
   }
 }
@@ -193,6 +196,7 @@ void Session::deliver(Delivery delivery) {
   }
   if (durable) {
     delivery.seq = ++_last_seq;  // numbered once held (gaps where dropped below are harmless)
+    _packet_ids_wrapped = true;  // allocated ids must now step around numbered ones
   }
   if (_queue.empty() && window_open()) {
     const uint16_t id = delivery.seq != 0 ? packet_id_for(delivery) : allocate_packet_id();
@@ -271,6 +275,7 @@ void Session::pump() {
 }
 
 void Session::number_deliveries() {
+  _packet_ids_wrapped = true;  // allocated ids must step around numbered ones
   for (Inflight& entry : _inflight) {
     if (entry.delivery.seq == 0) {
       entry.delivery.seq = ++_last_seq;
@@ -287,6 +292,7 @@ void Session::number_deliveries() {
 void Session::restore_delivery(Delivery delivery, bool released) {
   PG_ASSERT(delivery.seq > _last_seq);  // in seq order
   _last_seq = delivery.seq;
+  _packet_ids_wrapped = true;  // allocated ids must step around numbered ones
   if (released) {
     PG_ASSERT(delivery.message == nullptr);
     const uint16_t id = packet_id_of(delivery);
@@ -441,6 +447,9 @@ void Session::set_will(Message* will, uint64_t due_ms) {
   }
   state.will = will;
   state.will_due_ms = due_ms;
+  if (durable) {
+    log().will(*this, will, due_ms);
+  }
 }
 
 Message* Session::take_will() {
@@ -450,6 +459,9 @@ Message* Session::take_will() {
   Message* will = _offline->will;
   _offline->will = nullptr;
   _offline->will_due_ms = 0;
+  if (durable && will != nullptr) {
+    log().will(*this, nullptr, 0);
+  }
   return will;
 }
 

@@ -210,6 +210,7 @@ class Session final {
   };
   Offline& offline();
   Offline* offline_if_any() { return _offline.get(); }
+  const Offline* offline_if_any() const { return _offline.get(); }
   // The will, due at `due_ms` (a will already held is dropped).
   void set_will(Message* will, uint64_t due_ms);
   Message* take_will();
@@ -295,6 +296,8 @@ class Session final {
   uint64_t _held_bytes = 0;
   uint16_t _next_packet_id = 1;
   uint64_t _last_seq = 0;  // durable: the last delivery numbered
+  // Ids may be in flight ahead of _next_packet_id (it wrapped, or numbered deliveries
+  // use theirs): allocation checks each against those in flight.
   bool _packet_ids_wrapped = false;
   bool _over_bytes = false;  // an episode over max_session_bytes is running (logged once)
   bool _live_ids_full = false;  // kMaxLiveIds reached since the notes were last forgotten

@@ -34,6 +34,9 @@ class DeliveryLog {
   virtual void done(Session& session, uint64_t seq, const Message* message) = 0;
   // A QoS 2 PUBLISH `packet_id` was received (awaiting PUBREL), or released.
   virtual void inbound(Session& session, uint16_t packet_id, bool awaiting_release) = 0;
+  // Its delayed will is now `will`, due at `due_ms` on the shard clock; nullptr: none
+  // (sent, or dropped by a new connection).
+  virtual void will(Session& session, const Message* will, uint64_t due_ms) = 0;
 
  protected:
   ~DeliveryLog() = default;

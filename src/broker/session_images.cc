@@ -2,9 +2,23 @@
 
 namespace peregrine::broker {
 
+namespace {
+
+void drop_will(SessionImage& image) {
+  if (image.will != nullptr) {
+    image.will->unref();
+    image.will = nullptr;
+  }
+}
+
+}  // namespace
+
 SessionImages::~SessionImages() {
   for (auto& [key, message] : _messages) {
     message->unref();
+  }
+  for (auto& [key, image] : _images) {
+    drop_will(image);
   }
 }
 
@@ -29,6 +43,7 @@ bool SessionImages::apply(RecordType type, std::span<const uint8_t> body, std::s
         image.subscriptions.clear();
         image.deliveries.clear();
         image.inbound.clear();
+        drop_will(image);
       }
       image.session = std::move(record);
       return true;
@@ -38,7 +53,11 @@ bool SessionImages::apply(RecordType type, std::span<const uint8_t> body, std::s
       if (!decode_session_end(body, key, why)) {
         return false;
       }
-      _images.erase({key.tenant, key.client_id});
+      auto it = _images.find({key.tenant, key.client_id});
+      if (it != _images.end()) {
+        drop_will(it->second);
+        _images.erase(it);
+      }
       return true;
     }
     case RecordType::kSubscribe:
@@ -120,6 +139,29 @@ bool SessionImages::apply(RecordType type, std::span<const uint8_t> body, std::s
         } else {
           image->inbound.erase(record.packet_id);
         }
+      }
+      return true;
+    }
+    case RecordType::kWill: {
+      WillRecord record;
+      if (!decode_will(body, record, why)) {
+        return false;
+      }
+      Message* will = nullptr;
+      if (record.set) {
+        DecodedMessage decoded = decode_message(record.message, _now_wall_ms, _now_ms);
+        if (decoded.outcome == DecodedMessage::Outcome::kMalformed) {
+          why = "a will record whose message does not read: " + decoded.why;
+          return false;
+        }
+        will = decoded.message;  // nullptr when expired: no will to send
+      }
+      if (SessionImage* image = find(record.key)) {
+        drop_will(*image);
+        image->will = will;
+        image->will_due_wall_ms = record.due_wall_ms;
+      } else if (will != nullptr) {
+        will->unref();
       }
       return true;
     }

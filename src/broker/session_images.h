@@ -37,6 +37,9 @@ struct SessionImage {
   std::map<std::string, SubscriptionOptions> subscriptions;  // filter → options
   std::map<uint64_t, DeliveryImage> deliveries;               // by seq
   std::set<uint16_t> inbound;  // QoS 2 packet ids received, awaiting PUBREL
+  // Its delayed will, due then (one reference, released by SessionImages), or nullptr.
+  Message* will = nullptr;
+  int64_t will_due_wall_ms = 0;
 };
 
 class SessionImages {

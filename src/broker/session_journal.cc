@@ -143,6 +143,15 @@ void SessionJournal::append_image(const Session& session, ImageFor why) {
       put(why, session, RecordType::kInbound, encode_inbound(key, packet_id, true));
     }
   }
+  const Session::Offline* away = session.offline_if_any();
+  if (away != nullptr && away->will != nullptr) {
+    const uint64_t now = _clock.now_ms(_clock.self);
+    const int64_t wall = _clock.wall_ms(_clock.self);
+    const uint64_t due = away->will_due_ms;
+    put(why, session, RecordType::kWill,
+        encode_will(key, away->will, wall + static_cast<int64_t>(due > now ? due - now : 0),
+                    now, wall));
+  }
 }
 
 void SessionJournal::connected(Session& session) {
@@ -230,6 +239,13 @@ void SessionJournal::done(Session& session, uint64_t seq, const Message* message
 void SessionJournal::inbound(Session& session, uint16_t packet_id, bool awaiting_release) {
   append(session, RecordType::kInbound,
          encode_inbound(key_of(session), packet_id, awaiting_release));
+}
+
+void SessionJournal::will(Session& session, const Message* will, uint64_t due_ms) {
+  const uint64_t now = _clock.now_ms(_clock.self);
+  const int64_t wall = _clock.wall_ms(_clock.self);
+  const int64_t due_wall = wall + static_cast<int64_t>(due_ms > now ? due_ms - now : 0);
+  append(session, RecordType::kWill, encode_will(key_of(session), will, due_wall, now, wall));
 }
 
 void SessionJournal::on_log_written(uint64_t ticket, int error) {

@@ -61,6 +61,7 @@ class SessionJournal final : public DeliveryLog {
   void released(Session& session, const Delivery& delivery, uint16_t packet_id) override;
   void done(Session& session, uint64_t seq, const Message* message) override;
   void inbound(Session& session, uint16_t packet_id, bool awaiting_release) override;
+  void will(Session& session, const Message* will, uint64_t due_ms) override;
 
   // The ticket of the batch holding what was appended since the last call (0: nothing):
   // what an acknowledgement must wait for.

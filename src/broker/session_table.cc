@@ -144,8 +144,8 @@ Session* SessionTable::restore(std::unique_ptr<Session> session, uint64_t expiry
   Session* raw = insert(std::move(session));
   if (expiry_due_ms != 0) {
     raw->offline().expiry_due_ms = expiry_due_ms;
-    arm_timer(raw);
   }
+  arm_timer(raw);  // its expiry, or a will set before
   return raw;
 }
 

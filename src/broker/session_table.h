@@ -92,8 +92,8 @@ class SessionTable {
 
   // Takes `session` in (made here, or arrived with its client), under a new id.
   Session* insert(std::unique_ptr<Session> session);
-  // Start-up: a persistent session brought back from the log, offline, ending at
-  // `expiry_due_ms` on the shard clock (0: never).
+  // Start-up: a persistent session brought back from the log, offline (its will, if
+  // any, already set), ending at `expiry_due_ms` on the shard clock (0: never).
   Session* restore(std::unique_ptr<Session> session, uint64_t expiry_due_ms);
   // Lets `session` go with its client to another shard; the caller hands it on.
   Session* release(Session* session);

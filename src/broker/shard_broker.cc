@@ -407,6 +407,11 @@ void ShardBroker::start_listening() {
     return;
   }
   _listening = true;
+  std::vector<Message*> wills;
+  wills.swap(_deferred_wills);
+  for (Message* will : wills) {
+    publish_will(will);
+  }
   for (auto& listener : _listeners) {
     _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.transport));
     ring().listen(listener.fd, _acceptors.back().get());
@@ -634,6 +639,11 @@ void ShardBroker::ended_away(uint16_t home, uint64_t ticket) {
 }
 
 void ShardBroker::publish_will(Message* will) {
+  if (!_listening && _log != nullptr && !_stopping) {
+    // A restored will due while the broker was down: once every shard has its routes.
+    _deferred_wills.push_back(will);
+    return;
+  }
   _stats.wills_published++;
   stamped(will);  // made at its CONNECT, maybe on another shard: routed from here, now
   if (will->retain()) {
@@ -1064,6 +1074,11 @@ std::string ShardBroker::check_bounds() const {
 
 void ShardBroker::on_stop_requested() {
   _stopping = true;
+  std::vector<Message*> wills;
+  wills.swap(_deferred_wills);
+  for (Message* will : wills) {
+    publish_will(will);  // stopping before every shard listened: sent as it is
+  }
   _sys->stop();
   if (_trimmer != nullptr) {
     _trimmer->stop();

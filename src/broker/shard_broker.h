@@ -308,6 +308,9 @@ class ShardBroker final : public shard::ShardService,
   // Start-up barrier: shards that said Recovered (this one included), whether this one
   // has, and whether its listeners are on.
   uint16_t _recovered_shards = 0;
+  // Restored wills that fell due before listening (a reference each): at most one per
+  // restored session.
+  std::vector<Message*> _deferred_wills;
   bool _told_recovered = false;
   bool _listening = false;
   struct LogSyncTimer final : io::Timer {

@@ -80,6 +80,7 @@ void ShardBroker::restore_sessions(const SessionImages& images) {
   size_t subscriptions = 0;
   size_t deliveries = 0;
   size_t lost = 0;
+  size_t wills = 0;
   for (const auto& [key, image] : images.images()) {
     const SessionRecord& record = image.session;
     if (!_sessions->is_home(record.key.client_id)) {
@@ -98,12 +99,23 @@ void ShardBroker::restore_sessions(const SessionImages& images) {
       const int64_t left = int64_t{record.expiry_interval} * 1000 - gone;
       if (left <= 0) {
         expired++;
+        if (image.will != nullptr) {
+          image.will->ref();  // the session ended while the broker was down: its will goes
+          publish_will(image.will);
+        }
         continue;  // forgotten by the next snapshot
       }
       due = now + static_cast<uint64_t>(left);
     }
     auto session = std::make_unique<Session>(this, record.key.client_id);
     session->expiry_interval = record.expiry_interval;
+    if (image.will != nullptr) {
+      // Due while the broker was down: sent once every shard listens (publish_will).
+      const int64_t left = std::max<int64_t>(0, image.will_due_wall_ms - wall_now);
+      image.will->ref();
+      session->set_will(image.will, now + static_cast<uint64_t>(left));
+      wills++;
+    }
     session->durable = true;
     const SessionIdentity& id = record.identity;
     if (id.username) {
@@ -146,11 +158,11 @@ void ShardBroker::restore_sessions(const SessionImages& images) {
     _stats.sessions_restored++;
   }
   if (_stats.sessions_restored != 0 || expired != 0) {
-    PG_INFO("shard %u: %llu persistent sessions restored with %zu subscriptions and %zu QoS "
-            "1/2 messages (%zu stored once); %zu sessions and %zu messages expired while the "
-            "broker was down",
+    PG_INFO("shard %u: %llu persistent sessions restored with %zu subscriptions, %zu QoS "
+            "1/2 messages (%zu stored once) and %zu delayed wills; %zu sessions and %zu "
+            "messages expired while the broker was down",
             shard_id(), static_cast<unsigned long long>(_stats.sessions_restored), subscriptions,
-            deliveries, _journal->stored_messages(), expired, lost);
+            deliveries, _journal->stored_messages(), wills, expired, lost);
   }
 }
 

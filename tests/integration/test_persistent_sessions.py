@@ -219,3 +219,34 @@ def test_sessions_move_with_the_shard_count(broker, tmp_path):
                 assert got == [b"1"], (client_id, got)
             c.disconnect()
         assert b.counters()["sessions_restored"] == len(ids), shards  # stops it
+
+
+def test_a_delayed_will_outlives_the_broker(broker, tmp_path):
+    """A session's delayed will is kept with it: sent after the restart when its delay
+    runs out (or at once when it ran out while the broker was down, or the session ended
+    then), and not at all when the client comes back first."""
+    state = tmp_path / "state"
+    b = start(broker, state)
+    watcher, _ = v5_session(b.port, "watcher")
+    assert watcher.subscribe(("will/#", 1)) == [1]
+    watcher.disconnect()
+    wills = {"soon": 1, "late": 3, "back": 60, "ended": 30}
+    expiry = {"soon": 3600, "late": 3600, "back": 3600, "ended": 1}
+    for client_id, delay in wills.items():
+        c = m.RawClient(b.port, V5)
+        c.connect(client_id, properties=[(EXPIRY, expiry[client_id])],
+                  will={"topic": f"will/{client_id}", "payload": b"gone", "qos": 1,
+                        "properties": [(m.WILL_DELAY_INTERVAL, delay)]})
+        c.close()  # no DISCONNECT: the will stands
+    time.sleep(0.3)  # the connections' ends are read and written
+    kill(b)
+    time.sleep(1.5)  # "soon" falls due and "ended" expires while the broker is down
+    b = start(broker, state)
+    back, present = resume(b.port, "back")  # before its delay: its will is dropped
+    assert present
+    back.disconnect()
+    time.sleep(3.5)  # "late" falls due after the restart
+    watcher, present = resume(b.port, "watcher")
+    assert present
+    got = sorted(g.topic for g in drain(watcher, 0.5))
+    assert got == ["will/ended", "will/late", "will/soon"], got

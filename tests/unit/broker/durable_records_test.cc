@@ -244,8 +244,9 @@ TEST(SessionRecords, EachRecordBelongsToItsSessionsHome) {
     }
   }
   EXPECT_FALSE(known_record_type(0));
-  EXPECT_FALSE(known_record_type(11));
-  EXPECT_FALSE(record_owners(11, {}, 2, 0, why).has_value());
+  EXPECT_TRUE(known_record_type(11));
+  EXPECT_FALSE(known_record_type(12));
+  EXPECT_FALSE(record_owners(12, {}, 2, 0, why).has_value());
 }
 
 }  // namespace

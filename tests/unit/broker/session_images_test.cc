@@ -164,3 +164,46 @@ TEST(SessionImages, DeliveriesFollowTheirStepsAndNameMessagesStoredOnce) {
 
 }  // namespace
 }  // namespace peregrine::broker
+
+namespace peregrine::broker {
+namespace {
+
+Record will_record(std::string id, std::string_view payload, int64_t due_wall_ms) {
+  mqtt::Publish p;
+  p.topic = "will/t";
+  p.payload = {reinterpret_cast<const uint8_t*>(payload.data()), payload.size()};
+  Message* message = Message::create(p, 0, 0);
+  Record r{RecordType::kWill,
+           encode_will({"", std::move(id)}, message, due_wall_ms, 0, 1'700'000'000'000)};
+  message->unref();
+  return r;
+}
+Record will_gone(std::string id) {
+  return {RecordType::kWill, encode_will({"", std::move(id)}, nullptr, 0, 0, 0)};
+}
+
+TEST(SessionImages, ADelayedWillIsKeptUntilSentDroppedOrItsSessionEnds) {
+  SessionImages images(1'700'000'000'000, 0);
+  apply(images, {session("a", 60, true), will_record("a", "bye", 1'700'000'005'000),
+                 session("b", 60, true), will_record("b", "b-bye", 1'700'000'001'000),
+                 will_gone("b"), session("c", 60, true), will_record("c", "c-bye", 0),
+                 end("c")});
+  const SessionImage& a = images.images().at({"", "a"});
+  ASSERT_NE(a.will, nullptr);
+  EXPECT_EQ(a.will->topic(), "will/t");
+  EXPECT_EQ(a.will_due_wall_ms, 1'700'000'005'000);
+  EXPECT_EQ(images.images().at({"", "b"}).will, nullptr);
+  EXPECT_EQ(images.images().count({"", "c"}), 0u);
+  apply(images, {session("a", 60, true)});  // a full image brings its own will, if any
+  EXPECT_EQ(images.images().at({"", "a"}).will, nullptr);
+  std::string why;
+  WillRecord back;
+  const Record r = will_record("a", "x", 42);
+  ASSERT_TRUE(decode_will(bytes_of(r.body), back, why)) << why;
+  EXPECT_TRUE(back.set);
+  EXPECT_EQ(back.due_wall_ms, 42);
+  EXPECT_FALSE(decode_will(bytes_of(r.body).first(8), back, why));
+}
+
+}  // namespace
+}  // namespace peregrine::broker
