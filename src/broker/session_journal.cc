@@ -52,9 +52,11 @@ uint64_t SessionJournal::append(const Session& session, RecordType type,
   const uint64_t ticket = _log.append(static_cast<uint8_t>(type), bytes_of(body));
   _touched = ticket;
   // One entry per session and batch: a failure rewrites the session whole anyway.
-  if (_pending.empty() || _pending.back().ticket != ticket ||
-      _pending.back().client_id != session.client_id()) {
-    _pending.push_back({ticket, session.client_id()});
+  if (type == RecordType::kSessionEnd) {
+    _pending.push_back({ticket, session.id, session.client_id()});
+  } else if (_pending.empty() || _pending.back().ticket != ticket ||
+             _pending.back().session_id != session.id) {
+    _pending.push_back({ticket, session.id, {}});
   }
   return ticket;
 }
@@ -260,8 +262,13 @@ void SessionJournal::on_log_written(uint64_t ticket, int error) {
     }
   }
   while (!_pending.empty() && _pending.front().ticket <= ticket) {
+    Pending& lost = _pending.front();
     if (error != 0) {
-      _dirty.insert(std::move(_pending.front().client_id));
+      if (!lost.ended_client_id.empty()) {
+        _dirty.insert(std::move(lost.ended_client_id));
+      } else if (const Session* session = _sessions.find(lost.session_id)) {
+        _dirty.insert(session->client_id());
+      }
     }
     _pending.pop_front();
   }
@@ -315,7 +322,7 @@ void SessionJournal::flush_dirty() {
       // no-op on replay if the log never held it).
       const uint64_t ticket = _log.append(static_cast<uint8_t>(RecordType::kSessionEnd),
                                           bytes_of(encode_session_end({"", client_id})));
-      _pending.push_back({ticket, client_id});
+      _pending.push_back({ticket, 0, client_id});
     }
   }
 }

@@ -108,9 +108,14 @@ class SessionJournal final : public DeliveryLog {
   const SessionTable& _sessions;
   BrokerStats& _stats;
   JournalClock _clock;
+  // A session with records in a batch not yet reported: by id (no copy of its client id
+  // per batch on the delivery path); an end carries its client id, since the session is
+  // gone when a failure asks for that end again. A session gone without an end here has
+  // its end in a later batch, which stands or fails on its own.
   struct Pending {
     uint64_t ticket;
-    std::string client_id;
+    uint64_t session_id;
+    std::string ended_client_id;  // kSessionEnd only
   };
   std::deque<Pending> _pending;  // in log order
   absl::flat_hash_set<std::string> _dirty;
