@@ -50,6 +50,10 @@ messages
   --max-lag N             a publisher stays at most N messages ahead of what its
                           subscribers received (default 200)
   --inflight N            unacknowledged QoS 1/2 messages per publisher (default 64)
+  --session-expiry S      subscribers keep their sessions S seconds after they disconnect
+                          (v5 Session Expiry Interval, 3.x clean session 0), so a broker
+                          with persistence stores their subscriptions and queues; 0 =
+                          clean sessions (default)
   --retained N            retained topics to seed (retained-storm, default 10000)
 timing
   --warmup S              seconds before measuring (default 1)
@@ -355,6 +359,8 @@ BenchConfig parse_bench_config(int argc, char** argv) {
       c.rate = number(f, value(), 0, 1e9);
     } else if (flag == "--max-lag") {
       c.max_lag = count(f, value(), 1, 1e7);
+    } else if (flag == "--session-expiry") {
+      c.subscriber_session_expiry_s = count(f, value(), 0, 4294967295.0);
     } else if (flag == "--inflight") {
       c.inflight = count(f, value(), 1, 65535);
     } else if (flag == "--retained") {

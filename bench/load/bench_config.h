@@ -74,6 +74,9 @@ struct BenchConfig {
   double rate = 0;             // total offered msg/s over all publishers; 0 = max rate
   uint32_t max_lag = 200;      // a publisher is at most this many messages ahead of its subs
   uint32_t inflight = 64;      // unacknowledged QoS 1/2 PUBLISHes per publisher
+  // Subscribers' sessions outlive their connections this long (0 = clean sessions): what
+  // a persistent subscriber costs a broker that stores sessions.
+  uint32_t subscriber_session_expiry_s = 0;
   uint32_t retained_topics = 10'000;
 
   double warmup_s = 1;

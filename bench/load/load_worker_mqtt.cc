@@ -42,6 +42,15 @@ void LoadWorker::stage_connect(Connection& c) {
   mqtt::Connect connect;
   connect.version = _config.version;
   connect.clean_start = true;
+  if (c.role == Role::kSubscriber && _config.subscriber_session_expiry_s > 0) {
+    // Each run's client ids are new (the run id is in them), so a v5 subscriber starts
+    // clean and keeps its session; 3.x has only "clean session 0" for keeping it.
+    if (_config.version == mqtt::ProtocolVersion::kV5) {
+      connect.properties.session_expiry_interval = _config.subscriber_session_expiry_s;
+    } else {
+      connect.clean_start = false;
+    }
+  }
   connect.keep_alive = _config.keep_alive_s;
   connect.client_id = id;  // encoded before `id` goes out of scope
   if (!_config.username.empty()) {

@@ -38,6 +38,11 @@ class DurableLog {
   // A write is in flight or records wait: the shard must not end yet.
   virtual bool busy() const = 0;
 
+  // Bytes that reached the files so far, segments and snapshots: what the disk is asked
+  // to take for the traffic (the operator's figure of write amplification).
+  virtual uint64_t bytes_written() const = 0;
+  virtual uint64_t snapshots() const = 0;  // completed since start
+
   // Compaction: a snapshot of the live state replaces every segment written before it,
   // so the log stays bounded by the live state, not by the traffic.
   // The segments since the last snapshot have outgrown their bound.

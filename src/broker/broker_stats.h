@@ -47,6 +47,8 @@ namespace peregrine::broker {
   X(retained_restored, "retained messages read back from the log at start")             \
   X(retained_log_failed, "retained messages refused: their log write failed")           \
   X(log_batches_failed, "log writes that failed (a full disk, an I/O error)")           \
+  X(log_bytes_written, "bytes the shards' logs wrote: segments and snapshots")         \
+  X(log_snapshots, "log snapshots completed (each replaces the segments before it)")   \
   X(sessions_rewritten, "persistent sessions written whole again after a failed write")  \
   X(sessions_restored, "persistent sessions brought back from the log at start")        \
   X(subscribe_log_failed, "SUBSCRIBEs refused: their log write failed")                 \

@@ -207,6 +207,9 @@ void ShardBroker::flush_log() {
   }
   _journal->flush();
   _log->flush(now_ms());
+  // Set, not counted: the log keeps the totals (snapshots are not reported as batches).
+  _stats.log_bytes_written = _log->bytes_written();
+  _stats.log_snapshots = _log->snapshots();
   const uint64_t due = _log->next_flush_ms();
   if (due != 0 && !_stopping &&
       (!_log_sync_timer.armed() || _log_sync_timer.deadline_ms() > due)) {

@@ -519,6 +519,7 @@ void ShardLog::snapshot_written(Batch& batch, int64_t result) {
     return finish_snapshot();
   }
   _snap.end += batch.bytes.size();
+  _bytes_written += batch.bytes.size();
   batch.bytes.clear();
   write_snapshot();  // more added meanwhile, or the final sync
 }

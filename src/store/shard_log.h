@@ -119,7 +119,7 @@ class ShardLog final : public DurableLog {
   bool busy() const override {
     return _in_flight != nullptr || !_batches[_fill].bytes.empty() || _snap.writing;
   }
-  uint64_t bytes_written() const { return _bytes_written; }
+  uint64_t bytes_written() const override { return _bytes_written; }
 
   bool wants_snapshot() const override;
   bool begin_snapshot() override;
@@ -127,7 +127,7 @@ class ShardLog final : public DurableLog {
   void append_snapshot(uint8_t type, std::span<const uint8_t> body) override;
   void end_snapshot() override;
   bool snapshot_running() const override { return _snap.running; }
-  uint64_t snapshots() const { return _snapshots; }
+  uint64_t snapshots() const override { return _snapshots; }
   uint64_t failures() const { return _failures; }
 
  private:
