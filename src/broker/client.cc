@@ -773,6 +773,9 @@ void Client::acknowledge(PacketType type, uint16_t packet_id, ReasonCode reason,
 
 void Client::send_ack_now(PacketType type, uint16_t packet_id, ReasonCode reason,
                           const char* why) {
+  if (type == PacketType::kPubrec && !is_error(reason) && _session != nullptr) {
+    _session->answered_inbound_qos2(packet_id);  // routed, durably: the log may hold it
+  }
   if (reason == ReasonCode::kSuccess && why == nullptr) {
     send_success_ack(type, packet_id);  // the usual case: 4 bytes, nothing built
     return;

@@ -131,7 +131,7 @@ void Session::resume() {
       if (!entry.release_pending) {  // else it goes once written (release_written)
         _client->send_success_ack(mqtt::PacketType::kPubrel, entry.packet_id);
       }
-    } else {
+    } else if (!entry.send_pending) {  // else it goes once the log holds it
       send_publish(entry, true);
     }
   }
@@ -162,6 +162,42 @@ LazyDeque<Session::Inflight>::iterator Session::find_inflight(uint16_t packet_id
 
 void Session::send_publish(Inflight& entry, bool dup) {
   _client->send_publish(entry.delivery, entry.packet_id, dup);
+}
+
+void Session::start_send(Inflight& entry) {
+  // Durable: a QoS 2 PUBLISH leaves only once the log holds every record of this session
+  // (its delivery among them), and whatever follows it in flight waits behind it. Sent
+  // before, a crash that lost the record would leave the client holding the packet id
+  // (awaiting PUBREL) while the restarted broker, which never knew of it, gives that id to
+  // a new message: the client would take it for a resend and drop it.
+  if (durable && (_sends_pending != 0 ||
+                  (entry.delivery.qos == 2 && !log().holds_all_of(*this)))) {
+    if (_sends_pending++ == 0) {
+      log().wake_when_written(*this);
+    }
+    entry.send_pending = true;
+    return;
+  }
+  send_publish(entry, entry.delivery.maybe_sent);
+}
+
+void Session::log_caught_up() {
+  if (_sends_pending == 0) {
+    return;
+  }
+  if (!log().holds_all_of(*this)) {
+    log().wake_when_written(*this);  // newer records since: wait for those too
+    return;
+  }
+  _sends_pending = 0;
+  for (Inflight& entry : _inflight) {
+    if (entry.send_pending) {
+      entry.send_pending = false;
+      if (_client != nullptr) {
+        send_publish(entry, entry.delivery.maybe_sent);
+      }
+    }
+  }
 }
 
 void Session::deliver(Delivery delivery) {
@@ -206,7 +242,7 @@ void Session::deliver(Delivery delivery) {
         log().taken(*this, delivery);
       }
       _inflight.push_back({id, false, std::move(delivery)});
-      send_publish(_inflight.back(), false);
+      start_send(_inflight.back());
       return;
     }
   }
@@ -268,9 +304,9 @@ void Session::pump() {
       let_go(delivery);
       continue;
     }
-    const bool dup = delivery.maybe_sent;  // restored: it may have reached the client
+    // Restored deliveries (maybe_sent) go with DUP: they may have reached the client.
     _inflight.push_back({id, false, std::move(delivery)});
-    send_publish(_inflight.back(), dup);
+    start_send(_inflight.back());
   }
 }
 
@@ -309,9 +345,9 @@ void Session::restore_delivery(Delivery delivery, bool released) {
 
 void Session::restore_inbound_qos2(uint16_t packet_id) {
   if (_inbound_qos2 == nullptr) {
-    _inbound_qos2 = std::make_unique<std::vector<uint16_t>>();
+    _inbound_qos2 = std::make_unique<std::vector<uint32_t>>();
   }
-  _inbound_qos2->push_back(packet_id);
+  _inbound_qos2->push_back(packet_id | kInboundAnswered);  // the log holds answered ones
 }
 
 void Session::on_puback(uint16_t packet_id) {
@@ -404,34 +440,46 @@ void Session::on_pubcomp(uint16_t packet_id) {
 
 std::optional<bool> Session::begin_inbound_qos2(uint16_t packet_id, uint16_t limit) {
   if (_inbound_qos2 == nullptr) {
-    _inbound_qos2 = std::make_unique<std::vector<uint16_t>>();
+    _inbound_qos2 = std::make_unique<std::vector<uint32_t>>();
   }
-  std::vector<uint16_t>& ids = *_inbound_qos2;
-  if (std::find(ids.begin(), ids.end(), packet_id) != ids.end()) {
+  std::vector<uint32_t>& ids = *_inbound_qos2;
+  if (find_inbound(packet_id) != ids.end()) {
     return false;
   }
   if (ids.size() >= limit) {
     return std::nullopt;
   }
   ids.push_back(packet_id);
+  return true;
+}
+
+void Session::answered_inbound_qos2(uint16_t packet_id) {
+  if (_inbound_qos2 == nullptr) {
+    return;
+  }
+  auto it = find_inbound(packet_id);
+  if (it == _inbound_qos2->end() || (*it & kInboundAnswered) != 0) {
+    return;  // answered before (a resend's PUBREC)
+  }
+  *it |= kInboundAnswered;
   if (durable) {
     log().inbound(*this, packet_id, true);
   }
-  return true;
 }
 
 bool Session::release_inbound_qos2(uint16_t packet_id) {
   if (_inbound_qos2 == nullptr) {
     return false;
   }
-  std::vector<uint16_t>& ids = *_inbound_qos2;
-  auto it = std::find(ids.begin(), ids.end(), packet_id);
+  std::vector<uint32_t>& ids = *_inbound_qos2;
+  auto it = find_inbound(packet_id);
   if (it == ids.end()) {
     return false;
   }
+  const bool logged = (*it & kInboundAnswered) != 0;
   *it = ids.back();
   ids.pop_back();
-  if (durable) {
+  if (durable && logged) {
     log().inbound(*this, packet_id, false);
   }
   if (ids.empty()) {

@@ -123,6 +123,8 @@ class Session final {
   // Its shard's log holds it (session_journal.h): persistent, at its home. Such a session
   // never rehomes (its records stay in its home's log).
   bool durable = false;
+  // Durable: the batch of the newest record the journal appended for it (its bookkeeping).
+  mutable uint64_t log_ticket = 0;
 
   // Retained scans (scan_cut.h). From a SUBSCRIBE that owes retained messages until its
   // SUBACK leaves — its window, one route round trip to the other shards — the retained
@@ -189,10 +191,19 @@ class Session final {
   void on_pubcomp(uint16_t packet_id);
   // Durable: the release of `packet_id` is on disk: its PUBREL may go.
   void release_written(uint16_t packet_id);
+  // Durable: a batch with its records is reported; PUBLISHes held for them may go.
+  void log_caught_up();
 
   // Inbound QoS 2: true if `packet_id` is new (route the message), false if a resend.
   // Returns nullopt when the id set is full (Receive Maximum exceeded).
   std::optional<bool> begin_inbound_qos2(uint16_t packet_id, uint16_t limit);
+  // Its PUBREC (success) goes out: every write the message's routing caused is done, here
+  // and on the shards it went to. Only now is the id written to a durable session's log:
+  // an id the log holds means "routed, durably", so that a resend after a restart is
+  // answered without routing it again and nothing is lost. (A crash before this point
+  // leaves no id: the publisher's resend is routed again, and a subscriber that had the
+  // first copy may get the message twice.)
+  void answered_inbound_qos2(uint16_t packet_id);
   bool release_inbound_qos2(uint16_t packet_id);
 
   // While no connection is attached and the session goes on: its expiry, and the will
@@ -231,7 +242,10 @@ class Session final {
     for (const Inflight& entry : _inflight) visit(entry.delivery, entry.released, entry.packet_id);
     for (const Delivery& delivery : _queue) visit(delivery, false, packet_id_of(delivery));
   }
-  const std::vector<uint16_t>* inbound_qos2() const { return _inbound_qos2.get(); }
+  // Inbound QoS 2 ids, each with kInboundAnswered once its PUBREC went out (and so is in
+  // the log of a durable session).
+  static constexpr uint32_t kInboundAnswered = 0x10000;
+  const std::vector<uint32_t>* inbound_qos2() const { return _inbound_qos2.get(); }
   // Start-up: a delivery the log held (numbered, in seq order), and a QoS 2 id awaiting
   // PUBREL. A released one goes in flight (PUBREL again on resume); the others queue.
   void restore_delivery(Delivery delivery, bool released);
@@ -251,8 +265,11 @@ class Session final {
     bool released;  // PUBREC received, PUBREL sent: waiting for PUBCOMP
     Delivery delivery;
     bool release_pending = false;  // durable: PUBREL waits for the release's write
+    bool send_pending = false;     // durable: its PUBLISH waits for the log (start_send)
   };
 
+  // Sends a PUBLISH put in flight, or holds it (durable sessions, see session.cc).
+  void start_send(Inflight& entry);
   bool window_open() const { return _client != nullptr && _inflight.size() < _window; }
   // The clock is read only for messages that carry an expiry.
   bool expired(const Message& message) const {
@@ -299,9 +316,15 @@ class Session final {
   // Ids may be in flight ahead of _next_packet_id (it wrapped, or numbered deliveries
   // use theirs): allocation checks each against those in flight.
   bool _packet_ids_wrapped = false;
+  uint32_t _sends_pending = 0;  // in-flight entries whose PUBLISH waits for the log
   bool _over_bytes = false;  // an episode over max_session_bytes is running (logged once)
   bool _live_ids_full = false;  // kMaxLiveIds reached since the notes were last forgotten
-  std::unique_ptr<std::vector<uint16_t>> _inbound_qos2;  // ids awaiting PUBREL, if any
+  // Ids awaiting PUBREL, if any (with kInboundAnswered): at most our Receive Maximum.
+  std::unique_ptr<std::vector<uint32_t>> _inbound_qos2;
+  std::vector<uint32_t>::iterator find_inbound(uint16_t packet_id) const {
+    return std::find_if(_inbound_qos2->begin(), _inbound_qos2->end(),
+                        [&](uint32_t e) { return (e & 0xFFFF) == packet_id; });
+  }
   // (origin, seq) of retained messages noted in a window (note_live)
   std::unique_ptr<absl::flat_hash_set<std::pair<uint16_t, uint64_t>>> _live_ids;
   std::unique_ptr<Offline> _offline;

@@ -51,6 +51,7 @@ uint64_t SessionJournal::append(const Session& session, RecordType type,
                                 const std::string& body) {
   const uint64_t ticket = _log.append(static_cast<uint8_t>(type), bytes_of(body));
   _touched = ticket;
+  session.log_ticket = ticket;
   // One entry per session and batch: a failure rewrites the session whole anyway.
   if (type == RecordType::kSessionEnd) {
     _pending.push_back({ticket, session.id, session.client_id()});
@@ -140,9 +141,12 @@ void SessionJournal::append_image(const Session& session, ImageFor why) {
                           delivery.subscription_ids};
     put(why, session, RecordType::kDeliver, encode_deliver(record));
   });
-  if (const std::vector<uint16_t>* inbound = session.inbound_qos2()) {
-    for (uint16_t packet_id : *inbound) {
-      put(why, session, RecordType::kInbound, encode_inbound(key, packet_id, true));
+  if (const std::vector<uint32_t>* inbound = session.inbound_qos2()) {
+    for (uint32_t entry : *inbound) {
+      if ((entry & Session::kInboundAnswered) != 0) {  // unanswered ones are not routed yet
+        put(why, session, RecordType::kInbound,
+            encode_inbound(key, static_cast<uint16_t>(entry & 0xFFFF), true));
+      }
     }
   }
   const Session::Offline* away = session.offline_if_any();
@@ -250,8 +254,27 @@ void SessionJournal::will(Session& session, const Message* will, uint64_t due_ms
   append(session, RecordType::kWill, encode_will(key_of(session), will, due_wall, now, wall));
 }
 
+void SessionJournal::wake_when_written(const Session& session) {
+  _send_waits.push_back({session.log_ticket, session.id});
+}
+
 void SessionJournal::on_log_written(uint64_t ticket, int error) {
   _reported = ticket;
+  if (error == 0) {
+    _written = ticket;
+  }
+  // Taken out first: a session not caught up (its batch failed and it is written whole
+  // again at flush(), or it has newer records) asks again, for a later report.
+  std::vector<uint64_t> due;
+  while (!_send_waits.empty() && _send_waits.front().ticket <= ticket) {
+    due.push_back(_send_waits.front().session_id);
+    _send_waits.pop_front();
+  }
+  for (const uint64_t session_id : due) {
+    if (Session* session = _sessions.find(session_id)) {
+      session->log_caught_up();
+    }
+  }
   while (!_release_waits.empty() && _release_waits.front().ticket <= ticket) {
     const ReleaseWait done = _release_waits.front();
     _release_waits.pop_front();

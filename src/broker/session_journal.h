@@ -62,6 +62,10 @@ class SessionJournal final : public DeliveryLog {
   void done(Session& session, uint64_t seq, const Message* message) override;
   void inbound(Session& session, uint16_t packet_id, bool awaiting_release) override;
   void will(Session& session, const Message* will, uint64_t due_ms) override;
+  bool holds_all_of(const Session& session) const override {
+    return session.log_ticket <= _written;
+  }
+  void wake_when_written(const Session& session) override;
 
   // The ticket of the batch holding what was appended since the last call (0: nothing):
   // what an acknowledgement must wait for.
@@ -137,12 +141,20 @@ class SessionJournal final : public DeliveryLog {
     uint16_t packet_id;
   };
   std::deque<ReleaseWait> _release_waits;
+  // Sessions holding PUBLISHes until the log holds their records (Session::start_send),
+  // by the ticket they wait for: one entry per session waiting.
+  struct SendWait {
+    uint64_t ticket;
+    uint64_t session_id;
+  };
+  std::deque<SendWait> _send_waits;
   std::vector<ReleaseWait> _release_retry;
   absl::flat_hash_set<MessageKey> _snapshot_messages;  // the messages the snapshot holds
   uint64_t _epoch = 0;
   uint64_t _counter = 0;
   uint64_t _touched = 0;
   uint64_t _reported = 0;  // the last batch reported written or failed
+  uint64_t _written = 0;   // the last batch reported written
 };
 
 }  // namespace peregrine::broker

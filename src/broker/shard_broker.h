@@ -77,6 +77,8 @@ class ShardBroker final : public shard::ShardService,
   void on_turn_end() override;
   // Mail to itself waits (a retained scan's next slice here), or a snapshot is being made
   // in slices: the next turn comes at once.
+  // Serving: with persistence, once every shard applied the restored routes.
+  bool listening() const { return _listening; }
   bool wants_turn() const override {
     return _outbox != nullptr && (_outbox->has_self_mail() || _control->has_answers() ||
                                   (_log != nullptr && _log->snapshot_ready() &&

@@ -2,7 +2,8 @@
 //   broker_sim --seed 42                 one run; a failure prints its seed
 //   broker_sim --seeds 200 [--from 1000] many runs (the long mode)
 //   broker_sim --seed 42 --replay        the run twice: the digests must match
-// Options: --steps N, --shards N, --clients N, --verbose. Ends with "N passed, N failed".
+// Options: --steps N, --shards N, --clients N, --no-crash (persistence as the seed says,
+// no crash), --verbose. Ends with "N passed, N failed".
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -37,13 +38,15 @@ int main(int argc, char** argv) {
       options.shards = static_cast<uint16_t>(value());
     } else if (arg == "--clients") {
       options.clients = static_cast<uint32_t>(value());
+    } else if (arg == "--no-crash") {
+      options.crash = false;
     } else if (arg == "--replay") {
       replay = true;
     } else if (arg == "--verbose") {
       options.verbose = true;
     } else {
       std::fprintf(stderr, "usage: broker_sim [--seed S | --from S --seeds N] [--steps N] "
-                           "[--shards N] [--clients N] [--replay] [--verbose]\n");
+                           "[--shards N] [--clients N] [--no-crash] [--replay] [--verbose]\n");
       return 2;
     }
   }

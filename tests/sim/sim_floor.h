@@ -12,6 +12,8 @@
 #include "src/base/clock.h"
 #include "src/broker/shard_broker.h"
 #include "src/shard/shard.h"
+#include "src/store/shard_log.h"
+#include "tests/sim/sim_disk.h"
 #include "tests/sim/sim_net.h"
 #include "tests/sim/sim_random.h"
 
@@ -34,6 +36,9 @@ struct FloorOptions {
   uint32_t stall = 5;  // percent of steps in which one shard takes no turn
   uint32_t mail_delay = 0;  // percent of turns whose mail stays staged (slow hand-over)
   bool quiet_logs = true;  // warnings and errors only
+  // Persistence: each shard's log in state_dir/shard-N on the SimDisk ("": in memory).
+  std::string state_dir;
+  store::FsyncPolicy fsync = store::FsyncPolicy::kInterval;
 };
 
 // A client id whose home shard is `shard` of `shards` (shard_for()).
@@ -56,6 +61,13 @@ class SimFloor {
   bool settle(uint32_t max_steps = 10'000);
   // SIGTERM: every shard says goodbye and finishes; the group is joined.
   void stop();
+  // kill -9 (or, with `power_failure`, the machine loses power) between two steps: the
+  // shards vanish without a word (their objects are abandoned, never destroyed, as a dead
+  // process runs no destructors), every connection is reset, file writes still queued in
+  // a ring are lost, and a power failure also loses unsynced bytes (SimDisk). Then the
+  // broker starts again on the same state_dir and steps until every shard listens.
+  // Returns the bytes the disk lost.
+  uint64_t crash_and_restart(bool power_failure);
 
   uint16_t shards() const { return _options.shards; }
   broker::ShardBroker& broker(uint16_t shard) { return *_brokers[shard]; }
@@ -69,14 +81,18 @@ class SimFloor {
   bool quiet() const;
 
  private:
+  void start_shards();
 
   FloorOptions _options;
   SimRandom _random;
   SimClock _clock;
   SimNet _net;
+  SimDisk _disk;
+  std::unique_ptr<store::ShardLogFactory> _logs;
   std::vector<SimRing*> _rings;  // owned by the shards
   std::unique_ptr<shard::ShardGroup> _group;
   std::vector<std::unique_ptr<broker::ShardBroker>> _brokers;
+  broker::BrokerStats _dead_stats;  // of the shards that crashed
   uint64_t _steps = 0;
   bool _stopped = false;
 };

@@ -38,6 +38,16 @@ void SimNet::broker_closed(SimPipe* pipe) {
   _by_fd.erase(pipe->fd);
 }
 
+void SimNet::reset_all() {
+  for (auto& [fd, pipe] : _by_fd) {
+    pipe->broker_closed = true;
+    pipe->socket = nullptr;
+    pipe->ring = nullptr;
+    ::close(fd);
+  }
+  _by_fd.clear();
+}
+
 void SimNet::forget(SimPipe* pipe) {
   PG_ASSERT(pipe->broker_closed);
   _pipes.erase(pipe->serial);
@@ -172,24 +182,20 @@ void SimRing::deliver_reads() {
   }
 }
 
-void SimRing::write_file(io::FileWrite* write) {
-  size_t expected = 0;
-  for (int i = 0; i < write->iovcnt; i++) {
-    expected += write->iov[i].iov_len;
-  }
-  ssize_t n = ::pwritev(write->fd, write->iov, write->iovcnt, static_cast<off_t>(write->offset));
-  int64_t result = n < 0 ? -errno : static_cast<size_t>(n) != expected ? -ENOSPC : n;
-  if (result >= 0 && write->sync && ::fdatasync(write->fd) != 0) {
-    result = -errno;
-  }
-  _written.emplace_back(write, result);
-}
+void SimRing::write_file(io::FileWrite* write) { _submitted.push_back(write); }
 
 void SimRing::poll(int) {
-  std::vector<std::pair<io::FileWrite*, int64_t>> written;
-  written.swap(_written);
-  for (auto [write, result] : written) {
-    write->on_file_written(result);
+  // The disk takes the submitted writes in order (a slow one holds those behind it: a
+  // log has one batch in flight per file anyway) and each is reported as it completes.
+  std::vector<io::FileWrite*> submitted;
+  submitted.swap(_submitted);
+  for (size_t i = 0; i < submitted.size(); ++i) {
+    if (_net.random().chance(_net.faults().delay)) {
+      _submitted.insert(_submitted.end(), submitted.begin() + static_cast<ptrdiff_t>(i),
+                        submitted.end());
+      break;
+    }
+    submitted[i]->on_file_written(_disk.execute(*submitted[i]));
   }
   std::vector<io::Socket*> sends = _sending;
   _sending.clear();
@@ -221,7 +227,7 @@ void SimRing::poll(int) {
 }
 
 bool SimRing::busy() const {
-  if (!_sending.empty() || !_stopped.empty()) {
+  if (!_sending.empty() || !_stopped.empty() || !_submitted.empty()) {
     return true;
   }
   for (const io::Socket* socket : _receiving) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "src/io/ring.h"
+#include "tests/sim/sim_disk.h"
 #include "tests/sim/sim_random.h"
 
 namespace peregrine::sim {
@@ -57,6 +58,9 @@ class SimNet {
   void broker_closed(SimPipe* pipe);
   // Forgets a pipe both ends have left.
   void forget(SimPipe* pipe);
+  // The broker died: every end it held is closed (its descriptor too), and what it had
+  // sent stays readable before the client sees the close.
+  void reset_all();
 
   SimRandom& random() { return _random; }
   const NetFaults& faults() const { return _faults; }
@@ -71,7 +75,7 @@ class SimNet {
 
 class SimRing final : public io::Ring {
  public:
-  explicit SimRing(SimNet& net) : _net(net) {}
+  SimRing(SimNet& net, SimDisk& disk) : _net(net), _disk(disk) {}
 
   io::Backend backend() const override { return io::Backend::kEpoll; }
   void listen(int, io::Acceptor*) override {}  // the simulation accepts by itself
@@ -82,8 +86,9 @@ class SimRing final : public io::Ring {
   void stop(io::Socket* socket) override;
   void shutdown_write(io::Socket* socket) override;
   void send(io::Socket* socket, msghdr* msg) override;
-  // The real file, written at once on this thread; reported at the next poll(), as a
-  // ring would. (A simulated disk with crash points is the durability issue's to add.)
+  // Submitted: the disk takes it at a later poll() (or, with the delay fault, one after
+  // that) and it is reported then. A crash before that loses it, as a kill -9 loses a
+  // write still queued in a ring.
   void write_file(io::FileWrite* write) override;
   void poll(int timeout_ms) override;
   void wake() override {}
@@ -101,10 +106,11 @@ class SimRing final : public io::Ring {
   void deliver_reads();
 
   SimNet& _net;
+  SimDisk& _disk;
+  std::vector<io::FileWrite*> _submitted;  // file writes the disk has not taken yet
   std::vector<io::Socket*> _receiving;  // started, in the order they were
   std::vector<io::Socket*> _sending;    // a send waits to complete
   std::vector<io::Socket*> _stopped;    // to quiesce once no operation is in flight
-  std::vector<std::pair<io::FileWrite*, int64_t>> _written;  // to report at the next poll
 };
 
 }  // namespace peregrine::sim
