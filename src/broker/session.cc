@@ -131,7 +131,7 @@ void Session::resume() {
       if (!entry.release_pending) {  // else it goes once written (release_written)
         _client->send_success_ack(mqtt::PacketType::kPubrel, entry.packet_id);
       }
-    } else if (!entry.send_pending) {  // else it goes once the log holds it
+    } else if (entry.send_after == 0) {  // else it goes once the log holds it
       send_publish(entry, true);
     }
   }
@@ -165,37 +165,40 @@ void Session::send_publish(Inflight& entry, bool dup) {
 }
 
 void Session::start_send(Inflight& entry) {
-  // Durable: a QoS 2 PUBLISH leaves only once the log holds every record of this session
-  // (its delivery among them), and whatever follows it in flight waits behind it. Sent
-  // before, a crash that lost the record would leave the client holding the packet id
-  // (awaiting PUBREL) while the restarted broker, which never knew of it, gives that id to
-  // a new message: the client would take it for a resend and drop it.
-  if (durable && (_sends_pending != 0 ||
-                  (entry.delivery.qos == 2 && !log().holds_all_of(*this)))) {
-    if (_sends_pending++ == 0) {
-      log().wake_when_written(*this);
+  // Durable: a QoS 2 PUBLISH leaves only once the log is written through the batch of
+  // this session's newest record (its delivery's, or later), and whatever follows it in
+  // flight waits behind it. Sent before, a crash that lost the record would leave the
+  // client holding the packet id (awaiting PUBREL) while the restarted broker, which never
+  // knew of it, gives that id to a new message: the client would take it for a resend and
+  // drop it. QoS 1 has no such state in the client: it waits only to keep the order.
+  if (durable &&
+      (_sends_held != 0 || (entry.delivery.qos == 2 && log().written_through() < log_ticket))) {
+    entry.send_after = entry.delivery.qos == 2 ? std::max<uint64_t>(log_ticket, 1) : 1;
+    if (_sends_held++ == 0) {
+      log().wake_when_written(*this, entry.send_after);
     }
-    entry.send_pending = true;
     return;
   }
   send_publish(entry, entry.delivery.maybe_sent);
 }
 
 void Session::log_caught_up() {
-  if (_sends_pending == 0) {
+  if (_sends_held == 0) {
     return;
   }
-  if (!log().holds_all_of(*this)) {
-    log().wake_when_written(*this);  // newer records since: wait for those too
-    return;
-  }
-  _sends_pending = 0;
+  const uint64_t written = log().written_through();
   for (Inflight& entry : _inflight) {
-    if (entry.send_pending) {
-      entry.send_pending = false;
-      if (_client != nullptr) {
-        send_publish(entry, entry.delivery.maybe_sent);
-      }
+    if (entry.send_after == 0) {
+      continue;
+    }
+    if (entry.send_after > written) {
+      log().wake_when_written(*this, entry.send_after);  // the rest waits behind it
+      return;
+    }
+    entry.send_after = 0;
+    --_sends_held;
+    if (_client != nullptr) {
+      send_publish(entry, entry.delivery.maybe_sent);
     }
   }
 }

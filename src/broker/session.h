@@ -191,7 +191,7 @@ class Session final {
   void on_pubcomp(uint16_t packet_id);
   // Durable: the release of `packet_id` is on disk: its PUBREL may go.
   void release_written(uint16_t packet_id);
-  // Durable: a batch with its records is reported; PUBLISHes held for them may go.
+  // Durable: a batch was reported; PUBLISHes held for it may go.
   void log_caught_up();
 
   // Inbound QoS 2: true if `packet_id` is new (route the message), false if a resend.
@@ -265,7 +265,9 @@ class Session final {
     bool released;  // PUBREC received, PUBREL sent: waiting for PUBCOMP
     Delivery delivery;
     bool release_pending = false;  // durable: PUBREL waits for the release's write
-    bool send_pending = false;     // durable: its PUBLISH waits for the log (start_send)
+    // Durable: its PUBLISH waits until the log is written through this batch (0: not
+    // held; see start_send).
+    uint64_t send_after = 0;
   };
 
   // Sends a PUBLISH put in flight, or holds it (durable sessions, see session.cc).
@@ -316,7 +318,7 @@ class Session final {
   // Ids may be in flight ahead of _next_packet_id (it wrapped, or numbered deliveries
   // use theirs): allocation checks each against those in flight.
   bool _packet_ids_wrapped = false;
-  uint32_t _sends_pending = 0;  // in-flight entries whose PUBLISH waits for the log
+  uint32_t _sends_held = 0;  // in-flight entries whose PUBLISH waits for the log
   bool _over_bytes = false;  // an episode over max_session_bytes is running (logged once)
   bool _live_ids_full = false;  // kMaxLiveIds reached since the notes were last forgotten
   // Ids awaiting PUBREL, if any (with kInboundAnswered): at most our Receive Maximum.

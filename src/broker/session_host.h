@@ -37,10 +37,11 @@ class DeliveryLog {
   // Its delayed will is now `will`, due at `due_ms` on the shard clock; nullptr: none
   // (sent, or dropped by a new connection).
   virtual void will(Session& session, const Message* will, uint64_t due_ms) = 0;
-  // Every record of `session` appended so far is written (Session::log_ticket).
-  virtual bool holds_all_of(const Session& session) const = 0;
-  // Session::log_caught_up() follows once a batch holding its records is reported.
-  virtual void wake_when_written(const Session& session) = 0;
+  // Every batch up to this ticket is written (a failed one counts once the rewrite of
+  // its sessions is written): records appended with a ticket at most this are on disk.
+  virtual uint64_t written_through() const = 0;
+  // Session::log_caught_up() follows once batch `ticket` is reported.
+  virtual void wake_when_written(const Session& session, uint64_t ticket) = 0;
 
  protected:
   ~DeliveryLog() = default;

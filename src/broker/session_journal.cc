@@ -2,6 +2,8 @@
 
 #include <sys/random.h>
 
+#include <iterator>
+
 #include "src/base/assert.h"
 #include "src/base/log.h"
 
@@ -254,17 +256,28 @@ void SessionJournal::will(Session& session, const Message* will, uint64_t due_ms
   append(session, RecordType::kWill, encode_will(key_of(session), will, due_wall, now, wall));
 }
 
-void SessionJournal::wake_when_written(const Session& session) {
-  _send_waits.push_back({session.log_ticket, session.id});
+void SessionJournal::wake_when_written(const Session& session, uint64_t ticket) {
+  // Mostly the newest ticket: kept in order from the back.
+  auto at = _send_waits.end();
+  while (at != _send_waits.begin() && std::prev(at)->ticket > ticket) {
+    --at;
+  }
+  _send_waits.insert(at, {ticket, session.id});
 }
 
 void SessionJournal::on_log_written(uint64_t ticket, int error) {
   _reported = ticket;
   if (error == 0) {
     _written = ticket;
+    if (_healed_by != 0 && ticket >= _healed_by) {
+      _healing_from = _healed_by = 0;  // the failed batch's sessions are whole again
+    }
+  } else if (_healing_from == 0) {
+    _healing_from = ticket;  // its sessions are rewritten at flush(): _healed_by
+  } else {
+    _healed_by = 0;  // the rewrite failed too: the next one heals
   }
-  // Taken out first: a session not caught up (its batch failed and it is written whole
-  // again at flush(), or it has newer records) asks again, for a later report.
+  // Taken out first: a session whose held PUBLISHes are not all due asks again.
   std::vector<uint64_t> due;
   while (!_send_waits.empty() && _send_waits.front().ticket <= ticket) {
     due.push_back(_send_waits.front().session_id);
@@ -311,6 +324,14 @@ void SessionJournal::on_log_written(uint64_t ticket, int error) {
 
 void SessionJournal::flush() {
   flush_dirty();
+  if (_healing_from != 0 && _healed_by == 0) {
+    // The rewrites of the failed batch's sessions are in the batch filling now (or it
+    // had nothing of theirs left to say): written_through() may pass it once that is.
+    _healed_by = _touched > _reported ? _touched : 0;
+    if (_healed_by == 0) {
+      _healing_from = 0;
+    }
+  }
   if (!_release_retry.empty()) {
     // The rewrites just appended hold these releases: their PUBRELs wait for them.
     const uint64_t ticket = _touched > _reported ? _touched : 0;

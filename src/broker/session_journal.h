@@ -13,6 +13,7 @@
 // per session of the shard; stored messages, one entry per message durable sessions hold.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -62,10 +63,10 @@ class SessionJournal final : public DeliveryLog {
   void done(Session& session, uint64_t seq, const Message* message) override;
   void inbound(Session& session, uint16_t packet_id, bool awaiting_release) override;
   void will(Session& session, const Message* will, uint64_t due_ms) override;
-  bool holds_all_of(const Session& session) const override {
-    return session.log_ticket <= _written;
+  uint64_t written_through() const override {
+    return _healing_from != 0 ? std::min(_written, _healing_from - 1) : _written;
   }
-  void wake_when_written(const Session& session) override;
+  void wake_when_written(const Session& session, uint64_t ticket) override;
 
   // The ticket of the batch holding what was appended since the last call (0: nothing):
   // what an acknowledgement must wait for.
@@ -141,8 +142,8 @@ class SessionJournal final : public DeliveryLog {
     uint16_t packet_id;
   };
   std::deque<ReleaseWait> _release_waits;
-  // Sessions holding PUBLISHes until the log holds their records (Session::start_send),
-  // by the ticket they wait for: one entry per session waiting.
+  // Sessions holding PUBLISHes until the log is written through a ticket
+  // (Session::start_send), in ticket order: one entry per session holding any.
   struct SendWait {
     uint64_t ticket;
     uint64_t session_id;
@@ -155,6 +156,10 @@ class SessionJournal final : public DeliveryLog {
   uint64_t _touched = 0;
   uint64_t _reported = 0;  // the last batch reported written or failed
   uint64_t _written = 0;   // the last batch reported written
+  // The first failed batch whose sessions' rewrite is not yet written (0: none), and the
+  // batch holding that rewrite (0: not yet appended): written_through() stays below it.
+  uint64_t _healing_from = 0;
+  uint64_t _healed_by = 0;
 };
 
 }  // namespace peregrine::broker
