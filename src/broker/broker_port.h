@@ -116,6 +116,11 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // With persistence: the acknowledgement under `answer_token` (a PUBCOMP) waits for what
   // was just written (true; durable_answer() follows), or nothing was (false).
   virtual bool wait_for_log(Client* from, uint32_t answer_token) = 0;
+  // With persistence: the acknowledgement under `answer_token` (the PUBREC of a QoS 2
+  // resend whose first PUBREC never left) waits until every shard's log holds all it had
+  // appended by now, the first routing's writes among it (true; durable_answer()
+  // follows), or all of it is on disk already (false).
+  virtual bool barrier_for_log(Client* from, uint32_t answer_token) = 0;
   // Persistence is on: QoS 1/2 acknowledgements may wait for writes.
   bool persistent() const { return _config.durable_log != nullptr; }
   virtual void subscribe(Client* client, const mqtt::Subscribe& subscribe) = 0;

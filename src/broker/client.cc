@@ -717,6 +717,11 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     }
     if (*fresh) {
       outcome = broker().publish(this, publish, token);  // a resend is not routed again
+    } else if (token != 0 && broker().persistent() &&
+               _session->inbound_unanswered(publish.packet_id)) {
+      // The first PUBREC never left (that connection ended while it waited): this one
+      // waits for what the first routing wrote, wherever it went.
+      outcome.durable_later = broker().barrier_for_log(this, token);
     }
   } else {
     outcome = broker().publish(this, publish, token);
@@ -803,6 +808,12 @@ void Client::durable_answer(uint32_t token, bool written) {
     // 3.1.1 has no way to say it, nor has a PUBCOMP: the connection closes, unanswered
     // (the client sends the PUBLISH or PUBREL again when it comes back).
     if (it != acks.end() && (!is_v5(_version) || it->type == PacketType::kPubcomp)) {
+      if (it->type == PacketType::kPubrec && _session != nullptr) {
+        // The flow failed as a v5 PUBREC 0x97 ends it: the resend is a new message,
+        // routed and written again. Kept, the id would make the resend look handled,
+        // and it would be acknowledged with nothing written.
+        _session->release_inbound_qos2(it->packet_id);
+      }
       fail(ReasonCode::kUnspecifiedError, "its log write failed");
       return;
     }

@@ -204,6 +204,15 @@ class Session final {
   // leaves no id: the publisher's resend is routed again, and a subscriber that had the
   // first copy may get the message twice.)
   void answered_inbound_qos2(uint16_t packet_id);
+  // `packet_id` awaits PUBREL and its PUBREC has not left yet (its connection ended
+  // first): a resend's PUBREC must wait for the first routing's writes.
+  bool inbound_unanswered(uint16_t packet_id) const {
+    if (_inbound_qos2 == nullptr) {
+      return false;
+    }
+    auto it = find_inbound(packet_id);
+    return it != _inbound_qos2->end() && (*it & kInboundAnswered) == 0;
+  }
   bool release_inbound_qos2(uint16_t packet_id);
 
   // While no connection is attached and the session goes on: its expiry, and the will

@@ -53,6 +53,7 @@ uint64_t SessionJournal::append(const Session& session, RecordType type,
                                 const std::string& body) {
   const uint64_t ticket = _log.append(static_cast<uint8_t>(type), bytes_of(body));
   _touched = ticket;
+  _last_appended = ticket;
   session.log_ticket = ticket;
   // One entry per session and batch: a failure rewrites the session whole anyway.
   if (type == RecordType::kSessionEnd) {

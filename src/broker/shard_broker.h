@@ -113,6 +113,7 @@ class ShardBroker final : public shard::ShardService,
   PublishOutcome publish(Client* from, const mqtt::Publish& publish,
                          uint32_t answer_token) override;
   bool wait_for_log(Client* from, uint32_t answer_token) override;
+  bool barrier_for_log(Client* from, uint32_t answer_token) override;
   void subscribe(Client* client, const mqtt::Subscribe& subscribe) override;
   void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) override;
   void client_gone(Client* client) override;
@@ -197,6 +198,7 @@ class ShardBroker final : public shard::ShardService,
   void handle(const mail::ControlAck& mail, uint16_t from);
   void handle(const mail::Recovered& mail, uint16_t from);
   void handle(const mail::DurableAck& mail, uint16_t from);
+  void handle(const mail::LogBarrier& mail, uint16_t from);
 
   // Publishes `message` from this shard (consumes the caller's reference): to this
   // shard's matched sessions, one mail per other shard with subscribers, shared groups.
@@ -293,6 +295,13 @@ class ShardBroker final : public shard::ShardService,
     uint32_t wait;
   };
   std::deque<LogWait> _log_waits;
+  // Barriers (mail::LogBarrier) until the journal is written through their ticket, in
+  // ticket order: at most one per QoS 2 resend in flight on any shard (Receive Maximum).
+  std::deque<LogWait> _barriers;
+  // A barrier for `shard`'s `wait`: answered when this shard's journal holds everything
+  // appended so far; false when it does already.
+  bool barrier(uint16_t shard, uint32_t wait);
+  void answer_barriers();
   std::unique_ptr<DurableLog> _log;
   std::unique_ptr<SessionJournal> _journal;
   bool _log_failing = false;  // since the last failed write (logged once an episode)

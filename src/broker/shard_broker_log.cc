@@ -220,6 +220,7 @@ void ShardBroker::flush_log() {
 void ShardBroker::on_log_written(uint64_t ticket, int error) {
   _retained->on_log_written(ticket, error);
   _journal->on_log_written(ticket, error);
+  answer_barriers();
   release_log_gated(ticket, error);
   while (!_log_waits.empty() && _log_waits.front().ticket <= ticket) {
     const LogWait done = _log_waits.front();
@@ -256,6 +257,55 @@ bool ShardBroker::wait_for_log(Client* from, uint32_t answer_token) {
   _waits[wait] = {from->id(), answer_token, 1, false};
   _log_waits.push_back({ticket, shard_id(), wait});
   return true;
+}
+
+bool ShardBroker::barrier_for_log(Client* from, uint32_t answer_token) {
+  if (_journal == nullptr) {
+    return false;
+  }
+  const uint32_t wait = next_wait_id();
+  const uint16_t shards = _shard->count();
+  // Mail to a shard comes after the mail of the first routing (one ordered mailbox per
+  // pair): each answers once its log holds that routing's writes.
+  const uint32_t remaining = (shards - 1u) + (barrier(shard_id(), wait) ? 1u : 0u);
+  if (remaining == 0) {
+    return false;
+  }
+  _waits[wait] = {from->id(), answer_token, remaining, false};
+  for (uint16_t s = 0; s < shards; ++s) {
+    if (s != shard_id()) {
+      _outbox->post(s, mail::LogBarrier{wait});
+    }
+  }
+  return true;
+}
+
+bool ShardBroker::barrier(uint16_t shard, uint32_t wait) {
+  const uint64_t ticket = _journal->last_appended();
+  if (ticket <= _journal->written_through()) {
+    return false;
+  }
+  _barriers.push_back({ticket, shard, wait});
+  return true;
+}
+
+void ShardBroker::handle(const mail::LogBarrier& m, uint16_t from) {
+  if (_journal == nullptr || !barrier(from, m.wait)) {
+    _outbox->post(from, mail::DurableAck{m.wait, true});
+  }
+}
+
+void ShardBroker::answer_barriers() {
+  const uint64_t through = _journal->written_through();
+  while (!_barriers.empty() && _barriers.front().ticket <= through) {
+    const LogWait done = _barriers.front();
+    _barriers.pop_front();
+    if (done.shard == shard_id()) {
+      answer_wait(done.wait, true);
+    } else {
+      _outbox->post(done.shard, mail::DurableAck{done.wait, true});
+    }
+  }
 }
 
 void ShardBroker::after_write(uint16_t shard, uint32_t wait) {

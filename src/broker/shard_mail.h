@@ -53,6 +53,7 @@ enum class Kind : uint16_t {
   kControlChange,
   kControlAck,
   kRecovered,
+  kLogBarrier,
   kDurableAck,
 };
 
@@ -326,6 +327,18 @@ struct Recovered {
   void discard() const {}
 };
 
+// From a publisher's shard: answer `wait` with a DurableAck once this shard's log holds
+// everything appended before this mail (a failed batch counts once its sessions' rewrite
+// is written). A QoS 2 resend whose PUBREC never left waits so for its first routing.
+struct LogBarrier {
+  static constexpr Kind kKind = Kind::kLogBarrier;
+  uint32_t wait;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, wait, 0, nullptr}; }
+  static LogBarrier open(const shard::Envelope& e) { return {e.arg}; }
+  void discard() const {}
+};
+
 // Back to a publisher's shard: what this shard wrote for the message under `wait` is on
 // disk (`written`), or failed.
 struct DurableAck {
@@ -348,7 +361,7 @@ using AllKinds = KindList<Publish, PublishBatchMail, Reclaim, BatchBack, SharedP
                           RouteChangeMail, RouteAck, Migrate, Rehome, SessionGone, Load,
                           RetainStore, RetainScan, RetainBatch, RetainAnswer, SysSnapshotMail,
                           SysSnapshotBack, AdminForward, AdminDone, ControlChangeMail,
-                          ControlAck, Recovered, DurableAck>;
+                          ControlAck, Recovered, LogBarrier, DurableAck>;
 
 namespace detail {
 

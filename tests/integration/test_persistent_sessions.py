@@ -147,7 +147,13 @@ def test_a_session_ending_while_down_or_by_expiry_0_is_gone(broker, tmp_path):
     c.disconnect()
     c, present = resume(b.port, "e", expiry=0)  # resumed, now ending with its connection
     assert present
+    # CONNACK does not wait for the session's record; a SUBACK does, and the one log
+    # (one shard) writes in order: once another session's SUBACK is back, "e"'s expiry 0
+    # is on disk too (else a kill -9 at once may come before it leaves the ring).
+    w, _ = v5_session(b.port, "w")
+    w.subscribe(("w", 1))
     kill(b)  # connected: it would have ended when this connection did
+    w.close()
     c.close()
     b = start(broker, state, shards=1)
     c, present = resume(b.port, "e")

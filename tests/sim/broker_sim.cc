@@ -34,10 +34,13 @@ struct PublishRecord {
   // Sent again after a reconnect (DUP): a QoS 1 resend is a new routing of the message,
   // so where it lands relative to the publisher's later ones is not an order promise.
   bool resent = false;
-  // QoS 2, unacknowledged (no PUBREC) when the broker crashed: it may have reached
-  // subscribers before the crash, and the publisher's resend is routed again (see
-  // Session::answered_inbound_qos2): a second copy is counted, not a failure.
-  bool in_flight_at_crash = false;
+  // QoS 2 that may be routed twice, so that a second copy is counted, not a failure:
+  // unacknowledged (no PUBREC) when the broker crashed (it may have reached subscribers
+  // before, and the publisher's resend is routed again: Session::answered_inbound_qos2),
+  // or unacknowledged while the disk was full (refused with PUBREC 0x97 after it reached
+  // some subscribers; a client that never saw the refusal sends it again, a new message
+  // for the broker, whose flow for that id ended).
+  bool may_repeat = false;
 };
 
 struct SubInterval {
@@ -78,6 +81,8 @@ struct Actor final : ClientEvents {
   void on_connack(const mqtt::Connack& connack) override;
   // The broker is about to crash: what of this session must survive it.
   void before_crash();
+  // Its unacknowledged QoS 2 messages may be routed twice (PublishRecord::may_repeat).
+  void note_may_repeat();
   // A new session: what the last one subscribed and owed is gone with it.
   void new_epoch() {
     epoch++;
@@ -113,7 +118,8 @@ class Simulation {
     }
   }
   std::vector<PublishRecord>& records() { return _records; }
-  void note_crash_duplicate() { _crash_duplicates++; }
+  bool disk_was_full() const { return _disk_was_full; }
+  void note_repeat() { _repeats++; }
   void note_delivery(const Actor& actor, const Received& r) {
     digest(actor.client->id());
     digest(r.payload);
@@ -155,7 +161,11 @@ class Simulation {
   std::string _state_dir;
   bool _fsync_always = false;
   std::set<uint64_t> _crash_steps;
-  uint64_t _crash_duplicates = 0;  // QoS 2 copies of messages in flight at a crash
+  // Steps at which the disk fills up, each for a while; refusals are expected once one
+  // began (a v5 0x97, a SUBACK 0x83, a 3.1.1 connection closed).
+  std::map<uint64_t, uint64_t> _full_from_to;
+  bool _disk_was_full = false;
+  uint64_t _repeats = 0;  // second QoS 2 copies allowed (PublishRecord::may_repeat)
 };
 
 // A directory of the run's own for the shards' logs: in memory where /dev/shm is (a
@@ -202,14 +212,18 @@ void Actor::before_crash() {
     }
     session_known = session_known && durable;
   }
-  for (const auto& [id, index] : pending_pub) {
-    PublishRecord& record = sim->records()[index];
-    record.in_flight_at_crash = record.qos == 2;
-  }
+  note_may_repeat();
   for (SubInterval& sub : subs) {
     if (sub.epoch == epoch && sub.unsub_sent_at != kNever) {
       sub.maybe_back = true;
     }
+  }
+}
+
+void Actor::note_may_repeat() {
+  for (const auto& [id, index] : pending_pub) {
+    PublishRecord& record = sim->records()[index];
+    record.may_repeat = record.may_repeat || record.qos == 2;
   }
 }
 
@@ -220,6 +234,14 @@ void Actor::on_suback(uint16_t id, const std::vector<mqtt::ReasonCode>& reasons)
   }
   SubInterval& sub = subs[it->second];
   pending_sub.erase(it);
+  if (reasons.size() == 1 && sim->disk_was_full() &&
+      (reasons[0] == mqtt::ReasonCode::kImplementationSpecificError ||
+       reasons[0] == mqtt::ReasonCode::kUnspecifiedError)) {
+    // Its write failed (a full disk): taken back. Deliveries before now it explains.
+    sub.unsub_sent_at = sub.unsuback_at = sim->tick();
+    sim->trace(client->id() + " suback " + sub.filter + " refused: the disk was full");
+    return;
+  }
   if (reasons.size() != 1 || mqtt::is_error(reasons[0])) {
     sim->fail("SUBSCRIBE " + sub.filter + " of " + client->id() + " refused");
     return;
@@ -250,6 +272,12 @@ void Actor::on_unsuback(uint16_t id) {
 void Actor::on_acked(uint16_t id, uint8_t, mqtt::ReasonCode reason) {
   auto it = pending_pub.find(id);
   if (it == pending_pub.end()) {
+    return;
+  }
+  if (reason == mqtt::ReasonCode::kQuotaExceeded && sim->disk_was_full()) {
+    // A durable session's write failed (a full disk): refused, and so never owed.
+    sim->trace(client->id() + " m" + std::to_string(it->second) + " refused: the disk was full");
+    pending_pub.erase(it);
     return;
   }
   if (mqtt::is_error(reason)) {
@@ -313,10 +341,10 @@ void Actor::on_message(const Received& r) {
     return;
   }
   if (r.qos == 2 && !seen_qos2.insert(index).second) {
-    if (m.in_flight_at_crash) {
-      sim->note_crash_duplicate();
+    if (m.may_repeat) {
+      sim->note_repeat();
       sim->trace("QoS 2 m" + std::to_string(index) + " again to " + client->id() +
-                 ": it was in flight at a crash");
+                 ": it was in flight at a crash or refused for a full disk");
     } else {
       sim->fail("QoS 2 message m" + std::to_string(index) + " delivered twice to " +
                 client->id());
@@ -371,6 +399,12 @@ Simulation::Simulation(const SimRunOptions& options) : _options(options) {
     for (uint64_t i = 0; i < crashes && options.crash && options.steps >= 10; ++i) {
       _crash_steps.insert(setup.between(options.steps / 10, options.steps * 9 / 10));
     }
+    // A third of them fill the disk once or twice (a crash may come while it is full).
+    const uint64_t episodes = setup.chance(33) ? setup.between(1, 2) : 0;
+    for (uint64_t i = 0; i < episodes && options.steps >= 10; ++i) {
+      const uint64_t from = setup.between(options.steps / 10, options.steps * 8 / 10);
+      _full_from_to[from] = from + setup.between(5, 100);
+    }
   }
   _floor = std::make_unique<SimFloor>(options.seed, floor);
   const uint32_t clients = options.clients != 0 ? options.clients
@@ -396,7 +430,8 @@ Simulation::Simulation(const SimRunOptions& options) : _options(options) {
                     "/" + std::to_string(floor.mail_delay) +
                     " rehome=" + (floor.broker.rehome_publishers ? "on" : "off") +
                     " log=" + (_state_dir.empty() ? "off" : _fsync_always ? "always" : "interval") +
-                    " crashes=" + std::to_string(_crash_steps.size());
+                    " crashes=" + std::to_string(_crash_steps.size()) +
+                    " disk_full=" + std::to_string(_full_from_to.size());
 }
 
 void Simulation::crash() {
@@ -482,6 +517,7 @@ void Simulation::act(Actor& actor) {
     const bool retain = random.chance(3);
     const uint64_t index = _records.size();
     _records.push_back({c.id(), topic(), qos, retain, tick()});
+    _records.back().may_repeat = qos == 2 && _floor->disk().full();
     const uint16_t id = c.publish(_records.back().topic, "m" + std::to_string(index), qos,
                                   retain);
     _result.published++;
@@ -546,6 +582,19 @@ SimRunResult Simulation::run() {
     if (_crash_steps.count(_step) != 0 && _result.ok) {
       crash();
     }
+    for (const auto& [from, to] : _full_from_to) {
+      if (_step == from) {
+        _floor->disk().set_full(true);
+        _disk_was_full = true;
+        trace("the disk is full");
+        for (auto& actor : _actors) {
+          actor->note_may_repeat();
+        }
+      } else if (_step == to) {
+        _floor->disk().set_full(false);
+        trace("the disk has room again");
+      }
+    }
     for (uint16_t s = 0; s < _floor->shards() && _result.ok; ++s) {
       const std::string broken = _floor->broker(s).check_bounds();
       if (!broken.empty()) {
@@ -553,6 +602,7 @@ SimRunResult Simulation::run() {
       }
     }
   }
+  _floor->disk().set_full(false);  // the settle at the end needs room
   if (_result.ok) {
     finish();
   }
@@ -565,7 +615,7 @@ SimRunResult Simulation::run() {
                      " takeovers=" + std::to_string(stats.takeovers) +
                      " migrations=" + std::to_string(stats.migrations) +
                      " rehomed=" + std::to_string(stats.sessions_rehomed) +
-                     " qos2_crash_duplicates=" + std::to_string(_crash_duplicates);
+                     " qos2_repeats=" + std::to_string(_repeats);
   digest(std::to_string(stats.messages_in) + "/" + std::to_string(stats.messages_out));
   _floor->stop();
   if (!_state_dir.empty()) {

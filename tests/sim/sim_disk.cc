@@ -22,6 +22,9 @@ std::string path_of(int fd) {
 }  // namespace
 
 int64_t SimDisk::execute(const io::FileWrite& write) {
+  if (_full) {
+    return -ENOSPC;
+  }
   size_t expected = 0;
   for (int i = 0; i < write.iovcnt; i++) {
     expected += write.iov[i].iov_len;

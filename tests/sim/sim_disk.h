@@ -24,6 +24,9 @@ class SimDisk {
   // Power fails: every file keeps its synced bytes and a random prefix of the rest.
   // Returns the bytes lost over all files.
   uint64_t power_failure(SimRandom& random);
+  // While full, every write fails with ENOSPC (none of it reaches the file).
+  void set_full(bool full) { _full = full; }
+  bool full() const { return _full; }
 
  private:
   struct FileState {
@@ -31,6 +34,7 @@ class SimDisk {
     uint64_t written = 0;  // bytes in the page cache
   };
   std::map<std::string, FileState> _files;  // by path: an ordered walk replays
+  bool _full = false;
 };
 
 }  // namespace peregrine::sim

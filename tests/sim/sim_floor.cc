@@ -1,5 +1,6 @@
 #include "tests/sim/sim_floor.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "src/base/assert.h"
@@ -20,8 +21,10 @@ std::string id_homed(const std::string& prefix, uint16_t shard, uint16_t shards)
 
 SimFloor::SimFloor(uint64_t seed, const FloorOptions& options)
     : _options(options), _random(seed), _net(_random, options.faults) {
-  if (options.quiet_logs) {
+  if (options.quiet_logs && getenv("SIM_DEBUG_LOGS") == nullptr) {
     base::set_log_level(base::LogLevel::kWarn);
+  } else if (getenv("SIM_DEBUG_LOGS") != nullptr) {
+    base::set_log_level(base::LogLevel::kDebug);
   }
   if (!options.state_dir.empty()) {
     _logs = std::make_unique<store::ShardLogFactory>(options.state_dir, options.fsync,

@@ -72,6 +72,7 @@ class SimFloor {
   uint16_t shards() const { return _options.shards; }
   broker::ShardBroker& broker(uint16_t shard) { return *_brokers[shard]; }
   SimNet& net() { return _net; }
+  SimDisk& disk() { return _disk; }
   SimClock& clock() { return _clock; }
   SimRandom& random() { return _random; }
   // Every shard's counters summed.

@@ -105,6 +105,7 @@ class Broker final : public BrokerPort {
     return {p.retain && token != 0 ? retain_outcome : RetainOutcome::kNone};
   }
   bool wait_for_log(Client*, uint32_t) override { return false; }
+  bool barrier_for_log(Client*, uint32_t) override { return false; }
   std::vector<uint32_t> tokens;
   RetainOutcome retain_outcome = RetainOutcome::kStored;
   void subscribe(Client*, const mqtt::Subscribe&) override {}
