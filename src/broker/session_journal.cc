@@ -328,7 +328,8 @@ void SessionJournal::flush() {
   if (_healing_from != 0 && _healed_by == 0) {
     // The rewrites of the failed batch's sessions are in the batch filling now (or it
     // had nothing of theirs left to say): written_through() may pass it once that is.
-    _healed_by = _touched > _reported ? _touched : 0;
+    // (_last_appended, not _touched: an acknowledgement may have taken that this turn.)
+    _healed_by = _last_appended > _reported ? _last_appended : 0;
     if (_healed_by == 0) {
       _healing_from = 0;
     }

@@ -10,6 +10,7 @@
 
 #include "src/broker/session.h"
 #include "src/io/timer_wheel.h"
+#include "tests/unit/broker/quiet_client_link.h"
 
 namespace peregrine::broker {
 namespace {
@@ -55,7 +56,7 @@ class Host final : public SessionHost {
 };
 
 // Records the PUBLISHes sent: (topic, packet id, dup).
-class Link final : public ClientLink {
+class Link final : public QuietClientLink {
  public:
   struct Sent {
     std::string topic;
@@ -63,24 +64,12 @@ class Link final : public ClientLink {
     bool dup;
   };
   std::vector<Sent> sent;
-  uint64_t connection_id() const override { return 1; }
-  mqtt::ProtocolVersion version() const override { return mqtt::ProtocolVersion::kV5; }
-  size_t queued_bytes() const override { return 0; }
-  bool takes_shared_heads() const override { return true; }
-  bool copies_shared(size_t) const override { return true; }
-  void send_qos0_shared(Message*, std::span<const uint8_t>) override {}
-  void send_qos0_copy(std::span<const uint8_t>, std::span<const uint8_t>) override {}
-  bool fits(const Delivery&) override { return true; }
   void send_qos0(const Delivery& d) override {
     sent.push_back({std::string(d.message->topic()), 0, false});
   }
   void send_publish(const Delivery& d, uint16_t packet_id, bool dup) override {
     sent.push_back({std::string(d.message->topic()), packet_id, dup});
   }
-  void send_success_ack(mqtt::PacketType, uint16_t) override {}
-  void send_packet(const mqtt::Packet&) override {}
-  bool rehoming() const override { return false; }
-  void take_over() override {}
 };
 
 Delivery delivery_on(const std::string& topic, uint8_t qos) {

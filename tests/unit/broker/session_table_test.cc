@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "src/io/timer_wheel.h"
+#include "tests/unit/broker/quiet_client_link.h"
 
 namespace peregrine::broker {
 namespace {
@@ -52,24 +53,12 @@ class Shard final : public SessionHost, public SessionEvents {
 
 // A connection attached to a session: taken over, it goes as a Client does, through
 // its shard's connection_gone().
-class Link final : public ClientLink {
+class Link final : public QuietClientLink {
  public:
   Link(Shard& shard, uint64_t id) : _shard(shard), _id(id) {}
   Session* session = nullptr;
   int taken_over = 0;
   uint64_t connection_id() const override { return _id; }
-  mqtt::ProtocolVersion version() const override { return mqtt::ProtocolVersion::kV5; }
-  size_t queued_bytes() const override { return 0; }
-  bool takes_shared_heads() const override { return true; }
-  bool copies_shared(size_t) const override { return true; }
-  void send_qos0_shared(Message*, std::span<const uint8_t>) override {}
-  void send_qos0_copy(std::span<const uint8_t>, std::span<const uint8_t>) override {}
-  bool fits(const Delivery&) override { return true; }
-  void send_qos0(const Delivery&) override {}
-  void send_publish(const Delivery&, uint16_t, bool) override {}
-  void send_success_ack(mqtt::PacketType, uint16_t) override {}
-  void send_packet(const mqtt::Packet&) override {}
-  bool rehoming() const override { return false; }
   void take_over() override {
     ++taken_over;
     _shard.table.connection_gone(session, nullptr, 0, /*taken_over=*/true);
