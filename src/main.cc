@@ -29,6 +29,7 @@
 #include "src/broker/shard_broker.h"
 #include "src/broker/shard_for.h"
 #include "src/config/options_loader.h"
+#include "src/daemon/open_files.h"
 #include "src/daemon/signals.h"
 #include "src/io/ring.h"
 #include "src/net/listener.h"
@@ -140,6 +141,10 @@ bool open_listeners(const Options& options, uint16_t shards, Transports& transpo
       return false;
     }
     any_tls |= url->tls();
+    if (!net::port_is_free(*url, &why)) {
+      PG_ERROR("%s", why.c_str());
+      return false;
+    }
     const net::TransportConfig* transport = transport_for(*url, options, transports);
     for (uint16_t s = 0; s < shards; ++s) {
       const int fd = net::open_listener(*url, &why);
@@ -341,6 +346,20 @@ int run(Options options) {
     return 1;
   }
   const uint16_t shards = options.shards != 0 ? options.shards : available_cpus();
+  {
+    // Each shard keeps a few descriptors of its own (its ring, listeners, log, timers):
+    // the rest is room for connections.
+    const daemon::OpenFilesLimit files = daemon::raise_open_files_limit();
+    const uint64_t own = 64 + 16ull * shards;
+    char raised[48] = "";
+    if (files.now != files.before) {
+      std::snprintf(raised, sizeof raised, " (raised from %llu)",
+                    static_cast<unsigned long long>(files.before));
+    }
+    PG_INFO("open files: %llu%s: room for about %llu connections",
+            static_cast<unsigned long long>(files.now), raised,
+            static_cast<unsigned long long>(files.now > own ? files.now - own : 0));
+  }
   std::vector<std::vector<broker::ShardListener>> listeners;
   Transports transports;  // outlives the shards
   if (!load_admin_token(options, transports.admin_token)) {

@@ -89,16 +89,61 @@ std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why
   return out;
 }
 
-int open_listener(const ListenUrl& url, std::string* why) {
+namespace {
+
+// The addresses `url` binds to (getaddrinfo, passive); nullptr with `why` when its host
+// does not resolve. Free with freeaddrinfo().
+addrinfo* resolve(const ListenUrl& url, std::string* why) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
   const std::string port = std::to_string(url.port);
-  int rc = getaddrinfo(url.host.c_str(), port.c_str(), &hints, &found);
+  const int rc = getaddrinfo(url.host.c_str(), port.c_str(), &hints, &found);
   if (rc != 0) {
     *why = std::string("cannot resolve ") + url.host + ": " + gai_strerror(rc);
+    return nullptr;
+  }
+  return found;
+}
+
+}  // namespace
+
+bool port_is_free(const ListenUrl& url, std::string* why) {
+  if (url.port == 0) {
+    return true;  // each socket gets a port of its own
+  }
+  addrinfo* found = resolve(url, why);
+  if (found == nullptr) {
+    return false;
+  }
+  bool free = true;
+  for (addrinfo* ai = found; ai != nullptr && free; ai = ai->ai_next) {
+    const int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      continue;
+    }
+    // SO_REUSEADDR: connections a previous run left in TIME_WAIT do not count; a socket
+    // listening there does, whatever its options (no SO_REUSEPORT here: that would let
+    // this bind share the port with any listener of the same user).
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE) {
+      *why = "listener " + url.text + ": something already listens on " + url.host + ":" +
+             std::to_string(url.port) +
+             " (another peregrine, another program, or this port twice in the config)";
+      free = false;
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return free;
+}
+
+int open_listener(const ListenUrl& url, std::string* why) {
+  addrinfo* found = resolve(url, why);
+  if (found == nullptr) {
     return -1;
   }
   int fd = -1;

@@ -36,6 +36,11 @@ std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why
 
 // A non-blocking listening socket with SO_REUSEPORT; -1 and `why` on failure.
 int open_listener(const ListenUrl& url, std::string* why);
+// Nothing listens on `url`'s address yet (false with `why` naming it otherwise). Our own
+// shards share each port through SO_REUSEPORT, which would as quietly share it with any
+// other process of the same user: this check, made before they bind, keeps a second
+// instance (or any other program) off the port.
+bool port_is_free(const ListenUrl& url, std::string* why);
 
 // A connected socket's peer address, held compactly (a connection keeps one for its
 // logs; the text is made only when a line is written).

@@ -75,7 +75,7 @@ class Broker:
 
     def __init__(self, workdir, backend, *, config=None, args=(), shards=2, listeners=1,
                  log_level="debug", default_args=True, wait_ports=None, env=None,
-                 expect_exit=0, nofile=None):
+                 expect_exit=0, nofile=None, soft_nofile=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.backend = backend
@@ -106,9 +106,11 @@ class Broker:
             full_env.update(env)
         self._log_file = open(self.log_path, "wb")
         def limit_files():
-            if nofile is not None:
+            # nofile: soft and hard; soft_nofile: (soft, hard), the broker may raise soft.
+            if nofile is not None or soft_nofile is not None:
                 import resource
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+                resource.setrlimit(resource.RLIMIT_NOFILE,
+                                   (nofile, nofile) if nofile is not None else soft_nofile)
 
         self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=full_env,
