@@ -95,6 +95,14 @@ void Client::begin() {
   _sink.start();
 }
 
+void Client::restart_connect_deadline() {
+  if (_phase != Phase::kAwaitConnect) {
+    return;
+  }
+  _connect_deadline_ms = _sink.now_ms() + broker().limits().connect_timeout_ms;
+  _sink.arm_timer(_connect_deadline_ms);
+}
+
 void Client::adopt(BrokerPort* broker) {
   _broker = broker;
   _phase = Phase::kAwaitConnect;

@@ -94,6 +94,9 @@ class Client final : public ClientLink {
   void on_closed(int error);
   void on_timer();
   bool awaiting_connect() const { return _phase == Phase::kAwaitConnect; }
+  // The transport became MQTT only now (a WebSocket upgrade): CONNECT has its full time
+  // from here, whatever HTTP took before.
+  void restart_connect_deadline();
   uint64_t connect_deadline_ms() const { return _connect_deadline_ms; }
 
   // Its connection, as the broker asks after it.

@@ -80,6 +80,11 @@ void ClientConnection::on_timer() {
     close_now();  // the linger after a goodbye ran out
     return;
   }
+  if (_client.awaiting_connect() && transport() != nullptr && transport()->serving_http()) {
+    // HTTP: the bridge's request and idle timeouts answer (408) or close it; the MQTT
+    // connect deadline starts at a WebSocket upgrade (Client::restart_connect_deadline).
+    return;
+  }
   if (_client.awaiting_connect() && _handshake_deadline_ms != 0 &&
       host().now_ms() < _client.connect_deadline_ms()) {
     if (transport()->handshaking()) {

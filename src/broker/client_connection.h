@@ -66,6 +66,7 @@ class ClientConnection final : public net::Connection, public ClientSink {
  private:
   void on_data(std::span<const uint8_t> bytes) override { _client.on_bytes(bytes); }
   void on_transport_closed(int error) override { _client.on_closed(error); }
+  void on_upgraded() override { _client.restart_connect_deadline(); }
   void on_timer() override;
   void on_admin(const http::AdminCall& call) override { _client.broker().admin_call(this, call); }
 

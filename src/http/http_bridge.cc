@@ -135,17 +135,31 @@ bool HttpBridge::on_client_bytes(std::span<const uint8_t> bytes, std::span<const
     return false;  // nothing more is read from an event stream's client
   }
   const size_t bound = _config.limits.max_head_bytes + _config.limits.max_body_bytes + 4096;
-  if (_pending.size() + bytes.size() > bound) {
-    fail(413, "pipelined input over its bound");
-    return false;
+  // What fits is parsed before the rest is judged, as often as parsing makes room: a head
+  // past max_head_bytes is the parser's 431 however the bytes came (all at once, or a few
+  // at a time); 413 only when unparsed input itself passes the bound.
+  size_t taken = 0;
+  while (true) {
+    const size_t fits = std::min(bytes.size() - taken, bound - std::min(bound, _pending.size()));
+    _pending.insert(_pending.end(), bytes.begin() + static_cast<ptrdiff_t>(taken),
+                    bytes.begin() + static_cast<ptrdiff_t>(taken + fits));
+    taken += fits;
+    const size_t held = _pending.size();
+    parse_pending();
+    if (_upgrade) {
+      // Frames behind the upgrade request go to the WebSocket layer, all of them.
+      _pending.insert(_pending.end(), bytes.begin() + static_cast<ptrdiff_t>(taken), bytes.end());
+      *rest = std::span<const uint8_t>(_pending);
+      return true;
+    }
+    if (_stage != Stage::kReading || taken == bytes.size()) {
+      return false;
+    }
+    if (fits == 0 && _pending.size() == held) {
+      fail(413, "pipelined input over its bound");
+      return false;
+    }
   }
-  _pending.insert(_pending.end(), bytes.begin(), bytes.end());
-  parse_pending();
-  if (_upgrade) {
-    *rest = std::span<const uint8_t>(_pending);
-    return true;
-  }
-  return false;
 }
 
 void HttpBridge::arm_request_timer() {

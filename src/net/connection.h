@@ -114,6 +114,8 @@ class Connection : public io::Socket, public io::Timer {
   // An admin API call from the HTTP front, authenticated; answered later (never from
   // within this call) with answer_admin(). Without an override: 404.
   virtual void on_admin(const http::AdminCall& call);
+  // The HTTP front upgraded the connection to WebSocket: the protocol starts now.
+  virtual void on_upgraded() {}
 
  private:
   enum class State : uint8_t { kOpen, kDetaching, kClosing };

@@ -152,6 +152,7 @@ void TransportStack::http_input(std::span<const uint8_t> bytes) {
     _connection._host->wheel().cancel(_timer);
     _timer.wanted_ms = 0;
     _bridge.reset();
+    _connection.on_upgraded();
     if (!after.empty()) {
       above_tls(after);
     }

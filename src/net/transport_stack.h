@@ -77,6 +77,9 @@ class TransportStack final : private PlaintextSink,
   // The protocol may talk: every layer is through its handshake.
   bool ready() const { return _stage == Stage::kProtocol || _stage == Stage::kWebSocket; }
   bool handshaking() const { return !ready() && _stage != Stage::kDone; }
+  // Speaking HTTP (an HTTP listener's requests, or before a WebSocket upgrade): the
+  // bridge's own request and idle timeouts govern the connection.
+  bool serving_http() const { return _stage == Stage::kHttp; }
   const TransportFacts& facts() const { return _facts; }
   // TLS handshake deadline in ms after accept (0: none).
   uint32_t handshake_timeout_ms() const;

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import mqtt_raw as m
-from conftest import BINARY, free_port
+from conftest import BINARY, free_port, start_transport_broker
 
 
 def wait_exit(proc, timeout=15.0):
@@ -82,3 +82,79 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_one(broker):
     soft, hard = re.search(r"Max open files\s+(\d+)\s+(\d+)", limits).groups()
     assert (int(soft), int(hard)) == (8192, 8192), limits
     assert re.search(r"open files: 8192 \(raised from 1024\)", b.log_text()), b.log_text()
+
+
+# --- HTTP listeners: their own limits and timeouts answer, not MQTT's ----------------------
+
+HTTP_CONFIG = """
+[limits]
+connect_timeout_ms = 1000
+[http]
+request_timeout_ms = 2500
+idle_timeout_ms = 3500
+"""
+
+
+def test_a_huge_request_head_is_431_however_it_arrives(broker, certs):
+    """A 1 MB head sent at once was 413 (the bridge's input bound), gradually 431."""
+    import ws_raw
+    b, ports = start_transport_broker(broker, certs, ["ws", "http"])
+    head = b"GET /mqtt HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n"
+    for scheme in ("ws", "http"):
+        sock = socket.create_connection(("127.0.0.1", ports[scheme]), timeout=10)
+        try:
+            sock.sendall(head)
+        except OSError:
+            pass  # closed once answered: the answer is still there to read
+        status, _, _ = ws_raw.read_http_response(sock)
+        assert status == 431, scheme
+        sock.close()
+
+
+def test_an_http_request_gets_its_408_not_the_mqtt_connect_timeout(broker, certs):
+    import ws_raw
+    b, ports = start_transport_broker(broker, certs, ["http", "ws"], config=HTTP_CONFIG)
+    for scheme in ("http", "ws"):
+        sock = socket.create_connection(("127.0.0.1", ports[scheme]), timeout=10)
+        start = time.monotonic()
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+        status, _, _ = ws_raw.read_http_response(sock, timeout=10)
+        took = time.monotonic() - start
+        assert status == 408, scheme
+        assert 2.0 < took < 4.5, (scheme, took)  # request_timeout_ms, not connect_timeout_ms
+        sock.close()
+
+
+def test_a_kept_alive_http_connection_lasts_its_idle_timeout(broker, certs):
+    import ws_raw
+    b, ports = start_transport_broker(broker, certs, ["http"], config=HTTP_CONFIG)
+    sock = socket.create_connection(("127.0.0.1", ports["http"]), timeout=10)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, _, _ = ws_raw.read_http_response(sock)
+    assert status == 200
+    start = time.monotonic()
+    sock.settimeout(10)
+    assert sock.recv(100) == b""
+    assert 3.0 < time.monotonic() - start < 6.0  # idle_timeout_ms, not connect_timeout_ms
+
+
+def test_after_a_websocket_upgrade_the_connect_timeout_starts_again(broker, certs):
+    """The MQTT connect deadline counts from the upgrade, whenever it comes."""
+    import ws_raw
+    b, ports = start_transport_broker(broker, certs, ["ws"], config=HTTP_CONFIG)
+    sock = socket.create_connection(("127.0.0.1", ports["ws"]), timeout=10)
+    sock.sendall(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(1.6)  # past connect_timeout_ms since accept, within request_timeout_ms
+    sock.sendall(b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Protocol: mqtt\r\n\r\n")
+    status, _, _ = ws_raw.read_http_response(sock)
+    assert status == 101
+    start = time.monotonic()
+    sock.settimeout(10)
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
+    assert 0.7 < time.monotonic() - start < 3.0  # a full connect_timeout_ms from the upgrade
