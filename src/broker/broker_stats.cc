@@ -30,21 +30,12 @@ uint64_t& BrokerStats::refused(AuthRefusal refusal) {
 
 std::string BrokerStats::format() const {
   std::string out;
-  auto put = [&](const std::string& name, uint64_t value) {
+  for_each([&](const std::string& name, uint64_t value) {
     if (!out.empty()) {
       out += ' ';
     }
     out += name + '=' + std::to_string(value);
-  };
-#define PEREGRINE_COUNTER_PUT(name, meaning) put(#name, name);
-  PEREGRINE_BROKER_COUNTERS(PEREGRINE_COUNTER_PUT)
-#undef PEREGRINE_COUNTER_PUT
-  for (size_t i = 0; i < rejected.size(); ++i) {
-    if (rejected[i] != 0) {
-      put(std::string("rejected_") + mqtt::reason_name(static_cast<mqtt::ReasonCode>(i)),
-          rejected[i]);
-    }
-  }
+  });
   return out;
 }
 

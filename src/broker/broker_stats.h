@@ -97,6 +97,20 @@ struct BrokerStats {
   uint64_t& refused(AuthRefusal refusal);
   // "name=value ..." for the shutdown log line.
   std::string format() const;
+  // visit(name, value) for every counter, in the list's order, then each reason code
+  // bad input was answered with, as rejected_<reason> (only those that happened).
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+#define PEREGRINE_COUNTER_VISIT(name, meaning) visit(#name, name);
+    PEREGRINE_BROKER_COUNTERS(PEREGRINE_COUNTER_VISIT)
+#undef PEREGRINE_COUNTER_VISIT
+    for (size_t i = 0; i < rejected.size(); ++i) {
+      if (rejected[i] != 0) {
+        visit(std::string("rejected_") + mqtt::reason_name(static_cast<mqtt::ReasonCode>(i)),
+              rejected[i]);
+      }
+    }
+  }
 };
 
 }  // namespace peregrine::broker

@@ -124,6 +124,10 @@ void SysPublisher::publish_statistics() {
   put("bytes/sent", t.bytes_out);
   put("subscriptions/count", total.subscriptions_now);
   put("retained messages/count", total.retained_now);
+  // Every counter of the shutdown line as well, under its own name.
+  t.for_each([&](const std::string& name, uint64_t value) {
+    publish("$SYS/broker/counters/" + name, std::to_string(value), true);
+  });
 }
 
 void SysPublisher::publish(const std::string& topic, std::string_view payload, bool retain) {

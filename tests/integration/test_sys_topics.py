@@ -90,3 +90,26 @@ def test_sys_is_not_matched_by_hash_and_cannot_be_written(broker):
     assert all(not x.topic.startswith("$SYS") for x in got)
     sys_reader.ping()
     assert sys_reader.try_read_packet(0.5) is None
+
+
+def test_every_counter_is_published_under_sys(broker):
+    """The README's promise: each counter of the shutdown line also lives under
+    $SYS/broker/counters/<name>, summed over the shards."""
+    b = broker(config=CONFIG)
+    c = m.connected(b.port, "counted", V311)
+    c.publish("x", b"1")
+    watcher = m.connected(b.port, "watcher", V311)
+    watcher.subscribe("$SYS/broker/counters/#")
+    time.sleep(0.6)  # a tick or more after the traffic above
+    seen = {}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            msg = watcher.next_message(timeout=0.5)
+        except (TimeoutError, AssertionError):
+            break
+        seen[msg.topic.removeprefix("$SYS/broker/counters/")] = int(msg.payload)
+    final = b.counters()  # stops the broker
+    plain = {k for k in final if not k.startswith("rejected_")}
+    assert plain <= seen.keys(), sorted(plain - seen.keys())
+    assert seen["connections_accepted"] >= 2 and seen["messages_in"] >= 1
