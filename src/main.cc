@@ -113,6 +113,7 @@ const net::TransportConfig* transport_for(const net::ListenUrl& url, const Optio
   bridge.request_timeout_ms = options.http.request_timeout_ms;
   bridge.idle_timeout_ms = options.http.idle_timeout_ms;
   bridge.sse_keepalive_ms = options.http.sse_keepalive_ms;
+  bridge.allowed_origins = options.http.allowed_origins;
   bridge.max_packet_size = options.limits.max_packet_size;
   // The admin API: on loopback listeners, or every HTTP one when allowed.
   if (url.http_api() && !transports.admin_token.empty() &&

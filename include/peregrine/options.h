@@ -160,6 +160,9 @@ struct HttpOptions {
   uint32_t request_timeout_ms = 10'000;  // a request must arrive whole within (slowloris)
   uint32_t idle_timeout_ms = 60'000;     // a kept-alive connection with no request
   uint32_t sse_keepalive_ms = 15'000;    // SSE comment lines while no event flows
+  // Browser origins ("https://app.example", or "*") whose pages may use /events across
+  // origins (CORS); none by default: a page of another origin is refused (403).
+  std::vector<std::string> allowed_origins;
 };
 
 // The admin API under /admin/ on http(s):// listeners (revocations today).

@@ -65,6 +65,28 @@ bool read_listen(const std::string& path, const toml::node& node, Options& optio
   return true;
 }
 
+bool read_allowed_origins(const std::string& path, const toml::node& node, Options& options,
+                          Origins*, std::string* error) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    *error = "expects an array of origins (\"https://app.example\", or \"*\")";
+    return false;
+  }
+  options.http.allowed_origins.clear();
+  for (const toml::node& item : *array) {
+    std::string origin;
+    if (!read_string_of(item, origin) ||
+        (origin != "*" && origin.find("://") == std::string::npos) ||
+        origin.find_first_of(" \t\r\n,") != std::string::npos) {
+      *error = location(path, item.source()) +
+               ": 'http.allowed_origins' entries are origins (scheme://host[:port]) or \"*\"";
+      return false;
+    }
+    options.http.allowed_origins.push_back(std::move(origin));
+  }
+  return true;
+}
+
 bool read_acl_rule(const std::string& path, const toml::node& node, AclRule& rule,
                    std::string* error) {
   const auto* table = node.as_table();
@@ -344,6 +366,8 @@ const ConfigKey kKeys[] = {
      86'400'000},
     {"http.sse_keepalive_ms", KeyKind::kInteger, kReload, TARGET(http.sse_keepalive_ms), 100,
      3'600'000},
+    {"http.allowed_origins", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr,
+     read_allowed_origins},
 };
 
 #undef TARGET

@@ -104,6 +104,22 @@ void append_data_lines(std::string& out, std::string_view text) {
   }
 }
 
+// A browser request's Origin may read the answer: listed in http.allowed_origins ("*":
+// any), or the listener's own.
+bool origin_allowed(std::string_view origin, const Request& request,
+                    const std::vector<std::string>& allowed) {
+  for (const std::string& entry : allowed) {
+    if (entry == "*" || entry == origin) {
+      return true;
+    }
+  }
+  // Same origin: the page came from this listener (its host and port, either scheme).
+  const size_t scheme_end = origin.find("://");
+  const std::string* host = request.header("host");
+  return scheme_end != std::string_view::npos && host != nullptr &&
+         origin.substr(scheme_end + 3) == *host;
+}
+
 }  // namespace
 
 HttpBridge::HttpBridge(const BridgeConfig& config, BridgeSink& sink)
@@ -201,6 +217,18 @@ void HttpBridge::dispatch(const Request& request) {
   if (!_config.serve_api) {
     return fail(404, "this listener serves WebSocket upgrades only");
   }
+  // A browser names the page's origin: one neither listed nor this listener's own may not
+  // read events or publish (a cross-site POST needs no preflight to reach us).
+  _allow_origin.clear();
+  if (const std::string* origin = request.header("origin")) {
+    if (!origin_allowed(*origin, request, _config.allowed_origins)) {
+      return fail(403, "origin not allowed (http.allowed_origins)");
+    }
+    _allow_origin = *origin;
+  }
+  if (request.method == "OPTIONS") {
+    return preflight(request);
+  }
   if (request.path == "/healthz") {
     if (request.method != "GET") {
       return fail(405, "GET only");
@@ -220,7 +248,7 @@ void HttpBridge::dispatch(const Request& request) {
   if (request.method == "POST") {
     return start_publish(request);
   }
-  fail(405, "GET or POST");
+  fail(405, "GET, POST or OPTIONS");
 }
 
 void HttpBridge::admin_refuse(int status, int code, const std::string& message) {
@@ -549,7 +577,7 @@ void HttpBridge::on_suback(std::span<const uint8_t> body) {
   }
   const std::string head =
       status_line(200) + "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n" +
-      "X-Accel-Buffering: no\r\n\r\n";
+      cors_headers() + "X-Accel-Buffering: no\r\n\r\n";
   _sink.to_client(text_bytes(head));
   _stage = Stage::kStreaming;
   if (!_early_events.empty()) {
@@ -642,11 +670,35 @@ void HttpBridge::send_event(std::string_view topic, std::span<const uint8_t> pay
   _last_event_ms = _sink.now_ms();
 }
 
+std::string HttpBridge::cors_headers() const {
+  if (_allow_origin.empty()) {
+    return {};
+  }
+  return "Access-Control-Allow-Origin: " + _allow_origin + "\r\nVary: Origin\r\n";
+}
+
+void HttpBridge::preflight(const Request& request) {
+  // CORS preflight (and a plain OPTIONS): what a page may send to this listener.
+  std::string out = status_line(204) + cors_headers() +
+                    "Allow: GET, POST, OPTIONS\r\n"
+                    "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
+                    "Access-Control-Max-Age: 600\r\n";
+  if (const std::string* asked = request.header("access-control-request-headers")) {
+    out += "Access-Control-Allow-Headers: " + *asked + "\r\n";  // any: the body is the payload
+  }
+  if (!_keep_alive) {
+    out += "Connection: close\r\n";
+  }
+  out += "\r\n";
+  _sink.to_client(text_bytes(out));
+  request_done(_keep_alive);
+}
+
 void HttpBridge::respond(int status, std::string_view json_body, bool keep_alive) {
   std::string out = status_line(status) + "Content-Type: application/json\r\nContent-Length: " +
-                    std::to_string(json_body.size()) + "\r\n";
+                    std::to_string(json_body.size()) + "\r\n" + cors_headers();
   if (status == 405) {
-    out += "Allow: GET, POST\r\n";
+    out += "Allow: GET, POST, OPTIONS\r\n";
   }
   if (!keep_alive) {
     out += "Connection: close\r\n";

@@ -36,6 +36,9 @@ struct BridgeConfig {
   // The admin API (/admin/...): served when set, to requests that carry it as a bearer
   // token (compared in constant time); nullptr: 404 on this listener. Shared, read-only.
   const std::string* admin_token = nullptr;
+  // Browser origins allowed across origins (CORS; "*": any); a page of another origin
+  // that is neither listed nor this listener's own is refused (403).
+  std::vector<std::string> allowed_origins;
 };
 
 // Where the bridge's output goes; implemented by the transport stack.
@@ -119,6 +122,11 @@ class HttpBridge {
   bool _session = false;       // the synthetic MQTT session exists (CONNECT sent)
   bool _connected = false;     // its CONNACK came
   bool _keep_alive = true;     // of the request being answered
+  // The request's Origin when its page may read the answer (CORS); "": no such header.
+  std::string _allow_origin;
+  // The CORS headers of an answer ("" when the request named no allowed origin).
+  std::string cors_headers() const;
+  void preflight(const Request& request);
   bool _first_request = true;
   uint16_t _next_packet_id = 1;
   uint16_t _awaited_packet_id = 0;
