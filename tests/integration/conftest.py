@@ -350,6 +350,18 @@ def tls_aes_first():
     return "AES-GCM first" in tls_library_line()
 
 
+def launch_chromium(url, profile_dir):
+    """Headless Chromium (Debian's, from tools/bootstrap) on `url`; the caller kills it."""
+    import shutil
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium missing: run tools/bootstrap", pytrace=False)
+    return subprocess.Popen(
+        [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-dev-shm-usage", f"--user-data-dir={profile_dir}", url],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 def start_transport_broker(broker, certs, schemes, *, shards=2, extra_args=(), config=None,
                            log_level="debug"):
     """A broker listening on one free port per scheme in `schemes` (e.g. ["mqtts", "wss"],

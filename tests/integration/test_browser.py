@@ -2,32 +2,24 @@
 loads a page that connects with MQTT.js over WebSocket, subscribes, and shows a message
 published by mosquitto_pub; the page reports the text it shows back over MQTT."""
 
-import shutil
 import subprocess
 
 import pytest
 
 import mqtt_raw
-from conftest import HERE, start_transport_broker
+from conftest import HERE, launch_chromium, start_transport_broker
 
 PAGE = HERE / "browser" / "subscribe.html"
 
 
 def test_chromium_page_shows_a_message_from_mosquitto_pub(broker, tmp_path):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("chromium missing: run tools/bootstrap", pytrace=False)
     if not (HERE / "js" / "node_modules" / "mqtt" / "dist" / "mqtt.min.js").exists():
         pytest.fail("MQTT.js missing: run tools/bootstrap", pytrace=False)
     b, ports = start_transport_broker(broker, None, ["ws", "mqtt"])
     watcher = mqtt_raw.connected(ports["mqtt"], "watcher")
     watcher.subscribe(("browser/ready", 0), ("browser/shown", 0))
     url = f"ws://127.0.0.1:{ports['ws']}/mqtt"
-    browser = subprocess.Popen(
-        [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
-         f"file://{PAGE}?url={url}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    browser = launch_chromium(f"file://{PAGE}?url={url}", tmp_path / "profile")
     try:
         ready = watcher.next_message(timeout=60)
         assert ready.topic == "browser/ready"

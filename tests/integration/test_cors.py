@@ -3,16 +3,13 @@ events and publish across origins, preflights are answered, and a page of any ot
 origin is refused — with raw requests, and with a real page in headless Chromium."""
 
 import http.server
-import shutil
 import socket
-import subprocess
 import threading
 
-import pytest
 
 import mqtt_raw
 import ws_raw
-from conftest import HERE, start_transport_broker
+from conftest import launch_chromium, start_transport_broker
 
 APP = "http://app.example"
 
@@ -103,9 +100,6 @@ events.onmessage = (e) => post("cors/shown", e.data);
 
 
 def test_chromium_page_of_an_allowed_origin_reads_events_and_posts(broker, tmp_path):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("chromium missing: run tools/bootstrap", pytrace=False)
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text(PAGE)
     handler_class = type("Quiet", (http.server.SimpleHTTPRequestHandler,),
@@ -117,11 +111,8 @@ def test_chromium_page_of_an_allowed_origin_reads_events_and_posts(broker, tmp_p
     b, ports = start_transport_broker(broker, None, ["http", "mqtt"], config=config(origin))
     watcher = mqtt_raw.connected(ports["mqtt"], "watcher")
     watcher.subscribe(("cors/ready", 0), ("cors/shown", 0))
-    browser = subprocess.Popen(
-        [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}",
-         f"{origin}/index.html?broker=http://127.0.0.1:{ports['http']}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    browser = launch_chromium(f"{origin}/index.html?broker=http://127.0.0.1:{ports['http']}",
+                              tmp_path / "profile")
     try:
         ready = watcher.next_message(timeout=60)
         assert ready.topic == "cors/ready" and b"Chrome" in ready.payload

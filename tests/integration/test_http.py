@@ -15,7 +15,11 @@ import mqtt_raw
 import ws_raw
 from conftest import start_transport_broker
 
+# The MQTT connect timeout is shorter than the HTTP ones on purpose: an HTTP connection
+# answers to those alone (the idle test below lasts past it).
 CONFIG = """
+[limits]
+connect_timeout_ms = 1000
 [http]
 request_timeout_ms = 600
 idle_timeout_ms = 3000

@@ -125,19 +125,6 @@ def test_an_http_request_gets_its_408_not_the_mqtt_connect_timeout(broker, certs
         sock.close()
 
 
-def test_a_kept_alive_http_connection_lasts_its_idle_timeout(broker, certs):
-    import ws_raw
-    b, ports = start_transport_broker(broker, certs, ["http"], config=HTTP_CONFIG)
-    sock = socket.create_connection(("127.0.0.1", ports["http"]), timeout=10)
-    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-    status, _, _ = ws_raw.read_http_response(sock)
-    assert status == 200
-    start = time.monotonic()
-    sock.settimeout(10)
-    assert sock.recv(100) == b""
-    assert 3.0 < time.monotonic() - start < 6.0  # idle_timeout_ms, not connect_timeout_ms
-
-
 def test_after_a_websocket_upgrade_the_connect_timeout_starts_again(broker, certs):
     """The MQTT connect deadline counts from the upgrade, whenever it comes."""
     import ws_raw
