@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include <thread>
 
 #include "include/peregrine/options.h"
 #include "src/auth/acl_authorizer.h"
@@ -142,7 +143,18 @@ bool open_listeners(const Options& options, uint16_t shards, Transports& transpo
       return false;
     }
     any_tls |= url->tls();
-    if (!net::port_is_free(*url, &why)) {
+    // A process killed a moment ago (kill -9, a watchdog) can hold its listening sockets
+    // a little longer while the kernel tears its rings down: a restart waits that out
+    // (up to 3 s, at start only) before it takes a listener there for another instance.
+    bool free = net::port_is_free(*url, &why);
+    for (int tries = 0; !free && tries < 60; ++tries) {
+      if (tries == 0) {
+        PG_INFO("%s; waiting up to 3 s in case it is a process that just ended", why.c_str());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      free = net::port_is_free(*url, &why);
+    }
+    if (!free) {
       PG_ERROR("%s", why.c_str());
       return false;
     }
@@ -378,6 +390,7 @@ int run(Options options) {
   }
   broker::BrokerConfig config{options.limits, options.sys, options.acl, acl.get(), {}};
   config.rehome_publishers = options.rehome_publishers;
+  config.drain_timeout_ms = options.drain_timeout_ms;
   // Enhanced authentication methods, shared read-only by every shard.
   std::unique_ptr<auth::ScramSha256> scram;
   if (!options.auth.scram_sha256.empty()) {

@@ -196,6 +196,9 @@ struct Options {
   // Move a connected publisher (no subscriptions, nothing in flight) with its session to
   // the one shard all its recent messages went to, so they stop crossing shards.
   bool rehome_publishers = true;
+  // SIGTERM: how long connections may take to read their DISCONNECT and go (the peers'
+  // input is discarded meanwhile, however much) before the broker exits regardless.
+  uint32_t drain_timeout_ms = 5000;
   // Pin shard i to the i-th CPU the process may run on (mod their count). Off by default:
   // when clients or other services share the CPUs, a pinned shard that is woken waits
   // behind whatever runs on its CPU while another idles (bench/RESULTS.md, latency p99

@@ -48,6 +48,7 @@ struct BrokerConfig {
   const DurableLogFactory* durable_log = nullptr;
   // Move a publisher-only session to the one shard its messages go to (rehome_policy.h).
   bool rehome_publishers = true;
+  uint32_t drain_timeout_ms = 5000;  // SIGTERM: the goodbye's linger (Options)
 };
 
 class BrokerPort : public net::ConnectionHost, public SessionHost {

@@ -1104,6 +1104,7 @@ void ShardBroker::on_stop_requested() {
     }
     if (client.phase() == Client::Phase::kConnected) {
       client.disconnect(mqtt::ReasonCode::kServerShuttingDown);
+      connection->linger_for_shutdown(_config.drain_timeout_ms);
     } else if (connection->open()) {
       connection->close_now();
     }

@@ -272,6 +272,7 @@ const ConfigKey kKeys[] = {
     {"fsync_interval_ms", KeyKind::kInteger, kRestart, TARGET(fsync_interval_ms), 1, 3'600'000},
     {"log_compact_bytes", KeyKind::kInteger, kRestart, TARGET(log_compact_bytes), 4096, kTiB},
     {"rehome_publishers", KeyKind::kBoolean, kReload, TARGET(rehome_publishers)},
+    {"drain_timeout_ms", KeyKind::kInteger, kReload, TARGET(drain_timeout_ms), 0, 600'000},
     {"pin_shards", KeyKind::kBoolean, kRestart, TARGET(pin_shards)},
     {"listen", KeyKind::kCustom, kRestart, nullptr, 0, 0, {}, nullptr, read_listen},
 

@@ -121,7 +121,7 @@ void Connection::start_draining() {
 void Connection::on_recv(std::span<const uint8_t> data) {
   if (_state == State::kClosing) {
     // Input after our goodbye is discarded; while draining, up to a bound.
-    if (_draining) {
+    if (_draining && !_drain_unbounded) {
       _drained_bytes += static_cast<uint32_t>(std::min<size_t>(data.size(), kLingerBytes));
       if (_drained_bytes >= kLingerBytes) {
         close_now();
@@ -186,6 +186,15 @@ void Connection::close_after_flush() {
   // calls close_now() when closing()).
   _host->wheel().arm(*this, _host->now_ms() + kLingerMs);
   _host->mark_dirty(this);
+}
+
+void Connection::linger_for_shutdown(uint64_t linger_ms) {
+  if (_state != State::kClosing || (!_linger && !_draining)) {
+    return;  // closed outright, or not closing
+  }
+  _drain_unbounded = true;
+  _host->wheel().cancel(*this);
+  _host->wheel().arm(*this, _host->now_ms() + linger_ms);
 }
 
 void Connection::close_now() {

@@ -90,6 +90,10 @@ class Connection : public io::Socket, public io::Timer {
   void close_after_flush();
   static constexpr uint64_t kLingerMs = 2000;
   static constexpr size_t kLingerBytes = 256 * 1024;
+  // The broker is stopping: a connection closing after its goodbye lingers `linger_ms`
+  // from now, discarding however much its peer still sends (a busy publisher sends until
+  // it reads the DISCONNECT; closed with its input unread, it would get a reset).
+  void linger_for_shutdown(uint64_t linger_ms);
   // Closes now, dropping queued output.
   void close_now();
   // Back-pressure: stop and restart reading from the socket.
@@ -161,6 +165,7 @@ class Connection : public io::Socket, public io::Timer {
   bool _linger = false;          // close once the queue is written
   bool _draining = false;        // written and shut down for writing: discarding input
   uint32_t _drained_bytes = 0;   // input discarded while draining (up to kLingerBytes)
+  bool _drain_unbounded = false;  // stopping: no byte bound, only the timer
   bool _close_reported = false;  // on_transport_closed() has been called
   bool _input_paused = false;
 };

@@ -66,3 +66,63 @@ def test_half_open_and_mid_packet_connections_do_not_block_shutdown(broker):
     assert b.proc.wait(5) == 0
     for c in (idle, partial):
         assert c.expect_closed(1)
+
+
+def test_every_busy_v5_client_gets_0x8b_before_its_connection_closes(broker):
+    """20 v5 clients each publishing QoS 0 as fast as they can and reading a fan-out of
+    everyone's messages more slowly than it comes (megabytes queue for each): SIGTERM must
+    still reach every one as DISCONNECT 0x8B after what was queued for it, within the
+    drain bound (it was a fixed 2 s linger, and a close with their unread input reset the
+    connection and threw away what was sent). The broker exits within that bound."""
+    import socket
+    import threading
+    b = broker(config="drain_timeout_ms = 6000\n")
+    clients = []
+    for i in range(20):
+        c = m.connected(b.port, f"busy-{i}", V5)
+        c.subscribe(("busy/#", 0))
+        clients.append(c)
+    block = b"".join(m.publish(f"busy/{i % 20}", b"x" * 200, V5) for i in range(300))
+    told_stop = [threading.Event() for _ in clients]
+    tails = [b""] * len(clients)
+
+    def publish(i, c):
+        try:
+            while not told_stop[i].is_set():
+                c.sock.sendall(block)
+        except OSError:
+            pass
+
+    def read(i, c):
+        c.sock.settimeout(30)
+        tail = c.buf
+        try:
+            while True:
+                data = c.sock.recv(16384)
+                if not data:
+                    break
+                time.sleep(0.005)  # a busy client reads as it can: 3.2 MB/s at most
+                tail = (tail + data)[-8:]
+                if tail.endswith((b"\xe0\x01\x8b", b"\xe0\x02\x8b\x00")):
+                    told_stop[i].set()  # told: it stops publishing, as a client does
+        except OSError:
+            pass
+        tails[i] = tail
+
+    threads = [threading.Thread(target=publish, args=(i, c), daemon=True)
+               for i, c in enumerate(clients)]
+    threads += [threading.Thread(target=read, args=(i, c), daemon=True)
+                for i, c in enumerate(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)  # busy
+    start = time.monotonic()
+    b.proc.send_signal(signal.SIGTERM)
+    for t in threads[len(clients):]:
+        t.join(30)
+    for event in told_stop:
+        event.set()
+    told = [t.endswith((b"\xe0\x01\x8b", b"\xe0\x02\x8b\x00")) for t in tails]
+    assert all(told), f"{told.count(False)} of 20 busy clients never read DISCONNECT 0x8B"
+    assert b.stop() == 0
+    assert time.monotonic() - start < 10
