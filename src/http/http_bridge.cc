@@ -168,7 +168,19 @@ bool HttpBridge::on_client_bytes(std::span<const uint8_t> bytes, std::span<const
       *rest = std::span<const uint8_t>(_pending);
       return true;
     }
-    if (_stage != Stage::kReading || taken == bytes.size()) {
+    if (taken == bytes.size()) {
+      return false;
+    }
+    if (_stage != Stage::kReading) {
+      // A request is being answered: the rest waits its turn, within the same bound.
+      if (_stage != Stage::kDone && _stage != Stage::kStreaming) {
+        if (_pending.size() + (bytes.size() - taken) > bound) {
+          fail(413, "pipelined input over its bound");
+        } else {
+          _pending.insert(_pending.end(), bytes.begin() + static_cast<ptrdiff_t>(taken),
+                          bytes.end());
+        }
+      }
       return false;
     }
     if (fits == 0 && _pending.size() == held) {
