@@ -336,7 +336,8 @@ void SessionJournal::flush() {
   }
   if (!_release_retry.empty()) {
     // The rewrites just appended hold these releases: their PUBRELs wait for them.
-    const uint64_t ticket = _touched > _reported ? _touched : 0;
+    // (_last_appended, as above: _touched is the acknowledgements' to take.)
+    const uint64_t ticket = _last_appended > _reported ? _last_appended : 0;
     for (ReleaseWait& wait : _release_retry) {
       Session* session = _sessions.find(wait.session_id);
       if (ticket == 0 || session == nullptr || !session->durable) {

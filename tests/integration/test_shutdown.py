@@ -63,6 +63,9 @@ def test_half_open_and_mid_packet_connections_do_not_block_shutdown(broker):
     # Read while the broker shuts down, not after: the DISCONNECT must come from it.
     assert m.Disconnect(mid.read_packet(timeout=5)).reason == 0x8B
     assert mid.expect_closed(5)
+    # A client closes when the broker's FIN reaches it; one that did not would hold the
+    # broker's linger for drain_timeout_ms (5 s by default, as long as this wait).
+    mid.close()
     assert b.proc.wait(5) == 0
     for c in (idle, partial):
         assert c.expect_closed(1)
