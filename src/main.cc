@@ -35,6 +35,7 @@
 #include "src/io/ring.h"
 #include "src/net/listener.h"
 #include "src/net/tls_context.h"
+#include "src/broker/operator_report.h"
 #include "src/net/tls_library.h"
 #include "src/net/transport_stack.h"
 #include "src/shard/shard.h"
@@ -391,6 +392,16 @@ int run(Options options) {
   broker::BrokerConfig config{options.limits, options.sys, options.acl, acl.get(), {}};
   config.rehome_publishers = options.rehome_publishers;
   config.drain_timeout_ms = options.drain_timeout_ms;
+  // What /metrics and /status say the process is.
+  broker::ProcessFacts process;
+  process.version = PEREGRINE_VERSION;
+  process.io_backend = io::backend_name(backend);
+  process.tls_library = net::describe(net::tls_library());
+  process.listeners = options.listen;
+  process.started_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  config.process = &process;
   // Enhanced authentication methods, shared read-only by every shard.
   std::unique_ptr<auth::ScramSha256> scram;
   if (!options.auth.scram_sha256.empty()) {

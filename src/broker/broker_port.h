@@ -28,6 +28,7 @@
 
 namespace peregrine::broker {
 
+struct ProcessFacts;
 class Client;
 class Session;
 
@@ -49,6 +50,8 @@ struct BrokerConfig {
   // Move a publisher-only session to the one shard its messages go to (rehome_policy.h).
   bool rehome_publishers = true;
   uint32_t drain_timeout_ms = 5000;  // SIGTERM: the goodbye's linger (Options)
+  // What the operator's pages say the process is (operator_report.h); shared, read-only.
+  const ProcessFacts* process = nullptr;
 };
 
 class BrokerPort : public net::ConnectionHost, public SessionHost {
@@ -138,6 +141,9 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   virtual void credential_in_use(Client* client) = 0;
   // An admin API call from `connection`'s HTTP front, answered in a later turn.
   virtual void admin_call(net::Connection* connection, const http::AdminCall& call) = 0;
+  // An operator's page (/metrics, /status) for `connection`'s HTTP front, answered in a
+  // later turn once every shard has given its figures.
+  virtual void operator_page(net::Connection* connection, http::OperatorPage page) = 0;
 
  protected:
   ~BrokerPort() = default;

@@ -97,6 +97,14 @@ struct BrokerStats {
   uint64_t& refused(AuthRefusal refusal);
   // "name=value ..." for the shutdown log line.
   std::string format() const;
+  // visit(name, meaning, value) for every named counter, in the list's order (not
+  // `rejected`).
+  template <typename Visit>
+  void for_each_named(Visit&& visit) const {
+#define PEREGRINE_COUNTER_VISIT_NAMED(name, meaning) visit(#name, meaning, name);
+    PEREGRINE_BROKER_COUNTERS(PEREGRINE_COUNTER_VISIT_NAMED)
+#undef PEREGRINE_COUNTER_VISIT_NAMED
+  }
   // visit(name, value) for every counter, in the list's order, then each reason code
   // bad input was answered with, as rejected_<reason> (only those that happened).
   template <typename Visit>

@@ -24,6 +24,12 @@ class ClientConnection final : public net::Connection, public ClientSink {
 
   Client& client() { return _client; }
   const Client& client() const { return _client; }
+  // Speaking HTTP with no MQTT session behind it (a page, a health check, a request in
+  // the making): nothing a shutdown needs to drain.
+  bool speaks_http_only() const {
+    return transport() != nullptr && transport()->serving_http() &&
+           _client.phase() == Client::Phase::kAwaitConnect;
+  }
 
   // Accepted: the connect and TLS handshake deadlines armed, reading begins.
   void begin();
@@ -69,6 +75,7 @@ class ClientConnection final : public net::Connection, public ClientSink {
   void on_upgraded() override { _client.restart_connect_deadline(); }
   void on_timer() override;
   void on_admin(const http::AdminCall& call) override { _client.broker().admin_call(this, call); }
+  void on_page(http::OperatorPage page) override { _client.broker().operator_page(this, page); }
 
   uint64_t _handshake_deadline_ms = 0;  // TLS; 0: none
   Client _client;

@@ -26,6 +26,7 @@ struct HeldBudget {
   uint64_t limit = 0;     // this shard's share; 0: no budget
   uint64_t bytes = 0;     // held by this shard's sessions
   uint32_t holders = 0;   // sessions holding something
+  uint64_t messages = 0;  // the QoS 1/2 messages those bytes are (for the operator's gauges)
   bool over = false;      // an episode at the bound is running (logged once)
 
   bool at_bound() const { return limit != 0 && bytes >= limit; }
@@ -37,12 +38,15 @@ struct HeldBudget {
   void grew(uint64_t before, uint64_t size) {
     holders += before == 0 && size != 0;
     bytes += size;
+    messages++;
   }
   void shrank(uint64_t before, uint64_t size) {
     PG_DASSERT(size <= before && size <= bytes);
     PG_DASSERT(holders > 0);
+    PG_DASSERT(messages > 0);
     holders -= before == size && size != 0;
     bytes -= size;
+    messages--;
   }
 };
 

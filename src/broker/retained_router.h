@@ -77,6 +77,7 @@ class RetainedRouter {
   uint16_t owner(std::string_view topic) const;
   // Retained messages held here (the topics this shard owns).
   size_t size() const { return _store.size(); }
+  uint64_t bytes() const { return _store.bytes(); }
 
   // Stores `message` (one reference) on its owner shard. With a `token`, the publisher's
   // connection `connection` wants to know the outcome: told now when this shard owns the

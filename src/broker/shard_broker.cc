@@ -116,6 +116,11 @@ void ShardBroker::on_start(shard::Shard& shard) {
   }
   _reclaimer = std::make_unique<MessageReclaimer>(shard.id(), shard.count());
   _reclaimer->install();
+  for (ShardListener& listener : _listeners) {
+    if (listener.serves_pages()) {
+      listen_on(listener);  // /readyz answers (503) while the log is replayed
+    }
+  }
   if (_log == nullptr) {
     start_listening();
   } else {
@@ -173,7 +178,7 @@ std::string ShardBroker::assign_client_id() {
 // ---- connections -------------------------------------------------------------------------
 
 void ShardBroker::accept(int fd, const net::TransportConfig* transport) {
-  if (_stopping) {
+  if (_stopping && !_pages_open) {
     ::close(fd);
     return;
   }
@@ -412,10 +417,19 @@ void ShardBroker::start_listening() {
   for (Message* will : wills) {
     publish_will(will);
   }
-  for (auto& listener : _listeners) {
-    _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.transport));
-    ring().listen(listener.fd, _acceptors.back().get());
+  for (ShardListener& listener : _listeners) {
+    listen_on(listener);
   }
+  _resume_held = true;  // HTTP requests that came while this shard started (turn's end)
+}
+
+void ShardBroker::listen_on(ShardListener& listener) {
+  if (listener.accepting || listener.fd < 0) {
+    return;
+  }
+  listener.accepting = true;
+  _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.transport));
+  ring().listen(listener.fd, _acceptors.back().get());
 }
 
 void ShardBroker::on_turn_end() {
@@ -424,6 +438,25 @@ void ShardBroker::on_turn_end() {
   if (_control->has_answers()) {
     _control->flush_answers();
   }
+  if (!_reports_done.empty()) {
+    finish_reports();
+  }
+  if (_pages_open && only_pages_left()) {
+    close_pages();  // every MQTT client is gone: the drain is over
+  }
+  if (_resume_held) {
+    _resume_held = false;
+    std::vector<ClientConnection*> waiting;
+    for (ClientConnection* connection : _clients) {
+      if (connection->speaks_http_only()) {
+        waiting.push_back(connection);
+      }
+    }
+    for (ClientConnection* connection : waiting) {
+      connection->resume_held_request();  // may open a session, even move the connection
+    }
+  }
+  _history.maybe_sample(now_ms(), _stats);
   if (!_paused_clients.empty() && !backpressured()) {
     std::vector<uint64_t> paused;
     paused.swap(_paused_clients);
@@ -1088,9 +1121,14 @@ void ShardBroker::on_stop_requested() {
     wheel().cancel(*acceptor);
   }
   wheel().cancel(_log_sync_timer);  // what is unsynced is synced as the log drains
-  for (auto& listener : _listeners) {
-    if (_listening) {
+  for (ShardListener& listener : _listeners) {
+    if (listener.serves_pages() && listener.accepting) {
+      _pages_open = true;  // /readyz says 503 (draining) while the others drain
+      continue;
+    }
+    if (listener.accepting) {
       ring().unlisten(listener.fd);
+      listener.accepting = false;
     }
     ::close(listener.fd);
     listener.fd = -1;
@@ -1105,7 +1143,44 @@ void ShardBroker::on_stop_requested() {
     if (client.phase() == Client::Phase::kConnected) {
       client.disconnect(mqtt::ReasonCode::kServerShuttingDown);
       connection->linger_for_shutdown(_config.drain_timeout_ms);
-    } else if (connection->open()) {
+    } else if (connection->open() && !(_pages_open && connection->speaks_http_only())) {
+      connection->close_now();
+    }
+  }
+  if (_pages_open && only_pages_left()) {
+    close_pages();
+  }
+}
+
+bool ShardBroker::only_pages_left() const {
+  if (!_parked_connects.empty()) {
+    return false;
+  }
+  for (const ClientConnection* connection : _clients) {
+    if (!connection->speaks_http_only()) {
+      return false;  // an MQTT client, open or lingering after its DISCONNECT
+    }
+  }
+  return true;
+}
+
+void ShardBroker::close_pages() {
+  _pages_open = false;
+  for (ShardListener& listener : _listeners) {
+    if (listener.fd < 0) {
+      continue;
+    }
+    if (listener.accepting) {
+      ring().unlisten(listener.fd);
+      listener.accepting = false;
+    }
+    ::close(listener.fd);
+    listener.fd = -1;
+  }
+  std::vector<ClientConnection*> connections;
+  connections.assign(_clients.begin(), _clients.end());
+  for (ClientConnection* connection : connections) {
+    if (connection->open()) {
       connection->close_now();
     }
   }

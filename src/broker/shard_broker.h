@@ -28,6 +28,7 @@
 #include "src/broker/memory_trimmer.h"
 #include "src/broker/keyed_set.h"
 #include "src/broker/message.h"
+#include "src/broker/operator_report.h"
 #include "src/broker/outbox.h"
 #include "src/broker/rehome_planner.h"
 #include "src/broker/rehome_policy.h"
@@ -57,6 +58,10 @@ struct ShardListener {
   // Its transport layers (TLS, WebSocket); nullptr: plain MQTT over TCP. Read-only,
   // owned by main, outlives the shards.
   const net::TransportConfig* transport = nullptr;
+  bool accepting = false;  // the shard's acceptor listens on it
+  // An HTTP API listener (http://, https://) serves the operator's pages: it accepts
+  // while the log is recovered and while the others drain, so that /readyz can say 503.
+  bool serves_pages() const { return transport != nullptr && transport->http && transport->bridge.serve_api; }
 };
 
 class ShardBroker final : public shard::ShardService,
@@ -101,6 +106,7 @@ class ShardBroker final : public shard::ShardService,
   void count_bytes_out(size_t bytes) override { _stats.bytes_out += bytes; }
   bool begin_linger() override;
   void end_linger() override;
+  http::Readiness readiness() const override;
 
   // BrokerPort: for the clients of this shard.
   uint16_t shard_id() const override { return _shard->id(); }
@@ -123,6 +129,7 @@ class ShardBroker final : public shard::ShardService,
   }
   void credential_in_use(Client* client) override;
   void admin_call(net::Connection* connection, const http::AdminCall& call) override;
+  void operator_page(net::Connection* connection, http::OperatorPage page) override;
 
   // SessionHost: for the sessions of this shard.
   bool may_read(const Session& session, std::string_view topic) const override {
@@ -149,9 +156,7 @@ class ShardBroker final : public shard::ShardService,
 
   // SysHost
   uint16_t shard_count() const override { return _shard->count(); }
-  SysSnapshot take_snapshot() const override {
-    return {_stats, _clients_now, _subscriptions_now, _retained->size(), _held.bytes};
-  }
+  SysSnapshot take_snapshot() const override;
   void send_sys_snapshot(SysSnapshot* snapshot) override;
   void publish_internal(const std::string& topic, std::string_view payload,
                         bool retain) override;
@@ -198,6 +203,8 @@ class ShardBroker final : public shard::ShardService,
   void handle(const mail::ControlAck& mail, uint16_t from);
   void handle(const mail::Recovered& mail, uint16_t from);
   void handle(const mail::DurableAck& mail, uint16_t from);
+  void handle(const mail::ReportAsk& mail, uint16_t from);
+  void handle(const mail::ReportBack& mail, uint16_t from);
   void handle(const mail::LogBarrier& mail, uint16_t from);
 
   // Publishes `message` from this shard (consumes the caller's reference): to this
@@ -260,6 +267,13 @@ class ShardBroker final : public shard::ShardService,
   void restore_sessions(const SessionImages& images);
   // Listening starts once every shard has restored its sessions' routes (mail::Recovered).
   void start_listening();
+  void listen_on(ShardListener& listener);
+  // Stopping: once only connections speaking HTTP without a session are left, the page
+  // listeners close and so do they.
+  bool only_pages_left() const;
+  void close_pages();
+  bool _pages_open = false;  // stopping, and page listeners still accept
+  bool _resume_held = false;  // listening began: held HTTP requests go on at the turn's end
   void tell_recovered();
   // A SUBACK whose subscriptions were written waits for that write (in ticket order);
   // then for the routes. A failed write refuses its filters and takes them back.
@@ -324,6 +338,14 @@ class ShardBroker final : public shard::ShardService,
   std::vector<Message*> _deferred_wills;
   bool _told_recovered = false;
   bool _listening = false;
+  // The operator's pages (shard_broker_pages.cc): reports this shard asked for, until
+  // every shard filled its slot and the page is answered at a turn's end (at most
+  // kMaxReports at once: more are answered 503), and this shard's counters a minute ago.
+  static constexpr size_t kMaxReports = 16;
+  std::vector<std::unique_ptr<OperatorReport>> _reports;
+  std::vector<OperatorReport*> _reports_done;
+  CounterHistory _history;
+  void finish_reports();
   struct LogSyncTimer final : io::Timer {
     void on_timer() override {}  // the turn it causes flushes the log
   } _log_sync_timer;

@@ -23,6 +23,7 @@ namespace peregrine::broker {
 
 struct AdminOp;
 class ClientConnection;
+struct OperatorReport;
 struct ControlChange;
 struct RetainedScan;
 struct RouteChange;
@@ -55,6 +56,8 @@ enum class Kind : uint16_t {
   kRecovered,
   kLogBarrier,
   kDurableAck,
+  kReportAsk,
+  kReportBack,
 };
 
 constexpr uint16_t wire(Kind kind) { return static_cast<uint16_t>(kind); }
@@ -316,6 +319,29 @@ struct ControlAck {
   void discard() const;  // control_plane.cc
 };
 
+// An operator's page (/metrics, /status) asked on the sender: the receiver writes its
+// own slot of the report and sends it back. The report stays owned by the shard that
+// made it (which frees it with its broker if the shards stop first: discard does nothing).
+struct ReportAsk {
+  static constexpr Kind kKind = Kind::kReportAsk;
+  OperatorReport* report;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, report}; }
+  static ReportAsk open(const shard::Envelope& e) { return {static_cast<OperatorReport*>(e.ptr)}; }
+  void discard() const {}
+};
+
+struct ReportBack {
+  static constexpr Kind kKind = Kind::kReportBack;
+  OperatorReport* report;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, 0, 0, report}; }
+  static ReportBack open(const shard::Envelope& e) {
+    return {static_cast<OperatorReport*>(e.ptr)};
+  }
+  void discard() const {}
+};
+
 // Start-up with persistence: the sender restored its sessions, and every other shard has
 // applied the routes of their subscriptions. A shard listens once every shard said so, so
 // that no client's message can miss a restored subscriber (docs/architecture.md, persistence).
@@ -361,7 +387,7 @@ using AllKinds = KindList<Publish, PublishBatchMail, Reclaim, BatchBack, SharedP
                           RouteChangeMail, RouteAck, Migrate, Rehome, SessionGone, Load,
                           RetainStore, RetainScan, RetainBatch, RetainAnswer, SysSnapshotMail,
                           SysSnapshotBack, AdminForward, AdminDone, ControlChangeMail,
-                          ControlAck, Recovered, LogBarrier, DurableAck>;
+                          ControlAck, Recovered, LogBarrier, DurableAck, ReportAsk, ReportBack>;
 
 namespace detail {
 
@@ -395,7 +421,7 @@ constexpr bool kinds_distinct(KindList<Kinds...>) {
       }
     }
   }
-  return sizeof...(Kinds) == wire(Kind::kDurableAck);  // and every kind is listed (the last)
+  return sizeof...(Kinds) == wire(Kind::kReportBack);  // and every kind is listed (the last)
 }
 static_assert(kinds_distinct(AllKinds{}), "each mail kind listed once, all of them");
 

@@ -25,6 +25,13 @@ struct SysSnapshot {
   uint64_t subscriptions_now = 0;
   uint64_t retained_now = 0;
   uint64_t held_bytes_now = 0;  // QoS 1/2 bytes sessions hold (held_budget.h)
+  // The rest is for the operator's pages (/metrics, /status), not published in $SYS.
+  uint64_t connections_now = 0;    // sockets open on the shard, MQTT or not yet
+  uint64_t sessions_now = 0;       // in its session table, connected or not
+  uint64_t retained_bytes_now = 0;
+  uint64_t held_messages_now = 0;  // QoS 1/2 messages queued or in flight to clients
+  uint64_t overflow_now = 0;       // mail held back at full mailboxes (shard.h)
+  uint32_t busy_permille = 0;      // of the last load window (shard.h)
 };
 
 // What the publisher uses of its shard (ShardBroker implements it).

@@ -223,6 +223,9 @@ void HttpBridge::dispatch(const Request& request) {
     if (!first) {
       return fail(400, "a WebSocket upgrade must be a connection's first request");
     }
+    if (!broker_ready(request)) {
+      return;
+    }
     _upgrade = std::make_unique<Request>(request);
     return;
   }
@@ -248,11 +251,30 @@ void HttpBridge::dispatch(const Request& request) {
     respond(200, "{\"status\":\"ok\"}", _keep_alive);
     return request_done(_keep_alive);
   }
+  if (request.path == "/readyz") {
+    if (request.method != "GET") {
+      return fail(405, "GET only");
+    }
+    const Readiness readiness = _sink.readiness();
+    respond(readiness.ready ? 200 : 503,
+            "{\"status\":" + json_string(readiness.ready ? "ready" : readiness.why) + "}",
+            _keep_alive);
+    return request_done(_keep_alive);
+  }
+  if (request.path == "/metrics") {
+    return start_page(request, OperatorPage::kMetrics);
+  }
+  if (request.path == "/status") {
+    return start_page(request, OperatorPage::kStatus);
+  }
   if (request.path.starts_with("/admin/")) {
     return start_admin(request);
   }
   if (request.path != "/events") {
     return fail(404, "no such path");
+  }
+  if (!broker_ready(request)) {
+    return;
   }
   if (request.method == "GET") {
     return start_events(request);
@@ -425,6 +447,55 @@ void HttpBridge::admin_answer(int status, std::string_view json_body) {
     return;
   }
   respond(status, json_body, _keep_alive);
+  request_done(_keep_alive);
+}
+
+bool HttpBridge::broker_ready(const Request& request) {
+  const Readiness readiness = _sink.readiness();
+  if (readiness.ready) {
+    return true;
+  }
+  if (!readiness.starting) {
+    fail(503, readiness.why);  // draining: come back elsewhere
+    return false;
+  }
+  // Starting (the log replayed, routes exchanged: well under a second for a million
+  // retained messages): the request waits rather than fail a client that came early.
+  _held = std::make_unique<Request>(request);
+  _stage = Stage::kAwaitReady;
+  return false;
+}
+
+bool HttpBridge::resume(std::span<const uint8_t>* rest) {
+  if (_stage != Stage::kAwaitReady || !_held) {
+    return false;
+  }
+  std::unique_ptr<Request> held = std::move(_held);
+  _stage = Stage::kReading;
+  // As if it came now: a held upgrade passed the first-request check already.
+  _first_request = held->path == _config.websocket_path && held->header("upgrade") != nullptr;
+  dispatch(*held);
+  if (_upgrade) {
+    *rest = std::span<const uint8_t>(_pending);
+    return true;
+  }
+  parse_pending();
+  return false;
+}
+
+void HttpBridge::start_page(const Request& request, OperatorPage page) {
+  if (request.method != "GET") {
+    return fail(405, "GET only");
+  }
+  _stage = Stage::kAwaitPage;
+  _sink.page(page);
+}
+
+void HttpBridge::page_answer(int status, std::string_view content_type, std::string_view body) {
+  if (_stage != Stage::kAwaitPage) {
+    return;
+  }
+  respond_typed(status, content_type, body, _keep_alive, "Cache-Control: no-store\r\n");
   request_done(_keep_alive);
 }
 
@@ -707,16 +778,26 @@ void HttpBridge::preflight(const Request& request) {
 }
 
 void HttpBridge::respond(int status, std::string_view json_body, bool keep_alive) {
-  std::string out = status_line(status) + "Content-Type: application/json\r\nContent-Length: " +
-                    std::to_string(json_body.size()) + "\r\n" + cors_headers();
+  respond_typed(status, "application/json", json_body, keep_alive);
+}
+
+void HttpBridge::respond_typed(int status, std::string_view content_type, std::string_view body,
+                               bool keep_alive, std::string_view extra_headers) {
+  std::string out = status_line(status) + "Content-Type: " + std::string(content_type) +
+                    "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+                    cors_headers();
+  out += extra_headers;
   if (status == 405) {
     out += "Allow: GET, POST, OPTIONS\r\n";
+  }
+  if (status == 503) {
+    out += "Retry-After: 1\r\n";
   }
   if (!keep_alive) {
     out += "Connection: close\r\n";
   }
   out += "\r\n";
-  out.append(json_body);
+  out.append(body);
   _sink.to_client(text_bytes(out));
 }
 

@@ -1,8 +1,9 @@
 // Fastly's HTTP surface on http:// and https:// listeners, as a translator between HTTP
 // and the MQTT protocol layer above it: `GET /events` becomes an MQTT v5 session that
 // subscribes and whose PUBLISH packets leave as Server-Sent Events; `POST /events`
-// becomes a QoS 1 PUBLISH answered when its PUBACK comes back; `GET /healthz` is
-// answered here; a WebSocket upgrade on the MQTT path is handed back to the transport
+// becomes a QoS 1 PUBLISH answered when its PUBACK comes back; `GET /healthz` and
+// `/readyz` are answered here, `/metrics` and `/status` by the broker (operator_pages.h);
+// a WebSocket upgrade on the MQTT path is handed back to the transport
 // stack. The MQTT layer never knows: it sees an ordinary v5 client.
 //
 // Pure and single-threaded: bytes in from the client and from the MQTT layer, bytes out
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "src/http/admin_call.h"
+#include "src/http/operator_pages.h"
 #include "src/http/request_parser.h"
 
 namespace peregrine::http {
@@ -59,6 +61,12 @@ class BridgeSink {
   // An authenticated admin API call for the broker; its answer comes back through
   // HttpBridge::admin_answer() (now or in a later turn). Nothing else is read meanwhile.
   virtual void admin(const AdminCall& call) = 0;
+  // Whether the broker takes traffic now (/readyz; while not, SSE, POST and WebSocket
+  // upgrades are refused with 503).
+  virtual Readiness readiness() const = 0;
+  // An operator's page for the broker to make; its answer comes back through
+  // HttpBridge::page_answer() in a later turn. Nothing else is read meanwhile.
+  virtual void page(OperatorPage page) = 0;
 };
 
 class HttpBridge {
@@ -71,11 +79,16 @@ class HttpBridge {
   // switches to WebSocket and the bridge is done.
   bool on_client_bytes(std::span<const uint8_t> bytes, std::span<const uint8_t>* rest);
   const Request* upgrade_request() const { return _upgrade.get(); }
+  // The broker is ready: a request held while it started (Readiness::starting) is
+  // dispatched now. Returns as on_client_bytes() does when it is an upgrade.
+  bool resume(std::span<const uint8_t>* rest);
   // Bytes the MQTT layer wrote.
   void on_protocol_bytes(std::span<const uint8_t> bytes);
   void on_timer();
   // The broker's answer to the admin call in progress (ignored if none is).
   void admin_answer(int status, std::string_view json_body);
+  // The broker's page asked for (ignored if none is awaited).
+  void page_answer(int status, std::string_view content_type, std::string_view body);
 
   // The SSE event id of a message: stable for the same topic and payload, so that a
   // stream resumed with Last-Event-ID skips the retained message it already had.
@@ -88,6 +101,8 @@ class HttpBridge {
     kStreaming,      // SSE events flow until the connection ends
     kAwaitPuback,    // POST /events sent PUBLISH; PUBACK pending
     kAwaitAdmin,     // an admin call is with the broker
+    kAwaitPage,      // an operator's page is with the broker
+    kAwaitReady,     // a request for the broker waits for it to finish starting
     kDone,           // a response that ends the connection was written
   };
 
@@ -108,6 +123,9 @@ class HttpBridge {
   void on_disconnect(std::span<const uint8_t> body);
   void send_event(std::string_view topic, std::span<const uint8_t> payload, bool retained);
   void respond(int status, std::string_view json_body, bool keep_alive);
+  void respond_typed(int status, std::string_view content_type, std::string_view body,
+                     bool keep_alive, std::string_view extra_headers = {});
+  void start_page(const Request& request, OperatorPage page);
   void fail(int status, const char* why);
   void request_done(bool keep_alive);
   void arm_request_timer();
@@ -118,6 +136,10 @@ class HttpBridge {
   std::vector<uint8_t> _pending;    // client bytes not yet parsed (one request at a time)
   std::vector<uint8_t> _from_mqtt;  // an MQTT packet from the protocol layer, partial
   std::unique_ptr<Request> _upgrade;
+  std::unique_ptr<Request> _held;  // kAwaitReady: the request that waits
+  // Whether a request needing the broker may go on now: true, or held (false, stage
+  // kAwaitReady), or refused with 503 (false, done).
+  bool broker_ready(const Request& request);
   Stage _stage = Stage::kReading;
   bool _session = false;       // the synthetic MQTT session exists (CONNECT sent)
   bool _connected = false;     // its CONNACK came

@@ -253,6 +253,22 @@ void Connection::on_admin(const http::AdminCall&) {
   close_after_flush();  // nothing here serves the admin API
 }
 
+void Connection::on_page(http::OperatorPage) {
+  close_after_flush();  // nothing here makes operator pages
+}
+
+void Connection::answer_page(int status, std::string_view content_type, std::string_view body) {
+  if (_stack != nullptr) {
+    _stack->answer_page(status, content_type, body);
+  }
+}
+
+void Connection::resume_held_request() {
+  if (_stack != nullptr && open()) {
+    _stack->resume_held_request();
+  }
+}
+
 void Connection::answer_admin(int status, std::string_view json_body) {
   if (_stack != nullptr) {
     _stack->answer_admin(status, json_body);

@@ -44,6 +44,8 @@ class ConnectionHost {
   // linger at once; refused, the connection closes as soon as its output is written.
   virtual bool begin_linger() { return true; }
   virtual void end_linger() {}
+  // Whether the broker takes traffic (/readyz; the HTTP front refuses with 503 while not).
+  virtual http::Readiness readiness() const { return {true, false, "ready"}; }
   // Send queues: a connection holds one only while it has output, so an idle connection
   // costs a pointer; a host may keep released queues for reuse.
   virtual OutQueue* acquire_out_queue() { return new OutQueue(); }
@@ -69,6 +71,10 @@ class Connection : public io::Socket, public io::Timer {
   const TransportStack* transport() const { return _stack.get(); }
   // Answers this connection's admin call (see on_admin); dropped if it closed meanwhile.
   void answer_admin(int status, std::string_view json_body);
+  // Answers this connection's operator page (see on_page), likewise.
+  void answer_page(int status, std::string_view content_type, std::string_view body);
+  // The broker is ready: a request its HTTP front held while it started goes on.
+  void resume_held_request();
 
   void start();  // begin receiving on the current host's ring
   void write(std::span<const uint8_t> bytes);
@@ -118,6 +124,9 @@ class Connection : public io::Socket, public io::Timer {
   // An admin API call from the HTTP front, authenticated; answered later (never from
   // within this call) with answer_admin(). Without an override: 404.
   virtual void on_admin(const http::AdminCall& call);
+  // An operator's page (/metrics, /status) from the HTTP front; answered later with
+  // answer_page(). Without an override: 404.
+  virtual void on_page(http::OperatorPage page);
   // The HTTP front upgraded the connection to WebSocket: the protocol starts now.
   virtual void on_upgraded() {}
 
@@ -129,6 +138,8 @@ class Connection : public io::Socket, public io::Timer {
   OutQueue& wire() { return out(); }
   void stack_deliver(std::span<const uint8_t> bytes) { on_data(bytes); }
   void stack_admin(const http::AdminCall& call) { on_admin(call); }
+  void stack_page(http::OperatorPage page) { on_page(page); }
+  http::Readiness stack_readiness() const { return _host->readiness(); }
   void stack_wrote() { _host->mark_dirty(this); }
   void stack_finished() { close_after_flush(); }
   void stack_failed(TransportEvent event, const std::string& why);

@@ -143,6 +143,21 @@ void TransportStack::http_input(std::span<const uint8_t> bytes) {
   _in_bridge = true;
   const bool upgrade = _bridge->on_client_bytes(bytes, &rest);
   _in_bridge = false;
+  after_bridge(upgrade, rest);
+}
+
+void TransportStack::resume_held_request() {
+  if (!_bridge || _in_bridge || _stage != Stage::kHttp) {
+    return;
+  }
+  std::span<const uint8_t> rest;
+  _in_bridge = true;
+  const bool upgrade = _bridge->resume(&rest);
+  _in_bridge = false;
+  after_bridge(upgrade, rest);
+}
+
+void TransportStack::after_bridge(bool upgrade, std::span<const uint8_t> rest) {
   if (!upgrade || !live()) {
     return;
   }
@@ -356,6 +371,19 @@ void TransportStack::refused(int status, const char* why) {
 }
 
 void TransportStack::admin(const http::AdminCall& call) { _connection.stack_admin(call); }
+
+http::Readiness TransportStack::readiness() const { return _connection.stack_readiness(); }
+
+void TransportStack::page(http::OperatorPage page) { _connection.stack_page(page); }
+
+void TransportStack::answer_page(int status, std::string_view content_type,
+                                 std::string_view body) {
+  if (_bridge && !_in_bridge && !_connection.closing()) {
+    _in_bridge = true;
+    _bridge->page_answer(status, content_type, body);
+    _in_bridge = false;
+  }
+}
 
 void TransportStack::answer_admin(int status, std::string_view json_body) {
   if (_bridge && !_in_bridge && !_connection.closing()) {

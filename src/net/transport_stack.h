@@ -86,6 +86,9 @@ class TransportStack final : private PlaintextSink,
   TlsIdentity tls_identity() const;
   // The broker's answer to the admin call this connection's HTTP front made.
   void answer_admin(int status, std::string_view json_body);
+  void answer_page(int status, std::string_view content_type, std::string_view body);
+  // The broker became ready: the request the bridge held goes on.
+  void resume_held_request();
   // The connection leaves its shard's wheel (a move, or the end) and joins another.
   void stop_timers(io::TimerWheel& wheel);
   void resume_timers(io::TimerWheel& wheel);
@@ -116,12 +119,16 @@ class TransportStack final : private PlaintextSink,
   uint64_t now_ms() const override;
   void refused(int status, const char* why) override;
   void admin(const http::AdminCall& call) override;
+  http::Readiness readiness() const override;
+  void page(http::OperatorPage page) override;
 
   // Bytes above TLS (or from the socket when there is no TLS).
   void above_tls(std::span<const uint8_t> bytes);
   // The TLS handshake is done: its facts are taken and the next layer starts.
   void note_established();
   void http_input(std::span<const uint8_t> bytes);
+  // After a bridge call that may have ended in a WebSocket upgrade (`rest`: what follows).
+  void after_bridge(bool upgrade, std::span<const uint8_t> rest);
   bool answer_upgrade(const http::Request& request);
   void refuse_upgrade(int status, const char* why, const char* extra_headers = "");
   void send_close(uint16_t code);

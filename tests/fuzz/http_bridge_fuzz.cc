@@ -75,11 +75,28 @@ class BrokerStandIn final : public BridgeSink {
     _admin_pending = true;
   }
 
-  // Decodes what the bridge synthesized and answers it (and a pending admin call).
+  peregrine::http::Readiness readiness() const override {
+    // Now and then recovering or draining: SSE, POST and upgrades must be refused.
+    switch (_reason_seed % 7) {
+      case 0: return {false, false, "draining"};
+      case 1: return {false, true, "recovering"};
+      default: return {true, false, "ready"};
+    }
+  }
+  void page(peregrine::http::OperatorPage) override {
+    PG_ASSERT(!_admin_pending && !_page_pending);
+    _page_pending = true;
+  }
+
+  // Decodes what the bridge synthesized and answers it (and a pending admin call or page).
   void answer(HttpBridge& bridge) {
     if (_admin_pending) {
       _admin_pending = false;
       bridge.admin_answer(_reason_seed % 2 ? 200 : 409, R"({"success":true})");
+    }
+    if (_page_pending) {
+      _page_pending = false;
+      bridge.page_answer(200, "text/plain", "peregrine_ready 1\n");
     }
     std::vector<uint8_t> in;
     in.swap(pending);
@@ -143,6 +160,7 @@ class BrokerStandIn final : public BridgeSink {
   uint8_t _reason_seed;
   bool _connected = false;
   bool _admin_pending = false;
+  bool _page_pending = false;
 };
 
 }  // namespace
@@ -171,6 +189,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;  // the transport stack takes over from here
     }
     input = input.subspan(take);
+    if (sink.readiness().ready && bridge.resume(&rest)) {  // a held request goes on
+      PG_ASSERT(bridge.upgrade_request() != nullptr);
+      break;
+    }
     sink.answer(bridge);
     sink.now += 100;
     if (sink.deadline != 0 && sink.now >= sink.deadline) {

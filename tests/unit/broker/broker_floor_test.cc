@@ -4,7 +4,10 @@
 // connect on shards other than their home, so every test also crosses a migration.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <string>
 
 #include "tests/sim/sim_client.h"
@@ -264,6 +267,43 @@ TEST_F(BrokerFloorTest, ASecondConnectWithAnUnknownLevelIsAProtocolErrorNotA0x84
   ASSERT_TRUE(c.last_disconnect.has_value());  // decoded: a well-formed DISCONNECT
   EXPECT_EQ(c.last_disconnect->reason, ReasonCode::kProtocolError);
   EXPECT_FALSE(c.connection_open());
+}
+
+}  // namespace
+}  // namespace peregrine::sim
+
+namespace peregrine::sim {
+namespace {
+
+// /readyz's answer on each shard: recovering until every shard has replayed its log and
+// routed its restored subscriptions everywhere (the start-up barrier), then ready.
+TEST(BrokerFloorReadiness, AShardIsRecoveringUntilEveryShardSaidRecovered) {
+  char dir[] = "/tmp/peregrine-floor-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  FloorOptions o = options(2);
+  o.state_dir = dir;
+  {
+    SimFloor floor(1, o);
+    EXPECT_FALSE(floor.broker(0).readiness().ready);
+    EXPECT_STREQ(floor.broker(0).readiness().why, "recovering");
+    for (int i = 0; i < 50; ++i) {
+      floor.step_only(0);  // shard 1 has not run a turn: its Recovered is not out
+    }
+    EXPECT_STREQ(floor.broker(0).readiness().why, "recovering");
+    ASSERT_TRUE(floor.settle());
+    for (uint16_t shard = 0; shard < 2; ++shard) {
+      EXPECT_TRUE(floor.broker(shard).readiness().ready);
+      EXPECT_STREQ(floor.broker(shard).readiness().why, "ready");
+    }
+    floor.stop();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BrokerFloorReadiness, AnInMemoryBrokerIsReadyAtOnce) {
+  SimFloor floor(1, options(2));
+  EXPECT_TRUE(floor.broker(0).readiness().ready);
+  EXPECT_TRUE(floor.broker(1).readiness().ready);
 }
 
 }  // namespace

@@ -113,6 +113,7 @@ class Broker final : public BrokerPort {
   bool token_revoked(std::string_view) const override { return false; }
   void credential_in_use(Client*) override {}
   void admin_call(net::Connection*, const http::AdminCall&) override {}
+  void operator_page(net::Connection*, http::OperatorPage) override {}
   void unsubscribe(Client*, const mqtt::Unsubscribe&) override {}
   void client_gone(Client* client) override {
     ++gone;

@@ -36,6 +36,8 @@ class RecordingSink final : public BridgeSink {
   uint64_t now_ms() const override { return now; }
   void refused(int status, const char*) override { refusals.push_back(status); }
   void admin(const AdminCall& call) override { admin_calls.push_back(call); }
+  http::Readiness readiness() const override { return ready; }
+  void page(http::OperatorPage page) override { pages.push_back(page); }
 
   // The MQTT packets synthesized so far, decoded as v5 (consumed).
   std::vector<mqtt::Packet> packets() {
@@ -66,6 +68,8 @@ class RecordingSink final : public BridgeSink {
   std::vector<std::vector<uint8_t>> kept;
   std::vector<int> refusals;
   std::vector<AdminCall> admin_calls;
+  std::vector<http::OperatorPage> pages;
+  http::Readiness ready{true, false, "ready"};
   bool finished = false;
   uint64_t deadline = 0;
   uint64_t now = 1000;
@@ -108,6 +112,86 @@ TEST_F(BridgeTest, HealthzIsAnsweredWithoutASession) {
   EXPECT_TRUE(sink.protocol.empty());
   EXPECT_FALSE(sink.finished);
   EXPECT_EQ(sink.deadline, sink.now + 30'000);  // idle timeout armed
+}
+
+TEST_F(BridgeTest, ReadyzSaysWhetherTheBrokerTakesTraffic) {
+  client("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(sink.client.find("HTTP/1.1 200 OK"), 0u);
+  EXPECT_NE(sink.client.find("{\"status\":\"ready\"}"), std::string::npos);
+  sink.client.clear();
+  sink.ready = {false, false, "draining"};
+  client("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(sink.client.find("HTTP/1.1 503 Service Unavailable"), 0u);
+  EXPECT_NE(sink.client.find("Retry-After: 1\r\n"), std::string::npos);
+  EXPECT_NE(sink.client.find("{\"status\":\"draining\"}"), std::string::npos);
+  EXPECT_FALSE(sink.finished);  // an answer, not a refusal: the connection stays
+  EXPECT_TRUE(sink.protocol.empty());
+}
+
+TEST_F(BridgeTest, DrainingRefusesEventsPostsAndUpgradesWith503) {
+  sink.ready = {false, false, "draining"};
+  client("POST /events?topic=a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(sink.refusals, std::vector<int>{503});
+  EXPECT_NE(sink.client.find("draining"), std::string::npos);
+  EXPECT_NE(sink.client.find("Retry-After: 1\r\n"), std::string::npos);
+  EXPECT_TRUE(sink.protocol.empty());  // no session was opened
+
+  RecordingSink upgrade_sink;
+  upgrade_sink.ready = {false, false, "draining"};
+  HttpBridge upgrade(config(), upgrade_sink);
+  std::span<const uint8_t> rest;
+  EXPECT_FALSE(upgrade.on_client_bytes(
+      bytes_of("GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"), &rest));
+  EXPECT_EQ(upgrade.upgrade_request(), nullptr);
+  EXPECT_EQ(upgrade_sink.refusals, std::vector<int>{503});
+}
+
+TEST_F(BridgeTest, StartingHoldsRequestsUntilTheBrokerIsReady) {
+  sink.ready = {false, true, "recovering"};
+  client("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"
+         "POST /events?topic=a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+         "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(sink.client.find("HTTP/1.1 503"), 0u);  // /readyz says so at once
+  EXPECT_EQ(sink.client.find("{\"status\":\"ok\"}"), std::string::npos);  // behind the POST
+  EXPECT_TRUE(sink.protocol.empty());
+  EXPECT_TRUE(sink.refusals.empty());
+  std::span<const uint8_t> rest;
+  sink.ready = {true, false, "ready"};
+  EXPECT_FALSE(bridge.resume(&rest));
+  auto packets = sink.packets();
+  ASSERT_EQ(packets.size(), 2u);  // CONNECT, then the PUBLISH
+  EXPECT_EQ(std::get<mqtt::Publish>(packets[1]).topic, "a");
+  EXPECT_FALSE(bridge.resume(&rest));  // nothing held any more
+
+  RecordingSink upgrade_sink;
+  upgrade_sink.ready = {false, true, "recovering"};
+  HttpBridge upgrade(config(), upgrade_sink);
+  EXPECT_FALSE(upgrade.on_client_bytes(
+      bytes_of("GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n\x82\x80"), &rest));
+  EXPECT_EQ(upgrade.upgrade_request(), nullptr);
+  upgrade_sink.ready = {true, false, "ready"};
+  ASSERT_TRUE(upgrade.resume(&rest));
+  ASSERT_NE(upgrade.upgrade_request(), nullptr);
+  EXPECT_EQ(std::string(rest.begin(), rest.end()), "\x82\x80");
+  EXPECT_TRUE(upgrade_sink.refusals.empty());
+}
+
+TEST_F(BridgeTest, PagesAreAskedOfTheBrokerAndAnsweredWithTheirType) {
+  client("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(sink.pages, std::vector<OperatorPage>{OperatorPage::kMetrics});
+  EXPECT_TRUE(sink.client.empty());  // the next request waits for this answer
+  bridge.page_answer(200, "text/plain; version=0.0.4", "peregrine_ready 1\n");
+  EXPECT_EQ(sink.client.find("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                             "Content-Length: 18\r\n"),
+            0u);
+  EXPECT_NE(sink.client.find("Cache-Control: no-store\r\n"), std::string::npos);
+  EXPECT_NE(sink.client.find("\r\n\r\nperegrine_ready 1\n"), std::string::npos);
+  EXPECT_NE(sink.client.find("{\"status\":\"ok\"}"), std::string::npos);  // then /healthz
+  bridge.page_answer(200, "text/plain", "late");  // none awaited: ignored
+  EXPECT_EQ(sink.client.find("late"), std::string::npos);
+
+  client("GET /status HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(sink.pages.back(), OperatorPage::kStatus);
 }
 
 TEST_F(BridgeTest, PostBecomesConnectAndQos1PublishAnsweredOnPuback) {
@@ -267,6 +351,8 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404},
         Refusal{"PUT /events?topic=a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405},
         Refusal{"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405},
+        Refusal{"POST /readyz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405},
+        Refusal{"DELETE /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 405},
         Refusal{"GET /events HTTP/1.1\r\nHost: x\r\n\r\n", 400},
         Refusal{"GET /events?topic=a/%23/b HTTP/1.1\r\nHost: x\r\n\r\n", 400},
         Refusal{"POST /events?topic=a/%2B HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 400},

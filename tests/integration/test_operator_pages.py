@@ -1,0 +1,164 @@
+"""The operator's pages on an HTTP listener (issue 31): /metrics in Prometheus' text format
+(checked by Debian's promtool) with every counter the broker keeps and the gauges;
+/readyz answering 503 while the broker drains; /status rendered by headless Chromium."""
+
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import paho.mqtt.client as paho
+import pytest
+
+import mqtt_raw as m
+from conftest import port_accepts, start_transport_broker
+
+def get(port, path, timeout=10):
+    """(status, content type, body) of GET `path`."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, r.headers.get("Content-Type"), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type"), e.read().decode()
+
+
+def wait_until_ready(port, timeout=10.0):
+    """/readyz answers 503 "recovering" until every shard has replayed its log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, body = get(port, "/readyz")
+        if status == 200 or time.monotonic() > deadline:
+            return status, body
+        assert (status, body) == (503, '{"status":"recovering"}')
+        time.sleep(0.02)
+
+
+def samples(text):
+    """{metric name: {labels text: value}} of an exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = re.fullmatch(r"([a-z0-9_]+)(\{[^}]*\})? (\S+)", line)
+        assert match, f"not a sample line: {line!r}"
+        out.setdefault(match[1], {})[match[2] or ""] = float(match[3])
+    return out
+
+
+def total(found, name):
+    return sum(found[name].values())
+
+
+def promtool_check(text):
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool missing: run tools/bootstrap (Debian's prometheus)", pytrace=False)
+    checked = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                             capture_output=True, timeout=30)
+    return checked.returncode, (checked.stdout + checked.stderr).decode()
+
+
+def test_metrics_pass_promtool_and_count_what_happened(broker):
+    b, ports = start_transport_broker(broker, None, ["mqtt", "http"])
+    assert wait_until_ready(ports["http"]) == (200, '{"status":"ready"}')
+    # An independent client subscribes (paho), Debian's mosquitto_pub publishes.
+    sub = paho.Client(client_id="metrics-sub", protocol=paho.MQTTv311, clean_session=False)
+    sub.connect("127.0.0.1", ports["mqtt"])
+    sub.loop_start()
+    try:
+        assert sub.subscribe("metrics/#", qos=1)[0] == paho.MQTT_ERR_SUCCESS
+        time.sleep(0.5)  # its SUBACK
+        for i in range(5):
+            subprocess.run(["mosquitto_pub", "-p", str(ports["mqtt"]), "-q", "1",
+                            "-t", f"metrics/{i}", "-m", "x" * 10], check=True, timeout=10)
+        subprocess.run(["mosquitto_pub", "-p", str(ports["mqtt"]), "-r", "-t", "metrics/kept",
+                        "-m", "kept"], check=True, timeout=10)
+        status, content_type, text = get(ports["http"], "/metrics")
+        assert status == 200
+        assert content_type == "text/plain; version=0.0.4; charset=utf-8"
+        rc, out = promtool_check(text)
+        assert rc == 0 and out.strip() == "", out
+        found = samples(text)
+        assert total(found, "peregrine_messages_in_total") >= 6
+        assert total(found, "peregrine_messages_out_total") >= 6
+        assert total(found, "peregrine_retained_messages") == 1
+        assert total(found, "peregrine_retained_bytes") == len("metrics/kept") + len("kept")
+        assert total(found, "peregrine_clients_connected") == 1
+        assert total(found, "peregrine_subscriptions") == 1
+        assert total(found, "peregrine_sessions") == 1
+        assert set(found["peregrine_connections"]) == {'{shard="0"}', '{shard="1"}'}
+        assert found["peregrine_shards"][""] == 2
+        assert found["peregrine_ready"][""] == 1
+        (build,) = found["peregrine_build_info"]
+        backend = "io_uring" if b.backend == "uring" else "epoll"
+        assert 'version="' in build and f'io="{backend}"' in build, build
+    finally:
+        sub.loop_stop()
+        sub.disconnect()
+    # Every counter of the shutdown line is exported (the rejected_<reason> ones as
+    # peregrine_rejected_total{reason=...}).
+    counters = b.counters()
+    names = {name for name in counters if not name.startswith("rejected_")}
+    missing = {name for name in names if f"peregrine_{name}_total" not in found}
+    assert not missing and len(names) > 50, missing
+
+
+def test_readyz_is_503_while_draining_and_the_port_closes_after(broker):
+    b, ports = start_transport_broker(broker, None, ["mqtt", "http"],
+                                      config="drain_timeout_ms = 20000\n")
+    assert wait_until_ready(ports["http"]) == (200, '{"status":"ready"}')
+    assert get(ports["http"], "/healthz")[0] == 200
+    stay = m.connected(ports["mqtt"], "stays", m.V5)   # reads its DISCONNECT only later
+    b.proc.send_signal(signal.SIGTERM)
+    b.wait_for_log(r"SIGTERM: shutting down")
+    # The shard holding `stays` drains it (up to drain_timeout_ms) and keeps its page
+    # listener open meanwhile; a shard with nothing to drain has closed its own.
+    status, _, body = get(ports["http"], "/readyz")
+    assert (status, body) == (503, '{"status":"draining"}')
+    status, _, body = get(ports["http"], "/metrics")
+    assert status == 503 and "draining" in body
+    req = urllib.request.Request(f"http://127.0.0.1:{ports['http']}/events?topic=t",
+                                 data=b"x", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(req, timeout=10)
+    assert refused.value.code == 503
+    assert m.Disconnect(stay.read_packet(timeout=5)).reason == 0x8B
+    stay.close()
+    assert b.proc.wait(10) == 0   # the drain ended with its last client, not its timeout
+    assert not port_accepts(ports["http"])
+
+
+def test_status_page_renders_its_figures_in_chromium(broker, tmp_path):
+    b, ports = start_transport_broker(broker, None, ["mqtt", "http"])
+    clients = [m.connected(ports["mqtt"], f"status-{i}", m.V5) for i in range(3)]
+    for c in clients:
+        c.publish("status/t", b"hello")
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium missing: run tools/bootstrap", pytrace=False)
+    url = f"http://127.0.0.1:{ports['http']}/status"
+    common = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+              "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(common + ["--dump-dom", url], capture_output=True, timeout=90).stdout.decode()
+    assert re.search(r'id="clients">3<', dom), dom[:2000]
+    assert re.search(r'id="shards">2<', dom), dom[:2000]
+    assert re.search(r'id="messages_in">[0-9.]+/s<', dom), dom[:2000]
+    assert '<p id="state" class="ok">ready</p>' in dom
+    assert f"<li>http://127.0.0.1:{ports['http']}</li>" in dom
+    shot = tmp_path / "status.png"
+    subprocess.run(common + ["--window-size=900,900", f"--screenshot={shot}", url],
+                   capture_output=True, timeout=90)
+    from PIL import Image
+    image = Image.open(shot).convert("RGB")
+    pixels = list(image.getdata())
+    dark = sum(1 for r, g, bl in pixels if r + g + bl < 200)
+    ready_green = sum(1 for px in pixels if abs(px[0] - 0x17) < 40 and abs(px[1] - 0x6b) < 40
+                      and abs(px[2] - 0x2c) < 40)
+    # Text drawn (the figures and their labels) and the "ready" line in its green.
+    assert dark > 2000, f"{dark} dark pixels: the page did not render"
+    assert ready_green > 30, f"{ready_green} green pixels: no ready state drawn"
+    for c in clients:
+        c.close()
