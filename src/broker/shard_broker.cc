@@ -421,6 +421,9 @@ void ShardBroker::start_listening() {
     listen_on(listener);
   }
   _resume_held = true;  // HTTP requests that came while this shard started (turn's end)
+  if (shard::ShardPulse* pulse = _shard->pulse()) {
+    pulse->listening.fetch_add(1, std::memory_order_release);  // main says READY=1
+  }
 }
 
 void ShardBroker::listen_on(ShardListener& listener) {

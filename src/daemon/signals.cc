@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <time.h>
+
+#include <cerrno>
 
 #include "src/base/log.h"
 
@@ -27,11 +30,23 @@ void block_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-int wait_for_shutdown_signal(const std::function<void()>& on_reload) {
+int wait_for_shutdown_signal(const std::function<void()>& on_reload,
+                             const std::function<uint64_t()>& on_tick, uint64_t first_tick_ms) {
   sigset_t set = handled_set();
+  uint64_t tick_ms = on_tick ? first_tick_ms : 0;
   while (true) {
     int sig = 0;
-    if (sigwait(&set, &sig) != 0) {
+    if (tick_ms != 0) {
+      const timespec wait{static_cast<time_t>(tick_ms / 1000),
+                          static_cast<long>(tick_ms % 1000) * 1'000'000};
+      sig = sigtimedwait(&set, nullptr, &wait);
+      if (sig < 0) {
+        if (errno == EAGAIN) {
+          tick_ms = on_tick();
+        }
+        continue;
+      }
+    } else if (sigwait(&set, &sig) != 0) {
       continue;
     }
     if (sig == SIGHUP) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "src/base/assert.h"
 #include "src/base/clock.h"
@@ -205,6 +206,10 @@ bool Shard::prepare() {
 void Shard::run() {
   base::set_log_shard(_id);
   base::set_current_shard(_id);
+  // Named for top -H, perf and the watchdog test, which stalls one shard by its name.
+  char name[16];
+  std::snprintf(name, sizeof name, "shard%u", static_cast<unsigned>(_id));
+  pthread_setname_np(pthread_self(), name);
   if (_group._options.pin_threads) {
     pin_to_cpu(_id);
   }
@@ -241,6 +246,8 @@ void Shard::run() {
   // The ring outlives the thread: request_stop() may still be waking it. join() frees it.
 }
 
+ShardPulse* Shard::pulse() const { return _group._options.pulse; }
+
 int Shard::turn() {
   _service->on_turn_begin();
   _now_ms = now_ms();
@@ -252,6 +259,12 @@ int Shard::turn() {
     _service->on_stop_requested();
   }
   _service->on_turn_end();
+  ShardPulse* pulse = _group._options.pulse;
+  if (pulse != nullptr && pulse->beat_ms != 0 && _now_ms >= _next_beat_ms) {
+    // Once per beat_ms, not per turn: one plain store to this shard's own line.
+    pulse->beats[_id].count.store(++_beats, std::memory_order_relaxed);
+    _next_beat_ms = _now_ms + pulse->beat_ms;
+  }
   if (!_group._options.hold_outbound || !_group._options.hold_outbound(_id)) {
     publish_outbound();
   }
@@ -264,6 +277,13 @@ int Shard::turn() {
   }
   if (_overflow_size > 0 && timeout != 0) {
     timeout = 1;  // consumers do not wake producers: look again soon
+  }
+  if (pulse != nullptr && pulse->beat_ms != 0) {
+    // An idle shard still beats: it wakes for it.
+    const uint64_t until_beat = _next_beat_ms > _now_ms ? _next_beat_ms - _now_ms : 0;
+    if (timeout < 0 || static_cast<uint64_t>(timeout) > until_beat) {
+      timeout = static_cast<int>(until_beat);
+    }
   }
   return timeout;
 }

@@ -18,6 +18,7 @@
 #include "src/io/ring.h"
 #include "src/io/timer_wheel.h"
 #include "src/shard/envelope.h"
+#include "src/shard/shard_pulse.h"
 #include "src/base/spsc_queue.h"
 
 namespace peregrine::shard {
@@ -92,6 +93,8 @@ class Shard {
   // slept. Time spent runnable but preempted counts as busy.
   static constexpr uint64_t kLoadWindowMs = 100;
   uint32_t busy_permille() const { return _busy_permille; }
+  // For the service: where to say it listens (nullptr: nobody watches).
+  ShardPulse* pulse() const;
 
   // One loop turn, for a ShardGroup started with start_stepped(): mailboxes, timers, the
   // service's turn end, mailboxes out, the ring polled without waiting. Returns true once
@@ -122,6 +125,8 @@ class Shard {
   uint64_t _load_window_start_ms = 0;
   uint64_t _waited_at_window_ns = 0;  // the ring's waited_ns() when the window began
   uint32_t _busy_permille = 0;
+  uint64_t _next_beat_ms = 0;  // ShardPulse: when this shard beats next
+  uint64_t _beats = 0;
   std::vector<std::deque<Envelope>> _overflow;  // per target: required envelopes held back
   size_t _overflow_size = 0;
   std::vector<uint8_t> _wake_wanted;  // per target: posted this turn something not kLazy
@@ -144,6 +149,8 @@ struct ShardGroupOptions {
   // The simulation's mail latency: when it returns true for a shard at the end of a
   // turn, what that shard posted stays staged until a later turn.
   std::function<bool(uint16_t shard)> hold_outbound;
+  // Where shards beat and say they listen (nullptr: nobody watches). Outlives the group.
+  ShardPulse* pulse = nullptr;
 };
 
 // Owns every shard, the mailbox grid and the threads.
