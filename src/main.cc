@@ -519,8 +519,9 @@ int run(Options options) {
   }
   PG_INFO("tls: %s", net::describe(net::tls_library()).c_str());
 
-  const std::string ready_status = "ready: " + std::to_string(shards) + " shards, " +
-                                   std::to_string(options.listen.size()) + " listeners";
+  const std::string ready_status = "ready (shards: " + std::to_string(shards) +
+                                   ", listeners: " + std::to_string(options.listen.size()) +
+                                   ")";
   bool ready = false;
   constexpr uint64_t kStartPollMs = 20;
   const auto tick = [&]() -> uint64_t {

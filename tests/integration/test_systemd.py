@@ -69,7 +69,7 @@ def test_ready_reload_and_stopping_are_told(broker, tmp_path):
     b, notify = start(broker, tmp_path)
     ready = notify.until("READY")
     assert ready is not None, b.log_text()[-2000:]
-    assert ready["READY"] == "1" and ready["STATUS"] == "ready: 2 shards, 1 listeners"
+    assert ready["READY"] == "1" and ready["STATUS"] == "ready (shards: 2, listeners: 1)"
     # READY comes once the broker takes clients.
     c = m.connected(b.port, "after-ready", m.V5)
     b.proc.send_signal(signal.SIGHUP)

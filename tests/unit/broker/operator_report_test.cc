@@ -55,7 +55,7 @@ bool has_line(const std::string& text, const std::string& line) {
 }
 
 TEST(OperatorReport, MetricsHaveEveryCounterPerShardWithHelpAndType) {
-  const std::string text = render_metrics(two_shards(), facts(), {true, "ready"});
+  const std::string text = render_metrics(two_shards(), facts(), {true, false, "ready"});
   EXPECT_TRUE(has_line(text, "# TYPE peregrine_messages_in_total counter"));
   EXPECT_TRUE(has_line(text, "# HELP peregrine_messages_in_total PUBLISH received"));
   EXPECT_TRUE(has_line(text, "peregrine_messages_in_total{shard=\"0\"} 7"));
@@ -74,7 +74,7 @@ TEST(OperatorReport, MetricsHaveEveryCounterPerShardWithHelpAndType) {
 }
 
 TEST(OperatorReport, MetricsGaugesArePerShard) {
-  const std::string text = render_metrics(two_shards(), facts(), {false, "draining"});
+  const std::string text = render_metrics(two_shards(), facts(), {false, false, "draining"});
   EXPECT_TRUE(has_line(text, "peregrine_clients_connected{shard=\"0\"} 2"));
   EXPECT_TRUE(has_line(text, "peregrine_clients_connected{shard=\"1\"} 1"));
   EXPECT_TRUE(has_line(text, "peregrine_sessions{shard=\"0\"} 4"));
@@ -87,7 +87,7 @@ TEST(OperatorReport, MetricsGaugesArePerShard) {
 }
 
 TEST(OperatorReport, RejectedReasonsOnlyThoseUsedOnEveryShard) {
-  const std::string text = render_metrics(two_shards(), facts(), {true, "ready"});
+  const std::string text = render_metrics(two_shards(), facts(), {true, false, "ready"});
   EXPECT_TRUE(has_line(text, "peregrine_rejected_total{shard=\"0\",reason=\"packet_too_large\"} 0"));
   EXPECT_TRUE(has_line(text, "peregrine_rejected_total{shard=\"1\",reason=\"packet_too_large\"} 3"));
   size_t rejected_samples = 0;
@@ -101,14 +101,14 @@ TEST(OperatorReport, RejectedReasonsOnlyThoseUsedOnEveryShard) {
 }
 
 TEST(OperatorReport, LabelValuesAreEscaped) {
-  const std::string text = render_metrics(two_shards(), facts(), {true, "ready"});
+  const std::string text = render_metrics(two_shards(), facts(), {true, false, "ready"});
   EXPECT_NE(text.find("tls=\"wolfSSL \\\"fast\\\"\\\\build\""), std::string::npos) << text.substr(0, 400);
   EXPECT_EQ(prometheus_escape("a\nb\"c\\", true), "a\\nb\\\"c\\\\");
   EXPECT_EQ(prometheus_escape("a\nb\"c\\", false), "a\\nb\"c\\\\");
 }
 
 TEST(OperatorReport, EverySampleLineIsANameLabelsAndANumber) {
-  for (const std::string& line : lines_of(render_metrics(two_shards(), facts(), {true, "ready"}))) {
+  for (const std::string& line : lines_of(render_metrics(two_shards(), facts(), {true, false, "ready"}))) {
     if (line.starts_with("#")) {
       EXPECT_TRUE(line.starts_with("# HELP peregrine_") || line.starts_with("# TYPE peregrine_"))
           << line;
@@ -159,7 +159,7 @@ TEST(OperatorReport, StatusPageShowsTotalsRatesRefusalsAndListeners) {
   }
   shards[0].now.stats.auth_token_expired = 4;  // 4 refusals in the window
   shards[0].now.stats.messages_out = 200;
-  const std::string page = render_status(shards, facts(), {true, "ready"},
+  const std::string page = render_status(shards, facts(), {true, false, "ready"},
                                          facts().started_unix_ms + 90'061'000);
   EXPECT_NE(page.find("<h1>Peregrine 1.2.3</h1>"), std::string::npos);
   EXPECT_NE(page.find("id=\"uptime\">1d 01:01:01<"), std::string::npos);
@@ -179,7 +179,7 @@ TEST(OperatorReport, StatusPageShowsTotalsRatesRefusalsAndListeners) {
 }
 
 TEST(OperatorReport, StatusPageSaysWhyItIsNotReady) {
-  const std::string page = render_status(two_shards(), facts(), {false, "recovering"},
+  const std::string page = render_status(two_shards(), facts(), {false, true, "recovering"},
                                          facts().started_unix_ms);
   EXPECT_NE(page.find("<p id=\"state\" class=\"no\">recovering</p>"), std::string::npos);
   EXPECT_NE(page.find("not a sampling step old yet"), std::string::npos);
