@@ -36,6 +36,7 @@
 #include "src/io/ring.h"
 #include "src/net/listener.h"
 #include "src/net/tls_context.h"
+#include "src/broker/connection_slots.h"
 #include "src/broker/operator_report.h"
 #include "src/net/tls_library.h"
 #include "src/net/transport_stack.h"
@@ -134,9 +135,15 @@ const net::TransportConfig* transport_for(const net::ListenUrl& url, const Optio
 
 // One SO_REUSEPORT socket per shard for every listener URL.
 bool open_listeners(const Options& options, uint16_t shards, Transports& transports,
-                    std::vector<std::vector<broker::ShardListener>>& per_shard) {
+                    std::vector<std::vector<broker::ShardListener>>& per_shard,
+                    std::vector<uint32_t>& max_connections) {
   per_shard.assign(shards, {});
+  max_connections.clear();
   bool any_tls = false;
+  if (options.listen.size() > broker::ConnectionSlots::kMaxListeners) {
+    PG_ERROR("at most %u listeners", broker::ConnectionSlots::kMaxListeners);
+    return false;
+  }
   for (const std::string& text : options.listen) {
     std::string why;
     auto url = net::parse_listen_url(text, &why);
@@ -167,8 +174,10 @@ bool open_listeners(const Options& options, uint16_t shards, Transports& transpo
         PG_ERROR("%s", why.c_str());
         return false;
       }
-      per_shard[s].push_back({fd, url->text, transport});
+      per_shard[s].push_back({fd, url->text, transport, false,
+                              static_cast<uint16_t>(max_connections.size())});
     }
+    max_connections.push_back(url->max_connections);
   }
   if (any_tls) {
     std::string why;
@@ -380,9 +389,12 @@ int run(Options options) {
   if (!load_admin_token(options, transports.admin_token)) {
     return 1;
   }
-  if (!open_listeners(options, shards, transports, listeners)) {
+  std::vector<uint32_t> listener_max_connections;
+  if (!open_listeners(options, shards, transports, listeners, listener_max_connections)) {
     return 1;
   }
+  broker::ConnectionSlots slots;  // outlives the shards
+  slots.set_limits(options.limits.max_connections, listener_max_connections);
   daemon::block_signals();
 
   // The config file's ACL, when it has rules; shared read-only by every shard.
@@ -403,6 +415,7 @@ int run(Options options) {
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
   config.process = &process;
+  config.slots = &slots;
   // Enhanced authentication methods, shared read-only by every shard.
   std::unique_ptr<auth::ScramSha256> scram;
   if (!options.auth.scram_sha256.empty()) {

@@ -59,6 +59,9 @@ struct Limits {
   // that it reads our last packet); past it a connection closes as soon as it is written.
   uint32_t max_lingering = 1024;
   uint32_t mailbox_overflow_limit = 8192;
+  // MQTT clients connected at once over all listeners (a listener's own bound is its
+  // URL's ?max_connections=N); past it a CONNECT is refused: v5 0x97, 3.1.1 3. 0: none.
+  uint32_t max_connections = 0;
 };
 
 // $SYS topics: Aedes' event topics under $SYS/<broker_id>/ and Mosquitto-style

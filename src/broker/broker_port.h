@@ -29,6 +29,7 @@
 namespace peregrine::broker {
 
 struct ProcessFacts;
+class ConnectionSlots;
 class Client;
 class Session;
 
@@ -52,6 +53,8 @@ struct BrokerConfig {
   uint32_t drain_timeout_ms = 5000;  // SIGTERM: the goodbye's linger (Options)
   // What the operator's pages say the process is (operator_report.h); shared, read-only.
   const ProcessFacts* process = nullptr;
+  // MQTT clients connected against max_connections (nullptr: no count, no bound).
+  ConnectionSlots* slots = nullptr;
 };
 
 class BrokerPort : public net::ConnectionHost, public SessionHost {

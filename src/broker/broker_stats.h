@@ -20,6 +20,7 @@ namespace peregrine::broker {
   X(sessions_rehomed, "publisher sessions moved to the shard their messages go to")     \
   X(connects_forwarded, "CONNECTs sent on to the shard their rehomed session lives on")  \
   X(connect_session_moved, "CONNECT refused 0x88: its session moved during AUTH")        \
+  X(connections_refused, "CONNECT refused 0x97 (3.1.1: 3): max_connections reached")     \
   X(takeovers, "connections replaced by a new one with the same client id")             \
   X(connect_timeout, "sockets closed for not completing CONNECT in time")               \
   X(keepalive_timeout, "clients silent for 1.5 x keep alive")                           \

@@ -86,6 +86,9 @@ Client::~Client() {
   if (_will != nullptr) {
     _will->unref();
   }
+  if (_slot != nullptr) {
+    _slot->give_back(_listener);
+  }
 }
 
 void Client::begin() {
@@ -563,6 +566,13 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
     // its home): opening one here would make two. Rare; the client retries.
     broker().stats().connect_session_moved++;
     return fail(ReasonCode::kServerUnavailable, "session moved during authentication");
+  }
+  if (ConnectionSlots* slots = broker().config().slots; slots != nullptr && _slot == nullptr) {
+    if (!slots->take(_listener)) {
+      broker().stats().connections_refused++;
+      return fail(ReasonCode::kQuotaExceeded, "max_connections reached");
+    }
+    _slot = slots;
   }
   _keep_alive = connect.keep_alive;
   _requested_expiry = connect.properties.session_expiry_interval.value_or(0);
@@ -1170,10 +1180,13 @@ bool Client::fail(ReasonCode reason, const char* what) {
   }
   if (_phase == Phase::kAwaitConnect || _phase == Phase::kAuthenticating) {
     // Before CONNACK: v5 gets a CONNACK with the reason; v3 a return code where one fits
-    // (1: protocol level, 2: identifier, 4: credentials, 5: not authorized); otherwise, and for a first packet that is not
-    // CONNECT, the connection just closes.
+    // (1: protocol level, 2: identifier, 3: server unavailable — a quota such as
+    // max_connections —, 4: credentials, 5: not authorized); otherwise, and for a first
+    // packet that is not CONNECT, the connection just closes.
     const bool v3_code = reason == ReasonCode::kUnsupportedProtocolVersion ||
                          reason == ReasonCode::kClientIdentifierNotValid ||
+                         reason == ReasonCode::kQuotaExceeded ||
+                         reason == ReasonCode::kServerUnavailable ||
                          reason == ReasonCode::kBadUserNameOrPassword ||
                          reason == ReasonCode::kNotAuthorized;
     if (_version_known && (is_v5(_version) || v3_code)) {

@@ -21,6 +21,7 @@
 #include "src/broker/broker_port.h"
 #include "src/broker/client_link.h"
 #include "src/broker/client_sink.h"
+#include "src/broker/connection_slots.h"
 #include "src/broker/message.h"
 #include "src/broker/rehome_policy.h"
 #include "src/broker/route_memo.h"
@@ -83,6 +84,8 @@ class Client final : public ClientLink {
   bool awaits_retain_answers() const { return _held_acks != nullptr && !_held_acks->acks.empty(); }
 
   void begin();  // accepted: arm the connect timeout, start reading
+  // The listener it came through (ConnectionSlots), set once by its connection.
+  void set_listener(uint16_t listener) { _listener = listener; }
   // Arrived, before CONNECT was accepted, on the shard its session lives on (or its home).
   void adopt(BrokerPort* broker);
   // Arrived connected, with its session, on the shard the broker moved it to.
@@ -252,6 +255,10 @@ class Client final : public ClientLink {
   // Largest first, so that an idle connection pays for no padding: every connected
   // client carries one of these (bench/compare's RSS per connection).
   BrokerPort* _broker;
+  // Its connection slot (connection_slots.h): taken when its CONNECT is accepted, given
+  // back when it dies; nullptr while it holds none.
+  ConnectionSlots* _slot = nullptr;
+  uint16_t _listener = ConnectionSlots::kNoListener;
   ClientSink& _sink;
   base::OptionalString _client_id;  // until the session holds it
   std::unique_ptr<EnhancedAuth> _enhanced;

@@ -14,8 +14,10 @@ const std::string kNoIdentity;
 }  // namespace
 
 ClientConnection::ClientConnection(BrokerPort* broker, int fd, net::PeerAddress peer,
-                                   const net::TransportConfig* transport)
-    : net::Connection(broker, fd, peer, transport), _client(broker, *this) {}
+                                   const net::TransportConfig* transport, uint16_t listener)
+    : net::Connection(broker, fd, peer, transport), _client(broker, *this) {
+  _client.set_listener(listener);
+}
 
 void ClientConnection::begin() {
   if (transport() != nullptr && transport()->handshake_timeout_ms() != 0) {

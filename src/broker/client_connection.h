@@ -13,14 +13,17 @@
 #include "src/broker/broker_port.h"
 #include "src/broker/client.h"
 #include "src/broker/client_sink.h"
+#include "src/broker/connection_slots.h"
 #include "src/net/connection.h"
 
 namespace peregrine::broker {
 
 class ClientConnection final : public net::Connection, public ClientSink {
  public:
+  // `listener`: the index of the listener it came through (its connection slots).
   ClientConnection(BrokerPort* broker, int fd, net::PeerAddress peer,
-                   const net::TransportConfig* transport = nullptr);
+                   const net::TransportConfig* transport = nullptr,
+                   uint16_t listener = ConnectionSlots::kNoListener);
 
   Client& client() { return _client; }
   const Client& client() const { return _client; }

@@ -36,10 +36,11 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
  public:
   static constexpr uint64_t kAcceptPauseMs = 100;
 
-  ListenerAcceptor(ShardBroker* broker, int fd, const net::TransportConfig* transport)
-      : _broker(broker), _fd(fd), _transport(transport) {}
+  ListenerAcceptor(ShardBroker* broker, int fd, const net::TransportConfig* transport,
+                   uint16_t listener)
+      : _broker(broker), _fd(fd), _transport(transport), _listener(listener) {}
 
-  void on_accept(int fd) override { _broker->accept(fd, _transport); }
+  void on_accept(int fd) override { _broker->accept(fd, _transport, _listener); }
   void on_accept_paused(int error) override {
     _broker->stats().accept_paused++;
     PG_WARN("accepting paused for %llums: %s", static_cast<unsigned long long>(kAcceptPauseMs),
@@ -58,6 +59,7 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
   ShardBroker* _broker;
   int _fd;
   const net::TransportConfig* _transport;
+  uint16_t _listener;
 };
 
 uint64_t ShardBroker::connection_key(ClientConnection* const& connection) {
@@ -177,14 +179,14 @@ std::string ShardBroker::assign_client_id() {
 
 // ---- connections -------------------------------------------------------------------------
 
-void ShardBroker::accept(int fd, const net::TransportConfig* transport) {
+void ShardBroker::accept(int fd, const net::TransportConfig* transport, uint16_t listener) {
   if (_stopping && !_pages_open) {
     ::close(fd);
     return;
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto* client = new ClientConnection(this, fd, net::peer_address(fd), transport);
+  auto* client = new ClientConnection(this, fd, net::peer_address(fd), transport, listener);
   _clients.insert(client);
   _stats.connections_accepted++;
   client->begin();
@@ -431,7 +433,8 @@ void ShardBroker::listen_on(ShardListener& listener) {
     return;
   }
   listener.accepting = true;
-  _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.transport));
+  _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.transport,
+                                                          listener.index));
   ring().listen(listener.fd, _acceptors.back().get());
 }
 

@@ -59,6 +59,7 @@ struct ShardListener {
   // owned by main, outlives the shards.
   const net::TransportConfig* transport = nullptr;
   bool accepting = false;  // the shard's acceptor listens on it
+  uint16_t index = 0;      // in the broker's listener list (its connection slots)
   // An HTTP API listener (http://, https://) serves the operator's pages: it accepts
   // while the log is recovered and while the others drain, so that /readyz can say 503.
   bool serves_pages() const { return transport != nullptr && transport->http && transport->bridge.serve_api; }
@@ -166,7 +167,7 @@ class ShardBroker final : public shard::ShardService,
   // every step): "" when they hold, else what broke.
   std::string check_bounds() const;
   bool stopping() const { return _stopping; }
-  void accept(int fd, const net::TransportConfig* transport);
+  void accept(int fd, const net::TransportConfig* transport, uint16_t listener);
 
  private:
   using FilterEntry = RoutingTable::FilterEntry;

@@ -309,6 +309,8 @@ const ConfigKey kKeys[] = {
      1 << 20, {}, power_of_two_or_zero},
     {"limits.max_lingering", KeyKind::kInteger, kReload, TARGET(limits.max_lingering), 0,
      1 << 20},
+    {"limits.max_connections", KeyKind::kInteger, kRestart, TARGET(limits.max_connections), 0,
+     UINT32_MAX},
     {"limits.mailbox_overflow_limit", KeyKind::kInteger, kRestart,
      TARGET(limits.mailbox_overflow_limit), 1, 1 << 24},
 

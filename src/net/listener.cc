@@ -18,12 +18,50 @@ bool ListenUrl::loopback() const {
   return host == "localhost" || host == "::1" || host.starts_with("127.");
 }
 
+namespace {
+
+bool parse_listener_options(std::string_view query, ListenUrl& out, std::string* why) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    const size_t eq = pair.find('=');
+    const std::string_view name = pair.substr(0, eq);
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    if (name == "max_connections") {
+      uint32_t n = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (value.empty() || ec != std::errc() || end != value.data() + value.size()) {
+        *why = "max_connections takes a whole number (0: no bound)";
+        return false;
+      }
+      out.max_connections = n;
+    } else {
+      *why = "unknown listener option '" + std::string(name) + "' (max_connections)";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why) {
   static constexpr std::pair<std::string_view, Scheme> kSchemes[] = {
       {"mqtt://", Scheme::kMqtt}, {"mqtts://", Scheme::kMqtts},
       {"ws://", Scheme::kWs},     {"wss://", Scheme::kWss},
       {"http://", Scheme::kHttp}, {"https://", Scheme::kHttps}};
   ListenUrl out;
+  // Options of the listener after '?': name=value pairs joined by '&'.
+  std::string_view query;
+  if (const size_t mark = url.find('?'); mark != std::string_view::npos) {
+    query = url.substr(mark + 1);
+    url = url.substr(0, mark);
+    if (!parse_listener_options(query, out, why)) {
+      return std::nullopt;
+    }
+  }
   std::string_view rest;
   bool known = false;
   for (const auto& [prefix, scheme] : kSchemes) {

@@ -20,6 +20,9 @@ struct ListenUrl {
   uint16_t port = 0;
   std::string path;  // ws/wss/http/https: the WebSocket path (default /mqtt); else empty
   std::string text;  // canonical form for logs, e.g. mqtt://127.0.0.1:1883
+  // Options after '?' (`mqtt://0.0.0.0:1883?max_connections=10000`): MQTT clients this
+  // listener admits at once (0: no bound of its own).
+  uint32_t max_connections = 0;
 
   bool tls() const {
     return scheme == Scheme::kMqtts || scheme == Scheme::kWss || scheme == Scheme::kHttps;
@@ -30,8 +33,8 @@ struct ListenUrl {
   bool loopback() const;
 };
 
-// Parses `SCHEME://HOST:PORT[/PATH]` for the schemes above (HOST may be a name, an IPv4
-// address or [IPv6]; a path only for ws, wss, http and https).
+// Parses `SCHEME://HOST:PORT[/PATH][?max_connections=N]` for the schemes above (HOST may
+// be a name, an IPv4 address or [IPv6]; a path only for ws, wss, http and https).
 std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why);
 
 // A non-blocking listening socket with SO_REUSEPORT; -1 and `why` on failure.

@@ -145,3 +145,41 @@ def test_after_a_websocket_upgrade_the_connect_timeout_starts_again(broker, cert
     except OSError:
         pass
     assert 0.7 < time.monotonic() - start < 3.0  # a full connect_timeout_ms from the upgrade
+
+
+def test_max_connections_refuses_with_0x97_and_3_then_admits_again(broker):
+    """[limits] max_connections bounds MQTT clients over every listener (v5: CONNACK 0x97
+    Quota exceeded; 3.1.1: 3, server unavailable); a listener's ?max_connections=N bounds
+    its own. Refused clients are counted; a slot comes back when a client goes."""
+    from conftest import free_ports
+    main, small = free_ports(2)
+    b = broker(config="[limits]\nmax_connections = 3\n", default_args=False,
+               wait_ports=[main, small],
+               args=["--listen", f"mqtt://127.0.0.1:{main}",
+                     "--listen", f"mqtt://127.0.0.1:{small}?max_connections=1",
+                     "--shards", "2", "--io", broker.backend])
+    first_small = m.connected(small, "small-0", m.V5)
+    refused = m.RawClient(small, m.V5)
+    refused.connect("small-1", expect_code=0x97)      # the listener's own bound
+    assert refused.expect_closed(5)
+    held = [first_small] + [m.connected(main, f"main-{i}", m.V5) for i in range(2)]
+    over5 = m.RawClient(main, m.V5)
+    ack = over5.connect("main-over", expect_code=0x97)  # the total: 3 connected
+    assert ack.props.get(0x1F) == "max_connections reached"   # Reason String
+    over3 = m.RawClient(main, m.V311)
+    over3.connect("main-over-311", expect_code=3)
+    assert over3.expect_closed(5)
+    held[1].disconnect()
+    # The slot comes back when the broker has seen the client go.
+    deadline = time.monotonic() + 5
+    while True:
+        again = m.RawClient(main, m.V5)
+        again.send(m.connect("main-again", version=m.V5))
+        code = m.Connack(again.read_packet(5), m.V5).code
+        if code == 0 or time.monotonic() > deadline:
+            break
+        again.close()
+        time.sleep(0.05)
+    assert code == 0
+    counters = b.counters()
+    assert counters["connections_refused"] >= 3

@@ -6,6 +6,7 @@
 #include "src/base/assert.h"
 #include "src/base/log.h"
 #include "src/base/owner.h"
+#include "src/broker/connection_slots.h"
 #include "src/broker/shard_for.h"
 
 namespace peregrine::sim {
@@ -104,7 +105,7 @@ SimPipe* SimFloor::connect(uint16_t shard) {
   SimPipe* pipe = _net.open_pipe();
   base::set_current_shard(shard);
   _brokers[shard]->on_turn_begin();
-  _brokers[shard]->accept(pipe->fd, nullptr);
+  _brokers[shard]->accept(pipe->fd, nullptr, broker::ConnectionSlots::kNoListener);
   base::set_current_shard(base::kNoShardThread);
   return pipe;
 }

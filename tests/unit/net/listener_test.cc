@@ -48,11 +48,27 @@ TEST(ListenUrl, ParsesEverySchemeAndPath) {
 TEST(ListenUrl, RefusesWhatItCannotServe) {
   for (const char* bad : {"tcp://h:1", "mqtt://h", "mqtt://h:", "mqtt://:1883", "mqtt://h:70000",
                           "mqtt://h:1x", "mqtt://h:1/path", "mqtts://h:1/p", "ws://h:1/a?b=c",
-                          "ws://h:1/a#b", "mqtt://[::1:1883", "MQTT://h:1"}) {
+                          "ws://h:1/a#b", "mqtt://h:1?max_connections=",
+                          "mqtt://h:1?max_connections=-1", "mqtt://h:1?max_connections=9x",
+                          "mqtt://h:1?max_connections=99999999999", "mqtt://h:1?other=1", "mqtt://[::1:1883", "MQTT://h:1"}) {
     std::string why;
     EXPECT_FALSE(parse_listen_url(bad, &why).has_value()) << bad;
     EXPECT_FALSE(why.empty()) << bad;
   }
+}
+
+TEST(ListenUrl, TakesMaxConnectionsAfterTheAddress) {
+  std::string why;
+  auto url = parse_listen_url("mqtt://0.0.0.0:1883?max_connections=10000", &why);
+  ASSERT_TRUE(url.has_value()) << why;
+  EXPECT_EQ(url->max_connections, 10000u);
+  EXPECT_EQ(url->text, "mqtt://0.0.0.0:1883");
+  EXPECT_EQ(url->port, 1883);
+  url = parse_listen_url("wss://h:8884/ws?max_connections=5", &why);
+  ASSERT_TRUE(url.has_value()) << why;
+  EXPECT_EQ(url->max_connections, 5u);
+  EXPECT_EQ(url->path, "/ws");
+  EXPECT_EQ(parse_listen_url("mqtt://h:1", &why)->max_connections, 0u);
 }
 
 }  // namespace

@@ -1,0 +1,40 @@
+// MQTT clients connected at once, in all and per listener, against `[limits]
+// max_connections` and each listener's `?max_connections=N`: a CONNECT past either bound
+// is refused (v5 CONNACK 0x97 Quota exceeded; 3.1 / 3.1.1: 3, server unavailable).
+//
+// The one count the shards share outside their mailboxes: a client takes its slot when
+// its CONNECT is accepted and gives it back when it is destroyed, on whichever shard it
+// is then — twice in a connection's life, never per message. An atomic each, so that the
+// bound is exact however clients spread over shards (a per-shard share would refuse
+// clients while the broker as a whole had room). Owned by main; outlives the shards.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace peregrine::broker {
+
+class ConnectionSlots {
+ public:
+  static constexpr uint16_t kMaxListeners = 64;
+  static constexpr uint16_t kNoListener = UINT16_MAX;  // embedders' and tests' clients
+
+  // Before the shards start. 0: no bound.
+  void set_limits(uint32_t total, const std::vector<uint32_t>& per_listener);
+  // Takes a slot for a client of `listener`: false, having taken nothing, when the
+  // total or that listener's bound is reached.
+  bool take(uint16_t listener);
+  void give_back(uint16_t listener);
+  uint32_t connected() const { return _total.load(std::memory_order_relaxed); }
+
+ private:
+  static bool take_one(std::atomic<uint32_t>& count, uint32_t limit);
+  uint32_t _total_limit = 0;
+  std::atomic<uint32_t> _total{0};
+  std::array<uint32_t, kMaxListeners> _limits{};
+  std::array<std::atomic<uint32_t>, kMaxListeners> _counts{};
+};
+
+}  // namespace peregrine::broker
