@@ -598,6 +598,7 @@ int main(int argc, char** argv) {
     return *exit_code;
   }
   peregrine::base::set_log_level(*peregrine::base::parse_log_level(options.log_level));
+  peregrine::base::set_log_format(*peregrine::base::parse_log_format(options.log_format));
   for (const std::string& warning : warnings) {
     PG_WARN("%s", warning.c_str());
   }

@@ -182,6 +182,7 @@ struct Options {
   uint16_t shards = 0;              // 0 → one per CPU available to the process
   std::string io = "auto";          // auto | uring | epoll
   std::string log_level = "info";   // trace | debug | info | warn | error | off
+  std::string log_format = "text";  // text | json (one object per line, for journald/Loki)
   // Where state that outlives the process lives (revocations, the admin token); empty:
   // $STATE_DIRECTORY (systemd's StateDirectory=), else ./peregrine-state. Made 0700.
   std::string state_dir;

@@ -1,12 +1,14 @@
-// Logging: one line per event to stderr, prefixed with time, level and shard. The level is
-// set once at startup; a disabled level costs one relaxed load and a branch. Logging is
-// for cold paths and debug-level diagnostics of bad input; nothing on the message path
+// Logging: one line per event to stderr (journald under systemd), as text prefixed with
+// time, level and shard, or as one JSON object per line (log_format = "json"). The level
+// is set once at startup; a disabled level costs one relaxed load and a branch. Logging
+// is for cold paths and debug-level diagnostics of bad input; nothing on the message path
 // logs at info or above.
 #pragma once
 
 #include <atomic>
 #include <cstdarg>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace peregrine::base {
@@ -21,6 +23,19 @@ inline bool log_enabled(LogLevel level) {
 
 void set_log_level(LogLevel level);
 std::optional<LogLevel> parse_log_level(std::string_view name);
+
+enum class LogFormat : int { kText = 0, kJson = 1 };
+void set_log_format(LogFormat format);
+std::optional<LogFormat> parse_log_format(std::string_view name);
+
+// One JSON line (with its newline) for a message: {"time", "level", "shard" (a number, or
+// "main"), "event" (the words before the message's first name=value), "msg" (all of
+// it), then each name=value of the message as a field of its own ("client_id", "peer",
+// ...; numbers as numbers; a name already taken keeps its first value)}. Control
+// characters and bytes that are not UTF-8 are escaped or replaced, so the line always
+// parses.
+std::string format_json_line(std::string_view time, LogLevel level, int shard,
+                             std::string_view message);
 
 // The shard id printed in log lines of the calling thread (-1: main thread).
 void set_log_shard(int shard);

@@ -14,6 +14,7 @@ constexpr std::string_view kIo[] = {"auto", "uring", "epoll"};
 constexpr std::string_view kFsync[] = {"always", "interval", "never"};
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warn",
                                            "warning", "error", "off"};
+constexpr std::string_view kLogFormats[] = {"text", "json"};
 constexpr std::string_view kClientAuth[] = {"off", "optional", "required"};
 constexpr std::string_view kIdentity[] = {"none", "username", "client_id"};
 constexpr std::string_view kIdentityField[] = {"cn", "san"};
@@ -266,6 +267,7 @@ const ConfigKey kKeys[] = {
     {"shards", KeyKind::kInteger, kRestart, TARGET(shards), 1, 64},
     {"io", KeyKind::kChoice, kRestart, TARGET(io), 0, 0, kIo},
     {"log_level", KeyKind::kChoice, kReload, TARGET(log_level), 0, 0, kLogLevels},
+    {"log_format", KeyKind::kChoice, kRestart, TARGET(log_format), 0, 0, kLogFormats},
     {"state_dir", KeyKind::kString, kRestart, TARGET(state_dir)},
     {"persistence", KeyKind::kBoolean, kRestart, TARGET(persistence)},
     {"fsync", KeyKind::kChoice, kRestart, TARGET(fsync), 0, 0, kFsync},

@@ -220,3 +220,23 @@ def test_shards_float_unless_pin_shards_is_set(broker):
     singles = [cpus for cpus in broker_thread_cpus(pinned.proc.pid) if len(cpus) == 1]
     assert len(singles) == 2, broker_thread_cpus(pinned.proc.pid)
     assert singles[0] != singles[1] and set().union(*singles) <= allowed
+
+
+def test_json_logs_are_one_object_per_line_with_client_and_peer(broker):
+    """log_format = "json": every line the broker writes parses as JSON, with time, level,
+    shard and event, and a client's lines carry its client id and peer address."""
+    import json
+    b = broker(config='log_format = "json"\n')
+    c = m.connected(b.port, "json-logger", m.V5)
+    c.disconnect()
+    assert b.stop() == 0
+    lines = [json.loads(line) for line in b.log_text().splitlines() if line.strip()]
+    assert len(lines) > 5
+    for line in lines:
+        assert {"time", "level", "shard", "event", "msg"} <= set(line), line
+        assert line["level"] in ("trace", "debug", "info", "warn", "error")
+    connected = [l for l in lines if l["event"] == "client connected"]
+    assert connected and connected[0]["client_id"] == "json-logger"
+    assert connected[0]["peer"].startswith("127.0.0.1:")
+    assert isinstance(connected[0]["shard"], int)
+    assert any(l["event"] == "counters" or l["msg"].startswith("counters:") for l in lines)
