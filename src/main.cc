@@ -348,7 +348,118 @@ bool load_admin_token(const Options& options, std::string& token) {
   return true;
 }
 
-int run(Options options) {
+// What a reload builds anew; every generation is kept for the process's life, since live
+// clients and shards may still point into an older one (a few KB each).
+struct ReloadKept {
+  std::vector<std::unique_ptr<auth::AclAuthorizer>> acls;
+  std::vector<std::unique_ptr<auth::ScramSha256>> scrams;
+  std::vector<std::unique_ptr<auth::ConnectAuthenticatorFactory>> authenticators;
+};
+
+// SCRAM users' salted keys, made at start and at each reload; nullptr when none.
+std::unique_ptr<auth::ScramSha256> make_scram(const Options& options) {
+  if (options.auth.scram_sha256.empty()) {
+    return nullptr;
+  }
+  auto scram = std::make_unique<auth::ScramSha256>();
+  for (const ScramUser& user : options.auth.scram_sha256) {
+    std::vector<uint8_t> salt(16);
+    if (getrandom(salt.data(), salt.size(), 0) != static_cast<ssize_t>(salt.size())) {
+      PG_ERROR("cannot draw a salt for SCRAM users");
+      return nullptr;
+    }
+    scram->add_user(user.username,
+                    auth::ScramSha256::derive(user.password, std::move(salt), user.iterations));
+  }
+  return scram;
+}
+
+// SIGHUP: the config file and the flags are read again. A file that does not load or
+// validate keeps the running configuration (its FILE:LINE:COL logged); keys that need a
+// restart keep their running values (logged); the rest applies: log level, TLS files,
+// and on every shard limits, $SYS, the ACL, authentication, the drain and rehoming.
+// Returns the status line for the service manager.
+std::string reload(int argc, char** argv, const Options& loaded, Options& running,
+                   broker::BrokerConfig& config, Transports& transports, ReloadKept& kept,
+                   shard::ShardGroup& group) {
+  std::string config_path;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string_view(argv[i]) == "--config") {
+      config_path = argv[i + 1];
+    } else if (std::string_view(argv[i]).starts_with("--config=")) {
+      config_path = argv[i] + 9;
+    }
+  }
+  Options next;
+  if (!config_path.empty()) {
+    std::string error;
+    if (!config::load_config_file(config_path, next, &error)) {
+      PG_ERROR("SIGHUP: %s; keeping the running configuration", error.c_str());
+      return "reload failed: " + error;
+    }
+    next = Options();
+  }
+  std::vector<std::string> warnings;
+  if (auto code = config::load_options(argc, argv, next, &warnings); code && *code != 0) {
+    PG_ERROR("SIGHUP: the configuration does not validate (the line above says why); "
+             "keeping the running configuration");
+    return "reload failed: configuration invalid";
+  }
+  for (const std::string& warning : warnings) {
+    PG_WARN("%s", warning.c_str());
+  }
+  for (const std::string& key : config::hold_restart_keys(loaded, next)) {
+    PG_WARN("SIGHUP: '%s' changed: it takes effect at the next restart", key.c_str());
+  }
+  // From here on the new configuration is valid: what cannot be built keeps the old part.
+  base::set_log_level(*base::parse_log_level(next.log_level));
+  reload_tls(next, transports);
+  broker::BrokerConfig applied = config;
+  applied.limits = next.limits;
+  applied.limits.mailbox_capacity = config.limits.mailbox_capacity;  // fixed at start
+  applied.limits.mailbox_overflow_limit = config.limits.mailbox_overflow_limit;
+  applied.limits.max_connections = config.limits.max_connections;
+  applied.sys = next.sys;
+  applied.acl = next.acl;
+  applied.drain_timeout_ms = next.drain_timeout_ms;
+  applied.rehome_publishers = next.rehome_publishers;
+  if (!next.acl.deny.empty()) {
+    kept.acls.push_back(std::make_unique<auth::AclAuthorizer>(next.acl));
+    applied.authorizer = kept.acls.back().get();
+  } else {
+    applied.authorizer = nullptr;
+  }
+  std::unique_ptr<auth::ConnectAuthenticatorFactory> authenticator;
+  if (make_authenticator(next, authenticator)) {
+    applied.authenticator = authenticator.get();
+    kept.authenticators.push_back(std::move(authenticator));
+    applied.auth_methods.clear();
+    if (auto scram = make_scram(next)) {
+      applied.auth_methods.push_back(scram.get());
+      kept.scrams.push_back(std::move(scram));
+    } else if (!next.auth.scram_sha256.empty()) {
+      applied.auth_methods = config.auth_methods;  // no salt drawn: the running users stay
+    }
+  } else {
+    PG_ERROR("SIGHUP: authentication keeps its running settings");
+  }
+  if (!group.run_on_each(
+          [&applied](shard::ShardService& shard) {
+            static_cast<broker::ShardBroker&>(shard).reconfigure(applied);
+          },
+          10'000)) {
+    PG_ERROR("SIGHUP: a shard did not take the new configuration within 10 s");
+    return "reload stuck";
+  }
+  config = applied;
+  running = next;
+  PG_INFO("SIGHUP: configuration reloaded%s%s", config_path.empty() ? "" : " from ",
+          config_path.c_str());
+  return "";
+}
+
+int run(Options options, int argc, char** argv) {
+  const Options loaded = options;  // as read, before the defaults below: what reloads compare
   if (options.listen.empty()) {
     options.listen.push_back("mqtt://127.0.0.1:1883");
   }
@@ -417,18 +528,11 @@ int run(Options options) {
   config.process = &process;
   config.slots = &slots;
   // Enhanced authentication methods, shared read-only by every shard.
-  std::unique_ptr<auth::ScramSha256> scram;
-  if (!options.auth.scram_sha256.empty()) {
-    scram = std::make_unique<auth::ScramSha256>();
-    for (const ScramUser& user : options.auth.scram_sha256) {
-      std::vector<uint8_t> salt(16);
-      if (getrandom(salt.data(), salt.size(), 0) != static_cast<ssize_t>(salt.size())) {
-        PG_ERROR("cannot draw a salt for SCRAM users");
-        return 1;
-      }
-      scram->add_user(user.username,
-                      auth::ScramSha256::derive(user.password, std::move(salt), user.iterations));
-    }
+  std::unique_ptr<auth::ScramSha256> scram = make_scram(options);
+  if (!options.auth.scram_sha256.empty() && scram == nullptr) {
+    return 1;
+  }
+  if (scram != nullptr) {
     config.auth_methods.push_back(scram.get());
   }
   // Authentication: tokens and the anonymous policy; each shard makes its own checker.
@@ -560,11 +664,15 @@ int run(Options options) {
     }
     return service.check_interval_ms();  // 0: nothing more to watch
   };
+  ReloadKept kept;
+  Options running = options;
   const int sig = daemon::wait_for_shutdown_signal(
       [&] {
         service.reloading();
-        reload_tls(options, transports);
-        service.reloaded(ready ? ready_status : "starting");
+        const std::string failed =
+            reload(argc, argv, loaded, running, config, transports, kept, group);
+        const std::string status = ready ? ready_status : "starting";
+        service.reloaded(failed.empty() ? status : status + "; " + failed);
       },
       tick, kStartPollMs);
   PG_INFO("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -602,5 +710,5 @@ int main(int argc, char** argv) {
   for (const std::string& warning : warnings) {
     PG_WARN("%s", warning.c_str());
   }
-  return run(std::move(options));
+  return run(std::move(options), argc, argv);
 }

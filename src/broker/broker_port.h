@@ -153,6 +153,9 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
 
   BrokerConfig _config;
   std::unique_ptr<Authenticator> _authenticator;
+  // Authenticators a reload replaced: a client in the middle of its CONNECT may still
+  // use one (a few per reload, kept for the shard's life).
+  std::vector<std::unique_ptr<Authenticator>> _retired_authenticators;
   const size_t* _overflow_size = &kNoOverflow;  // the shard's (Shard::overflow_size())
   BrokerStats _stats;
   HeldBudget _held;  // declared before any session can exist: a base outlives its members

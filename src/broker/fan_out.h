@@ -70,6 +70,8 @@ class FanOut {
  public:
   FanOut(RoutingTable& routes, BrokerStats& stats, const Authorizer* authorizer,
          uint16_t self);
+  // A reload: the ACL asked from now on (the old one stays alive: main keeps it).
+  void set_authorizer(const Authorizer* authorizer) { _authorizer = authorizer; }
 
   // Matches `topic` for a message of `qos` and `retain`; `origin`: the publishing
   // connection (No Local [MQTT-3.8.3-3]).

@@ -25,6 +25,7 @@ class RehomePlanner {
   RehomePlanner(Outbox& outbox, bool enabled);
 
   bool enabled() const { return _enabled; }
+  void set_enabled(bool enabled) { _enabled = enabled && _peer_load.size() > 1; }
   // A PUBLISH of a client went to `shards` (its bytes read at `rx_ms`): the shard it
   // should move to once its run qualifies, else kNoShard. Asked or not, a qualifying run
   // starts over.
@@ -56,7 +57,7 @@ class RehomePlanner {
 
  private:
   Outbox& _outbox;
-  const bool _enabled;
+  bool _enabled;
   RehomeRules _rules;
   std::vector<uint32_t> _peer_load;     // by shard, as last told
   std::vector<uint64_t> _peer_load_ms;  // when it was told

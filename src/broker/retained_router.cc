@@ -28,6 +28,11 @@ RetainedRouter::RetainedRouter(Outbox& outbox, const SessionTable& sessions,
       _store(std::max<uint64_t>(1, limits.max_retained_messages / outbox.count()),
              std::max<uint64_t>(1, limits.max_retained_bytes / outbox.count())) {}
 
+void RetainedRouter::limits_changed() {
+  _store.set_limits(std::max<uint64_t>(1, _limits.max_retained_messages / _outbox.count()),
+                    std::max<uint64_t>(1, _limits.max_retained_bytes / _outbox.count()));
+}
+
 RetainedRouter::~RetainedRouter() {
   for (RetainedScan* scan : _parked) {
     delete scan;

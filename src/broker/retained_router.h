@@ -78,6 +78,8 @@ class RetainedRouter {
   // Retained messages held here (the topics this shard owns).
   size_t size() const { return _store.size(); }
   uint64_t bytes() const { return _store.bytes(); }
+  // A reload: the store's share of the new retained limits (read from limits() again).
+  void limits_changed();
 
   // Stores `message` (one reference) on its owner shard. With a `token`, the publisher's
   // connection `connection` wants to know the outcome: told now when this shard owns the

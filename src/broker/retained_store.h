@@ -61,6 +61,11 @@ class RetainedStore {
   Message* lookup(std::string_view topic, uint64_t now_ms);
 
   size_t size() const { return _messages.size(); }
+  // A reload: new bounds for new retained topics (those held beyond stay until replaced).
+  void set_limits(uint64_t max_count, uint64_t max_bytes) {
+    _max_count = max_count;
+    _max_bytes = max_bytes;
+  }
   uint64_t bytes() const { return _bytes; }
 
  private:

@@ -167,6 +167,11 @@ class ShardBroker final : public shard::ShardService,
   // every step): "" when they hold, else what broke.
   std::string check_bounds() const;
   bool stopping() const { return _stopping; }
+  // SIGHUP, on this shard's thread (shard::ShardGroup::run_on_each): what `next` says of
+  // limits, $SYS, the ACL, authentication, the drain and rehoming applies from now on;
+  // live clients keep their session and connection. What `next` points to outlives the
+  // shards (main keeps every generation).
+  void reconfigure(const BrokerConfig& next);
   void accept(int fd, const net::TransportConfig* transport, uint16_t listener);
 
  private:
@@ -339,7 +344,7 @@ class ShardBroker final : public shard::ShardService,
   std::vector<Message*> _deferred_wills;
   bool _told_recovered = false;
   bool _listening = false;
-  // The operator's pages (shard_broker_pages.cc): reports this shard asked for, until
+  // The operator's pages (shard_broker_service.cc): reports this shard asked for, until
   // every shard filled its slot and the page is answered at a turn's end (at most
   // kMaxReports at once: more are answered 503), and this shard's counters a minute ago.
   static constexpr size_t kMaxReports = 16;

@@ -47,6 +47,22 @@ void SysPublisher::start() {
 
 void SysPublisher::stop() { _broker.wheel().cancel(*this); }
 
+void SysPublisher::reconfigure(const SysTopics& config) {
+  stop();
+  _config = config;
+  if (_config.broker_id.empty()) {
+    _config.broker_id = host_name();
+  }
+  _prefix = "$SYS/" + _config.broker_id + "/";
+  const uint64_t now = _broker.now_ms();
+  _stats_due_ms = _config.interval_ms != 0 ? now + _config.interval_ms : 0;
+  _heartbeat_due_ms =
+      _config.heartbeat_ms != 0 && _broker.shard_id() == 0 ? now + _config.heartbeat_ms : 0;
+  if (const uint64_t due = next_due()) {
+    _broker.wheel().arm(*this, due);
+  }
+}
+
 uint64_t SysPublisher::next_due() const {
   uint64_t due = 0;
   for (uint64_t candidate : {_stats_due_ms, _heartbeat_due_ms}) {

@@ -59,6 +59,8 @@ class SysPublisher final : public io::Timer {
 
   void start();
   void stop();
+  // A reload: new topics' prefix, intervals and events; the uptime goes on.
+  void reconfigure(const SysTopics& config);
   void on_timer() override;
   // Shard 0: a snapshot from `shard`, read (and then sent back by the caller).
   void on_snapshot(uint16_t shard, const SysSnapshot& snapshot);

@@ -257,8 +257,9 @@ bool read_jwt_keys(const std::string& path, const toml::node& node, Options& opt
 
 #define TARGET(member) [](Options& o) -> KeyTarget { return &o.member; }
 
-// Reloadable: what a running broker could take without a restart (read per connection or
-// per event). Listeners, shards, the io backend, pinning and the mailboxes are fixed for a
+// Reloadable: what a running broker takes on SIGHUP (read per connection or per event).
+// Listeners and what is built into them at start (HTTP, WebSocket, the admin token),
+// shards, the io backend, pinning, persistence and the mailboxes are fixed for a
 // process's life.
 constexpr bool kReload = true;
 constexpr bool kRestart = false;
@@ -334,8 +335,8 @@ const ConfigKey kKeys[] = {
     {"auth.password_file", KeyKind::kString, kReload, TARGET(auth.password_file)},
     {"auth.max_revocations", KeyKind::kInteger, kRestart, TARGET(auth.max_revocations), 1,
      10'000'000},
-    {"admin.token_file", KeyKind::kString, kReload, TARGET(admin.token_file)},
-    {"admin.allow_remote", KeyKind::kBoolean, kReload, TARGET(admin.allow_remote)},
+    {"admin.token_file", KeyKind::kString, kRestart, TARGET(admin.token_file)},
+    {"admin.allow_remote", KeyKind::kBoolean, kRestart, TARGET(admin.allow_remote)},
     {"auth.jwt.keys", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr, read_jwt_keys},
     {"auth.jwt.leeway_s", KeyKind::kInteger, kReload, TARGET(auth.jwt.leeway_s), 0, 86'400},
     {"auth.jwt.issuer", KeyKind::kString, kReload, TARGET(auth.jwt.issuer)},
@@ -356,22 +357,22 @@ const ConfigKey kKeys[] = {
     {"tls.handshake_timeout_ms", KeyKind::kInteger, kReload, TARGET(tls.handshake_timeout_ms),
      100, 3'600'000},
 
-    {"websocket.max_frame_bytes", KeyKind::kInteger, kReload, TARGET(websocket.max_frame_bytes),
+    {"websocket.max_frame_bytes", KeyKind::kInteger, kRestart, TARGET(websocket.max_frame_bytes),
      1024, uint64_t{1} << 32},
-    {"websocket.max_message_bytes", KeyKind::kInteger, kReload,
+    {"websocket.max_message_bytes", KeyKind::kInteger, kRestart,
      TARGET(websocket.max_message_bytes), 1024, uint64_t{1} << 32},
 
-    {"http.max_head_bytes", KeyKind::kInteger, kReload, TARGET(http.max_head_bytes), 512,
+    {"http.max_head_bytes", KeyKind::kInteger, kRestart, TARGET(http.max_head_bytes), 512,
      1 << 20},
-    {"http.max_body_bytes", KeyKind::kInteger, kReload, TARGET(http.max_body_bytes), 0,
+    {"http.max_body_bytes", KeyKind::kInteger, kRestart, TARGET(http.max_body_bytes), 0,
      uint64_t{1} << 32},
-    {"http.request_timeout_ms", KeyKind::kInteger, kReload, TARGET(http.request_timeout_ms), 100,
+    {"http.request_timeout_ms", KeyKind::kInteger, kRestart, TARGET(http.request_timeout_ms), 100,
      3'600'000},
-    {"http.idle_timeout_ms", KeyKind::kInteger, kReload, TARGET(http.idle_timeout_ms), 100,
+    {"http.idle_timeout_ms", KeyKind::kInteger, kRestart, TARGET(http.idle_timeout_ms), 100,
      86'400'000},
-    {"http.sse_keepalive_ms", KeyKind::kInteger, kReload, TARGET(http.sse_keepalive_ms), 100,
+    {"http.sse_keepalive_ms", KeyKind::kInteger, kRestart, TARGET(http.sse_keepalive_ms), 100,
      3'600'000},
-    {"http.allowed_origins", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr,
+    {"http.allowed_origins", KeyKind::kCustom, kRestart, nullptr, 0, 0, {}, nullptr,
      read_allowed_origins},
 };
 
@@ -380,6 +381,38 @@ const ConfigKey kKeys[] = {
 }  // namespace
 
 std::span<const ConfigKey> config_keys() { return kKeys; }
+
+std::vector<std::string> hold_restart_keys(const Options& running, Options& next) {
+  std::vector<std::string> held;
+  for (const ConfigKey& key : kKeys) {
+    if (key.reloadable) {
+      continue;
+    }
+    if (key.name == "listen") {
+      if (next.listen != running.listen) {
+        held.emplace_back(key.name);
+        next.listen = running.listen;
+      }
+      continue;
+    }
+    if (key.target == nullptr) {
+      continue;  // no other custom key needs a restart
+    }
+    Options& from = const_cast<Options&>(running);  // read only: targets are mutable views
+    const KeyTarget now = key.target(from);
+    const KeyTarget then = key.target(next);
+    std::visit(
+        [&](auto* current) {
+          auto* wanted = std::get<decltype(current)>(then);
+          if (*wanted != *current) {
+            held.emplace_back(key.name);
+            *wanted = *current;
+          }
+        },
+        now);
+  }
+  return held;
+}
 
 const ConfigKey* find_config_key(std::string_view dotted) {
   for (const ConfigKey& key : kKeys) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "include/peregrine/options.h"
 
@@ -52,5 +53,10 @@ struct ConfigKey {
 std::span<const ConfigKey> config_keys();
 // The key named `dotted`, or nullptr.
 const ConfigKey* find_config_key(std::string_view dotted);
+
+// A reload: the keys that need a restart whose value in `next` differs from `running`'s,
+// by name; `next` gets the running value back for each, so that it is what the running
+// broker becomes.
+std::vector<std::string> hold_restart_keys(const Options& running, Options& next);
 
 }  // namespace peregrine::config

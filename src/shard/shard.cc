@@ -250,6 +250,10 @@ ShardPulse* Shard::pulse() const { return _group._options.pulse; }
 
 int Shard::turn() {
   _service->on_turn_begin();
+  if (MainCall* call = _main_call.exchange(nullptr, std::memory_order_acq_rel)) {
+    call->run(*_service);
+    call->done.fetch_add(1, std::memory_order_release);
+  }
   _now_ms = now_ms();
   account_load();
   const bool drained = drain_inbound();
@@ -357,6 +361,25 @@ void ShardGroup::request_stop() {
       shard->_ring->wake();
     }
   }
+}
+
+bool ShardGroup::run_on_each(std::function<void(ShardService&)> run, uint64_t timeout_ms) {
+  auto call = std::make_unique<MainCall>();
+  call->run = std::move(run);
+  for (auto& shard : _shards) {
+    PG_ASSERT(shard->_main_call.load(std::memory_order_acquire) == nullptr);
+    shard->_main_call.store(call.get(), std::memory_order_release);
+    shard->_ring->wake();
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (call->done.load(std::memory_order_acquire) < size()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      call.release();  // a stuck shard may still run it: it must stay valid
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
 }
 
 void ShardGroup::join() {

@@ -52,6 +52,13 @@ class ShardService {
   virtual void discard_envelope(const Envelope& envelope) = 0;
 };
 
+// A call from the main thread to run on every shard's thread (ShardGroup::run_on_each):
+// how a reload reaches the shards, which read their configuration without locks.
+struct MainCall {
+  std::function<void(ShardService&)> run;
+  std::atomic<uint32_t> done{0};  // shards that have run it
+};
+
 // Delivery policy at a full mailbox.
 enum class Delivery : uint8_t {
   kDroppable,  // QoS 0 traffic: post() fails, the caller drops and counts
@@ -126,6 +133,7 @@ class Shard {
   uint64_t _waited_at_window_ns = 0;  // the ring's waited_ns() when the window began
   uint32_t _busy_permille = 0;
   uint64_t _next_beat_ms = 0;  // ShardPulse: when this shard beats next
+  std::atomic<MainCall*> _main_call{nullptr};  // from ShardGroup::run_on_each
   uint64_t _beats = 0;
   std::vector<std::deque<Envelope>> _overflow;  // per target: required envelopes held back
   size_t _overflow_size = 0;
@@ -174,6 +182,11 @@ class ShardGroup {
   bool start_stepped(const std::vector<ShardService*>& services, std::string* why);
   // Asks every shard to shut down (any thread, async-signal-unsafe).
   void request_stop();
+  // Main thread, threads started: `call` runs on every shard's thread at the start of its
+  // next turn (waking it), one shard after another's own pace; returns once all have run
+  // it (true), or after `timeout_ms` (false: a shard is stuck, and may still run it
+  // later — the call is then left alive, never freed). One call at a time.
+  bool run_on_each(std::function<void(ShardService&)> call, uint64_t timeout_ms);
   // Joins the threads, then lets each service discard envelopes still in mailboxes.
   void join();
 

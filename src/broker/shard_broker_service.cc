@@ -1,5 +1,5 @@
-// ShardBroker's part of the operator's pages (issue 31): readiness, and /metrics and
-// /status gathered from every shard. The shard a request arrives on makes an
+// ShardBroker's part of running as a service (issue 31): readiness, /metrics and /status
+// gathered from every shard, and a reload's new configuration. The shard a request arrives on makes an
 // OperatorReport, fills its own slot, lends it to every other shard (ReportAsk), and
 // answers at a turn's end once each has filled its slot and sent it back (ReportBack).
 #include "src/base/assert.h"
@@ -111,6 +111,33 @@ void ShardBroker::finish_reports() {
     std::erase_if(_reports, [report](const auto& held) { return held.get() == report; });
   }
   _reports_done.clear();
+}
+
+void ShardBroker::reconfigure(const BrokerConfig& next) {
+  _config.limits = next.limits;  // read at each use, and by reference (RetainedRouter)
+  _held.limit = _config.limits.held_bytes_budget / _shard->count();
+  _retained->limits_changed();
+  _config.acl = next.acl;
+  _config.authorizer = next.authorizer;
+  _fan_out->set_authorizer(next.authorizer);
+  _config.drain_timeout_ms = next.drain_timeout_ms;
+  _config.rehome_publishers = next.rehome_publishers;
+  _rehome->set_enabled(next.rehome_publishers);
+  _config.sys = next.sys;
+  if (!_stopping) {
+    _sys->reconfigure(next.sys);
+  }
+  _config.auth_methods = next.auth_methods;
+  if (next.authenticator != _config.authenticator) {
+    _config.authenticator = next.authenticator;
+    if (_authenticator != nullptr) {
+      _retired_authenticators.push_back(std::move(_authenticator));
+    }
+    _authenticator = next.authenticator != nullptr ? next.authenticator->make() : nullptr;
+    if (_authenticator != nullptr) {
+      _authenticator->use_broker_keys(_control->public_keys());  // as they are now
+    }
+  }
 }
 
 }  // namespace peregrine::broker
