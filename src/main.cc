@@ -133,6 +133,54 @@ const net::TransportConfig* transport_for(const net::ListenUrl& url, const Optio
   return transports.configs.back().get();
 }
 
+// One SO_REUSEPORT socket per shard for the listener `text`, as listener `index`: false
+// (logged) if its URL is bad or its port is taken; `out[s]` gets shard s's socket.
+bool open_listener(const std::string& text, const Options& options, uint16_t shards,
+                   Transports& transports, uint16_t index,
+                   std::vector<std::vector<broker::ShardListener>>& out,
+                   uint32_t* max_connections, bool* tls) {
+  std::string why;
+  auto url = net::parse_listen_url(text, &why);
+  if (!url) {
+    PG_ERROR("bad listener %s: %s", text.c_str(), why.c_str());
+    return false;
+  }
+  *tls = url->tls();
+  // A process killed a moment ago (kill -9, a watchdog) can hold its listening sockets
+  // a little longer while the kernel tears its rings down: a restart waits that out
+  // (up to 3 s, at start only) before it takes a listener there for another instance.
+  bool free = net::port_is_free(*url, &why);
+  for (int tries = 0; !free && tries < 60; ++tries) {
+    if (tries == 0) {
+      PG_INFO("%s; waiting up to 3 s in case it is a process that just ended", why.c_str());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    free = net::port_is_free(*url, &why);
+  }
+  if (!free) {
+    PG_ERROR("%s", why.c_str());
+    return false;
+  }
+  const net::TransportConfig* transport = transport_for(*url, options, transports);
+  std::vector<int> fds;
+  for (uint16_t s = 0; s < shards; ++s) {
+    const int fd = net::open_listener(*url, &why);
+    if (fd < 0) {
+      PG_ERROR("%s", why.c_str());
+      for (int opened : fds) {
+        ::close(opened);
+      }
+      return false;
+    }
+    fds.push_back(fd);
+  }
+  for (uint16_t s = 0; s < shards; ++s) {
+    out[s].push_back({fds[s], url->text, transport, false, index});
+  }
+  *max_connections = url->max_connections;
+  return true;
+}
+
 // One SO_REUSEPORT socket per shard for every listener URL.
 bool open_listeners(const Options& options, uint16_t shards, Transports& transports,
                     std::vector<std::vector<broker::ShardListener>>& per_shard,
@@ -145,39 +193,14 @@ bool open_listeners(const Options& options, uint16_t shards, Transports& transpo
     return false;
   }
   for (const std::string& text : options.listen) {
-    std::string why;
-    auto url = net::parse_listen_url(text, &why);
-    if (!url) {
-      PG_ERROR("bad listener %s: %s", text.c_str(), why.c_str());
+    uint32_t max = 0;
+    bool tls = false;
+    if (!open_listener(text, options, shards, transports,
+                       static_cast<uint16_t>(max_connections.size()), per_shard, &max, &tls)) {
       return false;
     }
-    any_tls |= url->tls();
-    // A process killed a moment ago (kill -9, a watchdog) can hold its listening sockets
-    // a little longer while the kernel tears its rings down: a restart waits that out
-    // (up to 3 s, at start only) before it takes a listener there for another instance.
-    bool free = net::port_is_free(*url, &why);
-    for (int tries = 0; !free && tries < 60; ++tries) {
-      if (tries == 0) {
-        PG_INFO("%s; waiting up to 3 s in case it is a process that just ended", why.c_str());
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      free = net::port_is_free(*url, &why);
-    }
-    if (!free) {
-      PG_ERROR("%s", why.c_str());
-      return false;
-    }
-    const net::TransportConfig* transport = transport_for(*url, options, transports);
-    for (uint16_t s = 0; s < shards; ++s) {
-      const int fd = net::open_listener(*url, &why);
-      if (fd < 0) {
-        PG_ERROR("%s", why.c_str());
-        return false;
-      }
-      per_shard[s].push_back({fd, url->text, transport, false,
-                              static_cast<uint16_t>(max_connections.size())});
-    }
-    max_connections.push_back(url->max_connections);
+    any_tls |= tls;
+    max_connections.push_back(max);
   }
   if (any_tls) {
     std::string why;
@@ -349,11 +372,16 @@ bool load_admin_token(const Options& options, std::string& token) {
 }
 
 // What a reload builds anew; every generation is kept for the process's life, since live
-// clients and shards may still point into an older one (a few KB each).
+// clients and shards may still point into an older one (a few KB each). And what a
+// reload changes of the listeners.
 struct ReloadKept {
   std::vector<std::unique_ptr<auth::AclAuthorizer>> acls;
   std::vector<std::unique_ptr<auth::ScramSha256>> scrams;
   std::vector<std::unique_ptr<auth::ConnectAuthenticatorFactory>> authenticators;
+  std::vector<std::string> listening;  // the listener URLs open, as written
+  uint16_t next_listener = 0;          // the index the next listener opened gets
+  uint16_t shards = 0;
+  broker::ConnectionSlots* slots = nullptr;
 };
 
 // SCRAM users' salted keys, made at start and at each reload; nullptr when none.
@@ -379,6 +407,89 @@ std::unique_ptr<auth::ScramSha256> make_scram(const Options& options) {
 // restart keep their running values (logged); the rest applies: log level, TLS files,
 // and on every shard limits, $SYS, the ACL, authentication, the drain and rehoming.
 // Returns the status line for the service manager.
+// SIGHUP's listeners: those no longer listed close (their connections stay), new ones
+// open on every shard. A listener whose address stays but whose options change keeps its
+// running form (said so); one that cannot open is logged and skipped.
+void reload_listeners(const Options& next, std::vector<std::string>& listening,
+                      uint16_t shards, Transports& transports, broker::ConnectionSlots& slots,
+                      uint16_t& next_index, shard::ShardGroup& group) {
+  std::vector<std::string> wanted = next.listen;
+  if (wanted.empty()) {
+    wanted.push_back("mqtt://127.0.0.1:1883");
+  }
+  const auto canonical = [](const std::string& text) {
+    std::string why;
+    const auto url = net::parse_listen_url(text, &why);
+    return url ? url->text : text;
+  };
+  std::vector<std::string> removed;  // canonical, as the shards name them
+  std::vector<std::string> kept;
+  for (const std::string& text : listening) {
+    const bool stays = std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
+      return canonical(w) == canonical(text);
+    });
+    if (stays) {
+      kept.push_back(text);
+    } else {
+      removed.push_back(canonical(text));
+    }
+  }
+  std::vector<std::vector<broker::ShardListener>> added(shards);
+  std::vector<std::string> opened;
+  bool any_tls = false;
+  for (const std::string& text : wanted) {
+    const auto same = [&](const std::string& k) { return canonical(k) == canonical(text); };
+    if (const auto it = std::find_if(kept.begin(), kept.end(), same); it != kept.end()) {
+      if (*it != text) {
+        PG_WARN("SIGHUP: listener %s keeps its options (%s) until a restart", text.c_str(),
+                it->c_str());
+      }
+      continue;
+    }
+    if (next_index >= broker::ConnectionSlots::kMaxListeners) {
+      PG_ERROR("SIGHUP: listener %s not opened: %u listeners opened since start is the most",
+               text.c_str(), broker::ConnectionSlots::kMaxListeners);
+      continue;
+    }
+    uint32_t max = 0;
+    bool tls = false;
+    if (!open_listener(text, next, shards, transports, next_index, added, &max, &tls)) {
+      PG_ERROR("SIGHUP: listener %s not opened (above)", text.c_str());
+      continue;
+    }
+    slots.set_listener_limit(next_index, max);
+    next_index++;
+    any_tls |= tls;
+    opened.push_back(text);
+  }
+  if (any_tls && transports.tls.current() == nullptr) {
+    std::string why;
+    auto context = net::TlsContext::create(next.tls, &why);
+    if (context) {
+      transports.tls.install(std::move(context));
+    } else {
+      PG_ERROR("SIGHUP: tls: %s (new TLS listeners refuse handshakes)", why.c_str());
+    }
+  }
+  if (removed.empty() && opened.empty()) {
+    return;
+  }
+  group.run_on_each(
+      [&](shard::ShardService& service) {
+        auto& broker = static_cast<broker::ShardBroker&>(service);
+        broker.change_listeners(std::move(added[broker.shard_id()]), removed);
+      },
+      10'000);
+  for (const std::string& url : removed) {
+    PG_INFO("SIGHUP: no longer listening on %s (its connections stay)", url.c_str());
+  }
+  for (const std::string& url : opened) {
+    PG_INFO("SIGHUP: listening on %s", url.c_str());
+  }
+  listening = kept;
+  listening.insert(listening.end(), opened.begin(), opened.end());
+}
+
 std::string reload(int argc, char** argv, const Options& loaded, Options& running,
                    broker::BrokerConfig& config, Transports& transports, ReloadKept& kept,
                    shard::ShardGroup& group) {
@@ -391,19 +502,14 @@ std::string reload(int argc, char** argv, const Options& loaded, Options& runnin
     }
   }
   Options next;
-  if (!config_path.empty()) {
-    std::string error;
-    if (!config::load_config_file(config_path, next, &error)) {
-      PG_ERROR("SIGHUP: %s; keeping the running configuration", error.c_str());
-      return "reload failed: " + error;
-    }
-    next = Options();
-  }
   std::vector<std::string> warnings;
-  if (auto code = config::load_options(argc, argv, next, &warnings); code && *code != 0) {
-    PG_ERROR("SIGHUP: the configuration does not validate (the line above says why); "
-             "keeping the running configuration");
-    return "reload failed: configuration invalid";
+  std::string error;
+  if (auto code = config::load_options(argc, argv, next, &warnings, &error); code && *code != 0) {
+    if (error.empty()) {
+      error = "the command line does not parse";
+    }
+    PG_ERROR("SIGHUP: %s; keeping the running configuration", error.c_str());
+    return "reload failed: " + error;
   }
   for (const std::string& warning : warnings) {
     PG_WARN("%s", warning.c_str());
@@ -414,6 +520,8 @@ std::string reload(int argc, char** argv, const Options& loaded, Options& runnin
   // From here on the new configuration is valid: what cannot be built keeps the old part.
   base::set_log_level(*base::parse_log_level(next.log_level));
   reload_tls(next, transports);
+  reload_listeners(next, kept.listening, kept.shards, transports, *kept.slots,
+                   kept.next_listener, group);
   broker::BrokerConfig applied = config;
   applied.limits = next.limits;
   applied.limits.mailbox_capacity = config.limits.mailbox_capacity;  // fixed at start
@@ -665,6 +773,10 @@ int run(Options options, int argc, char** argv) {
     return service.check_interval_ms();  // 0: nothing more to watch
   };
   ReloadKept kept;
+  kept.listening = options.listen;
+  kept.next_listener = static_cast<uint16_t>(options.listen.size());
+  kept.shards = shards;
+  kept.slots = &slots;
   Options running = options;
   const int sig = daemon::wait_for_shutdown_signal(
       [&] {

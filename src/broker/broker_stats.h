@@ -79,6 +79,7 @@ namespace peregrine::broker {
   X(memory_trims, "quiet times freed memory was given back to the system (malloc_trim)") \
   X(linger_started, "closes that drained the peer's input after our last bytes")         \
   X(linger_refused, "closes at once: the shard's bound on lingering connections was reached") \
+  X(drain_dropped_bytes, "bytes queued for clients dropped at SIGTERM so their DISCONNECT goes first") \
   X(tls_handshake_failed, "TLS handshakes that failed (bad record, version, certificate)") \
   X(tls_handshake_timeout, "TLS handshakes not complete within their timeout")           \
   X(tls_error, "established TLS sessions ended by a bad record")                        \

@@ -23,6 +23,9 @@ class ConnectionSlots {
 
   // Before the shards start. 0: no bound.
   void set_limits(uint32_t total, const std::vector<uint32_t>& per_listener);
+  // A listener added by a reload, before it accepts (its shards learn of it through
+  // ShardGroup::run_on_each, which publishes this write to them).
+  void set_listener_limit(uint16_t listener, uint32_t limit) { _limits[listener] = limit; }
   // Takes a slot for a client of `listener`: false, having taken nothing, when the
   // total or that listener's bound is reached.
   bool take(uint16_t listener);

@@ -54,6 +54,7 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
       _broker->ring().listen(_fd, this);
     }
   }
+  int fd() const { return _fd; }
 
  private:
   ShardBroker* _broker;
@@ -425,6 +426,37 @@ void ShardBroker::start_listening() {
   _resume_held = true;  // HTTP requests that came while this shard started (turn's end)
   if (shard::ShardPulse* pulse = _shard->pulse()) {
     pulse->listening.fetch_add(1, std::memory_order_release);  // main says READY=1
+  }
+}
+
+void ShardBroker::change_listeners(std::vector<ShardListener> added,
+                                   const std::vector<std::string>& removed) {
+  for (const std::string& url : removed) {
+    auto it = std::find_if(_listeners.begin(), _listeners.end(),
+                           [&](const ShardListener& l) { return l.url == url; });
+    if (it == _listeners.end() || it->fd < 0) {
+      continue;
+    }
+    if (it->accepting) {
+      ring().unlisten(it->fd);
+    }
+    for (const auto& acceptor : _acceptors) {
+      if (acceptor->fd() == it->fd) {
+        wheel().cancel(*acceptor);  // an accept pause's retry; the acceptor stays (the ring
+      }                             // may still complete its cancelled accept)
+    }
+    ::close(it->fd);
+    _listeners.erase(it);
+  }
+  for (ShardListener& listener : added) {
+    if (_stopping) {
+      ::close(listener.fd);
+      continue;
+    }
+    _listeners.push_back(listener);
+    if (_listening || listener.serves_pages()) {
+      listen_on(_listeners.back());
+    }
   }
 }
 
@@ -1147,6 +1179,9 @@ void ShardBroker::on_stop_requested() {
       continue;  // on its way: the shard it joins closes it
     }
     if (client.phase() == Client::Phase::kConnected) {
+      // Its DISCONNECT first, not after what a slow reader would need seconds to take:
+      // QoS 1/2 among it stays in the session (and its log) for the next connection.
+      _stats.drain_dropped_bytes += connection->drop_unsent_output();
       client.disconnect(mqtt::ReasonCode::kServerShuttingDown);
       connection->linger_for_shutdown(_config.drain_timeout_ms);
     } else if (connection->open() && !(_pages_open && connection->speaks_http_only())) {

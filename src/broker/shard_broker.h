@@ -172,6 +172,9 @@ class ShardBroker final : public shard::ShardService,
   // live clients keep their session and connection. What `next` points to outlives the
   // shards (main keeps every generation).
   void reconfigure(const BrokerConfig& next);
+  // SIGHUP: listeners added (this shard's sockets, now its own) and removed (by URL: no
+  // new connections; those it accepted stay).
+  void change_listeners(std::vector<ShardListener> added, const std::vector<std::string>& removed);
   void accept(int fd, const net::TransportConfig* transport, uint16_t listener);
 
  private:

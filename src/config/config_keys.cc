@@ -257,10 +257,10 @@ bool read_jwt_keys(const std::string& path, const toml::node& node, Options& opt
 
 #define TARGET(member) [](Options& o) -> KeyTarget { return &o.member; }
 
-// Reloadable: what a running broker takes on SIGHUP (read per connection or per event).
-// Listeners and what is built into them at start (HTTP, WebSocket, the admin token),
-// shards, the io backend, pinning, persistence and the mailboxes are fixed for a
-// process's life.
+// Reloadable: what a running broker takes on SIGHUP (read per connection or per event;
+// listeners are opened and closed). What is built into listeners at start (HTTP,
+// WebSocket, the admin token), shards, the io backend, pinning, persistence and the
+// mailboxes are fixed for a process's life.
 constexpr bool kReload = true;
 constexpr bool kRestart = false;
 
@@ -277,7 +277,7 @@ const ConfigKey kKeys[] = {
     {"rehome_publishers", KeyKind::kBoolean, kReload, TARGET(rehome_publishers)},
     {"drain_timeout_ms", KeyKind::kInteger, kReload, TARGET(drain_timeout_ms), 0, 600'000},
     {"pin_shards", KeyKind::kBoolean, kRestart, TARGET(pin_shards)},
-    {"listen", KeyKind::kCustom, kRestart, nullptr, 0, 0, {}, nullptr, read_listen},
+    {"listen", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr, read_listen},
 
     {"limits.max_packet_size", KeyKind::kInteger, kReload, TARGET(limits.max_packet_size), 64,
      268'435'460},
@@ -388,15 +388,8 @@ std::vector<std::string> hold_restart_keys(const Options& running, Options& next
     if (key.reloadable) {
       continue;
     }
-    if (key.name == "listen") {
-      if (next.listen != running.listen) {
-        held.emplace_back(key.name);
-        next.listen = running.listen;
-      }
-      continue;
-    }
     if (key.target == nullptr) {
-      continue;  // no other custom key needs a restart
+      continue;  // no custom key needs a restart
     }
     Options& from = const_cast<Options&>(running);  // read only: targets are mutable views
     const KeyTarget now = key.target(from);

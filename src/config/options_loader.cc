@@ -318,7 +318,14 @@ bool validate_options(const Options& options, std::string* error, const Origins*
 }
 
 std::optional<int> load_options(int argc, char** argv, Options& out,
-                                std::vector<std::string>* warnings) {
+                                std::vector<std::string>* warnings, std::string* error_out) {
+  const auto report = [error_out](const std::string& error) {
+    if (error_out != nullptr) {
+      *error_out = error;
+    } else {
+      std::fprintf(stderr, "peregrine: %s\n", error.c_str());
+    }
+  };
   Origins origins;
   std::string config_path;
   // The config file first, so that flags override it wherever they appear.
@@ -331,7 +338,7 @@ std::optional<int> load_options(int argc, char** argv, Options& out,
       }
       std::string error;
       if (!load_config_file(path, out, &error, &origins)) {
-        std::fprintf(stderr, "peregrine: %s\n", error.c_str());
+        report(error);
         return 2;
       }
       config_path = path;
@@ -427,7 +434,7 @@ std::optional<int> load_options(int argc, char** argv, Options& out,
   }
   std::string error;
   if (!validate_options(out, &error, &origins, warnings)) {
-    std::fprintf(stderr, "peregrine: %s\n", error.c_str());
+    report(error);
     return 2;
   }
   struct stat st {};

@@ -14,9 +14,11 @@ namespace peregrine::config {
 // Parses argv (the file named by --config first, then the flags over it). Returns an
 // exit code when the process should stop here (--help, --version: 0; bad usage: 2).
 // `warnings`: what is allowed but unwise (secret-bearing files others may read), for the
-// caller to log once logging is set up.
+// caller to log once logging is set up. `error`: where the file's or the validation's
+// error goes (a reload logs it); nullptr: stderr, for a start.
 std::optional<int> load_options(int argc, char** argv, Options& out,
-                                std::vector<std::string>* warnings = nullptr);
+                                std::vector<std::string>* warnings = nullptr,
+                                std::string* error = nullptr);
 
 // Reads one TOML file into `out` through the table of keys (config_keys.h); false and
 // `error` ("FILE:LINE:COL: what", or "FILE: cannot read ...: <reason>") on failure.

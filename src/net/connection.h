@@ -102,6 +102,15 @@ class Connection : public io::Socket, public io::Timer {
   void linger_for_shutdown(uint64_t linger_ms);
   // Closes now, dropping queued output.
   void close_now();
+  // Stopping: drops the output no send has taken yet, whole packets only, so that the
+  // goodbye written next does not wait behind megabytes a slow reader would need seconds
+  // for (transport_stack.h says what TLS keeps). Returns the bytes dropped.
+  size_t drop_unsent_output() {
+    if (_stack) {
+      return _stack->drop_unsent(out());
+    }
+    return _out != nullptr ? _out->drop_pending() : 0;
+  }
   // Back-pressure: stop and restart reading from the socket.
   void pause_input();
   void resume_input();

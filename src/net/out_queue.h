@@ -70,6 +70,14 @@ class OutQueue {
   // The send wrote `n` bytes; releases what was fully sent.
   void consume(size_t n);
   void clear();
+  // Drops the pending generation — whole packets no send has taken — and returns its
+  // bytes; what is in flight stays (a packet cut short would corrupt the stream).
+  size_t drop_pending() {
+    const size_t dropped = _pending_bytes;
+    _pending.release();
+    _pending_bytes = 0;
+    return dropped;
+  }
 
   // For transport layers that take what the protocol queued this turn. Both empty the
   // pending generation; the in-flight one is never touched.

@@ -74,6 +74,12 @@ class TransportStack final : private PlaintextSink,
   // The connection is closing after a flush: a WebSocket Close and a TLS close_notify
   // go out after what is queued.
   void closing(OutQueue& wire);
+  // Stopping: drops what is queued and not yet taken by a send, at packet (or frame)
+  // boundaries, so that the goodbye written next goes first. Under TLS only what is not
+  // yet encrypted: records carry sequence numbers, none may go missing. Returns the bytes.
+  size_t drop_unsent(OutQueue& wire) {
+    return _app.drop_pending() + (_tls ? 0 : wire.drop_pending());
+  }
   // The protocol may talk: every layer is through its handshake.
   bool ready() const { return _stage == Stage::kProtocol || _stage == Stage::kWebSocket; }
   bool handshaking() const { return !ready() && _stage != Stage::kDone; }

@@ -94,3 +94,24 @@ def test_password_file_and_anonymous_policy_reload(broker, tmp_path):
     m.connected(b.port, "anon-3", V311).disconnect()    # anonymous allowed now
     assert alice.publish_qos1("t", b"alive").reason == 0  # her live session goes on
     assert b.stop() == 0
+
+
+def test_listeners_open_and_close_on_reload_and_their_connections_stay(broker):
+    from conftest import free_ports, port_accepts
+    first, second = free_ports(2)
+    b = broker(config=f'listen = ["mqtt://127.0.0.1:{first}"]\n', default_args=False,
+               wait_ports=[first], args=["--shards", "2", "--io", broker.backend])
+    live = m.connected(first, "on-first", V5)
+    out = reload(b, f'listen = ["mqtt://127.0.0.1:{second}?max_connections=1"]\n')
+    assert f"SIGHUP: listening on mqtt://127.0.0.1:{second}" in out, out
+    assert f"no longer listening on mqtt://127.0.0.1:{first}" in out, out
+    assert not port_accepts(first)    # closed on every shard
+    on_second = m.connected(second, "on-second", V5)
+    m.RawClient(second, V5).connect("on-second-2", expect_code=0x97)  # its own bound
+    assert live.publish_qos1("t", b"still here").reason == 0  # accepted before: it stays
+    # One that cannot open is skipped; the others keep going.
+    out = reload(b, f'listen = ["mqtt://127.0.0.1:{second}?max_connections=1", '
+                    f'"mqtt://203.0.113.1:{first}"]\n')
+    assert "not opened" in out, out
+    assert on_second.publish_qos1("t", b"fine").reason == 0
+    assert b.stop() == 0

@@ -129,3 +129,68 @@ def test_every_busy_v5_client_gets_0x8b_before_its_connection_closes(broker):
     assert all(told), f"{told.count(False)} of 20 busy clients never read DISCONNECT 0x8B"
     assert b.stop() == 0
     assert time.monotonic() - start < 10
+
+
+def test_200_busy_v5_clients_each_read_0x8b_before_the_drain_bound(broker):
+    """200 v5 clients in a ring, each publishing QoS 0 to the next one's topic as fast as
+    its socket takes it and reading its own stream slowly, so output queues up for every
+    one of them: at SIGTERM each must read DISCONNECT 0x8B, and the broker exits within
+    its drain bound. (What the broker queued and no send took yet is dropped at SIGTERM,
+    drain_dropped_bytes; what a send holds — up to outbound_buffer_bytes — and the
+    kernel's buffers still go first.)"""
+    import selectors
+    import socket
+    n = 200
+    b = broker(config="drain_timeout_ms = 8000\n", nofile=4096)
+    clients = []
+    for i in range(n):
+        c = m.connected(b.port, f"ring-{i}", V5)
+        assert c.subscribe((f"ring/{i}", 0)) == [0]
+        c.sock.setblocking(False)
+        clients.append(c)
+    blocks = [b"".join(m.publish(f"ring/{(i + 1) % n}", b"y" * 500, V5) for _ in range(32))
+              for i in range(n)]
+    sel = selectors.DefaultSelector()
+    for i, c in enumerate(clients):
+        sel.register(c.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, i)
+    sent = [0] * n          # offset into the current block
+    tails = [b""] * n
+    told = [False] * n
+    closed = [False] * n
+    stop_at = None
+    deadline = time.monotonic() + 40
+    while not all(closed) and time.monotonic() < deadline:
+        if stop_at is None and time.monotonic() > deadline - 39:   # after ~1 s of load
+            stop_at = time.monotonic()
+            b.proc.send_signal(signal.SIGTERM)
+        for key, events in sel.select(timeout=0.05):
+            i = key.data
+            c = clients[i]
+            if events & selectors.EVENT_WRITE and not told[i]:
+                try:
+                    sent[i] += c.sock.send(blocks[i][sent[i]:])
+                    sent[i] %= len(blocks[i])
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    told[i] = True
+            if events & selectors.EVENT_READ:
+                try:
+                    data = c.sock.recv(8192)   # one read per wake-up: a slow reader
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    closed[i] = True
+                    sel.unregister(c.sock)
+                    continue
+                tails[i] = (tails[i] + data)[-8:]
+                if tails[i].endswith((b"\xe0\x01\x8b", b"\xe0\x02\x8b\x00")) and not told[i]:
+                    told[i] = True    # told: it stops publishing, as a client does
+                    sel.modify(c.sock, selectors.EVENT_READ, i)
+        time.sleep(0.002)
+    got = [t.endswith((b"\xe0\x01\x8b", b"\xe0\x02\x8b\x00")) for t in tails]
+    assert all(got), f"{got.count(False)} of {n} busy clients never read DISCONNECT 0x8B"
+    assert b.stop() == 0
+    assert time.monotonic() - stop_at < 12

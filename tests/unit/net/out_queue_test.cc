@@ -137,5 +137,27 @@ TEST(OutQueue, ClearReleasesEverything) {
   EXPECT_EQ(freed, 1);
 }
 
+TEST(OutQueue, DropPendingKeepsWhatASendHoldsAndReleasesTheRest) {
+  int freed = 0;
+  auto* payload = new CountedBuffer(&freed);
+  OutQueue queue;
+  const std::vector<uint8_t> sent = {1, 2, 3};
+  queue.append_copy(sent);
+  const auto iov = queue.prepare_send();  // in flight: stays
+  ASSERT_EQ(iov.size(), 1u);
+  const std::vector<uint8_t> head = {9, 9};
+  queue.append_copy(head);
+  queue.append_shared(payload, payload->span());  // pending: goes
+  const size_t pending = head.size() + payload->span().size();
+  payload->unref();
+  EXPECT_EQ(queue.drop_pending(), pending);
+  EXPECT_EQ(freed, 1);  // its reference released
+  EXPECT_FALSE(queue.has_pending());
+  EXPECT_EQ(queue.queued_bytes(), sent.size());
+  queue.consume(sent.size());
+  EXPECT_EQ(queue.queued_bytes(), 0u);
+  EXPECT_EQ(queue.drop_pending(), 0u);
+}
+
 }  // namespace
 }  // namespace peregrine::net
