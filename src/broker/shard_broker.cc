@@ -434,18 +434,10 @@ void ShardBroker::change_listeners(std::vector<ShardListener> added,
   for (const std::string& url : removed) {
     auto it = std::find_if(_listeners.begin(), _listeners.end(),
                            [&](const ShardListener& l) { return l.url == url; });
-    if (it == _listeners.end() || it->fd < 0) {
+    if (it == _listeners.end()) {
       continue;
     }
-    if (it->accepting) {
-      ring().unlisten(it->fd);
-    }
-    for (const auto& acceptor : _acceptors) {
-      if (acceptor->fd() == it->fd) {
-        wheel().cancel(*acceptor);  // an accept pause's retry; the acceptor stays (the ring
-      }                             // may still complete its cancelled accept)
-    }
-    ::close(it->fd);
+    close_listener(*it);
     _listeners.erase(it);
   }
   for (ShardListener& listener : added) {
@@ -458,6 +450,23 @@ void ShardBroker::change_listeners(std::vector<ShardListener> added,
       listen_on(_listeners.back());
     }
   }
+}
+
+void ShardBroker::close_listener(ShardListener& listener) {
+  if (listener.fd < 0) {
+    return;
+  }
+  if (listener.accepting) {
+    ring().unlisten(listener.fd);
+    listener.accepting = false;
+    for (const auto& acceptor : _acceptors) {
+      if (acceptor->fd() == listener.fd) {
+        wheel().cancel(*acceptor);  // an accept pause's retry; the acceptor stays (the ring
+      }                             // may still complete its cancelled accept)
+    }
+  }
+  ::close(listener.fd);
+  listener.fd = -1;
 }
 
 void ShardBroker::listen_on(ShardListener& listener) {
@@ -1164,12 +1173,7 @@ void ShardBroker::on_stop_requested() {
       _pages_open = true;  // /readyz says 503 (draining) while the others drain
       continue;
     }
-    if (listener.accepting) {
-      ring().unlisten(listener.fd);
-      listener.accepting = false;
-    }
-    ::close(listener.fd);
-    listener.fd = -1;
+    close_listener(listener);
   }
   std::vector<ClientConnection*> connections;
   connections.assign(_clients.begin(), _clients.end());
@@ -1208,15 +1212,7 @@ bool ShardBroker::only_pages_left() const {
 void ShardBroker::close_pages() {
   _pages_open = false;
   for (ShardListener& listener : _listeners) {
-    if (listener.fd < 0) {
-      continue;
-    }
-    if (listener.accepting) {
-      ring().unlisten(listener.fd);
-      listener.accepting = false;
-    }
-    ::close(listener.fd);
-    listener.fd = -1;
+    close_listener(listener);
   }
   std::vector<ClientConnection*> connections;
   connections.assign(_clients.begin(), _clients.end());

@@ -277,6 +277,7 @@ class ShardBroker final : public shard::ShardService,
   // Listening starts once every shard has restored its sessions' routes (mail::Recovered).
   void start_listening();
   void listen_on(ShardListener& listener);
+  void close_listener(ShardListener& listener);  // no more accepts; its fd closed
   // Stopping: once only connections speaking HTTP without a session are left, the page
   // listeners close and so do they.
   bool only_pages_left() const;
