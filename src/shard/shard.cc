@@ -250,9 +250,12 @@ ShardPulse* Shard::pulse() const { return _group._options.pulse; }
 
 int Shard::turn() {
   _service->on_turn_begin();
-  if (MainCall* call = _main_call.exchange(nullptr, std::memory_order_acq_rel)) {
-    call->run(*_service);
-    call->done.fetch_add(1, std::memory_order_release);
+  // A plain load each turn; the read-modify-write only when main has left a call.
+  if (_main_call.load(std::memory_order_relaxed) != nullptr) {
+    if (MainCall* call = _main_call.exchange(nullptr, std::memory_order_acq_rel)) {
+      call->run(*_service);
+      call->done.fetch_add(1, std::memory_order_release);
+    }
   }
   _now_ms = now_ms();
   account_load();
