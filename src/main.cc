@@ -24,6 +24,7 @@
 #include "src/auth/key_files.h"
 #include "src/auth/token_issuer.h"
 #include "src/auth/scram_sha256.h"
+#include "src/base/assert.h"
 #include "src/base/clock.h"
 #include "src/base/log.h"
 #include "src/broker/durable_records.h"
@@ -33,6 +34,7 @@
 #include "src/daemon/open_files.h"
 #include "src/daemon/service_manager.h"
 #include "src/daemon/signals.h"
+#include "src/http/admin_token.h"
 #include "src/io/ring.h"
 #include "src/net/listener.h"
 #include "src/net/tls_context.h"
@@ -92,10 +94,12 @@ uint32_t default_mailbox_capacity(uint16_t shards) {
 }
 
 // What the listeners' connections are wrapped in; owned by main, read by every shard.
+// Every transport made (at start, and anew for each listener at each reload) is kept for
+// the process's life: connections accepted before a reload still point into theirs.
 struct Transports {
   net::TlsContextSlot tls;
   std::vector<std::unique_ptr<net::TransportConfig>> configs;
-  std::string admin_token;  // the admin API's bearer token ("": no admin API)
+  http::AdminToken admin_token;  // the admin API's bearer token
 };
 
 // The transport layers of a listener (nullptr for plain MQTT over TCP).
@@ -120,7 +124,7 @@ const net::TransportConfig* transport_for(const net::ListenUrl& url, const Optio
   bridge.allowed_origins = options.http.allowed_origins;
   bridge.max_packet_size = options.limits.max_packet_size;
   // The admin API: on loopback listeners, or every HTTP one when allowed.
-  if (url.http_api() && !transports.admin_token.empty() &&
+  if (url.http_api() && !transports.admin_token.current().empty() &&
       (url.loopback() || options.admin.allow_remote)) {
     bridge.admin_token = &transports.admin_token;
   }
@@ -378,11 +382,35 @@ struct ReloadKept {
   std::vector<std::unique_ptr<auth::AclAuthorizer>> acls;
   std::vector<std::unique_ptr<auth::ScramSha256>> scrams;
   std::vector<std::unique_ptr<auth::ConnectAuthenticatorFactory>> authenticators;
-  std::vector<std::string> listening;  // the listener URLs open, as written
-  uint16_t next_listener = 0;          // the index the next listener opened gets
+  std::vector<std::unique_ptr<auth::Ed25519TokenIssuer>> issuers;
+  std::vector<std::unique_ptr<broker::ProcessFacts>> facts;
+  struct Listener {
+    std::string written;  // its URL as the config says it
+    uint16_t index = 0;   // the shards' and the connection slots' name for it
+  };
+  std::vector<Listener> listening;  // open now
+  uint16_t next_listener = 0;       // the index the next listener opened gets
   uint16_t shards = 0;
   broker::ConnectionSlots* slots = nullptr;
 };
+
+// What identifies a listener across reloads: the address its socket binds. Its scheme,
+// path and options may change while the socket (and its connections) stay.
+std::string bind_address(const std::string& text) {
+  std::string why;
+  const auto url = net::parse_listen_url(text, &why);
+  return url ? url->host + " " + std::to_string(url->port) : text;
+}
+
+// [[auth.jwt.keys]] as the admin API's key list shows them: kid and algorithm.
+std::vector<std::pair<std::string, std::string>> configured_key_list(
+    const auth::ConnectAuthenticatorFactory& authenticator) {
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (const auth::JwsKey& key : authenticator.settings().jwt_keys) {
+    keys.emplace_back(key.kid, auth::algorithm_name(key.alg));
+  }
+  return keys;
+}
 
 // SCRAM users' salted keys, made at start and at each reload; nullptr when none.
 std::unique_ptr<auth::ScramSha256> make_scram(const Options& options) {
@@ -407,60 +435,70 @@ std::unique_ptr<auth::ScramSha256> make_scram(const Options& options) {
 // restart keep their running values (logged); the rest applies: log level, TLS files,
 // and on every shard limits, $SYS, the ACL, authentication, the drain and rehoming.
 // Returns the status line for the service manager.
-// SIGHUP's listeners: those no longer listed close (their connections stay), new ones
-// open on every shard. A listener whose address stays but whose options change keeps its
-// running form (said so); one that cannot open is logged and skipped.
-void reload_listeners(const Options& next, std::vector<std::string>& listening,
-                      uint16_t shards, Transports& transports, broker::ConnectionSlots& slots,
-                      uint16_t& next_index, shard::ShardGroup& group) {
+// SIGHUP's listeners, matched by the address they bind: those no longer listed close
+// (their connections stay); those still listed keep their socket and take a new transport
+// (scheme, path, `?` options, [http], [websocket], the admin API's reach) for connections
+// accepted from now on; new ones open on every shard (one that cannot is logged and
+// skipped). Returns the URLs listened on now, as written.
+std::vector<std::string> reload_listeners(const Options& next, ReloadKept& kept,
+                                          Transports& transports, shard::ShardGroup& group) {
   std::vector<std::string> wanted = next.listen;
   if (wanted.empty()) {
     wanted.push_back("mqtt://127.0.0.1:1883");
   }
-  const auto canonical = [](const std::string& text) {
-    std::string why;
-    const auto url = net::parse_listen_url(text, &why);
-    return url ? url->text : text;
+  const auto wanted_at = [&](const std::string& address) {
+    return std::any_of(wanted.begin(), wanted.end(),
+                       [&](const std::string& w) { return bind_address(w) == address; });
   };
-  std::vector<std::string> removed;  // canonical, as the shards name them
-  std::vector<std::string> kept;
-  for (const std::string& text : listening) {
-    const bool stays = std::any_of(wanted.begin(), wanted.end(), [&](const std::string& w) {
-      return canonical(w) == canonical(text);
-    });
-    if (stays) {
-      kept.push_back(text);
+  std::vector<uint16_t> removed;
+  std::vector<ReloadKept::Listener> listening;
+  for (const ReloadKept::Listener& running : kept.listening) {
+    if (wanted_at(bind_address(running.written))) {
+      listening.push_back(running);
     } else {
-      removed.push_back(canonical(text));
+      removed.push_back(running.index);
+      PG_INFO("SIGHUP: no longer listening on %s (its connections stay)",
+              running.written.c_str());
     }
   }
-  std::vector<std::vector<broker::ShardListener>> added(shards);
-  std::vector<std::string> opened;
+  std::vector<std::vector<broker::ShardListener>> added(kept.shards);
+  std::vector<broker::ShardListener> changed;
+  std::vector<ReloadKept::Listener> opened;
   bool any_tls = false;
   for (const std::string& text : wanted) {
-    const auto same = [&](const std::string& k) { return canonical(k) == canonical(text); };
-    if (const auto it = std::find_if(kept.begin(), kept.end(), same); it != kept.end()) {
-      if (*it != text) {
-        PG_WARN("SIGHUP: listener %s keeps its options (%s) until a restart", text.c_str(),
-                it->c_str());
+    const std::string address = bind_address(text);
+    const auto same = [&](const ReloadKept::Listener& l) {
+      return bind_address(l.written) == address;
+    };
+    if (auto it = std::find_if(listening.begin(), listening.end(), same);
+        it != listening.end()) {
+      std::string why;
+      const auto url = net::parse_listen_url(text, &why);
+      PG_ASSERT(url.has_value());  // the config's validation parsed it
+      changed.push_back({-1, url->text, transport_for(*url, next, transports), false, it->index});
+      kept.slots->set_listener_limit(it->index, url->max_connections);
+      any_tls |= url->tls();
+      if (it->written != text) {
+        PG_INFO("SIGHUP: listener %s is now %s", it->written.c_str(), text.c_str());
+        it->written = text;
       }
       continue;
     }
-    if (next_index >= broker::ConnectionSlots::kMaxListeners) {
+    if (kept.next_listener >= broker::ConnectionSlots::kMaxListeners) {
       PG_ERROR("SIGHUP: listener %s not opened: %u listeners opened since start is the most",
                text.c_str(), broker::ConnectionSlots::kMaxListeners);
       continue;
     }
     uint32_t max = 0;
     bool tls = false;
-    if (!open_listener(text, next, shards, transports, next_index, added, &max, &tls)) {
+    if (!open_listener(text, next, kept.shards, transports, kept.next_listener, added, &max,
+                       &tls)) {
       PG_ERROR("SIGHUP: listener %s not opened (above)", text.c_str());
       continue;
     }
-    slots.set_listener_limit(next_index, max);
-    next_index++;
+    kept.slots->set_listener_limit(kept.next_listener, max);
+    opened.push_back({text, kept.next_listener++});
     any_tls |= tls;
-    opened.push_back(text);
   }
   if (any_tls && transports.tls.current() == nullptr) {
     std::string why;
@@ -471,23 +509,36 @@ void reload_listeners(const Options& next, std::vector<std::string>& listening,
       PG_ERROR("SIGHUP: tls: %s (new TLS listeners refuse handshakes)", why.c_str());
     }
   }
-  if (removed.empty() && opened.empty()) {
-    return;
-  }
   group.run_on_each(
       [&](shard::ShardService& service) {
         auto& broker = static_cast<broker::ShardBroker&>(service);
-        broker.change_listeners(std::move(added[broker.shard_id()]), removed);
+        broker.change_listeners(std::move(added[broker.shard_id()]), removed, changed);
       },
       10'000);
-  for (const std::string& url : removed) {
-    PG_INFO("SIGHUP: no longer listening on %s (its connections stay)", url.c_str());
+  std::vector<std::string> urls;
+  for (const ReloadKept::Listener& listener : listening) {
+    urls.push_back(listener.written);
   }
-  for (const std::string& url : opened) {
-    PG_INFO("SIGHUP: listening on %s", url.c_str());
+  for (const ReloadKept::Listener& listener : opened) {
+    PG_INFO("SIGHUP: listening on %s", listener.written.c_str());
+    urls.push_back(listener.written);
   }
-  listening = kept;
   listening.insert(listening.end(), opened.begin(), opened.end());
+  kept.listening = std::move(listening);
+  return urls;
+}
+
+// SIGHUP: the admin token file (or state_dir/admin.token) is read again; a token that
+// cannot be read keeps the running one.
+void reload_admin_token(const Options& next, Transports& transports) {
+  std::string token;
+  if (!load_admin_token(next, token)) {
+    PG_ERROR("SIGHUP: the admin API keeps its running token");
+    return;
+  }
+  if (transports.admin_token.install(std::move(token))) {
+    PG_INFO("SIGHUP: admin API token replaced");
+  }
 }
 
 std::string reload(int argc, char** argv, const Options& loaded, Options& running,
@@ -520,13 +571,15 @@ std::string reload(int argc, char** argv, const Options& loaded, Options& runnin
   // From here on the new configuration is valid: what cannot be built keeps the old part.
   base::set_log_level(*base::parse_log_level(next.log_level));
   reload_tls(next, transports);
-  reload_listeners(next, kept.listening, kept.shards, transports, *kept.slots,
-                   kept.next_listener, group);
+  reload_admin_token(next, transports);
+  kept.slots->set_total_limit(next.limits.max_connections);
   broker::BrokerConfig applied = config;
+  kept.facts.push_back(std::make_unique<broker::ProcessFacts>(*config.process));
+  kept.facts.back()->listeners = reload_listeners(next, kept, transports, group);
+  applied.process = kept.facts.back().get();
   applied.limits = next.limits;
   applied.limits.mailbox_capacity = config.limits.mailbox_capacity;  // fixed at start
   applied.limits.mailbox_overflow_limit = config.limits.mailbox_overflow_limit;
-  applied.limits.max_connections = config.limits.max_connections;
   applied.sys = next.sys;
   applied.acl = next.acl;
   applied.drain_timeout_ms = next.drain_timeout_ms;
@@ -540,6 +593,11 @@ std::string reload(int argc, char** argv, const Options& loaded, Options& runnin
   std::unique_ptr<auth::ConnectAuthenticatorFactory> authenticator;
   if (make_authenticator(next, authenticator)) {
     applied.authenticator = authenticator.get();
+    // Tokens the broker issues carry the iss and aud its verifier now expects.
+    kept.issuers.push_back(
+        std::make_unique<auth::Ed25519TokenIssuer>(authenticator->settings().jwt_policy));
+    applied.control.issuer = kept.issuers.back().get();
+    applied.control.configured_keys = configured_key_list(*authenticator);
     kept.authenticators.push_back(std::move(authenticator));
     applied.auth_methods.clear();
     if (auto scram = make_scram(next)) {
@@ -605,8 +663,12 @@ int run(Options options, int argc, char** argv) {
   }
   std::vector<std::vector<broker::ShardListener>> listeners;
   Transports transports;  // outlives the shards
-  if (!load_admin_token(options, transports.admin_token)) {
-    return 1;
+  {
+    std::string token;
+    if (!load_admin_token(options, token)) {
+      return 1;
+    }
+    transports.admin_token.install(std::move(token));
   }
   std::vector<uint32_t> listener_max_connections;
   if (!open_listeners(options, shards, transports, listeners, listener_max_connections)) {
@@ -678,9 +740,7 @@ int run(Options options, int argc, char** argv) {
     }
   }
   config.control.issuer = &issuer;
-  for (const auth::JwsKey& key : authenticator->settings().jwt_keys) {
-    config.control.configured_keys.emplace_back(key.kid, auth::algorithm_name(key.alg));
-  }
+  config.control.configured_keys = configured_key_list(*authenticator);
   if (!config.control.broker_keys.empty()) {
     PG_INFO("auth: %zu signing key(s) of the broker's own", config.control.broker_keys.size());
   }
@@ -773,8 +833,9 @@ int run(Options options, int argc, char** argv) {
     return service.check_interval_ms();  // 0: nothing more to watch
   };
   ReloadKept kept;
-  kept.listening = options.listen;
-  kept.next_listener = static_cast<uint16_t>(options.listen.size());
+  for (const std::string& url : options.listen) {
+    kept.listening.push_back({url, kept.next_listener++});
+  }
   kept.shards = shards;
   kept.slots = &slots;
   Options running = options;

@@ -6,9 +6,9 @@ namespace peregrine::broker {
 
 void ConnectionSlots::set_limits(uint32_t total, const std::vector<uint32_t>& per_listener) {
   PG_ASSERT(per_listener.size() <= kMaxListeners);
-  _total_limit = total;
+  set_total_limit(total);
   for (size_t i = 0; i < per_listener.size(); ++i) {
-    _limits[i] = per_listener[i];
+    set_listener_limit(static_cast<uint16_t>(i), per_listener[i]);
   }
 }
 
@@ -22,10 +22,10 @@ bool ConnectionSlots::take_one(std::atomic<uint32_t>& count, uint32_t limit) {
 }
 
 bool ConnectionSlots::take(uint16_t listener) {
-  if (!take_one(_total, _total_limit)) {
+  if (!take_one(_total, _total_limit.load(std::memory_order_relaxed))) {
     return false;
   }
-  if (listener < kMaxListeners && !take_one(_counts[listener], _limits[listener])) {
+  if (listener < kMaxListeners && !take_one(_counts[listener], _limits[listener].load(std::memory_order_relaxed))) {
     _total.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }

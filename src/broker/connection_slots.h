@@ -21,11 +21,15 @@ class ConnectionSlots {
   static constexpr uint16_t kMaxListeners = 64;
   static constexpr uint16_t kNoListener = UINT16_MAX;  // embedders' and tests' clients
 
-  // Before the shards start. 0: no bound.
+  // Before the shards start, and again on a reload (main thread; shards read the bounds
+  // relaxed: a CONNECT racing a reload meets the old bound or the new). 0: no bound.
+  // Lowering a bound disconnects nobody: clients above it stay, new ones are refused
+  // until the count is under it.
   void set_limits(uint32_t total, const std::vector<uint32_t>& per_listener);
-  // A listener added by a reload, before it accepts (its shards learn of it through
-  // ShardGroup::run_on_each, which publishes this write to them).
-  void set_listener_limit(uint16_t listener, uint32_t limit) { _limits[listener] = limit; }
+  void set_total_limit(uint32_t limit) { _total_limit.store(limit, std::memory_order_relaxed); }
+  void set_listener_limit(uint16_t listener, uint32_t limit) {
+    _limits[listener].store(limit, std::memory_order_relaxed);
+  }
   // Takes a slot for a client of `listener`: false, having taken nothing, when the
   // total or that listener's bound is reached.
   bool take(uint16_t listener);
@@ -34,9 +38,9 @@ class ConnectionSlots {
 
  private:
   static bool take_one(std::atomic<uint32_t>& count, uint32_t limit);
-  uint32_t _total_limit = 0;
+  std::atomic<uint32_t> _total_limit{0};
   std::atomic<uint32_t> _total{0};
-  std::array<uint32_t, kMaxListeners> _limits{};
+  std::array<std::atomic<uint32_t>, kMaxListeners> _limits{};
   std::array<std::atomic<uint32_t>, kMaxListeners> _counts{};
 };
 

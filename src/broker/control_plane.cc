@@ -81,6 +81,11 @@ std::vector<BrokerKey> ControlPlane::public_keys() const {
   return out;
 }
 
+void ControlPlane::reconfigure(const ControlSettings& next) {
+  _issuer = next.issuer;
+  _configured_keys = next.configured_keys;
+}
+
 ControlPlane::~ControlPlane() {
   for (auto& [ticket, op] : _saving) {
     delete op;  // made here (leader-made ops) or lent by a shard that is stopping too

@@ -113,6 +113,10 @@ class ControlPlane {
   // The authenticator learns the keys there are at start (the shard calls it then).
   std::vector<BrokerKey> public_keys() const;
 
+  // SIGHUP: `next`'s issuer (the configured iss and aud) signs from now on, and its
+  // configured keys are the ones listed; revocations and the broker's keys stay.
+  void reconfigure(const ControlSettings& next);
+
   // An admin call from a connection on this shard; answered through ControlEvents, never
   // from within this call.
   void call(uint64_t waiter, const http::AdminCall& call);

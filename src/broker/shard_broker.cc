@@ -36,11 +36,13 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
  public:
   static constexpr uint64_t kAcceptPauseMs = 100;
 
-  ListenerAcceptor(ShardBroker* broker, int fd, const net::TransportConfig* transport,
-                   uint16_t listener)
-      : _broker(broker), _fd(fd), _transport(transport), _listener(listener) {}
+  ListenerAcceptor(ShardBroker* broker, int fd, uint16_t listener)
+      : _broker(broker), _fd(fd), _listener(listener) {}
 
-  void on_accept(int fd) override { _broker->accept(fd, _transport, _listener); }
+  // The listener's transport is looked up per accept: a reload may have changed it.
+  void on_accept(int fd) override {
+    _broker->accept(fd, _broker->transport_of(_listener), _listener);
+  }
   void on_accept_paused(int error) override {
     _broker->stats().accept_paused++;
     PG_WARN("accepting paused for %llums: %s", static_cast<unsigned long long>(kAcceptPauseMs),
@@ -59,7 +61,6 @@ class ShardBroker::ListenerAcceptor final : public io::Acceptor, public io::Time
  private:
   ShardBroker* _broker;
   int _fd;
-  const net::TransportConfig* _transport;
   uint16_t _listener;
 };
 
@@ -430,15 +431,31 @@ void ShardBroker::start_listening() {
 }
 
 void ShardBroker::change_listeners(std::vector<ShardListener> added,
-                                   const std::vector<std::string>& removed) {
-  for (const std::string& url : removed) {
+                                   const std::vector<uint16_t>& removed,
+                                   const std::vector<ShardListener>& changed) {
+  for (const uint16_t index : removed) {
     auto it = std::find_if(_listeners.begin(), _listeners.end(),
-                           [&](const ShardListener& l) { return l.url == url; });
+                           [&](const ShardListener& l) { return l.index == index; });
     if (it == _listeners.end()) {
       continue;
     }
     close_listener(*it);
     _listeners.erase(it);
+  }
+  for (const ShardListener& change : changed) {
+    auto it = std::find_if(_listeners.begin(), _listeners.end(),
+                           [&](const ShardListener& l) { return l.index == change.index; });
+    if (it == _listeners.end()) {
+      continue;
+    }
+    it->url = change.url;
+    it->transport = change.transport;
+    // It may have become (or stopped being) a page listener while the log is replayed.
+    if (it->serves_pages() && !_stopping) {
+      listen_on(*it);
+    } else if (!it->serves_pages() && !_listening) {
+      stop_accepting(*it);  // no MQTT before recovery is done; start_listening resumes it
+    }
   }
   for (ShardListener& listener : added) {
     if (_stopping) {
@@ -452,21 +469,35 @@ void ShardBroker::change_listeners(std::vector<ShardListener> added,
   }
 }
 
+const net::TransportConfig* ShardBroker::transport_of(uint16_t index) const {
+  for (const ShardListener& listener : _listeners) {
+    if (listener.index == index) {
+      return listener.transport;
+    }
+  }
+  return nullptr;
+}
+
 void ShardBroker::close_listener(ShardListener& listener) {
   if (listener.fd < 0) {
     return;
   }
-  if (listener.accepting) {
-    ring().unlisten(listener.fd);
-    listener.accepting = false;
-    for (const auto& acceptor : _acceptors) {
-      if (acceptor->fd() == listener.fd) {
-        wheel().cancel(*acceptor);  // an accept pause's retry; the acceptor stays (the ring
-      }                             // may still complete its cancelled accept)
-    }
-  }
+  stop_accepting(listener);
   ::close(listener.fd);
   listener.fd = -1;
+}
+
+void ShardBroker::stop_accepting(ShardListener& listener) {
+  if (!listener.accepting) {
+    return;
+  }
+  ring().unlisten(listener.fd);
+  listener.accepting = false;
+  for (const auto& acceptor : _acceptors) {
+    if (acceptor->fd() == listener.fd) {
+      wheel().cancel(*acceptor);  // an accept pause's retry; the acceptor stays (the ring
+    }                             // may still complete its cancelled accept)
+  }
 }
 
 void ShardBroker::listen_on(ShardListener& listener) {
@@ -474,8 +505,9 @@ void ShardBroker::listen_on(ShardListener& listener) {
     return;
   }
   listener.accepting = true;
-  _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.transport,
-                                                          listener.index));
+  // A fresh acceptor each time, even for a listener that accepted before (a reload
+  // during recovery): the old one's cancelled accept may still complete to it.
+  _acceptors.push_back(std::make_unique<ListenerAcceptor>(this, listener.fd, listener.index));
   ring().listen(listener.fd, _acceptors.back().get());
 }
 

@@ -172,10 +172,14 @@ class ShardBroker final : public shard::ShardService,
   // live clients keep their session and connection. What `next` points to outlives the
   // shards (main keeps every generation).
   void reconfigure(const BrokerConfig& next);
-  // SIGHUP: listeners added (this shard's sockets, now its own) and removed (by URL: no
-  // new connections; those it accepted stay).
-  void change_listeners(std::vector<ShardListener> added, const std::vector<std::string>& removed);
+  // SIGHUP: listeners added (this shard's sockets, now its own), removed (by index: no
+  // new connections; those it accepted stay) and changed (by index: the socket stays, its
+  // URL text and transport are `changed`'s for connections accepted from now on).
+  void change_listeners(std::vector<ShardListener> added, const std::vector<uint16_t>& removed,
+                        const std::vector<ShardListener>& changed);
   void accept(int fd, const net::TransportConfig* transport, uint16_t listener);
+  // Listener `index`'s transport as it is now (nullptr: plain MQTT, or no such listener).
+  const net::TransportConfig* transport_of(uint16_t index) const;
 
  private:
   using FilterEntry = RoutingTable::FilterEntry;
@@ -278,6 +282,7 @@ class ShardBroker final : public shard::ShardService,
   void start_listening();
   void listen_on(ShardListener& listener);
   void close_listener(ShardListener& listener);  // no more accepts; its fd closed
+  void stop_accepting(ShardListener& listener);  // no more accepts; its fd stays
   // Stopping: once only connections speaking HTTP without a session are left, the page
   // listeners close and so do they.
   bool only_pages_left() const;

@@ -127,6 +127,10 @@ void ShardBroker::reconfigure(const BrokerConfig& next) {
   if (!_stopping) {
     _sys->reconfigure(next.sys);
   }
+  _config.process = next.process;
+  _config.control.issuer = next.control.issuer;
+  _config.control.configured_keys = next.control.configured_keys;
+  _control->reconfigure(next.control);
   _config.auth_methods = next.auth_methods;
   if (next.authenticator != _config.authenticator) {
     _config.authenticator = next.authenticator;

@@ -258,9 +258,10 @@ bool read_jwt_keys(const std::string& path, const toml::node& node, Options& opt
 #define TARGET(member) [](Options& o) -> KeyTarget { return &o.member; }
 
 // Reloadable: what a running broker takes on SIGHUP (read per connection or per event;
-// listeners are opened and closed). What is built into listeners at start (HTTP,
-// WebSocket, the admin token), shards, the io backend, pinning, persistence and the
-// mailboxes are fixed for a process's life.
+// listeners are opened, closed, and given new transports — [http], [websocket], the
+// admin API — for connections accepted after it). Shards, the io backend, pinning, the
+// log format, persistence, the mailboxes and the revocation capacity are fixed for a
+// process's life.
 constexpr bool kReload = true;
 constexpr bool kRestart = false;
 
@@ -312,7 +313,7 @@ const ConfigKey kKeys[] = {
      1 << 20, {}, power_of_two_or_zero},
     {"limits.max_lingering", KeyKind::kInteger, kReload, TARGET(limits.max_lingering), 0,
      1 << 20},
-    {"limits.max_connections", KeyKind::kInteger, kRestart, TARGET(limits.max_connections), 0,
+    {"limits.max_connections", KeyKind::kInteger, kReload, TARGET(limits.max_connections), 0,
      UINT32_MAX},
     {"limits.mailbox_overflow_limit", KeyKind::kInteger, kRestart,
      TARGET(limits.mailbox_overflow_limit), 1, 1 << 24},
@@ -335,8 +336,8 @@ const ConfigKey kKeys[] = {
     {"auth.password_file", KeyKind::kString, kReload, TARGET(auth.password_file)},
     {"auth.max_revocations", KeyKind::kInteger, kRestart, TARGET(auth.max_revocations), 1,
      10'000'000},
-    {"admin.token_file", KeyKind::kString, kRestart, TARGET(admin.token_file)},
-    {"admin.allow_remote", KeyKind::kBoolean, kRestart, TARGET(admin.allow_remote)},
+    {"admin.token_file", KeyKind::kString, kReload, TARGET(admin.token_file)},
+    {"admin.allow_remote", KeyKind::kBoolean, kReload, TARGET(admin.allow_remote)},
     {"auth.jwt.keys", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr, read_jwt_keys},
     {"auth.jwt.leeway_s", KeyKind::kInteger, kReload, TARGET(auth.jwt.leeway_s), 0, 86'400},
     {"auth.jwt.issuer", KeyKind::kString, kReload, TARGET(auth.jwt.issuer)},
@@ -357,22 +358,22 @@ const ConfigKey kKeys[] = {
     {"tls.handshake_timeout_ms", KeyKind::kInteger, kReload, TARGET(tls.handshake_timeout_ms),
      100, 3'600'000},
 
-    {"websocket.max_frame_bytes", KeyKind::kInteger, kRestart, TARGET(websocket.max_frame_bytes),
+    {"websocket.max_frame_bytes", KeyKind::kInteger, kReload, TARGET(websocket.max_frame_bytes),
      1024, uint64_t{1} << 32},
-    {"websocket.max_message_bytes", KeyKind::kInteger, kRestart,
+    {"websocket.max_message_bytes", KeyKind::kInteger, kReload,
      TARGET(websocket.max_message_bytes), 1024, uint64_t{1} << 32},
 
-    {"http.max_head_bytes", KeyKind::kInteger, kRestart, TARGET(http.max_head_bytes), 512,
+    {"http.max_head_bytes", KeyKind::kInteger, kReload, TARGET(http.max_head_bytes), 512,
      1 << 20},
-    {"http.max_body_bytes", KeyKind::kInteger, kRestart, TARGET(http.max_body_bytes), 0,
+    {"http.max_body_bytes", KeyKind::kInteger, kReload, TARGET(http.max_body_bytes), 0,
      uint64_t{1} << 32},
-    {"http.request_timeout_ms", KeyKind::kInteger, kRestart, TARGET(http.request_timeout_ms), 100,
+    {"http.request_timeout_ms", KeyKind::kInteger, kReload, TARGET(http.request_timeout_ms), 100,
      3'600'000},
-    {"http.idle_timeout_ms", KeyKind::kInteger, kRestart, TARGET(http.idle_timeout_ms), 100,
+    {"http.idle_timeout_ms", KeyKind::kInteger, kReload, TARGET(http.idle_timeout_ms), 100,
      86'400'000},
-    {"http.sse_keepalive_ms", KeyKind::kInteger, kRestart, TARGET(http.sse_keepalive_ms), 100,
+    {"http.sse_keepalive_ms", KeyKind::kInteger, kReload, TARGET(http.sse_keepalive_ms), 100,
      3'600'000},
-    {"http.allowed_origins", KeyKind::kCustom, kRestart, nullptr, 0, 0, {}, nullptr,
+    {"http.allowed_origins", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr,
      read_allowed_origins},
 };
 

@@ -298,9 +298,9 @@ void HttpBridge::start_admin(const Request& request) {
   // Its own credential, never an MQTT token: the bearer must be the admin token.
   const std::string* header = request.header("authorization");
   constexpr std::string_view kBearer = "Bearer ";
-  if (header == nullptr || !header->starts_with(kBearer) ||
-      !base::constant_time_equal(std::string_view(*header).substr(kBearer.size()),
-                                 *_config.admin_token)) {
+  const std::string_view token = _config.admin_token->current();
+  if (token.empty() || header == nullptr || !header->starts_with(kBearer) ||
+      !base::constant_time_equal(std::string_view(*header).substr(kBearer.size()), token)) {
     return admin_refuse(401, 10001, "the admin API needs its bearer token");
   }
   AdminCall call;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "src/http/admin_call.h"
+#include "src/http/admin_token.h"
 #include "src/http/operator_pages.h"
 #include "src/http/request_parser.h"
 
@@ -35,9 +36,10 @@ struct BridgeConfig {
   uint32_t idle_timeout_ms = 60'000;     // keep-alive between requests (MQTT keep alive)
   uint32_t sse_keepalive_ms = 15'000;    // comment lines on a quiet event stream
   uint32_t max_packet_size = 1 << 20;    // of the MQTT output it parses
-  // The admin API (/admin/...): served when set, to requests that carry it as a bearer
-  // token (compared in constant time); nullptr: 404 on this listener. Shared, read-only.
-  const std::string* admin_token = nullptr;
+  // The admin API (/admin/...): served when set, to requests that carry its current
+  // token as a bearer token (compared in constant time); nullptr: 404 on this listener.
+  // Owned by main, outlives every bridge.
+  const AdminToken* admin_token = nullptr;
   // Browser origins allowed across origins (CORS; "*": any); a page of another origin
   // that is neither listed nor this listener's own is refused (403).
   std::vector<std::string> allowed_origins;

@@ -175,7 +175,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   config.limits.max_head_bytes = (control & 2) ? 256 : 8192;
   config.limits.max_body_bytes = (control & 4) ? 64 : 4096;
   config.max_packet_size = (control & 8) ? 128 : 1 << 20;
-  static const std::string kAdminToken = "fuzz-admin-token";
+  static AdminToken kAdminToken;
+  if (kAdminToken.current().empty()) {
+    kAdminToken.install("fuzz-admin-token");
+  }
   config.admin_token = (control & 16) ? &kAdminToken : nullptr;
   BrokerStandIn sink(control);
   HttpBridge bridge(config, sink);

@@ -115,3 +115,94 @@ def test_listeners_open_and_close_on_reload_and_their_connections_stay(broker):
     assert "not opened" in out, out
     assert on_second.publish_qos1("t", b"fine").reason == 0
     assert b.stop() == 0
+
+
+def test_kept_listeners_take_new_transports_and_the_admin_token_rotates(broker, tmp_path):
+    """A listener kept by a reload keeps its socket and its live clients, and takes the
+    new scheme, [http] settings and admin reach for the connections it accepts next; the
+    admin token file is read again and holds at once, on a kept-alive connection too;
+    the key list, the issuer's claims and /status follow the new file."""
+    import http.client
+    import json
+
+    import jwt
+
+    import ws_raw
+    from conftest import free_ports
+    from tokens import KeySet
+
+    mqtt_port, http_port = free_ports(2)
+    token_file = tmp_path / "admin.token"
+    token_file.write_text("first-admin-token-0123456789\n")
+    token_file.chmod(0o600)
+    keydir = tmp_path / "keys"
+    keydir.mkdir()
+    keys = KeySet(keydir)
+
+    def config(scheme, token_path, body_limit, issuer, with_keys):
+        return (f'listen = ["{scheme}://127.0.0.1:{mqtt_port}", '
+                f'"http://127.0.0.1:{http_port}"]\n'
+                f'[admin]\ntoken_file = "{token_path}"\n'
+                f'[http]\nmax_body_bytes = {body_limit}\n'
+                f'allowed_origins = ["https://app.example"]\n'
+                f'[auth]\nallow_anonymous = true\n[auth.jwt]\nissuer = "{issuer}"\n'
+                + (keys.config() if with_keys else ""))
+
+    b = broker(config=config("mqtt", token_file, 1000, "first-issuer", True),
+               default_args=False, wait_ports=[mqtt_port, http_port],
+               args=["--shards", "2", "--io", broker.backend, "--state-dir",
+                     str(tmp_path / "state")])
+    live = m.connected(mqtt_port, "live-tcp", V5)
+    web = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+
+    def admin(method, path, token):
+        web.request(method, path, headers={"Authorization": f"Bearer {token}"})
+        response = web.getresponse()
+        return response.status, response.read()
+
+    status, body = admin("GET", "/admin/keys", "first-admin-token-0123456789")
+    assert status == 200, body
+    assert {k["kid"] for k in json.loads(body)["result"]} >= {"ed1", "ec1", "hs1"}
+    assert admin("POST", "/admin/keys", "first-admin-token-0123456789")[0] == 200
+
+    token_file.write_text("second-admin-token-0123456789\n")
+    out = reload(b, config("ws", token_file, 10, "second-issuer", False))
+    assert "configuration reloaded" in out, out
+    assert "admin API token replaced" in out, out
+    assert (f"listener mqtt://127.0.0.1:{mqtt_port} is now ws://127.0.0.1:{mqtt_port}"
+            in out), out
+    assert "changed: it takes effect at the next restart" not in out, out
+
+    # The socket stayed: the client it accepted goes on; new ones must speak WebSocket.
+    assert live.publish_qos1("t", b"still here").reason == 0
+    over_ws = ws_raw.WsMqttClient(mqtt_port, V5)
+    assert over_ws.connect("over-ws").code == 0
+    over_ws.disconnect()
+    # The same kept-alive HTTP connection: the old token is refused, the new one taken.
+    assert admin("GET", "/admin/keys", "first-admin-token-0123456789")[0] == 401
+    status, body = admin("GET", "/admin/keys", "second-admin-token-0123456789")
+    assert status == 200, body
+    listed = json.loads(body)["result"]
+    assert [k["source"] for k in listed] == ["broker"], listed  # the configured ones gone
+    # Issued tokens carry the new issuer, which the verifier now wants.
+    status, body = admin("GET", "/admin/credentials?number=1",
+                         "second-admin-token-0123456789")
+    assert status == 200, body
+    [(client_id, token)] = json.loads(body)["result"].items()
+    assert jwt.decode(token, options={"verify_signature": False})["iss"] == "second-issuer"
+    holder = ws_raw.WsMqttClient(mqtt_port, V5)
+    assert holder.connect(client_id, password=token).code == 0  # a bad token is refused
+    holder.disconnect()
+    web.close()
+    # New HTTP connections get the new [http] settings: a 10-byte body limit.
+    fresh = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+    fresh.request("POST", "/events?topic=t", body=b"x" * 100)
+    assert fresh.getresponse().status == 413
+    fresh.close()
+    page = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+    page.request("GET", "/status")
+    html = page.getresponse().read().decode()
+    assert f"ws://127.0.0.1:{mqtt_port}" in html and f"mqtt://127.0.0.1:{mqtt_port}" not in html
+    page.close()
+    live.disconnect()
+    assert b.stop() == 0

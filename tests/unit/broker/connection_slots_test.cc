@@ -24,6 +24,26 @@ TEST(ConnectionSlots, TheTotalAndEachListenerAreBounded) {
   EXPECT_EQ(slots.connected(), 3u);
 }
 
+// A reload moves the bounds: lowering one refuses new clients until the count is under
+// it (nobody is disconnected); raising it admits them at once.
+TEST(ConnectionSlots, AReloadMovesTheBounds) {
+  ConnectionSlots slots;
+  slots.set_limits(0, {0});
+  ASSERT_TRUE(slots.take(0));
+  ASSERT_TRUE(slots.take(0));
+  slots.set_listener_limit(0, 1);
+  EXPECT_FALSE(slots.take(0));
+  EXPECT_EQ(slots.connected(), 2u);
+  slots.give_back(0);
+  EXPECT_FALSE(slots.take(0));  // one left, at the bound of one
+  slots.give_back(0);
+  EXPECT_TRUE(slots.take(0));
+  slots.set_total_limit(1);
+  EXPECT_FALSE(slots.take(ConnectionSlots::kNoListener));
+  slots.set_total_limit(0);
+  EXPECT_TRUE(slots.take(ConnectionSlots::kNoListener));
+}
+
 TEST(ConnectionSlots, NoBoundStillCounts) {
   ConnectionSlots slots;
   slots.set_limits(0, {});

@@ -416,10 +416,17 @@ TEST(BridgeEventId, StableAndDistinct) {
   EXPECT_EQ(HttpBridge::event_id("a", bytes_of("x")).size(), 16u);
 }
 
+// An admin token installed as main does at start.
+struct InstalledToken {
+  explicit InstalledToken(std::string text) { slot.install(std::move(text)); }
+  AdminToken slot;
+};
+
 TEST(HttpBridgeAdmin, AuthenticatesParsesAndWaitsForTheAnswer) {
   const std::string token = "admin-secret-0123456789";
+  InstalledToken installed(token);
   BridgeConfig config;
-  config.admin_token = &token;
+  config.admin_token = &installed.slot;
   RecordingSink sink;
   HttpBridge bridge(config, sink);
   std::span<const uint8_t> rest;
@@ -443,13 +450,14 @@ TEST(HttpBridgeAdmin, AuthenticatesParsesAndWaitsForTheAnswer) {
 
 TEST(HttpBridgeAdmin, RefusesWithoutItsTokenOrOffItsListeners) {
   const std::string token = "admin-secret-0123456789";
+  InstalledToken installed(token);
   for (const std::string request :
        {"GET /admin/revocations HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /admin/revocations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-secret-012345678\r\n\r\n",
         "GET /admin/revocations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin-secret-0123456789x\r\n\r\n",
         "GET /admin/revocations HTTP/1.1\r\nHost: x\r\nAuthorization: bearer admin-secret-0123456789\r\n\r\n"}) {
     BridgeConfig config;
-    config.admin_token = &token;
+    config.admin_token = &installed.slot;
     RecordingSink sink;
     HttpBridge bridge(config, sink);
     std::span<const uint8_t> rest;
@@ -468,7 +476,7 @@ TEST(HttpBridgeAdmin, RefusesWithoutItsTokenOrOffItsListeners) {
                         Case{"PUT /admin/revocations?jti=a HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 405},
                         Case{"GET /admin/nokeys HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 404}}) {
     BridgeConfig config;
-    config.admin_token = &token;
+    config.admin_token = &installed.slot;
     RecordingSink sink;
     HttpBridge bridge(config, sink);
     std::span<const uint8_t> rest;
@@ -484,6 +492,37 @@ TEST(HttpBridgeAdmin, RefusesWithoutItsTokenOrOffItsListeners) {
   EXPECT_EQ(sink.client.substr(0, 12), "HTTP/1.1 404");
 }
 
+// A reload installs a new token: a kept-alive connection is held to it from its next
+// request on, and the old one is refused; before any install nothing is accepted.
+TEST(HttpBridgeAdmin, ARotatedTokenHoldsForLiveConnections) {
+  AdminToken slot;
+  BridgeConfig config;
+  config.admin_token = &slot;
+  RecordingSink sink;
+  HttpBridge bridge(config, sink);
+  std::span<const uint8_t> rest;
+  const auto ask = [&](const std::string& token) {
+    sink.client.clear();
+    bridge.on_client_bytes(bytes_of("GET /admin/revocations HTTP/1.1\r\nHost: x\r\n"
+                                    "Authorization: Bearer " + token + "\r\n\r\n"),
+                           &rest);
+    if (!sink.admin_calls.empty()) {
+      sink.admin_calls.clear();
+      bridge.admin_answer(200, R"({"success":true,"result":[]})");
+      return 200;
+    }
+    return std::stoi(sink.client.substr(9, 3));
+  };
+  EXPECT_EQ(ask(""), 401);  // nothing installed: even an empty bearer is refused
+  EXPECT_TRUE(slot.install("first-token-0123456789"));
+  EXPECT_FALSE(slot.install("first-token-0123456789"));  // unchanged
+  EXPECT_EQ(ask("first-token-0123456789"), 200);
+  EXPECT_TRUE(slot.install("second-token-0123456789"));
+  EXPECT_EQ(ask("first-token-0123456789"), 401);
+  EXPECT_EQ(ask("second-token-0123456789"), 200);
+  EXPECT_FALSE(sink.finished);  // one keep-alive connection throughout
+}
+
 // One admin request through a fresh bridge: the call it made, or the refusal it sent.
 struct AdminOutcome {
   std::optional<AdminCall> call;
@@ -491,14 +530,14 @@ struct AdminOutcome {
 };
 
 AdminOutcome admin_request(const std::string& method, const std::string& target) {
-  static const std::string token = "admin-secret-0123456789";
+  static InstalledToken installed("admin-secret-0123456789");
   BridgeConfig config;
-  config.admin_token = &token;
+  config.admin_token = &installed.slot;
   RecordingSink sink;
   HttpBridge bridge(config, sink);
   std::span<const uint8_t> rest;
   bridge.on_client_bytes(bytes_of(method + " " + target + " HTTP/1.1\r\nHost: x\r\n" +
-                                  "Authorization: Bearer " + token + "\r\n\r\n"),
+                                  "Authorization: Bearer " + std::string(installed.slot.current()) + "\r\n\r\n"),
                          &rest);
   AdminOutcome out;
   if (!sink.admin_calls.empty()) {
