@@ -90,6 +90,10 @@ class SpscQueue {
   bool empty_for_consumer() const {
     return _consumer_head == _tail.load(std::memory_order_acquire);
   }
+  // Items published and not yet popped (the operator's mailbox depth gauge).
+  uint64_t depth_for_consumer() const {
+    return _tail.load(std::memory_order_acquire) - _consumer_head;
+  }
 
  private:
   struct Free {

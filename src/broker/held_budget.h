@@ -12,7 +12,8 @@
 //
 // Lives on its shard's thread (in BrokerPort, which outlives every session). Invariants:
 // `bytes` is the sum of every session's held bytes; `holders` counts the sessions whose
-// held bytes are not zero (checked in the session's accounting).
+// held bytes are not zero (checked in the session's accounting); the queued share (not
+// yet sent: beyond the client's receive window) is part of those, the rest is in flight.
 #pragma once
 
 #include <algorithm>
@@ -27,6 +28,8 @@ struct HeldBudget {
   uint64_t bytes = 0;     // held by this shard's sessions
   uint32_t holders = 0;   // sessions holding something
   uint64_t messages = 0;  // the QoS 1/2 messages those bytes are (for the operator's gauges)
+  uint64_t queued_bytes = 0;     // of `bytes`, in sessions' queues (the rest in flight)
+  uint64_t queued_messages = 0;  // of `messages`, likewise
   bool over = false;      // an episode at the bound is running (logged once)
 
   bool at_bound() const { return limit != 0 && bytes >= limit; }
@@ -39,6 +42,16 @@ struct HeldBudget {
     holders += before == 0 && size != 0;
     bytes += size;
     messages++;
+  }
+  // A held message enters a session's queue / leaves it (sent, or let go from it).
+  void queued(uint64_t size) {
+    queued_bytes += size;
+    queued_messages++;
+  }
+  void dequeued(uint64_t size) {
+    PG_DASSERT(size <= queued_bytes && queued_messages > 0);
+    queued_bytes -= size;
+    queued_messages--;
   }
   void shrank(uint64_t before, uint64_t size) {
     PG_DASSERT(size <= before && size <= bytes);

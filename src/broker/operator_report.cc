@@ -215,8 +215,24 @@ std::string render_metrics(const std::vector<ShardFigures>& shards, const Proces
   shard_gauge(out, shards, "held_messages",
               "QoS 1/2 messages the shard's sessions hold: queued or in flight to their clients.",
               [](const SysSnapshot& s) { return s.held_messages_now; });
-  shard_gauge(out, shards, "held_bytes", "Bytes (topic and payload) of those held messages.",
+  shard_gauge(out, shards, "held_bytes",
+              "Bytes (topic and payload) of those held messages (against held_bytes_budget).",
               [](const SysSnapshot& s) { return s.held_bytes_now; });
+  shard_gauge(out, shards, "queued_messages",
+              "Held QoS 1/2 messages queued, not sent yet (the client offline, or its receive "
+              "window full).",
+              [](const SysSnapshot& s) { return s.queued_messages_now; });
+  shard_gauge(out, shards, "queued_bytes", "Bytes (topic and payload) of those queued messages.",
+              [](const SysSnapshot& s) { return s.queued_bytes_now; });
+  shard_gauge(out, shards, "inflight_messages",
+              "Held QoS 1/2 messages sent and awaiting their PUBACK or PUBREC.",
+              [](const SysSnapshot& s) { return s.held_messages_now - s.queued_messages_now; });
+  shard_gauge(out, shards, "inflight_bytes",
+              "Bytes (topic and payload) of those in-flight messages.",
+              [](const SysSnapshot& s) { return s.held_bytes_now - s.queued_bytes_now; });
+  shard_gauge(out, shards, "mailbox_depth",
+              "Mail from other shards waiting in the shard's mailboxes, not taken yet.",
+              [](const SysSnapshot& s) { return s.mailbox_depth_now; });
   shard_gauge(out, shards, "mailbox_overflow",
               "Mail to other shards held back at full mailboxes (their depth past the bound).",
               [](const SysSnapshot& s) { return s.overflow_now; });
@@ -246,6 +262,7 @@ std::string render_status(const std::vector<ShardFigures>& shards, const Process
     total.retained_bytes_now += shard.now.retained_bytes_now;
     total.held_messages_now += shard.now.held_messages_now;
     total.held_bytes_now += shard.now.held_bytes_now;
+    total.queued_messages_now += shard.now.queued_messages_now;
   }
   const Rates rates = rates_of(shards);
   std::string out;
@@ -287,7 +304,9 @@ std::string render_status(const std::vector<ShardFigures>& shards, const Process
   row("sessions", "Sessions", std::to_string(total.sessions_now));
   row("subscriptions", "Subscriptions", std::to_string(total.subscriptions_now));
   row("retained", "Retained messages", std::to_string(total.retained_now));
-  row("held", "QoS 1/2 messages held", std::to_string(total.held_messages_now));
+  row("queued", "QoS 1/2 messages queued", std::to_string(total.queued_messages_now));
+  row("inflight", "QoS 1/2 messages in flight",
+      std::to_string(total.held_messages_now - total.queued_messages_now));
   out += "</table>\n<h2>Last minute</h2>\n";
   if (rates.window_s == 0) {
     out += "<p class=\"dim\" id=\"rates\">not a sampling step old yet</p>\n";

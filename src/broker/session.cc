@@ -17,6 +17,7 @@ Session::~Session() {
     let_go(entry.delivery);
   }
   for (Delivery& delivery : _queue) {
+    _host->held_budget().dequeued(held_size(*delivery.message));
     let_go(delivery);
   }
   PG_ASSERT(_held_bytes == 0);
@@ -258,6 +259,7 @@ void Session::deliver(Delivery delivery) {
   }
   hold(size);
   _queue_bytes += size;
+  _host->held_budget().queued(size);
   if (durable) {
     log().taken(*this, delivery);
   }
@@ -295,6 +297,7 @@ void Session::pump() {
     Delivery delivery = std::move(front);
     _queue.pop_front();
     _queue_bytes -= held_size(*delivery.message);
+    _host->held_budget().dequeued(held_size(*delivery.message));
     if (is_expired || too_big) {
       if (is_expired) {
         _host->stats().expired_dropped++;
@@ -342,6 +345,7 @@ void Session::restore_delivery(Delivery delivery, bool released) {
   const uint64_t size = held_size(*delivery.message);
   hold(size);
   _queue_bytes += size;
+  _host->held_budget().queued(size);
   delivery.maybe_sent = true;
   _queue.push_back(std::move(delivery));
 }

@@ -35,6 +35,9 @@ SysSnapshot ShardBroker::take_snapshot() const {
   snapshot.sessions_now = _sessions->size();
   snapshot.retained_bytes_now = _retained->bytes();
   snapshot.held_messages_now = _held.messages;
+  snapshot.queued_messages_now = _held.queued_messages;
+  snapshot.queued_bytes_now = _held.queued_bytes;
+  snapshot.mailbox_depth_now = _shard->inbound_depth();
   snapshot.overflow_now = _shard->overflow_size();
   snapshot.busy_permille = _shard->busy_permille();
   return snapshot;

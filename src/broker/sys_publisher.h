@@ -30,6 +30,9 @@ struct SysSnapshot {
   uint64_t sessions_now = 0;       // in its session table, connected or not
   uint64_t retained_bytes_now = 0;
   uint64_t held_messages_now = 0;  // QoS 1/2 messages queued or in flight to clients
+  uint64_t queued_messages_now = 0;  // of those, queued (not sent yet)
+  uint64_t queued_bytes_now = 0;     // of held_bytes_now, theirs
+  uint64_t mailbox_depth_now = 0;  // mail from other shards not taken yet (shard.h)
   uint64_t overflow_now = 0;       // mail held back at full mailboxes (shard.h)
   uint32_t busy_permille = 0;      // of the last load window (shard.h)
 };

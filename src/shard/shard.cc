@@ -79,6 +79,16 @@ bool Shard::post(uint16_t to, Envelope envelope, Delivery delivery) {
   return true;
 }
 
+uint64_t Shard::inbound_depth() const {
+  uint64_t depth = 0;
+  for (uint16_t from = 0; from < count(); ++from) {
+    if (from != _id) {
+      depth += _group.mailbox(from, _id).depth_for_consumer();
+    }
+  }
+  return depth;
+}
+
 bool Shard::outbound_drained(uint16_t to) const {
   return _overflow[to].empty() && _group.mailbox(_id, to).drained_for_producer();
 }

@@ -91,6 +91,9 @@ class Shard {
   size_t overflow_size() const { return _overflow_size; }
   // The same count, for a reader on this shard's thread that keeps a pointer to it.
   const size_t& overflow_size_counter() const { return _overflow_size; }
+  // Envelopes other shards have published to this one and it has not taken yet, over
+  // every inbound mailbox (a sample for the operator's gauges; this shard's thread).
+  uint64_t inbound_depth() const;
   // Everything this shard ever posted to `to` has been taken by it (none waits in the
   // mailbox or the overflow).
   bool outbound_drained(uint16_t to) const;

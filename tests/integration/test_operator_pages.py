@@ -180,3 +180,37 @@ def test_status_page_renders_its_figures_in_chromium(broker, tmp_path):
     assert ready_green > 30, f"{ready_green} green pixels: no ready state drawn"
     for c in clients:
         c.close()
+
+
+def test_queued_and_inflight_gauges(broker):
+    """A v5 subscriber with a receive window of 2 that never acknowledges: of 5 QoS 1
+    messages 2 are in flight and 3 queued, each with its bytes; an acknowledgement moves
+    one from the queue into flight."""
+    b, ports = start_transport_broker(broker, None, ["mqtt", "http"])
+    assert wait_until_ready(ports["http"]) == (200, '{"status":"ready"}')
+    slow = m.RawClient(ports["mqtt"], m.V5)
+    slow.connect("slow-reader", properties=[(0x21, 2)])  # Receive Maximum 2
+    assert slow.subscribe(("gauges/#", 1)) == [1]
+    pub = m.connected(ports["mqtt"], "gauge-pub", m.V5)
+    for i in range(5):
+        assert pub.publish_qos1(f"gauges/{i}", b"p" * 100).reason == 0
+    first = slow.next_message()
+    slow.next_message()
+
+    def gauges():
+        found = samples(get(ports["http"], "/metrics")[2])
+        return {name: total(found, f"peregrine_{name}")
+                for name in ("queued_messages", "queued_bytes", "inflight_messages",
+                             "inflight_bytes", "held_messages", "mailbox_depth")}
+
+    held = len("gauges/0") + 100
+    g = gauges()
+    assert (g["inflight_messages"], g["queued_messages"], g["held_messages"]) == (2, 3, 5), g
+    assert (g["inflight_bytes"], g["queued_bytes"]) == (2 * held, 3 * held), g
+    slow.send_ack(m.PUBACK, first.packet_id)
+    slow.next_message()   # the next one leaves the queue
+    g = gauges()
+    assert (g["inflight_messages"], g["queued_messages"]) == (2, 2), g
+    pub.disconnect()
+    slow.disconnect()
+    assert b.stop() == 0

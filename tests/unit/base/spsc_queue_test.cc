@@ -32,6 +32,23 @@ TEST(SpscQueue, DrainedForTheProducerOnlyOnceEverythingPushedIsPopped) {
   EXPECT_TRUE(queue.drained_for_producer());
 }
 
+// The depth gauge: published and not yet popped (staged items are not mail yet).
+TEST(SpscQueue, DepthCountsPublishedItemsNotYetPopped) {
+  SpscQueue<int> queue(8);
+  EXPECT_EQ(queue.depth_for_consumer(), 0u);
+  queue.try_push(1);
+  queue.try_push(2);
+  EXPECT_EQ(queue.depth_for_consumer(), 0u);
+  queue.publish();
+  queue.try_push(3);
+  EXPECT_EQ(queue.depth_for_consumer(), 2u);
+  int out = 0;
+  queue.try_pop(out);
+  EXPECT_EQ(queue.depth_for_consumer(), 1u);
+  queue.publish();
+  EXPECT_EQ(queue.depth_for_consumer(), 2u);
+}
+
 TEST(SpscQueue, FullAtCapacityThenFreesAsConsumed) {
   SpscQueue<int> queue(4);
   for (int i = 0; i < 4; ++i) {

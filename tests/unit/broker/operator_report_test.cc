@@ -22,6 +22,9 @@ std::vector<ShardFigures> two_shards() {
   shards[1].now.retained_bytes_now = 900;
   shards[0].now.held_messages_now = 6;
   shards[0].now.held_bytes_now = 600;
+  shards[0].now.queued_messages_now = 4;
+  shards[0].now.queued_bytes_now = 450;
+  shards[1].now.mailbox_depth_now = 17;
   shards[1].now.busy_permille = 250;
   return shards;
 }
@@ -82,6 +85,11 @@ TEST(OperatorReport, MetricsGaugesArePerShard) {
   EXPECT_TRUE(has_line(text, "peregrine_retained_bytes{shard=\"1\"} 900"));
   EXPECT_TRUE(has_line(text, "peregrine_held_messages{shard=\"0\"} 6"));
   EXPECT_TRUE(has_line(text, "peregrine_held_bytes{shard=\"0\"} 600"));
+  EXPECT_TRUE(has_line(text, "peregrine_queued_messages{shard=\"0\"} 4"));
+  EXPECT_TRUE(has_line(text, "peregrine_queued_bytes{shard=\"0\"} 450"));
+  EXPECT_TRUE(has_line(text, "peregrine_inflight_messages{shard=\"0\"} 2"));
+  EXPECT_TRUE(has_line(text, "peregrine_inflight_bytes{shard=\"0\"} 150"));
+  EXPECT_TRUE(has_line(text, "peregrine_mailbox_depth{shard=\"1\"} 17"));
   EXPECT_TRUE(has_line(text, "peregrine_shard_busy_ratio{shard=\"1\"} 0.250"));
   EXPECT_TRUE(has_line(text, "peregrine_ready 0"));
 }

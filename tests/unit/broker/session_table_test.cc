@@ -279,6 +279,31 @@ TEST(SessionHeldBytes, ASessionThatStopsAckingHoldsAtMostItsLimit) {
   EXPECT_EQ(shard.budget.bytes, 9'000u);
 }
 
+// The operator's gauges: of what a session holds, the queued share (beyond its receive
+// window) and the rest in flight; an acknowledgement moves one from queue to flight, and
+// an ended session gives both back.
+TEST(SessionHeldBytes, QueuedAndInFlightAreToldApart) {
+  Shard shard;
+  Link link(shard, 1);
+  const SessionTable::Opened opened = shard.table.open(&link, "narrow", true, 2);
+  link.session = opened.session;
+  Session* session = opened.session;
+  for (int i = 0; i < 5; ++i) {
+    session->deliver(qos1_of(99));  // 100 bytes held each
+  }
+  EXPECT_EQ(shard.budget.messages, 5u);
+  EXPECT_EQ(shard.budget.queued_messages, 3u);
+  EXPECT_EQ(shard.budget.queued_bytes, 300u);
+  session->on_puback(1);
+  EXPECT_EQ(shard.budget.messages, 4u);
+  EXPECT_EQ(shard.budget.queued_messages, 2u);
+  EXPECT_EQ(shard.budget.queued_bytes, 200u);
+  shard.table.connection_gone(session, nullptr, 0, false);
+  EXPECT_EQ(shard.budget.messages, 0u);
+  EXPECT_EQ(shard.budget.queued_messages, 0u);
+  EXPECT_EQ(shard.budget.queued_bytes, 0u);
+}
+
 TEST(SessionHeldBytes, ASessionHoldingNothingTakesOneMessageLargerThanItsLimit) {
   Shard shard;
   shard.config_limits.max_session_bytes = 100;
