@@ -105,6 +105,7 @@ class ShardBroker final : public shard::ShardService,
   net::OutQueue* acquire_out_queue() override;
   void release_out_queue(net::OutQueue* queue) override;
   void count_bytes_out(size_t bytes) override { _stats.bytes_out += bytes; }
+  void count_dropped_at_drain(size_t bytes) override { _stats.drain_dropped_bytes += bytes; }
   bool begin_linger() override;
   void end_linger() override;
   http::Readiness readiness() const override;

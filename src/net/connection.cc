@@ -42,11 +42,14 @@ void Connection::release_out_if_idle() {
 
 void Connection::start() { _host->ring().start_recv(this); }
 
+// Every write() starts a packet (write_shared() continues one): a drain may cut there.
 void Connection::write(std::span<const uint8_t> bytes) {
   if (_state == State::kClosing && !_linger) {
     return;
   }
-  out_for_protocol().append_copy(bytes);
+  OutQueue& out = out_for_protocol();
+  out.mark_packet_start();
+  out.append_copy(bytes);
   _host->mark_dirty(this);
   send_early_if_large();
 }
@@ -55,7 +58,9 @@ void Connection::write(std::span<const uint8_t> first, std::span<const uint8_t> 
   if (_state == State::kClosing && !_linger) {
     return;
   }
-  out_for_protocol().append_copy(first, second);
+  OutQueue& out = out_for_protocol();
+  out.mark_packet_start();
+  out.append_copy(first, second);
   _host->mark_dirty(this);
   send_early_if_large();
 }
@@ -156,11 +161,30 @@ void Connection::on_send_done(int result) {
   PG_ASSERT(_out != nullptr);
   _out->consume(static_cast<size_t>(result));
   _host->count_bytes_out(static_cast<size_t>(result));
+  if (_cut_after_send) {
+    _cut_after_send = false;
+    _host->count_dropped_at_drain(_out->cut_inflight());
+  }
   if (_out->has_inflight() || _out->has_pending() || _linger) {
     _host->mark_dirty(this);
   } else {
     release_out_if_idle();
   }
+}
+
+size_t Connection::drop_unsent_output() {
+  if (_out == nullptr && !_stack) {
+    return 0;
+  }
+  size_t dropped = _stack ? _stack->drop_unsent(out()) : _out->drop_pending();
+  if (_out != nullptr && (!_stack || _stack->wire_cuttable())) {
+    if (ring_state.send_pending) {
+      _cut_after_send = true;  // the kernel may be reading those bytes now
+    } else {
+      dropped += _out->cut_inflight();
+    }
+  }
+  return dropped;
 }
 
 void Connection::begin_close(int error) {

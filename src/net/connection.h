@@ -37,6 +37,8 @@ class ConnectionHost {
   virtual void detached(Connection* connection) = 0;
   // Bytes the kernel took from this host's connections (for statistics).
   virtual void count_bytes_out(size_t bytes) { (void)bytes; }
+  // Output dropped by a drain after the send that held it came back.
+  virtual void count_dropped_at_drain(size_t bytes) { (void)bytes; }
   // A transport layer failed or refused a connection (for statistics).
   virtual void count_transport_event(TransportEvent event) { (void)event; }
   // Lingering closes (close_after_flush): a connection asks before it lingers, reading
@@ -104,13 +106,11 @@ class Connection : public io::Socket, public io::Timer {
   void close_now();
   // Stopping: drops the output no send has taken yet, whole packets only, so that the
   // goodbye written next does not wait behind megabytes a slow reader would need seconds
-  // for (transport_stack.h says what TLS keeps). Returns the bytes dropped.
-  size_t drop_unsent_output() {
-    if (_stack) {
-      return _stack->drop_unsent(out());
-    }
-    return _out != nullptr ? _out->drop_pending() : 0;
-  }
+  // for: the pending generation now, and the in-flight one from its first packet mark
+  // after what the kernel took (at once, or when the send outstanding completes; those
+  // bytes reach ConnectionHost::count_dropped_at_drain). transport_stack.h says what TLS
+  // keeps. Returns the bytes dropped now.
+  size_t drop_unsent_output();
   // Back-pressure: stop and restart reading from the socket.
   void pause_input();
   void resume_input();
@@ -186,6 +186,7 @@ class Connection : public io::Socket, public io::Timer {
   bool _draining = false;        // written and shut down for writing: discarding input
   uint32_t _drained_bytes = 0;   // input discarded while draining (up to kLingerBytes)
   bool _drain_unbounded = false;  // stopping: no byte bound, only the timer
+  bool _cut_after_send = false;   // stopping: cut the in-flight output once the send is back
   bool _close_reported = false;  // on_transport_closed() has been called
   bool _input_paused = false;
 };

@@ -18,6 +18,9 @@ void OutQueue::Generation::release() {
   segments.clear();
   arena.clear();
   first = 0;
+  marks.clear();
+  next_mark = 0;
+  consumed = 0;
 }
 
 void OutQueue::clear() {
@@ -97,6 +100,8 @@ void OutQueue::move_pending_to(OutQueue& to) {
   _pending.segments.clear();  // references moved: not released here
   _pending.arena.clear();
   _pending.first = 0;
+  _pending.marks.clear();  // the layer below marks its own frames
+  _pending.next_mark = 0;
   _pending_bytes = 0;
 }
 
@@ -123,6 +128,7 @@ void OutQueue::consume(size_t n) {
   PG_ASSERT(n <= _inflight_bytes);
   _inflight_bytes -= n;
   auto& gen = _inflight;
+  gen.consumed += n;
   while (n > 0) {
     PG_ASSERT(gen.first < gen.segments.size());
     Segment& seg = gen.segments[gen.first];
@@ -143,10 +149,41 @@ void OutQueue::consume(size_t n) {
     ++gen.first;
   }
   if (gen.first == gen.segments.size()) {
-    gen.segments.clear();
-    gen.arena.clear();
-    gen.first = 0;
+    gen.release();  // every reference was dropped as its segment was sent
   }
+}
+
+size_t OutQueue::cut_inflight() {
+  auto& gen = _inflight;
+  const auto mark = std::lower_bound(gen.marks.begin(), gen.marks.end(), gen.consumed);
+  if (mark == gen.marks.end()) {
+    return 0;  // no packet starts in what is left: it goes whole
+  }
+  size_t keep = *mark - gen.consumed;
+  PG_ASSERT(keep <= _inflight_bytes);
+  const size_t dropped = _inflight_bytes - keep;
+  size_t i = gen.first;
+  for (; i < gen.segments.size() && keep > 0; ++i) {
+    Segment& seg = gen.segments[i];
+    if (keep < seg.length) {
+      seg.length = static_cast<uint32_t>(keep);  // the packet before the mark ends here
+      keep = 0;
+    } else {
+      keep -= seg.length;
+    }
+  }
+  for (size_t j = i; j < gen.segments.size(); ++j) {
+    if (gen.segments[j].owner != nullptr) {
+      gen.segments[j].owner->unref();
+    }
+  }
+  gen.segments.resize(i);
+  gen.marks.erase(mark, gen.marks.end());
+  _inflight_bytes -= dropped;
+  if (gen.first == gen.segments.size()) {
+    gen.release();
+  }
+  return dropped;
 }
 
 }  // namespace peregrine::net

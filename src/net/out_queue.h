@@ -3,6 +3,11 @@
 // turn, `inflight` is what the one outstanding send covers (its arena never moves while
 // the kernel may read it). Owned by one connection on one shard; bounded by its caller
 // (the slow-reader limit).
+//
+// Packet marks: the writer says where packets (or WebSocket frames) start, and a
+// generation keeps such an offset at most once per kMarkEveryBytes — so that a drain can
+// cut the in-flight generation at a packet boundary (cut_inflight()) and a slow reader's
+// goodbye does not wait behind megabytes. Marks ascend; each is a packet's first byte.
 #pragma once
 
 #include <sys/socket.h>
@@ -34,12 +39,22 @@ class OutQueue {
   // (its page faults went with the mallopt thresholds). The slow-reader limit
   // (outbound_buffer_bytes, 4 MiB by default) still bounds what a connection queues.
   static constexpr size_t kCopyArenaBytes = 1024 * 1024;
+  // At most one packet mark per this many bytes: a cut leaves at most this much (plus
+  // the packet it falls in) before the goodbye, for one compare per packet written.
+  static constexpr size_t kMarkEveryBytes = 64 * 1024;
 
   OutQueue() = default;
   ~OutQueue();
   OutQueue(const OutQueue&) = delete;
   OutQueue& operator=(const OutQueue&) = delete;
 
+  // The next byte appended starts a packet (or a frame): a place a drain may cut.
+  void mark_packet_start() {
+    if (_pending_bytes >= _pending.next_mark) {
+      _pending.marks.push_back(_pending_bytes);
+      _pending.next_mark = _pending_bytes + kMarkEveryBytes;
+    }
+  }
   void append_copy(std::span<const uint8_t> bytes);
   // Both, copied, as one piece: a packet head and its small payload.
   void append_copy(std::span<const uint8_t> first, std::span<const uint8_t> second);
@@ -79,6 +94,11 @@ class OutQueue {
     return dropped;
   }
 
+  // Drops the in-flight generation's bytes from its first packet mark at or after what
+  // has been sent (everything unsent when a packet starts right there); returns them.
+  // Only while no send is outstanding: the kernel may be reading those bytes.
+  size_t cut_inflight();
+
   // For transport layers that take what the protocol queued this turn. Both empty the
   // pending generation; the in-flight one is never touched.
   // Calls `fn(std::span<const uint8_t>)` for each pending piece in order.
@@ -107,6 +127,9 @@ class OutQueue {
     std::vector<Segment> segments;
     ByteArena arena;
     size_t first = 0;  // segments before it were sent
+    std::vector<size_t> marks;  // packet starts, as offsets from the generation's start
+    size_t next_mark = 0;       // no mark before this offset (kMarkEveryBytes apart)
+    size_t consumed = 0;        // bytes of it sent (in flight)
     void release();
   };
 

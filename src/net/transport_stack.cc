@@ -302,6 +302,7 @@ void TransportStack::encode(OutQueue& wire) {
     header_size = ws::encode_header(ws::Opcode::kBinary, _app.pending_bytes(), header);
   }
   if (!_tls) {
+    wire.mark_packet_start();  // a frame starts: a drain may cut there
     wire.append_copy({header, header_size});
     _app.move_pending_to(wire);
     return;

@@ -80,6 +80,8 @@ class TransportStack final : private PlaintextSink,
   size_t drop_unsent(OutQueue& wire) {
     return _app.drop_pending() + (_tls ? 0 : wire.drop_pending());
   }
+  // Whether the wire's in-flight bytes may be cut at a frame mark (not under TLS).
+  bool wire_cuttable() const { return !_tls; }
   // The protocol may talk: every layer is through its handshake.
   bool ready() const { return _stage == Stage::kProtocol || _stage == Stage::kWebSocket; }
   bool handshaking() const { return !ready() && _stage != Stage::kDone; }

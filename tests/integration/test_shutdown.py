@@ -194,3 +194,74 @@ def test_200_busy_v5_clients_each_read_0x8b_before_the_drain_bound(broker):
     assert all(got), f"{got.count(False)} of {n} busy clients never read DISCONNECT 0x8B"
     assert b.stop() == 0
     assert time.monotonic() - stop_at < 12
+
+
+def test_0x8b_does_not_wait_behind_megabytes_a_send_holds(broker):
+    """Slow readers with a 64 MiB outbound buffer each: tens of megabytes are queued for
+    each, much of it in the one send the kernel is working through. At SIGTERM what no
+    send took is dropped, and the send in flight is cut at its next packet boundary once
+    the kernel hands it back, so each reader meets its DISCONNECT 0x8B after a few
+    megabytes (the kernel's own buffers and one packet-mark step), not after the tens
+    queued: well within the drain bound."""
+    import threading
+    n = 4
+    b = broker(config="drain_timeout_ms = 8000\n[limits]\n"
+                      "outbound_buffer_bytes = 67108864\nmax_packet_size = 1048576\n")
+    readers = []
+    for i in range(n):
+        c = m.connected(b.port, f"deep-{i}", V5)
+        assert c.subscribe(("deep/#", 0)) == [0]
+        readers.append(c)
+    pub = m.connected(b.port, "deep-pub", V5)
+    block = b"".join(m.publish("deep/t", b"z" * 16384, V5) for _ in range(64))  # 1 MiB
+    stop_publishing = threading.Event()
+    read_after = [0] * n
+    told = [False] * n
+    signalled = threading.Event()
+
+    def publish():
+        try:
+            while not stop_publishing.is_set():
+                pub.sock.sendall(block)
+        except OSError:
+            pass
+
+    def read(i, c):
+        c.sock.settimeout(30)
+        tail = b""
+        try:
+            while True:
+                data = c.sock.recv(65536)
+                if not data:
+                    break
+                if signalled.is_set():
+                    read_after[i] += len(data)
+                time.sleep(0.01)   # at most ~6 MB/s: far slower than the publisher
+                tail = (tail + data)[-8:]
+                if tail.endswith((b"\xe0\x01\x8b", b"\xe0\x02\x8b\x00")):
+                    told[i] = True
+                    break     # told: it closes, as a client does
+        except OSError:
+            pass
+        c.close()
+
+    threads = [threading.Thread(target=publish, daemon=True)]
+    threads += [threading.Thread(target=read, args=(i, c), daemon=True)
+                for i, c in enumerate(readers)]
+    for t in threads:
+        t.start()
+    time.sleep(3.0)   # the queues fill: the publisher outruns the readers many times over
+    stop_publishing.set()
+    threads[0].join(10)
+    pub.close()       # done publishing: it does not stay to read its own goodbye
+    signalled.set()
+    start = time.monotonic()
+    b.proc.send_signal(signal.SIGTERM)
+    for t in threads[1:]:
+        t.join(30)
+    assert all(told), f"{told.count(False)} of {n} slow readers never read DISCONNECT 0x8B"
+    counters = b.counters()
+    assert time.monotonic() - start < 8
+    assert counters["drain_dropped_bytes"] > 0
+    # What each still read: the kernel's buffers and a mark step, not the backlog.
+    assert max(read_after) < 24 << 20, read_after

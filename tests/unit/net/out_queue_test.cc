@@ -159,5 +159,77 @@ TEST(OutQueue, DropPendingKeepsWhatASendHoldsAndReleasesTheRest) {
   EXPECT_EQ(queue.drop_pending(), 0u);
 }
 
+// Packets of 30 KiB: head "Hn" copied, the body a shared buffer (referenced). Marks land
+// on packet starts at most once per kMarkEveryBytes: packets 0, 3, 6, ... here.
+struct MarkedPackets {
+  static constexpr size_t kBody = 30 * 1024 - 2;
+  explicit MarkedPackets(int packets) {
+    for (int i = 0; i < packets; ++i) {
+      auto* body = new CountedBuffer(&freed, std::string(kBody, static_cast<char>('a' + i)));
+      std::string head = "H";  // (not "H" + ...: GCC 12's -Wrestrict false positive)
+      head += std::to_string(i);
+      queue.mark_packet_start();
+      queue.append_copy(bytes_of(head));
+      queue.append_shared(body, body->span());
+      body->unref();
+      text += head;
+      text += body->bytes;
+    }
+  }
+  int freed = 0;
+  OutQueue queue;
+  std::string text;
+};
+
+TEST(OutQueue, ACutKeepsThePacketBeingSentAndDropsFromTheNextMark) {
+  MarkedPackets p(8);  // 240 KiB; marks at packets 0, 3 and 6 (0, 90 and 180 KiB)
+  const size_t packet = 30 * 1024;
+  auto iov = p.queue.prepare_send();
+  ASSERT_FALSE(iov.empty());
+  p.queue.consume(packet + 100);  // the kernel took packet 0 and a little of packet 1
+  const size_t dropped = p.queue.cut_inflight();
+  EXPECT_EQ(dropped, 8 * packet - 3 * packet);  // from the mark at packet 3 on
+  EXPECT_EQ(p.queue.queued_bytes(), 3 * packet - (packet + 100));
+  EXPECT_EQ(p.freed, 6);  // packet 0 sent, packets 3..7 dropped
+  EXPECT_EQ(flatten(p.queue.prepare_send()), p.text.substr(packet + 100, 2 * packet - 100));
+  p.queue.consume(2 * packet - 100);
+  EXPECT_FALSE(p.queue.has_inflight());
+  // The goodbye written now goes next.
+  p.queue.append_copy(bytes_of("BYE"));
+  EXPECT_EQ(flatten(p.queue.prepare_send()), "BYE");
+  p.queue.consume(3);
+  EXPECT_EQ(p.freed, 8);
+}
+
+TEST(OutQueue, ACutAtAMarkDropsEverythingLeftAndNoMarkLeftKeepsAll) {
+  MarkedPackets p(8);
+  const size_t packet = 30 * 1024;
+  p.queue.prepare_send();
+  p.queue.consume(3 * packet);  // exactly up to the mark at packet 3
+  EXPECT_EQ(p.queue.cut_inflight(), 5 * packet);
+  EXPECT_FALSE(p.queue.has_inflight());
+  EXPECT_EQ(p.freed, 8);
+
+  MarkedPackets q(8);
+  q.queue.prepare_send();
+  q.queue.consume(6 * packet + 1);  // past the last mark: packets 6 and 7 go whole
+  EXPECT_EQ(q.queue.cut_inflight(), 0u);
+  EXPECT_EQ(q.queue.queued_bytes(), 2 * packet - 1);
+  q.queue.consume(2 * packet - 1);
+  EXPECT_EQ(q.freed, 8);
+}
+
+TEST(OutQueue, MarksFollowTheirGenerationAndAreDroppedWithIt) {
+  MarkedPackets p(4);
+  EXPECT_EQ(p.queue.drop_pending(), 4u * 30 * 1024);
+  EXPECT_EQ(p.freed, 4);
+  // Marks start again from the new pending generation's first byte.
+  p.queue.mark_packet_start();
+  p.queue.append_copy(bytes_of("X"));
+  p.queue.prepare_send();
+  EXPECT_EQ(p.queue.cut_inflight(), 1u);  // nothing sent yet: the whole packet goes
+  EXPECT_EQ(p.queue.queued_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace peregrine::net
