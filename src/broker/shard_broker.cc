@@ -520,8 +520,12 @@ void ShardBroker::on_turn_end() {
   if (!_reports_done.empty()) {
     finish_reports();
   }
-  if (_pages_open && only_pages_left()) {
-    close_pages();  // every MQTT client is gone: the drain is over
+  if (_pages_open && _clients.size() + _parked_connects.size() != _pages_checked_at) {
+    if (only_pages_left()) {
+      close_pages();  // every MQTT client is gone: the drain is over
+    } else {
+      _pages_checked_at = _clients.size() + _parked_connects.size();
+    }
   }
   if (_resume_held) {
     _resume_held = false;

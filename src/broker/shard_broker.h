@@ -289,6 +289,9 @@ class ShardBroker final : public shard::ShardService,
   bool only_pages_left() const;
   void close_pages();
   bool _pages_open = false;  // stopping, and page listeners still accept
+  // The connection count when only_pages_left() last said no: while draining no
+  // connection turns into an MQTT one, so the scan waits for one to go.
+  size_t _pages_checked_at = SIZE_MAX;
   bool _resume_held = false;  // listening began: held HTTP requests go on at the turn's end
   void tell_recovered();
   // A SUBACK whose subscriptions were written waits for that write (in ticket order);

@@ -415,8 +415,9 @@ Simulation::Simulation(const SimRunOptions& options) : _options(options) {
     actor->persistent = setup.chance(50);
     const auto version = setup.chance(50) ? mqtt::ProtocolVersion::kV5
                                           : mqtt::ProtocolVersion::kV311;
-    actor->client = std::make_unique<SimClient>(*_floor, "c" + std::to_string(i), version,
-                                                actor.get());
+    std::string client_id = "c";  // (not "c" + ...: GCC 12's -Wrestrict false positive)
+    client_id += std::to_string(i);
+    actor->client = std::make_unique<SimClient>(*_floor, client_id, version, actor.get());
     _actors.push_back(std::move(actor));
   }
   _result.summary = "shards=" + std::to_string(floor.shards) +
