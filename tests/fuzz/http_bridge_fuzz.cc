@@ -18,6 +18,7 @@
 
 namespace {
 
+using peregrine::http::AdminToken;
 using peregrine::http::BridgeConfig;
 using peregrine::http::BridgeSink;
 using peregrine::http::HttpBridge;

@@ -64,6 +64,19 @@ def port_accepts(port, host="127.0.0.1"):
         return False
 
 
+def binary_sanitizer():
+    """"thread", "address" or None: the sanitizer BINARY was built with (its runtime's
+    entry point is among its dynamic symbols)."""
+    require_binary()
+    symbols = subprocess.run(["nm", "-D", "--defined-only", BINARY], capture_output=True,
+                             text=True, timeout=30).stdout
+    if "__tsan_init" in symbols:
+        return "thread"
+    if "__asan_init" in symbols:
+        return "address"
+    return None
+
+
 def run_cli(*args, timeout=10):
     """Runs the binary to completion (for flags that exit immediately)."""
     require_binary()
