@@ -27,10 +27,11 @@ constexpr int kAcceptsPerEvent = 64;  // bound the work one listener gets per tu
 uint64_t pack(const void* ptr, Tag tag) { return reinterpret_cast<uint64_t>(ptr) | tag; }
 }  // namespace
 
-// File writes for the epoll backend: one helper thread per ring does the blocking
-// pwritev and fdatasync, so the shard never waits on the disk. Jobs go in and come back
-// through two SPSC queues (bounded: kMaxFileWrites in flight); the helper sleeps on an
-// eventfd and wakes the ring when a job is done.
+// File writes and jobs for the epoll backend: one helper thread per ring does the
+// blocking pwritev and fdatasync, open, fsync, rename, unlink and close, so the shard
+// never waits on the disk. Work goes in and comes back through two SPSC queues (bounded:
+// kMaxFileWrites + kMaxFileJobs in flight), in the order started; the helper sleeps on
+// an eventfd and wakes the ring when something is done.
 class EpollRing::FileHelper {
  public:
   explicit FileHelper(EpollRing& ring) : _ring(ring) {
@@ -45,21 +46,31 @@ class EpollRing::FileHelper {
     _thread.join();
     ::close(_work_fd);
   }
-  void submit(FileWrite* write) {
-    PG_ASSERT(_in.try_push(write));
+  // One piece of work: a write, or a job (and its result once done).
+  struct Work {
+    FileWrite* write = nullptr;
+    FileJob* job = nullptr;
+    int job_result = 0;
+  };
+  void submit(Work work) {
+    PG_ASSERT(_in.try_push(work));
     _in.publish();
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(_work_fd, &one, sizeof one);
   }
-  bool take_done(FileWrite*& write) { return _out.try_pop(write); }
+  bool take_done(Work& work) { return _out.try_pop(work); }
 
  private:
   void run() {
     while (true) {
-      FileWrite* write = nullptr;
-      while (_in.try_pop(write)) {
-        perform(*write);
-        PG_ASSERT(_out.try_push(write));
+      Work work;
+      while (_in.try_pop(work)) {
+        if (work.write != nullptr) {
+          perform(*work.write);
+        } else {
+          work.job_result = work.job->run_blocking();
+        }
+        PG_ASSERT(_out.try_push(work));
         _out.publish();
         _ring.wake();
       }
@@ -105,8 +116,8 @@ class EpollRing::FileHelper {
 
   EpollRing& _ring;
   int _work_fd = -1;
-  base::SpscQueue<FileWrite*> _in{kMaxFileWrites * 2};
-  base::SpscQueue<FileWrite*> _out{kMaxFileWrites * 2};
+  base::SpscQueue<Work> _in{(kMaxFileWrites + kMaxFileJobs) * 2};
+  base::SpscQueue<Work> _out{(kMaxFileWrites + kMaxFileJobs) * 2};
   std::atomic<bool> _stop{false};
   std::thread _thread;
 };
@@ -284,16 +295,30 @@ void EpollRing::write_file(FileWrite* write) {
   if (_files == nullptr) {
     _files = std::make_unique<FileHelper>(*this);
   }
-  _files->submit(write);
+  _files->submit({write, nullptr, 0});
+}
+
+void EpollRing::run_file_job(FileJob* job) {
+  PG_ASSERT(_file_jobs < kMaxFileJobs);
+  _file_jobs++;
+  if (_files == nullptr) {
+    _files = std::make_unique<FileHelper>(*this);
+  }
+  _files->submit({nullptr, job, 0});
 }
 
 bool EpollRing::run_deferred() {
   bool ran = false;
-  FileWrite* written = nullptr;
-  while (_files != nullptr && _files->take_done(written)) {
+  FileHelper::Work done;
+  while (_files != nullptr && _files->take_done(done)) {
     ran = true;
-    _file_writes--;
-    written->on_file_written(written->outcome());
+    if (done.write != nullptr) {
+      _file_writes--;
+      done.write->on_file_written(done.write->outcome());
+    } else {
+      _file_jobs--;
+      done.job->on_file_job_done(done.job_result);
+    }
   }
   while (!_send_done.empty() || !_quiesced.empty()) {
     ran = true;

@@ -31,6 +31,7 @@ class EpollRing final : public Ring {
   void resume_recv(Socket* socket) override;
   void send(Socket* socket, msghdr* msg) override;
   void write_file(FileWrite* write) override;
+  void run_file_job(FileJob* job) override;
   void poll(int timeout_ms) override;
   void wake() override;
   void wake_peer(Ring& peer) override { peer.wake(); }
@@ -54,6 +55,7 @@ class EpollRing final : public Ring {
   std::vector<std::pair<Socket*, int>> _send_done;   // completed sends to report
   std::vector<Socket*> _quiesced;                    // stopped sockets to notify
   uint32_t _file_writes = 0;                         // in flight
+  uint32_t _file_jobs = 0;                           // in flight
 };
 
 }  // namespace peregrine::io

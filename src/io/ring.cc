@@ -1,6 +1,9 @@
 #include "src/io/ring.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <cerrno>
 
@@ -11,6 +14,28 @@ namespace peregrine::io {
 
 const char* backend_name(Backend backend) {
   return backend == Backend::kUring ? "io_uring" : "epoll";
+}
+
+int FileJob::run_blocking() const {
+  int result = 0;
+  switch (op) {
+    case Op::kOpen:
+      result = ::open(path.c_str(), flags, mode);
+      break;
+    case Op::kFsync:
+      result = ::fsync(fd);
+      break;
+    case Op::kRename:
+      result = std::rename(path.c_str(), to.c_str());
+      break;
+    case Op::kUnlink:
+      result = ::unlink(path.c_str());
+      break;
+    case Op::kClose:
+      result = ::close(fd);
+      break;
+  }
+  return result < 0 ? -errno : result;
 }
 
 bool is_resource_shortage(int error) {

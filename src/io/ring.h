@@ -5,6 +5,8 @@
 // from the call that started the operation.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <cerrno>
@@ -60,6 +62,65 @@ class FileWrite {
     }
     return written >= 0 && ring_state.sync_result < 0 ? ring_state.sync_result : written;
   }
+};
+
+// A file-system call made without blocking this thread (the shard's log makes, syncs,
+// renames and removes its files with them): io_uring makes it in the kernel, epoll hands
+// it to the ring's helper thread. Reported once, from poll(). Jobs in flight together are
+// not ordered among themselves: a caller that needs one's effect before the next starts
+// the next from the first's completion. The caller owns the job, and keeps it (and its
+// paths) until on_file_job_done().
+class FileJob {
+ public:
+  enum class Op : uint8_t {
+    kOpen,    // open(path, flags, mode): the new descriptor
+    kFsync,   // fsync(fd) (a file, or a directory whose entries changed)
+    kRename,  // rename(path, to)
+    kUnlink,  // unlink(path)
+    kClose,   // close(fd)
+  };
+  virtual ~FileJob() = default;
+  // kOpen: the descriptor; the others: 0. Or -errno.
+  virtual void on_file_job_done(int result) = 0;
+
+  Op op = Op::kOpen;
+  std::string path;
+  std::string to;
+  int flags = 0;
+  mode_t mode = 0;
+  int fd = -1;
+
+  // Sets the job up for `op` (the caller starts it with Ring::run_file_job()).
+  FileJob& open(std::string file, int open_flags, mode_t open_mode) {
+    op = Op::kOpen;
+    path = std::move(file);
+    flags = open_flags | O_CLOEXEC;
+    mode = open_mode;
+    return *this;
+  }
+  FileJob& fsync(int descriptor) {
+    op = Op::kFsync;
+    fd = descriptor;
+    return *this;
+  }
+  FileJob& rename(std::string from, std::string into) {
+    op = Op::kRename;
+    path = std::move(from);
+    to = std::move(into);
+    return *this;
+  }
+  FileJob& unlink(std::string file) {
+    op = Op::kUnlink;
+    path = std::move(file);
+    return *this;
+  }
+  FileJob& close(int descriptor) {
+    op = Op::kClose;
+    fd = descriptor;
+    return *this;
+  }
+  // What the call returns when made here, on this thread (the epoll helper's way).
+  int run_blocking() const;
 };
 
 const char* backend_name(Backend backend);
@@ -130,6 +191,10 @@ class Ring {
   // most kMaxFileWrites in flight per ring (the caller bounds its own: one log each).
   static constexpr uint32_t kMaxFileWrites = 64;
   virtual void write_file(FileWrite* write) = 0;
+  // Starts `job` (see FileJob) without blocking this thread; at most kMaxFileJobs in
+  // flight per ring.
+  static constexpr uint32_t kMaxFileJobs = 64;
+  virtual void run_file_job(FileJob* job) = 0;
 
   // Starts what is queued now rather than at the next poll() (a send whose bytes are
   // still in cache). A no-op where operations start when they are queued (epoll).

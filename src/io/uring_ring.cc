@@ -25,7 +25,8 @@ enum Op : uint64_t {
   kOpSend = 2,
   kOpAccept = 3,
   kOpWake = 4,
-  kOpIgnore = 5,
+  kOpIgnore = 5,  // with a null pointer: nothing to tell (a cancel's own completion)
+  kOpFileJob = 5,  // with a FileJob (the three tag bits are all taken)
   kOpFileWrite = 6,
   kOpFileSync = 7,
 };
@@ -358,6 +359,12 @@ void UringRing::dispatch(io_uring_cqe* cqe) {
     case kOpFileSync:
       on_file_cqe(static_cast<FileWrite*>(ptr), op == kOpFileSync, cqe->res);
       break;
+    case kOpFileJob:  // == kOpIgnore: a null pointer is a cancel's completion
+      if (ptr != nullptr) {
+        _file_jobs--;
+        static_cast<FileJob*>(ptr)->on_file_job_done(cqe->res);
+      }
+      break;
     default:
       break;
   }
@@ -383,6 +390,30 @@ void UringRing::write_file(FileWrite* write) {
     io_uring_prep_fsync(sync, write->fd, IORING_FSYNC_DATASYNC);
     io_uring_sqe_set_data64(sync, pack(write, kOpFileSync));
   }
+}
+
+void UringRing::run_file_job(FileJob* job) {
+  PG_ASSERT(_file_jobs < kMaxFileJobs);
+  _file_jobs++;
+  io_uring_sqe* sqe = get_sqe();
+  switch (job->op) {
+    case FileJob::Op::kOpen:
+      io_uring_prep_openat(sqe, AT_FDCWD, job->path.c_str(), job->flags, job->mode);
+      break;
+    case FileJob::Op::kFsync:
+      io_uring_prep_fsync(sqe, job->fd, 0);
+      break;
+    case FileJob::Op::kRename:
+      io_uring_prep_renameat(sqe, AT_FDCWD, job->path.c_str(), AT_FDCWD, job->to.c_str(), 0);
+      break;
+    case FileJob::Op::kUnlink:
+      io_uring_prep_unlinkat(sqe, AT_FDCWD, job->path.c_str(), 0);
+      break;
+    case FileJob::Op::kClose:
+      io_uring_prep_close(sqe, job->fd);
+      break;
+  }
+  io_uring_sqe_set_data64(sqe, pack(job, kOpFileJob));
 }
 
 void UringRing::on_file_cqe(FileWrite* write, bool sync, int result) {

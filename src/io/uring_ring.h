@@ -39,6 +39,7 @@ class UringRing final : public Ring {
   void resume_recv(Socket* socket) override;
   void send(Socket* socket, msghdr* msg) override;
   void write_file(FileWrite* write) override;
+  void run_file_job(FileJob* job) override;
   void submit() override;
   void poll(int timeout_ms) override;
   void wake() override;
@@ -75,6 +76,7 @@ class UringRing final : public Ring {
   std::unordered_map<Acceptor*, int> _acceptors;  // owner → listening fd
   std::vector<Socket*> _quiesced;                 // stopped sockets to notify in poll()
   uint32_t _file_writes = 0;                      // in flight
+  uint32_t _file_jobs = 0;                        // in flight
 };
 
 }  // namespace peregrine::io

@@ -124,18 +124,48 @@ ShardLog::ShardLog(ShardLogOptions options, io::Ring& ring, DurableLogListener& 
     b->log = this;
     b->snapshot = true;
   }
+  _job.log = this;
+  _header.log = this;
 }
 
 ShardLog::~ShardLog() {
-  // A write still in flight names a batch of ours: the shard drains its log before it
-  // goes (ShardBroker waits for busy() to clear); asserted here.
-  PG_ASSERT(_in_flight == nullptr && !_snap.writing);
-  if (_snap.running) {
-    abandon_snapshot("the shard stopped first", 0);
+  // A write or job still in flight names a member of ours: the shard drains its log
+  // before it goes (ShardBroker waits for busy() to clear); asserted here. What is left
+  // is closed here, blocking: the shard has stopped.
+  PG_ASSERT(_in_flight == nullptr && !_snap.writing && !_job.busy && !_header.busy);
+  if (_snap.fd >= 0) {
+    ::close(_snap.fd);
   }
-  if (_fd >= 0) {
-    ::close(_fd);
+  if (_snap.running && !_snap.finishing) {
+    ::unlink(snapshot_path(_snap.number, false).c_str());  // never finished: not kept
   }
+  for (const int fd : {_fd, _rot.fd, _rot.dir_fd}) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+}
+
+void ShardLog::run(io::FileJob& job, Then then) {
+  PG_ASSERT(!_job.busy && !_header.busy);
+  PG_ASSERT(&job == &_job);
+  _job.then = then;
+  _job.busy = true;
+  _ring.run_file_job(&_job);
+}
+
+void ShardLog::write_header(int fd, std::string bytes, Then then) {
+  PG_ASSERT(!_job.busy && !_header.busy);
+  _header.bytes = std::move(bytes);
+  _header.vec = {_header.bytes.data(), _header.bytes.size()};
+  _header.fd = fd;
+  _header.iov = &_header.vec;
+  _header.iovcnt = 1;
+  _header.offset = 0;
+  _header.sync = true;
+  _header.then = then;
+  _header.busy = true;
+  _ring.write_file(&_header);
 }
 
 namespace {
@@ -168,8 +198,13 @@ bool ShardLog::open(const Replay& replay, LogRecovery& recovery, std::string& er
   _last_snapshot_bytes = recovery.last_snapshot_bytes;
   _bytes_since_snapshot = recovery.bytes_since_snapshot;
   _segment_number = recovery.last_number;
+  // What compaction will remove, known from here on without listing the directory.
+  _segments = segment_numbers(_options.dir);
+  _snapshot_files = snapshot_numbers(_options.dir);
   _end = 0;  // the last old segment is complete as it is: nothing of it to cut
-  return open_segment(error);
+  _broken = true;  // no segment of this run yet: the first batch waits for it
+  begin_rotation(false);
+  return true;
 }
 
 bool read_shard_log(const std::string& dir, uint16_t shard,
@@ -291,36 +326,119 @@ bool read_shard_log(const std::string& dir, uint16_t shard,
   return true;
 }
 
-bool ShardLog::open_segment(std::string& error) {
-  const std::string path = _options.dir + "/" + segment_name(_segment_number + 1);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    _open_errno = errno;
-    error = path + ": " + std::strerror(errno);
-    return false;
+// ---- making a segment -------------------------------------------------------------
+
+void ShardLog::begin_rotation(bool for_snapshot) {
+  PG_ASSERT(!_rot.active && _in_flight == nullptr);
+  _rot = {};
+  _rot.active = true;
+  _rot.for_snapshot = for_snapshot;
+  _rot.number = _segment_number + 1;
+  _rot.path = _options.dir + "/" + segment_name(_rot.number);
+  run(_job.open(_rot.path, O_WRONLY | O_CREAT | O_TRUNC, 0600), &ShardLog::segment_opened);
+}
+
+void ShardLog::segment_opened(int result) {
+  if (result < 0) {
+    return segment_made(-result);
   }
-  const std::string header = segment_header(_options.shard, _end);
-  const ssize_t n = ::write(fd, header.data(), header.size());
-  if (n != static_cast<ssize_t>(header.size()) || ::fsync(fd) != 0) {
-    _open_errno = n >= 0 && n != static_cast<ssize_t>(header.size()) ? ENOSPC : errno;
-    error = path + ": " + std::strerror(_open_errno);
-    ::close(fd);
-    ::unlink(path.c_str());  // no half-made segment for a reader to trip on
-    return false;
+  _rot.fd = result;
+  // Its header says how much of the current segment is valid; synced with it.
+  write_header(_rot.fd, segment_header(_options.shard, _end),
+               &ShardLog::segment_header_written);
+}
+
+void ShardLog::segment_header_written(int result) {
+  if (result < 0) {
+    // No half-made segment for a reader to trip on: closed and removed first.
+    _rot.error = -result;
+    return run(_job.close(_rot.fd), &ShardLog::segment_discarded);
   }
-  _segment_number++;
   // The new name must survive a crash too.
-  const int dir = ::open(_options.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
+  run(_job.open(_options.dir, O_RDONLY | O_DIRECTORY, 0), &ShardLog::segment_dir_opened);
+}
+
+void ShardLog::segment_dir_opened(int result) {
+  if (result < 0) {
+    return segment_dir_closed(0);  // as before: the segment stands, its name unsynced
   }
-  if (_fd >= 0) {
-    ::close(_fd);
+  _rot.dir_fd = result;
+  run(_job.fsync(_rot.dir_fd), &ShardLog::segment_dir_synced);
+}
+
+void ShardLog::segment_dir_synced(int) {
+  run(_job.close(_rot.dir_fd), &ShardLog::segment_dir_closed);
+}
+
+void ShardLog::segment_dir_closed(int) {
+  _rot.dir_fd = -1;
+  const int old = _fd;
+  _fd = _rot.fd;
+  _rot.fd = -1;
+  _segment_number = _rot.number;
+  _segments.push_back(_rot.number);
+  _end = _header.bytes.size();
+  if (old >= 0) {
+    return run(_job.close(old), &ShardLog::segment_old_closed);
   }
-  _fd = fd;
-  _end = header.size();
-  return true;
+  segment_made(0);
+}
+
+void ShardLog::segment_old_closed(int) { segment_made(0); }
+
+void ShardLog::segment_discarded(int) {
+  _rot.fd = -1;
+  run(_job.unlink(_rot.path), &ShardLog::segment_unlinked);
+}
+
+void ShardLog::segment_unlinked(int) { segment_made(_rot.error); }
+
+void ShardLog::segment_made(int error) {
+  const bool for_snapshot = _rot.for_snapshot;
+  _rot.active = false;
+  if (error == 0) {
+    _broken = false;
+    _unsynced = false;  // the new file is synced; the old one's data stands
+    _open_errno = 0;
+  } else {
+    PG_DEBUG("log %s: no new segment: %s", _options.dir.c_str(), std::strerror(error));
+    _open_errno = error;
+    _broken = true;
+    _retry_at_ms = _now_for_next + kRetryMs;
+  }
+  if (for_snapshot) {
+    if (error != 0) {
+      abandon_snapshot("no new segment", error);
+    } else {
+      _snap.number = _segment_number;
+      run(_job.open(snapshot_path(_snap.number, false), O_WRONLY | O_CREAT | O_TRUNC, 0600),
+          &ShardLog::snapshot_opened);
+      return;  // batches go once the snapshot's file is open (the one job at a time)
+    }
+  }
+}
+
+void ShardLog::next_step() {
+  if (steps_busy()) {
+    return;
+  }
+  if (_snap.finish_due) {
+    _snap.finish_due = false;
+    return finish_steps();
+  }
+  if (_snap.abandon_due) {
+    _snap.abandon_due = false;
+    return abandon_steps();
+  }
+  if (_in_flight != nullptr || _rot.active) {
+    return;
+  }
+  if (snapshot_rotation_due()) {
+    return begin_rotation(true);  // everything before the new segment is applied now
+  }
+  if (!_batches[_fill].bytes.empty()) {
+    start(_now_for_next);  // written now, or refused at once
+  }
 }
 
 uint64_t ShardLog::append(uint8_t type, std::span<const uint8_t> body) {
@@ -338,6 +456,9 @@ void ShardLog::flush(uint64_t now_ms) {
   if (_in_flight != nullptr) {
     return;  // the filled batch follows when this one completes
   }
+  if (snapshot_rotation_due() && !steps_busy()) {
+    return begin_rotation(true);
+  }
   start(now_ms);
 }
 
@@ -348,7 +469,10 @@ uint64_t ShardLog::next_flush_ms() const {
 }
 
 void ShardLog::start(uint64_t now_ms) {
-  PG_ASSERT(_in_flight == nullptr && _fd >= 0);
+  PG_ASSERT(_in_flight == nullptr);
+  if (_rot.active) {
+    return;  // the batch waits for the segment being made
+  }
   Batch& batch = _batches[_fill];
   const bool interval_due = _options.fsync == FsyncPolicy::kInterval && _unsynced &&
                             now_ms >= _unsynced_since_ms + _options.fsync_interval_ms;
@@ -360,16 +484,17 @@ void ShardLog::start(uint64_t now_ms) {
   // nothing is left unsynced in a file this log no longer writes.
   const bool last_in_full = full && !_broken && _unsynced;
   if (!batch.bytes.empty() && (_broken || (full && !last_in_full))) {
-    std::string error;
-    if (now_ms < _retry_at_ms || !open_segment(error)) {
-      if (!error.empty()) {
-        _retry_at_ms = now_ms + kRetryMs;
-      }
+    if (now_ms < _retry_at_ms) {
       fail_at_once(batch, _open_errno != 0 ? -_open_errno : -ENOSPC);
       return;
     }
-    _broken = false;
-    _unsynced = false;  // open_segment synced the new file; the old one's data stands
+    if (!steps_busy()) {
+      begin_rotation(false);
+    }  // else a snapshot's step first: its end starts the segment (next_step())
+    return;
+  }
+  if (_fd < 0) {
+    return;  // no segment yet, and nothing to write: an interval sync has nothing to sync
   }
   batch.fd = _fd;
   batch.vec = {batch.bytes.data(), batch.bytes.size()};
@@ -416,14 +541,9 @@ void ShardLog::written(Batch& batch, int64_t result) {
   if (had_records) {
     _listener.on_log_written(batch.ticket, result >= 0 ? 0 : static_cast<int>(result));
   }
-  // A snapshot waited for this write: everything before the new segment is applied now.
-  if (_snap.running && !_snap.rotated) {
-    rotate_for_snapshot();
-  }
-  // What was appended meanwhile goes now, not at the next turn's end.
-  if (_in_flight == nullptr && !_batches[_fill].bytes.empty()) {
-    start(_now_for_next);
-  }
+  // A snapshot that waited for this write begins its segment; else what was appended
+  // meanwhile goes now, not at the next turn's end.
+  next_step();
 }
 
 // ---- compaction ----------------------------------------------------------------------
@@ -441,34 +561,29 @@ bool ShardLog::begin_snapshot() {
   if (_snap.running || _fd < 0) {
     return false;
   }
+  PG_ASSERT(_snap.fd < 0 && _snap.dir_fd < 0 && !_snap.writing);
   _snap.running = true;
-  _snap.rotated = false;
-  _snap.ending = false;
-  _snap.syncing = false;
+  _snap.rotated = _snap.ending = _snap.syncing = _snap.finishing = false;
+  _snap.finish_due = _snap.abandon_due = _snap.file_made = _snap.renamed = false;
+  _snap.number = 0;
+  _snap.end = 0;
   _snap.batch.bytes.clear();
-  if (_in_flight == nullptr) {
-    rotate_for_snapshot();  // else when the write in flight completes (written())
+  _snap.abandon_why = nullptr;
+  _snap.abandon_error = 0;
+  if (_in_flight == nullptr && !steps_busy() && !_rot.active) {
+    begin_rotation(true);  // else once the write in flight (or the step) is done
   }
-  return _snap.running;
+  return true;
 }
 
-void ShardLog::rotate_for_snapshot() {
-  PG_ASSERT(_in_flight == nullptr && _snap.running && !_snap.rotated);
-  std::string error;
-  if (!open_segment(error)) {
-    return abandon_snapshot("no new segment", _open_errno);
+void ShardLog::snapshot_opened(int result) {
+  if (result < 0) {
+    return abandon_snapshot("cannot make its file", -result);
   }
-  _broken = false;
-  _unsynced = false;
-  _snap.number = _segment_number;
-  const std::string path = snapshot_path(_snap.number, false);
-  _snap.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const std::string header = segment_header(_options.shard);
-  if (_snap.fd < 0 ||
-      ::write(_snap.fd, header.data(), header.size()) != static_cast<ssize_t>(header.size())) {
-    return abandon_snapshot("cannot make its file", errno);
-  }
-  _snap.end = header.size();
+  _snap.fd = result;
+  _snap.file_made = true;
+  _snap.end = 0;
+  _snap.batch.bytes = segment_header(_options.shard);  // written with the first records
   _snap.rotated = true;
   _bytes_since_snapshot = 0;
 }
@@ -485,7 +600,7 @@ void ShardLog::end_snapshot() {
 }
 
 void ShardLog::write_snapshot() {
-  if (!_snap.running || !_snap.rotated || _snap.writing) {
+  if (!_snap.running || !_snap.rotated || _snap.writing || _snap.finishing) {
     return;
   }
   Batch& batch = _snap.in_flight;
@@ -516,7 +631,11 @@ void ShardLog::snapshot_written(Batch& batch, int64_t result) {
     return abandon_snapshot("a write failed", static_cast<int>(-result));
   }
   if (_snap.syncing) {
-    return finish_snapshot();
+    // Synced: closed, renamed into place, the rename synced, what it replaces removed —
+    // through the step slot, once it is free.
+    _snap.finishing = true;
+    _snap.finish_due = true;
+    return next_step();
   }
   _snap.end += batch.bytes.size();
   _bytes_written += batch.bytes.size();
@@ -524,48 +643,106 @@ void ShardLog::snapshot_written(Batch& batch, int64_t result) {
   write_snapshot();  // more added meanwhile, or the final sync
 }
 
-void ShardLog::finish_snapshot() {
-  ::close(_snap.fd);
+void ShardLog::finish_steps() {
+  run(_job.close(_snap.fd), &ShardLog::snapshot_closed);
+}
+
+void ShardLog::snapshot_closed(int) {
   _snap.fd = -1;
-  const std::string done = snapshot_path(_snap.number, true);
-  if (::rename(snapshot_path(_snap.number, false).c_str(), done.c_str()) != 0) {
-    return abandon_snapshot("cannot rename it", errno);
+  run(_job.rename(snapshot_path(_snap.number, false), snapshot_path(_snap.number, true)),
+      &ShardLog::snapshot_renamed);
+}
+
+void ShardLog::snapshot_renamed(int result) {
+  if (result < 0) {
+    return abandon_snapshot("cannot rename it", -result);
   }
-  const int dir = ::open(_options.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);  // the rename is durable before anything it replaces goes
-    ::close(dir);
+  _snap.renamed = true;
+  run(_job.open(_options.dir, O_RDONLY | O_DIRECTORY, 0), &ShardLog::snapshot_dir_opened);
+}
+
+void ShardLog::snapshot_dir_opened(int result) {
+  if (result < 0) {
+    return snapshot_dir_closed(0);  // as before: the rename stands, unsynced
   }
+  _snap.dir_fd = result;
+  run(_job.fsync(_snap.dir_fd), &ShardLog::snapshot_dir_synced);  // durable before
+}                                                                  // what it replaces goes
+
+void ShardLog::snapshot_dir_synced(int) {
+  run(_job.close(_snap.dir_fd), &ShardLog::snapshot_dir_closed);
+}
+
+void ShardLog::snapshot_dir_closed(int) {
+  _snap.dir_fd = -1;
   // What it replaces: the segments before its number and the older snapshots.
-  for (const uint64_t number : segment_numbers(_options.dir)) {
-    if (number < _snap.number) {
-      ::unlink((_options.dir + "/" + segment_name(number)).c_str());
+  _replaced.clear();
+  std::erase_if(_segments, [&](uint64_t number) {
+    if (number >= _snap.number) {
+      return false;
     }
-  }
-  for (const uint64_t number : snapshot_numbers(_options.dir)) {
-    if (number < _snap.number) {
-      ::unlink(snapshot_path(number, true).c_str());
+    _replaced.push_back(_options.dir + "/" + segment_name(number));
+    return true;
+  });
+  std::erase_if(_snapshot_files, [&](uint64_t number) {
+    if (number >= _snap.number) {
+      return false;
     }
+    _replaced.push_back(snapshot_path(number, true));
+    return true;
+  });
+  _snapshot_files.push_back(_snap.number);
+  remove_replaced(0);
+}
+
+void ShardLog::remove_replaced(int) {
+  if (!_replaced.empty()) {
+    std::string path = std::move(_replaced.back());
+    _replaced.pop_back();
+    return run(_job.unlink(std::move(path)), &ShardLog::remove_replaced);
   }
   _last_snapshot_bytes = _snap.end;
   _snapshots++;
   _snap.running = false;
+  _snap.finishing = false;
   PG_INFO("log %s: snapshot %" PRIu64 " of %" PRIu64 " bytes replaces the segments before it",
           _options.dir.c_str(), _snap.number, _snap.end);
 }
 
 void ShardLog::abandon_snapshot(const char* why, int error) {
+  _snap.rotated = false;  // nothing more is added to it
+  _snap.finishing = true;
+  _snap.batch.bytes.clear();
+  _snap.abandon_why = why;
+  _snap.abandon_error = error;
+  _snap.abandon_due = true;
+  next_step();
+}
+
+void ShardLog::abandon_steps() {
   if (_snap.fd >= 0) {
-    ::close(_snap.fd);
-    _snap.fd = -1;
+    return run(_job.close(_snap.fd), &ShardLog::abandon_closed);
   }
-  if (_snap.rotated) {
-    ::unlink(snapshot_path(_snap.number, false).c_str());
+  abandon_closed(0);
+}
+
+void ShardLog::abandon_closed(int) {
+  _snap.fd = -1;
+  if (_snap.file_made && !_snap.renamed) {
+    return run(_job.unlink(snapshot_path(_snap.number, false)), &ShardLog::abandon_unlinked);
   }
-  if (error != 0) {
-    PG_WARN("log %s: snapshot abandoned: %s: %s", _options.dir.c_str(), why, std::strerror(error));
+  abandoned();
+}
+
+void ShardLog::abandon_unlinked(int) { abandoned(); }
+
+void ShardLog::abandoned() {
+  if (_snap.abandon_error != 0) {
+    PG_WARN("log %s: snapshot abandoned: %s: %s", _options.dir.c_str(), _snap.abandon_why,
+            std::strerror(_snap.abandon_error));
   }
   _snap.running = false;
+  _snap.finishing = false;
   _snap.rotated = false;
   _snap.batch.bytes.clear();
 }

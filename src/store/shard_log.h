@@ -28,15 +28,18 @@
 // segments from N gives the latest state: a value the snapshot took after N began is
 // one that a record in N or later sets again. A failed snapshot write abandons it.
 //
-// Start-up (open()) reads the newest snapshot, then every segment from its number, hands each good record to the caller,
-// ignores what a later header declares invalid, truncates a torn tail, moves damage out
-// of the way (the rest of a segment after a bad record goes to a `.damaged` file beside
-// it, logged), and starts a new segment. It runs before the shard serves anything.
+// Start-up (open()) reads the newest snapshot, then every segment from its number, hands
+// each good record to the caller, ignores what a later header declares invalid,
+// truncates a torn tail, moves damage out of the way (the rest of a segment after a bad
+// record goes to a `.damaged` file beside it, logged), and begins a new segment. It runs
+// before the shard serves anything, and its reading blocks (the one place that does).
 //
-// Blocking calls on the shard: open() at start, making a new segment (open, header,
-// fsync of file and directory) once per segment or per failure episode and second, and
-// a snapshot's file operations (create, rename, unlink of what it replaces).
-// Every write of records goes through the ring.
+// After open() nothing blocks the shard: a new segment is made through the ring in steps
+// (open, header written and synced, the directory synced, the old segment closed:
+// io::FileJob and io::FileWrite, one at a time), while batches wait and appends go on;
+// a snapshot's file is made, renamed into place and what it replaces removed the same
+// way. The log knows its segments and snapshots by number, so it never lists its
+// directory after open().
 //
 // Single-threaded: the shard's thread, after open().
 #pragma once
@@ -101,9 +104,10 @@ class ShardLog final : public DurableLog {
   ShardLog(const ShardLog&) = delete;
   ShardLog& operator=(const ShardLog&) = delete;
 
-  // Replays every good record in order through `replay` (type, body), repairs, and opens
-  // a new segment. False with `error` when the directory or a file cannot be used at
-  // all (damage is repaired, not an error).
+  // Replays every good record in order through `replay` (type, body), repairs, and
+  // begins a new segment (batches appended meanwhile wait for it; busy() until made).
+  // False with `error` when the directory or a file cannot be used at all (damage is
+  // repaired, not an error).
   using Replay = std::function<void(uint8_t type, std::span<const uint8_t> body)>;
   bool open(const Replay& replay, LogRecovery& recovery, std::string& error);
 
@@ -117,7 +121,8 @@ class ShardLog final : public DurableLog {
   // The last batch written (0: none yet); failed ones are reported, not counted here.
   uint64_t written_through() const { return _written_through; }
   bool busy() const override {
-    return _in_flight != nullptr || !_batches[_fill].bytes.empty() || _snap.writing;
+    return _in_flight != nullptr || !_batches[_fill].bytes.empty() || _snap.writing ||
+           _job.busy || _header.busy;
   }
   uint64_t bytes_written() const override { return _bytes_written; }
 
@@ -148,27 +153,98 @@ class ShardLog final : public DurableLog {
   // The snapshot being made, if any.
   struct Snapshot {
     bool running = false;
-    bool rotated = false;   // segment `number` has begun
+    bool rotated = false;   // segment `number` has begun and the file is open
     bool ending = false;    // the caller added everything
     bool syncing = false;   // the last write (the sync) is in flight
+    bool finishing = false;  // written: being renamed into place, or abandoned
+    bool finish_due = false;   // to rename into place once the one step slot is free
+    bool abandon_due = false;  // to close and remove, likewise
+    bool file_made = false;    // its `.tmp` file exists
+    bool renamed = false;      // it is a `.snap` now
+    int dir_fd = -1;
     uint64_t number = 0;
     int fd = -1;
     uint64_t end = 0;
     Batch batch;             // records added and not yet written
     Batch in_flight;         // the one being written
     bool writing = false;
+    const char* abandon_why = nullptr;  // being abandoned: why (logged at its end)
+    int abandon_error = 0;
   };
-  void rotate_for_snapshot();
+  // One file-system call or header write of the log's own in flight at a time: the
+  // steps of making a segment, and of a snapshot's start and end. `then` takes the
+  // result (a descriptor, 0, or -errno).
+  using Then = void (ShardLog::*)(int result);
+  struct JobStep final : io::FileJob {
+    void on_file_job_done(int result) override {
+      busy = false;
+      (log->*then)(result);
+      log->next_step();
+    }
+    ShardLog* log = nullptr;
+    Then then = nullptr;
+    bool busy = false;
+  };
+  struct HeaderStep final : io::FileWrite {
+    void on_file_written(int64_t result) override {
+      busy = false;
+      (log->*then)(result < 0 ? static_cast<int>(result) : 0);
+      log->next_step();
+    }
+    ShardLog* log = nullptr;
+    Then then = nullptr;
+    bool busy = false;
+    std::string bytes;
+    iovec vec{};
+  };
+  void run(io::FileJob& job, Then then);
+  // Whatever waited for the one step slot goes now, in this order: a snapshot's end (or
+  // its abandonment), a snapshot's segment, the batch.
+  void next_step();
+  bool steps_busy() const { return _job.busy || _header.busy; }
+  bool snapshot_rotation_due() const {
+    return _snap.running && !_snap.rotated && !_snap.finishing && !_rot.active;
+  }
+  void write_header(int fd, std::string bytes, Then then);
+  // Making the next segment (for the next batch, or for a snapshot to begin at).
+  struct Rotation {
+    bool active = false;
+    bool for_snapshot = false;
+    uint64_t number = 0;
+    int fd = -1;      // the new segment
+    int dir_fd = -1;  // its directory, to sync the new name
+    int error = 0;    // why it failed (kept while the half-made file goes)
+    std::string path;
+  };
+  void begin_rotation(bool for_snapshot);
+  void segment_opened(int result);
+  void segment_header_written(int result);
+  void segment_dir_opened(int result);
+  void segment_dir_synced(int result);
+  void segment_dir_closed(int result);
+  void segment_old_closed(int result);
+  void segment_discarded(int result);
+  void segment_unlinked(int result);
+  void segment_made(int error);  // 0: made
+  void snapshot_opened(int result);
   void write_snapshot();
   void snapshot_written(Batch& batch, int64_t result);
-  void finish_snapshot();
-  void abandon_snapshot(const char* why, int error);
+  void finish_steps();
+  void snapshot_closed(int result);
+  void snapshot_renamed(int result);
+  void snapshot_dir_opened(int result);
+  void snapshot_dir_synced(int result);
+  void snapshot_dir_closed(int result);
+  void remove_replaced(int result);
+  void abandon_snapshot(const char* why, int error);  // its steps when the slot is free
+  void abandon_steps();
+  void abandon_closed(int result);
+  void abandon_unlinked(int result);
+  void abandoned();
   std::string snapshot_path(uint64_t number, bool done) const;
   void written(Batch& batch, int64_t result);
   void fail_at_once(Batch& batch, int error);
   void start(uint64_t now_ms);
-  // A new segment whose header says the current one is valid up to _end.
-  bool open_segment(std::string& error);
 
   ShardLogOptions _options;
   io::Ring& _ring;
@@ -190,6 +266,12 @@ class ShardLog final : public DurableLog {
   uint64_t _bytes_written = 0;
   uint64_t _failures = 0;
   Snapshot _snap;
+  JobStep _job;
+  HeaderStep _header;
+  Rotation _rot;
+  std::vector<uint64_t> _segments;   // on disk, ascending (the current one last)
+  std::vector<uint64_t> _snapshot_files;  // `.snap` files on disk, ascending
+  std::vector<std::string> _replaced;     // a finished snapshot's to remove, in order
   uint64_t _bytes_since_snapshot = 0;  // in segments since the last snapshot
   uint64_t _last_snapshot_bytes = 0;
   uint64_t _snapshots = 0;

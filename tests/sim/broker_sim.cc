@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "src/mqtt/codec.h"
+#include "src/store/shard_log.h"
 #include "tests/sim/sim_client.h"
 #include "tests/sim/sim_floor.h"
 
@@ -119,6 +120,12 @@ class Simulation {
   }
   std::vector<PublishRecord>& records() { return _records; }
   bool disk_was_full() const { return _disk_was_full; }
+  // Writes may still be refused: the disk is full, or a log that could not make a
+  // segment while it was has not tried again yet (at most ShardLog::kRetryMs later).
+  bool log_may_refuse() const {
+    return _floor->disk().full() ||
+           (_disk_was_full && _floor->clock().now_ms() < _room_again_ms + store::ShardLog::kRetryMs);
+  }
   void note_repeat() { _repeats++; }
   void note_delivery(const Actor& actor, const Received& r) {
     digest(actor.client->id());
@@ -165,6 +172,7 @@ class Simulation {
   // began (a v5 0x97, a SUBACK 0x83, a 3.1.1 connection closed).
   std::map<uint64_t, uint64_t> _full_from_to;
   bool _disk_was_full = false;
+  uint64_t _room_again_ms = 0;  // when the disk last had room again
   uint64_t _repeats = 0;  // second QoS 2 copies allowed (PublishRecord::may_repeat)
 };
 
@@ -518,7 +526,7 @@ void Simulation::act(Actor& actor) {
     const bool retain = random.chance(3);
     const uint64_t index = _records.size();
     _records.push_back({c.id(), topic(), qos, retain, tick()});
-    _records.back().may_repeat = qos == 2 && _floor->disk().full();
+    _records.back().may_repeat = qos == 2 && log_may_refuse();
     const uint16_t id = c.publish(_records.back().topic, "m" + std::to_string(index), qos,
                                   retain);
     _result.published++;
@@ -593,6 +601,7 @@ SimRunResult Simulation::run() {
         }
       } else if (_step == to) {
         _floor->disk().set_full(false);
+        _room_again_ms = _floor->clock().now_ms();
         trace("the disk has room again");
       }
     }

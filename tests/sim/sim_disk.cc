@@ -51,6 +51,17 @@ int64_t SimDisk::execute(const io::FileWrite& write) {
   return result;
 }
 
+int SimDisk::execute(const io::FileJob& job) {
+  const int result = job.run_blocking();
+  if (job.op == io::FileJob::Op::kFsync && result == 0) {
+    const auto it = _files.find(path_of(job.fd));
+    if (it != _files.end()) {
+      it->second.synced = it->second.written;
+    }
+  }
+  return result;
+}
+
 uint64_t SimDisk::power_failure(SimRandom& random) {
   uint64_t lost = 0;
   for (const auto& [path, file] : _files) {

@@ -3,9 +3,8 @@
 // leaves of them. The page cache survives a process crash (kill -9): every write the
 // kernel took stays, and only writes still waiting in a ring are lost. A power failure
 // keeps of each file what its last sync covered, plus a random prefix of what was written
-// after it (a torn tail). A file's size when the disk first sees it counts as synced: the
-// log syncs a segment's header and its directory entry when it creates it (blocking
-// calls this model does not see).
+// after it (a torn tail). A file's size when the disk first sees it counts as synced (a
+// file the log made before the run, or through a call this model does not see).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +20,9 @@ class SimDisk {
  public:
   // Writes (and syncs, when asked) as the kernel would: the write's result.
   int64_t execute(const io::FileWrite& write);
+  // Makes the call as the kernel would: its result (a sync makes what the file has
+  // written survive a power failure).
+  int execute(const io::FileJob& job);
   // Power fails: every file keeps its synced bytes and a random prefix of the rest.
   // Returns the bytes lost over all files.
   uint64_t power_failure(SimRandom& random);

@@ -184,6 +184,8 @@ void SimRing::deliver_reads() {
 
 void SimRing::write_file(io::FileWrite* write) { _submitted.push_back(write); }
 
+void SimRing::run_file_job(io::FileJob* job) { _jobs.push_back(job); }
+
 void SimRing::poll(int) {
   // The disk takes the submitted writes in order (a slow one holds those behind it: a
   // log has one batch in flight per file anyway) and each is reported as it completes.
@@ -196,6 +198,15 @@ void SimRing::poll(int) {
       break;
     }
     submitted[i]->on_file_written(_disk.execute(*submitted[i]));
+  }
+  std::vector<io::FileJob*> jobs;
+  jobs.swap(_jobs);
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (_net.random().chance(_net.faults().delay)) {
+      _jobs.insert(_jobs.end(), jobs.begin() + static_cast<ptrdiff_t>(i), jobs.end());
+      break;
+    }
+    jobs[i]->on_file_job_done(_disk.execute(*jobs[i]));
   }
   std::vector<io::Socket*> sends = _sending;
   _sending.clear();
@@ -227,7 +238,7 @@ void SimRing::poll(int) {
 }
 
 bool SimRing::busy() const {
-  if (!_sending.empty() || !_stopped.empty() || !_submitted.empty()) {
+  if (!_sending.empty() || !_stopped.empty() || !_submitted.empty() || !_jobs.empty()) {
     return true;
   }
   for (const io::Socket* socket : _receiving) {

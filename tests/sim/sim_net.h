@@ -90,6 +90,8 @@ class SimRing final : public io::Ring {
   // that) and it is reported then. A crash before that loses it, as a kill -9 loses a
   // write still queued in a ring.
   void write_file(io::FileWrite* write) override;
+  // Likewise: made at a later poll(), lost by a crash before.
+  void run_file_job(io::FileJob* job) override;
   void poll(int timeout_ms) override;
   void wake() override {}
   void wake_peer(io::Ring&) override {}
@@ -108,6 +110,7 @@ class SimRing final : public io::Ring {
   SimNet& _net;
   SimDisk& _disk;
   std::vector<io::FileWrite*> _submitted;  // file writes the disk has not taken yet
+  std::vector<io::FileJob*> _jobs;         // file jobs it has not made yet
   std::vector<io::Socket*> _receiving;  // started, in the order they were
   std::vector<io::Socket*> _sending;    // a send waits to complete
   std::vector<io::Socket*> _stopped;    // to quiesce once no operation is in flight

@@ -139,6 +139,65 @@ TEST_P(FileWriteTest, AFileThatMayNotGrowIsNeverSuccess) {
   EXPECT_TRUE(w.result == -ENOSPC || w.result == -EFBIG) << w.result;
 }
 
+// Ring::run_file_job: open, fsync, rename, unlink and close made off the calling thread,
+// each reported once from poll() with the call's result (a descriptor, 0, or -errno).
+struct RecordedJob final : FileJob {
+  void on_file_job_done(int r) override {
+    result = r;
+    calls++;
+  }
+  int result = 0;
+  int calls = 0;
+};
+
+TEST_P(FileWriteTest, FileJobsOpenSyncRenameUnlinkAndClose) {
+  const auto run = [&](FileJob& started) {
+    auto& job = static_cast<RecordedJob&>(started);
+    ring->run_file_job(&job);
+    EXPECT_EQ(job.calls, 0);  // never from the call that started it
+    for (int i = 0; i < 2000 && job.calls == 0; i++) {
+      ring->poll(5);
+    }
+    EXPECT_EQ(job.calls, 1);
+    return job.result;
+  };
+  const std::string dir = path.substr(0, path.rfind('/'));
+  RecordedJob open_job;
+  open_job.open(dir + "/made", O_WRONLY | O_CREAT | O_EXCL, 0600);
+  const int made = run(open_job);
+  ASSERT_GE(made, 0);
+  struct stat st {};
+  ASSERT_EQ(::fstat(made, &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_NE(::fcntl(made, F_GETFD) & FD_CLOEXEC, 0);  // always close-on-exec
+  ASSERT_EQ(::write(made, "abc", 3), 3);
+  RecordedJob sync_job;
+  EXPECT_EQ(run(sync_job.fsync(made)), 0);
+  RecordedJob close_job;
+  EXPECT_EQ(run(close_job.close(made)), 0);
+  EXPECT_EQ(::fcntl(made, F_GETFD), -1);  // closed
+  RecordedJob rename_job;
+  EXPECT_EQ(run(rename_job.rename(dir + "/made", dir + "/renamed")), 0);
+  EXPECT_NE(::access((dir + "/renamed").c_str(), F_OK), -1);
+  EXPECT_EQ(::access((dir + "/made").c_str(), F_OK), -1);
+  RecordedJob dir_job;
+  const int dir_fd = run(dir_job.open(dir, O_RDONLY | O_DIRECTORY, 0));
+  ASSERT_GE(dir_fd, 0);
+  RecordedJob dir_sync;
+  EXPECT_EQ(run(dir_sync.fsync(dir_fd)), 0);  // a directory's entries synced
+  ::close(dir_fd);
+  RecordedJob unlink_job;
+  EXPECT_EQ(run(unlink_job.unlink(dir + "/renamed")), 0);
+  EXPECT_EQ(::access((dir + "/renamed").c_str(), F_OK), -1);
+  // Failures are -errno.
+  RecordedJob missing;
+  EXPECT_EQ(run(missing.unlink(dir + "/renamed")), -ENOENT);
+  RecordedJob exists;
+  EXPECT_EQ(run(exists.open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)), -EEXIST);
+  RecordedJob bad_fd;
+  EXPECT_EQ(run(bad_fd.fsync(-1)), -EBADF);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, FileWriteTest,
                          ::testing::Values(Backend::kUring, Backend::kEpoll),
                          [](const auto& info) {

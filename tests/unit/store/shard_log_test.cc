@@ -70,6 +70,7 @@ class ShardLogTest : public ::testing::TestWithParam<io::Backend> {
         },
         recovery, error))
         << error;
+    settle();  // its new segment is made through the ring
     return replayed;
   }
   void settle() {
@@ -209,6 +210,40 @@ TEST_P(ShardLogTest, NoSegmentWhileTheDiskIsFullThenRecovery) {
   EXPECT_EQ(open(), (std::vector<std::string>{"1:v"}));
 }
 
+// The segment a start begins is made through the ring: open() does not fail for want of
+// room (the broker starts), batches wait for it and are refused while it cannot be made,
+// and once there is room again the log goes on.
+TEST_P(ShardLogTest, ASegmentThatCannotBeMadeAtStartRefusesBatchesUntilItCan) {
+  open();
+  log->append(1, bytes_of("a"));
+  log->flush(now_ms);
+  settle();
+  {
+    testing::FileSizeLimit full(10);  // no new segment's header fits
+    open();
+    log->append(1, bytes_of("b"));
+    log->flush(now_ms);
+    settle();
+    log->append(1, bytes_of("c"));
+    log->flush(now_ms + 10);  // within the second: refused without trying
+    settle();
+  }
+  ASSERT_EQ(reports->seen.size(), 2u);
+  EXPECT_LT(reports->seen[0].second, 0);
+  EXPECT_LT(reports->seen[1].second, 0);
+  log->append(1, bytes_of("d"));
+  log->flush(now_ms + ShardLog::kRetryMs + 10);
+  EXPECT_TRUE(log->busy());  // the segment is being made; "d" waits for it
+  log->append(1, bytes_of("e"));  // joins the waiting batch
+  settle();
+  ASSERT_EQ(reports->seen.size(), 3u);
+  EXPECT_EQ(reports->seen[2].second, 0);
+  EXPECT_EQ(open(), (std::vector<std::string>{"1:a", "1:d", "1:e"}));
+  for (const std::string& name : segments()) {
+    EXPECT_GT(fs::file_size(options.dir + "/" + name), 0u) << name;  // no half-made one
+  }
+}
+
 TEST_P(ShardLogTest, TornTailsAreCutAndDamageIsMovedAside) {
   open();
   log->append(5, bytes_of("one"));
@@ -308,6 +343,8 @@ TEST_P(ShardLogTest, AFailedSnapshotLeavesTheSegmentsAsTheyWere) {
     settle();
   }
   ASSERT_TRUE(log->begin_snapshot());
+  EXPECT_FALSE(log->snapshot_ready());  // its segment and file are made through the ring
+  settle();
   ASSERT_TRUE(log->snapshot_ready());
   testing::FileSizeLimit full(64);
   log->append_snapshot(7, bytes_of(std::string(200, 's')));
