@@ -430,11 +430,6 @@ std::unique_ptr<auth::ScramSha256> make_scram(const Options& options) {
   return scram;
 }
 
-// SIGHUP: the config file and the flags are read again. A file that does not load or
-// validate keeps the running configuration (its FILE:LINE:COL logged); keys that need a
-// restart keep their running values (logged); the rest applies: log level, TLS files,
-// and on every shard limits, $SYS, the ACL, authentication, the drain and rehoming.
-// Returns the status line for the service manager.
 // SIGHUP's listeners, matched by the address they bind: those no longer listed close
 // (their connections stay); those still listed keep their socket and take a new transport
 // (scheme, path, `?` options, [http], [websocket], the admin API's reach) for connections
@@ -541,6 +536,12 @@ void reload_admin_token(const Options& next, Transports& transports) {
   }
 }
 
+// SIGHUP: the config file and the flags are read again. A file that does not load or
+// validate keeps the running configuration (its FILE:LINE:COL logged); keys that need a
+// restart keep their running values (logged); the rest applies: log level, TLS files,
+// the admin token, listeners, and on every shard limits, $SYS, the ACL, authentication
+// (and the issuer's claims), the drain and rehoming. Returns "" or what failed, for the
+// service manager's status line.
 std::string reload(int argc, char** argv, const Options& loaded, Options& running,
                    broker::BrokerConfig& config, Transports& transports, ReloadKept& kept,
                    shard::ShardGroup& group) {

@@ -52,7 +52,7 @@ namespace peregrine::broker {
   X(log_snapshots, "log snapshots completed (each replaces the segments before it)")   \
   X(sessions_rewritten, "persistent sessions written whole again after a failed write")  \
   X(sessions_restored, "persistent sessions brought back from the log at start")        \
-  X(subscribe_log_failed, "SUBSCRIBEs refused: their log write failed")                 \
+  X(subscribe_log_failed, "SUBSCRIBEs and UNSUBSCRIBEs refused: their log write failed") \
   X(publish_log_failed, "QoS 1/2 PUBLISHes refused: durable sessions' writes failed")    \
   X(shared_dropped, "shared-subscription messages with no member left to take them")    \
   X(publish_denied, "PUBLISH refused by the authorizer")                                \

@@ -79,6 +79,9 @@ class Client final : public ClientLink {
   // The durable sessions' writes for the PUBLISH (or PUBREL) under `token` are on disk
   // (`written`), or failed: a v5 client gets 0x97, a 3.1.1 client's connection closes.
   void durable_answer(uint32_t token, bool written);
+  // An acknowledgement whose write failed and that has no way to say so (a 3.1.1
+  // UNSUBACK): the connection closes, unanswered; the client sends it again.
+  void close_unanswered(const char* what) { fail(mqtt::ReasonCode::kUnspecifiedError, what); }
   // Acknowledgements wait for such an answer, or for durable writes: a rehoming client
   // moves only once they are answered (they come to this shard).
   bool awaits_retain_answers() const { return _held_acks != nullptr && !_held_acks->acks.empty(); }

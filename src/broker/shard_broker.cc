@@ -1007,12 +1007,16 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
   mqtt::Unsuback unsuback;
   unsuback.packet_id = unsubscribe.packet_id;
   std::string removed_json = "[";
+  HeldUnsuback held;
   for (std::string_view filter : unsubscribe.filters) {
     auto it = session->subscriptions().find(filter);
     const bool existed = it != session->subscriptions().end();
     if (existed) {
       if (_journal != nullptr) {
-        _journal->unsubscribed(*session, filter);
+        if (const uint64_t ticket = _journal->unsubscribed(*session, filter)) {
+          held.log_ticket = ticket;
+          held.removed.emplace_back(std::string(filter), it->options);
+        }
       }
       remove_subscription(session, filter);
       session->subscriptions().erase(it);
@@ -1024,10 +1028,18 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
                       SysPublisher::json_string(filter);
     }
   }
-  client->send_packet(unsuback);
   if (removed_json.size() > 1) {
     _sys->unsubscribed(client->client_id(), removed_json + "]");
   }
+  if (held.log_ticket == 0) {
+    client->send_packet(unsuback);  // nothing of it to write
+    return;
+  }
+  held.connection_id = client->connection_id();
+  held.session_id = session->id;
+  held.packet = std::move(unsuback);
+  PG_DASSERT(_unsubacks_gated.empty() || _unsubacks_gated.back().log_ticket <= held.log_ticket);
+  _unsubacks_gated.push_back(std::move(held));
 }
 
 bool ShardBroker::add_subscription(Session* session, std::string_view filter,

@@ -341,6 +341,19 @@ class ShardBroker final : public shard::ShardService,
   // SUBACKs waiting for their write, in log order: at most one per SUBSCRIBE of the
   // turns whose batches are not yet reported (the clients' packets in flight bound them).
   std::deque<RoutingTable::HeldSuback> _log_gated;
+  // An UNSUBACK of a durable session waits for its records' write, so that a filter it
+  // says is gone never comes back after a crash; a failed write puts the filters back and
+  // refuses them (v5 0x80; 3.1.1 has no way to say it: the connection closes). In log
+  // order; bounded like _log_gated, by the UNSUBSCRIBE packets of unreported batches.
+  struct HeldUnsuback {
+    uint64_t connection_id = 0;
+    uint64_t session_id = 0;
+    uint64_t log_ticket = 0;
+    mqtt::Unsuback packet;
+    std::vector<std::pair<std::string, SubscriptionOptions>> removed;  // to put back
+  };
+  std::deque<HeldUnsuback> _unsubacks_gated;
+  void release_unsubacks(uint64_t ticket, int error);
   // A snapshot in the making: where its next slice starts, and whether all is added.
   // Retained messages first, then sessions.
   static constexpr size_t kSnapshotSlice = 512;  // retained messages a turn (~0.3 ms)

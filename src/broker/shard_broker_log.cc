@@ -222,6 +222,7 @@ void ShardBroker::on_log_written(uint64_t ticket, int error) {
   _journal->on_log_written(ticket, error);
   answer_barriers();
   release_log_gated(ticket, error);
+  release_unsubacks(ticket, error);
   while (!_log_waits.empty() && _log_waits.front().ticket <= ticket) {
     const LogWait done = _log_waits.front();
     _log_waits.pop_front();
@@ -398,6 +399,43 @@ void ShardBroker::refuse_suback(RoutingTable::HeldSuback& suback) {
     }
   }
   _journal->rewrite(*session);
+}
+
+// ---- UNSUBACKs after their write ----------------------------------------------------------
+
+void ShardBroker::release_unsubacks(uint64_t ticket, int error) {
+  while (!_unsubacks_gated.empty() && _unsubacks_gated.front().log_ticket <= ticket) {
+    HeldUnsuback held = std::move(_unsubacks_gated.front());
+    _unsubacks_gated.pop_front();
+    ClientConnection* connection = find_client(held.connection_id);
+    Client* client = connection != nullptr && connection->client().phase() ==
+                                                  Client::Phase::kConnected
+                         ? &connection->client()
+                         : nullptr;
+    if (error != 0 && held.log_ticket == ticket) {
+      // The filters come back (in memory as on disk, where the failed batch never
+      // counts), and the session is written whole again; they are refused.
+      _stats.subscribe_log_failed++;
+      if (Session* session = _sessions->find(held.session_id)) {
+        for (const auto& [filter, options] : held.removed) {
+          add_subscription(session, filter, options);
+        }
+        _journal->rewrite(*session);
+      }
+      if (client != nullptr && client->version() != mqtt::ProtocolVersion::kV5) {
+        client->close_unanswered("its UNSUBSCRIBE's log write failed");
+        continue;
+      }
+      for (size_t i = 0; i < held.packet.reasons.size(); ++i) {
+        if (held.packet.reasons[i] == mqtt::ReasonCode::kSuccess) {
+          held.packet.reasons[i] = mqtt::ReasonCode::kUnspecifiedError;
+        }
+      }
+    }
+    if (client != nullptr) {
+      client->send_packet(held.packet);
+    }  // else nobody to tell: the session's state stands either way
+  }
 }
 
 }  // namespace peregrine::broker

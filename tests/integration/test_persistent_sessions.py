@@ -2,8 +2,9 @@
 expiry, or a 3.1.1 one without clean session, comes back after kill -9 and after a clean
 restart with its subscriptions and their options; its expiry keeps counting while the
 broker is down; sessions with expiry 0, ended by a clean start, or unsubscribed filters
-stay gone; a SUBSCRIBE whose write fails is refused and taken back; sessions follow
-their home when the shard count changes."""
+stay gone; a SUBSCRIBE whose write fails is refused and taken back, an UNSUBSCRIBE is
+answered once written and refused (the filter put back) when its write fails; sessions
+follow their home when the shard count changes."""
 
 import os
 import signal
@@ -192,6 +193,49 @@ def test_a_subscribe_whose_write_fails_is_refused_and_taken_back(broker, tmp_pat
     c, present = resume(b.port, "f5")
     assert present
     assert sorted(g.topic for g in drain(c)) == ["kept", "later"]
+
+
+def test_an_unsubscribe_waits_for_its_write_and_a_failed_one_is_refused_and_put_back(
+        broker, tmp_path):
+    """An UNSUBACK leaves once its record is written, so a filter it says is gone never
+    comes back after kill -9; a write that fails puts the filter back and refuses it (v5
+    0x80; 3.1.1 cannot say it: its connection closes)."""
+    state = tmp_path / "state"
+    b = start(broker, state, shards=1)
+    v5, _ = v5_session(b.port, "u5")
+    v3 = m.connected(b.port, "u3", V311, clean=False)
+    assert v5.subscribe(("kept", 1), ("gone", 1), ("back", 1)) == [1, 1, 1]
+    assert v3.subscribe(("back", 1)) == [1]
+    # No file may grow past 16 bytes: not the segment being written, nor a new one's
+    # header (a full disk: every write fails, however the batches fall).
+    subprocess.run(["prlimit", f"--pid={b.proc.pid}", "--fsize=16:"], check=True)
+    assert v5.unsubscribe("back") == [0x80]
+    v3.send(m.unsubscribe(v3.packet_id(), ["back"], V311))
+    assert v3.expect_closed(5)
+    subprocess.run(["prlimit", f"--pid={b.proc.pid}", "--fsize=unlimited:"], check=True)
+    deadline = time.monotonic() + 5
+    while True:
+        codes = v5.unsubscribe("gone")
+        if codes == [0]:
+            break
+        assert codes == [0x80] and time.monotonic() < deadline, "the log did not recover"
+        time.sleep(0.2)
+    pub = m.connected(b.port, "pub", V5)
+    assert pub.publish_qos1("back", "b").reason == 0
+    assert [g.topic for g in drain(v5)] == ["back"]  # put back
+    kill(b)   # at once: the UNSUBACK came, so its record is written
+    b = start(broker, state, shards=1)
+    pub = m.connected(b.port, "pub", V5)
+    for topic in ("kept", "gone", "back"):
+        pub.publish_qos1(topic, topic)
+    c, present = resume(b.port, "u5")
+    assert present
+    assert sorted(g.topic for g in drain(c)) == ["back", "kept"]
+    c3 = m.RawClient(b.port, V311)
+    assert c3.connect("u3", clean=False).session_present
+    # Its refused UNSUBSCRIBE kept the filter: the one before the crash and this one.
+    assert [g.topic for g in drain(c3)] == ["back", "back"]
+    assert b.stop() == 0
 
 
 def test_sessions_move_with_the_shard_count(broker, tmp_path):

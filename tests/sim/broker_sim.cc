@@ -1,5 +1,6 @@
 #include "tests/sim/broker_sim.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <map>
@@ -53,8 +54,9 @@ struct SubInterval {
   uint64_t suback_at = kNever;
   uint64_t unsub_sent_at = kNever;
   uint64_t unsuback_at = kNever;
-  // Withdrawn before a crash: UNSUBACK does not wait for its write, so the restarted
-  // broker may have it again (deliveries for it are allowed, none are owed).
+  // Withdrawn before a crash with no UNSUBACK yet (it waits for the write), or refused
+  // for a full disk: the broker may have it again (deliveries for it are allowed, none
+  // are owed). An UNSUBACK that came means it is gone for good.
   bool maybe_back = false;
 };
 
@@ -78,7 +80,7 @@ struct Actor final : ClientEvents {
   void on_message(const Received& r) override;
   void on_acked(uint16_t id, uint8_t qos, mqtt::ReasonCode reason) override;
   void on_suback(uint16_t id, const std::vector<mqtt::ReasonCode>& reasons) override;
-  void on_unsuback(uint16_t id) override;
+  void on_unsuback(uint16_t id, const std::vector<mqtt::ReasonCode>& reasons) override;
   void on_connack(const mqtt::Connack& connack) override;
   // The broker is about to crash: what of this session must survive it.
   void before_crash();
@@ -222,7 +224,7 @@ void Actor::before_crash() {
   }
   note_may_repeat();
   for (SubInterval& sub : subs) {
-    if (sub.epoch == epoch && sub.unsub_sent_at != kNever) {
+    if (sub.epoch == epoch && sub.unsub_sent_at != kNever && sub.unsuback_at == kNever) {
       sub.maybe_back = true;
     }
   }
@@ -265,14 +267,27 @@ void Actor::on_suback(uint16_t id, const std::vector<mqtt::ReasonCode>& reasons)
   }
 }
 
-void Actor::on_unsuback(uint16_t id) {
+void Actor::on_unsuback(uint16_t id, const std::vector<mqtt::ReasonCode>& reasons) {
   auto it = pending_unsub.find(id);
   if (it == pending_unsub.end()) {
     return;
   }
   const uint64_t now = sim->tick();
+  const bool refused = std::any_of(reasons.begin(), reasons.end(),
+                                   [](mqtt::ReasonCode r) { return mqtt::is_error(r); });
+  if (refused && !sim->disk_was_full()) {
+    sim->fail("UNSUBSCRIBE of " + client->id() + " refused");
+  }
   for (size_t index : it->second) {
-    subs[index].unsuback_at = now;
+    if (refused) {
+      // Its write failed (a full disk): the broker put the filter back. Its deliveries
+      // are allowed from here on; none are owed (its routes reach the other shards later).
+      subs[index].maybe_back = true;
+      sim->trace(client->id() + " unsubscribe " + subs[index].filter +
+                 " refused: the disk was full");
+    } else {
+      subs[index].unsuback_at = now;
+    }
   }
   pending_unsub.erase(it);
 }

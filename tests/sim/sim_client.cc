@@ -231,7 +231,7 @@ void SimClient::on_packet(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     case PacketType::kUnsuback: {
       const auto& unsuback = std::get<mqtt::Unsuback>(packet);
       _pending_control.erase(unsuback.packet_id);
-      _events->on_unsuback(unsuback.packet_id);
+      _events->on_unsuback(unsuback.packet_id, unsuback.reasons);
       break;
     }
     case PacketType::kDisconnect:

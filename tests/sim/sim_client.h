@@ -42,7 +42,8 @@ class ClientEvents {
   virtual void on_message(const Received&) {}
   virtual void on_acked(uint16_t /*packet_id*/, uint8_t /*qos*/, mqtt::ReasonCode) {}
   virtual void on_suback(uint16_t /*packet_id*/, const std::vector<mqtt::ReasonCode>&) {}
-  virtual void on_unsuback(uint16_t /*packet_id*/) {}
+  virtual void on_unsuback(uint16_t /*packet_id*/,
+                           const std::vector<mqtt::ReasonCode>& /*reasons*/) {}
   virtual void on_connack(const mqtt::Connack&) {}
   virtual void on_closed() {}
 };
