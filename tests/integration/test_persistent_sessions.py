@@ -161,6 +161,18 @@ def test_a_session_ending_while_down_or_by_expiry_0_is_gone(broker, tmp_path):
     assert not present
 
 
+def restarted_and_resumed(broker, state, client_id, topics):
+    """A one-shard broker started on `state`, `topics` published (QoS 1), then
+    `client_id`'s v5 session resumed: the broker and the topics it got, sorted."""
+    b = start(broker, state, shards=1)
+    pub = m.connected(b.port, "pub", V5)
+    for topic in topics:
+        pub.publish_qos1(topic, topic)
+    c, present = resume(b.port, client_id)
+    assert present
+    return b, sorted(g.topic for g in drain(c))
+
+
 def test_a_subscribe_whose_write_fails_is_refused_and_taken_back(broker, tmp_path):
     """A file-size limit at the log's current size stands in for a full disk."""
     state = tmp_path / "state"
@@ -186,13 +198,8 @@ def test_a_subscribe_whose_write_fails_is_refused_and_taken_back(broker, tmp_pat
     v5.disconnect()
     v3.disconnect()
     assert b.counters()["subscribe_log_failed"] >= 2  # stops it
-    b = start(broker, state, shards=1)
-    pub = m.connected(b.port, "pub", V5)
-    for topic in ("kept", "refused", "later"):
-        pub.publish_qos1(topic, topic)
-    c, present = resume(b.port, "f5")
-    assert present
-    assert sorted(g.topic for g in drain(c)) == ["kept", "later"]
+    b, got = restarted_and_resumed(broker, state, "f5", ("kept", "refused", "later"))
+    assert got == ["kept", "later"]
 
 
 def test_an_unsubscribe_waits_for_its_write_and_a_failed_one_is_refused_and_put_back(
@@ -224,13 +231,8 @@ def test_an_unsubscribe_waits_for_its_write_and_a_failed_one_is_refused_and_put_
     assert pub.publish_qos1("back", "b").reason == 0
     assert [g.topic for g in drain(v5)] == ["back"]  # put back
     kill(b)   # at once: the UNSUBACK came, so its record is written
-    b = start(broker, state, shards=1)
-    pub = m.connected(b.port, "pub", V5)
-    for topic in ("kept", "gone", "back"):
-        pub.publish_qos1(topic, topic)
-    c, present = resume(b.port, "u5")
-    assert present
-    assert sorted(g.topic for g in drain(c)) == ["back", "kept"]
+    b, got = restarted_and_resumed(broker, state, "u5", ("kept", "gone", "back"))
+    assert got == ["back", "kept"]
     c3 = m.RawClient(b.port, V311)
     assert c3.connect("u3", clean=False).session_present
     # Its refused UNSUBSCRIBE kept the filter: the one before the crash and this one.
