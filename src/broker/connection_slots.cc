@@ -25,7 +25,8 @@ bool ConnectionSlots::take(uint16_t listener) {
   if (!take_one(_total, _total_limit.load(std::memory_order_relaxed))) {
     return false;
   }
-  if (listener < kMaxListeners && !take_one(_counts[listener], _limits[listener].load(std::memory_order_relaxed))) {
+  if (listener < kMaxListeners &&
+      !take_one(_counts[listener], _limits[listener].load(std::memory_order_relaxed))) {
     _total.fetch_sub(1, std::memory_order_relaxed);
     return false;
   }

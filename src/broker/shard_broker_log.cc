@@ -414,11 +414,14 @@ void ShardBroker::release_unsubacks(uint64_t ticket, int error) {
                          : nullptr;
     if (error != 0 && held.log_ticket == ticket) {
       // The filters come back (in memory as on disk, where the failed batch never
-      // counts), and the session is written whole again; they are refused.
+      // counts), and the session is written whole again; they are refused. One the
+      // client has subscribed to again since keeps its newer options.
       _stats.subscribe_log_failed++;
       if (Session* session = _sessions->find(held.session_id)) {
         for (const auto& [filter, options] : held.removed) {
-          add_subscription(session, filter, options);
+          if (!session->subscriptions().contains(filter)) {
+            add_subscription(session, filter, options);
+          }
         }
         _journal->rewrite(*session);
       }

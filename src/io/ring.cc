@@ -1,9 +1,8 @@
 #include "src/io/ring.h"
 
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cstdio>
 
 #include <cerrno>
 
@@ -26,7 +25,7 @@ int FileJob::run_blocking() const {
       result = ::fsync(fd);
       break;
     case Op::kRename:
-      result = std::rename(path.c_str(), to.c_str());
+      result = ::rename(path.c_str(), to.c_str());
       break;
     case Op::kUnlink:
       result = ::unlink(path.c_str());
