@@ -251,10 +251,11 @@ def test_readyz_is_503_while_a_shard_recovers(broker, tmp_path):
     from conftest import binary_sanitizer, free_ports
     from test_systemd import PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE, WALL
 
-    if binary_sanitizer() == "thread":
-        # A thread stopped mid-replay can hold ThreadSanitizer's own locks, which the
-        # other shard then waits for: the stop would test the runtime, not the broker.
-        pytest.skip("stops a shard mid-work: not under ThreadSanitizer")
+    if binary_sanitizer() is not None:
+        # A thread stopped mid-replay can hold the sanitizer runtime's own locks (its
+        # allocator's, under ASan too: seen in CI), which the other shard then waits for:
+        # the stop would test the runtime, not the broker.
+        pytest.skip("stops a shard mid-work: not under a sanitizer")
 
     mqtt_port, http_port = free_ports(2)
     args = ["--listen", f"mqtt://127.0.0.1:{mqtt_port}", "--listen",
