@@ -574,6 +574,8 @@ std::string reload(int argc, char** argv, const Options& loaded, Options& runnin
   reload_tls(next, transports);
   reload_admin_token(next, transports);
   kept.slots->set_total_limit(next.limits.max_connections);
+  kept.slots->addresses().set_limits(next.limits.max_connections_per_address,
+                                     next.limits.max_new_connections_per_address);
   broker::BrokerConfig applied = config;
   kept.facts.push_back(std::make_unique<broker::ProcessFacts>(*config.process));
   kept.facts.back()->listeners = reload_listeners(next, kept, transports, group);
@@ -698,6 +700,8 @@ int run(Options options, int argc, char** argv) {
                                 .count();
   config.process = &process;
   config.slots = &slots;
+  slots.addresses().set_limits(options.limits.max_connections_per_address,
+                               options.limits.max_new_connections_per_address);
   // Enhanced authentication methods, shared read-only by every shard.
   std::unique_ptr<auth::ScramSha256> scram = make_scram(options);
   if (!options.auth.scram_sha256.empty() && scram == nullptr) {

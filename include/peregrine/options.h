@@ -62,6 +62,32 @@ struct Limits {
   // MQTT clients connected at once over all listeners (a listener's own bound is its
   // URL's ?max_connections=N); past it a CONNECT is refused: v5 0x97, 3.1.1 3. 0: none.
   uint32_t max_connections = 0;
+  // What one client may say in CONNECT (bytes): a longer client id is refused with
+  // CONNACK 0x85 (3.1.1: 2), a longer username or password with 0x86 (3.1.1: 4). An empty
+  // client id is not "given": it is assigned (or refused as MQTT has it).
+  uint32_t max_client_id_length = 65535;
+  uint32_t max_username_length = 65535;
+  uint32_t max_password_length = 65535;
+  // Topic names and filters: bytes, and depth as the count of '/' in it (Cloudflare's
+  // measure: depth 8 allows nine levels; a shared filter's $share/<group>/ not counted).
+  // A PUBLISH (or will) past either: DISCONNECT 0x90 Topic Name invalid (will: CONNACK
+  // 0x90; 3.1.1 closes); a SUBSCRIBE filter: SUBACK 0x8F (3.1.1: 0x80). Depth 0: none.
+  uint32_t max_topic_length = 65535;
+  uint32_t max_topic_depth = 0;
+  // Packets a client may send per second once connected (a token bucket of
+  // packet_burst, refilled at this rate; burst 0: one second's worth). Past it: v5
+  // DISCONNECT 0x96 Message rate too high; 3.1.1: the connection closes. 0: no limit.
+  uint32_t max_packets_per_second = 0;
+  uint32_t packet_burst = 0;
+  // Keep alive below this (and not 0) is raised to it, told in CONNACK as Server Keep
+  // Alive (v5; a 3.1.1 client is timed on the larger of the two). 0: no minimum.
+  uint16_t min_keep_alive = 0;
+  // Per source address (IPv4 address, or IPv6 /64): MQTT clients connected at once
+  // (past it CONNACK 0x97, 3.1.1: 3), and new connections per second (past it the socket
+  // closes before any CONNACK). 0: no limit. src/broker/address_counts.h says how
+  // they are counted across shards.
+  uint32_t max_connections_per_address = 0;
+  uint32_t max_new_connections_per_address = 0;
 };
 
 // $SYS topics: Aedes' event topics under $SYS/<broker_id>/ and Mosquitto-style
@@ -183,6 +209,9 @@ struct Options {
   std::string io = "auto";          // auto | uring | epoll
   std::string log_level = "info";   // trace | debug | info | warn | error | off
   std::string log_format = "text";  // text | json (one object per line, for journald/Loki)
+  // "default", or "cloudflare": Cloudflare Pub/Sub's limits (config/limits_profile.h) in
+  // place of the defaults; [limits] keys the file sets still win.
+  std::string limits_profile = "default";
   // Where state that outlives the process lives (revocations, the admin token); empty:
   // $STATE_DIRECTORY (systemd's StateDirectory=), else ./peregrine-state. Made 0700.
   std::string state_dir;

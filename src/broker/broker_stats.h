@@ -21,6 +21,12 @@ namespace peregrine::broker {
   X(connects_forwarded, "CONNECTs sent on to the shard their rehomed session lives on")  \
   X(connect_session_moved, "CONNECT refused 0x88: its session moved during AUTH")        \
   X(connections_refused, "CONNECT refused 0x97 (3.1.1: 3): max_connections reached")     \
+  X(address_refused, "CONNECT refused 0x97 (3.1.1: 3): max_connections_per_address")    \
+  X(address_flood_closed, "sockets closed at accept: max_new_connections_per_address")   \
+  X(client_id_refused, "CONNECT refused 0x85 (3.1.1: 2): client id over its limit")      \
+  X(credentials_refused, "CONNECT refused 0x86 (3.1.1: 4): username or password too long") \
+  X(topic_limit_refused, "topics over max_topic_length/depth: PUBLISH, will, SUBSCRIBE")  \
+  X(rate_limited, "clients disconnected 0x96: over max_packets_per_second")              \
   X(takeovers, "connections replaced by a new one with the same client id")             \
   X(connect_timeout, "sockets closed for not completing CONNECT in time")               \
   X(keepalive_timeout, "clients silent for 1.5 x keep alive")                           \

@@ -87,6 +87,9 @@ Client::~Client() {
     _will->unref();
   }
   if (_slot != nullptr) {
+    if (_address_key != 0) {
+      _slot->addresses().give_back(_address_key);
+    }
     _slot->give_back(_listener);
   }
 }
@@ -269,6 +272,12 @@ size_t Client::process(std::span<const uint8_t> data) {
       // more PUBLISH until it drains; what is buffered waits here (bounded by _in's cap).
       _sink.pause_input();
       broker().paused(this);
+      break;
+    }
+    if (_phase == Phase::kConnected && broker().limits().max_packets_per_second != 0 &&
+        !_packet_rate.take(_sink.now_ms(), broker().limits())) {
+      broker().stats().rate_limited++;
+      fail(ReasonCode::kMessageRateTooHigh, "over max_packets_per_second");
       break;
     }
     const mqtt::Bytes body = data.subspan(pos + header.header_length, header.remaining_length);
@@ -537,8 +546,23 @@ bool Client::check_connect(const mqtt::Connect& connect) {
       return fail(ReasonCode::kClientIdentifierNotValid, "empty client id [MQTT-3.1.3-8]");
     }
   }
+  const Limits& limits = broker().limits();
+  if (connect.client_id.size() > limits.max_client_id_length) {
+    broker().stats().client_id_refused++;
+    return fail(ReasonCode::kClientIdentifierNotValid, "client id over max_client_id_length");
+  }
+  if ((connect.username && connect.username->size() > limits.max_username_length) ||
+      (connect.password && connect.password->size() > limits.max_password_length)) {
+    broker().stats().credentials_refused++;
+    return fail(ReasonCode::kBadUserNameOrPassword,
+                "username or password over max_username_length / max_password_length");
+  }
   if (connect.will && mqtt::is_sys_topic(connect.will->topic)) {
     return fail(ReasonCode::kNotAuthorized, "will topic in $SYS");
+  }
+  if (connect.will && fit_topic(connect.will->topic, limits) != TopicFit::kFits) {
+    broker().stats().topic_limit_refused++;
+    return fail(ReasonCode::kTopicNameInvalid, "will topic over max_topic_length or depth");
   }
   return true;
 }
@@ -572,9 +596,20 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
       broker().stats().connections_refused++;
       return fail(ReasonCode::kQuotaExceeded, "max_connections reached");
     }
+    const uint64_t address = _sink.peer_key();
+    if (!slots->addresses().take(address)) {
+      slots->give_back(_listener);
+      broker().stats().address_refused++;
+      return fail(ReasonCode::kQuotaExceeded, "max_connections_per_address reached");
+    }
     _slot = slots;
+    _address_key = address;
   }
   _keep_alive = connect.keep_alive;
+  if (!is_v5(_version) && _keep_alive != 0 && _keep_alive < limits.min_keep_alive) {
+    _keep_alive = limits.min_keep_alive;  // 3.1.1 cannot be told: timed on the longer
+  }
+  _packet_rate.fill(_sink.now_ms(), limits);
   _requested_expiry = connect.properties.session_expiry_interval.value_or(0);
   if (is_v5(_version)) {
     const mqtt::Properties& p = connect.properties;
@@ -582,6 +617,9 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
     _response_information = p.request_response_information.value_or(0) == 1;
     if (limits.max_keep_alive != 0 && (_keep_alive == 0 || _keep_alive > limits.max_keep_alive)) {
       _keep_alive = _server_keep_alive = limits.max_keep_alive;  // told in CONNACK
+    }
+    if (_keep_alive != 0 && _keep_alive < limits.min_keep_alive) {
+      _keep_alive = _server_keep_alive = limits.min_keep_alive;  // told in CONNACK
     }
     if (limits.topic_alias_maximum > 0) {
       _in_aliases = std::make_unique<InboundAliases>(limits.topic_alias_maximum);
@@ -709,6 +747,10 @@ bool Client::handle_publish(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   }
   if (publish.properties.topic_alias && !resolve_topic_alias(publish)) {
     return false;
+  }
+  if (fit_topic(publish.topic, broker().limits()) != TopicFit::kFits) [[unlikely]] {
+    broker().stats().topic_limit_refused++;
+    return fail(ReasonCode::kTopicNameInvalid, "topic over max_topic_length or max_topic_depth");
   }
   // The identity is built only for an Authorizer: without one or a grant, two tests.
   const Authorizer* authorizer = broker().config().authorizer;

@@ -20,6 +20,7 @@
 #include "src/base/optional_string.h"
 #include "src/broker/broker_port.h"
 #include "src/broker/client_link.h"
+#include "src/broker/client_limits.h"
 #include "src/broker/client_sink.h"
 #include "src/broker/connection_slots.h"
 #include "src/broker/message.h"
@@ -262,6 +263,7 @@ class Client final : public ClientLink {
   // back when it dies; nullptr while it holds none.
   ConnectionSlots* _slot = nullptr;
   uint16_t _listener = ConnectionSlots::kNoListener;
+  uint64_t _address_key = 0;  // counted in _slot's AddressCounts under it (0: not)
   ClientSink& _sink;
   base::OptionalString _client_id;  // until the session holds it
   std::unique_ptr<EnhancedAuth> _enhanced;
@@ -294,6 +296,7 @@ class Client final : public ClientLink {
   uint64_t _last_rx_ms = 0;
   uint64_t _connect_deadline_ms = 0;
   PublishRun _publish_run;  // where its messages went lately (rehome_policy.h)
+  PacketRate _packet_rate;  // [limits] max_packets_per_second, once connected
   uint32_t _max_packet_size = 0;  // the client's limit (v5); 0: none
   uint32_t _requested_expiry = 0;
   uint32_t _will_delay = 0;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "src/broker/broker_port.h"
+#include "src/broker/address_counts.h"
 #include "src/broker/client.h"
 #include "src/broker/client_sink.h"
 #include "src/broker/connection_slots.h"
@@ -44,6 +45,7 @@ class ClientConnection final : public net::Connection, public ClientSink {
   // ClientSink
   uint64_t connection_id() const override { return id(); }
   std::string peer() const override { return net::Connection::peer(); }
+  uint64_t peer_key() const override { return AddressCounts::key_of(peer_address()); }
   void write(std::span<const uint8_t> bytes) override { net::Connection::write(bytes); }
   void write(std::span<const uint8_t> first, std::span<const uint8_t> second) override {
     net::Connection::write(first, second);

@@ -19,6 +19,9 @@ class ClientSink {
  public:
   virtual uint64_t connection_id() const = 0;
   virtual std::string peer() const = 0;  // for logs
+  // Who it is at the network level: the key per-address limits count it under
+  // (AddressCounts::key_of; 0: unknown, never limited).
+  virtual uint64_t peer_key() const = 0;
 
   // Output, queued and sent by the connection at the turn's end.
   virtual void write(std::span<const uint8_t> bytes) = 0;

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "src/broker/address_counts.h"
+
 namespace peregrine::broker {
 
 class ConnectionSlots {
@@ -35,6 +37,9 @@ class ConnectionSlots {
   bool take(uint16_t listener);
   void give_back(uint16_t listener);
   uint32_t connected() const { return _total.load(std::memory_order_relaxed); }
+  // Per source address ([limits] max_connections_per_address and
+  // max_new_connections_per_address): taken after a slot, given back with it.
+  AddressCounts& addresses() { return _addresses; }
 
  private:
   static bool take_one(std::atomic<uint32_t>& count, uint32_t limit);
@@ -42,6 +47,7 @@ class ConnectionSlots {
   std::atomic<uint32_t> _total{0};
   std::array<std::atomic<uint32_t>, kMaxListeners> _limits{};
   std::array<std::atomic<uint32_t>, kMaxListeners> _counts{};
+  AddressCounts _addresses;
 };
 
 }  // namespace peregrine::broker

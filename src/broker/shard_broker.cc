@@ -16,6 +16,7 @@
 #include "src/base/owner.h"
 #include "src/broker/client.h"
 #include "src/broker/client_connection.h"
+#include "src/broker/client_limits.h"
 #include "src/broker/durable_records.h"
 #include "src/broker/publish_batch.h"
 #include "src/broker/shard_for.h"
@@ -186,9 +187,20 @@ void ShardBroker::accept(int fd, const net::TransportConfig* transport, uint16_t
     ::close(fd);
     return;
   }
+  const net::PeerAddress peer = net::peer_address(fd);
+  if (ConnectionSlots* slots = _config.slots;
+      slots != nullptr && !slots->addresses().admit_new(AddressCounts::key_of(peer),
+                                                         now_ms() / 1000)) {
+    // A flood from one address costs an accept and a close, nothing more.
+    _stats.address_flood_closed++;
+    PG_DEBUG("connection from %s closed: over max_new_connections_per_address",
+             peer.text().c_str());
+    ::close(fd);
+    return;
+  }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  auto* client = new ClientConnection(this, fd, net::peer_address(fd), transport, listener);
+  auto* client = new ClientConnection(this, fd, peer, transport, listener);
   _clients.insert(client);
   _stats.connections_accepted++;
   client->begin();
@@ -892,6 +904,15 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
     std::string_view group;
     std::string_view inner;
     if (!mqtt::valid_topic_filter(request.filter)) {
+      suback.reasons.push_back(v5 ? mqtt::ReasonCode::kTopicFilterInvalid
+                                  : mqtt::ReasonCode::kUnspecifiedError);
+      continue;
+    }
+    if (fit_filter(request.filter, limits()) != TopicFit::kFits) {
+      _stats.topic_limit_refused++;
+      PG_DEBUG("SUBSCRIBE %.*s from %s: over max_topic_length or max_topic_depth",
+               static_cast<int>(request.filter.size()), request.filter.data(),
+               client->client_id().c_str());
       suback.reasons.push_back(v5 ? mqtt::ReasonCode::kTopicFilterInvalid
                                   : mqtt::ReasonCode::kUnspecifiedError);
       continue;

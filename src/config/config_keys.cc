@@ -19,6 +19,7 @@ constexpr std::string_view kClientAuth[] = {"off", "optional", "required"};
 constexpr std::string_view kIdentity[] = {"none", "username", "client_id"};
 constexpr std::string_view kIdentityField[] = {"cn", "san"};
 constexpr std::string_view kTlsVersions[] = {"1.2", "1.3"};
+constexpr std::string_view kLimitsProfiles[] = {"default", "cloudflare"};
 
 const char* power_of_two_or_zero(uint64_t v) {
   return v == 0 || (v > 1 && (v & (v - 1)) == 0) ? nullptr : "must be 0 or a power of two";
@@ -279,6 +280,7 @@ const ConfigKey kKeys[] = {
     {"drain_timeout_ms", KeyKind::kInteger, kReload, TARGET(drain_timeout_ms), 0, 600'000},
     {"pin_shards", KeyKind::kBoolean, kRestart, TARGET(pin_shards)},
     {"listen", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr, read_listen},
+    {"limits_profile", KeyKind::kChoice, kReload, TARGET(limits_profile), 0, 0, kLimitsProfiles},
 
     {"limits.max_packet_size", KeyKind::kInteger, kReload, TARGET(limits.max_packet_size), 64,
      268'435'460},
@@ -317,6 +319,26 @@ const ConfigKey kKeys[] = {
      UINT32_MAX},
     {"limits.mailbox_overflow_limit", KeyKind::kInteger, kRestart,
      TARGET(limits.mailbox_overflow_limit), 1, 1 << 24},
+    {"limits.max_client_id_length", KeyKind::kInteger, kReload,
+     TARGET(limits.max_client_id_length), 1, 65535},
+    {"limits.max_username_length", KeyKind::kInteger, kReload,
+     TARGET(limits.max_username_length), 0, 65535},
+    {"limits.max_password_length", KeyKind::kInteger, kReload,
+     TARGET(limits.max_password_length), 0, 65535},
+    {"limits.max_topic_length", KeyKind::kInteger, kReload, TARGET(limits.max_topic_length), 1,
+     65535},
+    {"limits.max_topic_depth", KeyKind::kInteger, kReload, TARGET(limits.max_topic_depth), 0,
+     65535},
+    {"limits.max_packets_per_second", KeyKind::kInteger, kReload,
+     TARGET(limits.max_packets_per_second), 0, 1'000'000},
+    {"limits.packet_burst", KeyKind::kInteger, kReload, TARGET(limits.packet_burst), 0,
+     1'000'000},
+    {"limits.min_keep_alive", KeyKind::kInteger, kReload, TARGET(limits.min_keep_alive), 0,
+     65535},
+    {"limits.max_connections_per_address", KeyKind::kInteger, kReload,
+     TARGET(limits.max_connections_per_address), 0, UINT32_MAX},
+    {"limits.max_new_connections_per_address", KeyKind::kInteger, kReload,
+     TARGET(limits.max_new_connections_per_address), 0, UINT32_MAX},
 
     {"sys.broker_id", KeyKind::kString, kReload, TARGET(sys.broker_id)},
     {"sys.interval_ms", KeyKind::kInteger, kReload, TARGET(sys.interval_ms), 0, 86'400'000},

@@ -17,6 +17,7 @@
 
 #include "src/base/assert.h"
 #include "src/config/config_keys.h"
+#include "src/config/limits_profile.h"
 #include "src/base/log.h"
 #include "src/mqtt/codec.h"
 #include "src/net/listener.h"
@@ -244,6 +245,15 @@ bool load_config_file(const std::string& path, Options& out, std::string* error,
     *error = where(path, e.source()) + ": " + std::string(e.description());
     return false;
   }
+  // A profile replaces the defaults first, whatever its place in the file: the file's
+  // [limits] keys, read next, win over it.
+  if (const toml::node* profile = root.get("limits_profile")) {
+    if (const auto* name = profile->as_string();
+        name != nullptr && !apply_limits_profile(name->get(), out)) {
+      *error = where(path, profile->source()) + ": 'limits_profile' is default or cloudflare";
+      return false;
+    }
+  }
   return read_table(path, "", root, out, error, origins);
 }
 
@@ -261,6 +271,14 @@ bool validate_options(const Options& options, std::string* error, const Origins*
   }
   if (options.shards > kMaxShards) {
     *error = "shards must be between 1 and 64";
+    return false;
+  }
+  const Limits& limits = options.limits;
+  if (limits.min_keep_alive != 0 && limits.max_keep_alive != 0 &&
+      limits.min_keep_alive > limits.max_keep_alive) {
+    *error = origin_of(origins, "limits.min_keep_alive") + "'limits.min_keep_alive' (" +
+             std::to_string(limits.min_keep_alive) + ") is above 'limits.max_keep_alive' (" +
+             std::to_string(limits.max_keep_alive) + ")";
     return false;
   }
   for (size_t i = 0; i < options.listen.size(); ++i) {

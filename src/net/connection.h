@@ -62,6 +62,7 @@ class Connection : public io::Socket, public io::Timer {
   ~Connection() override;
 
   std::string peer() const { return _peer.text(); }  // for logs
+  const PeerAddress& peer_address() const { return _peer; }
   uint64_t id() const { return _id; }
   bool closing() const { return _state == State::kClosing; }
   bool open() const { return _state == State::kOpen; }

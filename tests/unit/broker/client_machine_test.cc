@@ -32,6 +32,8 @@ class Sink final : public ClientSink {
 
   uint64_t connection_id() const override { return 7; }
   std::string peer() const override { return "test"; }
+  uint64_t peer_key() const override { return peer_key_value; }
+  uint64_t peer_key_value = 0;
   void write(std::span<const uint8_t> b) override { out.append(b.begin(), b.end()); }
   void write(std::span<const uint8_t> a, std::span<const uint8_t> b) override {
     write(a);
@@ -355,6 +357,182 @@ TEST_F(ClientMachineTest, AV311PublisherIsNotAskedAboutItsRetainedMessage) {
   const auto out = packets(ProtocolVersion::kV311, sink.out);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(std::get<mqtt::Ack>(out[1]).reason, ReasonCode::kSuccess);
+}
+
+
+// ---- [limits]: what one client may send, each refused with its exact code ---------------
+
+class ClientLimitsTest : public ::testing::Test {
+ protected:
+  ClientLimitsTest() : broker(config()), client(&broker, sink) {
+    base::set_log_level(base::LogLevel::kWarn);
+    client.begin();
+  }
+  ~ClientLimitsTest() override {
+    if (client.session() != nullptr) {
+      client.on_closed(0);
+    }
+  }
+  static BrokerConfig config() {
+    BrokerConfig c;
+    c.limits.max_client_id_length = 23;
+    c.limits.max_username_length = 32;
+    c.limits.max_password_length = 4096;
+    c.limits.max_topic_depth = 2;
+    c.limits.max_topic_length = 40;
+    c.limits.max_packets_per_second = 10;
+    c.limits.min_keep_alive = 10;
+    return c;
+  }
+  void feed(const std::vector<uint8_t>& bytes) { client.on_bytes(bytes); }
+  // The reason of the only CONNACK written.
+  ReasonCode connack_reason(ProtocolVersion version) {
+    const auto out = packets(version, sink.out);
+    EXPECT_EQ(out.size(), 1u);
+    return out.empty() ? ReasonCode::kSuccess : std::get<mqtt::Connack>(out[0]).reason;
+  }
+  Sink sink;
+  Broker broker;
+  Client client;
+};
+
+TEST_F(ClientLimitsTest, AClientIdLongerThanTheLimitGetsConnack0x85) {
+  mqtt::Connect c = connect_packet(ProtocolVersion::kV5);
+  c.client_id = "abcdefghijklmnopqrstuvwx";  // 24 bytes
+  feed(encoded(ProtocolVersion::kV5, c));
+  EXPECT_EQ(connack_reason(ProtocolVersion::kV5), ReasonCode::kClientIdentifierNotValid);
+  EXPECT_TRUE(broker.sessions.empty());
+  EXPECT_EQ(broker.stats().client_id_refused, 1u);
+}
+
+TEST_F(ClientLimitsTest, AClientIdAtTheLimitIsAccepted) {
+  mqtt::Connect c = connect_packet(ProtocolVersion::kV311);
+  c.client_id = "abcdefghijklmnopqrstuvw";  // 23 bytes
+  feed(encoded(ProtocolVersion::kV311, c));
+  EXPECT_EQ(client.phase(), Client::Phase::kConnected);
+}
+
+TEST_F(ClientLimitsTest, AV311ClientIdTooLongGetsReturnCode2) {
+  mqtt::Connect c = connect_packet(ProtocolVersion::kV311);
+  c.client_id = "abcdefghijklmnopqrstuvwx";
+  feed(encoded(ProtocolVersion::kV311, c));
+  // Decoded back from 3.1.1's return code 2 (identifier rejected).
+  EXPECT_EQ(connack_reason(ProtocolVersion::kV311), ReasonCode::kClientIdentifierNotValid);
+}
+
+TEST_F(ClientLimitsTest, AUsernameOrPasswordTooLongGetsConnack0x86) {
+  const std::string user(33, 'u');
+  mqtt::Connect c = connect_packet(ProtocolVersion::kV5);
+  c.username = user;
+  feed(encoded(ProtocolVersion::kV5, c));
+  EXPECT_EQ(connack_reason(ProtocolVersion::kV5), ReasonCode::kBadUserNameOrPassword);
+  EXPECT_EQ(broker.stats().credentials_refused, 1u);
+}
+
+TEST_F(ClientLimitsTest, APasswordTooLongGetsReturnCode4In311) {
+  const std::vector<uint8_t> password(4097, 'p');
+  mqtt::Connect c = connect_packet(ProtocolVersion::kV311);
+  c.username = "u";
+  c.password = mqtt::Bytes(password);
+  feed(encoded(ProtocolVersion::kV311, c));
+  EXPECT_EQ(connack_reason(ProtocolVersion::kV311), ReasonCode::kBadUserNameOrPassword);
+}
+
+TEST_F(ClientLimitsTest, AWillTopicTooDeepGetsConnack0x90) {
+  mqtt::Connect c = connect_packet(ProtocolVersion::kV5);
+  const uint8_t payload[] = {'x'};
+  c.will = mqtt::Will{0, false, "a/b/c/d", mqtt::Bytes(payload), {}};
+  feed(encoded(ProtocolVersion::kV5, c));
+  EXPECT_EQ(connack_reason(ProtocolVersion::kV5), ReasonCode::kTopicNameInvalid);
+  EXPECT_EQ(broker.stats().topic_limit_refused, 1u);
+}
+
+TEST_F(ClientLimitsTest, APublishTooDeepOrTooLongIsDisconnectedWith0x90) {
+  feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5, 60)));
+  feed(encoded(ProtocolVersion::kV5, publish_of("a/b/c", 0, 0, false)));  // depth 2: fits
+  EXPECT_EQ(broker.published, std::vector<std::string>{"a/b/c"});
+  feed(encoded(ProtocolVersion::kV5, publish_of("a/b/c/d", 0, 0, false)));  // depth 3
+  const auto out = packets(ProtocolVersion::kV5, sink.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(std::get<mqtt::Disconnect>(out[1]).reason, ReasonCode::kTopicNameInvalid);
+  EXPECT_EQ(broker.published.size(), 1u);
+  EXPECT_EQ(broker.stats().topic_limit_refused, 1u);
+}
+
+TEST_F(ClientLimitsTest, AV311PublishTooLongClosesTheConnection) {
+  feed(encoded(ProtocolVersion::kV311, connect_packet(ProtocolVersion::kV311, 60)));
+  const std::string topic(41, 't');
+  feed(encoded(ProtocolVersion::kV311, publish_of(topic.c_str(), 1, 3, false)));
+  EXPECT_TRUE(sink.closing());
+  EXPECT_TRUE(broker.published.empty());
+  EXPECT_EQ(packets(ProtocolVersion::kV311, sink.out).size(), 1u);  // the CONNACK only
+}
+
+TEST_F(ClientLimitsTest, PacketsPastTheRateAreDisconnectedWith0x96AndTheBucketRefills) {
+  feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5, 60)));
+  for (int i = 0; i < 10; ++i) {  // the burst: one second's worth
+    feed(encoded(ProtocolVersion::kV5, mqtt::Pingreq{}));
+  }
+  sink.now += 100;  // one more packet's credit
+  feed(encoded(ProtocolVersion::kV5, mqtt::Pingreq{}));
+  EXPECT_FALSE(sink.closing());
+  feed(encoded(ProtocolVersion::kV5, mqtt::Pingreq{}));
+  EXPECT_TRUE(sink.closing());
+  const auto out = packets(ProtocolVersion::kV5, sink.out);
+  ASSERT_EQ(out.size(), 13u);  // CONNACK, 11 PINGRESP, DISCONNECT
+  EXPECT_EQ(std::get<mqtt::Disconnect>(out.back()).reason, ReasonCode::kMessageRateTooHigh);
+  EXPECT_EQ(broker.stats().rate_limited, 1u);
+}
+
+TEST_F(ClientLimitsTest, AKeepAliveBelowTheMinimumIsRaisedAndToldInConnack) {
+  feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5, 3)));
+  const auto out = packets(ProtocolVersion::kV5, sink.out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(std::get<mqtt::Connack>(out[0]).properties.server_keep_alive, 10);
+  EXPECT_EQ(sink.timer_at, sink.now + 15'000);  // timed on the raised one
+}
+
+TEST_F(ClientLimitsTest, AKeepAliveOfZeroIsNotRaisedByTheMinimum) {
+  feed(encoded(ProtocolVersion::kV5, connect_packet(ProtocolVersion::kV5, 0)));
+  const auto out = packets(ProtocolVersion::kV5, sink.out);
+  ASSERT_EQ(out.size(), 1u);
+  // 0 is "no keep alive": max_keep_alive (60 by default) lowers it, not the minimum.
+  EXPECT_EQ(std::get<mqtt::Connack>(out[0]).properties.server_keep_alive, 60);
+}
+
+TEST(TopicFit, DepthIsTheCountOfSlashesAndASharedPrefixIsNotCounted) {
+  Limits limits;
+  limits.max_topic_depth = 2;
+  limits.max_topic_length = 20;
+  EXPECT_EQ(topic_depth("a/b/c"), 2u);
+  EXPECT_EQ(topic_depth("/"), 1u);
+  EXPECT_EQ(fit_topic("a/b/c", limits), TopicFit::kFits);
+  EXPECT_EQ(fit_topic("a/b/c/", limits), TopicFit::kTooDeep);
+  EXPECT_EQ(fit_topic(std::string(21, 'x'), limits), TopicFit::kTooLong);
+  EXPECT_EQ(fit_filter("$share/g/a/+/#", limits), TopicFit::kFits);
+  EXPECT_EQ(fit_filter("$share/g/a/+/#/", limits), TopicFit::kTooDeep);
+  EXPECT_EQ(fit_filter("a/+/#/x", limits), TopicFit::kTooDeep);
+  limits.max_topic_depth = 0;
+  EXPECT_EQ(fit_topic("a/b/c/d/e/f", limits), TopicFit::kFits);
+}
+
+TEST(PacketRate, ABurstThenTheRefillRate) {
+  Limits limits;
+  limits.max_packets_per_second = 4;
+  limits.packet_burst = 2;
+  PacketRate rate;
+  rate.fill(1000, limits);
+  EXPECT_TRUE(rate.take(1000, limits));
+  EXPECT_TRUE(rate.take(1000, limits));
+  EXPECT_FALSE(rate.take(1000, limits));
+  EXPECT_FALSE(rate.take(1249, limits));  // 0.996 of a packet
+  EXPECT_TRUE(rate.take(1250, limits));
+  EXPECT_TRUE(rate.take(100'000, limits));  // a long pause refills the burst only
+  EXPECT_TRUE(rate.take(100'000, limits));
+  EXPECT_FALSE(rate.take(100'000, limits));
+  limits.packet_burst = 1;  // a reload lowers the burst: credit above it is cut
+  EXPECT_TRUE(rate.take(200'000, limits));
+  EXPECT_FALSE(rate.take(200'000, limits));
 }
 
 }  // namespace

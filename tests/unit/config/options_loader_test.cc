@@ -295,5 +295,59 @@ TEST(OptionsLoader, BadValuesExitTwo) {
   EXPECT_EQ(load_options(2, argv3, options3), 2);
 }
 
+
+// limits_profile = "cloudflare" replaces the defaults with Cloudflare Pub/Sub's limits,
+// wherever it stands in the file; a [limits] key the file sets still wins.
+TEST(OptionsLoader, TheCloudflareProfileSetsItsLimitsAndTheFileStillWins) {
+  const std::string path = write_temp(
+      "[limits]\nmax_client_id_length = 64\n\n"
+      "[auth]\nallow_anonymous = true\n");
+  // (TOML puts a top-level key before the first table; the profile is applied before
+  // any key is read, so [limits] wins whichever the reader meets first.)
+  const std::string file = write_temp(
+      "limits_profile = \"cloudflare\"\n[limits]\nmax_client_id_length = 64\n");
+  Options options;
+  std::string error;
+  ASSERT_TRUE(load_config_file(file, options, &error)) << error;
+  EXPECT_EQ(options.limits_profile, "cloudflare");
+  EXPECT_EQ(options.limits.max_client_id_length, 64u);  // the file's own
+  EXPECT_EQ(options.limits.max_username_length, 32u);
+  EXPECT_EQ(options.limits.max_password_length, 4096u);
+  EXPECT_EQ(options.limits.max_topic_depth, 8u);
+  EXPECT_EQ(options.limits.max_topic_length, 65535u);
+  EXPECT_EQ(options.limits.max_packets_per_second, 10u);
+  EXPECT_EQ(options.limits.max_packet_size, 65536u);
+  EXPECT_EQ(options.limits.min_keep_alive, 10u);
+  EXPECT_EQ(options.limits.connect_timeout_ms, 10'000u);
+  EXPECT_EQ(options.limits.max_session_expiry, 7u * 24 * 3600);
+  EXPECT_EQ(options.auth.max_revocations, 10'000u);
+  EXPECT_TRUE(validate_options(options, &error)) << error;
+
+  Options plain;
+  ASSERT_TRUE(load_config_file(path, plain, &error)) << error;
+  EXPECT_EQ(plain.limits.max_username_length, 65535u);  // the defaults: generous
+  EXPECT_EQ(plain.limits.max_packets_per_second, 0u);
+  EXPECT_EQ(plain.limits.max_topic_depth, 0u);
+
+  const std::string unknown = write_temp("limits_profile = \"aws\"\n");
+  Options other;
+  EXPECT_FALSE(load_config_file(unknown, other, &error));
+  EXPECT_NE(error.find(":1:"), std::string::npos) << error;
+  EXPECT_NE(error.find("limits_profile"), std::string::npos) << error;
+  for (const std::string& f : {path, file, unknown}) {
+    unlink(f.c_str());
+  }
+}
+
+TEST(OptionsLoader, AMinimumKeepAliveAboveTheMaximumIsRefused) {
+  const std::string path = write_temp("[limits]\nmin_keep_alive = 90\nmax_keep_alive = 60\n");
+  Options options;
+  std::string error;
+  ASSERT_TRUE(load_config_file(path, options, &error)) << error;
+  EXPECT_FALSE(validate_options(options, &error));
+  EXPECT_NE(error.find("min_keep_alive"), std::string::npos) << error;
+  unlink(path.c_str());
+}
+
 }  // namespace
 }  // namespace peregrine::config
