@@ -72,6 +72,8 @@ class PahoClient:
         self._connected.set()
 
     def _on_disconnect(self, client, userdata, rc, properties=None):
+        # v5: the DISCONNECT's reason code when the broker sent one.
+        self.disconnect_reason = rc if isinstance(rc, int) else rc.value
         self.disconnected.set()
 
     def _on_message(self, client, userdata, msg):

@@ -402,11 +402,16 @@ class RawClient:
     # counter must come to when only raw clients spoke to it.
     sent_total = 0
 
-    def __init__(self, port, version=V311, host="127.0.0.1", rcvbuf=None, timeout=10.0):
+    def __init__(self, port, version=V311, host="127.0.0.1", rcvbuf=None, timeout=10.0,
+                 source=None):
+        """source: the local address to connect from (any of 127/8 reaches a loopback
+        listener: how per-address limits are tested)."""
         self.version = version
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source is not None:
+            self.sock.bind((source, 0))
         self.send_timeout = timeout
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
@@ -629,8 +634,8 @@ class RawClient:
         self.close()
 
 
-def connected(port, client_id, version=V311, **kw):
+def connected(port, client_id, version=V311, source=None, **kw):
     """A RawClient that has completed CONNECT/CONNACK successfully."""
-    c = RawClient(port, version)
+    c = RawClient(port, version, source=source)
     c.connect(client_id, **kw)
     return c
