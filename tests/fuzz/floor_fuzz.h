@@ -52,6 +52,16 @@ class FuzzFloor {
     floor.faults.delay = (options >> 4) * 2;
     floor.broker.limits.max_packet_size = 4096;  // large payloads cost the fuzzer time
     floor.broker.limits.connect_timeout_ms = 500;
+    // The per-client limits in play (client_limits.h), loose enough that the targets'
+    // well-behaved clients stay within them: the fuzzed bytes meet each refusal.
+    floor.broker.limits.max_client_id_length = 32;
+    floor.broker.limits.max_username_length = 64;
+    floor.broker.limits.max_password_length = 512;
+    floor.broker.limits.max_topic_length = 200;
+    floor.broker.limits.max_topic_depth = 6;
+    floor.broker.limits.min_keep_alive = 5;
+    floor.broker.limits.max_packets_per_second = 100'000;
+    floor.broker.limits.packet_burst = 400;
     floor.broker.auth_methods.push_back(&scram());
     _floor = std::make_unique<sim::SimFloor>(options, floor);
   }
