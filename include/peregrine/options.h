@@ -88,6 +88,12 @@ struct Limits {
   // they are counted across shards.
   uint32_t max_connections_per_address = 0;
   uint32_t max_new_connections_per_address = 0;
+  // Sessions subscribed to one topic filter across the broker (a shared group's members
+  // count towards its $share/<group>/<filter>); a SUBSCRIBE past it gets SUBACK 0x97
+  // Quota exceeded (3.1.1: 0x80) for that filter. Counted on the filter's owner shard,
+  // asked by mail (src/broker/filter_counts.h). 0: no limit. Set at start only: the
+  // counting runs from the start or not at all.
+  uint32_t max_subscribers_per_filter = 0;
 };
 
 // $SYS topics: Aedes' event topics under $SYS/<broker_id>/ and Mosquitto-style

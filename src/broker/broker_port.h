@@ -128,6 +128,18 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // appended by now, the first routing's writes among it (true; durable_answer()
   // follows), or all of it is on disk already (false).
   virtual bool barrier_for_log(Client* from, uint32_t answer_token) = 0;
+  // Records the shard's journal has appended so far (0 without persistence): taken
+  // before a CONNECT opens its session, so that its CONNACK waits for exactly what that
+  // wrote (and not for records others appended and did not wait for).
+  virtual uint64_t journal_records() const { return 0; }
+  // With persistence, for the CONNACK under `answer_token` of `from`'s just-opened
+  // session: true if it must wait until the session it names is on disk —
+  // durable_answer(token, true) follows, after a failed write once the rewrite that
+  // heals it is. A new session (`present` false) waits for what its CONNECT appended
+  // since `mark` (a journal_records() value: an old session's end, the new one's image);
+  // a resumed one whose own image is not on disk yet (made by a CONNECT whose CONNACK
+  // never left) waits for that image, when nothing could be sent to it meanwhile.
+  virtual bool wait_for_connack(Client*, uint32_t, uint64_t, bool) { return false; }
   // Persistence is on: QoS 1/2 acknowledgements may wait for writes.
   bool persistent() const { return _config.durable_log != nullptr; }
   virtual void subscribe(Client* client, const mqtt::Subscribe& subscribe) = 0;

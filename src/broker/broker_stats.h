@@ -27,6 +27,7 @@ namespace peregrine::broker {
   X(credentials_refused, "CONNECT refused 0x86 (3.1.1: 4): username or password too long") \
   X(topic_limit_refused, "topics over max_topic_length/depth: PUBLISH, will, SUBSCRIBE")  \
   X(rate_limited, "clients disconnected 0x96: over max_packets_per_second")              \
+  X(subscribers_refused, "SUBSCRIBE filters refused 0x97: max_subscribers_per_filter")    \
   X(takeovers, "connections replaced by a new one with the same client id")             \
   X(connect_timeout, "sockets closed for not completing CONNECT in time")               \
   X(keepalive_timeout, "clients silent for 1.5 x keep alive")                           \

@@ -241,7 +241,7 @@ void Client::start_migration_if_due() {
 
 size_t Client::process(std::span<const uint8_t> data) {
   size_t pos = 0;
-  while (_sink.open() && !moving() && pos < data.size()) {
+  while (_sink.open() && !moving() && !_sink.input_paused() && pos < data.size()) {
     const mqtt::Frame frame =
         mqtt::read_frame(data.subspan(pos), broker().limits().max_packet_size);
     if (frame.status == mqtt::FrameStatus::kNeedMore) {
@@ -658,6 +658,7 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
   }
   _phase = Phase::kConnected;
   bool present = false;
+  const uint64_t records_before = broker().journal_records();
   _session = broker().open_session(this, connect, &present);
   _client_id.reset();  // the session has it
   if (_auth_username) {
@@ -670,14 +671,53 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
   }
   _session->expiry_interval = expiry;
   broker().session_opened(_session);
-  send_connack(ReasonCode::kSuccess, &connect, present);
+  const bool held = broker().persistent() && hold_connack(connect, records_before, present);
+  if (!held) {
+    send_connack(ReasonCode::kSuccess, &connect, present);
+  }
   broker().stats().clients_connected++;
   PG_INFO("client connected client_id=%s shard=%u protocol=%u clean_start=%d keep_alive=%u peer=%s",
           client_id().c_str(), broker().shard_id(), static_cast<unsigned>(_version),
           connect.clean_start ? 1 : 0, _keep_alive, _sink.peer().c_str());
   arm_keep_alive();
-  _session->resume();  // what the session owes this connection, after CONNACK
+  if (!held) {
+    _session->resume();  // what the session owes this connection, after CONNACK
+  }
   return true;
+}
+
+bool Client::hold_connack(const mqtt::Connect& connect, uint64_t records_before,
+                          bool present) {
+  // Told "no session" (after a clean start, or for a new durable session), a client that
+  // comes back after a crash must not find the old session again: the records its
+  // CONNECT appended (the old session's end, the new one's image) are on disk before
+  // CONNACK leaves; so is a resumed session's image that is not yet (BrokerPort::
+  // wait_for_connack).
+  const uint32_t token = next_answer_token();
+  if (!broker().wait_for_connack(this, token, records_before, present)) {
+    return false;
+  }
+  std::vector<uint8_t> connack;
+  const bool fits = encode_connack(ReasonCode::kSuccess, &connect, present, nullptr,
+                                   _session->expiry_interval, connack);
+  PG_ASSERT(fits);  // the probe in accept_connect encoded the same CONNACK
+  _held_acks->connack = std::move(connack);
+  _held_acks->connack_token = token;
+  _sink.pause_input();  // what follows CONNECT is read once CONNACK is out
+  return true;
+}
+
+void Client::release_connack() {
+  PG_DASSERT(_held_acks != nullptr && _held_acks->connack_token != 0);
+  _held_acks->connack_token = 0;
+  std::vector<uint8_t> connack;
+  connack.swap(_held_acks->connack);
+  if (_sink.closing()) {
+    return;
+  }
+  _sink.write(connack);
+  _session->resume();
+  broker().resume_at_turn_end(this);  // and what the client sent meanwhile is read
 }
 
 void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool present,
@@ -860,6 +900,10 @@ void Client::retain_answer(uint32_t token, bool stored) {
 }
 
 void Client::durable_answer(uint32_t token, bool written) {
+  if (_held_acks != nullptr && token == _held_acks->connack_token && token != 0) {
+    release_connack();  // on disk (a failed write once its rewrite is)
+    return;
+  }
   if (!written && _phase == Phase::kConnected && _held_acks != nullptr) {
     broker().stats().publish_log_failed++;
     const auto& acks = _held_acks->acks;
@@ -1190,6 +1234,15 @@ void Client::close_oversize() {
 
 void Client::disconnect(ReasonCode reason, const char* why) {
   if (_sink.closing()) {
+    return;
+  }
+  if (_held_acks != nullptr && _held_acks->connack_token != 0) {
+    // Taken over, timed out or shut down while its CONNACK waited for the disk: it never
+    // leaves (it would promise what is not written), nor may a DISCONNECT come before a
+    // CONNACK. The connection just closes, as if the network had failed.
+    _held_acks->connack_token = 0;
+    _held_acks->connack.clear();
+    _sink.close_after_flush();
     return;
   }
   if (_phase == Phase::kConnected && is_v5(_version)) {

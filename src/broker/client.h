@@ -150,6 +150,10 @@ class Client final : public ClientLink {
   bool problem_information() const { return _problem_information; }
   // The shard's overflow drained: read again, starting with what was buffered.
   void resume_after_backpressure();
+  // The broker answers the packet just handled later (a SUBSCRIBE waiting for other
+  // shards): nothing after it is read until release_input(), at the turn's end.
+  void hold_input() { _sink.pause_input(); }
+  void release_input() { broker().resume_at_turn_end(this); }
   // Takes the will for publishing (nullptr if none or a clean DISCONNECT dropped it).
   Message* take_will();
 
@@ -203,6 +207,11 @@ class Client final : public ClientLink {
   void send_ack_now(mqtt::PacketType type, uint16_t packet_id, mqtt::ReasonCode reason,
                     const char* why);
   // A token for an acknowledgement that waits (below 2^31: mail carries 31 bits).
+  // With persistence, a CONNACK waits for the records that make what it says true (an
+  // old session's end after a clean start, the new one's image; BrokerPort::
+  // wait_for_connack): false when it may go now.
+  bool hold_connack(const mqtt::Connect& connect, uint64_t records_before, bool present);
+  void release_connack();
   uint32_t next_answer_token();
   // One answer for the held acknowledgement under `token`; those decided go out in order.
   void answered(uint32_t token, mqtt::ReasonCode refusal, const char* why);
@@ -289,6 +298,11 @@ class Client final : public ClientLink {
   struct HeldAcks {
     std::deque<HeldAck> acks;
     uint32_t next_token = 1;  // below 2^31 (RetainAnswer carries 31 bits)
+    // A CONNACK that waits for its session's records (hold_connack), encoded, and the
+    // answer token its write comes back under (0: none waits). Input is paused meanwhile,
+    // so nothing the client sends is answered before it.
+    std::vector<uint8_t> connack;
+    uint32_t connack_token = 0;
   };
   std::unique_ptr<HeldAcks> _held_acks;
   Message* _will = nullptr;

@@ -98,6 +98,10 @@ class RetainedRouter {
   // A log batch is on disk (error 0) or failed: its retained messages are kept or
   // refused, and their publishers answered.
   void on_log_written(uint64_t ticket, int error);
+  // The batch of the newest retained record not yet reported written (0: none waits).
+  uint64_t last_pending_ticket() const {
+    return _pending.empty() ? 0 : _pending.back().ticket;
+  }
   // Compaction: adds up to `max` retained messages after `cursor` to the log's snapshot;
   // true once every one was added.
   bool snapshot_slice(std::string& cursor, size_t max);

@@ -111,6 +111,8 @@ class Session final {
     return *_subscriptions;
   }
   bool has_subscriptions() const { return _subscriptions != nullptr && !_subscriptions->empty(); }
+  // Nothing could be sent to its client: no subscription, nothing in flight or queued.
+  bool empty() const { return !has_subscriptions() && _inflight.empty() && _queue.empty(); }
   const Subscriptions* subscriptions_if_any() const { return _subscriptions.get(); }
 
   uint64_t id = 0;               // unique on its shard; names it in mail
@@ -125,6 +127,9 @@ class Session final {
   bool durable = false;
   // Durable: the batch of the newest record the journal appended for it (its bookkeeping).
   mutable uint64_t log_ticket = 0;
+  // Durable: the batch holding the end of its newest full image (the records that make it
+  // exist after a restart: when it became durable, or was written whole again).
+  mutable uint64_t image_ticket = 0;
 
   // Retained scans (scan_cut.h). From a SUBSCRIBE that owes retained messages until its
   // SUBACK leaves — its window, one route round trip to the other shards — the retained

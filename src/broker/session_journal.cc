@@ -54,6 +54,7 @@ uint64_t SessionJournal::append(const Session& session, RecordType type,
   const uint64_t ticket = _log.append(static_cast<uint8_t>(type), bytes_of(body));
   _touched = ticket;
   _last_appended = ticket;
+  _records_appended++;
   session.log_ticket = ticket;
   // One entry per session and batch: a failure rewrites the session whole anyway.
   if (type == RecordType::kSessionEnd) {
@@ -160,6 +161,9 @@ void SessionJournal::append_image(const Session& session, ImageFor why) {
     put(why, session, RecordType::kWill,
         encode_will(key, away->will, wall + static_cast<int64_t>(due > now ? due - now : 0),
                     now, wall));
+  }
+  if (why != ImageFor::kSnapshot) {
+    session.image_ticket = session.log_ticket;  // a snapshot's records have no ticket
   }
 }
 

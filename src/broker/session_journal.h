@@ -65,6 +65,8 @@ class SessionJournal final : public DeliveryLog {
   void will(Session& session, const Message* will, uint64_t due_ms) override;
   // The batch of the newest record appended (0: none yet).
   uint64_t last_appended() const { return _last_appended; }
+  // Records appended since start (a count, for "did this call chain append any").
+  uint64_t records_appended() const { return _records_appended; }
   uint64_t written_through() const override {
     return _healing_from != 0 ? std::min(_written, _healing_from - 1) : _written;
   }
@@ -159,6 +161,7 @@ class SessionJournal final : public DeliveryLog {
   uint64_t _reported = 0;  // the last batch reported written or failed
   uint64_t _written = 0;   // the last batch reported written
   uint64_t _last_appended = 0;
+  uint64_t _records_appended = 0;
   // The first failed batch whose sessions' rewrite is not yet written (0: none), and the
   // batch holding that rewrite (0: not yet appended): written_through() stays below it.
   uint64_t _healing_from = 0;

@@ -99,6 +99,9 @@ void ShardBroker::on_start(shard::Shard& shard) {
   _overflow_size = &shard.overflow_size_counter();
   PG_ASSERT(shard.count() <= kMaxShards);
   _outbox = std::make_unique<Outbox>(shard, _stats);
+  if (_config.limits.max_subscribers_per_filter != 0) {
+    _filter_counts = std::make_unique<FilterCounts>();
+  }
   _held.limit = _config.limits.held_bytes_budget / shard.count();
   _sessions = std::make_unique<SessionTable>(shard.id(), shard.count(), *this, *this);
   _routes = std::make_unique<RoutingTable>(*_outbox);
@@ -890,7 +893,8 @@ uint32_t ShardBroker::route_matched(Message* message, FanOutPass& pass, uint32_t
 
 // ---- subscriptions -------------------------------------------------------------------------
 
-void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
+void ShardBroker::subscribe_now(Client* client, const mqtt::Subscribe& subscribe,
+                                const std::vector<Quota>* quota) {
   Session* session = client->session();
   const bool v5 = client->version() == mqtt::ProtocolVersion::kV5;
   const uint32_t subscription_id = subscribe.properties.subscription_identifiers.empty()
@@ -900,7 +904,13 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
   suback.packet_id = subscribe.packet_id;
   RoutingTable::HeldSuback ack{client->id(), 0, {}, {}};
   std::string granted_json = "[";
-  for (const mqtt::SubscriptionRequest& request : subscribe.subscriptions) {
+  // Counted by their owners for this SUBSCRIBE and not added after all: given back.
+  std::vector<bool> unused_reservation(quota != nullptr ? quota->size() : 0);
+  for (size_t i = 0; i < unused_reservation.size(); ++i) {
+    unused_reservation[i] = (*quota)[i] == Quota::kReserved;
+  }
+  for (size_t i = 0; i < subscribe.subscriptions.size(); ++i) {
+    const mqtt::SubscriptionRequest& request = subscribe.subscriptions[i];
     std::string_view group;
     std::string_view inner;
     if (!mqtt::valid_topic_filter(request.filter)) {
@@ -928,10 +938,24 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
              : mqtt::ReasonCode::kUnspecifiedError);
       continue;
     }
+    const Quota asked = quota != nullptr ? (*quota)[i] : Quota::kNotAsked;
+    if (asked == Quota::kRefused) {
+      _stats.subscribers_refused++;
+      PG_DEBUG("SUBSCRIBE %.*s from %s: max_subscribers_per_filter reached",
+               static_cast<int>(request.filter.size()), request.filter.data(),
+               client->client_id().c_str());
+      suback.reasons.push_back(v5 ? mqtt::ReasonCode::kQuotaExceeded
+                                  : mqtt::ReasonCode::kUnspecifiedError);
+      continue;
+    }
     SubscriptionOptions options{std::min<uint8_t>(request.max_qos, 2), request.no_local,
                                 request.retain_as_published, request.retain_handling,
                                 subscription_id};
-    const bool is_new = add_subscription(session, request.filter, options);
+    const bool is_new =
+        add_subscription(session, request.filter, options, asked == Quota::kReserved);
+    if (asked == Quota::kReserved) {
+      unused_reservation[i] = false;  // add_subscription kept or gave it back
+    }
     if (_journal != nullptr) {
       if (const uint64_t ticket = _journal->subscribed(*session, request.filter, options)) {
         ack.log_ticket = ticket;
@@ -950,6 +974,11 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
     granted_json += std::string(granted_json.size() > 1 ? "," : "") + "{\"topic\":" +
                     SysPublisher::json_string(request.filter) +
                     ",\"qos\":" + std::to_string(options.max_qos) + "}";
+  }
+  for (size_t i = 0; i < unused_reservation.size(); ++i) {
+    if (unused_reservation[i]) {
+      count_filter(subscribe.subscriptions[i].filter, -1);
+    }
   }
   if (granted_json.size() > 1) {
     _sys->subscribed(client->client_id(), granted_json + "]");
@@ -1064,7 +1093,7 @@ void ShardBroker::unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscri
 }
 
 bool ShardBroker::add_subscription(Session* session, std::string_view filter,
-                                   const SubscriptionOptions& options) {
+                                   const SubscriptionOptions& options, bool reserved) {
   Session::Subscriptions& subscriptions = session->subscriptions();
   auto it = subscriptions.find(filter);
   const bool is_new = it == subscriptions.end();
@@ -1074,6 +1103,9 @@ bool ShardBroker::add_subscription(Session* session, std::string_view filter,
   it->options = options;  // a repeated filter replaces the old options [MQTT-3.8.4-3]
   if (is_new) {
     _subscriptions_now++;
+  }
+  if (is_new != reserved) {
+    count_filter(filter, is_new ? 1 : -1);  // counted now, or a reservation not needed
   }
   std::string_view group;
   std::string_view inner;
@@ -1087,6 +1119,7 @@ bool ShardBroker::add_subscription(Session* session, std::string_view filter,
 
 void ShardBroker::remove_subscription(Session* session, std::string_view filter) {
   _subscriptions_now--;  // callers pass only filters the session holds
+  count_filter(filter, -1);
   std::string_view group;
   std::string_view inner;
   if (mqtt::parse_shared_filter(filter, group, inner)) {

@@ -25,6 +25,7 @@
 #include "src/broker/broker_stats.h"
 #include "src/broker/control_plane.h"
 #include "src/broker/fan_out.h"
+#include "src/broker/filter_counts.h"
 #include "src/broker/memory_trimmer.h"
 #include "src/broker/keyed_set.h"
 #include "src/broker/message.h"
@@ -122,6 +123,9 @@ class ShardBroker final : public shard::ShardService,
                          uint32_t answer_token) override;
   bool wait_for_log(Client* from, uint32_t answer_token) override;
   bool barrier_for_log(Client* from, uint32_t answer_token) override;
+  uint64_t journal_records() const override;
+  bool wait_for_connack(Client* from, uint32_t answer_token, uint64_t mark,
+                        bool present) override;
   void subscribe(Client* client, const mqtt::Subscribe& subscribe) override;
   void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) override;
   void client_gone(Client* client) override;
@@ -220,6 +224,9 @@ class ShardBroker final : public shard::ShardService,
   void handle(const mail::ReportAsk& mail, uint16_t from);
   void handle(const mail::ReportBack& mail, uint16_t from);
   void handle(const mail::LogBarrier& mail, uint16_t from);
+  void handle(const mail::FilterReserve& mail, uint16_t from);
+  void handle(const mail::FilterReserved& mail, uint16_t from);
+  void handle(const mail::FilterCount& mail, uint16_t from);
 
   // Publishes `message` from this shard (consumes the caller's reference): to this
   // shard's matched sessions, one mail per other shard with subscribers, shared groups.
@@ -228,9 +235,42 @@ class ShardBroker final : public shard::ShardService,
   uint32_t route_matched(Message* message, FanOutPass& pass, uint32_t wait = 0);
   // A hold on the receive buffer of a large payload read just now, or nullptr: copy it.
   io::RecvHold* hold_payload(const mqtt::Publish& publish);
+  // `reserved`: the filter's count already holds this subscriber (a SUBSCRIBE asked its
+  // owner); otherwise a new one is counted now (max_subscribers_per_filter).
   bool add_subscription(Session* session, std::string_view filter,
-                        const SubscriptionOptions& options);
+                        const SubscriptionOptions& options, bool reserved = false);
   void remove_subscription(Session* session, std::string_view filter);
+
+  // ---- max_subscribers_per_filter (shard_broker_quota.cc, filter_counts.h) ----
+  // What a SUBSCRIBE's filters got from their owners: nothing asked (the session has
+  // it, or the request fails first), counted, or refused (SUBACK 0x97).
+  enum class Quota : uint8_t { kNotAsked, kReserved, kRefused };
+  // A SUBSCRIBE waiting for its filters' owners, its client's input paused meanwhile.
+  struct ParkedSubscribe {
+    uint64_t connection;
+    uint64_t session_id;
+    uint16_t packet_id;
+    uint32_t subscription_id;  // 0: none
+    std::vector<std::string> filters;
+    std::vector<mqtt::SubscriptionRequest> requests;  // their filters: views of `filters`
+    std::vector<Quota> quota;
+    uint32_t remaining;  // answers still to come
+  };
+  struct FilterAsk {
+    uint32_t park;
+    uint32_t index;
+  };
+  // Asks the owners of the filters `subscribe` would add to its session: true when it
+  // was parked for their answers (subscribe_now() follows), false to go on now with
+  // `quota` filled (every owner was this shard).
+  bool park_for_quota(Client* client, const mqtt::Subscribe& subscribe,
+                      std::vector<Quota>& quota);
+  void subscribe_now(Client* client, const mqtt::Subscribe& subscribe,
+                     const std::vector<Quota>* quota);
+  void finish_parked(uint32_t id);
+  // One subscriber more (+1, not asking) or fewer (-1) for `filter`, on its owner.
+  void count_filter(std::string_view filter, int delta);
+  bool counts_filters() const { return _filter_counts != nullptr; }
   // Rehoming: a publish by `from` went to `shards`; the client moves when its planner
   // says so and it is a publisher only (rehome_planner.h).
   void follow_traffic(Client* from, uint64_t shards);
@@ -319,6 +359,14 @@ class ShardBroker final : public shard::ShardService,
     bool failed;
   };
   absl::flat_hash_map<uint32_t, OriginWait> _waits;
+  // max_subscribers_per_filter (non-null when set at start): the filters this shard
+  // owns, and the SUBSCRIBEs waiting for other owners (one per client at most: its
+  // input is paused until it is answered).
+  std::unique_ptr<FilterCounts> _filter_counts;
+  absl::flat_hash_map<uint32_t, ParkedSubscribe> _parked_subscribes;
+  absl::flat_hash_map<uint32_t, FilterAsk> _filter_asks;  // FilterReserve's wait → filter
+  uint32_t _next_park = 0;
+  uint32_t _next_ask = 0;
   uint32_t _next_wait = 0;
   // This shard's writes that waits hold for, in ticket order: at most one per PUBLISH
   // mail or PUBREL handled in the turns whose batches are not yet reported.

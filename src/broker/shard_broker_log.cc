@@ -260,6 +260,39 @@ bool ShardBroker::wait_for_log(Client* from, uint32_t answer_token) {
   return true;
 }
 
+uint64_t ShardBroker::journal_records() const {
+  return _journal != nullptr ? _journal->records_appended() : 0;
+}
+
+bool ShardBroker::wait_for_connack(Client* from, uint32_t answer_token, uint64_t mark,
+                                   bool present) {
+  const Session* session = from->session();
+  if (_journal == nullptr || session == nullptr) {
+    return false;
+  }
+  const bool appended = _journal->records_appended() != mark;
+  uint64_t ticket = 0;
+  if (!present) {
+    ticket = appended ? _journal->last_appended() : 0;
+  } else if (session->durable && session->image_ticket > _journal->written_through() &&
+             session->empty()) {
+    // Resumed, though the image that makes it exist is not on disk: a CONNECT made it
+    // (ending the one before) and its CONNACK never left. Told "present", the client must
+    // not find the older session after a crash. Nothing can be sent to it while it waits.
+    ticket = std::max(session->image_ticket, appended ? _journal->last_appended() : 0);
+  }
+  if (ticket == 0 || ticket <= _journal->written_through()) {
+    return false;
+  }
+  // A barrier, not a log wait: it is answered once the journal is written through the
+  // ticket, a failed batch counting only once its sessions' rewrite is written — so an
+  // answer always means "on disk", however long a full disk lasts.
+  const uint32_t wait = next_wait_id();
+  _waits[wait] = {from->id(), answer_token, 1, false};
+  _barriers.push_back({ticket, shard_id(), wait});
+  return true;
+}
+
 bool ShardBroker::barrier_for_log(Client* from, uint32_t answer_token) {
   if (_journal == nullptr) {
     return false;
@@ -282,7 +315,9 @@ bool ShardBroker::barrier_for_log(Client* from, uint32_t answer_token) {
 }
 
 bool ShardBroker::barrier(uint16_t shard, uint32_t wait) {
-  const uint64_t ticket = _journal->last_appended();
+  // What the first routing wrote here: durable sessions' records, and the retained
+  // message if this shard owns its topic (one log, one numbering of batches).
+  const uint64_t ticket = std::max(_journal->last_appended(), _retained->last_pending_ticket());
   if (ticket <= _journal->written_through()) {
     return false;
   }

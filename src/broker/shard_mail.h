@@ -58,6 +58,9 @@ enum class Kind : uint16_t {
   kDurableAck,
   kReportAsk,
   kReportBack,
+  kFilterReserve,
+  kFilterReserved,
+  kFilterCount,
 };
 
 constexpr uint16_t wire(Kind kind) { return static_cast<uint16_t>(kind); }
@@ -379,6 +382,47 @@ struct DurableAck {
   void discard() const {}
 };
 
+// To a filter's owner (filter_counts.h): count one more subscriber of the filter whose
+// key is `key` unless it has its limit; answered with FilterReserved under `wait`.
+struct FilterReserve {
+  static constexpr Kind kKind = Kind::kFilterReserve;
+  uint64_t key;
+  uint32_t wait;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const { return {wire(kKind), 0, wait, key, nullptr}; }
+  static FilterReserve open(const shard::Envelope& e) { return {e.value, e.arg}; }
+  void discard() const {}
+};
+
+// Back from the owner: whether the subscriber under `wait` was counted.
+struct FilterReserved {
+  static constexpr Kind kKind = Kind::kFilterReserved;
+  uint32_t wait;  // below 2^31
+  bool granted;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const {
+    return {wire(kKind), 0, (wait << 1) | (granted ? 1u : 0u), 0, nullptr};
+  }
+  static FilterReserved open(const shard::Envelope& e) {
+    return {e.arg >> 1, (e.arg & 1) != 0};
+  }
+  void discard() const {}
+};
+
+// To a filter's owner: a subscriber counted without asking (+1: restored, put back) or
+// gone (-1).
+struct FilterCount {
+  static constexpr Kind kKind = Kind::kFilterCount;
+  uint64_t key;
+  int delta;
+  shard::Delivery delivery() const { return shard::Delivery::kRequired; }
+  shard::Envelope envelope() const {
+    return {wire(kKind), 0, delta > 0 ? 1u : 0u, key, nullptr};
+  }
+  static FilterCount open(const shard::Envelope& e) { return {e.value, e.arg != 0 ? 1 : -1}; }
+  void discard() const {}
+};
+
 template <typename... Kinds>
 struct KindList {};
 
@@ -387,7 +431,8 @@ using AllKinds = KindList<Publish, PublishBatchMail, Reclaim, BatchBack, SharedP
                           RouteChangeMail, RouteAck, Migrate, Rehome, SessionGone, Load,
                           RetainStore, RetainScan, RetainBatch, RetainAnswer, SysSnapshotMail,
                           SysSnapshotBack, AdminForward, AdminDone, ControlChangeMail,
-                          ControlAck, Recovered, LogBarrier, DurableAck, ReportAsk, ReportBack>;
+                          ControlAck, Recovered, LogBarrier, DurableAck, ReportAsk, ReportBack,
+                          FilterReserve, FilterReserved, FilterCount>;
 
 namespace detail {
 
@@ -421,7 +466,7 @@ constexpr bool kinds_distinct(KindList<Kinds...>) {
       }
     }
   }
-  return sizeof...(Kinds) == wire(Kind::kReportBack);  // and every kind is listed (the last)
+  return sizeof...(Kinds) == wire(Kind::kFilterCount);  // and every kind is listed (the last)
 }
 static_assert(kinds_distinct(AllKinds{}), "each mail kind listed once, all of them");
 

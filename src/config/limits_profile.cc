@@ -21,6 +21,7 @@ bool apply_limits_profile(std::string_view name, Options& options) {
   l.connect_timeout_ms = 10'000;
   l.min_keep_alive = 10;
   l.max_session_expiry = 7 * 24 * 3600;
+  l.max_subscribers_per_filter = 1000;
   options.auth.max_revocations = 10'000;
   return true;
 }

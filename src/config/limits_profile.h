@@ -6,7 +6,8 @@
 //   cloudflare  Cloudflare Pub/Sub's published limits (../shared/seeds, "Limits"): 64 KiB
 //               packets, client id 23 bytes, username 32, password 4,096, topic 65,535
 //               bytes and 8 levels deep (8 '/'), 10 packets per second, 10 s to CONNECT,
-//               keep alive at least 10 s, sessions at most 7 days, 10,000 revocations.
+//               keep alive at least 10 s, sessions at most 7 days, 1,000 subscribers
+//               per topic filter, 10,000 revocations.
 #pragma once
 
 #include <string_view>

@@ -155,3 +155,58 @@ def test_new_connections_per_source_address_per_second(broker):
     assert closed == 30 - admitted
     m.connected(b.port, "elsewhere", m.V5, source="127.0.0.5").disconnect()
     assert b.counters()["address_flood_closed"] == closed
+
+
+def test_subscribers_per_filter_across_shards_and_a_restart(broker, tmp_path):
+    """max_subscribers_per_filter counts sessions on every shard (each filter on its
+    owner shard, asked by mail): past it SUBACK 0x97 (3.1.1: 0x80) for that filter only;
+    a subscriber that goes frees its place; a shared group's members count under its
+    $share filter; restored sessions count again after a restart."""
+    from test_persistence import start
+    state = tmp_path / "state"
+    b = start(broker, state, shards=2, config="[limits]\nmax_subscribers_per_filter = 3\n")
+    subs = []
+    for i in range(3):  # client ids land on both shards
+        c = m.connected(b.port, f"s{i}", m.V5)
+        assert c.subscribe(("lim/a", 1)) == [1]
+        subs.append(c)
+    # A re-subscription of a filter a session holds is no new subscriber.
+    assert subs[0].subscribe(("lim/a", 0)) == [0]
+    late = m.connected(b.port, "late", m.V5)
+    # A PINGREQ right behind the SUBSCRIBE is answered after its SUBACK.
+    late.send(m.subscribe(7, [("lim/a", 1), ("lim/b", 1)], m.V5))
+    late.send(m.pingreq())
+    suback = m.Suback(late.read_packet(5), m.V5)
+    assert suback.packet_id == 7 and suback.codes == [0x97, 1]
+    assert late.read_packet(5).type == m.PINGRESP
+    v3 = m.connected(b.port, "late-311", m.V311)
+    assert v3.subscribe(("lim/a", 1)) == [0x80]
+    # A shared group's members count under the $share filter, apart from lim/a.
+    members = [m.connected(b.port, f"g{i}", m.V5) for i in range(4)]
+    codes = [c.subscribe(("$share/g/lim/a", 0))[0] for c in members]
+    assert sorted(codes) == [0, 0, 0, 0x97]
+    # One goes: its place is free (once its shard has told the owner).
+    subs[1].disconnect()
+    deadline = time.monotonic() + 5
+    while late.subscribe(("lim/a", 1)) != [1]:
+        assert time.monotonic() < deadline, "the place of a subscriber that went stayed taken"
+        time.sleep(0.05)
+    # Persistent subscribers survive a restart, and count again.
+    for c in subs + [late, v3] + members:
+        c.close()
+    assert b.stop() == 0
+    b = start(broker, state, shards=2, config="[limits]\nmax_subscribers_per_filter = 2\n")
+    kept = []
+    for i in range(2):
+        c = m.RawClient(b.port, m.V5)
+        c.connect(f"p{i}", clean=False, properties=[(m.SESSION_EXPIRY_INTERVAL, 3600)])
+        assert c.subscribe(("lim/p", 1)) == [1]
+        kept.append(c)
+    for c in kept:
+        c.disconnect()  # offline, still subscribed
+    assert b.stop() == 0
+    b = start(broker, state, shards=2, config="[limits]\nmax_subscribers_per_filter = 2\n")
+    third = m.connected(b.port, "p-third", m.V5)
+    assert third.subscribe(("lim/p", 1)) == [0x97]
+    counters = b.counters()
+    assert counters["subscribers_refused"] == 1

@@ -245,11 +245,10 @@ def test_readyz_is_503_while_a_shard_recovers(broker, tmp_path):
     client is admitted, and once shard 1 goes on every page says ready and the retained
     messages are back. A stop that comes too late (shard 1 already replayed) is retried
     on a new start; it is never taken as a pass."""
-    import ctypes
     import os
     import socket as socket_module
     from conftest import binary_sanitizer, free_ports
-    from test_systemd import PTRACE_DETACH, PTRACE_INTERRUPT, PTRACE_SEIZE, WALL
+    import stopped_threads
 
     if binary_sanitizer() is not None:
         # A thread stopped mid-replay can hold the sanitizer runtime's own locks (its
@@ -270,9 +269,6 @@ def test_readyz_is_503_while_a_shard_recovers(broker, tmp_path):
         time.sleep(0.1)
     assert b.stop() == 0
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
-
     ring_kind = "anon_inode:[io_uring]" if broker.backend == "uring" else "anon_inode:[eventpoll]"
 
     def rings(pid):
@@ -290,21 +286,9 @@ def test_readyz_is_503_while_a_shard_recovers(broker, tmp_path):
         deadline = time.monotonic() + within
         while rings(pid) < 2:
             assert time.monotonic() < deadline, "the shards' rings were not made"
-        while time.monotonic() < deadline:
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                try:
-                    with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                        name = f.read().strip()
-                except OSError:
-                    continue
-                if name == "shard1":
-                    tid = int(tid)
-                    assert libc.ptrace(PTRACE_SEIZE, tid, None, None) == 0, \
-                        os.strerror(ctypes.get_errno())
-                    assert libc.ptrace(PTRACE_INTERRUPT, tid, None, None) == 0
-                    os.waitpid(tid, WALL)
-                    return tid
-        raise AssertionError("no thread shard1")
+        tid = stopped_threads.thread_of(pid, "shard1", within=deadline - time.monotonic())
+        stopped_threads.stop(tid)
+        return tid
 
     def readyz_once():
         try:
@@ -340,7 +324,7 @@ def test_readyz_is_503_while_a_shard_recovers(broker, tmp_path):
                 early = b""
             assert early == b"", "an MQTT client was admitted while a shard recovers"
         finally:
-            assert libc.ptrace(PTRACE_DETACH, tid, None, None) == 0
+            stopped_threads.release(tid)
             if late:
                 assert b.stop() == 0
         assert wait_until_ready(http_port) == (200, '{"status":"ready"}')

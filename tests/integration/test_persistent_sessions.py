@@ -11,6 +11,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 import mqtt_raw as m
 from mqtt_raw import V5, V311
 from test_persistence import start
@@ -302,3 +304,50 @@ def test_a_delayed_will_outlives_the_broker(broker, tmp_path):
     assert present
     got = sorted(g.topic for g in drain(watcher, 0.5))
     assert got == ["will/ended", "will/late", "will/soon"], got
+
+
+def test_a_connack_that_ends_or_makes_a_durable_session_waits_for_its_records(
+        broker, tmp_path):
+    """A client told "no session" after a clean start must not find the old session after
+    a crash: that CONNACK waits until the records ending it (and making the new one) are
+    written. The epoll backend's disk helper thread is stopped to hold the writes (io_uring
+    writes in the kernel, out of reach); a resumed session, or one nothing durable is
+    written for, is answered at once meanwhile."""
+    from conftest import binary_sanitizer
+    import stopped_threads
+    if broker.backend != "epoll":
+        pytest.skip("holds the epoll backend's disk helper: io_uring writes in the kernel")
+    if binary_sanitizer() is not None:
+        pytest.skip("stops a thread mid-work: not under a sanitizer")
+    state = tmp_path / "state"
+    b = start(broker, state, shards=1)
+    old, _ = v5_session(b.port, "keeper")
+    assert old.subscribe(("old/#", 1)) == [1]
+    old.disconnect()
+    tid = stopped_threads.thread_of(b.proc.pid, "shard0-disk")
+    stopped_threads.stop(tid)
+    try:
+        # Resumed: already on disk, answered at once.
+        again, present = resume(b.port, "keeper")
+        assert present
+        again.disconnect()
+        # Nothing durable written (no session before, expiry 0): at once too.
+        m.connected(b.port, "passing", V5).disconnect()
+        # A clean start ends "keeper" and makes a new durable one: no CONNACK yet.
+        fresh = m.RawClient(b.port, V5)
+        fresh.send(m.connect("keeper", version=V5, clean=True,
+                             properties=[(EXPIRY, 3600)]))
+        fresh.send(m.pingreq())  # read only once CONNACK is out, and answered after it
+        assert fresh.try_read_packet(1.0) is None, "CONNACK before its records were written"
+    finally:
+        stopped_threads.release(tid)
+    ack = m.Connack(fresh.read_packet(5), V5)
+    assert ack.code == 0 and not ack.session_present
+    assert fresh.read_packet(5).type == m.PINGRESP
+    kill(b)  # right after the CONNACK
+    b = start(broker, state, shards=1)
+    back, present = resume(b.port, "keeper")
+    assert present  # the new session, made durable before its CONNACK
+    pub = m.connected(b.port, "pub", V5)
+    pub.publish_qos1("old/x", b"for the old session")
+    assert drain(back) == []  # the old session's subscription is gone

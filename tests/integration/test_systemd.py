@@ -3,19 +3,12 @@ READY=1 once every shard listens, RELOADING=1/READY=1 around SIGHUP, STOPPING=1 
 SIGTERM, and WATCHDOG=1 only while every shard turns — a shard stopped in its tracks
 (ptrace on that one thread) stops the watchdog."""
 
-import ctypes
-import os
-import re
 import signal
 import socket
 import time
 
 import mqtt_raw as m
-
-PTRACE_DETACH = 17
-PTRACE_SEIZE = 0x4206
-PTRACE_INTERRUPT = 0x4207
-WALL = 0x40000000
+import stopped_threads
 
 
 class NotifySocket:
@@ -88,14 +81,6 @@ def test_ready_reload_and_stopping_are_told(broker, tmp_path):
     assert not any("WATCHDOG" in f for f in notify.got)  # none asked for
 
 
-def thread_of(pid, name):
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/comm") as f:
-            if f.read().strip() == name:
-                return int(tid)
-    raise AssertionError(f"no thread {name} in {pid}")
-
-
 def test_the_watchdog_is_fed_while_every_shard_turns_and_not_while_one_is_stuck(
         broker, tmp_path):
     b, notify = start(broker, tmp_path, watchdog_usec=400_000)  # checked every 200 ms
@@ -103,19 +88,15 @@ def test_the_watchdog_is_fed_while_every_shard_turns_and_not_while_one_is_stuck(
     fed = notify.count("WATCHDOG", 2.0)
     assert 6 <= fed <= 14, f"{fed} WATCHDOG=1 in 2 s (every 200 ms expected)"
     # Stop shard 1's thread alone, as a stuck turn would (the process goes on).
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
-    tid = thread_of(b.proc.pid, "shard1")
-    assert libc.ptrace(PTRACE_SEIZE, tid, None, None) == 0, os.strerror(ctypes.get_errno())
-    assert libc.ptrace(PTRACE_INTERRUPT, tid, None, None) == 0
-    os.waitpid(tid, WALL)
+    tid = stopped_threads.thread_of(b.proc.pid, "shard1")
+    stopped_threads.stop(tid)
     try:
         notify.count("WATCHDOG", 0.5)  # at most the beat it had left
         assert notify.count("WATCHDOG", 1.5) == 0, "fed while shard 1 was stuck"
         b.wait_for_log(r"shard 1 has not turned for \d+ ms: the watchdog is no longer fed")
         assert b.alive()
     finally:
-        assert libc.ptrace(PTRACE_DETACH, tid, None, None) == 0
+        stopped_threads.release(tid)
     assert notify.until("WATCHDOG", timeout=5) is not None
     b.wait_for_log(r"every shard turns again: the watchdog is fed")
     assert b.stop() == 0

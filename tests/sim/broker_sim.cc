@@ -66,7 +66,12 @@ class Simulation;
 struct Actor final : ClientEvents {
   Simulation* sim = nullptr;
   std::unique_ptr<SimClient> client;
-  bool persistent = false;  // always clean_start = false (v5: a long expiry)
+  bool persistent = false;  // a long expiry (v5), clean_start = false but now and then
+  bool clean_asked = false;  // its last CONNECT asked for a clean start
+  // A clean start not yet answered: the client dropped its own state when it sent it, so
+  // it asks again until a CONNACK says the broker did too (else the broker's older
+  // session, never told, would resend what the client forgot).
+  bool clean_unanswered = false;
   uint64_t epoch = 0;       // non-persistent: a new session per connection
   bool session_known = false;
   std::vector<SubInterval> subs;
@@ -197,7 +202,14 @@ void Actor::on_connack(const mqtt::Connack& connack) {
     return;
   }
   if (persistent) {
-    if (session_known && !connack.session_present) {
+    clean_unanswered = false;
+    if (clean_asked && connack.session_present) {
+      sim->fail("clean start of " + client->id() + " answered with a session present");
+    }
+    // After a clean start the old session is gone for good: CONNACK waited for the
+    // records that say so, and a crash that brought it back would deliver what its
+    // subscriptions (of an older epoch) match.
+    if (!clean_asked && session_known && !connack.session_present) {
       sim->fail("persistent session of " + client->id() + " reported missing");
     }
     if (!connack.session_present) {
@@ -481,9 +493,16 @@ void Simulation::connect(Actor& actor) {
   }
   actor.pending_sub.clear();
   actor.pending_unsub.clear();
-  c.connect(shard, !actor.persistent, actor.persistent && c.v5() ? 3600 : 0);
+  // A persistent v5 client now and then starts clean: its old session ends, a new one
+  // (as persistent: its expiry is long) begins. (3.1.1's clean session is not persistent.)
+  const bool clean = !actor.persistent || actor.clean_unanswered ||
+                     (c.v5() && _floor->random().chance(12));
+  actor.clean_asked = clean;
+  actor.clean_unanswered = actor.persistent && clean;
+  c.connect(shard, clean, actor.persistent && c.v5() ? 3600 : 0);
   tick();
-  trace(c.id() + " connect on " + std::to_string(shard) + (actor.persistent ? " persistent" : ""));
+  trace(c.id() + " connect on " + std::to_string(shard) + (actor.persistent ? " persistent" : "") +
+        (actor.persistent && clean ? " clean" : ""));
 }
 
 void Simulation::act(Actor& actor) {

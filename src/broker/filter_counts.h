@@ -1,0 +1,66 @@
+// `[limits] max_subscribers_per_filter`: how many sessions subscribe to each topic filter,
+// across the broker. Each filter is counted on one shard, its owner (the filter's hash
+// modulo the shard count), in that shard's FilterCounts; the others ask it by mail
+// (mail::FilterReserve, answered with mail::FilterReserved) before they grant a new
+// subscription, and tell it when one ends (mail::FilterCount). A shared subscription's
+// `$share/<group>/<filter>` is its own filter: the group's members count against it.
+//
+// Keyed by the filter's 64-bit hash (salted per process, never stored): two filters
+// with one hash would share a count, as `RoutingTable::_remote_exact` shares a route —
+// a chance of 2^-64 per pair. Bounded by the filters subscribed on the broker; an entry
+// goes when its count reaches 0. Lives on its shard's thread. Pure.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "src/base/assert.h"
+
+namespace peregrine::broker {
+
+class FilterCounts {
+ public:
+  static uint64_t key_of(std::string_view filter) { return absl::HashOf(filter); }
+  static uint16_t owner_of(uint64_t key, uint16_t shards) {
+    return static_cast<uint16_t>((key >> 17) % shards);
+  }
+
+  // One more subscriber if the filter has fewer than `limit` (0: no limit): whether it
+  // was counted.
+  bool reserve(uint64_t key, uint32_t limit) {
+    uint32_t& count = _counts[key];
+    if (limit != 0 && count >= limit) {
+      if (count == 0) {
+        _counts.erase(key);
+      }
+      return false;
+    }
+    count++;
+    return true;
+  }
+  // A subscription counted without asking (restored at start, put back after a failed
+  // write), or one that ended (delta -1).
+  void add(uint64_t key, int delta) {
+    if (delta > 0) {
+      _counts[key]++;
+      return;
+    }
+    auto it = _counts.find(key);
+    PG_ASSERT(it != _counts.end() && it->second > 0);
+    if (--it->second == 0) {
+      _counts.erase(it);
+    }
+  }
+  uint32_t count(uint64_t key) const {
+    auto it = _counts.find(key);
+    return it == _counts.end() ? 0 : it->second;
+  }
+  size_t filters() const { return _counts.size(); }
+
+ private:
+  absl::flat_hash_map<uint64_t, uint32_t> _counts;
+};
+
+}  // namespace peregrine::broker
