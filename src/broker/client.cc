@@ -241,7 +241,7 @@ void Client::start_migration_if_due() {
 
 size_t Client::process(std::span<const uint8_t> data) {
   size_t pos = 0;
-  while (_sink.open() && !moving() && !_sink.input_paused() && pos < data.size()) {
+  while (_sink.open() && !moving() && pos < data.size()) {
     const mqtt::Frame frame =
         mqtt::read_frame(data.subspan(pos), broker().limits().max_packet_size);
     if (frame.status == mqtt::FrameStatus::kNeedMore) {
@@ -288,6 +288,11 @@ size_t Client::process(std::span<const uint8_t> data) {
       break;  // leave the CONNECT in the buffer: the session's shard reads it again
     }
     pos += header.total_length();  // a rehoming client's last PUBLISH is done here
+    if ((header.type == PacketType::kConnect || header.type == PacketType::kAuth ||
+         header.type == PacketType::kSubscribe) &&
+        _sink.input_paused()) {
+      break;  // its answer waits (a CONNACK for the disk, a SUBSCRIBE for other shards)
+    }
   }
   return pos;
 }
