@@ -62,6 +62,7 @@ class FuzzFloor {
     floor.broker.limits.min_keep_alive = 5;
     floor.broker.limits.max_packets_per_second = 100'000;
     floor.broker.limits.packet_burst = 400;
+    floor.broker.limits.max_subscribers_per_filter = 4;  // SUBSCRIBEs park on two shards
     floor.broker.auth_methods.push_back(&scram());
     _floor = std::make_unique<sim::SimFloor>(options, floor);
   }

@@ -180,7 +180,8 @@ class Simulation {
   std::map<uint64_t, uint64_t> _full_from_to;
   bool _disk_was_full = false;
   uint64_t _room_again_ms = 0;  // when the disk last had room again
-  uint64_t _repeats = 0;  // second QoS 2 copies allowed (PublishRecord::may_repeat)
+  uint64_t _repeats = 0;
+  bool _count_filters = false;  // max_subscribers_per_filter set  // second QoS 2 copies allowed (PublishRecord::may_repeat)
 };
 
 // A directory of the run's own for the shards' logs: in memory where /dev/shm is (a
@@ -423,6 +424,11 @@ Simulation::Simulation(const SimRunOptions& options) : _options(options) {
   limits.max_session_expiry = 24 * 3600;
   limits.mailbox_overflow_limit = static_cast<uint32_t>(setup.between(16, 4096));
   floor.broker.rehome_publishers = setup.chance(50);
+  // Half the runs count subscribers per filter (never reaching the bound: the checks
+  // require every SUBSCRIBE granted): SUBSCRIBEs park for other shards' answers, input
+  // paused, under the same faults and crashes.
+  _count_filters = setup.chance(50);
+  limits.max_subscribers_per_filter = _count_filters ? 1'000'000 : 0;
   // Persistence in most runs: every shard logs, and the broker crashes (kill -9, or a
   // power failure under fsync "always") and restarts on its log one to three times.
   if (setup.chance(60)) {
@@ -459,6 +465,7 @@ Simulation::Simulation(const SimRunOptions& options) : _options(options) {
                     " clients=" + std::to_string(clients) +
                     " mailbox=" + std::to_string(floor.mailbox_capacity) +
                     " inflight=" + std::to_string(limits.max_inflight) +
+                    (_count_filters ? " filter_counts=on" : "") +
                     " faults(read/write/delay/stall/mail)=" +
                     std::to_string(floor.faults.short_read) + "/" +
                     std::to_string(floor.faults.short_write) + "/" +
