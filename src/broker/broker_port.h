@@ -132,14 +132,17 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // before a CONNECT opens its session, so that its CONNACK waits for exactly what that
   // wrote (and not for records others appended and did not wait for).
   virtual uint64_t journal_records() const { return 0; }
-  // With persistence, for the CONNACK under `answer_token` of `from`'s just-opened
-  // session: true if it must wait until the session it names is on disk —
-  // durable_answer(token, true) follows, after a failed write once the rewrite that
-  // heals it is. A new session (`present` false) waits for what its CONNECT appended
-  // since `mark` (a journal_records() value: an old session's end, the new one's image);
-  // a resumed one whose own image is not on disk yet (made by a CONNECT whose CONNACK
-  // never left) waits for that image, when nothing could be sent to it meanwhile.
-  virtual bool wait_for_connack(Client*, uint32_t, uint64_t, bool) { return false; }
+  // With persistence, for the CONNACK of `from`'s just-opened session: the log batch it
+  // must wait for so that the session it names is on disk (0: none, it goes now). A new
+  // session (`present` false) waits for what its CONNECT appended since `mark` (a
+  // journal_records() value: an old session's end, the new one's image); a resumed one
+  // whose own image is not on disk yet (made by a CONNECT whose CONNACK never left)
+  // waits for that image, when nothing could be sent to it meanwhile.
+  virtual uint64_t connack_ticket(const Client*, uint64_t, bool) const { return 0; }
+  // The answer under `answer_token` waits until the journal is written through `ticket`
+  // (durable_answer(token, true) follows; after a failed write, once the rewrite that
+  // heals it is).
+  virtual void wait_written_through(Client*, uint32_t, uint64_t) {}
   // Persistence is on: QoS 1/2 acknowledgements may wait for writes.
   bool persistent() const { return _config.durable_log != nullptr; }
   virtual void subscribe(Client* client, const mqtt::Subscribe& subscribe) = 0;

@@ -697,11 +697,13 @@ bool Client::hold_connack(const mqtt::Connect& connect, uint64_t records_before,
   // comes back after a crash must not find the old session again: the records its
   // CONNECT appended (the old session's end, the new one's image) are on disk before
   // CONNACK leaves; so is a resumed session's image that is not yet (BrokerPort::
-  // wait_for_connack).
-  const uint32_t token = next_answer_token();
-  if (!broker().wait_for_connack(this, token, records_before, present)) {
-    return false;
+  // connack_ticket).
+  const uint64_t ticket = broker().connack_ticket(this, records_before, present);
+  if (ticket == 0) {
+    return false;  // most CONNECTs: nothing to wait for, and no HeldAcks allocated
   }
+  const uint32_t token = next_answer_token();
+  broker().wait_written_through(this, token, ticket);
   std::vector<uint8_t> connack;
   const bool fits = encode_connack(ReasonCode::kSuccess, &connect, present, nullptr,
                                    _session->expiry_interval, connack);

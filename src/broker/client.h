@@ -209,7 +209,7 @@ class Client final : public ClientLink {
   // A token for an acknowledgement that waits (below 2^31: mail carries 31 bits).
   // With persistence, a CONNACK waits for the records that make what it says true (an
   // old session's end after a clean start, the new one's image; BrokerPort::
-  // wait_for_connack): false when it may go now.
+  // connack_ticket): false when it may go now.
   bool hold_connack(const mqtt::Connect& connect, uint64_t records_before, bool present);
   void release_connack();
   uint32_t next_answer_token();

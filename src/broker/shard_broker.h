@@ -124,8 +124,8 @@ class ShardBroker final : public shard::ShardService,
   bool wait_for_log(Client* from, uint32_t answer_token) override;
   bool barrier_for_log(Client* from, uint32_t answer_token) override;
   uint64_t journal_records() const override;
-  bool wait_for_connack(Client* from, uint32_t answer_token, uint64_t mark,
-                        bool present) override;
+  uint64_t connack_ticket(const Client* from, uint64_t mark, bool present) const override;
+  void wait_written_through(Client* from, uint32_t answer_token, uint64_t ticket) override;
   void subscribe(Client* client, const mqtt::Subscribe& subscribe) override;
   void unsubscribe(Client* client, const mqtt::Unsubscribe& unsubscribe) override;
   void client_gone(Client* client) override;

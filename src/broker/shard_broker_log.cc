@@ -264,11 +264,10 @@ uint64_t ShardBroker::journal_records() const {
   return _journal != nullptr ? _journal->records_appended() : 0;
 }
 
-bool ShardBroker::wait_for_connack(Client* from, uint32_t answer_token, uint64_t mark,
-                                   bool present) {
+uint64_t ShardBroker::connack_ticket(const Client* from, uint64_t mark, bool present) const {
   const Session* session = from->session();
   if (_journal == nullptr || session == nullptr) {
-    return false;
+    return 0;
   }
   const bool appended = _journal->records_appended() != mark;
   uint64_t ticket = 0;
@@ -281,16 +280,17 @@ bool ShardBroker::wait_for_connack(Client* from, uint32_t answer_token, uint64_t
     // not find the older session after a crash. Nothing can be sent to it while it waits.
     ticket = std::max(session->image_ticket, appended ? _journal->last_appended() : 0);
   }
-  if (ticket == 0 || ticket <= _journal->written_through()) {
-    return false;
-  }
+  return ticket > _journal->written_through() ? ticket : 0;
+}
+
+void ShardBroker::wait_written_through(Client* from, uint32_t answer_token, uint64_t ticket) {
+  PG_ASSERT(_journal != nullptr && ticket != 0);
   // A barrier, not a log wait: it is answered once the journal is written through the
   // ticket, a failed batch counting only once its sessions' rewrite is written — so an
   // answer always means "on disk", however long a full disk lasts.
   const uint32_t wait = next_wait_id();
   _waits[wait] = {from->id(), answer_token, 1, false};
   _barriers.push_back({ticket, shard_id(), wait});
-  return true;
 }
 
 bool ShardBroker::barrier_for_log(Client* from, uint32_t answer_token) {
