@@ -26,7 +26,7 @@ void ShardBroker::subscribe(Client* client, const mqtt::Subscribe& subscribe) {
 
 bool ShardBroker::park_for_quota(Client* client, const mqtt::Subscribe& subscribe,
                                  std::vector<Quota>& quota) {
-  Session* session = client->session();
+  const Session* session = client->session();
   const uint32_t limit = limits().max_subscribers_per_filter;
   const size_t n = subscribe.subscriptions.size();
   quota.assign(n, Quota::kNotAsked);
@@ -36,8 +36,9 @@ bool ShardBroker::park_for_quota(Client* client, const mqtt::Subscribe& subscrib
     const std::string_view filter = subscribe.subscriptions[i].filter;
     // Only what would be a new subscriber: a filter refused for its form or size asks
     // nobody; one the ACL denies is asked and given back (rare, and checked in one place).
+    const Session::Subscriptions* held = session->subscriptions_if_any();
     if (!mqtt::valid_topic_filter(filter) || fit_filter(filter, limits()) != TopicFit::kFits ||
-        session->subscriptions().find(filter) != session->subscriptions().end()) {
+        (held != nullptr && held->find(filter) != held->end())) {
       continue;
     }
     bool repeated = false;  // the same filter twice in one SUBSCRIBE: the first asks
