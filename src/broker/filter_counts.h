@@ -5,24 +5,25 @@
 // subscription, and tell it when one ends (mail::FilterCount). A shared subscription's
 // `$share/<group>/<filter>` is its own filter: the group's members count against it.
 //
-// Keyed by the filter's 64-bit hash (salted per process, never stored): two filters
-// with one hash would share a count, as `RoutingTable::_remote_exact` shares a route —
-// a chance of 2^-64 per pair. Bounded by the filters subscribed on the broker; an entry
-// goes when its count reaches 0. Lives on its shard's thread. Pure.
+// Keyed by the first 64 bits of the filter's SHA-256: the same in every process (the
+// simulation replays a seed from its number alone; an unkeyed fast hash salted per
+// process made owners differ from run to run), and a client cannot make its filter share
+// a count with another's without a 64-bit second preimage. Hashed once per new
+// subscription and per removal, never per message. Bounded by the filters subscribed on
+// the broker; an entry goes when its count reaches 0. Lives on its shard's thread.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/hash/hash.h"
 #include "src/base/assert.h"
 
 namespace peregrine::broker {
 
 class FilterCounts {
  public:
-  static uint64_t key_of(std::string_view filter) { return absl::HashOf(filter); }
+  static uint64_t key_of(std::string_view filter);
   static uint16_t owner_of(uint64_t key, uint16_t shards) {
     return static_cast<uint16_t>((key >> 17) % shards);
   }
