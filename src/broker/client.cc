@@ -223,6 +223,11 @@ void Client::consume_pending(size_t used) {
 }
 
 void Client::resume_after_backpressure() {
+  if (_input_held) {
+    // A CONNACK or SUBACK still waits (hold_input): reading on would answer what came
+    // after it first. Its release resumes.
+    return;
+  }
   _sink.resume_input();
   if (!_in.empty() && _sink.open()) {
     const std::vector<uint8_t> pending = _in.take();
@@ -710,7 +715,7 @@ bool Client::hold_connack(const mqtt::Connect& connect, uint64_t records_before,
   PG_ASSERT(fits);  // the probe in accept_connect encoded the same CONNACK
   _held_acks->connack = std::move(connack);
   _held_acks->connack_token = token;
-  _sink.pause_input();  // what follows CONNECT is read once CONNACK is out
+  hold_input();  // what follows CONNECT is read once CONNACK is out
   return true;
 }
 
@@ -724,7 +729,7 @@ void Client::release_connack() {
   }
   _sink.write(connack);
   _session->resume();
-  broker().resume_at_turn_end(this);  // and what the client sent meanwhile is read
+  release_input();  // and what the client sent meanwhile is read
 }
 
 void Client::send_connack(ReasonCode reason, const mqtt::Connect* connect, bool present,

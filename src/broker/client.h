@@ -151,9 +151,17 @@ class Client final : public ClientLink {
   // The shard's overflow drained: read again, starting with what was buffered.
   void resume_after_backpressure();
   // The broker answers the packet just handled later (a SUBSCRIBE waiting for other
-  // shards): nothing after it is read until release_input(), at the turn's end.
-  void hold_input() { _sink.pause_input(); }
-  void release_input() { broker().resume_at_turn_end(this); }
+  // shards, a CONNACK for the disk): nothing after it is read until release_input(), at
+  // the turn's end — no other resume (back-pressure, held acknowledgements) reads on
+  // meanwhile.
+  void hold_input() {
+    _input_held = true;
+    _sink.pause_input();
+  }
+  void release_input() {
+    _input_held = false;
+    broker().resume_at_turn_end(this);
+  }
   // Takes the will for publishing (nullptr if none or a clean DISCONNECT dropped it).
   Message* take_will();
 
@@ -326,6 +334,7 @@ class Client final : public ClientLink {
   bool _taken_over : 1 = false;
   bool _paused_for_acks : 1 = false;  // 3.1.1: input stopped until held acks drain
   bool _authenticated : 1 = false;  // the Authenticator was asked (at most once)
+  bool _input_held : 1 = false;     // hold_input(): an answer waits, reading waits for it
 };
 
 }  // namespace peregrine::broker

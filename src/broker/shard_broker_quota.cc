@@ -112,10 +112,11 @@ void ShardBroker::finish_parked(uint32_t id) {
   ClientConnection* connection = find_client(parked.connection);
   Client* client = connection != nullptr ? &connection->client() : nullptr;
   if (client == nullptr || client->session() == nullptr ||
-      client->session()->id != parked.session_id ||
+      client->session()->id != parked.session_id || client->session()->client() != client ||
       client->phase() != Client::Phase::kConnected) {
-    // Its connection went (or its session did) while the owners answered: nothing is
-    // added, what they counted is given back.
+    // Its connection went (or its session did, or a new connection took the session
+    // over: what that one sends since must not be overtaken by this) while the owners
+    // answered: nothing is added, what they counted is given back.
     for (size_t i = 0; i < parked.quota.size(); ++i) {
       if (parked.quota[i] == Quota::kReserved) {
         count_filter(parked.filters[i], -1);
