@@ -433,6 +433,18 @@ void ShardBroker::refuse_suback(RoutingTable::HeldSuback& suback) {
       session->subscriptions().erase(it);
     }
   }
+  // An UNSUBSCRIBE of these filters still waiting for its own write must not put them
+  // back if that fails too: on disk they never were (found by the simulation: SUBSCRIBE
+  // and UNSUBSCRIBE of one filter in a full disk, the filter back after both failed).
+  for (HeldUnsuback& held : _unsubacks_gated) {
+    if (held.session_id != session->id) {
+      continue;
+    }
+    std::erase_if(held.removed, [&](const auto& removed) {
+      return std::find(suback.added.begin(), suback.added.end(), removed.first) !=
+             suback.added.end();
+    });
+  }
   _journal->rewrite(*session);
 }
 
