@@ -40,6 +40,18 @@ Session::Offline& Session::offline() {
   return *_offline;
 }
 
+std::vector<std::string_view> Session::filters_in_order() const {
+  std::vector<std::string_view> filters;
+  if (_subscriptions != nullptr) {
+    filters.reserve(_subscriptions->size());
+    for (const Subscription& subscription : *_subscriptions) {
+      filters.push_back(subscription.filter.view());
+    }
+    std::sort(filters.begin(), filters.end());
+  }
+  return filters;
+}
+
 void Session::release(Delivery& delivery) {
   if (delivery.message != nullptr) {
     delivery.message->unref();

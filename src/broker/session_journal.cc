@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <iterator>
 
 #include "src/base/assert.h"
@@ -125,9 +126,9 @@ void SessionJournal::append_image(const Session& session, ImageFor why) {
   put(why, session, RecordType::kSession,
       encode_session(record_of(session, /*full_image=*/true, offline)));
   if (const Session::Subscriptions* subscriptions = session.subscriptions_if_any()) {
-    for (const Session::Subscription& sub : *subscriptions) {
+    for (const std::string_view filter : session.filters_in_order()) {
       put(why, session, RecordType::kSubscribe,
-          encode_subscribe(key, sub.filter.view(), sub.options));
+          encode_subscribe(key, filter, subscriptions->find(filter)->options));
     }
   }
   session.for_each_delivery([&](const Delivery& delivery, bool released, uint16_t packet_id) {
@@ -316,13 +317,22 @@ void SessionJournal::on_log_written(uint64_t ticket, int error) {
   if (error != 0) {
     // Their records went with the batch: stored again with the next one (before its
     // write: one batch is in flight at a time), wherever the deliveries naming them are.
+    // In the order they were first stored (their key's counter), not the table's:
+    // that follows heap addresses, and the log's layout would not replay.
+    std::vector<std::pair<const Message*, Stored*>> lost;
     for (auto& [message, stored] : _stored) {
       if (stored.ticket == ticket) {
-        stored.ticket = _log.append(static_cast<uint8_t>(RecordType::kMessage),
-                                    bytes_of(encode_message(stored.key, *message,
-                                                            _clock.now_ms(_clock.self),
-                                                            _clock.wall_ms(_clock.self))));
+        lost.emplace_back(message, &stored);
       }
+    }
+    std::sort(lost.begin(), lost.end(), [](const auto& a, const auto& b) {
+      return a.second->key.counter < b.second->key.counter;
+    });
+    for (auto& [message, stored] : lost) {
+      stored->ticket = _log.append(static_cast<uint8_t>(RecordType::kMessage),
+                                   bytes_of(encode_message(stored->key, *message,
+                                                           _clock.now_ms(_clock.self),
+                                                           _clock.wall_ms(_clock.self))));
     }
   }
 }
@@ -361,8 +371,12 @@ void SessionJournal::flush_dirty() {
   if (_dirty.empty()) {
     return;
   }
-  absl::flat_hash_set<std::string> dirty;
-  dirty.swap(_dirty);
+  // Sorted: the hash set's order follows its address (absl salts by it), and the
+  // log's layout must replay.
+  std::vector<std::string> dirty(std::make_move_iterator(_dirty.begin()),
+                                 std::make_move_iterator(_dirty.end()));
+  _dirty.clear();
+  std::sort(dirty.begin(), dirty.end());
   for (const std::string& client_id : dirty) {
     _stats.sessions_rewritten++;
     Session* session = _sessions.find(client_id);
@@ -386,6 +400,7 @@ void SessionJournal::begin_snapshot() {
       _snapshot_ids.push_back(session.id);
     }
   });
+  std::sort(_snapshot_ids.begin(), _snapshot_ids.end());  // not the table's salted order
 }
 
 bool SessionJournal::snapshot_slice(size_t& cursor, size_t max) {
