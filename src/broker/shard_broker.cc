@@ -725,6 +725,9 @@ void ShardBroker::disconnect_key_holders(std::string_view kid) {
       holders.push_back(client);
     }
   }
+  // In connection order: the table's follows the clients' addresses.
+  std::sort(holders.begin(), holders.end(),
+            [](const Client* a, const Client* b) { return a->id() < b->id(); });
   for (Client* client : holders) {
     _stats.auth_revoked_disconnects++;
     PG_DEBUG("signing key deleted: closing client_id=%s", client->client_id().c_str());
