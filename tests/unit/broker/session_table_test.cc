@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -181,6 +182,24 @@ TEST(SessionTable, ATakeoverKeepsTheSessionAndACleanStartReplacesIt) {
   EXPECT_TRUE(shard.told_home.empty());  // replaced here: its home still points here
   shard.table.connection_gone(fresh, nullptr, 0, false);
   EXPECT_EQ(shard.table.find("c"), nullptr);
+}
+
+TEST(SessionTable, AnEndedSessionsFiltersDropInSortedOrderNotTheTablesOrder) {
+  // Each drop mails other shards (routes, filter counts): the order must not follow the
+  // hash set's, which absl salts with the set's own address.
+  Shard shard;
+  Link link(shard, 1);
+  Session* session = open(shard, link, "c", true, 0);
+  std::vector<std::string> filters;
+  for (int i = 0; i < 40; ++i) {
+    filters.push_back("f/" + std::to_string((i * 7919) % 40));
+    session->subscriptions().insert({PackedString(filters.back()), {}});
+  }
+  std::sort(filters.begin(), filters.end());
+  const std::vector<std::string_view> in_order = session->filters_in_order();
+  EXPECT_EQ(std::vector<std::string>(in_order.begin(), in_order.end()), filters);
+  shard.table.connection_gone(session, nullptr, 0, false);
+  EXPECT_EQ(shard.dropped, filters);
 }
 
 TEST(SessionTable, WithoutExpiryTheSessionEndsWithItsConnectionAndItsWillGoesAtOnce) {
