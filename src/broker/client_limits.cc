@@ -13,10 +13,7 @@ TopicFit fit_filter(std::string_view filter, const Limits& limits) {
   if (!mqtt::parse_shared_filter(filter, group, inner)) {
     inner = filter;
   }
-  if (limits.max_topic_depth != 0 && topic_depth(inner) > limits.max_topic_depth) {
-    return TopicFit::kTooDeep;
-  }
-  return TopicFit::kFits;
+  return fit_topic(inner, limits);  // no longer than the whole: only its depth can fail
 }
 
 }  // namespace peregrine::broker

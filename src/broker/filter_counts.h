@@ -31,11 +31,8 @@ class FilterCounts {
   // One more subscriber if the filter has fewer than `limit` (0: no limit): whether it
   // was counted.
   bool reserve(uint64_t key, uint32_t limit) {
-    uint32_t& count = _counts[key];
+    uint32_t& count = _counts[key];  // a refusal finds it at the limit: never left at 0
     if (limit != 0 && count >= limit) {
-      if (count == 0) {
-        _counts.erase(key);
-      }
       return false;
     }
     count++;

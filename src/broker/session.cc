@@ -40,16 +40,18 @@ Session::Offline& Session::offline() {
   return *_offline;
 }
 
-std::vector<std::string_view> Session::filters_in_order() const {
-  std::vector<std::string_view> filters;
+std::vector<const Session::Subscription*> Session::subscriptions_in_order() const {
+  std::vector<const Subscription*> in_order;
   if (_subscriptions != nullptr) {
-    filters.reserve(_subscriptions->size());
+    in_order.reserve(_subscriptions->size());
     for (const Subscription& subscription : *_subscriptions) {
-      filters.push_back(subscription.filter.view());
+      in_order.push_back(&subscription);
     }
-    std::sort(filters.begin(), filters.end());
+    std::sort(in_order.begin(), in_order.end(), [](const Subscription* a, const Subscription* b) {
+      return a->filter.view() < b->filter.view();
+    });
   }
-  return filters;
+  return in_order;
 }
 
 void Session::release(Delivery& delivery) {

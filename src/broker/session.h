@@ -111,10 +111,11 @@ class Session final {
     return *_subscriptions;
   }
   bool has_subscriptions() const { return _subscriptions != nullptr && !_subscriptions->empty(); }
-  // Its filters sorted: where their order shows (the route changes and counts mailed to
-  // other shards, the log's records), not the hash table's, which absl salts with the
-  // table's own address — a run would follow the heap's layout and not replay.
-  std::vector<std::string_view> filters_in_order() const;
+  // Its subscriptions sorted by filter: where their order shows (the route changes and
+  // counts mailed to other shards, the log's records), not the hash table's, which absl
+  // salts with the table's own address — a run would follow the heap's layout and not
+  // replay. Valid until the set changes.
+  std::vector<const Subscription*> subscriptions_in_order() const;
   // Nothing could be sent to its client: no subscription, nothing in flight or queued.
   bool empty() const { return !has_subscriptions() && _inflight.empty() && _queue.empty(); }
   const Subscriptions* subscriptions_if_any() const { return _subscriptions.get(); }

@@ -125,11 +125,9 @@ void SessionJournal::append_image(const Session& session, ImageFor why) {
   const SessionKey key = key_of(session);
   put(why, session, RecordType::kSession,
       encode_session(record_of(session, /*full_image=*/true, offline)));
-  if (const Session::Subscriptions* subscriptions = session.subscriptions_if_any()) {
-    for (const std::string_view filter : session.filters_in_order()) {
-      put(why, session, RecordType::kSubscribe,
-          encode_subscribe(key, filter, subscriptions->find(filter)->options));
-    }
+  for (const Session::Subscription* sub : session.subscriptions_in_order()) {
+    put(why, session, RecordType::kSubscribe,
+        encode_subscribe(key, sub->filter.view(), sub->options));
   }
   session.for_each_delivery([&](const Delivery& delivery, bool released, uint16_t packet_id) {
     PG_DASSERT(delivery.seq != 0);
@@ -373,8 +371,7 @@ void SessionJournal::flush_dirty() {
   }
   // Sorted: the hash set's order follows its address (absl salts by it), and the
   // log's layout must replay.
-  std::vector<std::string> dirty(std::make_move_iterator(_dirty.begin()),
-                                 std::make_move_iterator(_dirty.end()));
+  std::vector<std::string> dirty(_dirty.begin(), _dirty.end());
   _dirty.clear();
   std::sort(dirty.begin(), dirty.end());
   for (const std::string& client_id : dirty) {

@@ -109,8 +109,8 @@ void SessionTable::end(Session* session, bool replaced) {
   PG_DASSERT_OWNER(_self);
   PG_ASSERT(session->client() == nullptr);
   if (session->has_subscriptions()) {
-    for (const std::string_view filter : session->filters_in_order()) {
-      _events.drop_subscription(session, filter);
+    for (const Session::Subscription* subscription : session->subscriptions_in_order()) {
+      _events.drop_subscription(session, subscription->filter.view());
     }
     session->subscriptions().clear();
   }

@@ -751,9 +751,9 @@ void ShardBroker::drop_ungranted(Session* session) {
     return;
   }
   std::vector<std::string> ungranted;
-  for (const std::string_view filter : session->filters_in_order()) {
-    if (!grant_allows_subscribe(identity.grant, filter)) {
-      ungranted.emplace_back(filter);
+  for (const Session::Subscription* subscription : session->subscriptions_in_order()) {
+    if (!grant_allows_subscribe(identity.grant, subscription->filter.view())) {
+      ungranted.emplace_back(subscription->filter.view());
     }
   }
   for (const std::string& filter : ungranted) {

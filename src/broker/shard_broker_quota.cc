@@ -5,6 +5,7 @@
 // owner refuses gets SUBACK 0x97 (3.1.1: 0x80); a counted one that ends up not added
 // (denied, already held by then) is given back. Every subscription added otherwise
 // (restored, put back) is counted, every one removed is taken off.
+#include "absl/container/flat_hash_set.h"
 #include "src/base/log.h"
 #include "src/broker/client_connection.h"
 #include "src/broker/client_limits.h"
@@ -32,6 +33,9 @@ bool ShardBroker::park_for_quota(Client* client, const mqtt::Subscribe& subscrib
   quota.assign(n, Quota::kNotAsked);
   const uint32_t park = (_next_park = (_next_park + 1) & 0x7FFFFFFF);
   uint32_t asked = 0;
+  // A set, not a scan of the filters before: a SUBSCRIBE may carry as many filters as its
+  // packet size allows, and one turn must stay linear in them.
+  absl::flat_hash_set<std::string_view> first_asks;
   for (size_t i = 0; i < n; ++i) {
     const std::string_view filter = subscribe.subscriptions[i].filter;
     // Only what would be a new subscriber: a filter refused for its form or size asks
@@ -41,12 +45,8 @@ bool ShardBroker::park_for_quota(Client* client, const mqtt::Subscribe& subscrib
         (held != nullptr && held->find(filter) != held->end())) {
       continue;
     }
-    bool repeated = false;  // the same filter twice in one SUBSCRIBE: the first asks
-    for (size_t j = 0; j < i && !repeated; ++j) {
-      repeated = subscribe.subscriptions[j].filter == filter;
-    }
-    if (repeated) {
-      continue;
+    if (!first_asks.insert(filter).second) {
+      continue;  // the same filter twice in one SUBSCRIBE: the first asks
     }
     const uint64_t key = FilterCounts::key_of(filter);
     const uint16_t owner = FilterCounts::owner_of(key, _shard->count());

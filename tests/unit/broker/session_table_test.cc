@@ -196,8 +196,11 @@ TEST(SessionTable, AnEndedSessionsFiltersDropInSortedOrderNotTheTablesOrder) {
     session->subscriptions().insert({PackedString(filters.back()), {}});
   }
   std::sort(filters.begin(), filters.end());
-  const std::vector<std::string_view> in_order = session->filters_in_order();
-  EXPECT_EQ(std::vector<std::string>(in_order.begin(), in_order.end()), filters);
+  std::vector<std::string> in_order;
+  for (const Session::Subscription* subscription : session->subscriptions_in_order()) {
+    in_order.emplace_back(subscription->filter.view());
+  }
+  EXPECT_EQ(in_order, filters);
   shard.table.connection_gone(session, nullptr, 0, false);
   EXPECT_EQ(shard.dropped, filters);
 }
