@@ -628,6 +628,11 @@ std::string reload(int argc, char** argv, const Options& loaded, Options& runnin
 }
 
 int run(Options options, int argc, char** argv) {
+  // First: a SIGTERM during start-up waits for the shutdown loop, which drains as always.
+  // Blocked only after the listeners opened (as it was), one that came once a client
+  // could connect but before the mask killed the process outright (exit by signal 15;
+  // seen in CI when a test stopped a broker right after its port answered).
+  daemon::block_signals();
   const Options loaded = options;  // as read, before the defaults below: what reloads compare
   if (options.listen.empty()) {
     options.listen.push_back("mqtt://127.0.0.1:1883");
@@ -679,7 +684,6 @@ int run(Options options, int argc, char** argv) {
   }
   broker::ConnectionSlots slots;  // outlives the shards
   slots.set_limits(options.limits.max_connections, listener_max_connections);
-  daemon::block_signals();
 
   // The config file's ACL, when it has rules; shared read-only by every shard.
   std::unique_ptr<auth::AclAuthorizer> acl;
