@@ -19,6 +19,7 @@
 
 #include "include/peregrine/options.h"
 #include "src/auth/acl_authorizer.h"
+#include "src/broker/virtual_brokers.h"
 #include "src/auth/base64url.h"
 #include "src/auth/connect_authenticator.h"
 #include "src/auth/key_files.h"
@@ -179,7 +180,7 @@ bool open_listener(const std::string& text, const Options& options, uint16_t sha
     fds.push_back(fd);
   }
   for (uint16_t s = 0; s < shards; ++s) {
-    out[s].push_back({fds[s], url->text, transport, false, index});
+    out[s].push_back({fds[s], url->text, transport, false, index, url->broker});
   }
   *max_connections = url->max_connections;
   return true;
@@ -384,6 +385,7 @@ struct ReloadKept {
   std::vector<std::unique_ptr<auth::ConnectAuthenticatorFactory>> authenticators;
   std::vector<std::unique_ptr<auth::Ed25519TokenIssuer>> issuers;
   std::vector<std::unique_ptr<broker::ProcessFacts>> facts;
+  std::vector<std::unique_ptr<broker::VirtualBrokers>> brokers;
   struct Listener {
     std::string written;  // its URL as the config says it
     uint16_t index = 0;   // the shards' and the connection slots' name for it
@@ -470,7 +472,8 @@ std::vector<std::string> reload_listeners(const Options& next, ReloadKept& kept,
       std::string why;
       const auto url = net::parse_listen_url(text, &why);
       PG_ASSERT(url.has_value());  // the config's validation parsed it
-      changed.push_back({-1, url->text, transport_for(*url, next, transports), false, it->index});
+      changed.push_back(
+          {-1, url->text, transport_for(*url, next, transports), false, it->index, url->broker});
       kept.slots->set_listener_limit(it->index, url->max_connections);
       any_tls |= url->tls();
       if (it->written != text) {
@@ -569,6 +572,11 @@ std::string reload(int argc, char** argv, const Options& loaded, Options& runnin
   for (const std::string& key : config::hold_restart_keys(loaded, next)) {
     PG_WARN("SIGHUP: '%s' changed: it takes effect at the next restart", key.c_str());
   }
+  std::unique_ptr<broker::VirtualBrokers> brokers = broker::make_virtual_brokers(next, &error);
+  if (brokers == nullptr) {
+    PG_ERROR("SIGHUP: %s; keeping the running configuration", error.c_str());
+    return "reload failed: " + error;
+  }
   // From here on the new configuration is valid: what cannot be built keeps the old part.
   base::set_log_level(*base::parse_log_level(next.log_level));
   reload_tls(next, transports);
@@ -587,6 +595,9 @@ std::string reload(int argc, char** argv, const Options& loaded, Options& runnin
   applied.acl = next.acl;
   applied.drain_timeout_ms = next.drain_timeout_ms;
   applied.rehome_publishers = next.rehome_publishers;
+  // Connections keep the broker they were given; new ones are chosen by this directory.
+  kept.brokers.push_back(std::move(brokers));
+  applied.brokers = kept.brokers.back().get();
   if (!next.acl.deny.empty()) {
     kept.acls.push_back(std::make_unique<auth::AclAuthorizer>(next.acl));
     applied.authorizer = kept.acls.back().get();
@@ -691,6 +702,20 @@ int run(Options options, int argc, char** argv) {
     acl = std::make_unique<auth::AclAuthorizer>(options.acl);
   }
   broker::BrokerConfig config{options.limits, options.sys, options.acl, acl.get(), {}};
+  // The virtual brokers; shared read-only by every shard.
+  std::string brokers_error;
+  const std::unique_ptr<broker::VirtualBrokers> virtual_brokers =
+      broker::make_virtual_brokers(options, &brokers_error);
+  if (virtual_brokers == nullptr) {
+    PG_ERROR("%s", brokers_error.c_str());
+    return 1;
+  }
+  if (!virtual_brokers->empty()) {
+    PG_INFO("virtual brokers: %zu in %zu namespaces; unmatched connections %s",
+            virtual_brokers->size(), virtual_brokers->namespaces().size(),
+            virtual_brokers->refuse_unmatched() ? "refused" : "go to the default broker");
+  }
+  config.brokers = virtual_brokers.get();
   config.rehome_publishers = options.rehome_publishers;
   config.drain_timeout_ms = options.drain_timeout_ms;
   // What /metrics and /status say the process is.

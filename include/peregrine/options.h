@@ -106,6 +106,19 @@ struct SysTopics {
 };
 
 // The config file's access rules (the built-in Authorizer): deny rules, first match wins.
+// [[namespace]] and [[broker]]: the virtual brokers one process serves
+// (src/broker/virtual_brokers.h).
+struct NamespaceOptions {
+  std::string name;
+  std::string description;
+};
+struct BrokerOptions {
+  std::string name;        // unique within its namespace
+  std::string ns;          // `namespace = "..."`
+  std::string description;
+  std::vector<std::string> hostnames;  // chosen by TLS SNI or HTTP Host; "*.x" covers x's subdomains
+};
+
 struct AclRule {
   std::string topic;  // a topic filter
   bool read = false;  // denies subscribing to what it covers, and receiving it
@@ -247,6 +260,11 @@ struct Options {
   Limits limits;
   SysTopics sys;
   Acl acl;
+  std::vector<NamespaceOptions> namespaces;
+  std::vector<BrokerOptions> brokers;
+  // A connection that names no virtual broker (by listener, SNI or Host): "default" puts
+  // it in the default broker, "refuse" refuses it (CONNACK 0x88; 3.1.1: 3).
+  std::string unmatched_broker = "default";
   Authentication auth;
   TlsOptions tls;
   WebSocketOptions websocket;

@@ -22,6 +22,7 @@
 #include "src/broker/broker_stats.h"
 #include "src/broker/retain_outcome.h"
 #include "src/broker/session_host.h"
+#include "src/broker/virtual_brokers.h"
 #include "src/http/admin_call.h"
 #include "src/mqtt/packets.h"
 #include "src/net/connection.h"
@@ -55,6 +56,9 @@ struct BrokerConfig {
   const ProcessFacts* process = nullptr;
   // MQTT clients connected against max_connections (nullptr: no count, no bound).
   ConnectionSlots* slots = nullptr;
+  // The virtual brokers (nullptr: the default broker alone). Shared, read-only,
+  // outlives the shards.
+  const VirtualBrokers* brokers = nullptr;
 };
 
 class BrokerPort : public net::ConnectionHost, public SessionHost {
@@ -101,6 +105,17 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // end (once back-pressure allows), never from within the call that ended it.
   virtual void resume_at_turn_end(Client* client) = 0;
   virtual std::string assign_client_id() = 0;
+  // The virtual broker of a connection through listener `listener` that gave this TLS
+  // SNI and HTTP Host (virtual_brokers.h).
+  BrokerChoice choose_broker(uint16_t listener, std::string_view server_name,
+                             std::string_view host) const {
+    if (_config.brokers == nullptr) {
+      return {};
+    }
+    return _config.brokers->choose(listener_broker(listener), server_name, host);
+  }
+  // The virtual broker listener `index` is bound to ("": none).
+  virtual std::string_view listener_broker(uint16_t) const { return {}; }
   // Whether a CONNECT for `client_id` is accepted on this shard: its session lives here
   // (and is not leaving), or none does anywhere and this is its home. Otherwise the
   // connection moves on.
@@ -117,8 +132,10 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // `answer_token` (non-zero): a retained message's is returned now, or kLater and then
   // given to `from->retain_answer(answer_token, stored)`; with persistence, durable_later
   // says the writes of the durable sessions that took it are not all on disk yet, and
-  // `from->durable_answer(answer_token, written)` follows, from this shard.
-  virtual PublishOutcome publish(Client* from, const mqtt::Publish& publish,
+  // `from->durable_answer(answer_token, written)` follows, from this shard. The topic of
+  // a virtual broker's client is re-pointed at its routing topic (scoped: scope.h) and
+  // stays valid until the next PUBLISH on this shard.
+  virtual PublishOutcome publish(Client* from, mqtt::Publish& publish,
                                  uint32_t answer_token = 0) = 0;
   // With persistence: the acknowledgement under `answer_token` (a PUBCOMP) waits for what
   // was just written (true; durable_answer() follows), or nothing was (false).

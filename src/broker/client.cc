@@ -384,6 +384,9 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
   }
   // From here every packet to the client, a refusing CONNACK too, fits its limit.
   _max_packet_size = connect.properties.maximum_packet_size.value_or(0);
+  if (!_broker_chosen && !choose_broker()) {
+    return false;
+  }
   if (!check_connect(connect)) {
     return false;
   }
@@ -402,6 +405,9 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
       _client_id = connect.client_id;
     }
   }
+  if (_scope && mqtt::scope_length(*_client_id) == 0) {
+    _client_id = mqtt::scoped(*_scope, *_client_id);  // the session's key (scope.h)
+  }
   if (!broker().connects_here(*_client_id)) {
     _phase = Phase::kMigrating;  // to the shard that has its session, or its home
     return true;
@@ -410,6 +416,20 @@ bool Client::handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body) {
     return begin_enhanced_auth(header, body, connect);
   }
   return accept_connect(connect);
+}
+
+bool Client::choose_broker() {
+  const BrokerChoice choice =
+      broker().choose_broker(_listener, _sink.server_name(), _sink.http_host());
+  if (choice.refused) {
+    broker().stats().broker_unmatched_refused++;
+    return fail(ReasonCode::kServerUnavailable, "no virtual broker for this connection");
+  }
+  if (choice.broker != nullptr) {
+    _scope = choice.broker->scope;
+  }
+  _broker_chosen = true;
+  return true;
 }
 
 bool Client::authenticate(const mqtt::Connect& connect) {
@@ -659,7 +679,12 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
     mqtt::Publish will;
     will.qos = connect.will->qos;
     will.retain = connect.will->retain;
+    std::string scoped_topic;
     will.topic = connect.will->topic;
+    if (!scope().empty()) {
+      scoped_topic = mqtt::scoped(scope(), will.topic);  // routed in its broker's space
+      will.topic = scoped_topic;
+    }
     will.payload = connect.will->payload;
     will.properties = connect.will->properties;
     _will_delay = will.properties.will_delay_interval.value_or(0);
@@ -772,12 +797,12 @@ bool Client::encode_connack(ReasonCode reason, const mqtt::Connect* connect, boo
       }
       if (_response_information) {
         // A topic prefix this client may use for responses [MQTT-3.2.2.3.15].
-        response_topic_prefix = "response/" + client_id();
+        response_topic_prefix = "response/" + std::string(visible_client_id());
         p.response_information = response_topic_prefix;
       }
       p.maximum_packet_size = limits.max_packet_size;
       if (_id_assigned) {
-        p.assigned_client_identifier = client_id();
+        p.assigned_client_identifier = visible_client_id();
       }
       if (connect != nullptr && expiry != _requested_expiry) {
         p.session_expiry_interval = expiry;  // clamped: say so

@@ -29,6 +29,7 @@
 #include "src/broker/session.h"
 #include "src/broker/topic_aliases.h"
 #include "src/mqtt/codec.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
@@ -47,6 +48,13 @@ class Client final : public ClientLink {
   // Its session's once CONNECT is accepted (the client keeps no copy of its own then).
   const std::string& client_id() const {
     return _session != nullptr ? _session->client_id() : _client_id.value_or_empty();
+  }
+  // The client id as the client knows it (client_id() is its key: scoped in a virtual
+  // broker, src/mqtt/scope.h).
+  std::string_view visible_client_id() const { return mqtt::unscoped(client_id()); }
+  // Its virtual broker's scope ("": the default broker), once chosen at CONNECT.
+  std::string_view scope() const {
+    return _session != nullptr ? _session->scope() : std::string_view(_scope.value_or_empty());
   }
   uint32_t max_packet_size() const { return _max_packet_size; }
   Session* session() const { return _session; }
@@ -186,6 +194,9 @@ class Client final : public ClientLink {
   bool handle_connect(const mqtt::FixedHeader& header, mqtt::Bytes body);
   bool accept_connect(const mqtt::Connect& connect);
   bool check_connect(const mqtt::Connect& connect);
+  // Gives the connection its virtual broker (by listener, SNI, Host) before anything of
+  // its CONNECT is used; refuses it (CONNACK 0x88, 3.1.1: 3) when none takes it.
+  bool choose_broker();
   // Asks the shard's Authenticator once (the home shard reads a migrated CONNECT again):
   // refuses (CONNACK 0x86/0x87, counted by reason) or records what was proven.
   bool authenticate(const mqtt::Connect& connect);
@@ -282,7 +293,8 @@ class Client final : public ClientLink {
   uint16_t _listener = ConnectionSlots::kNoListener;
   uint64_t _address_key = 0;  // counted in _slot's AddressCounts under it (0: not)
   ClientSink& _sink;
-  base::OptionalString _client_id;  // until the session holds it
+  base::OptionalString _client_id;  // until the session holds it (scoped, as it)
+  base::OptionalString _scope;      // its virtual broker's, until the session holds it
   std::unique_ptr<EnhancedAuth> _enhanced;
   base::OptionalString _auth_username;
   // What authentication proved, until the session takes it at CONNACK.
@@ -335,6 +347,7 @@ class Client final : public ClientLink {
   bool _paused_for_acks : 1 = false;  // 3.1.1: input stopped until held acks drain
   bool _authenticated : 1 = false;  // the Authenticator was asked (at most once)
   bool _input_held : 1 = false;     // hold_input(): an answer waits, reading waits for it
+  bool _broker_chosen : 1 = false;  // choose_broker() ran (once: it moves with the client)
 };
 
 }  // namespace peregrine::broker

@@ -77,6 +77,16 @@ net::TlsIdentity ClientConnection::tls_identity() const {
   return transport() != nullptr ? transport()->tls_identity() : net::TlsIdentity::kNone;
 }
 
+std::string_view ClientConnection::server_name() const {
+  return transport() != nullptr ? std::string_view(transport()->facts().server_name)
+                                : std::string_view();
+}
+
+std::string_view ClientConnection::http_host() const {
+  return transport() != nullptr ? std::string_view(transport()->facts().host)
+                                : std::string_view();
+}
+
 void ClientConnection::on_timer() {
   if (closing()) {
     close_now();  // the linger after a goodbye ran out

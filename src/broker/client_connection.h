@@ -73,6 +73,8 @@ class ClientConnection final : public net::Connection, public ClientSink {
   uint64_t now_ms() const override;
   const std::string& peer_identity() const override;
   net::TlsIdentity tls_identity() const override;
+  std::string_view server_name() const override;
+  std::string_view http_host() const override;
 
  private:
   void on_data(std::span<const uint8_t> bytes) override { _client.on_bytes(bytes); }

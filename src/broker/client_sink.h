@@ -60,6 +60,10 @@ class ClientSink {
   // makes of it.
   virtual const std::string& peer_identity() const = 0;
   virtual net::TlsIdentity tls_identity() const = 0;
+  // What the transport learned that names a virtual broker: the TLS SNI and the HTTP
+  // Host ("" when none).
+  virtual std::string_view server_name() const = 0;
+  virtual std::string_view http_host() const = 0;
 
  protected:
   ~ClientSink() = default;

@@ -4,13 +4,25 @@
 
 #include "src/base/assert.h"
 #include "src/broker/shard_for.h"
+#include "src/broker/virtual_brokers.h"
 #include "src/mqtt/codec.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
 namespace {
 
 constexpr size_t kWallBytes = 8;
+
+// A record's tenant: "" (the default broker) or a virtual broker's "<broker>.<namespace>".
+bool valid_tenant(std::string_view tenant) {
+  if (tenant.empty()) {
+    return true;
+  }
+  const size_t dot = tenant.find('.');
+  return dot != std::string_view::npos && VirtualBrokers::valid_name(tenant.substr(0, dot)) &&
+         VirtualBrokers::valid_name(tenant.substr(dot + 1));
+}
 
 // Little-endian fields and u16-length strings, written and read back.
 class FieldWriter {
@@ -31,9 +43,11 @@ class FieldWriter {
     u16(static_cast<uint16_t>(v.size()));
     _out.append(v);
   }
+  // The client id in memory is its session's key (scoped: scope.h); on disk its broker
+  // and its client id as written, apart.
   void key(const SessionKey& key) {
-    str(key.tenant);
-    str(key.client_id);
+    str(mqtt::scope_name(key.client_id));
+    str(mqtt::unscoped(key.client_id));
   }
   std::string take() { return std::move(_out); }
 
@@ -71,8 +85,14 @@ class FieldReader {
     return mqtt::valid_utf8(v);
   }
   bool key(SessionKey& key) {
-    return str(key.tenant) && key.tenant.size() <= kMaxTenantNameBytes && str(key.client_id) &&
-           !key.client_id.empty();
+    if (!str(key.tenant) || !valid_tenant(key.tenant) || !str(key.client_id) ||
+        key.client_id.empty()) {
+      return false;
+    }
+    if (!key.tenant.empty()) {
+      key.client_id = mqtt::scoped(mqtt::make_scope(key.tenant), key.client_id);
+    }
+    return true;
   }
   bool at_end() const { return _at == _body.size(); }
   size_t position() const { return _at; }
@@ -384,7 +404,7 @@ std::optional<uint64_t> record_owners(uint8_t type, std::span<const uint8_t> bod
         why = decoded.why;
         return std::nullopt;  // expired, or unreadable (logged when replayed as it is)
       }
-      const uint16_t shard = shard_for(decoded.message->topic(), shards);
+      const uint16_t shard = shard_for(decoded.message->routing_topic(), shards);
       decoded.message->unref();
       return uint64_t{1} << shard;
     }
@@ -448,6 +468,16 @@ void append_wall_and_tenant(std::string& out, int64_t wall_ms, std::string_view 
 
 enum class Stored : uint8_t { kMessage, kExpired, kMalformed };
 
+// A stored message back in memory: its topic behind its broker's scope, if any.
+Message* create_scoped(mqtt::Publish& publish, std::string_view tenant, uint64_t now_ms) {
+  if (tenant.empty()) {
+    return Message::create(publish, 0, now_ms);
+  }
+  const std::string topic = mqtt::scoped(mqtt::make_scope(tenant), publish.topic);
+  publish.topic = topic;
+  return Message::create(publish, 0, now_ms);
+}
+
 // The wall time, tenant and PUBLISH of a stored message, its expiry what is left of it at
 // `now_wall_ms`. `publish` refers into `body`.
 Stored read_stored(std::span<const uint8_t> body, int64_t now_wall_ms, mqtt::Publish& publish,
@@ -467,8 +497,8 @@ Stored read_stored(std::span<const uint8_t> body, int64_t now_wall_ms, mqtt::Pub
   }
   const mqtt::Bytes name = body.subspan(kWallBytes + 2, tenant_size);
   tenant.assign(reinterpret_cast<const char*>(name.data()), name.size());
-  if (!mqtt::valid_utf8(tenant)) {
-    why = "a tenant name that is not UTF-8";
+  if (!valid_tenant(tenant)) {
+    why = "a tenant name that is not a virtual broker's";
     return Stored::kMalformed;
   }
   const mqtt::Bytes packet = body.subspan(kWallBytes + 2 + tenant_size);
@@ -503,8 +533,8 @@ Stored read_stored(std::span<const uint8_t> body, int64_t now_wall_ms, mqtt::Pub
 
 }  // namespace
 
-std::string encode_retained(const Message& message, int64_t received_wall_ms,
-                            std::string_view tenant) {
+std::string encode_retained(const Message& message, int64_t received_wall_ms) {
+  const std::string_view tenant = mqtt::scope_name(message.scope());
   mqtt::Publish publish = message.to_publish();
   publish.retain = true;
   std::string out;
@@ -531,13 +561,14 @@ DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_
     out.why = "a PUBLISH that is not a retained message";
     return out;
   }
-  out.message = Message::create(publish, 0, now_ms);
+  out.message = create_scoped(publish, out.tenant, now_ms);
   out.outcome = DecodedRetained::Outcome::kMessage;
   return out;
 }
 
 std::string encode_message(const MessageKey& key, const Message& message, uint64_t now_ms,
-                           int64_t now_wall_ms, std::string_view tenant) {
+                           int64_t now_wall_ms) {
+  const std::string_view tenant = mqtt::scope_name(message.scope());
   mqtt::Publish publish = message.to_publish();
   if (const std::optional<uint32_t> left = message.expiry_left(now_ms)) {
     publish.properties.message_expiry_interval = std::max<uint32_t>(*left, 1);
@@ -575,7 +606,7 @@ DecodedMessage decode_message(std::span<const uint8_t> body, int64_t now_wall_ms
     case Stored::kMessage:
       break;
   }
-  out.message = Message::create(publish, 0, now_ms);
+  out.message = create_scoped(publish, out.tenant, now_ms);
   out.outcome = DecodedMessage::Outcome::kMessage;
   return out;
 }

@@ -3,8 +3,8 @@
 // place that gives them meaning, both ways. Pure.
 //
 //   kRetained  u64 LE wall-clock milliseconds the message was received at; u16 LE length
-//              and the name of the virtual broker it belongs to ("": the default one,
-//              the only one until tenancy lands); then the message as a complete MQTT 5
+//              and the name of the virtual broker it belongs to ("": the default one;
+//              else "<broker>.<namespace>"); then the message as a complete MQTT 5
 //              PUBLISH packet (retain set; packet id 1 when QoS > 0; its properties; its
 //              payload). An empty payload clears the topic.
 //   kSession   A persistent session (v5 Session Expiry > 0, 3.1.1 clean session 0), keyed
@@ -77,10 +77,9 @@ bool known_record_type(uint8_t type);
 std::optional<uint64_t> record_owners(uint8_t type, std::span<const uint8_t> body,
                                       uint16_t shards, int64_t now_wall_ms, std::string& why);
 
-// The body of a kRetained record for `message`, received `received_wall_ms` (epoch ms),
-// of the virtual broker `tenant` ("": the default).
-std::string encode_retained(const Message& message, int64_t received_wall_ms,
-                            std::string_view tenant = {});
+// The body of a kRetained record for `message`, received `received_wall_ms` (epoch ms);
+// its tenant is the virtual broker its topic is scoped to (scope.h; "": the default).
+std::string encode_retained(const Message& message, int64_t received_wall_ms);
 constexpr size_t kMaxTenantNameBytes = 255;
 
 struct DecodedRetained {
@@ -97,7 +96,9 @@ DecodedRetained decode_retained(std::span<const uint8_t> body, int64_t now_wall_
 // ---- sessions --------------------------------------------------------------------------
 
 struct SessionKey {
-  std::string tenant;  // "": the default virtual broker
+  std::string tenant;  // read: its virtual broker ("": the default); not written from
+  // The session's key in memory: the client id behind its broker's scope (scope.h).
+  // Written as the tenant and the client id apart, and read back into this form.
   std::string client_id;
 };
 
@@ -145,7 +146,7 @@ struct MessageKey {
 };
 
 std::string encode_message(const MessageKey& key, const Message& message, uint64_t now_ms,
-                           int64_t now_wall_ms, std::string_view tenant = {});
+                           int64_t now_wall_ms);
 struct DecodedMessage {
   enum class Outcome : uint8_t { kMessage, kExpired, kMalformed } outcome = Outcome::kMalformed;
   MessageKey key;

@@ -6,6 +6,7 @@
 #include "src/base/assert.h"
 #include "src/broker/client_link.h"
 #include "src/mqtt/codec.h"
+#include "src/mqtt/scope.h"
 #include "src/net/out_queue.h"
 
 namespace peregrine::broker {
@@ -168,14 +169,15 @@ FanOutPass& FanOut::match_publish(std::unique_ptr<RouteMemo>& memo, uint64_t ori
 
 std::span<const uint8_t> FanOut::in_place_head(FanOutPass& pass, mqtt::ProtocolVersion version,
                                                std::string_view topic, size_t payload_size) {
+  const std::string_view visible = mqtt::unscoped(topic);
   if (pass.memo == nullptr) {
-    return pass.qos0_head(version, topic, nullptr, payload_size);
+    return pass.qos0_head(version, visible, nullptr, payload_size);
   }
   PG_DASSERT(pass.memo->topic == topic);
   RouteMemo::Head& head = pass.memo->heads[layout(version)];
   if (head.payload_size != payload_size) {
-    head.bytes.resize(mqtt::plain_publish_head_size(version, topic.size(), 0, payload_size));
-    mqtt::encode_plain_publish_head(version, topic, 0, false, false, 0, payload_size,
+    head.bytes.resize(mqtt::plain_publish_head_size(version, visible.size(), 0, payload_size));
+    mqtt::encode_plain_publish_head(version, visible, 0, false, false, 0, payload_size,
                                     head.bytes.data());
     head.payload_size = payload_size;
   }
@@ -205,9 +207,10 @@ bool FanOut::deliver_in_place(FanOutPass& pass, const mqtt::Publish& publish,
     }
   }
   pass.new_message();
+  const std::string_view topic = mqtt::unscoped(publish.topic);  // what its clients see
   for (const FanOutPass::Match& match : pass.matched) {
     ClientLink* link = match.session->client();
-    if (link == nullptr || !may_read(*match.session, publish.topic)) {
+    if (link == nullptr || !may_read(*match.session, topic)) {
       continue;  // QoS 0 is not queued for an offline session
     }
     link->send_qos0_copy(in_place_head(pass, link->version(), publish.topic, payload_size),

@@ -77,7 +77,7 @@ class FanOut {
   // connection (No Local [MQTT-3.8.3-3]).
   FanOutPass& match(std::string_view topic, uint8_t qos, bool retain, uint64_t origin);
   FanOutPass& match(const Message& message) {
-    return match(message.topic(), message.qos(), message.retain(),
+    return match(message.routing_topic(), message.qos(), message.retain(),
                  message.origin_connection());
   }
   // match() for a PUBLISH from the connection `origin` with `memo` (its last match,
@@ -91,7 +91,8 @@ class FanOut {
   // the QoS 0 fast path with copied payloads: sends it to them straight from `publish`'s
   // bytes and returns true. Returns false, having sent nothing, when any of them needs a
   // Message. `transient_payload`: the bytes are gone once this returns (a batch record),
-  // so a lone subscriber always takes a copy.
+  // so a lone subscriber always takes a copy. `publish.topic` is the routing topic (a
+  // virtual broker's scoped: it is unscoped for the subscribers).
   bool deliver_in_place(FanOutPass& pass, const mqtt::Publish& publish,
                         bool transient_payload = false);
   // `message` to the pass's sessions.
@@ -108,6 +109,7 @@ class FanOut {
   // Several filters matched: a session subscribed through more than one gets one entry at
   // the highest QoS, retain if any asks, and all its identifiers.
   void merge_overlaps(FanOutPass& pass);
+  // The head of a plain QoS 0 PUBLISH of routing topic `topic` (sent unscoped).
   std::span<const uint8_t> in_place_head(FanOutPass& pass, mqtt::ProtocolVersion version,
                                          std::string_view topic, size_t payload_size);
 

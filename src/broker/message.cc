@@ -5,6 +5,7 @@
 
 #include "src/base/assert.h"
 #include "src/io/recv_buffer_pool.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
@@ -82,7 +83,11 @@ Message* Message::create(const mqtt::Publish& in, uint64_t origin_connection,
   message->_retain = in.retain;
   message->_home = t_reclaimer != nullptr ? t_reclaimer->_shard : kNoHome;
   Copier copier(block + properties_size);
-  message->_topic = copier.copy(in.topic);
+  const std::string_view routing = copier.copy(in.topic);
+  const size_t scope = mqtt::scope_length(routing);
+  PG_ASSERT(scope <= kMaxScopeBytes);
+  message->_scope_size = static_cast<uint8_t>(scope);
+  message->_topic = routing.substr(scope);
   if (payload_hold != nullptr) {
     message->_payload = in.payload;
     message->_payload_hold = payload_hold;

@@ -23,7 +23,8 @@ class MessageReclaimer;
 
 class Message final : public io::SharedBuffer {
  public:
-  // Copies what `in` views; topic alias and subscription identifiers are not carried
+  // Copies what `in` views (its topic is the routing topic: scoped for a virtual
+  // broker's message); topic alias and subscription identifiers are not carried
   // (they belong to one connection). The result holds one reference. With
   // `payload_hold`, a hold on the receive buffer `in.payload` lies in, the payload is
   // referenced there instead of copied, and the hold is released with the message.
@@ -35,7 +36,18 @@ class Message final : public io::SharedBuffer {
   // travel to subscribers [MQTT-3.3.2-*]; the rest belong to one connection.
   static bool carries_properties(const mqtt::Properties& properties);
 
+  // The topic as its broker's clients see it: what is encoded, checked against ACLs and
+  // grants, and told to hooks.
   std::string_view topic() const { return _topic; }
+  // The topic inside the broker: the same, behind its virtual broker's scope if it has
+  // one (src/mqtt/scope.h). What routes, keys retained messages and picks owner shards.
+  std::string_view routing_topic() const {
+    return std::string_view(_topic.data() - _scope_size, _topic.size() + _scope_size);
+  }
+  // The scope before topic() (empty for the default broker).
+  std::string_view scope() const { return std::string_view(_topic.data() - _scope_size, _scope_size); }
+  // Longest scope a message carries: its name fits a record's tenant field.
+  static constexpr size_t kMaxScopeBytes = 255;
   std::span<const uint8_t> payload() const { return _payload; }
   uint8_t qos() const { return _qos; }
   bool retain() const { return _retain; }
@@ -93,6 +105,7 @@ class Message final : public io::SharedBuffer {
   uint16_t _origin = kNoOrigin;   // the shard that routed it (stamp())
   uint8_t _qos = 0;
   bool _retain = false;
+  uint8_t _scope_size = 0;  // bytes of the scope before _topic (in the same block)
 };
 
 // Messages are freed by the shard that allocated them. glibc frees a chunk of another

@@ -51,7 +51,7 @@ uint16_t RetainedRouter::owner(std::string_view topic) const {
 
 RetainOutcome RetainedRouter::store(Message* message, uint64_t connection, uint32_t token) {
   PG_DASSERT_OWNER(_outbox.self());
-  const uint16_t to = owner(message->topic());
+  const uint16_t to = owner(message->routing_topic());
   if (to != _outbox.self()) {
     _outbox.post(to, mail::RetainStore{message, connection, token});
     return token != 0 ? RetainOutcome::kLater : RetainOutcome::kNone;
@@ -70,7 +70,7 @@ void RetainedRouter::undo(const Pending& failed) {
   // A later message for the topic, still waiting for its own write, took over from this
   // one: what it replaced is now what came before this one (which never happened).
   for (Pending& later : _pending) {
-    if (later.message->topic() == failed.message->topic()) {
+    if (later.message->routing_topic() == failed.message->routing_topic()) {
       if (later.previous != nullptr) {
         later.previous->unref();
       }
@@ -78,7 +78,7 @@ void RetainedRouter::undo(const Pending& failed) {
       return;
     }
   }
-  _store.undo(failed.message->topic(),
+  _store.undo(failed.message->routing_topic(),
               failed.message->payload().empty() ? nullptr : failed.message, failed.previous);
 }
 
@@ -142,7 +142,7 @@ void RetainedRouter::use_log(DurableLog* log, uint64_t (*now_ms)(const void*),
 }
 
 void RetainedRouter::restore(Message* message) {
-  if (owner(message->topic()) != _outbox.self()) {
+  if (owner(message->routing_topic()) != _outbox.self()) {
     // Not this shard's (main moves logs of another shard count before the shards start):
     // never expected; dropped rather than kept where no lookup would find it.
     message->unref();

@@ -1,8 +1,14 @@
 #include "src/broker/retained_store.h"
 
 #include "src/mqtt/codec.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
+
+namespace {
+// After every scoped topic: scope names are printable ASCII, below 0xFF.
+constexpr std::string_view kPastScopes = "$\xFF\xFF";
+}  // namespace
 
 RetainedStore::~RetainedStore() {
   for (auto& [topic, message] : _messages) {
@@ -11,7 +17,7 @@ RetainedStore::~RetainedStore() {
 }
 
 uint64_t RetainedStore::cost(const Message* message) {
-  return message->topic().size() + message->payload().size();
+  return message->routing_topic().size() + message->payload().size();
 }
 
 void RetainedStore::erase(std::map<std::string, Message*, std::less<>>::iterator it) {
@@ -21,7 +27,7 @@ void RetainedStore::erase(std::map<std::string, Message*, std::less<>>::iterator
 }
 
 RetainedStore::StoreResult RetainedStore::store(Message* message, Message** replaced) {
-  const std::string_view topic = message->topic();
+  const std::string_view topic = message->routing_topic();
   auto it = _messages.find(topic);
   if (replaced != nullptr) {
     *replaced = nullptr;
@@ -80,10 +86,21 @@ void RetainedStore::undo(std::string_view topic, const Message* applied, Message
 
 bool RetainedStore::scan(std::string_view filter, std::string& cursor, size_t max_examined,
                          size_t max_results, uint64_t now_ms, std::vector<Message*>& out) {
-  auto it = cursor.empty() ? _messages.begin() : _messages.upper_bound(cursor);
+  // A virtual broker's topics lie together, behind its scope (src/mqtt/scope.h): its
+  // scans read only them, and the default broker's skip every scoped one.
+  const std::string_view scope = mqtt::scope_of(filter);
+  auto it = cursor.empty() ? _messages.lower_bound(scope) : _messages.upper_bound(cursor);
   size_t examined = 0;
   size_t found = 0;
   while (it != _messages.end() && examined < max_examined && found < max_results) {
+    if (!scope.empty() && !it->first.starts_with(scope)) {
+      it = _messages.end();  // past its broker's topics
+      break;
+    }
+    if (scope.empty() && it->first.starts_with(mqtt::kScopeMark)) {
+      it = _messages.lower_bound(kPastScopes);
+      continue;
+    }
     ++examined;
     Message* message = it->second;
     cursor = it->first;

@@ -29,6 +29,7 @@
 #include "src/broker/client_link.h"
 #include "src/broker/lazy_deque.h"
 #include "src/broker/message.h"
+#include "src/mqtt/scope.h"
 #include "src/broker/packed_string.h"
 #include "src/broker/proven_identity.h"
 #include "src/broker/session_host.h"
@@ -74,8 +75,14 @@ class Session final {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
+  // Its key: the client id behind its virtual broker's scope, if any (src/mqtt/scope.h).
   const std::string& client_id() const { return _client_id; }
-  ClientIdentity identity() const { return {_client_id, username.view(), proven != nullptr, grant()}; }
+  // The client id as its client wrote it, and its broker's scope ("": the default).
+  std::string_view visible_id() const { return mqtt::unscoped(_client_id); }
+  std::string_view scope() const { return mqtt::scope_of(_client_id); }
+  std::string_view scope_name() const { return mqtt::scope_name(_client_id); }
+  // Who it is to ACLs and hooks: names as its client wrote them.
+  ClientIdentity identity() const { return {visible_id(), username.view(), proven != nullptr, grant()}; }
   // The last connection's topic grant; nullptr: none (the common case, one test).
   const TopicGrant* grant() const {
     return proven != nullptr && proven->grant ? &*proven->grant : nullptr;

@@ -98,7 +98,9 @@ class SessionJournal final : public DeliveryLog {
   bool snapshot_slice(size_t& cursor, size_t max);
 
   // The key a session's records carry (the default virtual broker until tenancy lands).
-  static SessionKey key_of(const Session& session) { return {"", session.client_id()}; }
+  static SessionKey key_of(const Session& session) {
+    return {std::string(session.scope_name()), session.client_id()};
+  }
   size_t stored_messages() const { return _stored.size(); }
 
  private:

@@ -21,6 +21,7 @@
 #include "src/broker/publish_batch.h"
 #include "src/broker/shard_for.h"
 #include "src/mqtt/codec.h"
+#include "src/mqtt/scope.h"
 #include "src/net/listener.h"
 
 namespace peregrine::broker {
@@ -465,6 +466,7 @@ void ShardBroker::change_listeners(std::vector<ShardListener> added,
     }
     it->url = change.url;
     it->transport = change.transport;
+    it->broker = change.broker;
     // It may have become (or stopped being) a page listener while the log is replayed.
     if (it->serves_pages() && !_stopping) {
       listen_on(*it);
@@ -482,6 +484,15 @@ void ShardBroker::change_listeners(std::vector<ShardListener> added,
       listen_on(_listeners.back());
     }
   }
+}
+
+std::string_view ShardBroker::listener_broker(uint16_t index) const {
+  for (const ShardListener& listener : _listeners) {
+    if (listener.index == index) {
+      return listener.broker;
+    }
+  }
+  return {};
 }
 
 const net::TransportConfig* ShardBroker::transport_of(uint16_t index) const {
@@ -789,7 +800,7 @@ void ShardBroker::publish_will(Message* will) {
 
 // ---- publish -------------------------------------------------------------------------------
 
-PublishOutcome ShardBroker::publish(Client* from, const mqtt::Publish& publish,
+PublishOutcome ShardBroker::publish(Client* from, mqtt::Publish& publish,
                                     uint32_t answer_token) {
   _stats.messages_in++;
   if (mqtt::is_sys_topic(publish.topic)) {
@@ -798,6 +809,11 @@ PublishOutcome ShardBroker::publish(Client* from, const mqtt::Publish& publish,
              static_cast<int>(publish.topic.size()), publish.topic.data(),
              from->client_id().c_str());
     return {};
+  }
+  if (const std::string_view scope = from->scope(); !scope.empty()) [[unlikely]] {
+    // A virtual broker's: routed in its own topic space from here on.
+    _routing_topic.assign(scope).append(publish.topic);
+    publish.topic = _routing_topic;
   }
   // QoS 0 for subscribers on the publisher's own shard only: matched first, such a
   // message is copied from the read buffer to them and never becomes a Message (no
@@ -834,7 +850,7 @@ PublishOutcome ShardBroker::publish(Client* from, const mqtt::Publish& publish,
     message->ref();
     outcome.retained = _retained->store(message, from->id(), answer_token);
   }
-  FanOutPass& pass = _fan_out->match_publish(from->route_memo(), from->id(), message->topic(),
+  FanOutPass& pass = _fan_out->match_publish(from->route_memo(), from->id(), message->routing_topic(),
                                              message->qos(), message->retain());
   const uint64_t shards = pass.shards;
   // With persistence the acknowledgement waits for what durable sessions here and on
@@ -972,7 +988,7 @@ void ShardBroker::subscribe_now(Client* client, const mqtt::Subscribe& subscribe
     // subscriptions get no retained messages on subscribe (§4.8.2).
     if (!shared &&
         (options.retain_handling == 0 || (options.retain_handling == 1 && is_new))) {
-      ack.retained.push_back({std::string(request.filter), options});
+      ack.retained.push_back({mqtt::scoped(session->scope(), request.filter), options});
     }
     suback.reasons.push_back(static_cast<mqtt::ReasonCode>(options.max_qos));
     granted_json += std::string(granted_json.size() > 1 ? "," : "") + "{\"topic\":" +
@@ -981,7 +997,7 @@ void ShardBroker::subscribe_now(Client* client, const mqtt::Subscribe& subscribe
   }
   for (size_t i = 0; i < unused_reservation.size(); ++i) {
     if (unused_reservation[i]) {
-      count_filter(subscribe.subscriptions[i].filter, -1);
+      count_filter(session->scope(), subscribe.subscriptions[i].filter, -1);
     }
   }
   if (granted_json.size() > 1) {
@@ -1109,27 +1125,38 @@ bool ShardBroker::add_subscription(Session* session, std::string_view filter,
     _subscriptions_now++;
   }
   if (is_new != reserved) {
-    count_filter(filter, is_new ? 1 : -1);  // counted now, or a reservation not needed
+    count_filter(session->scope(), filter, is_new ? 1 : -1);  // now, or not needed after all
   }
   std::string_view group;
   std::string_view inner;
+  std::string scoped;
   if (mqtt::parse_shared_filter(filter, group, inner)) {
-    _shared->add_member(session, group, inner, options);
+    _shared->add_member(session, group, routing_filter(*session, inner, scoped), options);
   } else {
-    _routes->add(session, filter, options);
+    _routes->add(session, routing_filter(*session, filter, scoped), options);
   }
   return is_new;
 }
 
+std::string_view ShardBroker::routing_filter(const Session& session, std::string_view filter,
+                                             std::string& storage) {
+  if (session.scope().empty()) {
+    return filter;
+  }
+  storage = mqtt::scoped(session.scope(), filter);
+  return storage;
+}
+
 void ShardBroker::remove_subscription(Session* session, std::string_view filter) {
   _subscriptions_now--;  // callers pass only filters the session holds
-  count_filter(filter, -1);
+  count_filter(session->scope(), filter, -1);
   std::string_view group;
   std::string_view inner;
+  std::string scoped;
   if (mqtt::parse_shared_filter(filter, group, inner)) {
-    _shared->remove_member(session, group, inner);
+    _shared->remove_member(session, group, routing_filter(*session, inner, scoped));
   } else {
-    _routes->remove(session, filter);
+    _routes->remove(session, routing_filter(*session, filter, scoped));
   }
 }
 

@@ -61,6 +61,7 @@ struct ShardListener {
   const net::TransportConfig* transport = nullptr;
   bool accepting = false;  // the shard's acceptor listens on it
   uint16_t index = 0;      // in the broker's listener list (its connection slots)
+  std::string broker;      // the virtual broker it is bound to ("": none; ListenUrl)
   // An HTTP API listener (http://, https://) serves the operator's pages: it accepts
   // while the log is recovered and while the others drain, so that /readyz can say 503.
   bool serves_pages() const { return transport != nullptr && transport->http && transport->bridge.serve_api; }
@@ -116,10 +117,11 @@ class ShardBroker final : public shard::ShardService,
   void paused(Client* client) override;
   void resume_at_turn_end(Client* client) override;
   std::string assign_client_id() override;
+  std::string_view listener_broker(uint16_t index) const override;
   bool connects_here(std::string_view client_id) const override;
   Session* open_session(Client* client, const mqtt::Connect& connect, bool* present) override;
   void session_opened(Session* session) override;
-  PublishOutcome publish(Client* from, const mqtt::Publish& publish,
+  PublishOutcome publish(Client* from, mqtt::Publish& publish,
                          uint32_t answer_token) override;
   bool wait_for_log(Client* from, uint32_t answer_token) override;
   bool barrier_for_log(Client* from, uint32_t answer_token) override;
@@ -251,6 +253,7 @@ class ShardBroker final : public shard::ShardService,
     uint64_t session_id;
     uint16_t packet_id;
     uint32_t subscription_id;  // 0: none
+    std::string scope;         // its session's virtual broker (scope.h)
     std::vector<std::string> filters;
     std::vector<mqtt::SubscriptionRequest> requests;  // their filters: views of `filters`
     std::vector<Quota> quota;
@@ -269,7 +272,13 @@ class ShardBroker final : public shard::ShardService,
                      const std::vector<Quota>* quota);
   void finish_parked(uint32_t id);
   // One subscriber more (+1, not asking) or fewer (-1) for `filter`, on its owner.
-  void count_filter(std::string_view filter, int delta);
+  // `filter` (a session's, as its client wrote it) as routed: behind the session's
+  // virtual broker's scope (scope.h), kept in `storage` then.
+  static std::string_view routing_filter(const Session& session, std::string_view filter,
+                                         std::string& storage);
+  // The count of subscribers to `filter` in the virtual broker of `scope` (scope.h).
+  void count_filter(std::string_view scope, std::string_view filter, int delta);
+  static uint64_t filter_key(std::string_view scope, std::string_view filter);
   bool counts_filters() const { return _filter_counts != nullptr; }
   // Rehoming: a publish by `from` went to `shards`; the client moves when its planner
   // says so and it is a publisher only (rehome_planner.h).
@@ -464,6 +473,8 @@ class ShardBroker final : public shard::ShardService,
   uint64_t _clients_now = 0;
   uint64_t _subscriptions_now = 0;
   uint64_t _assigned_ids = 0;
+  // A virtual broker's PUBLISH topic behind its scope, while publish() routes it.
+  std::string _routing_topic;
   uint64_t _id_salt = 0;
   bool _stopping = false;
 };

@@ -11,6 +11,7 @@
 #include "src/broker/client_limits.h"
 #include "src/broker/shard_broker.h"
 #include "src/mqtt/codec.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
@@ -48,7 +49,7 @@ bool ShardBroker::park_for_quota(Client* client, const mqtt::Subscribe& subscrib
     if (!first_asks.insert(filter).second) {
       continue;  // the same filter twice in one SUBSCRIBE: the first asks
     }
-    const uint64_t key = FilterCounts::key_of(filter);
+    const uint64_t key = filter_key(session->scope(), filter);
     const uint16_t owner = FilterCounts::owner_of(key, _shard->count());
     if (owner == shard_id()) {
       quota[i] = _filter_counts->reserve(key, limit) ? Quota::kReserved : Quota::kRefused;
@@ -69,6 +70,7 @@ bool ShardBroker::park_for_quota(Client* client, const mqtt::Subscribe& subscrib
   parked.subscription_id = subscribe.properties.subscription_identifiers.empty()
                                ? 0
                                : subscribe.properties.subscription_identifiers[0];
+  parked.scope = session->scope();
   parked.requests = subscribe.subscriptions;
   parked.filters.reserve(n);
   for (const mqtt::SubscriptionRequest& request : subscribe.subscriptions) {
@@ -119,7 +121,7 @@ void ShardBroker::finish_parked(uint32_t id) {
     // answered: nothing is added, what they counted is given back.
     for (size_t i = 0; i < parked.quota.size(); ++i) {
       if (parked.quota[i] == Quota::kReserved) {
-        count_filter(parked.filters[i], -1);
+        count_filter(parked.scope, parked.filters[i], -1);
       }
     }
     return;
@@ -137,11 +139,16 @@ void ShardBroker::finish_parked(uint32_t id) {
   client->release_input();
 }
 
-void ShardBroker::count_filter(std::string_view filter, int delta) {
+uint64_t ShardBroker::filter_key(std::string_view scope, std::string_view filter) {
+  return scope.empty() ? FilterCounts::key_of(filter)
+                       : FilterCounts::key_of(mqtt::scoped(scope, filter));
+}
+
+void ShardBroker::count_filter(std::string_view scope, std::string_view filter, int delta) {
   if (!counts_filters()) {
     return;
   }
-  const uint64_t key = FilterCounts::key_of(filter);
+  const uint64_t key = filter_key(scope, filter);
   const uint16_t owner = FilterCounts::owner_of(key, _shard->count());
   if (owner == shard_id()) {
     _filter_counts->add(key, delta);

@@ -108,7 +108,7 @@ void SharedGroups::set_route(std::string_view group, std::string_view inner, uin
 uint32_t SharedGroups::route(Message* message, uint32_t wait) {
   PG_DASSERT_OWNER(_outbox.self());
   uint32_t posted = 0;
-  _routes.match(message->topic(), [&](RouteEntry& entry) {
+  _routes.match(message->routing_topic(), [&](RouteEntry& entry) {
     for (Route& route : entry.groups) {
       // Weighted round robin: shard s gets members[s] of every `total` messages.
       uint64_t slot = route.cursor++ % route.total;

@@ -7,6 +7,7 @@
 
 #include "src/base/assert.h"
 #include "src/broker/shard_mail.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
@@ -154,30 +155,43 @@ std::string SysPublisher::json_string(std::string_view s) {
   return picojson::value(std::string(s)).serialize();
 }
 
+std::string SysPublisher::event_topic(std::string_view client_id, std::string_view event) const {
+  const std::string_view scope = mqtt::scope_of(client_id);
+  if (scope.empty()) {
+    return _prefix + std::string(event);
+  }
+  // A virtual broker's: $SYS/<its name>/..., in its own topic space.
+  std::string topic(scope);
+  topic.append("$SYS/").append(mqtt::scope_name(client_id)).append("/").append(event);
+  return topic;
+}
+
 void SysPublisher::client_connected(std::string_view client_id) {
   if (_config.events) {
-    publish(_prefix + "new/clients", client_id, false);
+    publish(event_topic(client_id, "new/clients"), mqtt::unscoped(client_id), false);
   }
 }
 
 void SysPublisher::client_disconnected(std::string_view client_id) {
   if (_config.events) {
-    publish(_prefix + "disconnect/clients", client_id, false);
+    publish(event_topic(client_id, "disconnect/clients"), mqtt::unscoped(client_id), false);
   }
 }
 
 void SysPublisher::subscribed(std::string_view client_id, const std::string& subscriptions_json) {
   if (_config.events) {
-    publish(_prefix + "new/subscribes",
-            "{\"clientId\":" + json_string(client_id) + ",\"subs\":" + subscriptions_json + "}",
+    publish(event_topic(client_id, "new/subscribes"),
+            "{\"clientId\":" + json_string(mqtt::unscoped(client_id)) + ",\"subs\":" +
+                subscriptions_json + "}",
             false);
   }
 }
 
 void SysPublisher::unsubscribed(std::string_view client_id, const std::string& filters_json) {
   if (_config.events) {
-    publish(_prefix + "new/unsubscribes",
-            "{\"clientId\":" + json_string(client_id) + ",\"subs\":" + filters_json + "}",
+    publish(event_topic(client_id, "new/unsubscribes"),
+            "{\"clientId\":" + json_string(mqtt::unscoped(client_id)) + ",\"subs\":" +
+                filters_json + "}",
             false);
   }
 }

@@ -70,6 +70,9 @@ class SysPublisher final : public io::Timer {
   // Its own snapshot came back from shard 0.
   void snapshot_back(SysSnapshot* snapshot);
 
+  // Events of a client (`client_id` its session's key): a virtual broker's client's are
+  // published as $SYS/<broker>/... in that broker's topic space (scope.h), visible only
+  // there, with its client id as it wrote it.
   void client_connected(std::string_view client_id);
   void client_disconnected(std::string_view client_id);
   // `subscriptions_json`: [{"topic":...,"qos":...}, ...] as Aedes sends it.
@@ -80,6 +83,7 @@ class SysPublisher final : public io::Timer {
 
  private:
   void publish_statistics();
+  std::string event_topic(std::string_view client_id, std::string_view event) const;
   void publish(const std::string& topic, std::string_view payload, bool retain);
   uint64_t next_due() const;
 

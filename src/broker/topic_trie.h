@@ -270,7 +270,9 @@ class TopicTrie {
     }
   }
 
-  // `pos` is the start of the current level in `topic`; `dollar` holds only at level 0.
+  // `pos` is the start of the current level in `topic`; `dollar`: the level starts with
+  // '$' and is the first a client wrote — level 0, or the one after a virtual broker's
+  // scope (src/mqtt/scope.h), which is itself matched only literally.
   template <typename Visit>
   void match_level(Node* node, std::string_view topic, size_t pos, bool dollar, Visit& visit) {
     const size_t slash = topic.find('/', pos);
@@ -293,7 +295,10 @@ class TopicTrie {
           visit(next->hash->entry);
         }
       } else {
-        match_level(next, topic, slash + 1, false, visit);
+        // After a scope level, the `$` rule again (one test, on `$` topics only).
+        const bool scope = dollar && pos == 0 && level.size() > 1 && level[1] == '\xFF';
+        match_level(next, topic, slash + 1, scope && topic.substr(slash + 1).starts_with('$'),
+                    visit);
       }
     };
     if (!node->literal.empty()) {

@@ -20,6 +20,7 @@ constexpr std::string_view kIdentity[] = {"none", "username", "client_id"};
 constexpr std::string_view kIdentityField[] = {"cn", "san"};
 constexpr std::string_view kTlsVersions[] = {"1.2", "1.3"};
 constexpr std::string_view kLimitsProfiles[] = {"default", "cloudflare"};
+constexpr std::string_view kUnmatchedBroker[] = {"default", "refuse"};
 
 const char* power_of_two_or_zero(uint64_t v) {
   return v == 0 || (v > 1 && (v & (v - 1)) == 0) ? nullptr : "must be 0 or a power of two";
@@ -256,6 +257,101 @@ bool read_jwt_keys(const std::string& path, const toml::node& node, Options& opt
   return true;
 }
 
+// [[namespace]] tables: name, description.
+bool read_namespaces(const std::string& path, const toml::node& node, Options& options, Origins*,
+                     std::string* error) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    *error = "expects [[namespace]] tables";
+    return false;
+  }
+  for (const toml::node& item : *array) {
+    const auto* table = item.as_table();
+    if (table == nullptr) {
+      *error = location(path, item.source()) + ": 'namespace' entries are tables";
+      return false;
+    }
+    NamespaceOptions entry;
+    for (auto&& [field, value] : *table) {
+      const std::string_view f = field.str();
+      std::string* target = f == "name" ? &entry.name : f == "description" ? &entry.description : nullptr;
+      if (target == nullptr) {
+        *error = location(path, field.source()) + ": unknown key 'namespace." + std::string(f) +
+                 "' (name, description)";
+        return false;
+      }
+      if (!read_string_of(value, *target)) {
+        *error = location(path, value.source()) + ": 'namespace." + std::string(f) +
+                 "' expects a string";
+        return false;
+      }
+    }
+    if (entry.name.empty()) {
+      *error = location(path, item.source()) + ": a namespace needs a name";
+      return false;
+    }
+    options.namespaces.push_back(std::move(entry));
+  }
+  return true;
+}
+
+// [[broker]] tables: name, namespace, description, hostnames.
+bool read_brokers(const std::string& path, const toml::node& node, Options& options, Origins*,
+                  std::string* error) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    *error = "expects [[broker]] tables";
+    return false;
+  }
+  for (const toml::node& item : *array) {
+    const auto* table = item.as_table();
+    if (table == nullptr) {
+      *error = location(path, item.source()) + ": 'broker' entries are tables";
+      return false;
+    }
+    BrokerOptions entry;
+    for (auto&& [field, value] : *table) {
+      const std::string_view f = field.str();
+      const std::string where = location(path, value.source());
+      if (f == "hostnames") {
+        const auto* names = value.as_array();
+        if (names == nullptr) {
+          *error = where + ": 'broker.hostnames' expects an array of strings";
+          return false;
+        }
+        for (const toml::node& name : *names) {
+          std::string hostname;
+          if (!read_string_of(name, hostname)) {
+            *error = where + ": 'broker.hostnames' expects an array of strings";
+            return false;
+          }
+          entry.hostnames.push_back(std::move(hostname));
+        }
+        continue;
+      }
+      std::string* target = f == "name"          ? &entry.name
+                            : f == "namespace"   ? &entry.ns
+                            : f == "description" ? &entry.description
+                                                 : nullptr;
+      if (target == nullptr) {
+        *error = location(path, field.source()) + ": unknown key 'broker." + std::string(f) +
+                 "' (name, namespace, description, hostnames)";
+        return false;
+      }
+      if (!read_string_of(value, *target)) {
+        *error = where + ": 'broker." + std::string(f) + "' expects a string";
+        return false;
+      }
+    }
+    if (entry.name.empty() || entry.ns.empty()) {
+      *error = location(path, item.source()) + ": a broker needs a name and a namespace";
+      return false;
+    }
+    options.brokers.push_back(std::move(entry));
+  }
+  return true;
+}
+
 #define TARGET(member) [](Options& o) -> KeyTarget { return &o.member; }
 
 // Reloadable: what a running broker takes on SIGHUP (read per connection or per event;
@@ -281,6 +377,10 @@ const ConfigKey kKeys[] = {
     {"pin_shards", KeyKind::kBoolean, kRestart, TARGET(pin_shards)},
     {"listen", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr, read_listen},
     {"limits_profile", KeyKind::kChoice, kReload, TARGET(limits_profile), 0, 0, kLimitsProfiles},
+    {"namespace", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr, read_namespaces},
+    {"broker", KeyKind::kCustom, kReload, nullptr, 0, 0, {}, nullptr, read_brokers},
+    {"unmatched_broker", KeyKind::kChoice, kReload, TARGET(unmatched_broker), 0, 0,
+     kUnmatchedBroker},
 
     {"limits.max_packet_size", KeyKind::kInteger, kReload, TARGET(limits.max_packet_size), 64,
      268'435'460},

@@ -505,14 +505,23 @@ bool HttpBridge::ensure_session(const Request& request) {
     fail(401, "invalid token");
     return false;
   }
+  const std::string* host_header = request.header("host");
+  const std::string_view host = host_header != nullptr ? *host_header : std::string_view();
   if (_session) {
     if (*token != _token) {
       fail(400, "another token on a kept-alive connection");
       return false;
     }
+    if (host != _host) {
+      // Its session belongs to the virtual broker the first Host chose.
+      fail(421, "another Host on a kept-alive connection");
+      return false;
+    }
     return true;
   }
   _token = *token;
+  _host = std::string(host);
+  _sink.session_host(_host);
   mqtt::Connect connect;
   connect.version = mqtt::ProtocolVersion::kV5;
   connect.clean_start = true;

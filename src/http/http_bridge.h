@@ -53,6 +53,9 @@ class BridgeSink {
   virtual void to_client(std::span<const uint8_t> bytes) = 0;
   // MQTT bytes for the protocol layer, as if the client had sent them.
   virtual void to_protocol(std::span<const uint8_t> bytes) = 0;
+  // The Host the request that opens the MQTT session named (its virtual broker's, chosen
+  // at that session's CONNECT); said just before that CONNECT goes to the protocol.
+  virtual void session_host(std::string_view host) = 0;
   // The response is written and the connection must close once it is flushed.
   virtual void finish() = 0;
   // (Re)arms the bridge's timer for `deadline_ms` (0: cancel).
@@ -155,6 +158,7 @@ class HttpBridge {
   uint16_t _next_packet_id = 1;
   uint16_t _awaited_packet_id = 0;
   std::string _token;          // of the synthetic session ("": anonymous)
+  std::string _host;           // the Host its session was opened for
   std::string _skip_event_id;  // Last-Event-ID: the retained message already seen
   std::string _early_events;   // events before SUBACK, bounded (kMaxEarlyEventBytes)
   uint64_t _last_event_ms = 0;

@@ -2,6 +2,7 @@
 #include <string_view>
 
 #include "src/mqtt/codec.h"
+#include "src/mqtt/scope.h"
 #include "src/mqtt/utf8.h"
 
 namespace peregrine::mqtt {
@@ -74,6 +75,15 @@ bool parse_shared_filter(std::string_view filter, std::string_view& group,
 }
 
 bool topic_matches(std::string_view filter, std::string_view topic) {
+  // A virtual broker's topic (scope.h): only a filter of the same scope reaches it, and
+  // the `$` rule holds at the level after the scope.
+  if (const size_t scope = scope_length(topic); scope != 0) {
+    if (filter.size() < scope || filter.substr(0, scope) != topic.substr(0, scope)) {
+      return false;
+    }
+    filter.remove_prefix(scope);
+    topic.remove_prefix(scope);
+  }
   if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
       (filter.front() == '+' || filter.front() == '#')) {
     return false;
@@ -108,6 +118,13 @@ bool topic_matches(std::string_view filter, std::string_view topic) {
 }
 
 bool filter_covers(std::string_view outer, std::string_view inner) {
+  if (const size_t scope = scope_length(inner); scope != 0) {
+    if (outer.size() < scope || outer.substr(0, scope) != inner.substr(0, scope)) {
+      return false;
+    }
+    outer.remove_prefix(scope);
+    inner.remove_prefix(scope);
+  }
   if (!inner.empty() && inner.front() == '$' && !outer.empty() &&
       (outer.front() == '+' || outer.front() == '#')) {
     return false;  // [MQTT-4.7.2-1]: a leading wildcard matches no $ topic

@@ -37,8 +37,15 @@ bool parse_listener_options(std::string_view query, ListenUrl& out, std::string*
         return false;
       }
       out.max_connections = n;
+    } else if (name == "broker") {
+      // Checked against the configured virtual brokers by the config's validation.
+      if (value.empty()) {
+        *why = "broker takes a virtual broker's name (broker.namespace)";
+        return false;
+      }
+      out.broker = std::string(value);
     } else {
-      *why = "unknown listener option '" + std::string(name) + "' (max_connections)";
+      *why = "unknown listener option '" + std::string(name) + "' (max_connections, broker)";
       return false;
     }
   }

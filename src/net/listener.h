@@ -23,6 +23,9 @@ struct ListenUrl {
   // Options after '?' (`mqtt://0.0.0.0:1883?max_connections=10000`): MQTT clients this
   // listener admits at once (0: no bound of its own).
   uint32_t max_connections = 0;
+  // `?broker=NAME`: every connection of this listener belongs to that virtual broker,
+  // whatever name or host it gives ("": chosen by SNI or Host, else the default).
+  std::string broker;
 
   bool tls() const {
     return scheme == Scheme::kMqtts || scheme == Scheme::kWss || scheme == Scheme::kHttps;
@@ -33,7 +36,7 @@ struct ListenUrl {
   bool loopback() const;
 };
 
-// Parses `SCHEME://HOST:PORT[/PATH][?max_connections=N]` for the schemes above (HOST may
+// Parses `SCHEME://HOST:PORT[/PATH][?max_connections=N&broker=NAME]` for the schemes above (HOST may
 // be a name, an IPv4 address or [IPv6]; a path only for ws, wss, http and https).
 std::optional<ListenUrl> parse_listen_url(std::string_view url, std::string* why);
 

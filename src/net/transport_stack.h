@@ -122,6 +122,7 @@ class TransportStack final : private PlaintextSink,
   void on_close(uint16_t code, std::string_view reason) override;
   void to_client(std::span<const uint8_t> bytes) override;
   void to_protocol(std::span<const uint8_t> bytes) override;
+  void session_host(std::string_view host) override { _facts.host = host; }
   void finish() override;
   void arm(uint64_t deadline_ms) override;
   uint64_t now_ms() const override;

@@ -32,6 +32,8 @@ class BrokerStandIn final : public BridgeSink {
     PG_ASSERT(!finished);
     client.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
+  void session_host(std::string_view h) override { host = std::string(h); }
+  std::string host;
   void to_protocol(std::span<const uint8_t> bytes) override {
     pending.insert(pending.end(), bytes.begin(), bytes.end());
   }

@@ -29,6 +29,7 @@ class Sink final : public ClientSink {
   uint64_t timer_at = 0;
   uint64_t now = 1'000'000;
   std::string identity;
+  std::string sni;  // the TLS SNI it gives (virtual brokers)
 
   uint64_t connection_id() const override { return 7; }
   std::string peer() const override { return "test"; }
@@ -70,6 +71,8 @@ class Sink final : public ClientSink {
   uint64_t now_ms() const override { return now; }
   const std::string& peer_identity() const override { return identity; }
   net::TlsIdentity tls_identity() const override { return net::TlsIdentity::kNone; }
+  std::string_view server_name() const override { return sni; }
+  std::string_view http_host() const override { return {}; }
 };
 
 // A broker of one shard that keeps its sessions itself and records publishes.
@@ -101,7 +104,7 @@ class Broker final : public BrokerPort {
     return sessions.back().get();
   }
   void session_opened(Session*) override {}
-  PublishOutcome publish(Client*, const mqtt::Publish& p, uint32_t token) override {
+  PublishOutcome publish(Client*, mqtt::Publish& p, uint32_t token) override {
     published.emplace_back(p.topic);
     tokens.push_back(token);
     return {p.retain && token != 0 ? retain_outcome : RetainOutcome::kNone};

@@ -2,6 +2,7 @@
 // expiry counts on across the time it spent on disk, and bodies that are not ours are
 // refused with a reason.
 #include "src/broker/durable_records.h"
+#include "src/mqtt/scope.h"
 
 #include <gtest/gtest.h>
 
@@ -75,17 +76,37 @@ TEST(DurableRecords, ExpiryCountsOnWhileOnDisk) {
 
 TEST(DurableRecords, RecordsNameTheirVirtualBroker) {
   Message* m = make("t", "x", 0);
+  Message* scoped = make(mqtt::scoped(mqtt::make_scope("staging.my-namespace"), "t"), "x", 0);
   const std::string plain = encode_retained(*m, 1);
-  const std::string tenant = encode_retained(*m, 1, "staging.my-namespace");
+  const std::string tenant = encode_retained(*scoped, 1);
   m->unref();
+  scoped->unref();
+  // On disk: the broker's name apart, the topic as its clients wrote it.
+  EXPECT_NE(tenant.find("staging.my-namespace"), std::string::npos);
+  EXPECT_EQ(tenant.find(mqtt::kScopeMark), std::string::npos);
   DecodedRetained a = decode_retained(bytes_of(plain), 2, 0);
   DecodedRetained b = decode_retained(bytes_of(tenant), 2, 0);
   ASSERT_EQ(a.outcome, DecodedRetained::Outcome::kMessage);
   ASSERT_EQ(b.outcome, DecodedRetained::Outcome::kMessage);
   EXPECT_EQ(a.tenant, "");
   EXPECT_EQ(b.tenant, "staging.my-namespace");
+  EXPECT_EQ(a.message->routing_topic(), "t");
+  // Back in memory behind its scope, seen unscoped.
+  EXPECT_EQ(b.message->routing_topic(), mqtt::scoped(mqtt::make_scope("staging.my-namespace"), "t"));
+  EXPECT_EQ(b.message->topic(), "t");
   a.message->unref();
   b.message->unref();
+}
+
+TEST(DurableRecords, ARecordOfAnUnknownFormOfTenantDoesNotRead) {
+  Message* m = make(mqtt::scoped(mqtt::make_scope("a.b"), "t"), "x", 0);
+  std::string body = encode_retained(*m, 1);
+  m->unref();
+  const size_t at = body.find("a.b");
+  ASSERT_NE(at, std::string::npos);
+  body[at + 1] = '/';  // "a/b": no broker's name
+  DecodedRetained bad = decode_retained(bytes_of(body), 2, 0);
+  EXPECT_EQ(bad.outcome, DecodedRetained::Outcome::kMalformed);
 }
 
 TEST(DurableRecords, AnEmptyPayloadIsAClear) {
@@ -161,12 +182,13 @@ TEST(SessionRecords, ASessionRoundTripsWithItsIdentity) {
 
   // Nothing proven, no username: the smallest record.
   SessionRecord bare;
-  bare.key = {"tenant-a", "x"};
+  bare.key = {"", mqtt::scoped(mqtt::make_scope("tenant-a.ns"), "x")};
   bare.expiry_interval = 10;
   SessionRecord back;
   ASSERT_TRUE(decode_session(bytes_of(encode_session(bare)), back, why)) << why;
   EXPECT_FALSE(back.full_image);
-  EXPECT_EQ(back.key.tenant, "tenant-a");
+  EXPECT_EQ(back.key.tenant, "tenant-a.ns");
+  EXPECT_EQ(back.key.client_id, bare.key.client_id);  // scoped again in memory
   EXPECT_FALSE(back.identity.username.has_value());
   EXPECT_FALSE(back.identity.proven);
   EXPECT_FALSE(back.identity.grant.has_value());

@@ -8,6 +8,7 @@
 
 #include "src/broker/topic_trie.h"
 #include "src/mqtt/codec.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 namespace {
@@ -140,11 +141,25 @@ struct Hit {
 
 // topic_matches() must agree with the trie's matching on every pair.
 TEST(TopicMatches, AgreesWithTheTrie) {
-  const std::vector<std::string> filters = {"#", "+", "a", "a/#", "a/+", "+/b", "a/b/c",
+  const std::vector<std::string> base_filters = {"#", "+", "a", "a/#", "a/+", "+/b", "a/b/c",
                                             "+/+/+", "a/+/c", "/#", "+/#", "$SYS/#",
                                             "$SYS/+", "a//c", "/", "+/"};
-  const std::vector<std::string> topic_list = {"a", "a/b", "a/b/c", "a//c", "/", "/a", "b",
+  const std::vector<std::string> base_topics = {"a", "a/b", "a/b/c", "a//c", "/", "/a", "b",
                                                "$SYS/x", "$SYS", "a/b/c/d", "x/b", ""};
+  // The same in two virtual brokers' scopes (src/mqtt/scope.h): each matches only its
+  // own broker's topics, with the `$` rule after the scope; the default broker's none.
+  std::vector<std::string> filters = base_filters;
+  std::vector<std::string> topic_list = base_topics;
+  for (const std::string scope : {mqtt::make_scope("a.ns"), mqtt::make_scope("b.ns")}) {
+    for (const auto& f : base_filters) {
+      filters.push_back(mqtt::scoped(scope, f));
+    }
+    for (const auto& t : base_topics) {
+      if (!t.empty()) {
+        topic_list.push_back(mqtt::scoped(scope, t));
+      }
+    }
+  }
   for (const auto& filter : filters) {
     TopicTrie<Hit> trie;
     trie.insert(filter).hit = true;
@@ -157,6 +172,48 @@ TEST(TopicMatches, AgreesWithTheTrie) {
       EXPECT_EQ(mqtt::topic_matches(filter, topic), trie_hit) << filter << " vs " << topic;
     }
   }
+}
+
+TEST(TopicMatches, ScopesKeepVirtualBrokersApart) {
+  const std::string a = mqtt::make_scope("a.ns");
+  const std::string b = mqtt::make_scope("b.ns");
+  EXPECT_TRUE(mqtt::topic_matches(a + "#", a + "x/y"));
+  EXPECT_FALSE(mqtt::topic_matches(a + "#", b + "x/y"));
+  EXPECT_FALSE(mqtt::topic_matches("#", a + "x/y"));
+  EXPECT_FALSE(mqtt::topic_matches("+/x/y", a + "x/y"));
+  EXPECT_FALSE(mqtt::topic_matches(a + "#", "x/y"));
+  EXPECT_FALSE(mqtt::topic_matches(a + "#", a + "$SYS/x"));  // `$` rule after the scope
+  EXPECT_TRUE(mqtt::topic_matches(a + "$SYS/#", a + "$SYS/x"));
+  EXPECT_FALSE(mqtt::topic_matches("$SYS/#", a + "$SYS/x"));
+}
+
+// A scan reads only its broker's topics, and the default broker's skips every scoped one.
+TEST(RetainedStore, ScansStayInTheirBroker) {
+  RetainedStore store(100, 1 << 20);
+  const std::string a = mqtt::make_scope("a.ns");
+  const std::string b = mqtt::make_scope("b.ns");
+  for (const std::string& topic : {std::string("t/1"), a + "t/1", a + "t/2", b + "t/1", std::string("z")}) {
+    mqtt::Publish p;
+    p.topic = topic;
+    p.payload = mqtt::as_bytes(std::string_view("v"));
+    p.retain = true;
+    ASSERT_EQ(store.store(Message::create(p, 0, 0), nullptr), RetainedStore::StoreResult::kStored);
+  }
+  const auto scan = [&](std::string_view filter) {
+    std::string cursor;
+    std::vector<Message*> out;
+    std::vector<std::string> topics;
+    while (!store.scan(filter, cursor, 2, 100, 0, out)) {
+    }
+    for (Message* m : out) {
+      topics.emplace_back(m->routing_topic());
+      m->unref();
+    }
+    return topics;
+  };
+  EXPECT_EQ(scan("#"), (std::vector<std::string>{"t/1", "z"}));
+  EXPECT_EQ(scan(a + "#"), (std::vector<std::string>{a + "t/1", a + "t/2"}));
+  EXPECT_EQ(scan(b + "t/+"), (std::vector<std::string>{b + "t/1"}));
 }
 
 }  // namespace

@@ -32,6 +32,20 @@ TopicTrie<Names> make(const std::vector<std::string>& filters) {
 
 using V = std::vector<std::string>;
 
+// A virtual broker's keys (src/mqtt/scope.h): its filters reach only its topics, the
+// default broker's wildcards none of them, and the `$` rule holds after the scope.
+TEST(TopicTrie, ScopedTopicsStayInTheirBroker) {
+  const std::string a = "$\xFF" "a.ns/";
+  const std::string b = "$\xFF" "b.ns/";
+  auto trie = make({"#", "+/x", a + "#", a + "+", a + "x", a + "+/y", b + "#", a + "$SYS/#"});
+  EXPECT_EQ(matches(trie, "x"), (V{"#"}));
+  EXPECT_EQ(matches(trie, a + "x"), (V{a + "#", a + "+", a + "x"}));
+  EXPECT_EQ(matches(trie, a + "q/y"), (V{a + "#", a + "+/y"}));
+  EXPECT_EQ(matches(trie, b + "x"), (V{b + "#"}));
+  EXPECT_EQ(matches(trie, a + "$SYS/load"), (V{a + "$SYS/#"}));
+  EXPECT_EQ(matches(trie, b + "$SYS/load"), V{});
+}
+
 TEST(TopicTrie, WildcardRulesOfSection47) {
   auto trie = make({"a/b/c", "a/+/c", "a/#", "#", "+/+", "+", "a/+", "/+", "+/#", "a/b/#"});
   EXPECT_EQ(matches(trie, "a/b/c"), (V{"#", "+/#", "a/#", "a/+/c", "a/b/#", "a/b/c"}));

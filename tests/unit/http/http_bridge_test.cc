@@ -28,6 +28,8 @@ class RecordingSink final : public BridgeSink {
   void to_client(std::span<const uint8_t> bytes) override {
     client.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
+  void session_host(std::string_view h) override { host = std::string(h); }
+  std::string host;
   void to_protocol(std::span<const uint8_t> bytes) override {
     protocol.insert(protocol.end(), bytes.begin(), bytes.end());
   }

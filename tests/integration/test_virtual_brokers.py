@@ -1,0 +1,274 @@
+"""Virtual brokers (issue 32): brokers chosen by the listener, TLS SNI and HTTP Host, each
+an isolated topic space with its own sessions, retained messages, wills, shared groups and
+$SYS events — proven with `#` subscribers and the same client ids in every broker — and
+unmatched connections refused when configured (CONNACK 0x88; 3.1.1: return code 3).
+Independent clients: Debian's mosquitto_pub/sub, raw MQTT over TCP and TLS, curl (SSE)."""
+
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+import mqtt_raw
+from conftest import free_ports
+
+BROKERS = """
+[[namespace]]
+name = "acme"
+
+[[broker]]
+name = "red"
+namespace = "acme"
+hostnames = ["red.acme.test", "*.red.acme.test"]
+
+[[broker]]
+name = "blue"
+namespace = "acme"
+hostnames = ["blue.acme.test"]
+"""
+
+
+class TlsRaw(mqtt_raw.RawClient):
+    """A raw MQTT client inside TLS that sends `server_name` as SNI (the test certificate
+    names localhost: the name is not verified, the chain is)."""
+
+    def __init__(self, port, certs, server_name, version=mqtt_raw.V5):
+        ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        ctx.check_hostname = False
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.version = version
+        self.sock = ctx.wrap_socket(raw, server_hostname=server_name)
+        self.send_timeout = 10.0
+        self.buf = b""
+        self.queued = []
+        self.closed = False
+        self._next_id = 1
+
+
+def start(broker, certs=None, *, unmatched="default", listeners=("mqtt",), tables=""):
+    """A broker with the red and blue brokers. `listeners`: schemes, optionally bound with
+    "mqtt?broker=red.acme". Returns (broker, [ports])."""
+    ports = free_ports(len(listeners))
+    args = []
+    for scheme, port in zip(listeners, ports):
+        name, _, query = scheme.partition("?")
+        args += ["--listen", f"{name}://127.0.0.1:{port}" + (f"?{query}" if query else "")]
+    if certs is not None:
+        args += ["--tls-cert", str(certs / "server.pem"), "--tls-key", str(certs / "server.key")]
+    b = broker(config=f'unmatched_broker = "{unmatched}"\n' + tables + BROKERS, default_args=False,
+               wait_ports=ports, args=args + ["--shards", "2", "--io", broker.backend,
+                                              "--log-level", "debug"])
+    return b, ports
+
+
+def drain(client, timeout=0.5):
+    out = []
+    while True:
+        pkt = client.try_read_packet(timeout)
+        if pkt is None:
+            return out
+        if pkt.type == mqtt_raw.PUBLISH:
+            out.append(mqtt_raw.Message(pkt, client.version))
+
+
+def test_brokers_chosen_by_listener_are_isolated(broker):
+    """Three listeners: the default broker's, red's and blue's. `#` subscribers, the same
+    client ids, retained messages and wills: nothing crosses."""
+    b, (default_port, red_port, blue_port) = start(
+        broker, listeners=("mqtt", "mqtt?broker=red.acme", "mqtt?broker=blue.acme"))
+    v = mqtt_raw.V5
+    subs = {name: mqtt_raw.connected(port, "watcher", v)
+            for name, port in (("default", default_port), ("red", red_port), ("blue", blue_port))}
+    for sub in subs.values():
+        assert sub.subscribe(("#", 1)) == [1]
+    for name, port in (("default", default_port), ("red", red_port), ("blue", blue_port)):
+        pub = mqtt_raw.connected(port, "publisher", v)
+        pub.publish_qos1("sensors/temp", f"from {name}".encode())
+        pub.publish_qos1("sensors/retained", f"kept by {name}".encode(), retain=True)
+        pub.disconnect()
+    for name, sub in subs.items():
+        got = {(m.topic, m.payload) for m in drain(sub, 1.0)}
+        assert got == {("sensors/temp", f"from {name}".encode()),
+                       ("sensors/retained", f"kept by {name}".encode())}, name
+    # Retained messages: each broker's new subscriber gets its own only.
+    for name, port in (("default", default_port), ("red", red_port), ("blue", blue_port)):
+        late = mqtt_raw.connected(port, "late", v)
+        assert late.subscribe(("#", 0)) == [0]
+        got = [(m.topic, m.payload) for m in drain(late, 1.0)]
+        assert got == [("sensors/retained", f"kept by {name}".encode())], name
+        late.disconnect()
+    for sub in subs.values():
+        sub.disconnect()
+
+
+def test_the_same_client_id_in_two_brokers_is_two_sessions(broker):
+    b, (red_port, blue_port) = start(
+        broker, listeners=("mqtt?broker=red.acme", "mqtt?broker=blue.acme"))
+    v = mqtt_raw.V5
+    expiry = [(mqtt_raw.SESSION_EXPIRY_INTERVAL, 300)]
+    red = mqtt_raw.connected(red_port, "same-id", v, clean=True, properties=expiry)
+    assert red.subscribe(("red/only", 1)) == [1]
+    # The same id in blue takes nothing over: red stays connected.
+    blue = mqtt_raw.connected(blue_port, "same-id", v, clean=False, properties=expiry)
+    blue.publish_qos1("red/only", b"from blue")
+    red.no_packet(0.5)
+    assert red.is_open()
+    red.ping()
+    # A second client of red with that id takes red's session over (and only it).
+    red_again = mqtt_raw.RawClient(red_port, v)
+    connack = red_again.connect("same-id", clean=False, properties=expiry)
+    assert connack.session_present
+    red.expect_closed()
+    blue.ping()
+    blue.disconnect()
+    red_again.disconnect()
+
+
+def test_will_and_shared_groups_stay_in_their_broker(broker):
+    b, (red_port, blue_port) = start(
+        broker, listeners=("mqtt?broker=red.acme", "mqtt?broker=blue.acme"))
+    v = mqtt_raw.V5
+    red_sub = mqtt_raw.connected(red_port, "w-red", v)
+    blue_sub = mqtt_raw.connected(blue_port, "w-blue", v)
+    assert red_sub.subscribe(("$share/g/jobs/#", 1), ("wills/#", 1)) == [1, 1]
+    assert blue_sub.subscribe(("$share/g/jobs/#", 1), ("wills/#", 1)) == [1, 1]
+    dying = mqtt_raw.connected(red_port, "dying", v,
+                               will=dict(topic="wills/dying", payload=b"gone", qos=1))
+    dying.sock.close()
+    msg = red_sub.next_message(10)
+    assert (msg.topic, msg.payload) == ("wills/dying", b"gone")
+    pub = mqtt_raw.connected(blue_port, "jobs", v)
+    for i in range(4):
+        pub.publish_qos1(f"jobs/{i}", b"job")
+    got = drain(blue_sub, 1.0)
+    assert sorted(m.topic for m in got) == [f"jobs/{i}" for i in range(4)]
+    assert drain(red_sub, 0.5) == []
+    for c in (red_sub, blue_sub, pub):
+        c.disconnect()
+
+
+def test_sys_events_are_published_inside_their_own_broker(broker):
+    b, (default_port, red_port) = start(broker, listeners=("mqtt", "mqtt?broker=red.acme"),
+                                        tables="[sys]\nevents = true\n")
+    v = mqtt_raw.V5
+    default_sys = mqtt_raw.connected(default_port, "sys-default", v)
+    red_sys = mqtt_raw.connected(red_port, "sys-red", v)
+    assert default_sys.subscribe(("$SYS/+/new/clients", 0)) == [0]
+    assert red_sys.subscribe(("$SYS/+/new/clients", 0)) == [0]
+    newcomer = mqtt_raw.connected(red_port, "red-newcomer", v)
+    msg = red_sys.next_message(5)
+    assert (msg.topic, msg.payload) == ("$SYS/red.acme/new/clients", b"red-newcomer")
+    default_sys.no_packet(0.5)
+    newcomer.disconnect()
+    for c in (default_sys, red_sys):
+        c.disconnect()
+
+
+def test_publishing_to_sys_is_refused_in_every_broker(broker):
+    b, (red_port,) = start(broker, listeners=("mqtt?broker=red.acme",))
+    v = mqtt_raw.V5
+    sub = mqtt_raw.connected(red_port, "s", v)
+    assert sub.subscribe(("$SYS/#", 0), ("#", 0)) == [0, 0]
+    pub = mqtt_raw.connected(red_port, "p", v)
+    pub.publish("$SYS/broker/fake", b"x")
+    pub.publish("marker", b"m")
+    got = sub.messages_until("marker")
+    assert [m.topic for m in got if m.topic.startswith("$SYS/broker/fake")] == []
+    for c in (sub, pub):
+        c.disconnect()
+
+
+def test_sni_chooses_the_broker_on_a_shared_tls_listener(broker, certs):
+    b, (tls_port, plain_port) = start(broker, certs, listeners=("mqtts", "mqtt"))
+    v = mqtt_raw.V5
+    red = TlsRaw(tls_port, certs, "red.acme.test")
+    red.connect("sni-sub")
+    assert red.subscribe(("#", 0)) == [0]
+    red_wild = TlsRaw(tls_port, certs, "edge-1.red.acme.test")  # *.red.acme.test
+    red_wild.connect("sni-pub")
+    blue = TlsRaw(tls_port, certs, "Blue.Acme.Test")  # names are matched without case
+    blue.connect("sni-sub")  # the same id in another broker
+    assert blue.subscribe(("#", 0)) == [0]
+    default = mqtt_raw.connected(plain_port, "sni-default", v)
+    assert default.subscribe(("#", 0)) == [0]
+    red_wild.publish("t", b"red")
+    blue.publish("t", b"blue")
+    default.publish("t", b"default")
+    assert [(m.topic, m.payload) for m in drain(red, 1.0)] == [("t", b"red")]
+    assert [(m.topic, m.payload) for m in drain(blue, 1.0)] == [("t", b"blue")]
+    assert [(m.topic, m.payload) for m in drain(default, 1.0)] == [("t", b"default")]
+    for c in (red, red_wild, blue, default):
+        c.disconnect()
+
+
+def test_unmatched_connections_are_refused_when_configured(broker, certs):
+    b, (tls_port, plain_port, red_port) = start(
+        broker, certs, unmatched="refuse", listeners=("mqtts", "mqtt", "mqtt?broker=red.acme"))
+    # No SNI naming a broker, no Host: v5 CONNACK 0x88, 3.1.1 return code 3.
+    mqtt_raw.RawClient(plain_port, mqtt_raw.V5).connect("x", expect_code=0x88)
+    mqtt_raw.RawClient(plain_port, mqtt_raw.V311).connect("x", expect_code=3)
+    TlsRaw(tls_port, certs, "nobody.acme.test").connect("x", expect_code=0x88)
+    # A named broker, by SNI or by the listener, is served.
+    ok = TlsRaw(tls_port, certs, "red.acme.test")
+    ok.connect("y")
+    ok.disconnect()
+    mqtt_raw.connected(red_port, "z", mqtt_raw.V311).disconnect()
+    b.wait_for_log(r"no virtual broker for this connection")
+
+
+def test_mosquitto_clients_see_their_topics_without_the_broker(broker):
+    """Real clients: what they subscribe to and receive is their own broker's topic as
+    they wrote it, and an assigned client id is theirs alone."""
+    b, (red_port, blue_port) = start(
+        broker, listeners=("mqtt?broker=red.acme", "mqtt?broker=blue.acme"))
+    pos = b.log_pos()
+    sub = subprocess.Popen(["mosquitto_sub", "-p", str(red_port), "-t", "#", "-v", "-C", "1",
+                            "-W", "10", "-V", "mqttv5"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    b.wait_for_log(r"suback sent", since=pos)
+    r = subprocess.run(["mosquitto_pub", "-p", str(blue_port), "-t", "a/b", "-m", "blue"],
+                       capture_output=True, text=True, timeout=15)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(["mosquitto_pub", "-p", str(red_port), "-t", "a/b", "-m", "red",
+                        "-V", "mqttv5"], capture_output=True, text=True, timeout=15)
+    assert r.returncode == 0, r.stderr
+    out, err = sub.communicate(timeout=15)
+    assert out.strip() == "a/b red", err
+    c = mqtt_raw.RawClient(red_port, mqtt_raw.V5)
+    connack = c.connect("")
+    assigned = connack.props.get(mqtt_raw.ASSIGNED_CLIENT_IDENTIFIER)
+    assert assigned and "\xff" not in assigned and "acme" not in assigned
+    c.disconnect()
+
+
+def test_sse_host_chooses_the_broker(broker):
+    ports = free_ports(2)
+    b = broker(config=BROKERS, default_args=False, wait_ports=ports,
+               args=["--listen", f"http://127.0.0.1:{ports[0]}", "--listen",
+                     f"mqtt://127.0.0.1:{ports[1]}?broker=red.acme", "--shards", "2",
+                     "--io", broker.backend, "--log-level", "debug"])
+    pos = b.log_pos()
+    events = subprocess.Popen(
+        ["curl", "-sN", "--max-time", "10", "-H", "Host: red.acme.test",
+         f"http://127.0.0.1:{ports[0]}/events?topic=news"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    b.wait_for_log(r"suback sent", since=pos)
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                        "-H", "Host: blue.acme.test", "--data", "blue",
+                        f"http://127.0.0.1:{ports[0]}/events?topic=news"],
+                       capture_output=True, text=True, timeout=15)
+    assert r.stdout == "200", r
+    red = mqtt_raw.connected(ports[1], "red-pub", mqtt_raw.V5)
+    red.publish_qos1("news", b"red")
+    red.disconnect()
+    deadline = time.monotonic() + 10
+    text = ""
+    while "red" not in text and time.monotonic() < deadline:
+        line = events.stdout.readline()
+        if not line:
+            break
+        text += line
+    events.kill()
+    assert "data: red" in text and "blue" not in text, text
