@@ -29,12 +29,12 @@
 #include "src/broker/client_link.h"
 #include "src/broker/lazy_deque.h"
 #include "src/broker/message.h"
-#include "src/mqtt/scope.h"
 #include "src/broker/packed_string.h"
 #include "src/broker/proven_identity.h"
 #include "src/broker/session_host.h"
 #include "src/io/timer_wheel.h"
 #include "src/mqtt/packets.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
