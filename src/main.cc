@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -379,13 +381,20 @@ bool load_admin_token(const Options& options, std::string& token) {
 // What a reload builds anew; every generation is kept for the process's life, since live
 // clients and shards may still point into an older one (a few KB each). And what a
 // reload changes of the listeners.
+// The virtual brokers' settings of the control plane that come from the config.
+void set_tenant_settings(const Options& options, broker::ControlSettings& control) {
+  control.configured_tenants = broker::configured_tenants(options);
+  control.refuse_unmatched = options.unmatched_broker == "refuse";
+  control.max_namespaces = options.limits.max_namespaces;
+  control.max_brokers_per_namespace = options.limits.max_brokers_per_namespace;
+}
+
 struct ReloadKept {
   std::vector<std::unique_ptr<auth::AclAuthorizer>> acls;
   std::vector<std::unique_ptr<auth::ScramSha256>> scrams;
   std::vector<std::unique_ptr<auth::ConnectAuthenticatorFactory>> authenticators;
   std::vector<std::unique_ptr<auth::Ed25519TokenIssuer>> issuers;
   std::vector<std::unique_ptr<broker::ProcessFacts>> facts;
-  std::vector<std::unique_ptr<broker::VirtualBrokers>> brokers;
   struct Listener {
     std::string written;  // its URL as the config says it
     uint16_t index = 0;   // the shards' and the connection slots' name for it
@@ -572,8 +581,8 @@ std::string reload(int argc, char** argv, const Options& loaded, Options& runnin
   for (const std::string& key : config::hold_restart_keys(loaded, next)) {
     PG_WARN("SIGHUP: '%s' changed: it takes effect at the next restart", key.c_str());
   }
-  std::unique_ptr<broker::VirtualBrokers> brokers = broker::make_virtual_brokers(next, &error);
-  if (brokers == nullptr) {
+  // Checked whole (names, hostnames, every listener's ?broker=) before anything changes.
+  if (broker::make_virtual_brokers(next, &error) == nullptr) {
     PG_ERROR("SIGHUP: %s; keeping the running configuration", error.c_str());
     return "reload failed: " + error;
   }
@@ -595,9 +604,9 @@ std::string reload(int argc, char** argv, const Options& loaded, Options& runnin
   applied.acl = next.acl;
   applied.drain_timeout_ms = next.drain_timeout_ms;
   applied.rehome_publishers = next.rehome_publishers;
-  // Connections keep the broker they were given; new ones are chosen by this directory.
-  kept.brokers.push_back(std::move(brokers));
-  applied.brokers = kept.brokers.back().get();
+  // Connections keep the broker they were given; new ones are chosen from the config's
+  // brokers now and those the admin API made (each shard's control plane).
+  set_tenant_settings(next, applied.control);
   if (!next.acl.deny.empty()) {
     kept.acls.push_back(std::make_unique<auth::AclAuthorizer>(next.acl));
     applied.authorizer = kept.acls.back().get();
@@ -710,12 +719,7 @@ int run(Options options, int argc, char** argv) {
     PG_ERROR("%s", brokers_error.c_str());
     return 1;
   }
-  if (!virtual_brokers->empty()) {
-    PG_INFO("virtual brokers: %zu in %zu namespaces; unmatched connections %s",
-            virtual_brokers->size(), virtual_brokers->namespaces().size(),
-            virtual_brokers->refuse_unmatched() ? "refused" : "go to the default broker");
-  }
-  config.brokers = virtual_brokers.get();
+  set_tenant_settings(options, config.control);
   config.rehome_publishers = options.rehome_publishers;
   config.drain_timeout_ms = options.drain_timeout_ms;
   // What /metrics and /status say the process is.
@@ -754,6 +758,34 @@ int run(Options options, int argc, char** argv) {
       PG_ERROR("revocations: %s (fix or remove the file; tokens it revoked would work again)",
                why.c_str());
       return 1;
+    }
+  }
+  {
+    // Virtual brokers made through the admin API: a damaged file stops the start (their
+    // clients would land in the default broker).
+    std::string why;
+    std::ifstream in(control_store.tenants_path(), std::ios::binary);
+    if (in) {
+      std::ostringstream text;
+      text << in.rdbuf();
+      if (!broker::decode_tenants(text.str(), config.control.made_tenants, why)) {
+        PG_ERROR("%s: %s (fix or remove the file)", control_store.tenants_path().c_str(),
+                 why.c_str());
+        return 1;
+      }
+    }
+    std::vector<std::string> skipped;
+    const auto directory =
+        broker::build_virtual_brokers(config.control.configured_tenants,
+                                      config.control.made_tenants,
+                                      config.control.refuse_unmatched, &why, &skipped);
+    for (const std::string& left : skipped) {
+      PG_WARN("virtual brokers: one made through the admin API is left out: %s", left.c_str());
+    }
+    if (directory != nullptr && !directory->empty()) {
+      PG_INFO("virtual brokers: %zu in %zu namespaces; unmatched connections %s",
+              directory->size(), directory->namespaces().size(),
+              directory->refuse_unmatched() ? "refused" : "go to the default broker");
     }
   }
   config.control.max_revocations = options.auth.max_revocations;

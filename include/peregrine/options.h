@@ -94,6 +94,10 @@ struct Limits {
   // asked by mail (src/broker/filter_counts.h). 0: no limit. Set at start only: the
   // counting runs from the start or not at all.
   uint32_t max_subscribers_per_filter = 0;
+  // Virtual brokers the admin API may make: namespaces, and brokers in one namespace
+  // (those of the config file count too); beyond, the API answers 409.
+  uint32_t max_namespaces = 1000;
+  uint32_t max_brokers_per_namespace = 1000;
 };
 
 // $SYS topics: Aedes' event topics under $SYS/<broker_id>/ and Mosquitto-style

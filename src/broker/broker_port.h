@@ -56,9 +56,6 @@ struct BrokerConfig {
   const ProcessFacts* process = nullptr;
   // MQTT clients connected against max_connections (nullptr: no count, no bound).
   ConnectionSlots* slots = nullptr;
-  // The virtual brokers (nullptr: the default broker alone). Shared, read-only,
-  // outlives the shards.
-  const VirtualBrokers* brokers = nullptr;
 };
 
 class BrokerPort : public net::ConnectionHost, public SessionHost {
@@ -109,13 +106,16 @@ class BrokerPort : public net::ConnectionHost, public SessionHost {
   // SNI and HTTP Host (virtual_brokers.h).
   BrokerChoice choose_broker(uint16_t listener, std::string_view server_name,
                              std::string_view host) const {
-    if (_config.brokers == nullptr) {
+    const VirtualBrokers* directory = brokers_directory();
+    if (directory == nullptr) {
       return {};
     }
-    return _config.brokers->choose(listener_broker(listener), server_name, host);
+    return directory->choose(listener_broker(listener), server_name, host);
   }
   // The virtual broker listener `index` is bound to ("": none).
   virtual std::string_view listener_broker(uint16_t) const { return {}; }
+  // This shard's replica of the virtual brokers (nullptr: the default broker alone).
+  virtual const VirtualBrokers* brokers_directory() const { return nullptr; }
   // Whether a CONNECT for `client_id` is accepted on this shard: its session lives here
   // (and is not leaving), or none does anywhere and this is its home. Otherwise the
   // connection moves on.

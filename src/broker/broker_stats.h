@@ -25,6 +25,9 @@ namespace peregrine::broker {
   X(address_flood_closed, "sockets closed at accept: max_new_connections_per_address")   \
   X(client_id_refused, "CONNECT refused 0x85 (3.1.1: 2): client id over its limit")      \
   X(broker_unmatched_refused, "CONNECT refused 0x88 (3.1.1: 3): no virtual broker took it") \
+  X(broker_deleted_disconnects, "clients disconnected 0x98: their virtual broker deleted") \
+  X(broker_deleted_sessions, "sessions ended: their virtual broker deleted")             \
+  X(broker_deleted_retained, "retained messages cleared: their virtual broker deleted")   \
   X(credentials_refused, "CONNECT refused 0x86 (3.1.1: 4): username or password too long") \
   X(topic_limit_refused, "topics over max_topic_length/depth: PUBLISH, will, SUBSCRIBE")  \
   X(rate_limited, "clients disconnected 0x96: over max_packets_per_second")              \

@@ -57,7 +57,15 @@ ControlPlane::ControlPlane(uint16_t self, uint16_t shards, Outbox& outbox, Contr
       _store(self == kLeader ? settings.store : nullptr),
       _issuer(settings.issuer),
       _max_revocations(settings.max_revocations),
-      _configured_keys(settings.configured_keys) {
+      _configured_keys(settings.configured_keys),
+      _configured_tenants(settings.configured_tenants),
+      _made_tenants(settings.made_tenants),
+      _refuse_unmatched(settings.refuse_unmatched),
+      _max_namespaces(settings.max_namespaces),
+      _max_brokers_per_namespace(settings.max_brokers_per_namespace) {
+  if (!rebuild_brokers()) {
+    _brokers = std::make_unique<VirtualBrokers>();  // main checked the config's set
+  }
   for (const std::string& id : settings.revoked) {
     if (_revoked.insert(id).second) {
       _order.push_back(id);
@@ -84,6 +92,11 @@ std::vector<BrokerKey> ControlPlane::public_keys() const {
 void ControlPlane::reconfigure(const ControlSettings& next) {
   _issuer = next.issuer;
   _configured_keys = next.configured_keys;
+  _configured_tenants = next.configured_tenants;
+  _refuse_unmatched = next.refuse_unmatched;
+  _max_namespaces = next.max_namespaces;
+  _max_brokers_per_namespace = next.max_brokers_per_namespace;
+  rebuild_brokers();
 }
 
 ControlPlane::~ControlPlane() {
@@ -152,6 +165,9 @@ void ControlPlane::call(uint64_t waiter, const http::AdminCall& call) {
     default:
       break;
   }
+  if (http::is_tenant_read(call.op)) {
+    return answer_tenant_read(waiter, call);
+  }
   if (_issuer == nullptr &&
       (call.op == Op::kCreateKey || call.op == Op::kDeleteKey || call.op == Op::kIssue)) {
     _answers.push_back({waiter, 501, http::admin_error(10030, "this broker makes no keys")});
@@ -183,9 +199,18 @@ void ControlPlane::lead(AdminOp* op) {
     case Op::kCreateKey: return create_key(op);
     case Op::kDeleteKey: return delete_key(op);
     case Op::kIssue: return issue(op);
+    case Op::kCreateNamespace:
+    case Op::kDeleteNamespace:
+    case Op::kCreateBroker:
+    case Op::kUpdateBroker:
+    case Op::kDeleteBroker: return lead_tenants(op);
     case Op::kListRevocations:
     case Op::kListKeys:
-    case Op::kPublicKeys: break;
+    case Op::kPublicKeys:
+    case Op::kListNamespaces:
+    case Op::kDescribeNamespace:
+    case Op::kListBrokers:
+    case Op::kDescribeBroker: break;
   }
   PG_ASSERT_MSG(false, "a read reached the leader");
 }
@@ -292,9 +317,14 @@ void ControlPlane::issue(AdminOp* op) {
 
 void ControlPlane::broadcast(AdminOp* op, ControlChange::Kind kind,
                              std::vector<std::string> token_ids, std::string removed_key) {
-  ControlChange change{kind, std::move(token_ids), {}, std::move(removed_key), 0, op};
+  ControlChange change{kind, std::move(token_ids), {}, std::move(removed_key), {}, {}, 0, op};
   if (kind == ControlChange::Kind::kKeys) {
     change.keys = public_keys();
+  }
+  if (kind == ControlChange::Kind::kTenants) {
+    change.tenants = _made_tenants;
+    change.removed_scope = std::move(change.removed_key);  // the deleted broker's, if any
+    change.removed_key.clear();
   }
   apply(change);
   if (_shards == 1) {
@@ -326,6 +356,15 @@ void ControlPlane::apply(const ControlChange& change) {
         _keys = change.keys;  // the leader changed its own (with private halves) already
       }
       _events.broker_keys_changed(change.keys, change.removed_key);
+      return;
+    case ControlChange::Kind::kTenants:
+      if (_self != kLeader) {
+        _made_tenants = change.tenants;  // the leader changed its own already
+      }
+      rebuild_brokers();
+      if (!change.removed_scope.empty()) {
+        _events.broker_removed(change.removed_scope);
+      }
       return;
   }
 }
@@ -359,6 +398,8 @@ void ControlPlane::save(AdminOp* op) {
   if (op->call.op == http::AdminCall::Op::kRevoke ||
       op->call.op == http::AdminCall::Op::kUnrevoke) {
     taken = _store->save_revocations(_order, ticket);
+  } else if (http::is_tenant_op(op->call.op)) {
+    taken = _store->save_tenants(encode_tenants(_made_tenants), ticket);
   } else {
     std::vector<BrokerKey> keys = _keys;
     if (op->made) {

@@ -1,5 +1,6 @@
 // The control plane on one shard: the revocation list (revoked token ids, by jti), the
-// broker's own signing keys (token_issuer.h), and the admin API calls that read or
+// broker's own signing keys (token_issuer.h), the virtual brokers (virtual_brokers.h: the
+// config file's and those made through the API), and the admin API calls that read or
 // change them. Every shard holds a replica (of the keys, their public halves); shard 0
 // is the one writer and the only holder of private keys (DESIGN §6: changed on one
 // shard, broadcast to every shard as typed mail, applied before the API answers):
@@ -37,6 +38,7 @@
 
 #include "include/peregrine/control_store.h"
 #include "include/peregrine/token_issuer.h"
+#include "src/broker/virtual_brokers.h"
 #include "src/http/admin_call.h"
 
 namespace peregrine::broker {
@@ -52,15 +54,24 @@ struct ControlSettings {
   std::vector<BrokerKey> broker_keys;  // at start, private halves included
   // [[auth.jwt.keys]] as the key list shows them: kid and algorithm (never the material).
   std::vector<std::pair<std::string, std::string>> configured_keys;
+  // Virtual brokers: the config file's, those the admin API made (brokers.json at
+  // start), what becomes of connections naming none, and the API's bounds.
+  TenantSet configured_tenants;
+  TenantSet made_tenants;
+  bool refuse_unmatched = false;
+  uint32_t max_namespaces = 1000;
+  uint32_t max_brokers_per_namespace = 1000;
 };
 
 // A change on its way to every shard (shard_mail.h): revocations, or the key set.
 struct ControlChange {
-  enum class Kind : uint8_t { kRevoke, kUnrevoke, kKeys };
+  enum class Kind : uint8_t { kRevoke, kUnrevoke, kKeys, kTenants };
   Kind kind = Kind::kRevoke;
   std::vector<std::string> token_ids;  // kRevoke, kUnrevoke: only those that change
   std::vector<BrokerKey> keys;         // kKeys: the whole new set, public halves only
   std::string removed_key;             // kKeys: the kid deleted ("": one was added)
+  TenantSet tenants;                   // kTenants: the API's whole new set
+  std::string removed_scope;           // kTenants: a deleted broker's scope ("": none)
   uint32_t acks_left = 0;
   struct AdminOp* op = nullptr;        // the call it answers, back to its origin
 };
@@ -87,6 +98,9 @@ class ControlEvents {
   // them, and live connections whose token `removed_key` signed are closed (v5: 0x98).
   virtual void broker_keys_changed(const std::vector<BrokerKey>& keys,
                                    std::string_view removed_key) = 0;
+  // The virtual broker of `scope` was deleted: its live connections are closed (v5:
+  // 0x98) and its sessions and retained messages go.
+  virtual void broker_removed(std::string_view scope) = 0;
   // The wall clock, in milliseconds since the epoch (a key's birth, a token's iat).
   virtual int64_t wall_clock_ms() const = 0;
 };
@@ -114,8 +128,11 @@ class ControlPlane {
   std::vector<BrokerKey> public_keys() const;
 
   // SIGHUP: `next`'s issuer (the configured iss and aud) signs from now on, and its
-  // configured keys are the ones listed; revocations and the broker's keys stay.
+  // configured keys are the ones listed; its configured virtual brokers replace the old
+  // ones; revocations, the broker's keys and the API's brokers stay.
   void reconfigure(const ControlSettings& next);
+  // Which virtual broker a connection belongs to: this shard's replica.
+  const VirtualBrokers& brokers() const { return *_brokers; }
 
   // An admin call from a connection on this shard; answered through ControlEvents, never
   // from within this call.
@@ -133,6 +150,13 @@ class ControlPlane {
 
  private:
   void lead(AdminOp* op);
+  // Virtual brokers (control_plane_brokers.cc): reads answered here, changes led.
+  void answer_tenant_read(uint64_t waiter, const http::AdminCall& call);
+  void lead_tenants(AdminOp* op);
+  // This shard's directory again from the config's set and the API's (false: kept).
+  bool rebuild_brokers();
+  std::string namespace_json(const NamespaceSpec& ns) const;
+  std::string broker_json(const VirtualBrokerSpec& broker) const;
   void lead_revocations(AdminOp* op);
   void create_key(AdminOp* op);
   void delete_key(AdminOp* op);
@@ -160,6 +184,12 @@ class ControlPlane {
   uint32_t _max_revocations;
   std::vector<BrokerKey> _keys;  // oldest first; private halves on the leader only
   std::vector<std::pair<std::string, std::string>> _configured_keys;
+  TenantSet _configured_tenants;  // the config file's
+  TenantSet _made_tenants;        // the API's: the same on every shard
+  bool _refuse_unmatched = false;
+  uint32_t _max_namespaces;
+  uint32_t _max_brokers_per_namespace;
+  std::unique_ptr<VirtualBrokers> _brokers;  // of both; never null
   std::unordered_set<std::string> _revoked;
   std::vector<std::string> _order;  // _revoked in the order revoked (what lists show)
   size_t _pending = 0;              // ops of this origin in flight

@@ -77,6 +77,9 @@ class RetainedRouter {
   uint16_t owner(std::string_view topic) const;
   // Retained messages held here (the topics this shard owns).
   size_t size() const { return _store.size(); }
+  std::vector<std::string> topics_in_scope(std::string_view scope, size_t max) const {
+    return _store.topics_in_scope(scope, max);
+  }
   uint64_t bytes() const { return _store.bytes(); }
   // A reload: the store's share of the new retained limits (read from limits() again).
   void limits_changed();

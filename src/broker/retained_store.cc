@@ -118,6 +118,15 @@ bool RetainedStore::scan(std::string_view filter, std::string& cursor, size_t ma
   return it == _messages.end();
 }
 
+std::vector<std::string> RetainedStore::topics_in_scope(std::string_view scope, size_t max) const {
+  std::vector<std::string> out;
+  for (auto it = _messages.lower_bound(scope);
+       it != _messages.end() && out.size() < max && it->first.starts_with(scope); ++it) {
+    out.push_back(it->first);
+  }
+  return out;
+}
+
 Message* RetainedStore::lookup(std::string_view topic, uint64_t now_ms) {
   auto it = _messages.find(topic);
   if (it == _messages.end()) {

@@ -44,6 +44,8 @@ class RetainedStore {
   bool scan(std::string_view filter, std::string& cursor, size_t max_examined,
             size_t max_results, uint64_t now_ms, std::vector<Message*>& out);
 
+  // Up to `max` topics of the virtual broker of `scope` (src/mqtt/scope.h), in order.
+  std::vector<std::string> topics_in_scope(std::string_view scope, size_t max) const;
   // Calls `visit` for up to `max` messages after `cursor` (exclusive; empty: from the
   // start), every topic, $-topics too, in topic order; true when the end was reached.
   // For a snapshot of the store; `cursor` is updated to resume.

@@ -543,6 +543,9 @@ void ShardBroker::on_turn_end() {
   if (_control->has_answers()) {
     _control->flush_answers();
   }
+  if (!_purges.empty()) {
+    purge_slice();  // a deleted virtual broker's state, a slice a turn
+  }
   if (!_reports_done.empty()) {
     finish_reports();
   }

@@ -158,6 +158,8 @@ class ShardBroker final : public shard::ShardService,
   void broker_keys_changed(const std::vector<BrokerKey>& keys,
                            std::string_view removed_key) override;
   int64_t wall_clock_ms() const override;
+  void broker_removed(std::string_view scope) override;
+  const VirtualBrokers* brokers_directory() const override;
 
   // DurableLogListener: a batch of this shard's log is on disk, or failed.
   void on_log_written(uint64_t ticket, int error) override;
@@ -475,6 +477,16 @@ class ShardBroker final : public shard::ShardService,
   uint64_t _assigned_ids = 0;
   // A virtual broker's PUBLISH topic behind its scope, while publish() routes it.
   std::string _routing_topic;
+  // Deleted virtual brokers whose state on this shard is still going
+  // (shard_broker_tenants.cc): one a turn, kPurgeSlice sessions and retained messages.
+  // Bounded by the brokers deleted (the admin API's one-at-a-time changes).
+  static constexpr size_t kPurgeSlice = 256;
+  struct Purge {
+    std::string scope;
+    std::vector<uint64_t> sessions;  // ids still to end, the last first
+  };
+  std::deque<Purge> _purges;
+  void purge_slice();
   uint64_t _id_salt = 0;
   bool _stopping = false;
 };

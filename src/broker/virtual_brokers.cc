@@ -1,5 +1,7 @@
 #include "src/broker/virtual_brokers.h"
 
+#include <picojson.h>
+
 #include <algorithm>
 
 #include "src/mqtt/scope.h"
@@ -165,20 +167,53 @@ BrokerChoice VirtualBrokers::choose(std::string_view bound, std::string_view ser
   return {_refuse_unmatched, nullptr};
 }
 
-std::unique_ptr<VirtualBrokers> make_virtual_brokers(const Options& options, std::string* why) {
-  auto brokers = std::make_unique<VirtualBrokers>();
+TenantSet configured_tenants(const Options& options) {
+  TenantSet set;
   for (const NamespaceOptions& ns : options.namespaces) {
-    if (!brokers->add_namespace({ns.name, ns.description}, why)) {
-      return nullptr;
-    }
+    set.namespaces.push_back({ns.name, ns.description, true});
   }
   for (const BrokerOptions& broker : options.brokers) {
-    if (!brokers->add_broker({broker.name, broker.ns, broker.description, broker.hostnames},
-                             why)) {
+    set.brokers.push_back({broker.name, broker.ns, broker.description, broker.hostnames, true});
+  }
+  return set;
+}
+
+std::unique_ptr<VirtualBrokers> build_virtual_brokers(const TenantSet& configured,
+                                                      const TenantSet& made, bool refuse_unmatched,
+                                                      std::string* why,
+                                                      std::vector<std::string>* skipped) {
+  auto brokers = std::make_unique<VirtualBrokers>();
+  for (const NamespaceSpec& ns : configured.namespaces) {
+    if (!brokers->add_namespace(ns, why)) {
       return nullptr;
     }
   }
-  brokers->set_refuse_unmatched(options.unmatched_broker == "refuse");
+  for (const VirtualBrokerSpec& broker : configured.brokers) {
+    if (!brokers->add_broker(broker, why)) {
+      return nullptr;
+    }
+  }
+  std::string left_out;
+  for (const NamespaceSpec& ns : made.namespaces) {
+    if (!brokers->add_namespace(ns, &left_out) && skipped != nullptr) {
+      skipped->push_back(left_out);
+    }
+  }
+  for (const VirtualBrokerSpec& broker : made.brokers) {
+    if (!brokers->add_broker(broker, &left_out) && skipped != nullptr) {
+      skipped->push_back(left_out);
+    }
+  }
+  brokers->set_refuse_unmatched(refuse_unmatched);
+  return brokers;
+}
+
+std::unique_ptr<VirtualBrokers> make_virtual_brokers(const Options& options, std::string* why) {
+  auto brokers = build_virtual_brokers(configured_tenants(options), {},
+                                       options.unmatched_broker == "refuse", why, nullptr);
+  if (brokers == nullptr) {
+    return nullptr;
+  }
   for (const std::string& text : options.listen) {
     std::string bad;
     const auto url = net::parse_listen_url(text, &bad);
@@ -189,6 +224,100 @@ std::unique_ptr<VirtualBrokers> make_virtual_brokers(const Options& options, std
     }
   }
   return brokers;
+}
+
+std::string encode_tenants(const TenantSet& set) {
+  picojson::array namespaces;
+  for (const NamespaceSpec& ns : set.namespaces) {
+    picojson::object o;
+    o["name"] = picojson::value(ns.name);
+    o["description"] = picojson::value(ns.description);
+    namespaces.emplace_back(o);
+  }
+  picojson::array brokers;
+  for (const VirtualBrokerSpec& broker : set.brokers) {
+    picojson::object o;
+    o["name"] = picojson::value(broker.name);
+    o["namespace"] = picojson::value(broker.ns);
+    o["description"] = picojson::value(broker.description);
+    picojson::array hostnames;
+    for (const std::string& h : broker.hostnames) {
+      hostnames.emplace_back(h);
+    }
+    o["hostnames"] = picojson::value(hostnames);
+    brokers.emplace_back(o);
+  }
+  picojson::object root;
+  root["version"] = picojson::value(1.0);
+  root["namespaces"] = picojson::value(namespaces);
+  root["brokers"] = picojson::value(brokers);
+  return picojson::value(root).serialize() + "\n";
+}
+
+namespace {
+
+bool string_field(const picojson::object& o, const char* name, std::string& out) {
+  const auto it = o.find(name);
+  if (it == o.end() || !it->second.is<std::string>()) {
+    return false;
+  }
+  out = it->second.get<std::string>();
+  return true;
+}
+
+}  // namespace
+
+bool decode_tenants(const std::string& text, TenantSet& out, std::string& why) {
+  picojson::value root;
+  if (!picojson::parse(root, text).empty() || !root.is<picojson::object>()) {
+    why = "not a JSON object";
+    return false;
+  }
+  const picojson::object& o = root.get<picojson::object>();
+  const auto version = o.find("version");
+  const auto namespaces = o.find("namespaces");
+  const auto brokers = o.find("brokers");
+  if (version == o.end() || !version->second.is<double>() || version->second.get<double>() != 1 ||
+      namespaces == o.end() || !namespaces->second.is<picojson::array>() ||
+      brokers == o.end() || !brokers->second.is<picojson::array>()) {
+    why = "not version 1 with \"namespaces\" and \"brokers\" lists";
+    return false;
+  }
+  TenantSet set;
+  for (const picojson::value& item : namespaces->second.get<picojson::array>()) {
+    NamespaceSpec ns;
+    if (!item.is<picojson::object>() || !string_field(item.get<picojson::object>(), "name", ns.name) ||
+        !string_field(item.get<picojson::object>(), "description", ns.description)) {
+      why = "a namespace without a name and a description";
+      return false;
+    }
+    set.namespaces.push_back(std::move(ns));
+  }
+  for (const picojson::value& item : brokers->second.get<picojson::array>()) {
+    VirtualBrokerSpec broker;
+    if (!item.is<picojson::object>()) {
+      why = "a broker that is not an object";
+      return false;
+    }
+    const picojson::object& b = item.get<picojson::object>();
+    const auto hostnames = b.find("hostnames");
+    if (!string_field(b, "name", broker.name) || !string_field(b, "namespace", broker.ns) ||
+        !string_field(b, "description", broker.description) || hostnames == b.end() ||
+        !hostnames->second.is<picojson::array>()) {
+      why = "a broker without name, namespace, description and hostnames";
+      return false;
+    }
+    for (const picojson::value& h : hostnames->second.get<picojson::array>()) {
+      if (!h.is<std::string>()) {
+        why = "a hostname that is not a string";
+        return false;
+      }
+      broker.hostnames.push_back(h.get<std::string>());
+    }
+    set.brokers.push_back(std::move(broker));
+  }
+  out = std::move(set);
+  return true;
 }
 
 }  // namespace peregrine::broker

@@ -30,6 +30,7 @@ namespace peregrine::broker {
 struct NamespaceSpec {
   std::string name;
   std::string description;
+  bool from_config = false;  // [[namespace]]; else made through the admin API
 };
 
 struct VirtualBrokerSpec {
@@ -37,7 +38,19 @@ struct VirtualBrokerSpec {
   std::string ns;          // its namespace's name
   std::string description;
   std::vector<std::string> hostnames;  // "host.example", "*.example"
+  bool from_config = false;  // [[broker]]; else made through the admin API
 };
+
+// A set of namespaces and brokers: the config file's, or the admin API's (kept in
+// state_dir/brokers.json and replicated to every shard by the control plane).
+struct TenantSet {
+  std::vector<NamespaceSpec> namespaces;
+  std::vector<VirtualBrokerSpec> brokers;
+};
+// brokers.json: {"version":1,"namespaces":[{"name","description"}],"brokers":[{"name",
+// "namespace","description","hostnames":[...]}]}, and back (false with `why`).
+std::string encode_tenants(const TenantSet& set);
+bool decode_tenants(const std::string& text, TenantSet& out, std::string& why);
 
 struct VirtualBroker {
   std::string full_name;  // "<broker>.<namespace>"
@@ -96,8 +109,17 @@ class VirtualBrokers {
   bool _refuse_unmatched = false;
 };
 
+// The config file's set ([[namespace]], [[broker]]).
+TenantSet configured_tenants(const Options& options);
 // The directory `options` describes ([[namespace]], [[broker]], unmatched_broker), with
 // every listener's `?broker=` checked against it; nullptr and `why` when it does not hold.
 std::unique_ptr<VirtualBrokers> make_virtual_brokers(const Options& options, std::string* why);
+// The directory of `configured` and then `made` (the admin API's); an entry of `made` that
+// no longer fits (a reloaded config took its name or hostname) is left out, said in
+// `skipped`. nullptr and `why` when `configured` itself does not hold.
+std::unique_ptr<VirtualBrokers> build_virtual_brokers(const TenantSet& configured,
+                                                      const TenantSet& made, bool refuse_unmatched,
+                                                      std::string* why,
+                                                      std::vector<std::string>* skipped);
 
 }  // namespace peregrine::broker

@@ -441,6 +441,10 @@ const ConfigKey kKeys[] = {
      TARGET(limits.max_new_connections_per_address), 0, UINT32_MAX},
     {"limits.max_subscribers_per_filter", KeyKind::kInteger, kRestart,
      TARGET(limits.max_subscribers_per_filter), 0, UINT32_MAX},
+    {"limits.max_namespaces", KeyKind::kInteger, kReload, TARGET(limits.max_namespaces), 0,
+     10'000},
+    {"limits.max_brokers_per_namespace", KeyKind::kInteger, kReload,
+     TARGET(limits.max_brokers_per_namespace), 0, 100'000},
 
     {"sys.broker_id", KeyKind::kString, kReload, TARGET(sys.broker_id)},
     {"sys.interval_ms", KeyKind::kInteger, kReload, TARGET(sys.interval_ms), 0, 86'400'000},

@@ -22,6 +22,8 @@ bool apply_limits_profile(std::string_view name, Options& options) {
   l.min_keep_alive = 10;
   l.max_session_expiry = 7 * 24 * 3600;
   l.max_subscribers_per_filter = 1000;
+  l.max_namespaces = 3;
+  l.max_brokers_per_namespace = 3;
   options.auth.max_revocations = 10'000;
   return true;
 }

@@ -37,6 +37,12 @@ verbs
   keys delete KID                     delete a key: tokens it signed stop working and
                                       live connections using them are closed
   public-keys                         the broker's public keys as a JWKS
+  namespace create|list|describe|delete [NAME] [--description D]
+                                      virtual brokers' namespaces
+  broker create|update|list|describe|delete [NAME] --namespace NS [--description D]
+        [--hostname H]... [--no-hostnames]
+                                      virtual brokers: made, changed and deleted live on
+                                      every shard, kept in state_dir (brokers.json)
   revoke --jti JTI [--jti JTI]...     revoke tokens by their jti: new CONNECTs with them are
                                       refused and live connections using them are closed
   unrevoke --jti JTI [--jti JTI]...   take revocations back
@@ -86,6 +92,26 @@ constexpr VerbHelp kVerbs[] = {
      "(source config, which only the config file changes).\n"
      "delete KID: deletes a broker key on every shard: tokens it signed are refused from\n"
      "then on, and live connections that used one are closed (v5: DISCONNECT 0x98).\n"},
+    {"namespace",
+     "usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] namespace create NAME\n"
+     "         [--description D] | namespace list | namespace describe NAME |\n"
+     "         namespace delete NAME\n"
+     "A namespace holds virtual brokers (wrangler pubsub's model); NAME is 1 to 63 of a-z,\n"
+     "0-9 and '-'. Those of the config file ([[namespace]]) are listed with source config\n"
+     "and change only there. A namespace is deleted once it has no brokers.\n"},
+    {"broker",
+     "usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] broker create NAME\n"
+     "         --namespace NS [--description D] [--hostname H]... |\n"
+     "         broker update NAME --namespace NS [--description D] [--hostname H]...\n"
+     "         [--no-hostnames] | broker list --namespace NS |\n"
+     "         broker describe NAME --namespace NS | broker delete NAME --namespace NS\n"
+     "A virtual broker NAME.NS: its own topics, retained messages, sessions and $SYS\n"
+     "events. A connection is given to it by its listener (?broker=NAME.NS), the TLS SNI\n"
+     "or the HTTP Host matching one of its hostnames (*.example covers subdomains).\n"
+     "Applied on every shard at once and kept in the broker's state_dir. update replaces\n"
+     "what it names (--hostname lists the new hostnames; --no-hostnames clears them).\n"
+     "delete closes its clients (v5: DISCONNECT 0x98) and frees its sessions and retained\n"
+     "messages.\n"},
     {"public-keys",
      "usage: peregrine-ctl [--url URL] [--token-file FILE] [--json] public-keys\n"
      "Prints the broker's public keys as a JWKS (RFC 7517), for anyone who verifies the\n"
@@ -222,7 +248,8 @@ bool option(const std::vector<std::string>& args, size_t& i, const std::string& 
 int issue(const std::vector<std::string>& args, const Api& api) {
   std::string query;
   auto add = [&](const char* key, const std::string& value) {
-    query += (query.empty() ? "?" : "&") + std::string(key) + "=" + ctl::query_escape(value);
+    query += query.empty() ? '?' : '&';
+    query.append(key).append("=").append(ctl::query_escape(value));
   };
   // Each option and the credentials call's query parameter it becomes.
   static constexpr std::pair<const char*, const char*> kOptions[] = {
@@ -286,6 +313,171 @@ int keys(const std::vector<std::string>& args, const Api& api) {
         });
   }
   usage_exit("keys create | keys list | keys delete KID");
+}
+
+void print_namespace(const picojson::value& ns) {
+  std::printf("%-24s %-7s %8s  %s\n", ns.get("name").to_str().c_str(),
+              ns.get("source").to_str().c_str(), ns.get("brokers").to_str().c_str(),
+              ns.get("description").to_str().c_str());
+}
+
+void print_broker(const picojson::value& broker) {
+  std::string hostnames;
+  if (broker.get("hostnames").is<picojson::array>()) {
+    for (const picojson::value& h : broker.get("hostnames").get<picojson::array>()) {
+      if (!hostnames.empty()) {
+        hostnames += ',';
+      }
+      hostnames += h.to_str();
+    }
+  }
+  std::printf("%-32s %-7s %-40s %s\n", broker.get("full_name").to_str().c_str(),
+              broker.get("source").to_str().c_str(), hostnames.empty() ? "-" : hostnames.c_str(),
+              broker.get("description").to_str().c_str());
+}
+
+int namespaces(const std::vector<std::string>& args, const Api& api) {
+  const std::string what = args.empty() ? "" : args[0];
+  std::string description;
+  bool described = false;
+  std::vector<std::string> rest;
+  for (size_t i = 1; i < args.size(); i++) {
+    if (option(args, i, "--description", description)) {
+      described = true;
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  const auto one_name = [&](const char* verb) {
+    if (rest.size() != 1) {
+      usage_exit(std::string("namespace ") + verb + " NAME");
+    }
+    return ctl::query_escape(rest[0]);
+  };
+  if (what == "list" && rest.empty() && !described) {
+    const std::string token = require_token(api);
+    return show(call(api, "GET", "/admin/namespaces", token), api.json,
+                [](const picojson::value& list) {
+                  std::printf("%-24s %-7s %8s  %s\n", "NAMESPACE", "SOURCE", "BROKERS",
+                              "DESCRIPTION");
+                  if (list.is<picojson::array>()) {
+                    for (const picojson::value& ns : list.get<picojson::array>()) {
+                      print_namespace(ns);
+                    }
+                  }
+                });
+  }
+  if (what == "create") {
+    std::string target = "/admin/namespaces?name=" + one_name("create");
+    if (described) {
+      target += "&description=" + ctl::query_escape(description);
+    }
+    const std::string token = require_token(api);
+    return show(call(api, "POST", target, token), api.json, [](const picojson::value& ns) {
+      std::printf("created namespace %s\n", ns.get("name").to_str().c_str());
+    });
+  }
+  if ((what == "describe" || what == "delete") && !described) {
+    const std::string target = "/admin/namespaces/" + one_name(what.c_str());
+    const std::string token = require_token(api);
+    const bool del = what == "delete";
+    return show(call(api, del ? "DELETE" : "GET", target, token), api.json,
+                [del](const picojson::value& ns) {
+                  if (del) {
+                    std::printf("deleted namespace %s\n", ns.get("name").to_str().c_str());
+                  } else {
+                    print_namespace(ns);
+                  }
+                });
+  }
+  usage_exit("namespace create NAME [--description D] | list | describe NAME | delete NAME");
+}
+
+int brokers(const std::vector<std::string>& args, const Api& api) {
+  const std::string what = args.empty() ? "" : args[0];
+  std::string ns;
+  std::string description;
+  bool described = false;
+  bool clear_hostnames = false;
+  std::vector<std::string> hostnames;
+  std::vector<std::string> rest;
+  for (size_t i = 1; i < args.size(); i++) {
+    std::string value;
+    if (option(args, i, "--namespace", value)) {
+      ns = value;
+    } else if (option(args, i, "--description", value)) {
+      description = value;
+      described = true;
+    } else if (option(args, i, "--hostname", value)) {
+      hostnames.push_back(value);
+    } else if (args[i] == "--no-hostnames") {
+      clear_hostnames = true;
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  if (ns.empty()) {
+    usage_exit("broker " + what + ": give --namespace NS");
+  }
+  const bool writes = what == "create" || what == "update";
+  if (!writes && (described || !hostnames.empty() || clear_hostnames)) {
+    usage_exit("broker " + what + " takes no --description, --hostname or --no-hostnames");
+  }
+  if (clear_hostnames && (what != "update" || !hostnames.empty())) {
+    usage_exit("--no-hostnames goes with update alone, without --hostname");
+  }
+  const std::string base = "/admin/namespaces/" + ctl::query_escape(ns) + "/brokers";
+  std::string query;
+  const auto add = [&](const char* key, const std::string& value) {
+    query += query.empty() ? '?' : '&';
+    query.append(key).append("=").append(ctl::query_escape(value));
+  };
+  if (described) {
+    add("description", description);
+  }
+  for (const std::string& h : hostnames) {
+    add("hostname", h);
+  }
+  if (clear_hostnames) {
+    add("hostname", "");
+  }
+  if (what == "list" && rest.empty()) {
+    const std::string token = require_token(api);
+    return show(call(api, "GET", base, token), api.json, [](const picojson::value& list) {
+      std::printf("%-32s %-7s %-40s %s\n", "BROKER", "SOURCE", "HOSTNAMES", "DESCRIPTION");
+      if (list.is<picojson::array>()) {
+        for (const picojson::value& broker : list.get<picojson::array>()) {
+          print_broker(broker);
+        }
+      }
+    });
+  }
+  if (rest.size() != 1 ||
+      (what != "create" && what != "update" && what != "describe" && what != "delete")) {
+    usage_exit("broker create|update|describe|delete NAME --namespace NS, or broker list "
+               "--namespace NS");
+  }
+  const std::string name = ctl::query_escape(rest[0]);
+  std::string method = "GET";
+  std::string target = base + "/" + name + query;
+  if (what == "create") {
+    method = "POST";
+    target = base + (query.empty() ? "?" : query + "&") + "name=" + name;
+  } else if (what == "update") {
+    method = "PATCH";
+  } else if (what == "delete") {
+    method = "DELETE";
+  }
+  const std::string token = require_token(api);
+  return show(call(api, method, target, token), api.json, [what](const picojson::value& broker) {
+    if (what == "describe") {
+      print_broker(broker);
+    } else {
+      std::printf("%s broker %s\n",
+                  what == "create" ? "created" : what == "update" ? "updated" : "deleted",
+                  broker.get("full_name").to_str().c_str());
+    }
+  });
 }
 
 int public_keys(const std::vector<std::string>& args, const Api& api) {
@@ -523,6 +715,12 @@ int main(int argc, char** argv) {
   }
   if (verb == "public-keys") {
     return public_keys(args, api);
+  }
+  if (verb == "namespace") {
+    return namespaces(args, api);
+  }
+  if (verb == "broker") {
+    return brokers(args, api);
   }
   usage_exit("unknown verb '" + verb + "'");
 }

@@ -8,6 +8,30 @@ std::string admin_success(const std::string& result_json) {
   return "{\"success\":true,\"errors\":[],\"messages\":[],\"result\":" + result_json + "}";
 }
 
+const char* admin_op_name(AdminCall::Op op) {
+  using Op = AdminCall::Op;
+  switch (op) {
+    case Op::kListRevocations: return "list revocations";
+    case Op::kRevoke: return "revoke";
+    case Op::kUnrevoke: return "unrevoke";
+    case Op::kListKeys: return "list keys";
+    case Op::kCreateKey: return "create key";
+    case Op::kDeleteKey: return "delete key";
+    case Op::kPublicKeys: return "public keys";
+    case Op::kIssue: return "issue";
+    case Op::kListNamespaces: return "list namespaces";
+    case Op::kCreateNamespace: return "create namespace";
+    case Op::kDescribeNamespace: return "describe namespace";
+    case Op::kDeleteNamespace: return "delete namespace";
+    case Op::kListBrokers: return "list brokers";
+    case Op::kCreateBroker: return "create broker";
+    case Op::kDescribeBroker: return "describe broker";
+    case Op::kUpdateBroker: return "update broker";
+    case Op::kDeleteBroker: return "delete broker";
+  }
+  return "?";
+}
+
 std::string admin_error(int code, const std::string& message) {
   picojson::object error;
   error["code"] = picojson::value(static_cast<double>(code));

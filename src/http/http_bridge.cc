@@ -351,11 +351,109 @@ void HttpBridge::start_admin(const Request& request) {
     if (!parse_credential_request(request, call.credentials, why)) {
       return admin_refuse(400, 10021, why);
     }
+  } else if (request.path == "/admin/namespaces" ||
+             request.path.starts_with("/admin/namespaces/")) {
+    std::string why;
+    int status = 400;
+    if (!parse_tenant_call(request, call, status, why)) {
+      return admin_refuse(status, status == 405 ? 10005 : 10040, why);
+    }
   } else {
     return admin_refuse(404, 10002, "no such admin resource");
   }
   _stage = Stage::kAwaitAdmin;
   _sink.admin(call);
+}
+
+bool HttpBridge::parse_tenant_call(const Request& request, AdminCall& call, int& status,
+                                   std::string& why) {
+  // /admin/namespaces[/NS[/brokers[/BROKER]]]: the names are checked by the broker.
+  std::vector<std::string_view> parts;
+  std::string_view rest = std::string_view(request.path).substr(std::string_view("/admin/").size());
+  while (!rest.empty()) {
+    const size_t slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  }
+  const std::string_view method = request.method;
+  using Op = AdminCall::Op;
+  const bool named_ns = parts.size() >= 2 && !parts[1].empty();
+  if (parts.size() == 1) {
+    call.op = method == "GET" ? Op::kListNamespaces : Op::kCreateNamespace;
+  } else if (parts.size() == 2 && named_ns) {
+    call.op = method == "GET" ? Op::kDescribeNamespace : Op::kDeleteNamespace;
+  } else if (parts.size() == 3 && named_ns && parts[2] == "brokers") {
+    call.op = method == "GET" ? Op::kListBrokers : Op::kCreateBroker;
+  } else if (parts.size() == 4 && named_ns && parts[2] == "brokers" && !parts[3].empty()) {
+    call.op = method == "GET"     ? Op::kDescribeBroker
+              : method == "PATCH" ? Op::kUpdateBroker
+                                  : Op::kDeleteBroker;
+  } else {
+    status = 404;
+    why = "no such admin resource";
+    return false;
+  }
+  // The methods each path answers.
+  const bool collection = parts.size() == 1 || parts.size() == 3;
+  const bool allowed = method == "GET" || (collection && method == "POST") ||
+                       (!collection && method == "DELETE") ||
+                       (parts.size() == 4 && method == "PATCH");
+  if (!allowed) {
+    status = 405;
+    why = collection ? "GET or POST" : parts.size() == 4 ? "GET, PATCH or DELETE" : "GET or DELETE";
+    return false;
+  }
+  if (named_ns) {
+    call.namespace_name = std::string(parts[1]);
+  }
+  if (parts.size() == 4) {
+    call.broker_name = std::string(parts[3]);
+  }
+  // A new namespace or broker is named in the query (wrangler: `create NAME`).
+  static constexpr std::string_view kKnown[] = {"name", "description", "hostname"};
+  for (const auto& [key, value] : request.query) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+      why = "unknown query parameter '" + key.substr(0, 64) + "' (name, description, hostname)";
+      return false;
+    }
+  }
+  const std::vector<std::string_view> names = request.query_values("name");
+  const bool creates = call.op == Op::kCreateNamespace || call.op == Op::kCreateBroker;
+  if (creates != (names.size() == 1) || names.size() > 1) {
+    why = creates ? "give the new one's name (name=)" : "name= only when creating";
+    return false;
+  }
+  if (creates) {
+    (call.op == Op::kCreateNamespace ? call.namespace_name : call.broker_name) =
+        std::string(names[0]);
+  }
+  const bool writes = !is_tenant_read(call.op) && call.op != Op::kDeleteNamespace &&
+                      call.op != Op::kDeleteBroker;
+  const std::vector<std::string_view> descriptions = request.query_values("description");
+  if (descriptions.size() > 1 || (!descriptions.empty() && !writes) ||
+      (!descriptions.empty() && (descriptions[0].size() > kMaxDescriptionBytes ||
+                                 !mqtt::valid_utf8(descriptions[0])))) {
+    why = "one description, up to 1024 bytes of UTF-8, when creating or updating";
+    return false;
+  }
+  if (!descriptions.empty()) {
+    call.description = std::string(descriptions[0]);
+  }
+  const std::vector<std::string_view> hostnames = request.query_values("hostname");
+  const bool broker_writes = call.op == Op::kCreateBroker || call.op == Op::kUpdateBroker;
+  if ((!hostnames.empty() && !broker_writes) || hostnames.size() > kMaxHostnamesPerBroker) {
+    why = "hostname= (up to 64) only when creating or updating a broker";
+    return false;
+  }
+  if (!hostnames.empty()) {
+    call.hostnames.emplace();
+    for (const std::string_view h : hostnames) {
+      if (!h.empty()) {  // `hostname=` alone clears the list on an update
+        call.hostnames->emplace_back(h);
+      }
+    }
+  }
+  return true;
 }
 
 bool HttpBridge::parse_credential_request(const Request& request, CredentialRequest& out,

@@ -119,6 +119,9 @@ class HttpBridge {
   void admin_refuse(int status, int code, const std::string& message);
   static bool parse_credential_request(const Request& request, CredentialRequest& out,
                                        std::string& why);
+  // /admin/namespaces...: the call's op and fields; false with the HTTP status and why.
+  static bool parse_tenant_call(const Request& request, AdminCall& call, int& status,
+                                std::string& why);
   bool ensure_session(const Request& request);
   void on_mqtt_packet(uint8_t first_byte, std::span<const uint8_t> body);
   void on_connack(std::span<const uint8_t> body);

@@ -26,10 +26,10 @@ void retained(std::span<const uint8_t> body) {
     PG_ASSERT(first.message == nullptr);
     return;
   }
-  const std::string again = encode_retained(*first.message, 1'700'000'000'000, first.tenant);
+  const std::string again = encode_retained(*first.message, 1'700'000'000'000);
   DecodedRetained second = decode_retained(bytes_of(again), 1'700'000'000'000, 5);
   PG_ASSERT(second.outcome == DecodedRetained::Outcome::kMessage);
-  PG_ASSERT(second.message->topic() == first.message->topic());
+  PG_ASSERT(second.message->routing_topic() == first.message->routing_topic());
   PG_ASSERT(second.tenant == first.tenant);
   PG_ASSERT(std::equal(second.message->payload().begin(), second.message->payload().end(),
                        first.message->payload().begin(), first.message->payload().end()));
@@ -84,11 +84,11 @@ void session_record(RecordType type, std::span<const uint8_t> body) {
       if (first.outcome == DecodedMessage::Outcome::kMessage) {
         DecodedMessage second =
             decode_message(bytes_of(encode_message(first.key, *first.message, 5,
-                                                   1'700'000'000'000, first.tenant)),
+                                                   1'700'000'000'000)),
                            1'700'000'000'000, 5);
         PG_ASSERT(second.outcome == DecodedMessage::Outcome::kMessage);
         PG_ASSERT(second.key == first.key);
-        PG_ASSERT(second.message->topic() == first.message->topic());
+        PG_ASSERT(second.message->routing_topic() == first.message->routing_topic());
         second.message->unref();
         first.message->unref();
       }

@@ -18,7 +18,8 @@ from mqtt_raw import V5
 from tokens import KeySet
 
 CTL = str(Path(BINARY).with_name("peregrine-ctl"))
-VERBS = ["revoke", "unrevoke", "show-revocations", "passwd"]
+VERBS = ["revoke", "unrevoke", "show-revocations", "passwd", "issue", "keys", "public-keys",
+         "namespace", "broker"]
 
 
 def ctl(*args, stdin=None, env=None):

@@ -4,8 +4,7 @@ $SYS events — proven with `#` subscribers and the same client ids in every bro
 unmatched connections refused when configured (CONNACK 0x88; 3.1.1: return code 3).
 Independent clients: Debian's mosquitto_pub/sub, raw MQTT over TCP and TLS, curl (SSE)."""
 
-import socket
-import ssl
+import json
 import subprocess
 import time
 
@@ -13,6 +12,7 @@ import pytest
 
 import mqtt_raw
 from conftest import free_ports
+from test_tls import TlsMqtt
 
 BROKERS = """
 [[namespace]]
@@ -30,21 +30,10 @@ hostnames = ["blue.acme.test"]
 """
 
 
-class TlsRaw(mqtt_raw.RawClient):
+def TlsRaw(port, certs, server_name, version=mqtt_raw.V5):
     """A raw MQTT client inside TLS that sends `server_name` as SNI (the test certificate
     names localhost: the name is not verified, the chain is)."""
-
-    def __init__(self, port, certs, server_name, version=mqtt_raw.V5):
-        ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
-        ctx.check_hostname = False
-        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.version = version
-        self.sock = ctx.wrap_socket(raw, server_hostname=server_name)
-        self.send_timeout = 10.0
-        self.buf = b""
-        self.queued = []
-        self.closed = False
-        self._next_id = 1
+    return TlsMqtt(port, certs, version, server_name=server_name, check_hostname=False)
 
 
 def start(broker, certs=None, *, unmatched="default", listeners=("mqtt",), tables=""):
@@ -272,3 +261,179 @@ def test_sse_host_chooses_the_broker(broker):
         text += line
     events.kill()
     assert "data: red" in text and "blue" not in text, text
+
+
+# ---- managed live through the admin API and peregrine-ctl ------------------------------
+
+def ctl(state, url, *args):
+    from test_ctl import ctl as run_ctl
+    return run_ctl("--url", url, "--token-file", str(state / "admin.token"), *args)
+
+
+def start_managed(broker, tmp_path, config="", shards=2):
+    mqtt_port, http_port, tls_port = free_ports(3)
+    state = tmp_path / "state"
+    b = broker(config=config, default_args=False, wait_ports=[mqtt_port, http_port],
+               args=["--listen", f"mqtt://127.0.0.1:{mqtt_port}", "--listen",
+                     f"http://127.0.0.1:{http_port}", "--state-dir", str(state),
+                     "--shards", str(shards), "--io", broker.backend, "--log-level", "debug"])
+    return b, mqtt_port, f"http://127.0.0.1:{http_port}", state
+
+
+def test_brokers_made_changed_and_deleted_live_with_peregrine_ctl(broker, tmp_path):
+    b, mqtt_port, url, state = start_managed(broker, tmp_path)
+    r = ctl(state, url, "namespace", "create", "acme", "--description", "our edge")
+    assert r.returncode == 0 and r.stdout.strip() == "created namespace acme", r
+    r = ctl(state, url, "broker", "create", "live", "--namespace", "acme",
+            "--hostname", "live.acme.test", "--description", "made live")
+    assert r.returncode == 0 and r.stdout.strip() == "created broker live.acme", r
+    r = ctl(state, url, "--json", "broker", "describe", "live", "--namespace", "acme")
+    result = json.loads(r.stdout)["result"]
+    assert result["hostnames"] == ["live.acme.test"] and result["source"] == "api"
+    assert result["description"] == "made live"
+    r = ctl(state, url, "namespace", "list")
+    assert "acme" in r.stdout and "our edge" in r.stdout
+    # Bad calls are refused with a clear error (exit 1).
+    r = ctl(state, url, "broker", "create", "Bad_Name", "--namespace", "acme")
+    assert r.returncode == 1 and "a-z, 0-9" in r.stderr
+    r = ctl(state, url, "broker", "create", "x", "--namespace", "nowhere")
+    assert r.returncode == 1 and "no such namespace" in r.stderr
+    r = ctl(state, url, "namespace", "delete", "acme")
+    assert r.returncode == 1 and "has brokers" in r.stderr
+    # Chosen by its Host over WebSocket? Its hostname over SNI is in the next test; here
+    # a client of the default broker and one of the new broker, by an update's hostname
+    # used as an HTTP Host on an SSE stream.
+    default = mqtt_raw.connected(mqtt_port, "watcher", mqtt_raw.V5)
+    assert default.subscribe(("#", 0)) == [0]
+    pos = b.log_pos()
+    events = subprocess.Popen(
+        ["curl", "-sN", "--max-time", "10", "-H", "Host: live.acme.test",
+         f"{url}/events?topic=news"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    b.wait_for_log(r"suback sent", since=pos)
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                        "-H", "Host: live.acme.test", "--data", "live-news",
+                        f"{url}/events?topic=news"], capture_output=True, text=True, timeout=15)
+    assert r.stdout == "200", r
+    default.no_packet(0.5)  # the default broker's `#` sees nothing of it
+    # Deleted: its SSE stream ends (its MQTT session got DISCONNECT 0x98), its state goes.
+    r = ctl(state, url, "broker", "delete", "live", "--namespace", "acme")
+    assert r.returncode == 0 and r.stdout.strip() == "deleted broker live.acme", r
+    out, _ = events.communicate(timeout=15)
+    assert "live-news" in out
+    b.wait_for_log(r"virtual broker live.acme deleted")
+    assert ctl(state, url, "broker", "list", "--namespace", "acme").stdout.count("\n") == 1
+    r = ctl(state, url, "namespace", "delete", "acme")
+    assert r.returncode == 0, r
+    default.disconnect()
+
+
+def test_a_deleted_brokers_clients_sessions_and_retained_messages_go(broker, certs, tmp_path):
+    """Made through the API, reached by SNI; deleted: its client gets DISCONNECT 0x98, and
+    a broker made again with that name has none of its session or retained messages."""
+    tls_port, http_port = free_ports(2)
+    state = tmp_path / "state"
+    url = f"http://127.0.0.1:{http_port}"
+    b = broker(default_args=False, wait_ports=[tls_port, http_port],
+               args=["--listen", f"mqtts://127.0.0.1:{tls_port}", "--listen", url,
+                     "--tls-cert", str(certs / "server.pem"), "--tls-key",
+                     str(certs / "server.key"), "--state-dir", str(state), "--shards", "2",
+                     "--io", broker.backend, "--log-level", "debug"])
+    assert ctl(state, url, "namespace", "create", "acme").returncode == 0
+    make = ["broker", "create", "gone", "--namespace", "acme", "--hostname", "gone.acme.test"]
+    assert ctl(state, url, *make).returncode == 0
+    expiry = [(mqtt_raw.SESSION_EXPIRY_INTERVAL, 600)]
+    client = TlsRaw(tls_port, certs, "gone.acme.test")
+    assert not client.connect("keeper", clean=False, properties=expiry).session_present
+    assert client.subscribe(("kept/#", 1)) == [1]
+    for i in range(300):  # more than one purge slice of retained messages
+        client.publish(f"kept/{i}", b"r", retain=True)
+    client.publish_qos1("kept/last", b"r", retain=True)
+    assert ctl(state, url, "broker", "delete", "gone", "--namespace", "acme").returncode == 0
+    while True:
+        pkt = client.read_packet(timeout=5)
+        if pkt.type == mqtt_raw.DISCONNECT:
+            assert mqtt_raw.Disconnect(pkt).reason == 0x98
+            break
+    b.wait_for_log(r"virtual broker gone.acme deleted")
+    # Made again: a new broker of the same name starts empty.
+    assert ctl(state, url, *make).returncode == 0
+    deadline = time.monotonic() + 10
+    while True:
+        again = TlsRaw(tls_port, certs, "gone.acme.test")
+        present = again.connect("keeper", clean=False, properties=expiry).session_present
+        assert again.subscribe(("#", 0)) == [0]
+        leftovers = drain(again, 0.5)
+        again.disconnect()
+        if (not present and not leftovers) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # the purge runs in slices over a few turns
+    assert not present
+    assert leftovers == []
+    # And after a restart: the log forgot them too.
+    assert ctl(state, url, "broker", "delete", "gone", "--namespace", "acme").returncode == 0
+    b.wait_for_log(r"virtual broker gone.acme deleted")
+    time.sleep(0.5)
+    b.stop()
+    b2 = broker(default_args=False, wait_ports=[tls_port, http_port], args=b.cmd[1:])
+    assert ctl(state, url, *make).returncode == 0
+    again = TlsRaw(tls_port, certs, "gone.acme.test")
+    assert not again.connect("keeper", clean=False, properties=expiry).session_present
+    assert again.subscribe(("#", 0)) == [0]
+    assert drain(again, 0.5) == []
+    again.disconnect()
+
+
+def test_brokers_made_through_the_api_survive_a_restart(broker, tmp_path):
+    b, mqtt_port, url, state = start_managed(broker, tmp_path)
+    assert ctl(state, url, "namespace", "create", "acme").returncode == 0
+    assert ctl(state, url, "broker", "create", "kept", "--namespace", "acme",
+               "--hostname", "kept.acme.test").returncode == 0
+    assert oct((state / "brokers.json").stat().st_mode & 0o777) == "0o600"
+    b.stop()
+    b2 = broker(default_args=False, wait_ports=[mqtt_port, int(url.rsplit(":", 1)[1])],
+                args=["--listen", f"mqtt://127.0.0.1:{mqtt_port}", "--listen", url,
+                      "--state-dir", str(state), "--shards", "2", "--io", broker.backend,
+                      "--log-level", "debug"])
+    r = ctl(state, url, "--json", "broker", "list", "--namespace", "acme")
+    assert [x["full_name"] for x in json.loads(r.stdout)["result"]] == ["kept.acme"]
+    b2.wait_for_log(r"virtual brokers: 1 in 1 namespaces")
+
+
+def test_the_cloudflare_profile_bounds_namespaces_and_brokers(broker, tmp_path):
+    b, mqtt_port, url, state = start_managed(broker, tmp_path,
+                                             config='limits_profile = "cloudflare"\n')
+    for i in range(3):
+        assert ctl(state, url, "namespace", "create", f"ns{i}").returncode == 0
+    r = ctl(state, url, "namespace", "create", "ns3")
+    assert r.returncode == 1 and "max_namespaces" in r.stderr, r
+    for i in range(3):
+        assert ctl(state, url, "broker", "create", f"b{i}", "--namespace", "ns0").returncode == 0
+    r = ctl(state, url, "broker", "create", "b3", "--namespace", "ns0")
+    assert r.returncode == 1 and "max_brokers_per_namespace" in r.stderr, r
+    assert ctl(state, url, "broker", "create", "b3", "--namespace", "ns1").returncode == 0
+
+
+def test_config_brokers_come_and_go_with_sighup(broker):
+    """A [[broker]] and a listener bound to it added by SIGHUP serve at once; a bad one
+    (a listener naming no broker) is refused and the running configuration kept."""
+    from test_reload import reload
+    plain, bound = free_ports(2)
+    b = broker(config=f'listen = ["mqtt://127.0.0.1:{plain}"]\n', default_args=False,
+               wait_ports=[plain], args=["--shards", "2", "--io", broker.backend,
+                                         "--log-level", "debug"])
+    default = mqtt_raw.connected(plain, "watcher", mqtt_raw.V5)
+    assert default.subscribe(("#", 0)) == [0]
+    out = reload(b, f'listen = ["mqtt://127.0.0.1:{plain}", '
+                    f'"mqtt://127.0.0.1:{bound}?broker=nope.acme"]\n')
+    assert "keeping the running configuration" in out and "nope.acme" in out, out
+    out = reload(b, f'listen = ["mqtt://127.0.0.1:{plain}", '
+                    f'"mqtt://127.0.0.1:{bound}?broker=red.acme"]\n' + BROKERS)
+    assert "configuration reloaded" in out, out
+    red = mqtt_raw.connected(bound, "watcher", mqtt_raw.V5)  # the same id: another session
+    assert red.subscribe(("#", 0)) == [0]
+    red.publish_qos1("t", b"red")
+    assert [(m.topic, m.payload) for m in drain(red, 0.5)] == [("t", b"red")]
+    default.no_packet(0.3)
+    assert default.is_open()
+    for c in (red, default):
+        c.disconnect()

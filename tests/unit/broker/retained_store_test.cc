@@ -150,7 +150,7 @@ TEST(TopicMatches, AgreesWithTheTrie) {
   // own broker's topics, with the `$` rule after the scope; the default broker's none.
   std::vector<std::string> filters = base_filters;
   std::vector<std::string> topic_list = base_topics;
-  for (const std::string scope : {mqtt::make_scope("a.ns"), mqtt::make_scope("b.ns")}) {
+  for (const std::string& scope : {mqtt::make_scope("a.ns"), mqtt::make_scope("b.ns")}) {
     for (const auto& f : base_filters) {
       filters.push_back(mqtt::scoped(scope, f));
     }

@@ -79,5 +79,32 @@ TEST(VirtualBrokers, MadeFromOptionsWithListenersChecked) {
   EXPECT_TRUE(brokers->refuse_unmatched());
 }
 
+TEST(VirtualBrokers, TheApisSetRoundTripsAndStaysBehindTheConfigs) {
+  TenantSet made;
+  made.namespaces.push_back({"acme", "ours", false});
+  made.brokers.push_back({"a", "acme", "first", {"a.example", "*.a.example"}, false});
+  made.brokers.push_back({"b", "acme", "", {}, false});
+  TenantSet back;
+  std::string why;
+  ASSERT_TRUE(decode_tenants(encode_tenants(made), back, why)) << why;
+  EXPECT_EQ(encode_tenants(back), encode_tenants(made));
+  for (const std::string bad : {"", "[]", "{\"version\":2,\"namespaces\":[],\"brokers\":[]}",
+                                 "{\"version\":1,\"namespaces\":[{}],\"brokers\":[]}",
+                                 "{\"version\":1,\"namespaces\":[],\"brokers\":[{\"name\":\"x\"}]}"}) {
+    EXPECT_FALSE(decode_tenants(bad, back, why)) << bad;
+  }
+  // The config's brokers win a name or hostname; the API's that clash are left out.
+  TenantSet configured;
+  configured.namespaces.push_back({"acme", "", true});
+  configured.brokers.push_back({"a", "acme", "", {"other.example"}, true});
+  std::vector<std::string> skipped;
+  auto directory = build_virtual_brokers(configured, made, false, &why, &skipped);
+  ASSERT_NE(directory, nullptr) << why;
+  EXPECT_EQ(skipped.size(), 2u);  // namespace acme, broker a.acme
+  EXPECT_NE(directory->find("b.acme"), nullptr);
+  EXPECT_TRUE(directory->find("a.acme")->spec.from_config);
+  EXPECT_EQ(directory->by_hostname("a.example"), nullptr);
+}
+
 }  // namespace
 }  // namespace peregrine::broker

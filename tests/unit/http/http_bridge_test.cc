@@ -450,6 +450,77 @@ TEST(HttpBridgeAdmin, AuthenticatesParsesAndWaitsForTheAnswer) {
   bridge.admin_answer(500, "{}");  // none pending: ignored
 }
 
+// Virtual brokers: wrangler pubsub's verbs as paths and methods, names from the path or
+// `name=`, fields from the query; anything else refused before the broker sees it.
+TEST(HttpBridgeAdmin, ParsesNamespaceAndBrokerCalls) {
+  const std::string token = "admin-secret-0123456789";
+  InstalledToken installed(token);
+  const std::string auth = "Authorization: Bearer " + token + "\r\n";
+  using Op = AdminCall::Op;
+  struct Case {
+    std::string line;
+    Op op;
+    std::string ns;
+    std::string broker;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"GET /admin/namespaces", Op::kListNamespaces, "", ""},
+           {"POST /admin/namespaces?name=acme&description=d", Op::kCreateNamespace, "acme", ""},
+           {"GET /admin/namespaces/acme", Op::kDescribeNamespace, "acme", ""},
+           {"DELETE /admin/namespaces/acme", Op::kDeleteNamespace, "acme", ""},
+           {"GET /admin/namespaces/acme/brokers", Op::kListBrokers, "acme", ""},
+           {"POST /admin/namespaces/acme/brokers?name=b&hostname=h.example&hostname=*.x",
+            Op::kCreateBroker, "acme", "b"},
+           {"GET /admin/namespaces/acme/brokers/b", Op::kDescribeBroker, "acme", "b"},
+           {"PATCH /admin/namespaces/acme/brokers/b?hostname=", Op::kUpdateBroker, "acme", "b"},
+           {"DELETE /admin/namespaces/acme/brokers/b", Op::kDeleteBroker, "acme", "b"}}) {
+    BridgeConfig config;
+    config.admin_token = &installed.slot;
+    RecordingSink sink;
+    HttpBridge bridge(config, sink);
+    std::span<const uint8_t> rest;
+    bridge.on_client_bytes(
+        bytes_of(c.line + " HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 0\r\n\r\n"),
+        &rest);
+    ASSERT_EQ(sink.admin_calls.size(), 1u) << c.line << " " << sink.client;
+    const AdminCall& call = sink.admin_calls[0];
+    EXPECT_EQ(call.op, c.op) << c.line;
+    EXPECT_EQ(call.namespace_name, c.ns) << c.line;
+    EXPECT_EQ(call.broker_name, c.broker) << c.line;
+    if (c.op == Op::kCreateBroker) {
+      EXPECT_EQ(call.hostnames, (std::vector<std::string>{"h.example", "*.x"}));
+    }
+    if (c.op == Op::kUpdateBroker) {
+      ASSERT_TRUE(call.hostnames.has_value());  // `hostname=` alone: clear them
+      EXPECT_TRUE(call.hostnames->empty());
+      EXPECT_FALSE(call.description.has_value());
+    }
+    if (c.op == Op::kCreateNamespace) {
+      EXPECT_EQ(call.description, std::optional<std::string>("d"));
+    }
+  }
+  for (const auto& [line, status] : std::vector<std::pair<std::string, int>>{
+           {"PUT /admin/namespaces", 405},
+           {"PATCH /admin/namespaces/acme", 405},
+           {"POST /admin/namespaces", 400},                       // no name
+           {"GET /admin/namespaces?name=x", 400},                  // name only to create
+           {"GET /admin/namespaces/acme/brokers?hostname=h", 400},  // hostname only to write
+           {"POST /admin/namespaces/acme/brokers?name=b&color=red", 400},
+           {"GET /admin/namespaces/acme/other", 404},
+           {"GET /admin/namespaces//brokers", 404}}) {
+    BridgeConfig config;
+    config.admin_token = &installed.slot;
+    RecordingSink sink;
+    HttpBridge bridge(config, sink);
+    std::span<const uint8_t> rest;
+    bridge.on_client_bytes(
+        bytes_of(line + " HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 0\r\n\r\n"), &rest);
+    EXPECT_TRUE(sink.admin_calls.empty()) << line;
+    EXPECT_NE(sink.client.find("HTTP/1.1 " + std::to_string(status)), std::string::npos)
+        << line << " " << sink.client;
+  }
+}
+
 TEST(HttpBridgeAdmin, RefusesWithoutItsTokenOrOffItsListeners) {
   const std::string token = "admin-secret-0123456789";
   InstalledToken installed(token);
