@@ -6,6 +6,7 @@
 
 #include "src/mqtt/scope.h"
 #include "src/net/listener.h"
+#include "src/base/parse_json.h"
 
 namespace peregrine::broker {
 
@@ -269,7 +270,7 @@ bool string_field(const picojson::object& o, const char* name, std::string& out)
 
 bool decode_tenants(const std::string& text, TenantSet& out, std::string& why) {
   picojson::value root;
-  if (!picojson::parse(root, text).empty() || !root.is<picojson::object>()) {
+  if (!base::parse_json(root, text).empty() || !root.is<picojson::object>()) {
     why = "not a JSON object";
     return false;
   }

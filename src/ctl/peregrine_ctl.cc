@@ -18,6 +18,7 @@
 #include "src/auth/password_file.h"
 #include "src/ctl/admin_client.h"
 #include "src/store/state_writer.h"
+#include "src/base/parse_json.h"
 
 namespace {
 
@@ -179,7 +180,7 @@ int show(const ctl::Reply& reply, bool json, Human human) {
     return reply.status < 400 ? 0 : 1;
   }
   picojson::value root;
-  const std::string parse_error = picojson::parse(root, reply.body);
+  const std::string parse_error = base::parse_json(root, reply.body);
   if (!parse_error.empty() || !root.is<picojson::object>()) {
     std::fprintf(stderr, "peregrine-ctl: HTTP %d and no JSON answer\n", reply.status);
     return 1;

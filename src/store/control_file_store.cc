@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "src/base/parse_json.h"
+
 namespace peregrine::store {
 
 std::string encode_revocations(const std::vector<std::string>& token_ids) {
@@ -24,7 +26,7 @@ std::string encode_revocations(const std::vector<std::string>& token_ids) {
 bool decode_revocations(const std::string& text, std::vector<std::string>& out,
                         std::string& error) {
   picojson::value root;
-  const std::string parse_error = picojson::parse(root, text);
+  const std::string parse_error = base::parse_json(root, text);
   if (!parse_error.empty() || !root.is<picojson::object>()) {
     error = "not a JSON object";
     return false;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "src/store/state_writer.h"
+#include "src/base/parse_json.h"
 
 namespace peregrine::store {
 
@@ -22,7 +23,7 @@ uint16_t recorded_shard_count(const std::string& state_dir) {
   std::ostringstream text;
   text << in.rdbuf();
   picojson::value root;
-  if (!picojson::parse(root, text.str()).empty() || !root.is<picojson::object>()) {
+  if (!base::parse_json(root, text.str()).empty() || !root.is<picojson::object>()) {
     return 0;
   }
   const picojson::value& shards = root.get("shards");

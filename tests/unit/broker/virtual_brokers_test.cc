@@ -90,7 +90,8 @@ TEST(VirtualBrokers, TheApisSetRoundTripsAndStaysBehindTheConfigs) {
   EXPECT_EQ(encode_tenants(back), encode_tenants(made));
   for (const std::string bad : {"", "[]", "{\"version\":2,\"namespaces\":[],\"brokers\":[]}",
                                  "{\"version\":1,\"namespaces\":[{}],\"brokers\":[]}",
-                                 "{\"version\":1,\"namespaces\":[],\"brokers\":[{\"name\":\"x\"}]}"}) {
+                                 "{\"version\":1,\"namespaces\":[],\"brokers\":[{\"name\":\"x\"}]}",
+                                 "{\"version\":333333333333333.333e33333}"}) {  // would throw
     EXPECT_FALSE(decode_tenants(bad, back, why)) << bad;
   }
   // The config's brokers win a name or hostname; the API's that clash are left out.

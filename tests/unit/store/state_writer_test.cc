@@ -98,7 +98,8 @@ TEST(RevocationFile, RoundTripsAndRefusesDamage) {
   EXPECT_EQ(ids, (std::vector<std::string>{"a", "b/c", "\"q\""}));
   for (const char* bad : {"", "[]", R"({"version":2,"revoked":[]})", R"({"version":1})",
                           R"({"version":1,"revoked":[1]})", R"({"version":1,"revoked":[""]})",
-                          R"({"version":1,"revoked":["a"])"}) {
+                          R"({"version":1,"revoked":["a"])",
+                          R"({"version":1e999,"revoked":[]})"}) {  // picojson would throw
     EXPECT_FALSE(decode_revocations(bad, ids, error)) << bad;
   }
   const std::string dir = temp_dir();
