@@ -115,6 +115,7 @@ const net::TransportConfig* transport_for(const net::ListenUrl& url, const Optio
   config->tls = url.tls() ? &transports.tls : nullptr;
   config->http = url.websocket() || url.http_api();
   config->alpn = config->http ? "http/1.1" : "mqtt";
+  config->bound_to_broker = !url.broker.empty();
   http::BridgeConfig& bridge = config->bridge;
   bridge.serve_api = url.http_api();
   bridge.websocket_path = url.path;

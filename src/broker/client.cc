@@ -4,6 +4,7 @@
 #include "src/base/log.h"
 #include "src/base/owner.h"
 #include "src/io/ring.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
@@ -712,7 +713,8 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
   }
   broker().stats().clients_connected++;
   PG_INFO("client connected client_id=%s shard=%u protocol=%u clean_start=%d keep_alive=%u peer=%s",
-          client_id().c_str(), broker().shard_id(), static_cast<unsigned>(_version),
+          mqtt::printable(client_id()).c_str(), broker().shard_id(),
+          static_cast<unsigned>(_version),
           connect.clean_start ? 1 : 0, _keep_alive, _sink.peer().c_str());
   arm_keep_alive();
   if (!held) {
@@ -1005,7 +1007,7 @@ void Client::answered(uint32_t token, ReasonCode refusal, const char* why) {
 bool Client::refuse_publish(const mqtt::Publish& publish) {
   broker().stats().publish_denied++;
   PG_DEBUG("PUBLISH to %.*s from %s denied", static_cast<int>(publish.topic.size()),
-           publish.topic.data(), client_id().c_str());
+           publish.topic.data(), mqtt::printable(client_id()).c_str());
   if (broker().config().acl.disconnect_on_denied_publish) {
     return fail(ReasonCode::kNotAuthorized, "PUBLISH denied");
   }
@@ -1265,7 +1267,7 @@ bool Client::encode_within_limit(const mqtt::Packet& packet, std::vector<uint8_t
 void Client::close_oversize() {
   broker().stats().oversize_closed++;
   PG_DEBUG("closing client_id=%s: a packet owed to it exceeds its Maximum Packet Size %u",
-           client_id().c_str(), _max_packet_size);
+           mqtt::printable(client_id()).c_str(), _max_packet_size);
   _sink.close_after_flush();
 }
 
@@ -1306,7 +1308,8 @@ Message* Client::take_will() {
 bool Client::fail(ReasonCode reason, const char* what) {
   broker().stats().rejected[static_cast<uint8_t>(reason)]++;
   PG_DEBUG("bad input from %s client_id=%s: %s (0x%02x): %s", _sink.peer().c_str(),
-           client_id().c_str(), mqtt::reason_name(reason), static_cast<unsigned>(reason), what);
+           mqtt::printable(client_id()).c_str(), mqtt::reason_name(reason),
+           static_cast<unsigned>(reason), what);
   if (_sink.closing()) {
     return false;
   }
@@ -1338,7 +1341,8 @@ bool Client::fail(ReasonCode reason, const char* what) {
 
 void Client::on_closed(int error) {
   if (_phase == Phase::kConnected) {
-    PG_INFO("client disconnected client_id=%s error=%d", client_id().c_str(), error);
+    PG_INFO("client disconnected client_id=%s error=%d", mqtt::printable(client_id()).c_str(),
+            error);
     broker().client_gone(this);
     _session = nullptr;  // it may be gone too (no expiry)
   }
@@ -1392,7 +1396,7 @@ void Client::on_timer() {
   }
   if (const uint64_t expires = credential_deadline_ms(); expires != 0 && now >= expires) {
     broker().stats().auth_expired_disconnects++;
-    PG_DEBUG("credential expired client_id=%s", client_id().c_str());
+    PG_DEBUG("credential expired client_id=%s", mqtt::printable(client_id()).c_str());
     disconnect(ReasonCode::kMaximumConnectTime, "token expired");
     return;
   }
@@ -1402,7 +1406,7 @@ void Client::on_timer() {
     return;
   }
   broker().stats().keepalive_timeout++;
-  PG_DEBUG("keep alive timeout client_id=%s", client_id().c_str());
+  PG_DEBUG("keep alive timeout client_id=%s", mqtt::printable(client_id()).c_str());
   disconnect(ReasonCode::kKeepAliveTimeout);
 }
 

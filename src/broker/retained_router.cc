@@ -7,6 +7,7 @@
 #include "src/base/log.h"
 #include "src/base/owner.h"
 #include "src/broker/shard_for.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
@@ -209,7 +210,7 @@ void RetainedRouter::on_scan(const mail::RetainScan& mail, uint64_t now_ms) {
 void RetainedRouter::finish(Session* session) {
   session->end_scan();
   if (session->active_scans == 0) {
-    PG_DEBUG("retained scans done client_id=%s", session->client_id().c_str());
+    PG_DEBUG("retained scans done client_id=%s", mqtt::printable(session->client_id()).c_str());
   }
 }
 

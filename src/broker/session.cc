@@ -5,6 +5,7 @@
 #include "src/base/assert.h"
 #include "src/base/log.h"
 #include "src/base/owner.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
@@ -69,7 +70,7 @@ bool Session::admit(uint64_t size) {
       _over_bytes = true;
       PG_INFO("session client_id=%s holds %llu bytes (max_session_bytes %llu): new QoS 1/2 "
               "messages for it are dropped until it catches up",
-              _client_id.c_str(), static_cast<unsigned long long>(_held_bytes),
+              mqtt::printable(_client_id).c_str(), static_cast<unsigned long long>(_held_bytes),
               static_cast<unsigned long long>(limits.max_session_bytes));
     }
     return false;

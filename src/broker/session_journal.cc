@@ -7,6 +7,7 @@
 
 #include "src/base/assert.h"
 #include "src/base/log.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
@@ -176,7 +177,8 @@ void SessionJournal::connected(Session& session) {
   if (!_sessions.is_home(session.client_id())) {
     // Only a session at its home is durable (a restart finds it there); one lent to
     // another shard as a publisher is taken over rarely, and stays in memory.
-    PG_DEBUG("session client_id=%s away from its home: not durable", session.client_id().c_str());
+    PG_DEBUG("session client_id=%s away from its home: not durable",
+             mqtt::printable(session.client_id()).c_str());
     return;
   }
   if (!session.durable) {

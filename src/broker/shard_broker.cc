@@ -301,7 +301,7 @@ void ShardBroker::forward_connect(ClientConnection* client) {
   }
   if (const std::optional<uint16_t> away = _sessions->away(client_id)) {
     _stats.connects_forwarded++;
-    PG_DEBUG("connect forwarded client_id=%s to=%u", client_id.c_str(), *away);
+    PG_DEBUG("connect forwarded client_id=%s to=%u", mqtt::printable(client_id).c_str(), *away);
     _outbox->post(*away, mail::Migrate{client});
     return;
   }
@@ -358,7 +358,8 @@ void ShardBroker::rehome_out(ClientConnection* client) {
     session->away_ticket = _sessions->lend(client_id, target);
   }  // else it goes home, which forgets that it was away when it arrives (rehome_in)
   _stats.sessions_rehomed++;
-  PG_DEBUG("client rehomed client_id=%s from=%u to=%u", client_id.c_str(), shard_id(), target);
+  PG_DEBUG("client rehomed client_id=%s from=%u to=%u", mqtt::printable(client_id).c_str(),
+           shard_id(), target);
   // Its messages sent from here are ahead of it in this mailbox, so the shard it joins
   // delivers them before any it sends from there. Those batched for a third shard leave
   // now too: sealed at the turn's end, they could trail what it sends there from its new
@@ -616,7 +617,7 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
       _sessions->open(client, client->client_id(), connect.clean_start,
                       connect.properties.receive_maximum.value_or(65535));
   if (opened.took_over) {
-    PG_INFO("client id %s taken over by %s", client->client_id().c_str(),
+    PG_INFO("client id %s taken over by %s", mqtt::printable(client->client_id()).c_str(),
             client->peer().c_str());
   }
   Session* session = opened.session;
@@ -713,7 +714,7 @@ void ShardBroker::disconnect_token_holders(std::string_view token_id) {
   const std::vector<Client*> clients = holders->second;
   for (Client* client : clients) {
     _stats.auth_revoked_disconnects++;
-    PG_DEBUG("token revoked: closing client_id=%s", client->client_id().c_str());
+    PG_DEBUG("token revoked: closing client_id=%s", mqtt::printable(client->client_id()).c_str());
     client->disconnect(mqtt::ReasonCode::kAdministrativeAction, "token revoked");
   }
 }
@@ -744,7 +745,8 @@ void ShardBroker::disconnect_key_holders(std::string_view kid) {
             [](const Client* a, const Client* b) { return a->id() < b->id(); });
   for (Client* client : holders) {
     _stats.auth_revoked_disconnects++;
-    PG_DEBUG("signing key deleted: closing client_id=%s", client->client_id().c_str());
+    PG_DEBUG("signing key deleted: closing client_id=%s",
+             mqtt::printable(client->client_id()).c_str());
     client->disconnect(mqtt::ReasonCode::kAdministrativeAction, "signing key deleted");
   }
 }
@@ -778,7 +780,7 @@ void ShardBroker::drop_ungranted(Session* session) {
     session->subscriptions().erase(session->subscriptions().find(filter));
     _stats.subscribe_denied++;
     PG_DEBUG("subscription %s dropped: not granted to client_id=%s", filter.c_str(),
-             session->client_id().c_str());
+             mqtt::printable(session->client_id()).c_str());
   }
 }
 
@@ -810,7 +812,7 @@ PublishOutcome ShardBroker::publish(Client* from, mqtt::Publish& publish,
     _stats.sys_publish_denied++;
     PG_DEBUG("PUBLISH to %.*s from %s dropped: $SYS is the broker's",
              static_cast<int>(publish.topic.size()), publish.topic.data(),
-             from->client_id().c_str());
+             mqtt::printable(from->client_id()).c_str());
     return {};
   }
   if (const std::string_view scope = from->scope(); !scope.empty()) [[unlikely]] {
@@ -937,7 +939,7 @@ void ShardBroker::subscribe_now(Client* client, const mqtt::Subscribe& subscribe
                           const char* why) {
     counter++;
     PG_DEBUG("SUBSCRIBE %.*s from %s: %s", static_cast<int>(filter.size()), filter.data(),
-             client->client_id().c_str(), why);
+             mqtt::printable(client->client_id()).c_str(), why);
     suback.reasons.push_back(v5 ? code : mqtt::ReasonCode::kUnspecifiedError);
   };
   for (size_t i = 0; i < subscribe.subscriptions.size(); ++i) {
@@ -1035,7 +1037,7 @@ std::shared_ptr<ScanCut> ShardBroker::begin_scan_cut() const {
 
 void ShardBroker::write_suback(Client* client, RoutingTable::HeldSuback& suback) {
   client->write(suback.packet);
-  PG_DEBUG("suback sent client_id=%s", client->client_id().c_str());
+  PG_DEBUG("suback sent client_id=%s", mqtt::printable(client->client_id()).c_str());
   if (suback.retained.empty()) {
     return;
   }

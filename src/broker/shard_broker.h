@@ -72,7 +72,8 @@ class ShardBroker final : public shard::ShardService,
                           public SessionEvents,
                           public ControlEvents,
                           public DurableLogListener,
-                          public SysHost {
+                          public SysHost,
+                          public net::ServedNames {
  public:
   ShardBroker(const BrokerConfig& config, std::vector<ShardListener> listeners);
   ~ShardBroker() override;
@@ -160,6 +161,10 @@ class ShardBroker final : public shard::ShardService,
   int64_t wall_clock_ms() const override;
   void broker_removed(std::string_view scope) override;
   const VirtualBrokers* brokers_directory() const override;
+  // net::ServedNames: names that reach a virtual broker, or any when unmatched
+  // connections go to the default broker.
+  const net::ServedNames* served_names() const override { return this; }
+  bool serves_name(std::string_view name) const override;
 
   // DurableLogListener: a batch of this shard's log is on disk, or failed.
   void on_log_written(uint64_t ticket, int error) override;

@@ -10,6 +10,7 @@
 #include "src/broker/client_connection.h"
 #include "src/broker/durable_records.h"
 #include "src/broker/shard_broker.h"
+#include "src/mqtt/scope.h"
 
 namespace peregrine::broker {
 
@@ -86,7 +87,8 @@ void ShardBroker::restore_sessions(const SessionImages& images) {
     if (!_sessions->is_home(record.key.client_id)) {
       // Logs are moved to their owners before the shards start: not expected.
       PG_ERROR("shard %u: the log holds session %s of shard %u: skipped", shard_id(),
-               record.key.client_id.c_str(), _sessions->home(record.key.client_id));
+               mqtt::printable(record.key.client_id).c_str(),
+               _sessions->home(record.key.client_id));
       continue;
     }
     uint64_t due = 0;

@@ -15,6 +15,10 @@ namespace peregrine::broker {
 
 const VirtualBrokers* ShardBroker::brokers_directory() const { return &_control->brokers(); }
 
+bool ShardBroker::serves_name(std::string_view name) const {
+  return _control->brokers().serves(name);
+}
+
 void ShardBroker::broker_removed(std::string_view scope) {
   PG_ASSERT(!scope.empty());
   std::vector<Client*> clients;

@@ -22,8 +22,9 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
-// A Host header's name: without its port, and the brackets of an IPv6 literal kept.
-std::string_view host_name(std::string_view host) {
+}  // namespace
+
+std::string_view VirtualBrokers::host_name(std::string_view host) {
   if (host.starts_with('[')) {
     const size_t close = host.find(']');
     return close == std::string_view::npos ? host : host.substr(0, close + 1);
@@ -31,8 +32,6 @@ std::string_view host_name(std::string_view host) {
   const size_t colon = host.rfind(':');
   return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
-
-}  // namespace
 
 bool VirtualBrokers::valid_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxNameBytes || name.front() == '-' || name.back() == '-') {

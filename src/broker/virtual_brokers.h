@@ -89,6 +89,13 @@ class VirtualBrokers {
   // ("": none); the HTTP Host ("": none; a port after it is ignored).
   BrokerChoice choose(std::string_view bound, std::string_view server_name,
                       std::string_view host) const;
+  // A Host header's name: without its port (an IPv6 literal keeps its brackets).
+  static std::string_view host_name(std::string_view host);
+  // Whether a connection that gives `name` (an SNI, or a Host with its port) is taken:
+  // it names a broker, or unmatched connections go to the default broker.
+  bool serves(std::string_view name) const {
+    return !_refuse_unmatched || by_hostname(host_name(name)) != nullptr;
+  }
   // The broker `host` (an SNI or Host) names, if any.
   const VirtualBroker* by_hostname(std::string_view host) const;
   const VirtualBroker* find(std::string_view full_name) const;

@@ -617,6 +617,10 @@ bool HttpBridge::ensure_session(const Request& request) {
     }
     return true;
   }
+  if (!_sink.serves_host(host)) {
+    fail(421, "no virtual broker for this Host");  // RFC 9110 §15.5.20
+    return false;
+  }
   _token = *token;
   _host = std::string(host);
   _sink.session_host(_host);

@@ -56,6 +56,9 @@ class BridgeSink {
   // The Host the request that opens the MQTT session named (its virtual broker's, chosen
   // at that session's CONNECT); said just before that CONNECT goes to the protocol.
   virtual void session_host(std::string_view host) = 0;
+  // Whether `host` names a virtual broker this connection may reach, or the broker takes
+  // connections that name none (false: SSE and POST get 421 Misdirected Request).
+  virtual bool serves_host(std::string_view host) const = 0;
   // The response is written and the connection must close once it is flushed.
   virtual void finish() = 0;
   // (Re)arms the bridge's timer for `deadline_ms` (0: cancel).

@@ -60,6 +60,18 @@ inline std::string make_scope(std::string_view name) {
   return scope;
 }
 
+// `key` for a log line: a virtual broker's as "<key as written>@<broker>", the default
+// broker's as it is (a scope's 0xFF byte is no text).
+inline std::string printable(std::string_view key) {
+  const size_t n = scope_length(key);
+  std::string out(key.substr(n));
+  if (n != 0) {
+    out.push_back('@');
+    out.append(key.substr(2, n - 3));
+  }
+  return out;
+}
+
 // `key` of the broker whose scope is `scope`.
 inline std::string scoped(std::string_view scope, std::string_view key) {
   std::string out;

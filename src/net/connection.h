@@ -48,6 +48,9 @@ class ConnectionHost {
   virtual void end_linger() {}
   // Whether the broker takes traffic (/readyz; the HTTP front refuses with 503 while not).
   virtual http::Readiness readiness() const { return {true, false, "ready"}; }
+  // The names (TLS SNI, HTTP Host) this host refuses connections for, if any (virtual
+  // brokers with unmatched connections refused); nullptr: it refuses none.
+  virtual const ServedNames* served_names() const { return nullptr; }
   // Send queues: a connection holds one only while it has output, so an idle connection
   // costs a pointer; a host may keep released queues for reuse.
   virtual OutQueue* acquire_out_queue() { return new OutQueue(); }

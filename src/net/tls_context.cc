@@ -1,4 +1,5 @@
 #include "src/net/tls_context.h"
+#include "src/net/tls_layer.h"
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
@@ -233,6 +234,8 @@ std::unique_ptr<TlsContext> TlsContext::create(const TlsOptions& options, std::s
     *why = "wolfSSL_CTX_new failed";
     return nullptr;
   }
+  // Each connection's layer decides on the SNI it is given (virtual brokers).
+  wolfSSL_CTX_set_servername_callback(context->_ctx, &TlsLayer::on_server_name);
   if (!configure(context->_ctx, options, why) || !handshake_with_self(context->_ctx, why)) {
     return nullptr;
   }

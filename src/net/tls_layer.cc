@@ -49,10 +49,12 @@ std::string certificate_identity(WOLFSSL_X509* cert, bool from_san) {
 
 }  // namespace
 
-TlsLayer::TlsLayer(const TlsContext& context, const char* alpn) : _context(context) {
+TlsLayer::TlsLayer(const TlsContext& context, const char* alpn, const ServedNames* names)
+    : _context(context), _names(names) {
   (void)&t_ecc_cache_release;  // constructed in this thread, so released at its end
   _ssl = wolfSSL_new(context.ctx());
   PG_ASSERT(_ssl != nullptr);
+  wolfSSL_set_ex_data(_ssl, 0, this);  // for on_server_name
   wolfSSL_SSLSetIORecv(_ssl, &TlsLayer::on_io_recv);
   wolfSSL_SSLSetIOSend(_ssl, &TlsLayer::on_io_send);
   wolfSSL_SetIOReadCtx(_ssl, this);
@@ -64,6 +66,17 @@ TlsLayer::TlsLayer(const TlsContext& context, const char* alpn) : _context(conte
 }
 
 TlsLayer::~TlsLayer() { wolfSSL_free(_ssl); }
+
+int TlsLayer::on_server_name(WOLFSSL* ssl, int* alert, void*) {
+  const auto* self = static_cast<const TlsLayer*>(wolfSSL_get_ex_data(ssl, 0));
+  const char* name = wolfSSL_get_servername(ssl, WOLFSSL_SNI_HOST_NAME);
+  if (self == nullptr || self->_names == nullptr || name == nullptr || *name == '\0' ||
+      self->_names->serves_name(name)) {
+    return 0;  // SSL_TLSEXT_ERR_OK
+  }
+  *alert = unrecognized_name;  // RFC 6066 §3: a name this server does not serve
+  return fatal_return;
+}
 
 int TlsLayer::on_io_recv(WOLFSSL*, char* buf, int size, void* self) {
   auto* layer = static_cast<TlsLayer*>(self);

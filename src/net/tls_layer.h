@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "src/net/out_queue.h"
 #include "src/net/tls_context.h"
@@ -23,6 +24,17 @@ class PlaintextSink {
   virtual bool on_plaintext(std::span<const uint8_t> bytes) = 0;
 };
 
+// Which names a client may give (TLS SNI, HTTP Host) where the broker refuses those that
+// name no virtual broker it serves. Implemented by the connection's host (the shard);
+// asked on the shard that owns the connection, during its handshake or request.
+class ServedNames {
+ public:
+  virtual bool serves_name(std::string_view name) const = 0;
+
+ protected:
+  ~ServedNames() = default;
+};
+
 class TlsLayer {
  public:
   enum class Status : uint8_t {
@@ -32,7 +44,9 @@ class TlsLayer {
   };
 
   // `alpn`: the protocols this listener offers, comma-separated ("mqtt" or "http/1.1").
-  TlsLayer(const TlsContext& context, const char* alpn);
+  // `names`: asked for the SNI a client gives, which ends the handshake with the alert
+  // unrecognized_name when it says no (nullptr: every name, or none, is taken).
+  TlsLayer(const TlsContext& context, const char* alpn, const ServedNames* names = nullptr);
   ~TlsLayer();
   TlsLayer(const TlsLayer&) = delete;
   TlsLayer& operator=(const TlsLayer&) = delete;
@@ -59,11 +73,17 @@ class TlsLayer {
  private:
   static int on_io_recv(WOLFSSL* ssl, char* buf, int size, void* self);
   static int on_io_send(WOLFSSL* ssl, char* buf, int size, void* self);
+ public:
+  // The context's SNI callback (installed by TlsContext): the layer's ServedNames decide.
+  static int on_server_name(WOLFSSL* ssl, int* alert, void* unused);
+
+ private:
   Status handshake();
   Status fail(int ret);
   void note_session_facts();
 
   const TlsContext& _context;
+  const ServedNames* _names;
   WOLFSSL* _ssl = nullptr;
   std::span<const uint8_t> _in;  // ciphertext being fed, consumed by on_io_recv
   OutQueue* _out = nullptr;      // where on_io_send appends, during a call

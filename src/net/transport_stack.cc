@@ -48,7 +48,13 @@ TransportStack::TransportStack(Connection& connection, const TransportConfig& co
   if (config.tls != nullptr) {
     const TlsContext* context = config.tls->current();
     PG_ASSERT(context != nullptr);
-    _tls = std::make_unique<TlsLayer>(*context, config.alpn);
+    // An SNI naming no virtual broker ends the handshake (when the broker refuses those)
+    // on a listener of MQTT clients; one that also serves the operator's pages and the
+    // admin API answers by Host instead, so an operator's name still reaches them.
+    const bool serves_pages = config.http && config.bridge.serve_api;
+    const ServedNames* names =
+        config.bound_to_broker || serves_pages ? nullptr : connection.host().served_names();
+    _tls = std::make_unique<TlsLayer>(*context, config.alpn, names);
     _facts.tls = true;
     _stage = Stage::kTls;
   } else {
@@ -195,6 +201,10 @@ bool TransportStack::answer_upgrade(const http::Request& request) {
     refuse_upgrade(400, "bad Sec-WebSocket-Key");
     return false;
   }
+  if (!serves_host(*request.header("host"))) {
+    refuse_upgrade(421, "no virtual broker for this Host");  // RFC 9110 §15.5.20
+    return false;
+  }
   const std::string_view subprotocol = pick_subprotocol(request);
   if (subprotocol.empty() && request.header("sec-websocket-protocol") != nullptr) {
     refuse_upgrade(400, "no MQTT subprotocol offered");
@@ -339,6 +349,14 @@ void TransportStack::closing(OutQueue& wire) {
 }
 
 void TransportStack::to_client(std::span<const uint8_t> bytes) { write_down(bytes); }
+
+bool TransportStack::serves_host(std::string_view host) const {
+  if (_config.bound_to_broker) {
+    return true;
+  }
+  const ServedNames* names = _connection.host().served_names();
+  return names == nullptr || names->serves_name(host);
+}
 
 void TransportStack::to_protocol(std::span<const uint8_t> bytes) {
   if (live()) {

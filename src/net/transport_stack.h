@@ -34,6 +34,9 @@ struct TransportConfig {
   http::BridgeConfig bridge;            // its routes and limits; bridge.websocket_path
   ws::DecoderLimits websocket_limits;
   const char* alpn = "mqtt";
+  // The listener gives every connection one virtual broker (`?broker=`): no name a
+  // client gives is refused here.
+  bool bound_to_broker = false;
 };
 
 // Transport failures, counted by the host.
@@ -123,6 +126,7 @@ class TransportStack final : private PlaintextSink,
   void to_client(std::span<const uint8_t> bytes) override;
   void to_protocol(std::span<const uint8_t> bytes) override;
   void session_host(std::string_view host) override { _facts.host = host; }
+  bool serves_host(std::string_view host) const override;
   void finish() override;
   void arm(uint64_t deadline_ms) override;
   uint64_t now_ms() const override;

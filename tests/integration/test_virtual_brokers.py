@@ -5,12 +5,14 @@ unmatched connections refused when configured (CONNACK 0x88; 3.1.1: return code 
 Independent clients: Debian's mosquitto_pub/sub, raw MQTT over TCP and TLS, curl (SSE)."""
 
 import json
+import ssl
 import subprocess
 import time
 
 import pytest
 
 import mqtt_raw
+import ws_raw
 from conftest import free_ports
 from test_tls import TlsMqtt
 
@@ -193,18 +195,53 @@ def test_sni_chooses_the_broker_on_a_shared_tls_listener(broker, certs):
 
 
 def test_unmatched_connections_are_refused_when_configured(broker, certs):
-    b, (tls_port, plain_port, red_port) = start(
-        broker, certs, unmatched="refuse", listeners=("mqtts", "mqtt", "mqtt?broker=red.acme"))
-    # No SNI naming a broker, no Host: v5 CONNACK 0x88, 3.1.1 return code 3.
+    """unmatched_broker = "refuse": MQTT with no name gets CONNACK 0x88 (3.1.1: 3); a TLS
+    SNI naming no broker ends the handshake with unrecognized_name; an HTTP Host naming
+    none gets 421 on the WebSocket upgrade, SSE and POST, while the operator's pages
+    answer whatever the Host; a listener bound to a broker refuses nothing."""
+    b, (tls_port, plain_port, red_port, ws_port, http_port) = start(
+        broker, certs, unmatched="refuse",
+        listeners=("mqtts", "mqtt", "mqtt?broker=red.acme", "ws", "http"))
     mqtt_raw.RawClient(plain_port, mqtt_raw.V5).connect("x", expect_code=0x88)
     mqtt_raw.RawClient(plain_port, mqtt_raw.V311).connect("x", expect_code=3)
-    TlsRaw(tls_port, certs, "nobody.acme.test").connect("x", expect_code=0x88)
-    # A named broker, by SNI or by the listener, is served.
+    with pytest.raises(ssl.SSLError, match="UNRECOGNIZED_NAME"):
+        TlsRaw(tls_port, certs, "nobody.acme.test")
+    # No SNI at all (an address): the handshake completes, the CONNECT is refused.
+    no_sni = TlsMqtt(tls_port, certs, mqtt_raw.V5, server_name=None, check_hostname=False)
+    no_sni.connect("x", expect_code=0x88)
     ok = TlsRaw(tls_port, certs, "red.acme.test")
     ok.connect("y")
     ok.disconnect()
     mqtt_raw.connected(red_port, "z", mqtt_raw.V311).disconnect()
+    # WebSocket: 421 by Host; a broker's Host upgrades.
+    with pytest.raises(AssertionError, match="upgrade answered 421"):
+        ws_raw.WsMqttClient(ws_port, mqtt_raw.V5, host="nobody.acme.test")
+    ws = ws_raw.WsMqttClient(ws_port, mqtt_raw.V5, host="blue.acme.test:443")
+    ws.connect("w")
+    ws.disconnect()
+    # HTTP: SSE and POST by Host; the operator's pages for any.
+    base = f"http://127.0.0.1:{http_port}"
+    code = lambda *args: subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", *args],
+        capture_output=True, text=True, timeout=15).stdout
+    assert code("-X", "POST", "--data", "x", f"{base}/events?topic=t") == "421"
+    assert code("-H", "Host: nobody.acme.test", f"{base}/events?topic=t") == "421"
+    assert code("-X", "POST", "-H", "Host: red.acme.test", "--data", "x",
+                f"{base}/events?topic=t") == "200"
+    assert code(f"{base}/healthz") == "200"
     b.wait_for_log(r"no virtual broker for this connection")
+
+
+def test_an_unknown_sni_reaches_the_default_broker_unless_refused(broker, certs):
+    b, (tls_port, plain_port) = start(broker, certs, listeners=("mqtts", "mqtt"))
+    stranger = TlsRaw(tls_port, certs, "nobody.acme.test")
+    stranger.connect("s")
+    assert stranger.subscribe(("t", 0)) == [0]
+    default = mqtt_raw.connected(plain_port, "d", mqtt_raw.V5)
+    default.publish("t", b"default")
+    assert [(m.topic, m.payload) for m in drain(stranger, 1.0)] == [("t", b"default")]
+    for c in (stranger, default):
+        c.disconnect()
 
 
 def test_mosquitto_clients_see_their_topics_without_the_broker(broker):

@@ -111,9 +111,10 @@ class ServerFrames:
 class WsConnection:
     """A WebSocket connection after a successful upgrade (raw frames both ways)."""
 
-    def __init__(self, port, path="/mqtt", tls_ca=None, protocol="mqtt", timeout=10.0):
+    def __init__(self, port, path="/mqtt", tls_ca=None, protocol="mqtt", timeout=10.0,
+                 host="localhost"):
         self.sock = open_socket(port, tls_ca=tls_ca, timeout=timeout)
-        request, key = upgrade_request(path, protocol=protocol)
+        request, key = upgrade_request(path, protocol=protocol, host=host)
         self.sock.sendall(request)
         status, headers, rest = read_http_response(self.sock, timeout)
         assert status == 101, f"upgrade answered {status} {headers}"
@@ -177,9 +178,10 @@ class WsMqttClient(mqtt_raw.RawClient):
     """mqtt_raw.RawClient over WebSocket: each send() is one Binary frame (or as split by
     `send_frames`); received Binary frames are unwrapped into the MQTT byte buffer."""
 
-    def __init__(self, port, version=mqtt_raw.V311, path="/mqtt", tls_ca=None, timeout=10.0):
+    def __init__(self, port, version=mqtt_raw.V311, path="/mqtt", tls_ca=None, timeout=10.0,
+                 host="localhost"):
         self.version = version
-        self.ws = WsConnection(port, path=path, tls_ca=tls_ca, timeout=timeout)
+        self.ws = WsConnection(port, path=path, tls_ca=tls_ca, timeout=timeout, host=host)
         self.sock = self.ws.sock
         self.send_timeout = timeout
         self.buf = b""

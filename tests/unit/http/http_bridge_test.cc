@@ -29,6 +29,7 @@ class RecordingSink final : public BridgeSink {
     client.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
   void session_host(std::string_view h) override { host = std::string(h); }
+  bool serves_host(std::string_view h) const override { return h != "nobody.example"; }
   std::string host;
   void to_protocol(std::span<const uint8_t> bytes) override {
     protocol.insert(protocol.end(), bytes.begin(), bytes.end());
