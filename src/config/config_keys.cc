@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <utility>
+
 #include "src/mqtt/codec.h"
 
 namespace peregrine::config {
@@ -257,99 +259,103 @@ bool read_jwt_keys(const std::string& path, const toml::node& node, Options& opt
   return true;
 }
 
-// [[namespace]] tables: name, description.
-bool read_namespaces(const std::string& path, const toml::node& node, Options& options, Origins*,
-                     std::string* error) {
+// The tables of an array of tables `[[NAME]]`: `field` is called with each key's name,
+// its value and where it is, and answers with an error ("" when the key is taken).
+template <typename Field>
+bool each_table_field(const std::string& path, const toml::node& node, std::string_view name,
+                      std::string* error, Field&& field) {
   const auto* array = node.as_array();
   if (array == nullptr) {
-    *error = "expects [[namespace]] tables";
+    *error = "expects [[" + std::string(name) + "]] tables";
     return false;
   }
   for (const toml::node& item : *array) {
     const auto* table = item.as_table();
     if (table == nullptr) {
-      *error = location(path, item.source()) + ": 'namespace' entries are tables";
+      *error = location(path, item.source()) + ": '" + std::string(name) + "' entries are tables";
       return false;
     }
-    NamespaceOptions entry;
-    for (auto&& [field, value] : *table) {
-      const std::string_view f = field.str();
-      std::string* target = f == "name" ? &entry.name : f == "description" ? &entry.description : nullptr;
-      if (target == nullptr) {
-        *error = location(path, field.source()) + ": unknown key 'namespace." + std::string(f) +
-                 "' (name, description)";
-        return false;
-      }
-      if (!read_string_of(value, *target)) {
-        *error = location(path, value.source()) + ": 'namespace." + std::string(f) +
-                 "' expects a string";
+    for (auto&& [key, value] : *table) {
+      std::string why = field(key.str(), value, location(path, value.source()));
+      if (!why.empty()) {
+        *error = why;
         return false;
       }
     }
-    if (entry.name.empty()) {
-      *error = location(path, item.source()) + ": a namespace needs a name";
+    std::string why = field(std::string_view(), item, location(path, item.source()));
+    if (!why.empty()) {  // the table is whole: its checks
+      *error = why;
       return false;
     }
-    options.namespaces.push_back(std::move(entry));
   }
   return true;
+}
+
+// [[namespace]] tables: name, description.
+bool read_namespaces(const std::string& path, const toml::node& node, Options& options, Origins*,
+                     std::string* error) {
+  NamespaceOptions entry;
+  return each_table_field(path, node, "namespace", error,
+                          [&](std::string_view f, const toml::node& value,
+                              const std::string& where) -> std::string {
+    if (f.empty()) {
+      if (entry.name.empty()) {
+        return where + ": a namespace needs a name";
+      }
+      options.namespaces.push_back(std::exchange(entry, {}));
+      return {};
+    }
+    std::string* target = f == "name" ? &entry.name : f == "description" ? &entry.description : nullptr;
+    if (target == nullptr) {
+      return where + ": unknown key 'namespace." + std::string(f) + "' (name, description)";
+    }
+    if (!read_string_of(value, *target)) {
+      return where + ": 'namespace." + std::string(f) + "' expects a string";
+    }
+    return {};
+  });
 }
 
 // [[broker]] tables: name, namespace, description, hostnames.
 bool read_brokers(const std::string& path, const toml::node& node, Options& options, Origins*,
                   std::string* error) {
-  const auto* array = node.as_array();
-  if (array == nullptr) {
-    *error = "expects [[broker]] tables";
-    return false;
-  }
-  for (const toml::node& item : *array) {
-    const auto* table = item.as_table();
-    if (table == nullptr) {
-      *error = location(path, item.source()) + ": 'broker' entries are tables";
-      return false;
+  BrokerOptions entry;
+  return each_table_field(path, node, "broker", error,
+                          [&](std::string_view f, const toml::node& value,
+                              const std::string& where) -> std::string {
+    if (f.empty()) {
+      if (entry.name.empty() || entry.ns.empty()) {
+        return where + ": a broker needs a name and a namespace";
+      }
+      options.brokers.push_back(std::exchange(entry, {}));
+      return {};
     }
-    BrokerOptions entry;
-    for (auto&& [field, value] : *table) {
-      const std::string_view f = field.str();
-      const std::string where = location(path, value.source());
-      if (f == "hostnames") {
-        const auto* names = value.as_array();
-        if (names == nullptr) {
-          *error = where + ": 'broker.hostnames' expects an array of strings";
-          return false;
+    if (f == "hostnames") {
+      const auto* names = value.as_array();
+      for (size_t i = 0; names != nullptr && i < names->size(); ++i) {
+        std::string hostname;
+        if (!read_string_of(*names->get(i), hostname)) {
+          names = nullptr;
+          break;
         }
-        for (const toml::node& name : *names) {
-          std::string hostname;
-          if (!read_string_of(name, hostname)) {
-            *error = where + ": 'broker.hostnames' expects an array of strings";
-            return false;
-          }
-          entry.hostnames.push_back(std::move(hostname));
-        }
-        continue;
+        entry.hostnames.push_back(std::move(hostname));
       }
-      std::string* target = f == "name"          ? &entry.name
-                            : f == "namespace"   ? &entry.ns
-                            : f == "description" ? &entry.description
-                                                 : nullptr;
-      if (target == nullptr) {
-        *error = location(path, field.source()) + ": unknown key 'broker." + std::string(f) +
-                 "' (name, namespace, description, hostnames)";
-        return false;
-      }
-      if (!read_string_of(value, *target)) {
-        *error = where + ": 'broker." + std::string(f) + "' expects a string";
-        return false;
-      }
+      return names == nullptr ? where + ": 'broker.hostnames' expects an array of strings"
+                              : std::string();
     }
-    if (entry.name.empty() || entry.ns.empty()) {
-      *error = location(path, item.source()) + ": a broker needs a name and a namespace";
-      return false;
+    std::string* target = f == "name"          ? &entry.name
+                          : f == "namespace"   ? &entry.ns
+                          : f == "description" ? &entry.description
+                                               : nullptr;
+    if (target == nullptr) {
+      return where + ": unknown key 'broker." + std::string(f) +
+             "' (name, namespace, description, hostnames)";
     }
-    options.brokers.push_back(std::move(entry));
-  }
-  return true;
+    if (!read_string_of(value, *target)) {
+      return where + ": 'broker." + std::string(f) + "' expects a string";
+    }
+    return {};
+  });
 }
 
 #define TARGET(member) [](Options& o) -> KeyTarget { return &o.member; }

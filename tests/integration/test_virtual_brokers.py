@@ -13,7 +13,7 @@ import pytest
 
 import mqtt_raw
 import ws_raw
-from conftest import free_ports
+from conftest import BINARY, free_ports
 from test_tls import TlsMqtt
 
 BROKERS = """
@@ -474,3 +474,25 @@ def test_config_brokers_come_and_go_with_sighup(broker):
     assert default.is_open()
     for c in (red, default):
         c.disconnect()
+
+
+@pytest.mark.parametrize("config,says", [
+    ('[[namespace]]\nname = "a"\n[[broker]]\nname = "b"\n', "a broker needs a name and a namespace"),
+    ('[[namespace]]\nname = "a"\ncolor = "x"\n', "unknown key 'namespace.color'"),
+    ('[[namespace]]\nname = "a"\n[[broker]]\nname = "b"\nnamespace = "a"\nhostnames = ["x", 3]\n',
+     "'broker.hostnames' expects an array of strings"),
+    ('[[namespace]]\nname = "a"\n[[broker]]\nname = "b"\nnamespace = "zz"\n',
+     "names namespace 'zz', which is not defined"),
+    ('[[namespace]]\nname = "A_b"\n', "is not 1 to 63 of a-z"),
+    ('[[namespace]]\nname = "a"\n[[broker]]\nname = "b"\nnamespace = "a"\n'
+     'hostnames = ["h.example"]\n[[broker]]\nname = "c"\nnamespace = "a"\n'
+     'hostnames = ["H.example"]\n', "belongs to two brokers"),
+    ('listen = ["mqtt://127.0.0.1:1?broker=b.a"]\n', "which no [[broker]] defines"),
+])
+def test_a_bad_broker_config_stops_the_start(tmp_path, config, says):
+    path = tmp_path / "peregrine.toml"
+    path.write_text(config)
+    r = subprocess.run([BINARY, "--config", str(path), "--state-dir", str(tmp_path / "state")],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0, r
+    assert says in r.stdout + r.stderr, r

@@ -458,6 +458,17 @@ TEST(HttpBridgeAdmin, ParsesNamespaceAndBrokerCalls) {
   InstalledToken installed(token);
   const std::string auth = "Authorization: Bearer " + token + "\r\n";
   using Op = AdminCall::Op;
+  // One request on a fresh bridge: what its sink saw.
+  const auto send = [&](const std::string& line) {
+    BridgeConfig config;
+    config.admin_token = &installed.slot;
+    auto sink = std::make_unique<RecordingSink>();
+    HttpBridge bridge(config, *sink);
+    std::span<const uint8_t> rest;
+    bridge.on_client_bytes(
+        bytes_of(line + " HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 0\r\n\r\n"), &rest);
+    return sink;
+  };
   struct Case {
     std::string line;
     Op op;
@@ -475,16 +486,9 @@ TEST(HttpBridgeAdmin, ParsesNamespaceAndBrokerCalls) {
            {"GET /admin/namespaces/acme/brokers/b", Op::kDescribeBroker, "acme", "b"},
            {"PATCH /admin/namespaces/acme/brokers/b?hostname=", Op::kUpdateBroker, "acme", "b"},
            {"DELETE /admin/namespaces/acme/brokers/b", Op::kDeleteBroker, "acme", "b"}}) {
-    BridgeConfig config;
-    config.admin_token = &installed.slot;
-    RecordingSink sink;
-    HttpBridge bridge(config, sink);
-    std::span<const uint8_t> rest;
-    bridge.on_client_bytes(
-        bytes_of(c.line + " HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 0\r\n\r\n"),
-        &rest);
-    ASSERT_EQ(sink.admin_calls.size(), 1u) << c.line << " " << sink.client;
-    const AdminCall& call = sink.admin_calls[0];
+    const auto sink = send(c.line);
+    ASSERT_EQ(sink->admin_calls.size(), 1u) << c.line << " " << sink->client;
+    const AdminCall& call = sink->admin_calls[0];
     EXPECT_EQ(call.op, c.op) << c.line;
     EXPECT_EQ(call.namespace_name, c.ns) << c.line;
     EXPECT_EQ(call.broker_name, c.broker) << c.line;
@@ -509,16 +513,10 @@ TEST(HttpBridgeAdmin, ParsesNamespaceAndBrokerCalls) {
            {"POST /admin/namespaces/acme/brokers?name=b&color=red", 400},
            {"GET /admin/namespaces/acme/other", 404},
            {"GET /admin/namespaces//brokers", 404}}) {
-    BridgeConfig config;
-    config.admin_token = &installed.slot;
-    RecordingSink sink;
-    HttpBridge bridge(config, sink);
-    std::span<const uint8_t> rest;
-    bridge.on_client_bytes(
-        bytes_of(line + " HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 0\r\n\r\n"), &rest);
-    EXPECT_TRUE(sink.admin_calls.empty()) << line;
-    EXPECT_NE(sink.client.find("HTTP/1.1 " + std::to_string(status)), std::string::npos)
-        << line << " " << sink.client;
+    const auto sink = send(line);
+    EXPECT_TRUE(sink->admin_calls.empty()) << line;
+    EXPECT_NE(sink->client.find("HTTP/1.1 " + std::to_string(status)), std::string::npos)
+        << line << " " << sink->client;
   }
 }
 
