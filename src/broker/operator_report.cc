@@ -2,6 +2,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <map>
 #include <string_view>
 
 #include "src/mqtt/reason_code.h"
@@ -236,6 +237,22 @@ std::string render_metrics(const std::vector<ShardFigures>& shards, const Proces
   shard_gauge(out, shards, "mailbox_overflow",
               "Mail to other shards held back at full mailboxes (their depth past the bound).",
               [](const SysSnapshot& s) { return s.overflow_now; });
+  // Each virtual broker's clients, summed over the shards (the default broker's are the
+  // rest of clients_connected).
+  std::map<std::string, uint64_t> by_broker;
+  for (const ShardFigures& shard : shards) {
+    for (const auto& [name, clients] : shard.now.broker_clients) {
+      by_broker[name] += clients;
+    }
+  }
+  family(out, "broker_clients_connected", "gauge",
+         "MQTT clients connected to each virtual broker that has any.");
+  for (const auto& [name, clients] : by_broker) {
+    out += kPrefix;
+    out += "broker_clients_connected{broker=\"" + prometheus_escape(name, true) + "\"} ";
+    append_number(out, clients);
+    out += '\n';
+  }
   family(out, "shard_busy_ratio", "gauge",
          "Share of the last load window the shard spent working rather than waiting.");
   for (size_t i = 0; i < shards.size(); ++i) {

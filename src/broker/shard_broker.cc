@@ -352,7 +352,7 @@ void ShardBroker::rehome_out(ClientConnection* client) {
   Session* session = client->client().session();
   const std::string client_id = session->client_id();
   _sessions->release(session);  // the session travels with its client
-  _clients_now--;
+  count_client(session->scope_name(), -1);
   release_token(&client->client());
   if (_sessions->is_home(client_id)) {
     session->away_ticket = _sessions->lend(client_id, target);
@@ -380,7 +380,7 @@ void ShardBroker::rehome_in(ClientConnection* client) {
   session->rehome(this);
   _sessions->insert(std::unique_ptr<Session>(session));
   _clients.insert(client);
-  _clients_now++;
+  count_client(session->scope_name(), 1);
   credential_in_use(&client->client());
   if (_stopping) {
     client->attach(this);
@@ -623,7 +623,7 @@ Session* ShardBroker::open_session(Client* client, const mqtt::Connect& connect,
   Session* session = opened.session;
   session->username =
       connect.username ? base::OptionalString(*connect.username) : base::OptionalString();
-  _clients_now++;
+  count_client(session->scope_name(), 1);
   _sys->client_connected(client->client_id());
   *present = opened.present;
   return session;
@@ -655,7 +655,7 @@ void ShardBroker::client_gone(Client* client) {
     release_parked(client_id, shard_id());
     return;
   }
-  _clients_now--;
+  count_client(session->scope_name(), -1);
   release_token(client);
   _sys->client_disconnected(client->client_id());
   if (_journal != nullptr && !client->taken_over()) {

@@ -478,6 +478,9 @@ class ShardBroker final : public shard::ShardService,
   uint64_t _routed = 0;
   std::vector<ScanCut::Origin> _arrived;
   uint64_t _clients_now = 0;
+  // Of those, each virtual broker's (by name; none at 0): the operator's metrics.
+  absl::flat_hash_map<std::string, uint64_t> _broker_clients;
+  void count_client(std::string_view broker, int delta);
   uint64_t _subscriptions_now = 0;
   uint64_t _assigned_ids = 0;
   // A virtual broker's PUBLISH topic behind its scope, while publish() routes it.

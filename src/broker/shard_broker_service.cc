@@ -2,6 +2,8 @@
 // gathered from every shard, and a reload's new configuration. The shard a request arrives on makes an
 // OperatorReport, fills its own slot, lends it to every other shard (ReportAsk), and
 // answers at a turn's end once each has filled its slot and sent it back (ReportBack).
+#include <algorithm>
+
 #include "src/base/assert.h"
 #include "src/base/log.h"
 #include "src/broker/client_connection.h"
@@ -40,6 +42,8 @@ SysSnapshot ShardBroker::take_snapshot() const {
   snapshot.mailbox_depth_now = _shard->inbound_depth();
   snapshot.overflow_now = _shard->overflow_size();
   snapshot.busy_permille = _shard->busy_permille();
+  snapshot.broker_clients.assign(_broker_clients.begin(), _broker_clients.end());
+  std::sort(snapshot.broker_clients.begin(), snapshot.broker_clients.end());
   return snapshot;
 }
 

@@ -15,6 +15,18 @@ namespace peregrine::broker {
 
 const VirtualBrokers* ShardBroker::brokers_directory() const { return &_control->brokers(); }
 
+void ShardBroker::count_client(std::string_view broker, int delta) {
+  _clients_now += static_cast<uint64_t>(static_cast<int64_t>(delta));
+  if (broker.empty()) {
+    return;  // the default broker's: the total says it
+  }
+  auto it = _broker_clients.try_emplace(std::string(broker), 0).first;
+  it->second += static_cast<uint64_t>(static_cast<int64_t>(delta));
+  if (it->second == 0) {
+    _broker_clients.erase(it);
+  }
+}
+
 bool ShardBroker::serves_name(std::string_view name) const {
   return _control->brokers().serves(name);
 }

@@ -35,6 +35,8 @@ struct SysSnapshot {
   uint64_t mailbox_depth_now = 0;  // mail from other shards not taken yet (shard.h)
   uint64_t overflow_now = 0;       // mail held back at full mailboxes (shard.h)
   uint32_t busy_permille = 0;      // of the last load window (shard.h)
+  // Clients connected in each virtual broker that has any here, by name, sorted.
+  std::vector<std::pair<std::string, uint64_t>> broker_clients;
 };
 
 // What the publisher uses of its shard (ShardBroker implements it).

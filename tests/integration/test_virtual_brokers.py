@@ -496,3 +496,22 @@ def test_a_bad_broker_config_stops_the_start(tmp_path, config, says):
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0, r
     assert says in r.stdout + r.stderr, r
+
+
+def test_metrics_count_each_virtual_brokers_clients(broker):
+    b, (red_port, blue_port, http_port) = start(
+        broker, listeners=("mqtt?broker=red.acme", "mqtt?broker=blue.acme", "http"))
+    metrics = lambda: subprocess.run(
+        ["curl", "-s", f"http://127.0.0.1:{http_port}/metrics"], capture_output=True,
+        text=True, timeout=15).stdout
+    clients = [mqtt_raw.connected(red_port, f"r{i}", mqtt_raw.V5) for i in range(3)]
+    clients.append(mqtt_raw.connected(blue_port, "b0", mqtt_raw.V311))
+    text = metrics()
+    assert 'peregrine_broker_clients_connected{broker="red.acme"} 3' in text, text
+    assert 'peregrine_broker_clients_connected{broker="blue.acme"} 1' in text, text
+    for c in clients:
+        c.disconnect()
+    deadline = time.monotonic() + 5
+    while "peregrine_broker_clients_connected{" in metrics() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "peregrine_broker_clients_connected{" not in metrics()

@@ -94,6 +94,18 @@ TEST(OperatorReport, MetricsGaugesArePerShard) {
   EXPECT_TRUE(has_line(text, "peregrine_ready 0"));
 }
 
+TEST(OperatorReport, VirtualBrokersClientsAreSummedOverTheShards) {
+  std::vector<ShardFigures> shards = two_shards();
+  shards[0].now.broker_clients = {{"blue.acme", 1}, {"red.acme", 2}};
+  shards[1].now.broker_clients = {{"red.acme", 3}};
+  const std::string text = render_metrics(shards, facts(), {true, false, "ready"});
+  EXPECT_NE(text.find("# TYPE peregrine_broker_clients_connected gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("peregrine_broker_clients_connected{broker=\"blue.acme\"} 1\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("peregrine_broker_clients_connected{broker=\"red.acme\"} 5\n"),
+            std::string::npos) << text;
+}
+
 TEST(OperatorReport, RejectedReasonsOnlyThoseUsedOnEveryShard) {
   const std::string text = render_metrics(two_shards(), facts(), {true, false, "ready"});
   EXPECT_TRUE(has_line(text, "peregrine_rejected_total{shard=\"0\",reason=\"packet_too_large\"} 0"));
