@@ -712,12 +712,10 @@ int run(Options options, int argc, char** argv) {
     acl = std::make_unique<auth::AclAuthorizer>(options.acl);
   }
   broker::BrokerConfig config{options.limits, options.sys, options.acl, acl.get(), {}};
-  // The virtual brokers; shared read-only by every shard.
-  std::string brokers_error;
-  const std::unique_ptr<broker::VirtualBrokers> virtual_brokers =
-      broker::make_virtual_brokers(options, &brokers_error);
-  if (virtual_brokers == nullptr) {
-    PG_ERROR("%s", brokers_error.c_str());
+  // The config's virtual brokers are checked whole here (names, hostnames, every
+  // listener's ?broker=); each shard's control plane builds its own directory of them.
+  if (std::string why; broker::make_virtual_brokers(options, &why) == nullptr) {
+    PG_ERROR("%s", why.c_str());
     return 1;
   }
   set_tenant_settings(options, config.control);
@@ -763,7 +761,8 @@ int run(Options options, int argc, char** argv) {
   }
   {
     // Virtual brokers made through the admin API: a damaged file stops the start (their
-    // clients would land in the default broker).
+    // clients would land in the default broker). Shard 0's control plane says what the
+    // directory holds, and which of them a config change left out.
     std::string why;
     std::ifstream in(control_store.tenants_path(), std::ios::binary);
     if (in) {
@@ -774,19 +773,6 @@ int run(Options options, int argc, char** argv) {
                  why.c_str());
         return 1;
       }
-    }
-    std::vector<std::string> skipped;
-    const auto directory =
-        broker::build_virtual_brokers(config.control.configured_tenants,
-                                      config.control.made_tenants,
-                                      config.control.refuse_unmatched, &why, &skipped);
-    for (const std::string& left : skipped) {
-      PG_WARN("virtual brokers: one made through the admin API is left out: %s", left.c_str());
-    }
-    if (directory != nullptr && !directory->empty()) {
-      PG_INFO("virtual brokers: %zu in %zu namespaces; unmatched connections %s",
-              directory->size(), directory->namespaces().size(),
-              directory->refuse_unmatched() ? "refused" : "go to the default broker");
     }
   }
   config.control.max_revocations = options.auth.max_revocations;

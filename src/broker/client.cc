@@ -697,6 +697,7 @@ bool Client::accept_connect(const mqtt::Connect& connect) {
   const uint64_t records_before = broker().journal_records();
   _session = broker().open_session(this, connect, &present);
   _client_id.reset();  // the session has it
+  _scope.reset();      // and its scope, in its key
   if (_auth_username) {
     _session->username = _auth_username;  // the authenticated identity wins
   }

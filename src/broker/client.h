@@ -294,7 +294,7 @@ class Client final : public ClientLink {
   uint64_t _address_key = 0;  // counted in _slot's AddressCounts under it (0: not)
   ClientSink& _sink;
   base::OptionalString _client_id;  // until the session holds it (scoped, as it)
-  base::OptionalString _scope;      // its virtual broker's, until the session holds it
+  base::OptionalString _scope;      // its virtual broker's, until the session holds it (in its key)
   std::unique_ptr<EnhancedAuth> _enhanced;
   base::OptionalString _auth_username;
   // What authentication proved, until the session takes it at CONNACK.

@@ -66,6 +66,11 @@ ControlPlane::ControlPlane(uint16_t self, uint16_t shards, Outbox& outbox, Contr
   if (!rebuild_brokers()) {
     _brokers = std::make_unique<VirtualBrokers>();  // main checked the config's set
   }
+  if (self == kLeader && !_brokers->empty()) {
+    PG_INFO("virtual brokers: %zu in %zu namespaces; unmatched connections %s",
+            _brokers->size(), _brokers->namespaces().size(),
+            _refuse_unmatched ? "refused" : "go to the default broker");
+  }
   for (const std::string& id : settings.revoked) {
     if (_revoked.insert(id).second) {
       _order.push_back(id);
@@ -316,15 +321,15 @@ void ControlPlane::issue(AdminOp* op) {
 }
 
 void ControlPlane::broadcast(AdminOp* op, ControlChange::Kind kind,
-                             std::vector<std::string> token_ids, std::string removed_key) {
-  ControlChange change{kind, std::move(token_ids), {}, std::move(removed_key), {}, {}, 0, op};
+                             std::vector<std::string> token_ids, std::string removed) {
+  ControlChange change{kind, std::move(token_ids), {}, {}, {}, {}, 0, op};
   if (kind == ControlChange::Kind::kKeys) {
     change.keys = public_keys();
+    change.removed_key = std::move(removed);
   }
   if (kind == ControlChange::Kind::kTenants) {
     change.tenants = _made_tenants;
-    change.removed_scope = std::move(change.removed_key);  // the deleted broker's, if any
-    change.removed_key.clear();
+    change.removed_scope = std::move(removed);
   }
   apply(change);
   if (_shards == 1) {

@@ -161,8 +161,9 @@ class ControlPlane {
   void create_key(AdminOp* op);
   void delete_key(AdminOp* op);
   void issue(AdminOp* op);
+  // `removed`: the kid deleted (kKeys) or the deleted broker's scope (kTenants); "": none.
   void broadcast(AdminOp* op, ControlChange::Kind kind, std::vector<std::string> token_ids,
-                 std::string removed_key);
+                 std::string removed);
   void apply(const ControlChange& change);
   void save(AdminOp* op);
   void saved(AdminOp* op, bool ok, const std::string& error, int failure_status);

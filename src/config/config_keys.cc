@@ -92,173 +92,6 @@ bool read_allowed_origins(const std::string& path, const toml::node& node, Optio
   return true;
 }
 
-bool read_acl_rule(const std::string& path, const toml::node& node, AclRule& rule,
-                   std::string* error) {
-  const auto* table = node.as_table();
-  if (table == nullptr) {
-    *error = location(path, node.source()) + ": 'acl.deny' entries are tables";
-    return false;
-  }
-  std::string access = "readwrite";
-  for (auto&& [key, value] : *table) {
-    const std::string_view name = key.str();
-    std::string* field = name == "topic"       ? &rule.topic
-                         : name == "access"    ? &access
-                         : name == "client_id" ? &rule.client_id
-                         : name == "username"  ? &rule.username
-                                               : nullptr;
-    if (field == nullptr) {
-      *error = location(path, key.source()) + ": unknown key 'acl.deny." + std::string(name) +
-               "'";
-      return false;
-    }
-    if (!read_string_of(value, *field)) {
-      *error = location(path, value.source()) + ": 'acl.deny." + std::string(name) +
-               "' expects a string";
-      return false;
-    }
-  }
-  if (rule.topic.empty() || !mqtt::valid_topic_filter(rule.topic)) {
-    *error = location(path, node.source()) + ": 'acl.deny' needs a valid 'topic' filter";
-    return false;
-  }
-  if (access != "read" && access != "write" && access != "readwrite") {
-    *error = location(path, node.source()) + ": 'access' is read, write or readwrite";
-    return false;
-  }
-  rule.read = access != "write";
-  rule.write = access != "read";
-  return true;
-}
-
-// [[acl.deny]] tables.
-bool read_acl_deny(const std::string& path, const toml::node& node, Options& options, Origins*,
-                   std::string* error) {
-  const auto* array = node.as_array();
-  if (array == nullptr) {
-    *error = "expects [[acl.deny]] tables";
-    return false;
-  }
-  for (const toml::node& item : *array) {
-    AclRule rule;
-    if (!read_acl_rule(path, item, rule, error)) {
-      return false;
-    }
-    options.acl.deny.push_back(std::move(rule));
-  }
-  return true;
-}
-
-// [[auth.scram_sha256]] tables: username, password, iterations.
-bool read_scram_users(const std::string& path, const toml::node& node, Options& options,
-                      Origins*, std::string* error) {
-  const auto* array = node.as_array();
-  if (array == nullptr) {
-    *error = "expects [[auth.scram_sha256]] tables";
-    return false;
-  }
-  for (const toml::node& item : *array) {
-    const auto* user = item.as_table();
-    if (user == nullptr) {
-      *error = location(path, item.source()) + ": 'auth.scram_sha256' entries are tables";
-      return false;
-    }
-    ScramUser entry;
-    for (auto&& [field, value] : *user) {
-      const std::string_view f = field.str();
-      const std::string where = location(path, value.source());
-      if (f == "username" || f == "password") {
-        if (!read_string_of(value, f == "username" ? entry.username : entry.password)) {
-          *error = where + ": 'auth.scram_sha256." + std::string(f) + "' expects a string";
-          return false;
-        }
-      } else if (f == "iterations") {
-        const auto* n = value.as_integer();
-        if (n == nullptr || n->get() < 4096 || n->get() > 10'000'000) {
-          *error = where + ": 'auth.scram_sha256.iterations' expects an integer in [4096, "
-                           "10000000]";
-          return false;
-        }
-        entry.iterations = static_cast<uint32_t>(n->get());
-      } else {
-        *error = location(path, field.source()) + ": unknown key 'auth.scram_sha256." +
-                 std::string(f) + "'";
-        return false;
-      }
-    }
-    if (entry.username.empty() || entry.password.empty()) {
-      *error = location(path, item.source()) + ": a SCRAM user needs username and password";
-      return false;
-    }
-    options.auth.scram_sha256.push_back(std::move(entry));
-  }
-  return true;
-}
-
-// allow_anonymous = true | false (unset: only when every listener is on loopback).
-bool read_allow_anonymous(const std::string&, const toml::node& node, Options& options,
-                          Origins*, std::string* error) {
-  const auto* value = node.as_boolean();
-  if (value == nullptr) {
-    *error = "expects true or false";
-    return false;
-  }
-  options.auth.allow_anonymous = value->get() ? AnonymousAccess::kAllowed : AnonymousAccess::kRefused;
-  return true;
-}
-
-// [[auth.jwt.keys]] tables: kid, alg, and file or secret_file. The files are read at
-// start-up (src/auth/key_files.h), where a bad key stops the broker.
-bool read_jwt_keys(const std::string& path, const toml::node& node, Options& options, Origins*,
-                   std::string* error) {
-  const auto* array = node.as_array();
-  if (array == nullptr) {
-    *error = "expects [[auth.jwt.keys]] tables";
-    return false;
-  }
-  for (const toml::node& item : *array) {
-    const auto* table = item.as_table();
-    const std::string where = location(path, item.source());
-    if (table == nullptr) {
-      *error = where + ": 'auth.jwt.keys' entries are tables";
-      return false;
-    }
-    JwtKeyFile key;
-    for (auto&& [name, value] : *table) {
-      const std::string_view f = name.str();
-      std::string* field = f == "kid"           ? &key.kid
-                           : f == "alg"         ? &key.alg
-                           : f == "file"        ? &key.file
-                           : f == "secret_file" ? &key.secret_file
-                                                : nullptr;
-      if (field == nullptr) {
-        *error = location(path, name.source()) + ": unknown key 'auth.jwt.keys." + std::string(f) + "'";
-        return false;
-      }
-      if (!read_string_of(value, *field)) {
-        *error = location(path, value.source()) + ": 'auth.jwt.keys." + std::string(f) +
-                 "' expects a string";
-        return false;
-      }
-    }
-    if (key.file.empty() == key.secret_file.empty()) {
-      *error = where + ": an 'auth.jwt.keys' entry has one of 'file' or 'secret_file'";
-      return false;
-    }
-    if (!key.alg.empty() && key.alg != "EdDSA" && key.alg != "ES256" && key.alg != "RS256" &&
-        key.alg != "PS256" && key.alg != "HS256") {
-      *error = where + ": 'auth.jwt.keys.alg' is EdDSA, ES256, RS256, PS256 or HS256";
-      return false;
-    }
-    if (!key.secret_file.empty() && key.alg != "HS256") {
-      *error = where + ": a 'secret_file' key has alg = \"HS256\"";
-      return false;
-    }
-    options.auth.jwt.keys.push_back(std::move(key));
-  }
-  return true;
-}
-
 // The tables of an array of tables `[[NAME]]`: `field` is called with each key's name,
 // its value and where it is, and answers with an error ("" when the key is taken).
 template <typename Field>
@@ -289,6 +122,123 @@ bool each_table_field(const std::string& path, const toml::node& node, std::stri
     }
   }
   return true;
+}
+
+// [[acl.deny]] tables: topic, access, client_id, username.
+bool read_acl_deny(const std::string& path, const toml::node& node, Options& options, Origins*,
+                   std::string* error) {
+  AclRule rule;
+  std::string access = "readwrite";
+  return each_table_field(path, node, "acl.deny", error,
+                          [&](std::string_view f, const toml::node& value,
+                              const std::string& where) -> std::string {
+    if (f.empty()) {
+      if (rule.topic.empty() || !mqtt::valid_topic_filter(rule.topic)) {
+        return where + ": 'acl.deny' needs a valid 'topic' filter";
+      }
+      if (access != "read" && access != "write" && access != "readwrite") {
+        return where + ": 'access' is read, write or readwrite";
+      }
+      rule.read = access != "write";
+      rule.write = access != "read";
+      options.acl.deny.push_back(std::exchange(rule, {}));
+      access = "readwrite";
+      return {};
+    }
+    std::string* field = f == "topic"       ? &rule.topic
+                         : f == "access"    ? &access
+                         : f == "client_id" ? &rule.client_id
+                         : f == "username"  ? &rule.username
+                                            : nullptr;
+    if (field == nullptr) {
+      return where + ": unknown key 'acl.deny." + std::string(f) + "'";
+    }
+    if (!read_string_of(value, *field)) {
+      return where + ": 'acl.deny." + std::string(f) + "' expects a string";
+    }
+    return {};
+  });
+}
+
+// [[auth.scram_sha256]] tables: username, password, iterations.
+bool read_scram_users(const std::string& path, const toml::node& node, Options& options,
+                      Origins*, std::string* error) {
+  ScramUser entry;
+  return each_table_field(path, node, "auth.scram_sha256", error,
+                          [&](std::string_view f, const toml::node& value,
+                              const std::string& where) -> std::string {
+    if (f.empty()) {
+      if (entry.username.empty() || entry.password.empty()) {
+        return where + ": a SCRAM user needs username and password";
+      }
+      options.auth.scram_sha256.push_back(std::exchange(entry, {}));
+      return {};
+    }
+    if (f == "username" || f == "password") {
+      if (!read_string_of(value, f == "username" ? entry.username : entry.password)) {
+        return where + ": 'auth.scram_sha256." + std::string(f) + "' expects a string";
+      }
+      return {};
+    }
+    if (f == "iterations") {
+      const auto* n = value.as_integer();
+      if (n == nullptr || n->get() < 4096 || n->get() > 10'000'000) {
+        return where + ": 'auth.scram_sha256.iterations' expects an integer in [4096, 10000000]";
+      }
+      entry.iterations = static_cast<uint32_t>(n->get());
+      return {};
+    }
+    return where + ": unknown key 'auth.scram_sha256." + std::string(f) + "'";
+  });
+}
+
+// allow_anonymous = true | false (unset: only when every listener is on loopback).
+bool read_allow_anonymous(const std::string&, const toml::node& node, Options& options,
+                          Origins*, std::string* error) {
+  const auto* value = node.as_boolean();
+  if (value == nullptr) {
+    *error = "expects true or false";
+    return false;
+  }
+  options.auth.allow_anonymous = value->get() ? AnonymousAccess::kAllowed : AnonymousAccess::kRefused;
+  return true;
+}
+
+// [[auth.jwt.keys]] tables: kid, alg, and file or secret_file. The files are read at
+// start-up (src/auth/key_files.h), where a bad key stops the broker.
+bool read_jwt_keys(const std::string& path, const toml::node& node, Options& options, Origins*,
+                   std::string* error) {
+  JwtKeyFile key;
+  return each_table_field(path, node, "auth.jwt.keys", error,
+                          [&](std::string_view f, const toml::node& value,
+                              const std::string& where) -> std::string {
+    if (f.empty()) {
+      if (key.file.empty() == key.secret_file.empty()) {
+        return where + ": an 'auth.jwt.keys' entry has one of 'file' or 'secret_file'";
+      }
+      if (!key.alg.empty() && key.alg != "EdDSA" && key.alg != "ES256" && key.alg != "RS256" &&
+          key.alg != "PS256" && key.alg != "HS256") {
+        return where + ": 'auth.jwt.keys.alg' is EdDSA, ES256, RS256, PS256 or HS256";
+      }
+      if (!key.secret_file.empty() && key.alg != "HS256") {
+        return where + ": a 'secret_file' key has alg = \"HS256\"";
+      }
+      options.auth.jwt.keys.push_back(std::exchange(key, {}));
+      return {};
+    }
+    std::string* field = f == "kid"           ? &key.kid
+                         : f == "alg"         ? &key.alg
+                         : f == "file"        ? &key.file
+                         : f == "secret_file" ? &key.secret_file
+                                              : nullptr;
+    if (field == nullptr) {
+      return where + ": unknown key 'auth.jwt.keys." + std::string(f) + "'";
+    }
+    if (!read_string_of(value, *field)) {
+      return where + ": 'auth.jwt.keys." + std::string(f) + "' expects a string";
+    }
+    return {};
+  });
 }
 
 // [[namespace]] tables: name, description.
